@@ -1,0 +1,1 @@
+"""droidft server: fine-tune language models with MLX over gRPC."""

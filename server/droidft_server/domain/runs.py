@@ -1,0 +1,43 @@
+"""The ports between the job manager and whatever runs training (worker processes, or a fake in tests)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+from droidft.v1 import job_pb2, progress_pb2
+
+
+@dataclass(frozen=True)
+class RunOutcome:
+    """How a run ended. state is SUCCEEDED, CANCELLED or FAILED."""
+
+    state: int  # job_pb2.JobState
+    adapter_path: str = ""
+    error_reason: str = ""  # stable reason for FAILED, e.g. "TRAINING_ERROR", "WORKER_CRASHED"
+    message: str = ""
+
+
+class RunListener(Protocol):
+    """Receives what a run reports. Calls for one job come from one thread, in order."""
+
+    def on_started(self, job_id: str, device: str) -> None: ...
+
+    def on_event(self, job_id: str, event: progress_pb2.TrainingProgress) -> None:
+        """A train_report, eval_report, checkpoint_saved or log event (sequence and job_id not yet set)."""
+
+    def on_finished(self, job_id: str, outcome: RunOutcome) -> None:
+        """Called exactly once per started run, after its last on_event."""
+
+
+class Runner(Protocol):
+    """Starts and stops training runs; never blocks on training."""
+
+    def start(self, job_id: str, spec: job_pb2.TrainingJobSpec, output_dir: Path, listener: RunListener) -> None: ...
+
+    def cancel(self, job_id: str) -> None:
+        """Ask a started run to stop after its current iteration and save its adapter."""
+
+    def shutdown(self) -> None:
+        """Stop every run (as on cancel) and wait for the workers to exit."""

@@ -1,0 +1,272 @@
+"""A TrainingJobSpec with every default applied: the one place defaults live.
+
+ListTrainingMethods reports these defaults, the worker trains with them and the
+estimator predicts with them, so they cannot disagree.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from droidft.v1 import job_pb2, methods_pb2
+
+# Defaults by field path inside TrainingJobSpec (a path names the proto field).
+DEFAULTS: dict[str, Any] = {
+    "learning_rate": 1e-5,
+    "batch_size": 4,
+    "max_seq_length": 2048,
+    "iterations": 100,
+    "patience": 3,
+    "report_every": 10,
+    "eval_every": 100,
+    "eval_batches": 25,
+    "checkpoint_every": 100,
+    "adapter.rank": 8,
+    "adapter.scale": 20.0,
+    "adapter.dropout": 0.0,
+    "sft.grad_accumulation_steps": 1,
+    "rollout.group_size": 4,
+    "rollout.max_completion_length": 64,
+    "rollout.temperature": 0.8,
+    "rollout.top_p": 1.0,
+    "rollout.num_iterations": 1,
+    "grpo.epsilon": 0.2,
+    "grpo.beta": 0.0,
+    "grpo.reasoning_steps": 3,
+    "gspo.epsilon": 3e-4,
+    "gspo.epsilon_high": 4e-4,
+    "gspo.beta": 0.0,
+    "gspo.sparse_ratio": 0.2,
+    "dr_grpo.epsilon": 0.2,
+    "dr_grpo.beta": 0.0,
+    "dr_grpo.domain_adaptation_strength": 1.0,
+    "dpo.beta": 0.1,
+    "orpo.beta": 0.1,
+    "cpo.beta": 0.1,
+}
+
+FINE_TUNE_TYPES = {
+    methods_pb2.FINE_TUNE_TYPE_UNSPECIFIED: "lora",
+    methods_pb2.FINE_TUNE_TYPE_LORA: "lora",
+    methods_pb2.FINE_TUNE_TYPE_DORA: "dora",
+    methods_pb2.FINE_TUNE_TYPE_FULL: "full",
+}
+
+DOMAINS = {
+    methods_pb2.DOMAIN_UNSPECIFIED: "general",
+    methods_pb2.DOMAIN_GENERAL: "general",
+    methods_pb2.DOMAIN_MEDICAL: "medical",
+    methods_pb2.DOMAIN_SCIENTIFIC: "scientific",
+    methods_pb2.DOMAIN_LEGAL: "legal",
+    methods_pb2.DOMAIN_TECHNICAL: "technical",
+}
+
+EXPERTISE_LEVELS = {
+    methods_pb2.EXPERTISE_LEVEL_UNSPECIFIED: "intermediate",
+    methods_pb2.EXPERTISE_LEVEL_BEGINNER: "beginner",
+    methods_pb2.EXPERTISE_LEVEL_INTERMEDIATE: "intermediate",
+    methods_pb2.EXPERTISE_LEVEL_ADVANCED: "advanced",
+    methods_pb2.EXPERTISE_LEVEL_EXPERT: "expert",
+}
+
+DPO_LOSS_TYPES = {
+    methods_pb2.DPO_LOSS_TYPE_UNSPECIFIED: "sigmoid",
+    methods_pb2.DPO_LOSS_TYPE_SIGMOID: "sigmoid",
+    methods_pb2.DPO_LOSS_TYPE_IPO: "ipo",
+    methods_pb2.DPO_LOSS_TYPE_HINGE: "hinge",
+}
+
+GRPO_NORMALIZERS = {
+    methods_pb2.GRPO_LOSS_NORMALIZER_UNSPECIFIED: "sequence_mean",
+    methods_pb2.GRPO_LOSS_NORMALIZER_SEQUENCE_MEAN: "sequence_mean",
+    methods_pb2.GRPO_LOSS_NORMALIZER_TOKEN_MEAN: "token_mean",
+}
+
+# Oneof field name -> TrainingMethod value.
+METHOD_OF_CONFIG = {
+    "sft": methods_pb2.TRAINING_METHOD_SFT,
+    "grpo": methods_pb2.TRAINING_METHOD_GRPO,
+    "gspo": methods_pb2.TRAINING_METHOD_GSPO,
+    "dr_grpo": methods_pb2.TRAINING_METHOD_DR_GRPO,
+    "dpo": methods_pb2.TRAINING_METHOD_DPO,
+    "orpo": methods_pb2.TRAINING_METHOD_ORPO,
+    "cpo": methods_pb2.TRAINING_METHOD_CPO,
+}
+
+
+def _get(message: Any, name: str, path: str) -> Any:
+    return getattr(message, name) if message.HasField(name) else DEFAULTS[path]
+
+
+@dataclass(frozen=True)
+class AdapterSettings:
+    fine_tune_type: str
+    rank: int
+    scale: float
+    dropout: float
+    num_layers: int | None  # None: every block
+
+
+@dataclass(frozen=True)
+class SftSettings:
+    mask_prompt: bool
+    grad_accumulation_steps: int
+    grad_checkpoint: bool
+
+
+@dataclass(frozen=True)
+class RolloutSettings:
+    group_size: int
+    max_completion_length: int
+    temperature: float
+    top_p: float
+    num_iterations: int
+    rewards: tuple[tuple[str, float], ...]  # (name, weight); empty: the method's default rewards
+
+
+@dataclass(frozen=True)
+class PolicySettings:
+    """GRPO, GSPO and Dr. GRPO: the shared knobs plus each method's own."""
+
+    rollout: RolloutSettings
+    epsilon: float
+    epsilon_high: float
+    beta: float
+    normalizer: str = "sequence_mean"
+    reasoning_steps: int = 3
+    multi_step_training: bool = False
+    sparse_optimization: bool = False
+    sparse_ratio: float = 0.2
+    efficiency_threshold: float | None = None
+    domain: str = "general"
+    expertise_level: str = "intermediate"
+    domain_adaptation_strength: float = 1.0
+
+
+@dataclass(frozen=True)
+class PreferenceSettings:
+    beta: float
+    loss_type: str = "sigmoid"
+
+
+@dataclass(frozen=True)
+class JobSettings:
+    method: str  # the spec's oneof field name: "sft", "grpo", ...
+    model_path: str
+    train_data_path: str
+    val_data_path: str | None
+    learning_rate: float
+    batch_size: int
+    max_seq_length: int
+    iterations: int
+    early_stop: bool
+    patience: int
+    adapter: AdapterSettings
+    seed: int
+    report_every: int
+    eval_every: int
+    eval_batches: int
+    checkpoint_every: int
+    sft: SftSettings | None = None
+    policy: PolicySettings | None = None
+    preference: PreferenceSettings | None = None
+
+
+def method_name(spec: job_pb2.TrainingJobSpec) -> str:
+    """The spec's method as its oneof field name ("" when none is set)."""
+    return spec.WhichOneof("method") or ""
+
+
+def _adapter(adapter: methods_pb2.AdapterConfig) -> AdapterSettings:
+    return AdapterSettings(
+        fine_tune_type=FINE_TUNE_TYPES[adapter.fine_tune_type],
+        rank=_get(adapter, "rank", "adapter.rank"),
+        scale=_get(adapter, "scale", "adapter.scale"),
+        dropout=_get(adapter, "dropout", "adapter.dropout"),
+        num_layers=adapter.num_layers if adapter.HasField("num_layers") else None,
+    )
+
+
+def _rollout(rollout: methods_pb2.RolloutConfig) -> RolloutSettings:
+    return RolloutSettings(
+        group_size=_get(rollout, "group_size", "rollout.group_size"),
+        max_completion_length=_get(rollout, "max_completion_length", "rollout.max_completion_length"),
+        temperature=_get(rollout, "temperature", "rollout.temperature"),
+        top_p=_get(rollout, "top_p", "rollout.top_p"),
+        num_iterations=_get(rollout, "num_iterations", "rollout.num_iterations"),
+        rewards=tuple((r.name, r.weight if r.HasField("weight") else 1.0) for r in rollout.rewards),
+    )
+
+
+def _policy(name: str, config: Any) -> PolicySettings:
+    epsilon = _get(config, "epsilon", f"{name}.epsilon")
+    high_default = DEFAULTS.get(f"{name}.epsilon_high", epsilon)
+    common = dict(
+        rollout=_rollout(config.rollout),
+        epsilon=epsilon,
+        epsilon_high=config.epsilon_high if config.HasField("epsilon_high") else high_default,
+        beta=_get(config, "beta", f"{name}.beta"),
+    )
+    if name == "grpo":
+        return PolicySettings(
+            **common,
+            normalizer=GRPO_NORMALIZERS[config.normalizer],
+            reasoning_steps=_get(config, "reasoning_steps", "grpo.reasoning_steps"),
+            multi_step_training=config.multi_step_training,
+        )
+    if name == "gspo":
+        return PolicySettings(
+            **common,
+            sparse_optimization=config.sparse_optimization,
+            sparse_ratio=_get(config, "sparse_ratio", "gspo.sparse_ratio"),
+            efficiency_threshold=config.efficiency_threshold if config.HasField("efficiency_threshold") else None,
+        )
+    return PolicySettings(
+        **common,
+        domain=DOMAINS[config.domain],
+        expertise_level=EXPERTISE_LEVELS[config.expertise_level],
+        domain_adaptation_strength=_get(config, "domain_adaptation_strength", "dr_grpo.domain_adaptation_strength"),
+    )
+
+
+def _preference(name: str, config: Any) -> PreferenceSettings:
+    beta = _get(config, "beta", f"{name}.beta")
+    if name == "dpo":
+        return PreferenceSettings(beta=beta, loss_type=DPO_LOSS_TYPES[config.loss_type])
+    return PreferenceSettings(beta=beta)
+
+
+def resolve(spec: job_pb2.TrainingJobSpec) -> JobSettings:
+    """Apply every default to a (validated) spec."""
+    name = method_name(spec)
+    config = getattr(spec, name) if name else None
+    settings = dict(
+        method=name,
+        model_path=spec.model_path,
+        train_data_path=spec.train_data_path,
+        val_data_path=spec.val_data_path if spec.HasField("val_data_path") else None,
+        learning_rate=_get(spec, "learning_rate", "learning_rate"),
+        batch_size=_get(spec, "batch_size", "batch_size"),
+        max_seq_length=_get(spec, "max_seq_length", "max_seq_length"),
+        iterations=_get(spec, "iterations", "iterations"),
+        early_stop=spec.early_stop,
+        patience=_get(spec, "patience", "patience"),
+        adapter=_adapter(spec.adapter),
+        seed=spec.seed,
+        report_every=_get(spec, "report_every", "report_every"),
+        eval_every=_get(spec, "eval_every", "eval_every"),
+        eval_batches=_get(spec, "eval_batches", "eval_batches"),
+        checkpoint_every=_get(spec, "checkpoint_every", "checkpoint_every"),
+    )
+    if name == "sft":
+        settings["sft"] = SftSettings(
+            mask_prompt=config.mask_prompt,
+            grad_accumulation_steps=_get(config, "grad_accumulation_steps", "sft.grad_accumulation_steps"),
+            grad_checkpoint=config.grad_checkpoint,
+        )
+    elif name in ("grpo", "gspo", "dr_grpo"):
+        settings["policy"] = _policy(name, config)
+    elif name in ("dpo", "orpo", "cpo"):
+        settings["preference"] = _preference(name, config)
+    return JobSettings(**settings)
