@@ -20,6 +20,9 @@ PROTO_DIR = ROOT / "proto"
 OUT_DIR = ROOT / "clients" / "python" / "src"
 VALIDATE_PROTO = "buf/validate/validate.proto"
 GENERATED_DIRS = ("droidft/v1", "buf/validate")
+# The contract with its comments, read at run time: the comments are the parameter descriptions
+# that ListTrainingMethods shows, so the .proto files stay their only source.
+DESCRIPTOR_SET = "droidft/v1/descriptor_set.binpb"
 
 
 def validate_descriptor() -> descriptor_pb2.FileDescriptorProto:
@@ -52,6 +55,10 @@ def generate(out_dir: Path) -> None:
             [*common, f"--python_out={out_dir}", f"--pyi_out={out_dir}", f"--grpc_python_out={out_dir}", *sources],
             check=True,
         )
+        subprocess.run(
+            [*common, f"--descriptor_set_out={out_dir / DESCRIPTOR_SET}", "--include_source_info", *sources],
+            check=True,
+        )
         subprocess.run([*common, f"--python_out={out_dir}", f"--pyi_out={out_dir}", VALIDATE_PROTO], check=True)
     for stub in (out_dir / "droidft" / "v1").glob("*_pb2_grpc.py"):
         if "class " not in stub.read_text():
@@ -68,6 +75,7 @@ def drifted(expected_root: Path, actual_root: Path) -> list[str]:
     for package in GENERATED_DIRS:
         expected, actual = expected_root / package, actual_root / package
         names = {p.name for p in expected.glob("*.py*")} | {p.name for p in actual.glob("*.py*")}
+        names |= {p.name for p in expected.glob("*.binpb")} | {p.name for p in actual.glob("*.binpb")}
         for name in sorted(names):
             if name == "__init__.py":
                 continue
@@ -83,7 +91,7 @@ def main() -> None:
     args = parser.parse_args()
     if not args.check:
         for package in GENERATED_DIRS:
-            for stale in (OUT_DIR / package).glob("*_pb2*.py*"):
+            for stale in [*(OUT_DIR / package).glob("*_pb2*.py*"), *(OUT_DIR / package).glob("*.binpb")]:
                 stale.unlink()
         generate(OUT_DIR)
         return
