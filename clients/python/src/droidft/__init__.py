@@ -1,0 +1,8 @@
+"""Python client and CLI of droidft, the MLX fine-tuning service (droidft.v1.TrainingService)."""
+
+from droidft.aio import AsyncClient
+from droidft.client import Client
+from droidft.errors import DroidftError, FieldViolation
+from droidft.progress_stream import RetryPolicy
+
+__all__ = ["AsyncClient", "Client", "DroidftError", "FieldViolation", "RetryPolicy"]
