@@ -1,0 +1,202 @@
+"""A scriptable in-process TrainingService for client and CLI tests.
+
+Unary calls answer canned messages (or a rich error set in `failures`);
+StreamTrainingProgress plays one scripted connection per call.
+"""
+
+from __future__ import annotations
+
+import threading
+from concurrent import futures
+from dataclasses import dataclass, field
+
+import grpc
+from google.protobuf import any_pb2, timestamp_pb2
+from google.rpc import code_pb2, error_details_pb2, status_pb2
+from grpc_status import rpc_status
+
+from droidft.v1 import data_pb2, job_pb2, methods_pb2, progress_pb2, resources_pb2, service_pb2, service_pb2_grpc
+
+T0 = 1_790_000_000  # a fixed creation time, in seconds since the epoch
+
+
+def timestamp(seconds: float) -> timestamp_pb2.Timestamp:
+    stamp = timestamp_pb2.Timestamp()
+    stamp.FromNanoseconds(int(seconds * 1e9))
+    return stamp
+
+
+def make_job(job_id: str, state: int = job_pb2.JOB_STATE_RUNNING, *, iteration: int = 0, total: int = 100,
+             last_sequence: int = 0) -> job_pb2.TrainingJob:
+    return job_pb2.TrainingJob(
+        job_id=job_id,
+        spec=job_pb2.TrainingJobSpec(model_path="/models/tiny-llama", train_data_path="/data/train.jsonl",
+                                     iterations=total, sft=methods_pb2.SftConfig()),
+        method=methods_pb2.TRAINING_METHOD_SFT,
+        state=state,
+        create_time=timestamp(T0),
+        metrics=job_pb2.JobMetrics(iteration=iteration, total_iterations=total),
+        last_sequence=last_sequence,
+    )
+
+
+def train_event(sequence: int, iteration: int, total: int = 4, **metrics: float) -> progress_pb2.TrainingProgress:
+    return progress_pb2.TrainingProgress(
+        job_id="job-1", sequence=sequence, time=timestamp(T0 + sequence),
+        train_report=progress_pb2.TrainReport(iteration=iteration, total_iterations=total, loss=2.0 / iteration,
+                                              learning_rate=1e-5, iterations_per_second=2.0, metrics=metrics),
+    )
+
+
+def state_event(sequence: int, previous: int, state: int, message: str = "") -> progress_pb2.TrainingProgress:
+    return progress_pb2.TrainingProgress(
+        job_id="job-1", sequence=sequence, time=timestamp(T0 + sequence),
+        state_change=progress_pb2.StateChange(previous_state=previous, state=state, message=message),
+    )
+
+
+def rich_status(code: int, message: str, *, reason: str = "", metadata: dict | None = None,
+                violations: tuple[tuple[str, str, str], ...] = ()) -> status_pb2.Status:
+    """A google.rpc.Status with ErrorInfo (when `reason`) and BadRequest (when `violations`)."""
+    details = []
+    if reason:
+        info = any_pb2.Any()
+        info.Pack(error_details_pb2.ErrorInfo(reason=reason, domain="droidft", metadata=metadata or {}))
+        details.append(info)
+    if violations:
+        bad_request = any_pb2.Any()
+        bad_request.Pack(error_details_pb2.BadRequest(field_violations=[
+            error_details_pb2.BadRequest.FieldViolation(field=f, description=d, reason=r) for f, d, r in violations
+        ]))
+        details.append(bad_request)
+    return status_pb2.Status(code=code, message=message, details=details)
+
+
+@dataclass
+class Connection:
+    """One scripted StreamTrainingProgress call: these events, then `ending`.
+
+    ending: "end" closes the stream normally, "unavailable" aborts with UNAVAILABLE.
+    """
+
+    events: list[progress_pb2.TrainingProgress]
+    ending: str = "end"
+
+
+@dataclass
+class FakeTrainingService(service_pb2_grpc.TrainingServiceServicer):
+    jobs: list[job_pb2.TrainingJob] = field(default_factory=list)
+    failures: dict[str, status_pb2.Status] = field(default_factory=dict)
+    connections: list[Connection] = field(default_factory=list)
+    requests: list[tuple[str, object]] = field(default_factory=list)
+    call_metadata: list[dict[str, str]] = field(default_factory=list)
+    validation: data_pb2.ValidateDatasetResponse = field(default_factory=data_pb2.ValidateDatasetResponse)
+    checkpoints: list[job_pb2.Checkpoint] = field(default_factory=list)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def _enter(self, name: str, request, context) -> None:
+        with self._lock:
+            self.requests.append((name, request))
+            self.call_metadata.append(dict(context.invocation_metadata()))
+        if name in self.failures:
+            context.abort_with_status(rpc_status.to_status(self.failures[name]))
+
+    def requests_of(self, name: str) -> list:
+        return [request for rpc, request in self.requests if rpc == name]
+
+    def _job(self, job_id: str, context) -> job_pb2.TrainingJob:
+        for job in self.jobs:
+            if job.job_id == job_id:
+                return job
+        context.abort_with_status(rpc_status.to_status(rich_status(
+            code_pb2.NOT_FOUND, f"no job {job_id}", reason="JOB_NOT_FOUND", metadata={"job_id": job_id})))
+
+    def ListTrainingMethods(self, request, context):
+        self._enter("ListTrainingMethods", request, context)
+        return service_pb2.ListTrainingMethodsResponse(methods=[
+            methods_pb2.MethodInfo(
+                method=methods_pb2.TRAINING_METHOD_SFT, config_field="sft", title="Supervised fine-tuning",
+                data_formats=["chat_messages", "prompt_completion"], available=True,
+                parameters=[methods_pb2.ParameterInfo(path="batch_size", type=methods_pb2.PARAMETER_TYPE_INTEGER,
+                                                      minimum=1, maximum=8, default_value="4",
+                                                      description="Records per optimizer step.")],
+            ),
+            methods_pb2.MethodInfo(
+                method=methods_pb2.TRAINING_METHOD_GSPO, config_field="gspo", title="GSPO",
+                data_formats=["grpo"], available=False,
+                parameters=[methods_pb2.ParameterInfo(path="gspo.epsilon", type=methods_pb2.PARAMETER_TYPE_NUMBER,
+                                                      minimum=0, maximum=1, minimum_exclusive=True,
+                                                      default_value="0.0003", description="Lower clip range.")],
+            ),
+        ])
+
+    def ValidateDataset(self, request, context):
+        self._enter("ValidateDataset", request, context)
+        return self.validation
+
+    def GenerateSampleData(self, request, context):
+        self._enter("GenerateSampleData", request, context)
+        count = request.count if request.HasField("count") else 100
+        if request.output_path:
+            return data_pb2.GenerateSampleDataResponse(format=request.format, record_count=count, path=request.output_path)
+        content = "".join(f'{{"text": "sample {i} seed {request.seed}"}}\n' for i in range(count)).encode()
+        return data_pb2.GenerateSampleDataResponse(format=request.format, record_count=count, content=content)
+
+    def EstimateResources(self, request, context):
+        self._enter("EstimateResources", request, context)
+        return service_pb2.EstimateResourcesResponse(estimate=resources_pb2.ResourceEstimate(
+            peak_memory_bytes=123_456_789, fits=True, device="cpu"))
+
+    def CreateTrainingJob(self, request, context):
+        self._enter("CreateTrainingJob", request, context)
+        job = make_job("" if request.validate_only else "job-new", job_pb2.JOB_STATE_QUEUED)
+        job.spec.CopyFrom(request.spec)
+        job.method = methods_pb2.TrainingMethod.Value("TRAINING_METHOD_" + request.spec.WhichOneof("method").upper())
+        return job
+
+    def GetTrainingJob(self, request, context):
+        self._enter("GetTrainingJob", request, context)
+        return self._job(request.job_id, context)
+
+    def ListTrainingJobs(self, request, context):
+        self._enter("ListTrainingJobs", request, context)
+        matching = [job for job in self.jobs if not request.states or job.state in request.states]
+        start = int(request.page_token or 0)
+        end = start + (request.page_size or 50)
+        return service_pb2.ListTrainingJobsResponse(
+            jobs=matching[start:end], next_page_token=str(end) if end < len(matching) else "")
+
+    def CancelTrainingJob(self, request, context):
+        self._enter("CancelTrainingJob", request, context)
+        job = job_pb2.TrainingJob()
+        job.CopyFrom(self._job(request.job_id, context))
+        job.state = job_pb2.JOB_STATE_CANCELLED
+        return job
+
+    def ListCheckpoints(self, request, context):
+        self._enter("ListCheckpoints", request, context)
+        self._job(request.job_id, context)
+        return service_pb2.ListCheckpointsResponse(checkpoints=self.checkpoints)
+
+    def StreamTrainingProgress(self, request, context):
+        self._enter("StreamTrainingProgress", request, context)
+        with self._lock:
+            connection = self.connections.pop(0)
+        yield from connection.events
+        if connection.ending == "unavailable":
+            context.abort(grpc.StatusCode.UNAVAILABLE, "connection reset by the server")
+
+
+class RunningFake:
+    """The fake served on 127.0.0.1 on a free port."""
+
+    def __init__(self) -> None:
+        self.service = FakeTrainingService()
+        self.server = grpc.server(futures.ThreadPoolExecutor(max_workers=8))
+        service_pb2_grpc.add_TrainingServiceServicer_to_server(self.service, self.server)
+        port = self.server.add_insecure_port("127.0.0.1:0")
+        self.address = f"127.0.0.1:{port}"
+        self.server.start()
+
+    def stop(self) -> None:
+        self.server.stop(grace=None)

@@ -1,0 +1,113 @@
+import asyncio
+import inspect
+import re
+
+import pytest
+
+from conftest import NO_WAIT
+from droidft import AsyncClient, Client
+from droidft.v1 import data_pb2, job_pb2, methods_pb2, service_pb2
+from fake_training_service import Connection, make_job, state_event
+
+SERVICE = service_pb2.DESCRIPTOR.services_by_name["TrainingService"]
+CLIENT_NAME_OF_RPC = {"StreamTrainingProgress": "stream_progress"}
+
+
+def client_method_name(rpc_name: str) -> str:
+    return CLIENT_NAME_OF_RPC.get(rpc_name) or re.sub(r"(?<!^)(?=[A-Z])", "_", rpc_name).lower()
+
+
+def parameters(function) -> list:
+    return list(inspect.signature(function).parameters.values())
+
+
+RPC_NAMES = [method.name for method in SERVICE.methods]
+
+# One call with plain arguments per RPC, and what the server must have received.
+CALLS = {
+    "ListTrainingMethods": ((), {}, service_pb2.ListTrainingMethodsRequest()),
+    "ValidateDataset": (("/data/train.jsonl",), {"method": "dpo", "max_issues": 5},
+                        data_pb2.ValidateDatasetRequest(path="/data/train.jsonl", method=methods_pb2.TRAINING_METHOD_DPO,
+                                                        max_issues=5)),
+    "GenerateSampleData": (("grpo",), {"count": 3, "seed": 7},
+                           data_pb2.GenerateSampleDataRequest(format="grpo", count=3, seed=7)),
+    "EstimateResources": (({"model_path": "/m", "train_data_path": "/d", "gspo": {"epsilon": 0.001}},), {},
+                          service_pb2.EstimateResourcesRequest(spec=job_pb2.TrainingJobSpec(
+                              model_path="/m", train_data_path="/d", gspo=methods_pb2.GspoConfig(epsilon=0.001)))),
+    "CreateTrainingJob": ((job_pb2.TrainingJobSpec(model_path="/m", train_data_path="/d", sft=methods_pb2.SftConfig()),),
+                          {"request_id": "r-1", "validate_only": True},
+                          service_pb2.CreateTrainingJobRequest(
+                              spec=job_pb2.TrainingJobSpec(model_path="/m", train_data_path="/d", sft=methods_pb2.SftConfig()),
+                              request_id="r-1", validate_only=True)),
+    "GetTrainingJob": (("job-1",), {}, service_pb2.GetTrainingJobRequest(job_id="job-1")),
+    "ListTrainingJobs": ((), {"page_size": 2, "states": ["running", job_pb2.JOB_STATE_QUEUED]},
+                         service_pb2.ListTrainingJobsRequest(page_size=2, states=[job_pb2.JOB_STATE_RUNNING,
+                                                                                  job_pb2.JOB_STATE_QUEUED])),
+    "CancelTrainingJob": (("job-1",), {}, service_pb2.CancelTrainingJobRequest(job_id="job-1")),
+    "ListCheckpoints": (("job-1",), {}, service_pb2.ListCheckpointsRequest(job_id="job-1")),
+    "StreamTrainingProgress": (("job-1",), {"after_sequence": 0},
+                               service_pb2.StreamTrainingProgressRequest(job_id="job-1")),
+}
+
+
+def prepare(fake) -> None:
+    fake.service.jobs = [make_job("job-1")]
+    fake.service.connections = [Connection([state_event(1, job_pb2.JOB_STATE_RUNNING, job_pb2.JOB_STATE_SUCCEEDED)])]
+
+
+def test_every_rpc_has_a_sync_and_an_async_method():
+    assert set(CALLS) == set(RPC_NAMES)
+    for rpc_name in RPC_NAMES:
+        name = client_method_name(rpc_name)
+        assert callable(getattr(Client, name)), name
+        async_method = getattr(AsyncClient, name)
+        assert inspect.iscoroutinefunction(async_method) or inspect.isasyncgenfunction(async_method), name
+        assert parameters(async_method) == parameters(getattr(Client, name)), name
+
+
+@pytest.mark.parametrize("rpc_name", RPC_NAMES)
+def test_sync_method_sends_the_request_built_from_plain_arguments(fake, client, rpc_name):
+    prepare(fake)
+    args, kwargs, expected = CALLS[rpc_name]
+    reply = getattr(client, client_method_name(rpc_name))(*args, **kwargs)
+    if inspect.isgenerator(reply):
+        reply = list(reply)
+    assert fake.service.requests_of(rpc_name) == [expected]
+
+
+def test_async_methods_send_the_same_requests(fake):
+    prepare(fake)
+
+    async def call_all():
+        async with AsyncClient(fake.address, timeout=10, retry_policy=NO_WAIT) as client:
+            for rpc_name in RPC_NAMES:
+                args, kwargs, _ = CALLS[rpc_name]
+                reply = getattr(client, client_method_name(rpc_name))(*args, **kwargs)
+                if inspect.isasyncgen(reply):
+                    return_value = [event async for event in reply]
+                else:
+                    return_value = await reply
+                assert return_value is not None
+
+    asyncio.run(call_all())
+    for rpc_name in RPC_NAMES:
+        assert fake.service.requests_of(rpc_name) == [CALLS[rpc_name][2]]
+
+
+def test_metadata_is_sent_with_every_call(fake):
+    fake.service.jobs = [make_job("job-1")]
+    with Client(fake.address, metadata={"X-Team": "nlp"}) as client:
+        client.get_training_job("job-1")
+        client.list_training_methods()
+    assert [metadata["x-team"] for metadata in fake.service.call_metadata] == ["nlp", "nlp"]
+
+
+def test_unknown_method_name_is_refused_before_any_call(client, fake):
+    with pytest.raises(ValueError, match="unknown training method 'ppo'; choose one of sft, grpo"):
+        client.validate_dataset("/d", method="ppo")
+    assert fake.service.requests == []
+
+
+def test_spec_dict_with_unknown_field_is_refused(client):
+    with pytest.raises(ValueError, match="invalid job spec"):
+        client.create_training_job({"model_path": "/m", "iters": 3})
