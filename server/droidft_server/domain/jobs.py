@@ -1,0 +1,351 @@
+"""The job manager: accepts jobs, schedules them onto a runner, records every event and serves watchers.
+
+One lock guards the in-memory view; every change is written to the store together with the event
+that caused it, so the event log and the job row never disagree.
+"""
+
+from __future__ import annotations
+
+import base64
+import threading
+import time
+import uuid
+from collections import deque
+from pathlib import Path
+from typing import Callable, Iterable, Iterator, Protocol
+
+from google.protobuf import timestamp_pb2
+
+from droidft.v1 import job_pb2, progress_pb2
+
+from . import states
+from .errors import DroidftError, ErrorKind, FieldViolation, invalid_argument, job_not_found
+from .runs import RunOutcome, Runner
+from .spec import METHOD_OF_CONFIG, method_name, resolve
+
+DEFAULT_PAGE_SIZE = 50
+# Watchers re-check their stream's liveness this often even without events (a client that vanished
+# without the transport noticing); events themselves wake them at once.
+_WATCH_RECHECK_SECONDS = 5.0
+
+# Raises DroidftError for a spec that cannot run; returns warnings to record in the job's log.
+Preflight = Callable[[job_pb2.TrainingJobSpec], list[str]]
+
+
+class JobStore(Protocol):
+    def insert_job(self, job: job_pb2.TrainingJob, events: Iterable[progress_pb2.TrainingProgress]) -> None: ...
+    def save(self, job: job_pb2.TrainingJob, events: Iterable[progress_pb2.TrainingProgress] = ()) -> None: ...
+    def get(self, job_id: str) -> job_pb2.TrainingJob | None: ...
+    def find_by_request_id(self, request_id: str) -> job_pb2.TrainingJob | None: ...
+    def list_jobs(self, *, states: Iterable[int], limit: int, before: tuple[int, str] | None) -> list[job_pb2.TrainingJob]: ...
+    def jobs_in_states(self, states: Iterable[int]) -> list[job_pb2.TrainingJob]: ...
+    def events_after(self, job_id: str, after_sequence: int, limit: int = 1000) -> list[progress_pb2.TrainingProgress]: ...
+
+
+def _now() -> timestamp_pb2.Timestamp:
+    stamp = timestamp_pb2.Timestamp()
+    stamp.GetCurrentTime()
+    return stamp
+
+
+def _new_job_id() -> str:
+    return f"job-{time.strftime('%Y%m%d-%H%M%S', time.gmtime())}-{uuid.uuid4().hex[:8]}"
+
+
+def is_terminal_event(event: progress_pb2.TrainingProgress) -> bool:
+    return event.WhichOneof("event") == "state_change" and states.is_terminal(event.state_change.state)
+
+
+def _encode_page_token(job: job_pb2.TrainingJob) -> str:
+    key = f"{job.create_time.ToMicroseconds()}:{job.job_id}"
+    return base64.urlsafe_b64encode(key.encode()).decode()
+
+
+def _decode_page_token(token: str) -> tuple[int, str]:
+    try:
+        micros, job_id = base64.urlsafe_b64decode(token.encode()).decode().split(":", 1)
+        return int(micros), job_id
+    except (ValueError, UnicodeDecodeError) as error:
+        raise invalid_argument([FieldViolation("page_token", "not a token from a previous page", "page_token.valid")]) from error
+
+
+class JobManager:
+    def __init__(
+        self,
+        store: JobStore,
+        runner: Runner,
+        jobs_dir: Path,
+        *,
+        available_methods: Iterable[str],
+        max_concurrent_jobs: int = 1,
+        preflight: Preflight | None = None,
+    ):
+        self._store = store
+        self._runner = runner
+        self._jobs_dir = jobs_dir
+        self._available = frozenset(available_methods)
+        self._max_concurrent = max_concurrent_jobs
+        self._preflight = preflight or (lambda spec: [])
+        self._lock = threading.RLock()
+        self._changed = threading.Condition(self._lock)
+        self._active: dict[str, job_pb2.TrainingJob] = {}  # queued and running jobs, the authoritative copy
+        self._queue: deque[str] = deque()
+        self._running: set[str] = set()
+        self._cancel_requested: set[str] = set()
+        self._closed = False
+
+    # -- life cycle ---------------------------------------------------------------------------
+
+    def recover(self) -> None:
+        """Adopt the jobs a previous server left unfinished: queued ones wait again, running ones failed."""
+        with self._lock:
+            for job in self._store.jobs_in_states([states.QUEUED, states.RUNNING]):
+                self._active[job.job_id] = job
+                if job.state == states.RUNNING:
+                    error = job_pb2.JobError(
+                        reason="SERVER_RESTARTED", message="the server stopped while the job was running"
+                    )
+                    self._transition(job, states.FAILED, error.message, error)
+                else:
+                    self._queue.append(job.job_id)
+            self._schedule()
+
+    def shutdown(self) -> None:
+        """Stop accepting work, stop running jobs (their adapters are saved) and release watchers."""
+        with self._lock:
+            self._closed = True
+            self._changed.notify_all()
+        self._runner.shutdown()
+
+    # -- requests -----------------------------------------------------------------------------
+
+    def create(self, spec: job_pb2.TrainingJobSpec, *, request_id: str = "", validate_only: bool = False) -> job_pb2.TrainingJob:
+        self._check_method(spec)
+        warnings = self._preflight(spec)
+        settings = resolve(spec)
+        with self._lock:
+            if self._closed:
+                raise DroidftError(ErrorKind.UNAVAILABLE, "SERVER_SHUTTING_DOWN", "the server is shutting down")
+            if request_id:
+                existing = self._store.find_by_request_id(request_id)
+                if existing is not None:
+                    if existing.spec != spec:
+                        raise DroidftError(
+                            ErrorKind.ALREADY_EXISTS,
+                            "REQUEST_ID_REUSED",
+                            f"request_id {request_id!r} was used for job {existing.job_id} with a different spec",
+                            {"job_id": existing.job_id, "request_id": request_id},
+                        )
+                    return self._active.get(existing.job_id, existing)
+            job = job_pb2.TrainingJob(
+                spec=spec, method=METHOD_OF_CONFIG[method_name(spec)], state=states.QUEUED, request_id=request_id
+            )
+            job.metrics.total_iterations = settings.iterations
+            if validate_only:
+                return job
+            job.job_id = _new_job_id()
+            job.create_time.CopyFrom(_now())
+            job.output_dir = str(self._jobs_dir / job.job_id)
+            accepted = progress_pb2.StateChange(
+                previous_state=job_pb2.JOB_STATE_UNSPECIFIED, state=states.QUEUED, message="accepted")
+            events = [self._next_event(job, progress_pb2.TrainingProgress(state_change=accepted))]
+            events += [self._next_event(job, _log(progress_pb2.LOG_LEVEL_WARNING, w)) for w in warnings]
+            self._store.insert_job(job, events)
+            self._active[job.job_id] = job
+            self._queue.append(job.job_id)
+            self._changed.notify_all()
+            self._schedule()
+            return self._copy(job)
+
+    def get(self, job_id: str) -> job_pb2.TrainingJob:
+        with self._lock:
+            if job_id in self._active:
+                return self._copy(self._active[job_id])
+        job = self._store.get(job_id)
+        if job is None:
+            raise job_not_found(job_id)
+        return job
+
+    def list(self, *, states_filter: Iterable[int] = (), page_size: int = 0, page_token: str = "") -> tuple[list[job_pb2.TrainingJob], str]:
+        limit = page_size or DEFAULT_PAGE_SIZE
+        before = _decode_page_token(page_token) if page_token else None
+        with self._lock:
+            jobs = self._store.list_jobs(states=states_filter, limit=limit + 1, before=before)
+        next_token = _encode_page_token(jobs[limit - 1]) if len(jobs) > limit else ""
+        return jobs[:limit], next_token
+
+    def cancel(self, job_id: str) -> job_pb2.TrainingJob:
+        with self._lock:
+            job = self._active.get(job_id)
+            if job is None:
+                stored = self._store.get(job_id)
+                if stored is None:
+                    raise job_not_found(job_id)
+                raise DroidftError(
+                    ErrorKind.FAILED_PRECONDITION,
+                    "JOB_ALREADY_FINISHED",
+                    f"job {job_id} already finished as {states.name(stored.state)}",
+                    {"job_id": job_id, "state": states.name(stored.state)},
+                )
+            if job.state == states.QUEUED:
+                self._queue.remove(job_id)
+                self._transition(job, states.CANCELLED, "cancelled before it started")
+            elif job_id not in self._cancel_requested:
+                self._cancel_requested.add(job_id)
+                self._runner.cancel(job_id)
+                self._append(job, _log(progress_pb2.LOG_LEVEL_INFO, "cancel requested; stopping after the current iteration"))
+            return self._copy(job)
+
+    def checkpoints(self, job_id: str) -> list[job_pb2.Checkpoint]:
+        self.get(job_id)
+        found = []
+        for event in self._all_events(job_id):
+            if event.WhichOneof("event") == "checkpoint_saved":
+                saved = event.checkpoint_saved
+                path = Path(saved.path)
+                found.append(job_pb2.Checkpoint(
+                    iteration=saved.iteration, path=saved.path, final=saved.final, create_time=event.time,
+                    size_bytes=path.stat().st_size if path.exists() else 0))
+        return found
+
+    def _all_events(self, job_id: str) -> Iterator[progress_pb2.TrainingProgress]:
+        after = 0
+        while batch := self._store.events_after(job_id, after):
+            yield from batch
+            after = batch[-1].sequence
+
+    def watch(self, job_id: str, after_sequence: int, is_active: Callable[[], bool]) -> Iterator[progress_pb2.TrainingProgress]:
+        """The job's stored events after `after_sequence`, then live ones, ending after the terminal event."""
+        job = self.get(job_id)
+        if states.is_terminal(job.state) and after_sequence >= job.last_sequence:
+            return
+        while is_active():
+            events = self._store.events_after(job_id, after_sequence)
+            for event in events:
+                yield event
+                if is_terminal_event(event):
+                    return
+            if events:
+                after_sequence = events[-1].sequence
+                continue
+            with self._lock:
+                if self._closed:
+                    raise DroidftError(ErrorKind.UNAVAILABLE, "SERVER_SHUTTING_DOWN", "the server is shutting down")
+                self._changed.wait_for(
+                    lambda: self._closed or self._last_sequence(job_id) > after_sequence, _WATCH_RECHECK_SECONDS)
+
+    def wake_watchers(self) -> None:
+        with self._lock:
+            self._changed.notify_all()
+
+    # -- RunListener --------------------------------------------------------------------------
+
+    def on_started(self, job_id: str, device: str) -> None:
+        with self._lock:
+            job = self._active[job_id]
+            job.device = device
+            self._append(job, _log(progress_pb2.LOG_LEVEL_INFO, f"training on {device}"))
+
+    def on_event(self, job_id: str, event: progress_pb2.TrainingProgress) -> None:
+        with self._lock:
+            job = self._active[job_id]
+            _update_metrics(job.metrics, event)
+            self._append(job, event)
+
+    def on_finished(self, job_id: str, outcome: RunOutcome) -> None:
+        with self._lock:
+            job = self._active[job_id]
+            job.adapter_path = outcome.adapter_path
+            error = None
+            if outcome.state == states.FAILED:
+                error = job_pb2.JobError(reason=outcome.error_reason, message=outcome.message)
+            self._running.discard(job_id)
+            self._cancel_requested.discard(job_id)
+            self._transition(job, outcome.state, outcome.message or "finished", error)
+            self._schedule()
+
+    # -- internals ----------------------------------------------------------------------------
+
+    def _check_method(self, spec: job_pb2.TrainingJobSpec) -> None:
+        name = method_name(spec)
+        if name not in self._available:
+            raise DroidftError(
+                ErrorKind.UNIMPLEMENTED,
+                "METHOD_NOT_AVAILABLE",
+                f"method {name!r} is not available on this server yet (available: {', '.join(sorted(self._available))})",
+                {"method": name},
+            )
+
+    def _schedule(self) -> None:
+        while self._queue and len(self._running) < self._max_concurrent and not self._closed:
+            job = self._active[self._queue.popleft()]
+            self._running.add(job.job_id)
+            self._transition(job, states.RUNNING, "started")
+            try:
+                self._runner.start(job.job_id, job.spec, Path(job.output_dir), self)
+            except Exception as error:  # a runner that cannot start must not wedge the queue
+                self._running.discard(job.job_id)
+                failure = job_pb2.JobError(reason="WORKER_START_FAILED", message=f"could not start the worker: {error}")
+                self._transition(job, states.FAILED, failure.message, failure)
+
+    def _transition(self, job: job_pb2.TrainingJob, new_state: int, message: str, error: job_pb2.JobError | None = None) -> None:
+        states.check_transition(job.state, new_state)
+        previous = job.state
+        job.state = new_state
+        now = _now()
+        if new_state == states.RUNNING:
+            job.start_time.CopyFrom(now)
+        if states.is_terminal(new_state):
+            job.end_time.CopyFrom(now)
+            if error is not None:
+                job.error.CopyFrom(error)
+        change = progress_pb2.StateChange(previous_state=previous, state=new_state, message=message, error=error)
+        self._append(job, progress_pb2.TrainingProgress(state_change=change))
+        if states.is_terminal(new_state):
+            del self._active[job.job_id]
+
+    def _next_event(self, job: job_pb2.TrainingJob, event: progress_pb2.TrainingProgress) -> progress_pb2.TrainingProgress:
+        job.last_sequence += 1
+        event.job_id = job.job_id
+        event.sequence = job.last_sequence
+        if not event.HasField("time"):
+            event.time.CopyFrom(_now())
+        return event
+
+    def _append(self, job: job_pb2.TrainingJob, event: progress_pb2.TrainingProgress) -> None:
+        self._store.save(job, [self._next_event(job, event)])
+        self._changed.notify_all()
+
+    def _last_sequence(self, job_id: str) -> int:
+        job = self._active.get(job_id)
+        if job is not None:
+            return job.last_sequence
+        stored = self._store.get(job_id)
+        return stored.last_sequence if stored else 0
+
+    @staticmethod
+    def _copy(job: job_pb2.TrainingJob) -> job_pb2.TrainingJob:
+        copy = job_pb2.TrainingJob()
+        copy.CopyFrom(job)
+        return copy
+
+
+def _log(level: int, message: str) -> progress_pb2.TrainingProgress:
+    return progress_pb2.TrainingProgress(log=progress_pb2.LogLine(level=level, message=message))
+
+
+def _update_metrics(metrics: job_pb2.JobMetrics, event: progress_pb2.TrainingProgress) -> None:
+    kind = event.WhichOneof("event")
+    if kind == "train_report":
+        report = event.train_report
+        metrics.iteration = report.iteration
+        metrics.train_loss = report.loss
+        metrics.learning_rate = report.learning_rate
+        metrics.iterations_per_second = report.iterations_per_second
+        metrics.tokens_per_second = report.tokens_per_second
+        metrics.trained_tokens = report.trained_tokens
+        metrics.peak_memory_bytes = max(metrics.peak_memory_bytes, report.peak_memory_bytes)
+        metrics.method_metrics.clear()
+        metrics.method_metrics.update(report.metrics)
+    elif kind == "eval_report":
+        metrics.val_loss = event.eval_report.val_loss

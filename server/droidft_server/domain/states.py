@@ -1,0 +1,36 @@
+"""The job state machine (AIP-216 states)."""
+
+from __future__ import annotations
+
+from droidft.v1 import job_pb2
+
+QUEUED = job_pb2.JOB_STATE_QUEUED
+RUNNING = job_pb2.JOB_STATE_RUNNING
+SUCCEEDED = job_pb2.JOB_STATE_SUCCEEDED
+FAILED = job_pb2.JOB_STATE_FAILED
+CANCELLED = job_pb2.JOB_STATE_CANCELLED
+
+TERMINAL = frozenset({SUCCEEDED, FAILED, CANCELLED})
+
+_ALLOWED = {
+    job_pb2.JOB_STATE_UNSPECIFIED: frozenset({QUEUED}),
+    QUEUED: frozenset({RUNNING, FAILED, CANCELLED}),
+    RUNNING: frozenset({SUCCEEDED, FAILED, CANCELLED}),
+}
+
+
+class IllegalTransition(Exception):
+    pass
+
+
+def is_terminal(state: int) -> bool:
+    return state in TERMINAL
+
+
+def check_transition(current: int, new: int) -> None:
+    if new not in _ALLOWED.get(current, frozenset()):
+        raise IllegalTransition(f"{name(current)} -> {name(new)}")
+
+
+def name(state: int) -> str:
+    return job_pb2.JobState.Name(state).removeprefix("JOB_STATE_")

@@ -1,0 +1,211 @@
+"""Every RPC through a real server on a loopback port: happy paths and each error code."""
+
+import grpc
+import pytest
+from google.rpc import error_details_pb2
+from grpc_status import rpc_status
+
+from droidft.v1 import job_pb2, methods_pb2, progress_pb2, service_pb2
+
+from droidft_server.domain import states
+
+
+def details(error: grpc.RpcError) -> dict:
+    status = rpc_status.from_call(error)
+    found = {}
+    for detail in status.details:
+        for kind in (error_details_pb2.ErrorInfo, error_details_pb2.BadRequest, error_details_pb2.PreconditionFailure):
+            if detail.Is(kind.DESCRIPTOR):
+                message = kind()
+                detail.Unpack(message)
+                found[kind.__name__] = message
+    return found
+
+
+def call_error(call, request) -> grpc.RpcError:
+    with pytest.raises(grpc.RpcError) as caught:
+        result = call(request)
+        if not isinstance(result, (job_pb2.TrainingJob,)) and hasattr(result, "__iter__"):
+            list(result)
+    return caught.value
+
+
+def test_list_training_methods_describes_every_method_with_rules_and_defaults(stub):
+    methods = stub.ListTrainingMethods(service_pb2.ListTrainingMethodsRequest()).methods
+    assert [m.config_field for m in methods] == ["sft", "grpo", "gspo", "dr_grpo", "dpo", "orpo", "cpo"]
+    gspo = {p.path: p for p in methods[2].parameters}
+    ratio = gspo["gspo.sparse_ratio"]
+    assert (ratio.minimum, ratio.maximum, ratio.type) == (0.1, 0.9, methods_pb2.PARAMETER_TYPE_NUMBER)
+    assert "entropy" in ratio.description
+    assert gspo["gspo.epsilon"].default_value == "0.0003"
+    assert gspo["learning_rate"].minimum == pytest.approx(1e-6)
+    domain = {p.path: p for p in methods[3].parameters}["dr_grpo.domain"]
+    assert "DOMAIN_MEDICAL" in domain.allowed_values
+
+
+def test_invalid_spec_answers_invalid_argument_with_every_field_violation(stub, spec):
+    spec.learning_rate = 1.0
+    spec.batch_size = 20
+    error = call_error(stub.CreateTrainingJob, service_pb2.CreateTrainingJobRequest(spec=spec))
+    assert error.code() == grpc.StatusCode.INVALID_ARGUMENT
+    found = details(error)
+    violations = {v.field: v.reason for v in found["BadRequest"].field_violations}
+    assert violations == {"spec.learning_rate": "double.gte_lte", "spec.batch_size": "uint32.gte_lte"}
+    assert found["ErrorInfo"].domain == "droidft"
+
+
+def test_cross_field_rules_are_enforced(stub, spec):
+    spec.patience = 3
+    spec.ClearField("sft")
+    spec.gspo.sparse_ratio = 0.5
+    error = call_error(stub.CreateTrainingJob, service_pb2.CreateTrainingJobRequest(spec=spec))
+    violations = {v.field: v.reason for v in details(error)["BadRequest"].field_violations}
+    assert violations == {
+        "spec": "spec.patience_needs_early_stop",
+        "spec.gspo": "gspo.sparse_ratio_needs_sparse_optimization",
+    }
+
+
+def test_missing_method_is_a_field_violation(stub, spec):
+    spec.ClearField("sft")
+    error = call_error(stub.CreateTrainingJob, service_pb2.CreateTrainingJobRequest(spec=spec))
+    assert error.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert [v.field for v in details(error)["BadRequest"].field_violations] == ["spec.method"]
+
+
+def test_early_stop_without_validation_data_is_refused(stub, spec):
+    spec.early_stop = True
+    error = call_error(stub.CreateTrainingJob, service_pb2.CreateTrainingJobRequest(spec=spec))
+    assert error.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert [v.field for v in details(error)["BadRequest"].field_violations] == ["spec.early_stop"]
+
+
+def test_missing_model_is_a_failed_precondition(stub, spec, tmp_path):
+    spec.model_path = str(tmp_path / "nowhere")
+    error = call_error(stub.CreateTrainingJob, service_pb2.CreateTrainingJobRequest(spec=spec))
+    assert error.code() == grpc.StatusCode.FAILED_PRECONDITION
+    assert details(error)["ErrorInfo"].reason == "MODEL_NOT_FOUND"
+
+
+def test_unavailable_method_is_unimplemented_never_run_as_sft(stub, spec, fake_runner):
+    spec.ClearField("sft")
+    spec.orpo.beta = 0.2
+    error = call_error(stub.CreateTrainingJob, service_pb2.CreateTrainingJobRequest(spec=spec))
+    if error.code() != grpc.StatusCode.UNIMPLEMENTED:
+        pytest.skip("every method is available")
+    assert details(error)["ErrorInfo"].reason == "METHOD_NOT_AVAILABLE"
+    assert fake_runner.started == {}
+
+
+def test_create_get_list_and_idempotent_retry(stub, spec, fake_runner):
+    first = stub.CreateTrainingJob(service_pb2.CreateTrainingJobRequest(spec=spec, request_id="req-1"))
+    retry = stub.CreateTrainingJob(service_pb2.CreateTrainingJobRequest(spec=spec, request_id="req-1"))
+    assert retry.job_id == first.job_id
+    assert list(fake_runner.started) == [first.job_id]
+    other = spec.__class__()
+    other.CopyFrom(spec)
+    other.iterations = 7
+    error = call_error(stub.CreateTrainingJob, service_pb2.CreateTrainingJobRequest(spec=other, request_id="req-1"))
+    assert error.code() == grpc.StatusCode.ALREADY_EXISTS
+    got = stub.GetTrainingJob(service_pb2.GetTrainingJobRequest(job_id=first.job_id))
+    assert got.state == states.RUNNING and got.method == methods_pb2.TRAINING_METHOD_SFT
+    listed = stub.ListTrainingJobs(service_pb2.ListTrainingJobsRequest()).jobs
+    assert [j.job_id for j in listed] == [first.job_id]
+
+
+def test_validate_only_creates_nothing(stub, spec, fake_runner):
+    answer = stub.CreateTrainingJob(service_pb2.CreateTrainingJobRequest(spec=spec, validate_only=True))
+    assert answer.job_id == "" and answer.metrics.total_iterations == 5
+    assert stub.ListTrainingJobs(service_pb2.ListTrainingJobsRequest()).jobs == []
+    assert fake_runner.started == {}
+
+
+def test_jobs_wait_queued_while_the_device_is_busy_and_pages_walk_all(stub, spec, fake_runner):
+    ids = [stub.CreateTrainingJob(service_pb2.CreateTrainingJobRequest(spec=spec)).job_id for _ in range(5)]
+    assert list(fake_runner.started) == ids[:1]
+    queued = stub.ListTrainingJobs(service_pb2.ListTrainingJobsRequest(states=[job_pb2.JOB_STATE_QUEUED])).jobs
+    assert sorted(j.job_id for j in queued) == sorted(ids[1:])
+    seen, token = [], ""
+    while True:
+        page = stub.ListTrainingJobs(service_pb2.ListTrainingJobsRequest(page_size=2, page_token=token))
+        seen += [j.job_id for j in page.jobs]
+        token = page.next_page_token
+        if not token:
+            break
+    assert seen == list(reversed(ids))
+    fake_runner.finish(ids[0])
+    assert list(fake_runner.started) == ids[:2]
+
+
+def test_bad_page_token_is_invalid_argument(stub):
+    error = call_error(stub.ListTrainingJobs, service_pb2.ListTrainingJobsRequest(page_token="!!"))
+    assert error.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert details(error)["BadRequest"].field_violations[0].field == "page_token"
+
+
+def test_unknown_job_is_not_found_on_every_job_rpc(stub):
+    for call, request in [
+        (stub.GetTrainingJob, service_pb2.GetTrainingJobRequest(job_id="nope")),
+        (stub.CancelTrainingJob, service_pb2.CancelTrainingJobRequest(job_id="nope")),
+        (stub.ListCheckpoints, service_pb2.ListCheckpointsRequest(job_id="nope")),
+        (stub.StreamTrainingProgress, service_pb2.StreamTrainingProgressRequest(job_id="nope")),
+    ]:
+        error = call_error(call, request)
+        assert error.code() == grpc.StatusCode.NOT_FOUND
+        assert details(error)["ErrorInfo"].reason == "JOB_NOT_FOUND"
+
+
+def test_cancel_queued_then_finished_job(stub, spec, fake_runner):
+    running = stub.CreateTrainingJob(service_pb2.CreateTrainingJobRequest(spec=spec)).job_id
+    queued = stub.CreateTrainingJob(service_pb2.CreateTrainingJobRequest(spec=spec)).job_id
+    assert stub.CancelTrainingJob(service_pb2.CancelTrainingJobRequest(job_id=queued)).state == states.CANCELLED
+    assert stub.CancelTrainingJob(service_pb2.CancelTrainingJobRequest(job_id=running)).state == states.RUNNING
+    assert fake_runner.cancelled == [running]
+    fake_runner.finish(running, states.CANCELLED, adapter_path="a.safetensors")
+    error = call_error(stub.CancelTrainingJob, service_pb2.CancelTrainingJobRequest(job_id=running))
+    assert error.code() == grpc.StatusCode.FAILED_PRECONDITION
+    assert details(error)["ErrorInfo"].reason == "JOB_ALREADY_FINISHED"
+
+
+def test_stream_replays_then_follows_live_events_and_ends_after_terminal(stub, spec, fake_runner):
+    job_id = stub.CreateTrainingJob(service_pb2.CreateTrainingJobRequest(spec=spec)).job_id
+    fake_runner.report(job_id, 1, 2.5)
+    stream = stub.StreamTrainingProgress(service_pb2.StreamTrainingProgressRequest(job_id=job_id))
+    first = [next(stream) for _ in range(3)]
+    assert [e.WhichOneof("event") for e in first] == ["state_change", "state_change", "train_report"]
+    fake_runner.report(job_id, 2, 2.0)
+    fake_runner.finish(job_id, adapter_path="x")
+    rest = list(stream)
+    assert [e.WhichOneof("event") for e in rest] == ["train_report", "state_change"]
+    sequences = [e.sequence for e in first + rest]
+    assert sequences == list(range(1, len(sequences) + 1))
+    late = list(stub.StreamTrainingProgress(service_pb2.StreamTrainingProgressRequest(job_id=job_id, after_sequence=3)))
+    assert [e.sequence for e in late] == sequences[3:]
+    job = stub.GetTrainingJob(service_pb2.GetTrainingJobRequest(job_id=job_id))
+    assert job.state == states.SUCCEEDED and job.metrics.train_loss == 2.0 and job.last_sequence == sequences[-1]
+
+
+def test_failed_job_carries_its_error(stub, spec, fake_runner):
+    job_id = stub.CreateTrainingJob(service_pb2.CreateTrainingJobRequest(spec=spec)).job_id
+    fake_runner.finish(job_id, states.FAILED, error_reason="TRAINING_ERROR", message="boom")
+    job = stub.GetTrainingJob(service_pb2.GetTrainingJobRequest(job_id=job_id))
+    assert (job.state, job.error.reason, job.error.message) == (states.FAILED, "TRAINING_ERROR", "boom")
+    last = list(stub.StreamTrainingProgress(service_pb2.StreamTrainingProgressRequest(job_id=job_id)))[-1]
+    assert last.state_change.error.reason == "TRAINING_ERROR"
+
+
+def test_list_checkpoints_from_events(stub, spec, fake_runner, tmp_path):
+    job_id = stub.CreateTrainingJob(service_pb2.CreateTrainingJobRequest(spec=spec)).job_id
+    adapter = tmp_path / "adapters.safetensors"
+    adapter.write_bytes(b"12345")
+    saved = progress_pb2.TrainingProgress(checkpoint_saved=progress_pb2.CheckpointSaved(iteration=5, path=str(adapter), final=True))
+    fake_runner.started[job_id].on_event(job_id, saved)
+    checkpoints = stub.ListCheckpoints(service_pb2.ListCheckpointsRequest(job_id=job_id)).checkpoints
+    assert [(c.iteration, c.size_bytes, c.final) for c in checkpoints] == [(5, 5, True)]
+
+
+def test_unimplemented_rpcs_say_so_clearly(stub):
+    error = call_error(stub.EstimateResources, service_pb2.EstimateResourcesRequest(spec=job_pb2.TrainingJobSpec(
+        model_path="m", train_data_path="d", sft=job_pb2.TrainingJobSpec().sft)))
+    if error.code() == grpc.StatusCode.UNIMPLEMENTED:
+        assert "EstimateResources" in error.details()
