@@ -1,0 +1,44 @@
+"""A server restart loses nothing: old jobs and their events are read back, interrupted ones are explained."""
+
+import grpc
+from fakes import FakeRunner
+
+from droidft.v1 import service_pb2, service_pb2_grpc
+
+from droidft_server.app import DroidftServer, ServerConfig
+from droidft_server.domain import states
+
+
+def test_restart_keeps_jobs_and_events_fails_interrupted_and_requeues_waiting(tmp_path, spec):
+    config = ServerConfig(state_dir=tmp_path / "state", listen="127.0.0.1:0")
+    first_runner = FakeRunner()
+    first = DroidftServer(config, runner=first_runner)
+    finished = first.jobs.create(spec).job_id
+    first_runner.report(finished, 1, 3.0)
+    first_runner.finish(finished, adapter_path="done.safetensors")
+    interrupted = first.jobs.create(spec).job_id
+    waiting = first.jobs.create(spec).job_id
+    first_runner.report(interrupted, 1, 2.0)
+    first.stop(grace=0)
+
+    second_runner = FakeRunner()
+    second = DroidftServer(config, runner=second_runner)
+    try:
+        with grpc.insecure_channel(f"127.0.0.1:{second.port}") as channel:
+            stub = service_pb2_grpc.TrainingServiceStub(channel)
+            old = stub.GetTrainingJob(service_pb2.GetTrainingJobRequest(job_id=finished))
+            assert old.state == states.SUCCEEDED and old.adapter_path == "done.safetensors"
+            replay = list(stub.StreamTrainingProgress(service_pb2.StreamTrainingProgressRequest(job_id=finished)))
+            assert [e.WhichOneof("event") for e in replay] == ["state_change", "state_change", "train_report", "state_change"]
+
+            lost = stub.GetTrainingJob(service_pb2.GetTrainingJobRequest(job_id=interrupted))
+            assert lost.state == states.FAILED and lost.error.reason == "SERVER_RESTARTED"
+            events = list(stub.StreamTrainingProgress(service_pb2.StreamTrainingProgressRequest(job_id=interrupted)))
+            assert events[-2].train_report.loss == 2.0
+            assert events[-1].state_change.error.reason == "SERVER_RESTARTED"
+
+            assert list(second_runner.started) == [waiting]
+            listed = stub.ListTrainingJobs(service_pb2.ListTrainingJobsRequest()).jobs
+            assert {j.job_id for j in listed} == {finished, interrupted, waiting}
+    finally:
+        second.stop(grace=0)
