@@ -1,0 +1,53 @@
+"""Builders of the progress events a trainer emits (no MLX here)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from droidft.v1 import progress_pb2
+
+
+@dataclass(frozen=True)
+class TrainFigures:
+    iteration: int
+    total_iterations: int
+    loss: float
+    learning_rate: float
+    iterations_per_second: float
+    tokens_per_second: float
+    trained_tokens: int
+    peak_memory_bytes: int
+    metrics: dict[str, float] = field(default_factory=dict)
+
+
+def train_report(figures: TrainFigures) -> progress_pb2.TrainingProgress:
+    return progress_pb2.TrainingProgress(
+        train_report=progress_pb2.TrainReport(
+            iteration=figures.iteration,
+            total_iterations=figures.total_iterations,
+            loss=figures.loss,
+            learning_rate=figures.learning_rate,
+            iterations_per_second=figures.iterations_per_second,
+            tokens_per_second=figures.tokens_per_second,
+            trained_tokens=figures.trained_tokens,
+            peak_memory_bytes=figures.peak_memory_bytes,
+            metrics=figures.metrics,
+        )
+    )
+
+
+def eval_report(iteration: int, val_loss: float, seconds: float) -> progress_pb2.TrainingProgress:
+    return progress_pb2.TrainingProgress(
+        eval_report=progress_pb2.EvalReport(iteration=iteration, val_loss=val_loss, seconds=seconds)
+    )
+
+
+def checkpoint_saved(iteration: int, path: str, final: bool) -> progress_pb2.TrainingProgress:
+    return progress_pb2.TrainingProgress(
+        checkpoint_saved=progress_pb2.CheckpointSaved(iteration=iteration, path=path, final=final)
+    )
+
+
+def log(level: int, message: str) -> progress_pb2.TrainingProgress:
+    """level is a progress_pb2.LogLevel value."""
+    return progress_pb2.TrainingProgress(log=progress_pb2.LogLine(level=level, message=message))

@@ -1,0 +1,38 @@
+"""Messages a worker process sends to the server over its pipe (no MLX here)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+WORKER_LOG = "worker.log"  # the worker's stdout and stderr, in the job's output directory
+
+
+@dataclass(frozen=True)
+class WorkerJob:
+    """What a worker process is started with."""
+
+    job_id: str
+    spec: bytes  # a serialized TrainingJobSpec
+    output_dir: str
+
+
+@dataclass(frozen=True)
+class Started:
+    device: str
+
+
+@dataclass(frozen=True)
+class Event:
+    progress: bytes  # a serialized TrainingProgress
+
+
+@dataclass(frozen=True)
+class Finished:
+    adapter_path: str
+    stopped_early: bool
+    message: str
+
+
+@dataclass(frozen=True)
+class Failed:
+    message: str

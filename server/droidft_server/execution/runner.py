@@ -1,0 +1,145 @@
+"""ProcessRunner: runs each job in a worker process of its own and relays what it reports.
+
+Nothing here imports MLX: the worker module imports it inside the child process.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import signal
+import threading
+from dataclasses import dataclass
+from multiprocessing.connection import Connection
+from pathlib import Path
+from typing import Any
+
+from droidft.v1 import job_pb2, progress_pb2
+
+from ..domain.runs import RunListener, RunOutcome
+from .protocol import Event, Failed, Finished, Started, WorkerJob
+from .worker import run_worker
+
+logger = logging.getLogger(__name__)
+
+TRAINING_ERROR = "TRAINING_ERROR"
+WORKER_CRASHED = "WORKER_CRASHED"
+
+
+@dataclass
+class _Run:
+    job_id: str
+    process: Any  # a spawn-context Process
+    receiver: Connection
+    cancel: Any  # a spawn-context Event
+    listener: RunListener
+    relay: threading.Thread | None = None
+
+
+def _exit_description(code: int | None) -> str:
+    if code is not None and code < 0:
+        try:
+            return f"was killed by {signal.Signals(-code).name}"
+        except ValueError:
+            return f"was killed by signal {-code}"
+    return f"exited with code {code}"
+
+
+class ProcessRunner:
+    """A Runner with one worker process per job; the job manager decides how many run at once."""
+
+    def __init__(self, grace_period_s: float = 30.0) -> None:
+        self._context = multiprocessing.get_context("spawn")
+        self._grace_period_s = grace_period_s  # for a worker to stop by itself before it is terminated
+        self._runs: dict[str, _Run] = {}
+        self._lock = threading.Lock()
+
+    def start(self, job_id: str, spec: job_pb2.TrainingJobSpec, output_dir: Path, listener: RunListener) -> None:
+        with self._lock:
+            if job_id in self._runs:
+                raise ValueError(f"job {job_id} is already running")
+            output_dir.mkdir(parents=True, exist_ok=True)
+            receiver, sender = self._context.Pipe(duplex=False)
+            cancel = self._context.Event()
+            job = WorkerJob(job_id=job_id, spec=spec.SerializeToString(), output_dir=str(output_dir))
+            process = self._context.Process(
+                target=run_worker, args=(job, sender, cancel), name=f"droidft-worker-{job_id}", daemon=True
+            )
+            process.start()
+            # Only the child may hold the sending end, so that its death reads as end-of-file here.
+            sender.close()
+            run = _Run(job_id, process, receiver, cancel, listener)
+            run.relay = threading.Thread(target=self._relay, args=(run,), name=f"droidft-relay-{job_id}", daemon=True)
+            self._runs[job_id] = run
+        run.relay.start()
+
+    def cancel(self, job_id: str) -> None:
+        with self._lock:
+            run = self._runs.get(job_id)
+        if run is not None:
+            run.cancel.set()
+
+    def shutdown(self) -> None:
+        with self._lock:
+            runs = list(self._runs.values())
+        for run in runs:
+            run.cancel.set()
+        for run in runs:
+            run.relay.join(self._grace_period_s)
+        for run in runs:
+            if run.relay.is_alive():
+                logger.warning("worker of job %s did not stop within %ss; terminating it", run.job_id, self._grace_period_s)
+                run.process.terminate()
+        for run in runs:
+            run.relay.join()
+
+    def _relay(self, run: _Run) -> None:
+        """Pass the worker's messages to the listener until it exits, then report how it ended, once."""
+        result: Finished | Failed | None = None
+        try:
+            while True:
+                try:
+                    message = run.receiver.recv()
+                except EOFError:
+                    break
+                if isinstance(message, Started):
+                    self._notify(run, "on_started", message.device)
+                elif isinstance(message, Event):
+                    self._notify(run, "on_event", progress_pb2.TrainingProgress.FromString(message.progress))
+                else:
+                    result = message
+        except Exception:
+            logger.exception("lost the connection to the worker of job %s", run.job_id)
+        finally:
+            run.receiver.close()
+            self._reap(run)
+            with self._lock:
+                del self._runs[run.job_id]
+            self._notify(run, "on_finished", self._outcome(run, result))
+
+    def _reap(self, run: _Run) -> None:
+        run.process.join(self._grace_period_s)
+        if run.process.is_alive():
+            logger.warning("worker of job %s closed its pipe but did not exit; terminating it", run.job_id)
+            run.process.terminate()
+            run.process.join()
+
+    @staticmethod
+    def _outcome(run: _Run, result: Finished | Failed | None) -> RunOutcome:
+        if isinstance(result, Finished):
+            state = job_pb2.JOB_STATE_CANCELLED if run.cancel.is_set() else job_pb2.JOB_STATE_SUCCEEDED
+            return RunOutcome(state=state, adapter_path=result.adapter_path, message=result.message)
+        if isinstance(result, Failed):
+            return RunOutcome(state=job_pb2.JOB_STATE_FAILED, error_reason=TRAINING_ERROR, message=result.message)
+        return RunOutcome(
+            state=job_pb2.JOB_STATE_FAILED,
+            error_reason=WORKER_CRASHED,
+            message=f"the worker process {_exit_description(run.process.exitcode)} before reporting a result",
+        )
+
+    @staticmethod
+    def _notify(run: _Run, method: str, *args: Any) -> None:
+        try:
+            getattr(run.listener, method)(run.job_id, *args)
+        except Exception:
+            logger.exception("listener %s failed for job %s", method, run.job_id)

@@ -1,0 +1,228 @@
+"""Supervised fine-tuning: mlx-lm's trainer, driven and observed through its two hooks.
+
+mlx-lm's `train` loop takes an `iterate_batches` function and a `TrainingCallback`.
+The batch source below runs between iterations, so it is where checkpoints,
+validation, cancellation and early stopping happen: ending the batch stream ends
+training cleanly. The callback turns mlx-lm's loss reports into TrainReport events.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+import mlx.core as mx
+import mlx.nn as nn
+import mlx.optimizers as optim
+import mlx_lm
+import numpy as np
+from droidft.v1 import progress_pb2
+from mlx_lm.tuner.callbacks import TrainingCallback
+from mlx_lm.tuner.datasets import CacheDataset, ChatDataset, CompletionsDataset, TextDataset
+from mlx_lm.tuner.trainer import TrainingArgs, evaluate, iterate_batches, train
+
+from . import events
+from .adapters import AdapterCheckpoints, apply_adapter, parameter_counts, write_adapter_config
+from .contract import TrainingContext, TrainingResult
+from .data import data_files, read_jsonl
+
+
+@dataclass(frozen=True)
+class _Format:
+    name: str
+    keys: tuple[str, ...]
+    build: Callable[[list[dict], Any, bool], Any]  # (records, tokenizer, mask_prompt) -> mlx-lm dataset
+
+
+def _text_dataset(records: list[dict], tokenizer: Any, mask_prompt: bool) -> TextDataset:
+    if mask_prompt:
+        raise ValueError("mask_prompt needs records with a prompt: chat messages or instruction/response")
+    return TextDataset(records, tokenizer)
+
+
+def _completions(prompt_key: str, completion_key: str) -> Callable[[list[dict], Any, bool], Any]:
+    return lambda records, tokenizer, mask: CompletionsDataset(records, tokenizer, prompt_key, completion_key, mask)
+
+
+# Checked in order against the first record.
+FORMATS = (
+    _Format("chat_messages", ("messages",), lambda r, t, mask: ChatDataset(r, t, mask_prompt=mask)),
+    _Format("instruction_response", ("instruction", "response"), _completions("instruction", "response")),
+    _Format("instruction_response", ("prompt", "completion"), _completions("prompt", "completion")),
+    _Format("text", ("text",), _text_dataset),
+)
+
+
+def sft_dataset(path: Path, tokenizer: Any, mask_prompt: bool) -> CacheDataset:
+    """Read a JSONL file in the format its first record shows; every record must have that format's keys."""
+    records = read_jsonl(path)
+    fmt = next((f for f in FORMATS if all(k in records[0] for k in f.keys)), None)
+    if fmt is None:
+        raise ValueError(
+            f"{path}: unknown record format; expected {{'messages': [...]}}, "
+            "{'instruction', 'response'}, {'prompt', 'completion'} or {'text'}"
+        )
+    for number, record in enumerate(records, start=1):
+        missing = [k for k in fmt.keys if k not in record]
+        if missing:
+            raise ValueError(f"{path}: record {number} is {fmt.name} like the first one but lacks {missing}")
+    return CacheDataset(fmt.build(records, tokenizer, mask_prompt))
+
+
+def _require_batch(dataset: CacheDataset, batch_size: int, path: Path) -> None:
+    if len(dataset) < batch_size:
+        raise ValueError(f"{path} has {len(dataset)} records, fewer than batch_size={batch_size}")
+
+
+class _SftLoop(TrainingCallback):
+    """The batch source and report callback handed to mlx-lm's train."""
+
+    def __init__(self, ctx: TrainingContext, model: nn.Module, valid_set: CacheDataset | None) -> None:
+        self._ctx = ctx
+        self._settings = ctx.settings
+        self._accumulation = ctx.settings.sft.grad_accumulation_steps
+        self._model = model
+        self._valid_set = valid_set
+        self.checkpoints = AdapterCheckpoints(ctx, model)
+        self.completed = 0  # optimizer steps done
+        self.stop_reason = ""
+        self._last_report_step = 0  # micro-batches, as mlx-lm counts
+        self._last_eval: int | None = None
+        self._best_val_loss = float("inf")
+        self._evals_without_improvement = 0
+
+    @property
+    def micro_steps_per_report(self) -> int:
+        return self._settings.report_every * self._accumulation
+
+    def batches(self, dataset, batch_size, max_seq_length, loop=False, comm_group=None, seed=None):
+        """mlx-lm's batches; before each optimizer step, the between-iteration work (may end training)."""
+        source = iterate_batches(
+            dataset, batch_size, max_seq_length, loop=True, seed=self._settings.seed, comm_group=comm_group
+        )
+        micro_steps = 0
+        while True:
+            if micro_steps % self._accumulation == 0:
+                self.completed = micro_steps // self._accumulation
+                if self._between_iterations():
+                    return
+            yield next(source)
+            micro_steps += 1
+
+    def _between_iterations(self) -> bool:
+        """Checkpoint and validate as scheduled; True when training must stop."""
+        done = self.completed
+        if done and done % self._settings.checkpoint_every == 0:
+            self.checkpoints.save(done)
+        if self._valid_set is not None and done % self._settings.eval_every == 0:
+            self.evaluate()
+        if self._ctx.should_stop():
+            self.stop_reason = f"cancelled after iteration {done}"
+        elif self._settings.early_stop and self._evals_without_improvement >= self._settings.patience:
+            self.stop_reason = (
+                f"early stop after iteration {done}: validation loss did not improve for "
+                f"{self._evals_without_improvement} evaluations (best {self._best_val_loss:.4f})"
+            )
+        return bool(self.stop_reason)
+
+    def evaluate(self) -> None:
+        # Validation draws batches from numpy's global generator; keep training's batch order independent of it.
+        random_state = np.random.get_state()
+        tic = time.perf_counter()
+        val_loss = evaluate(
+            model=self._model,
+            dataset=self._valid_set,
+            batch_size=self._settings.batch_size,
+            num_batches=self._settings.eval_batches,
+            max_seq_length=self._settings.max_seq_length,
+        )
+        seconds = time.perf_counter() - tic
+        self._model.train()
+        np.random.set_state(random_state)
+        self._last_eval = self.completed
+        if val_loss < self._best_val_loss:
+            self._best_val_loss = val_loss
+            self._evals_without_improvement = 0
+        else:
+            self._evals_without_improvement += 1
+        self._ctx.emit(events.eval_report(self.completed, val_loss, seconds))
+
+    def finish(self) -> TrainingResult:
+        """After mlx-lm's loop: the last checkpoint and validation when training ran to the end, then the adapter."""
+        if not self.stop_reason:
+            self.completed = self._settings.iterations
+            if self.completed % self._settings.checkpoint_every == 0:
+                self.checkpoints.save(self.completed)
+            if self._valid_set is not None and self._last_eval != self.completed:
+                self.evaluate()
+        adapter_path = self.checkpoints.save_final(self.completed)
+        message = self.stop_reason or f"trained {self.completed} iterations"
+        return TrainingResult(adapter_path=adapter_path, stopped_early=bool(self.stop_reason), message=message)
+
+    def on_train_loss_report(self, train_info: dict) -> None:
+        micro_step = train_info["iteration"]
+        # mlx-lm divides a full report interval by the time taken, even for a shorter last interval.
+        seconds = self.micro_steps_per_report / train_info["iterations_per_second"]
+        iterations = (micro_step - self._last_report_step) / self._accumulation
+        self._last_report_step = micro_step
+        self._ctx.emit(
+            events.train_report(
+                events.TrainFigures(
+                    iteration=micro_step // self._accumulation,
+                    total_iterations=self._settings.iterations,
+                    loss=float(train_info["train_loss"]),
+                    learning_rate=float(train_info["learning_rate"]),
+                    iterations_per_second=iterations / seconds,
+                    tokens_per_second=float(train_info["tokens_per_second"]),
+                    trained_tokens=int(train_info["trained_tokens"]),
+                    peak_memory_bytes=mx.get_peak_memory(),
+                )
+            )
+        )
+
+
+def train_sft(ctx: TrainingContext) -> TrainingResult:
+    settings = ctx.settings
+    sft = settings.sft
+    model, tokenizer = mlx_lm.load(settings.model_path)
+    files = data_files(settings)
+    train_set = sft_dataset(files.train, tokenizer, sft.mask_prompt)
+    _require_batch(train_set, settings.batch_size, files.train)
+    valid_set = None
+    if files.valid is not None:
+        valid_set = sft_dataset(files.valid, tokenizer, sft.mask_prompt)
+        _require_batch(valid_set, settings.batch_size, files.valid)
+    if settings.early_stop and valid_set is None:
+        raise ValueError("early_stop needs validation data: set val_data_path or put valid.jsonl beside train.jsonl")
+
+    num_layers = apply_adapter(model, settings.adapter)
+    ctx.output_dir.mkdir(parents=True, exist_ok=True)
+    write_adapter_config(ctx.output_dir, settings, num_layers)
+    trainable, total = parameter_counts(model)
+    ctx.emit(
+        events.log(
+            progress_pb2.LOG_LEVEL_INFO,
+            f"{settings.adapter.fine_tune_type} on the last {num_layers} blocks: {trainable:,} of {total:,} "
+            f"parameters trainable; {len(train_set)} training records"
+            + (f", {len(valid_set)} validation records" if valid_set is not None else ""),
+        )
+    )
+
+    loop = _SftLoop(ctx, model, valid_set)
+    micro_steps = settings.iterations * sft.grad_accumulation_steps
+    args = TrainingArgs(
+        batch_size=settings.batch_size,
+        iters=micro_steps,
+        steps_per_report=loop.micro_steps_per_report,
+        steps_per_save=micro_steps + 1,  # checkpoints are written by the batch source
+        max_seq_length=settings.max_seq_length,
+        adapter_file=str(loop.checkpoints.final_path),
+        grad_checkpoint=sft.grad_checkpoint,
+        grad_accumulation_steps=sft.grad_accumulation_steps,
+    )
+    optimizer = optim.Adam(learning_rate=settings.learning_rate)
+    # Validation runs in the batch source (val_dataset=None), on droidft's schedule.
+    train(model, optimizer, train_set, None, args, iterate_batches=loop.batches, training_callback=loop)
+    return loop.finish()

@@ -1,0 +1,95 @@
+"""The worker process of one job: trains, and reports over a pipe.
+
+Runs in a process of its own (multiprocessing "spawn"), the only place MLX is
+imported, so the server never loads MLX and a crash in training cannot take it down.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import sys
+import traceback
+from functools import partial
+from multiprocessing.connection import Connection
+from pathlib import Path
+from typing import Any
+
+from droidft.v1 import job_pb2, progress_pb2
+
+from ..domain.spec import resolve
+from . import events
+from .contract import TrainingContext
+from .protocol import WORKER_LOG, Event, Failed, Finished, Started, WorkerJob
+from .trainers import trainer_for
+
+TRACEBACK_LINES = 12  # of a training error, sent as a log event
+
+
+def _redirect_output(log_path: Path) -> None:
+    """Send fd 1 and 2 to the log so that native (MLX) output lands there too."""
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+    os.dup2(fd, 1)
+    os.dup2(fd, 2)
+    os.close(fd)
+    sys.stdout.reconfigure(line_buffering=True)
+    sys.stderr.reconfigure(line_buffering=True)
+
+
+def _seed(seed: int) -> None:
+    import mlx.core as mx
+    import numpy as np
+
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    mx.random.seed(seed)
+
+
+def _quiet_mlx_lm() -> None:
+    """mlx-lm draws a terminal progress UI; progress reaches the server as events instead."""
+    from mlx_lm.cli_ui import make_console
+
+    make_console().quiet = True
+
+
+def _send_event(send: Any, event: progress_pb2.TrainingProgress) -> None:
+    if not event.HasField("time"):
+        event.time.GetCurrentTime()
+    send(Event(event.SerializeToString()))
+
+
+def _train(job: WorkerJob, send: Any, should_stop: Any) -> Finished:
+    spec = job_pb2.TrainingJobSpec.FromString(job.spec)
+    settings = resolve(spec)
+    trainer = trainer_for(settings.method)
+    _seed(settings.seed)
+    _quiet_mlx_lm()
+    ctx = TrainingContext(
+        job_id=job.job_id,
+        spec=spec,
+        settings=settings,
+        output_dir=Path(job.output_dir),
+        emit=partial(_send_event, send),
+        should_stop=should_stop,
+    )
+    result = trainer(ctx)
+    return Finished(result.adapter_path, result.stopped_early, result.message)
+
+
+def run_worker(job: WorkerJob, connection: Connection, cancel: Any) -> None:
+    """Process entry point; `cancel` is a multiprocessing Event set when the job should stop."""
+    _redirect_output(Path(job.output_dir) / WORKER_LOG)
+    try:
+        import mlx.core as mx
+
+        connection.send(Started(str(mx.default_device())))
+        connection.send(_train(job, connection.send, cancel.is_set))
+    except Exception as error:
+        lines = traceback.format_exc()
+        print(lines, file=sys.stderr)
+        tail = "\n".join(lines.rstrip().splitlines()[-TRACEBACK_LINES:])
+        _send_event(connection.send, events.log(progress_pb2.LOG_LEVEL_ERROR, tail))
+        connection.send(Failed(f"{type(error).__name__}: {error}"))
+    finally:
+        connection.close()
