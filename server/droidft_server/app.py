@@ -11,6 +11,7 @@ from .domain import preflight
 from .domain.jobs import JobManager
 from .domain.methods import MethodExtras, catalogue
 from .domain.runs import Runner
+from .execution.trainers import TRAINERS
 from .persistence.sqlite_store import SqliteJobStore
 from .transport.server import BoundServer, start_server
 from .transport.servicer import TrainingServicer
@@ -18,7 +19,7 @@ from .transport.servicer import TrainingServicer
 log = structlog.get_logger("droidft.server")
 
 # Methods whose trainers the worker has; the others are listed but answer UNIMPLEMENTED.
-AVAILABLE_METHODS = ("sft",)
+AVAILABLE_METHODS = tuple(TRAINERS)
 
 
 @dataclass
