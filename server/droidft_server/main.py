@@ -39,7 +39,7 @@ def main(argv: list[str] | None = None) -> None:
     args = _parser().parse_args(argv)
     droidft_logging.configure(args.log_level)
     config = ServerConfig(
-        state_dir=args.state_dir,
+        state_dir=args.state_dir.resolve(),
         listen=args.listen,
         max_concurrent_jobs=args.max_concurrent_jobs,
         rpc_threads=args.rpc_threads,
