@@ -1,0 +1,5 @@
+import sys
+
+from droidft.cli import main
+
+sys.exit(main())

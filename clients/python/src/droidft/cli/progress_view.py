@@ -1,0 +1,79 @@
+"""Pure rendering of progress events: a one-line progress bar and one plain line per event."""
+
+from __future__ import annotations
+
+from droidft.cli.render import format_duration, format_number
+from droidft.enums import job_state_name
+from droidft.v1 import progress_pb2
+
+BAR_WIDTH = 24
+REWARD_METRIC = "reward_mean"
+LOG_LEVEL_NAMES = {
+    progress_pb2.LOG_LEVEL_DEBUG: "DEBUG",
+    progress_pb2.LOG_LEVEL_INFO: "INFO",
+    progress_pb2.LOG_LEVEL_WARNING: "WARNING",
+    progress_pb2.LOG_LEVEL_ERROR: "ERROR",
+}
+
+
+def eta_seconds(report: progress_pb2.TrainReport) -> float | None:
+    """Seconds left at the report's throughput; None while unknown."""
+    if report.iterations_per_second <= 0:
+        return None
+    return max(0, report.total_iterations - report.iteration) / report.iterations_per_second
+
+
+def fraction_done(report: progress_pb2.TrainReport) -> float:
+    if report.total_iterations == 0:
+        return 0.0
+    return min(1.0, report.iteration / report.total_iterations)
+
+
+def _report_figures(report: progress_pb2.TrainReport) -> list[str]:
+    eta = eta_seconds(report)
+    figures = [
+        f"{report.iteration}/{report.total_iterations}",
+        f"{fraction_done(report):4.0%}",
+        f"ETA {format_duration(eta) if eta is not None else '?'}",
+        f"loss {format_number(report.loss)}",
+    ]
+    if REWARD_METRIC in report.metrics:
+        figures.append(f"reward {format_number(report.metrics[REWARD_METRIC])}")
+    return figures
+
+
+def progress_bar(report: progress_pb2.TrainReport, max_width: int = 200) -> str:
+    """The updating terminal line: "[#####-----] 40/100   40%  ETA 30s  loss 1.234  reward 0.5"."""
+    filled = int(fraction_done(report) * BAR_WIDTH)
+    bar = "[" + "#" * filled + "-" * (BAR_WIDTH - filled) + "]"
+    return "  ".join([bar] + _report_figures(report))[:max_width]
+
+
+def event_line(event: progress_pb2.TrainingProgress) -> str:
+    """One line describing any event, for logs and non-terminal output."""
+    kind = event.WhichOneof("event")
+    if kind == "train_report":
+        report = event.train_report
+        figures = _report_figures(report) + [
+            f"lr {report.learning_rate:.2e}",
+            f"{report.iterations_per_second:.2f} it/s",
+        ]
+        return "train       " + "  ".join(figures)
+    if kind == "eval_report":
+        report = event.eval_report
+        metrics = "".join(f"  {name} {format_number(value)}" for name, value in sorted(report.metrics.items()))
+        return f"eval        it {report.iteration}  val_loss {format_number(report.val_loss)}{metrics}  ({report.seconds:.1f}s)"
+    if kind == "checkpoint_saved":
+        saved = event.checkpoint_saved
+        return f"checkpoint  it {saved.iteration}  {saved.path}{'  (final)' if saved.final else ''}"
+    if kind == "log":
+        return f"log         {LOG_LEVEL_NAMES.get(event.log.level, 'INFO')}: {event.log.message}"
+    if kind == "state_change":
+        change = event.state_change
+        line = f"state       {job_state_name(change.previous_state)} -> {job_state_name(change.state)}"
+        if change.message:
+            line += f": {change.message}"
+        if change.HasField("error"):
+            line += f" [{change.error.reason}: {change.error.message}]"
+        return line
+    return f"event       #{event.sequence}"
