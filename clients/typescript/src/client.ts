@@ -1,0 +1,183 @@
+import { create, type DescMessage, type MessageInitShape, type MessageShape } from "@bufbuild/protobuf";
+import { createValidator, type Validator } from "@bufbuild/protovalidate";
+import { type CallOptions, type Client, createClient } from "@connectrpc/connect";
+import { createGrpcTransport, Http2SessionManager } from "@connectrpc/connect-node";
+import {
+  type GenerateSampleDataResponse,
+  GenerateSampleDataRequestSchema,
+  type ValidateDatasetResponse,
+  ValidateDatasetRequestSchema,
+} from "./gen/droidft/v1/data_pb.js";
+import type { TrainingJob, TrainingJobSpecSchema } from "./gen/droidft/v1/job_pb.js";
+import type { TrainingProgress } from "./gen/droidft/v1/progress_pb.js";
+import {
+  CancelTrainingJobRequestSchema,
+  CreateTrainingJobRequestSchema,
+  EstimateResourcesRequestSchema,
+  type EstimateResourcesResponse,
+  GetTrainingJobRequestSchema,
+  ListCheckpointsRequestSchema,
+  type ListCheckpointsResponse,
+  ListTrainingJobsRequestSchema,
+  type ListTrainingJobsResponse,
+  ListTrainingMethodsRequestSchema,
+  type ListTrainingMethodsResponse,
+  StreamTrainingProgressRequestSchema,
+  TrainingService,
+} from "./gen/droidft/v1/service_pb.js";
+import { fromCallError, fromViolations } from "./errors.js";
+import { defaultReconnectPolicy, type ReconnectPolicy, resumableProgress } from "./progress.js";
+
+export type TrainingJobSpecInit = MessageInitShape<typeof TrainingJobSpecSchema>;
+export type ValidateDatasetInit = MessageInitShape<typeof ValidateDatasetRequestSchema>;
+export type GenerateSampleDataInit = MessageInitShape<typeof GenerateSampleDataRequestSchema>;
+export type ListTrainingJobsInit = MessageInitShape<typeof ListTrainingJobsRequestSchema>;
+
+export interface DroidftClientOptions {
+  /** Check every request against the contract's protovalidate rules before sending it; default true. */
+  readonly validate?: boolean;
+  /** Deadline of each unary call in milliseconds; default: none. */
+  readonly timeoutMs?: number;
+  /** How streamProgress reconnects after a dropped connection. */
+  readonly reconnect?: ReconnectPolicy;
+}
+
+export interface CreateTrainingJobOptions {
+  /** Idempotency key: a retry with the same key and spec returns the first job. */
+  readonly requestId?: string;
+  /** Check everything and answer as if created, without creating anything. */
+  readonly validateOnly?: boolean;
+}
+
+export interface StreamProgressOptions {
+  /** Start after this sequence number; default 0 (from the first event). */
+  readonly afterSequence?: bigint;
+  /** Stops the stream (the iterator then throws the abort reason). */
+  readonly signal?: AbortSignal;
+}
+
+/** A typed client of droidft.v1.TrainingService over gRPC (HTTP/2, plaintext). */
+export class DroidftClient {
+  private readonly sessions: Http2SessionManager;
+  private readonly service: Client<typeof TrainingService>;
+  private readonly validator: Validator | undefined;
+  private readonly timeoutMs: number | undefined;
+  private readonly reconnect: ReconnectPolicy;
+
+  /** @param address "host:port", or a URL such as "http://host:port". */
+  constructor(address: string, options: DroidftClientOptions = {}) {
+    const baseUrl = address.includes("://") ? address : `http://${address}`;
+    this.sessions = new Http2SessionManager(baseUrl);
+    this.service = createClient(TrainingService, createGrpcTransport({ baseUrl, sessionManager: this.sessions }));
+    this.validator = (options.validate ?? true) ? createValidator() : undefined;
+    this.timeoutMs = options.timeoutMs;
+    this.reconnect = options.reconnect ?? defaultReconnectPolicy;
+  }
+
+  /** Closes the connection; calls in flight fail. */
+  close(): void {
+    this.sessions.abort();
+  }
+
+  listTrainingMethods(): Promise<ListTrainingMethodsResponse> {
+    return this.unary(ListTrainingMethodsRequestSchema, {}, (request, call) =>
+      this.service.listTrainingMethods(request, call),
+    );
+  }
+
+  validateDataset(init: ValidateDatasetInit): Promise<ValidateDatasetResponse> {
+    return this.unary(ValidateDatasetRequestSchema, init, (request, call) =>
+      this.service.validateDataset(request, call),
+    );
+  }
+
+  generateSampleData(init: GenerateSampleDataInit): Promise<GenerateSampleDataResponse> {
+    return this.unary(GenerateSampleDataRequestSchema, init, (request, call) =>
+      this.service.generateSampleData(request, call),
+    );
+  }
+
+  estimateResources(spec: TrainingJobSpecInit): Promise<EstimateResourcesResponse> {
+    return this.unary(EstimateResourcesRequestSchema, { spec }, (request, call) =>
+      this.service.estimateResources(request, call),
+    );
+  }
+
+  createTrainingJob(spec: TrainingJobSpecInit, options: CreateTrainingJobOptions = {}): Promise<TrainingJob> {
+    return this.unary(CreateTrainingJobRequestSchema, { spec, ...options }, (request, call) =>
+      this.service.createTrainingJob(request, call),
+    );
+  }
+
+  getTrainingJob(jobId: string): Promise<TrainingJob> {
+    return this.unary(GetTrainingJobRequestSchema, { jobId }, (request, call) =>
+      this.service.getTrainingJob(request, call),
+    );
+  }
+
+  listTrainingJobs(init: ListTrainingJobsInit = {}): Promise<ListTrainingJobsResponse> {
+    return this.unary(ListTrainingJobsRequestSchema, init, (request, call) =>
+      this.service.listTrainingJobs(request, call),
+    );
+  }
+
+  cancelTrainingJob(jobId: string): Promise<TrainingJob> {
+    return this.unary(CancelTrainingJobRequestSchema, { jobId }, (request, call) =>
+      this.service.cancelTrainingJob(request, call),
+    );
+  }
+
+  listCheckpoints(jobId: string): Promise<ListCheckpointsResponse> {
+    return this.unary(ListCheckpointsRequestSchema, { jobId }, (request, call) =>
+      this.service.listCheckpoints(request, call),
+    );
+  }
+
+  /**
+   * A job's progress events in sequence order: the stored ones after `afterSequence`, then live ones.
+   * After a dropped connection it reconnects and resumes after the last sequence seen; it ends after
+   * the job's terminal state change.
+   */
+  async *streamProgress(jobId: string, options: StreamProgressOptions = {}): AsyncGenerator<TrainingProgress> {
+    const first = this.request(StreamTrainingProgressRequestSchema, {
+      jobId,
+      afterSequence: options.afterSequence ?? 0n,
+    });
+    yield* resumableProgress({
+      afterSequence: first.afterSequence,
+      policy: this.reconnect,
+      signal: options.signal,
+      open: (afterSequence) =>
+        this.service.streamTrainingProgress({ ...first, afterSequence }, { signal: options.signal }),
+    });
+  }
+
+  /** Builds a request and checks it against the contract's rules, as the server would. */
+  private request<Desc extends DescMessage>(schema: Desc, init: MessageInitShape<Desc>): MessageShape<Desc> {
+    const message = create(schema, init);
+    if (this.validator) {
+      const result = this.validator.validate(schema, message);
+      if (result.kind === "invalid") {
+        throw fromViolations(result.violations);
+      }
+      if (result.kind === "error") {
+        throw result.error;
+      }
+    }
+    return message;
+  }
+
+  /** Checks the request (a broken rule rejects the returned promise), then calls the server. */
+  private async unary<Desc extends DescMessage, Response>(
+    schema: Desc,
+    init: MessageInitShape<Desc>,
+    call: (request: MessageShape<Desc>, options: CallOptions) => Promise<Response>,
+  ): Promise<Response> {
+    const request = this.request(schema, init);
+    try {
+      return await call(request, { timeoutMs: this.timeoutMs });
+    } catch (error) {
+      throw fromCallError(error);
+    }
+  }
+}

@@ -1,0 +1,141 @@
+import assert from "node:assert/strict";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, describe, test } from "node:test";
+import { Code } from "@connectrpc/connect";
+import {
+  DroidftClient,
+  DroidftError,
+  JobState,
+  TrainingMethod,
+  type TrainingJobSpecInit,
+  type TrainingProgress,
+} from "../src/index.js";
+import { type CuttableProxy, startProxy } from "./proxy.js";
+import { buildTinyModel, type RunningServer, startServer, writeSftData } from "./server.js";
+
+async function rejection(promise: Promise<unknown>): Promise<DroidftError> {
+  const error = await promise.then(
+    () => assert.fail("the call should have failed"),
+    (reason: unknown) => reason,
+  );
+  assert.ok(error instanceof DroidftError, `expected a DroidftError, got ${String(error)}`);
+  return error;
+}
+
+async function collect(events: AsyncIterable<TrainingProgress>, onEvent: (event: TrainingProgress) => void = () => {}) {
+  const seen: TrainingProgress[] = [];
+  for await (const event of events) {
+    seen.push(event);
+    onEvent(event);
+  }
+  return seen;
+}
+
+function finalState(events: TrainingProgress[]): JobState | undefined {
+  const last = events.at(-1)?.event;
+  return last?.case === "stateChange" ? last.value.state : undefined;
+}
+
+describe("droidft TypeScript client against a real server", () => {
+  let dir: string;
+  let server: RunningServer;
+  let proxy: CuttableProxy;
+  let client: DroidftClient;
+  let spec: TrainingJobSpecInit;
+
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), "droidft-ts-"));
+    const [started, modelPath, trainDataPath] = await Promise.all([
+      startServer(join(dir, "server")),
+      buildTinyModel(join(dir, "tiny")),
+      writeSftData(join(dir, "train.jsonl")),
+    ]);
+    server = started;
+    proxy = await startProxy(server.address);
+    client = new DroidftClient(proxy.address, { reconnect: { maxAttempts: 20, delayMs: () => 50 } });
+    spec = { modelPath, trainDataPath, iterations: 10, batchSize: 2, method: { case: "sft", value: {} } };
+  });
+
+  after(async () => {
+    client?.close();
+    await proxy?.close();
+    await server?.stop();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  test("lists the training methods", async () => {
+    const { methods } = await client.listTrainingMethods();
+    const sft = methods.find((method) => method.method === TrainingMethod.SFT);
+    assert.ok(sft, "SFT is listed");
+    assert.equal(sft.configField, "sft");
+    assert.ok(sft.parameters.some((parameter) => parameter.path === "learning_rate"));
+  });
+
+  test("rejects an out-of-range spec before sending it, naming the field", async () => {
+    const error = await rejection(client.createTrainingJob({ ...spec, learningRate: 1.0 }));
+    assert.equal(error.code, Code.InvalidArgument);
+    assert.equal(error.local, true);
+    assert.deepEqual(error.fieldViolations.map((v) => [v.field, v.reason]), [["spec.learning_rate", "double.gte_lte"]]);
+  });
+
+  test("decodes the server's BadRequest details for the same spec", async () => {
+    const unchecked = new DroidftClient(server.address, { validate: false });
+    try {
+      const error = await rejection(unchecked.createTrainingJob({ ...spec, learningRate: 1.0 }));
+      assert.equal(error.code, Code.InvalidArgument);
+      assert.equal(error.local, false);
+      assert.deepEqual(error.fieldViolations.map((v) => v.field), ["spec.learning_rate"]);
+    } finally {
+      unchecked.close();
+    }
+  });
+
+  test("reports an unknown job as NOT_FOUND with its ErrorInfo reason", async () => {
+    const error = await rejection(client.getTrainingJob("no-such-job"));
+    assert.equal(error.code, Code.NotFound);
+    assert.equal(error.domain, "droidft");
+    assert.equal(error.reason, "JOB_NOT_FOUND");
+  });
+
+  test("follows an SFT job to success across a dropped connection", async () => {
+    const job = await client.createTrainingJob(spec);
+    assert.equal(job.method, TrainingMethod.SFT);
+    const connectionsBefore = proxy.connections();
+    let cut = false;
+    const events = await collect(client.streamProgress(job.jobId), () => {
+      if (!cut) {
+        cut = true;
+        proxy.cut();
+      }
+    });
+
+    assert.ok(proxy.connections() > connectionsBefore, "the stream reconnected after the cut");
+    assert.deepEqual(
+      events.map((event) => event.sequence),
+      events.map((_, index) => BigInt(index + 1)),
+      "every event once, in order",
+    );
+    assert.equal(finalState(events), JobState.SUCCEEDED);
+    const reports = events.flatMap((event) => (event.event.case === "trainReport" ? [event.event.value] : []));
+    assert.equal(reports.at(-1)?.iteration, 10);
+
+    const finished = await client.getTrainingJob(job.jobId);
+    assert.equal(finished.state, JobState.SUCCEEDED);
+    assert.equal(finished.lastSequence, events.at(-1)?.sequence);
+    const { checkpoints } = await client.listCheckpoints(job.jobId);
+    assert.ok(checkpoints.some((checkpoint) => checkpoint.final));
+    const { jobs } = await client.listTrainingJobs({ states: [JobState.SUCCEEDED] });
+    assert.ok(jobs.some((listed) => listed.jobId === job.jobId));
+  });
+
+  test("cancels a job, whose progress then ends with CANCELLED", async () => {
+    const job = await client.createTrainingJob({ ...spec, iterations: 100_000 });
+    const cancelled = await client.cancelTrainingJob(job.jobId);
+    assert.equal(cancelled.jobId, job.jobId);
+    const events = await collect(client.streamProgress(job.jobId));
+    assert.equal(finalState(events), JobState.CANCELLED);
+    assert.equal((await client.getTrainingJob(job.jobId)).state, JobState.CANCELLED);
+  });
+});
