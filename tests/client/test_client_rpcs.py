@@ -111,3 +111,14 @@ def test_unknown_method_name_is_refused_before_any_call(client, fake):
 def test_spec_dict_with_unknown_field_is_refused(client):
     with pytest.raises(ValueError, match="invalid job spec"):
         client.create_training_job({"model_path": "/m", "iters": 3})
+
+
+def test_async_client_can_be_built_outside_the_event_loop(fake):
+    fake.service.jobs = [make_job("job-1")]
+    client = AsyncClient(fake.address)
+
+    async def use():
+        async with client:
+            return await client.get_training_job("job-1")
+
+    assert asyncio.run(use()).job_id == "job-1"

@@ -23,7 +23,9 @@ Reply = TypeVar("Reply")
 class AsyncClient:
     """asyncio client with the same methods as droidft.Client, as coroutines and async iterators.
 
-    Create it inside the event loop that uses it (grpc.aio channels belong to one loop).
+    The channel is opened on the first call, so that it belongs to the event loop
+    that makes the calls (grpc.aio channels are bound to one loop); the client
+    can therefore be built anywhere.
     """
 
     def __init__(
@@ -35,11 +37,20 @@ class AsyncClient:
         channel: grpc.aio.Channel | None = None,
         retry_policy: RetryPolicy = RetryPolicy(),
     ) -> None:
+        self._target = target
         self._owns_channel = channel is None
-        self._channel = channel if channel is not None else grpc.aio.insecure_channel(target, options=CHANNEL_OPTIONS)
-        self._stub = service_pb2_grpc.TrainingServiceStub(self._channel)
+        self._channel = channel
+        self._opened_stub: service_pb2_grpc.TrainingServiceStub | None = None
         self._options = CallOptions.of(timeout, metadata)
         self._retry_policy = retry_policy
+
+    @property
+    def _stub(self) -> service_pb2_grpc.TrainingServiceStub:
+        if self._opened_stub is None:
+            if self._channel is None:
+                self._channel = grpc.aio.insecure_channel(self._target, options=CHANNEL_OPTIONS)
+            self._opened_stub = service_pb2_grpc.TrainingServiceStub(self._channel)
+        return self._opened_stub
 
     async def __aenter__(self) -> "AsyncClient":
         return self
@@ -48,7 +59,7 @@ class AsyncClient:
         await self.close()
 
     async def close(self) -> None:
-        if self._owns_channel:
+        if self._owns_channel and self._channel is not None:
             await self._channel.close()
 
     async def _unary(self, method: Callable[..., Awaitable[Reply]], request) -> Reply:
