@@ -92,6 +92,7 @@ class _SftLoop(TrainingCallback):
         self._last_eval: int | None = None
         self._best_val_loss = float("inf")
         self._evals_without_improvement = 0
+        self._warned_truncation = False
 
     @property
     def micro_steps_per_report(self) -> int:
@@ -108,8 +109,21 @@ class _SftLoop(TrainingCallback):
                 self.completed = micro_steps // self._accumulation
                 if self._between_iterations():
                     return
-            yield next(source)
+            batch = next(source)
+            self._warn_once_if_truncated(batch, max_seq_length)
+            yield batch
             micro_steps += 1
+
+    def _warn_once_if_truncated(self, batch: tuple[mx.array, mx.array], max_seq_length: int) -> None:
+        # A batch is (tokens, (prompt offset, length) rows) with lengths already cut to max_seq_length.
+        if not self._warned_truncation and int(batch[1][:, 1].max()) >= max_seq_length:
+            self._warned_truncation = True
+            self._ctx.emit(
+                events.log(
+                    progress_pb2.LOG_LEVEL_WARNING,
+                    f"some records are longer than max_seq_length={max_seq_length} tokens and are truncated",
+                )
+            )
 
     def _between_iterations(self) -> bool:
         """Checkpoint and validate as scheduled; True when training must stop."""
@@ -125,6 +139,8 @@ class _SftLoop(TrainingCallback):
                 f"early stop after iteration {done}: validation loss did not improve for "
                 f"{self._evals_without_improvement} evaluations (best {self._best_val_loss:.4f})"
             )
+        if self.stop_reason:
+            self._ctx.emit(events.log(progress_pb2.LOG_LEVEL_INFO, self.stop_reason))
         return bool(self.stop_reason)
 
     def evaluate(self) -> None:

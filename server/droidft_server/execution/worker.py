@@ -13,7 +13,7 @@ import traceback
 from functools import partial
 from multiprocessing.connection import Connection
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from droidft.v1 import job_pb2, progress_pb2
 
@@ -59,7 +59,8 @@ def _send_event(send: Any, event: progress_pb2.TrainingProgress) -> None:
     send(Event(event.SerializeToString()))
 
 
-def _train(job: WorkerJob, send: Any, should_stop: Any) -> Finished:
+def run_job(job: WorkerJob, send: Callable[[Any], None], should_stop: Callable[[], bool]) -> Finished:
+    """Train the job in this process; `send` gets each protocol message but the last, which is returned."""
     spec = job_pb2.TrainingJobSpec.FromString(job.spec)
     settings = resolve(spec)
     trainer = trainer_for(settings.method)
@@ -84,7 +85,7 @@ def run_worker(job: WorkerJob, connection: Connection, cancel: Any) -> None:
         import mlx.core as mx
 
         connection.send(Started(str(mx.default_device())))
-        connection.send(_train(job, connection.send, cancel.is_set))
+        connection.send(run_job(job, connection.send, cancel.is_set))
     except Exception as error:
         lines = traceback.format_exc()
         print(lines, file=sys.stderr)
