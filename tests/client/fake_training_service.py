@@ -56,8 +56,10 @@ def state_event(sequence: int, previous: int, state: int, message: str = "") -> 
 
 
 def rich_status(code: int, message: str, *, reason: str = "", metadata: dict | None = None,
-                violations: tuple[tuple[str, str, str], ...] = ()) -> status_pb2.Status:
-    """A google.rpc.Status with ErrorInfo (when `reason`) and BadRequest (when `violations`)."""
+                violations: tuple[tuple[str, str, str], ...] = (),
+                preconditions: tuple[tuple[str, str, str], ...] = ()) -> status_pb2.Status:
+    """A google.rpc.Status with ErrorInfo (when `reason`), BadRequest (`violations`: field, description, rule)
+    and PreconditionFailure (`preconditions`: type, subject, description)."""
     details = []
     if reason:
         info = any_pb2.Any()
@@ -69,6 +71,12 @@ def rich_status(code: int, message: str, *, reason: str = "", metadata: dict | N
             error_details_pb2.BadRequest.FieldViolation(field=f, description=d, reason=r) for f, d, r in violations
         ]))
         details.append(bad_request)
+    if preconditions:
+        failure = any_pb2.Any()
+        failure.Pack(error_details_pb2.PreconditionFailure(violations=[
+            error_details_pb2.PreconditionFailure.Violation(type=t, subject=s, description=d) for t, s, d in preconditions
+        ]))
+        details.append(failure)
     return status_pb2.Status(code=code, message=message, details=details)
 
 

@@ -1,5 +1,6 @@
 import io
 import json
+import os
 import sys
 import types
 
@@ -270,3 +271,20 @@ def test_tiny_model_build_calls_the_server_builder(droidft, monkeypatch, tmp_pat
     code, out, _ = droidft("tiny-model", "build", str(tmp_path), "--seed", "4")
     assert (code, out) == (0, f"Built a tiny model in {tmp_path}\n")
     assert calls == [(tmp_path, 4)]
+
+
+def test_output_cut_short_by_the_reader_ends_quietly(fake, monkeypatch, capsys):
+    class ClosedPipe(io.StringIO):
+        def write(self, text):
+            raise BrokenPipeError(32, "Broken pipe")
+
+        def fileno(self):
+            return saved_stdout
+
+    saved_stdout = os.dup(1)  # main points this descriptor at /dev/null, as a real closed pipe needs
+    monkeypatch.setattr(sys, "stdout", ClosedPipe())
+    try:
+        assert main(["--server", fake.address, "methods"]) == 141
+    finally:
+        os.close(saved_stdout)
+    assert capsys.readouterr().err == ""

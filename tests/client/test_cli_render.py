@@ -39,6 +39,7 @@ def test_bytes(size, text):
     (methods_pb2.ParameterInfo(minimum=1, maximum=8), "[1, 8]"),
     (methods_pb2.ParameterInfo(minimum=0, maximum=1, minimum_exclusive=True), "(0, 1]"),
     (methods_pb2.ParameterInfo(minimum=1e-6, maximum=1e-4), "[1e-06, 0.0001]"),
+    (methods_pb2.ParameterInfo(minimum=1, maximum=1_000_000), "[1, 1000000]"),
     (methods_pb2.ParameterInfo(minimum=0), ">= 0"),
     (methods_pb2.ParameterInfo(maximum=2, maximum_exclusive=True), "< 2"),
     (methods_pb2.ParameterInfo(allowed_values=["sigmoid", "ipo"]), "sigmoid | ipo"),
@@ -83,6 +84,8 @@ def event(sequence: int = 7, **oneof) -> progress_pb2.TrainingProgress:
         previous_state=job_pb2.JOB_STATE_RUNNING, state=job_pb2.JOB_STATE_FAILED, message="worker died",
         error=job_pb2.JobError(reason="WORKER_CRASHED", message="exit code -9"))),
      "state       running -> failed: worker died [WORKER_CRASHED: exit code -9]"),
+    (event(state_change=progress_pb2.StateChange(state=job_pb2.JOB_STATE_QUEUED, message="accepted")),
+     "state       queued: accepted"),
     (event(train_report=report(10, ips=4.0)),
      "train       10/100   10%  ETA 22s  loss 1.235  lr 1.00e-05  4.00 it/s"),
 ])

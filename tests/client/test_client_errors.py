@@ -5,7 +5,7 @@ import pytest
 from google.rpc import code_pb2
 
 from conftest import NO_WAIT
-from droidft import AsyncClient, Client, DroidftError, FieldViolation
+from droidft import AsyncClient, Client, DroidftError, FieldViolation, PreconditionViolation
 from droidft.errors import (
     FailedPreconditionError,
     InvalidArgumentError,
@@ -50,6 +50,24 @@ def test_error_info_gives_reason_domain_and_metadata(fake, client):
     assert isinstance(error, NotFoundError)
     assert (error.reason, error.domain, error.metadata) == ("JOB_NOT_FOUND", "droidft", {"job_id": "nope"})
     assert str(error) == "NOT_FOUND: it failed (JOB_NOT_FOUND)\n  job_id: nope"
+
+
+def test_precondition_failure_lists_what_is_in_the_way(fake, client):
+    fake.service.failures["CreateTrainingJob"] = rich_status(
+        code_pb2.FAILED_PRECONDITION, "the training data has 2 errors", reason="DATASET_INVALID",
+        preconditions=(("dataset_issue", "train.jsonl:3 messages[1].role", "unknown role 'bot'"),
+                       ("dataset_issue", "train.jsonl:7", "not JSON")))
+    with pytest.raises(FailedPreconditionError) as caught:
+        client.create_training_job(SPEC)
+    assert caught.value.precondition_violations == [
+        PreconditionViolation("dataset_issue", "train.jsonl:3 messages[1].role", "unknown role 'bot'"),
+        PreconditionViolation("dataset_issue", "train.jsonl:7", "not JSON"),
+    ]
+    assert str(caught.value) == (
+        "FAILED_PRECONDITION: the training data has 2 errors (DATASET_INVALID)\n"
+        "  - train.jsonl:3 messages[1].role: unknown role 'bot' [dataset_issue]\n"
+        "  - train.jsonl:7: not JSON [dataset_issue]"
+    )
 
 
 @pytest.mark.parametrize("code, error_class", [

@@ -2,7 +2,7 @@
 
 from droidft.aio import AsyncClient
 from droidft.client import Client
-from droidft.errors import DroidftError, FieldViolation
+from droidft.errors import DroidftError, FieldViolation, PreconditionViolation
 from droidft.progress_stream import RetryPolicy
 
-__all__ = ["AsyncClient", "Client", "DroidftError", "FieldViolation", "RetryPolicy"]
+__all__ = ["AsyncClient", "Client", "DroidftError", "FieldViolation", "PreconditionViolation", "RetryPolicy"]

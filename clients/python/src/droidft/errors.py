@@ -30,6 +30,19 @@ class FieldViolation:
         return f"{text} [{self.reason}]" if self.reason else text
 
 
+@dataclass(frozen=True)
+class PreconditionViolation:
+    """Something on the server that stops the call: its kind (e.g. "dataset_issue"), what, and why."""
+
+    type: str
+    subject: str
+    description: str
+
+    def __str__(self) -> str:
+        text = f"{self.subject or '(server)'}: {self.description}"
+        return f"{text} [{self.type}]" if self.type else text
+
+
 class DroidftError(Exception):
     """A failed call: status code, message, and the decoded error details."""
 
@@ -41,6 +54,7 @@ class DroidftError(Exception):
         domain: str = "",
         metadata: Mapping[str, str] | None = None,
         field_violations: Iterable[FieldViolation] = (),
+        precondition_violations: Iterable[PreconditionViolation] = (),
     ) -> None:
         super().__init__(message)
         self.code = code
@@ -49,13 +63,14 @@ class DroidftError(Exception):
         self.domain = domain
         self.metadata: dict[str, str] = dict(metadata or {})
         self.field_violations: list[FieldViolation] = list(field_violations)
+        self.precondition_violations: list[PreconditionViolation] = list(precondition_violations)
 
     def __str__(self) -> str:
         headline = f"{self.code.name}: {self.message}" if self.message else self.code.name
         if self.reason:
             headline += f" ({self.reason})"
         lines = [headline]
-        lines.extend(f"  - {violation}" for violation in self.field_violations)
+        lines.extend(f"  - {violation}" for violation in self.field_violations + self.precondition_violations)
         lines.extend(f"  {key}: {value}" for key, value in sorted(self.metadata.items()))
         return "\n".join(lines)
 
@@ -180,17 +195,20 @@ def _status_from_trailers(trailers) -> status_pb2.Status | None:
 
 def _decode_details(status: status_pb2.Status) -> dict:
     details: dict = {}
-    violations: list[FieldViolation] = []
     for any_detail in status.details:
         error_info = error_details_pb2.ErrorInfo()
         bad_request = error_details_pb2.BadRequest()
+        precondition_failure = error_details_pb2.PreconditionFailure()
         if any_detail.Unpack(error_info):
             details.update(reason=error_info.reason, domain=error_info.domain, metadata=dict(error_info.metadata))
         elif any_detail.Unpack(bad_request):
-            violations.extend(
+            details.setdefault("field_violations", []).extend(
                 FieldViolation(field=v.field, description=v.description, reason=v.reason)
                 for v in bad_request.field_violations
             )
-    if violations:
-        details["field_violations"] = violations
+        elif any_detail.Unpack(precondition_failure):
+            details.setdefault("precondition_violations", []).extend(
+                PreconditionViolation(type=v.type, subject=v.subject, description=v.description)
+                for v in precondition_failure.violations
+            )
     return details

@@ -10,14 +10,15 @@ from typing import Sequence
 from google.protobuf import json_format
 
 from droidft.call_options import DEFAULT_TARGET
-from droidft.cli import data, jobs, methods, tiny_model, train, watch
+from droidft.cli import data, jobs, methods, plot, tiny_model, train, watch
 from droidft.cli.session import CommandError, Session
 from droidft.errors import DroidftError, UnavailableError
 
 SERVER_ENV = "DROIDFT_SERVER"
 ERROR_EXIT_CODE = 3
 INTERRUPTED_EXIT_CODE = 130
-COMMAND_GROUPS = (methods, train, jobs, watch, data, tiny_model)
+BROKEN_PIPE_EXIT_CODE = 141  # what a shell reports for a reader that went away (128 + SIGPIPE)
+COMMAND_GROUPS = (methods, train, jobs, watch, plot, data, tiny_model)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -38,6 +39,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     session = Session(server=args.server, out=sys.stdout)
     try:
         return args.handler(args, session)
+    except BrokenPipeError:
+        # The reader (e.g. `| head`) has gone: stop quietly, and keep Python's exit-time flush from failing too.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return BROKEN_PIPE_EXIT_CODE
     except UnavailableError as error:
         return _report(f"{error}\n(is a droidft server listening on {args.server}?)")
     except (DroidftError, CommandError, ValueError, json_format.ParseError) as error:

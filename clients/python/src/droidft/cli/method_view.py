@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from droidft.cli.render import format_number, format_table
+from droidft.cli.render import format_table
 from droidft.enums import method_name
 from droidft.v1 import methods_pb2
 
@@ -13,13 +13,18 @@ def parameter_type_name(value: int) -> str:
     return methods_pb2.ParameterType.Name(value).removeprefix("PARAMETER_TYPE_").lower()
 
 
+def format_bound(value: float) -> str:
+    """A range bound as written in the contract: whole numbers in full ("1000000"), others short ("1e-06")."""
+    return str(int(value)) if value.is_integer() else f"{value:g}"
+
+
 def format_range(parameter: methods_pb2.ParameterInfo) -> str:
     """Allowed values in interval notation: "[1, 8]", "(0, 1]", ">= 0", "a | b"; empty when unbounded."""
     if parameter.allowed_values:
         return " | ".join(parameter.allowed_values)
     has_min, has_max = parameter.HasField("minimum"), parameter.HasField("maximum")
-    low = format_number(parameter.minimum) if has_min else ""
-    high = format_number(parameter.maximum) if has_max else ""
+    low = format_bound(parameter.minimum) if has_min else ""
+    high = format_bound(parameter.maximum) if has_max else ""
     if has_min and has_max:
         opening = "(" if parameter.minimum_exclusive else "["
         closing = ")" if parameter.maximum_exclusive else "]"

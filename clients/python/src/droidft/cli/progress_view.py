@@ -70,7 +70,10 @@ def event_line(event: progress_pb2.TrainingProgress) -> str:
         return f"log         {LOG_LEVEL_NAMES.get(event.log.level, 'INFO')}: {event.log.message}"
     if kind == "state_change":
         change = event.state_change
-        line = f"state       {job_state_name(change.previous_state)} -> {job_state_name(change.state)}"
+        states = job_state_name(change.state)
+        if change.previous_state:
+            states = f"{job_state_name(change.previous_state)} -> {states}"
+        line = f"state       {states}"
         if change.message:
             line += f": {change.message}"
         if change.HasField("error"):
