@@ -73,6 +73,21 @@ describe("droidft TypeScript client against a real server", () => {
     assert.ok(sft.parameters.some((parameter) => parameter.path === "learning_rate"));
   });
 
+  test("generates sample data and validates it", async () => {
+    const sample = await client.generateSampleData({ format: "chat_messages", count: 3, seed: 7n });
+    assert.equal(sample.recordCount, 3n);
+    const report = await client.validateDataset({
+      source: { case: "content", value: sample.content },
+      method: TrainingMethod.SFT,
+    });
+    assert.equal(report.valid, true, JSON.stringify(report.issues));
+  });
+
+  test("estimates the resources of a job", async () => {
+    const { estimate } = await client.estimateResources(spec);
+    assert.ok(estimate && estimate.peakMemoryBytes > 0n);
+  });
+
   test("rejects an out-of-range spec before sending it, naming the field", async () => {
     const error = await rejection(client.createTrainingJob({ ...spec, learningRate: 1.0 }));
     assert.equal(error.code, Code.InvalidArgument);
