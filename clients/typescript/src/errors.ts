@@ -1,7 +1,7 @@
 import { Code, ConnectError } from "@connectrpc/connect";
 import type { Violation } from "@bufbuild/protovalidate";
 import { pathToString } from "@bufbuild/protobuf/reflect";
-import { BadRequestSchema, ErrorInfoSchema } from "./gen/google/rpc/error_details_pb.js";
+import { BadRequestSchema, ErrorInfoSchema, PreconditionFailureSchema } from "./gen/google/rpc/error_details_pb.js";
 
 /** One invalid field of a request, as the server's google.rpc.BadRequest (or the local check) names it. */
 export interface FieldViolation {
@@ -13,33 +13,56 @@ export interface FieldViolation {
   readonly reason: string;
 }
 
+/** One unmet precondition, from google.rpc.PreconditionFailure (e.g. a missing model directory). */
+export interface PreconditionViolation {
+  readonly type: string;
+  readonly subject: string;
+  readonly description: string;
+}
+
+export interface DroidftErrorDetails {
+  /** The gRPC status code. */
+  readonly code: Code;
+  /** ErrorInfo.reason, a stable machine-readable reason (e.g. "JOB_NOT_FOUND"); empty when none was sent. */
+  readonly reason?: string;
+  /** ErrorInfo.domain ("droidft"); empty when none was sent. */
+  readonly domain?: string;
+  /** ErrorInfo.metadata. */
+  readonly metadata?: Readonly<Record<string, string>>;
+  /** BadRequest field violations of an INVALID_ARGUMENT error. */
+  readonly fieldViolations?: readonly FieldViolation[];
+  /** PreconditionFailure violations of a FAILED_PRECONDITION error. */
+  readonly preconditionViolations?: readonly PreconditionViolation[];
+  /** True when the request never left this process because it broke a validation rule. */
+  readonly local?: boolean;
+}
+
 /**
- * An error answered by the droidft service (or found before sending), with the
- * google.rpc details decoded from the `grpc-status-details-bin` trailer.
+ * An error answered by the droidft service (or found before sending), with the google.rpc
+ * details that Connect decodes from the `grpc-status-details-bin` trailer.
  */
 export class DroidftError extends Error {
   override readonly name = "DroidftError";
+  readonly code: Code;
+  readonly reason: string;
+  readonly domain: string;
+  readonly metadata: Readonly<Record<string, string>>;
+  readonly fieldViolations: readonly FieldViolation[];
+  readonly preconditionViolations: readonly PreconditionViolation[];
+  readonly local: boolean;
 
-  constructor(
-    message: string,
-    /** The gRPC status code. */
-    readonly code: Code,
-    /** ErrorInfo.reason, a stable machine-readable reason; empty when the server sent none. */
-    readonly reason: string,
-    /** ErrorInfo.domain ("droidft"); empty when the server sent none. */
-    readonly domain: string,
-    /** ErrorInfo.metadata. */
-    readonly metadata: Readonly<Record<string, string>>,
-    /** BadRequest field violations of an INVALID_ARGUMENT error. */
-    readonly fieldViolations: readonly FieldViolation[],
-    /** True when the request never left this process because it broke a validation rule. */
-    readonly local: boolean,
-    options?: { cause?: unknown },
-  ) {
+  constructor(message: string, details: DroidftErrorDetails, options?: { cause?: unknown }) {
     super(message, options);
+    this.code = details.code;
+    this.reason = details.reason ?? "";
+    this.domain = details.domain ?? "";
+    this.metadata = details.metadata ?? {};
+    this.fieldViolations = details.fieldViolations ?? [];
+    this.preconditionViolations = details.preconditionViolations ?? [];
+    this.local = details.local ?? false;
   }
 
-  /** The gRPC code's name, e.g. "invalid_argument", as Connect spells it. */
+  /** The gRPC code's name as Connect spells it, e.g. "InvalidArgument". */
   get codeName(): string {
     return Code[this.code];
   }
@@ -51,15 +74,22 @@ export function fromCallError(error: unknown): unknown {
     return error;
   }
   const info = error.findDetails(ErrorInfoSchema)[0];
-  const violations = error.findDetails(BadRequestSchema).flatMap((badRequest) => badRequest.fieldViolations);
   return new DroidftError(
     error.rawMessage,
-    error.code,
-    info?.reason ?? "",
-    info?.domain ?? "",
-    { ...info?.metadata },
-    violations.map(({ field, description, reason }) => ({ field, description, reason })),
-    false,
+    {
+      code: error.code,
+      reason: info?.reason,
+      domain: info?.domain,
+      metadata: { ...info?.metadata },
+      fieldViolations: error
+        .findDetails(BadRequestSchema)
+        .flatMap((badRequest) => badRequest.fieldViolations)
+        .map(({ field, description, reason }) => ({ field, description, reason })),
+      preconditionViolations: error
+        .findDetails(PreconditionFailureSchema)
+        .flatMap((failure) => failure.violations)
+        .map(({ type, subject, description }) => ({ type, subject, description })),
+    },
     { cause: error },
   );
 }
@@ -72,5 +102,5 @@ export function fromViolations(violations: readonly Violation[]): DroidftError {
     reason: violation.ruleId,
   }));
   const summary = fieldViolations.map((v) => `${v.field}: ${v.description}`).join("; ");
-  return new DroidftError(summary, Code.InvalidArgument, "", "", {}, fieldViolations, true);
+  return new DroidftError(summary, { code: Code.InvalidArgument, fieldViolations, local: true });
 }

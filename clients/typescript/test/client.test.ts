@@ -114,6 +114,13 @@ describe("droidft TypeScript client against a real server", () => {
     assert.equal(error.reason, "JOB_NOT_FOUND");
   });
 
+  test("reports a missing model as FAILED_PRECONDITION with its reason", async () => {
+    const error = await rejection(client.createTrainingJob({ ...spec, modelPath: join(dir, "no-model") }));
+    assert.equal(error.code, Code.FailedPrecondition);
+    assert.equal(error.reason, "MODEL_NOT_FOUND");
+    assert.equal(error.metadata.field, "spec.model_path");
+  });
+
   test("follows an SFT job to success across a dropped connection", async () => {
     const job = await client.createTrainingJob(spec);
     assert.equal(job.method, TrainingMethod.SFT);
