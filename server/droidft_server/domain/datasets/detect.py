@@ -1,0 +1,102 @@
+"""Which format a file is in, read from its first record."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO, Sequence
+
+import msgspec
+
+from .formats import FORMATS, Format
+from .issues import NOT_JSONL, UNKNOWN_FORMAT, Problem
+from .reader import SPLITS, line_batches, open_stream, split_files
+
+# Lines read at most to find one JSON object to detect from.
+DETECT_LINES = 1000
+
+_decode_any = msgspec.json.Decoder().decode
+
+
+@dataclass(frozen=True)
+class Detection:
+    format: Format | None
+    has_records: bool  # a non-blank line exists
+    problem: Problem | None  # not_jsonl or unknown_format; None when a format was found
+
+
+def detect(stream: BinaryIO, candidates: Sequence[Format]) -> Detection:
+    """The format of the first JSON object among the first lines (see choose_format)."""
+    first_line = None
+    for number, line in _first_lines(stream):
+        if first_line is None:
+            first_line = line
+            if line.lstrip().startswith(b"[") and _is_json_array_file(line):
+                return Detection(None, True, Problem("", NOT_JSONL, (
+                    "the file is a JSON array, not JSON Lines: write one JSON object per line "
+                    "(e.g. jq -c '.[]' data.json > data.jsonl)"
+                )))
+        try:
+            record = _decode_any(line)
+        except (msgspec.DecodeError, RecursionError, UnicodeDecodeError):
+            continue
+        if isinstance(record, dict):
+            fmt = choose_format(record, candidates)
+            if fmt is not None:
+                return Detection(fmt, True, None)
+            fields = ", ".join(list(record)[:8]) or "none"
+            return Detection(None, True, Problem("", UNKNOWN_FORMAT, (
+                f"line {number} is no known format (its fields: {fields}); "
+                f"expected one of: {', '.join(f.name for f in candidates)}"
+            )))
+    if first_line is None:
+        return Detection(None, False, None)
+    return Detection(None, True, Problem("", UNKNOWN_FORMAT, (
+        f"none of the first {DETECT_LINES} lines is a JSON object: cannot tell the format"
+    )))
+
+
+def choose_format(record: dict, candidates: Sequence[Format]) -> Format | None:
+    """The format the record is built as: all its required fields present, most of its fields
+    present, the method's formats first. Validity is not asked: a broken GSPO record is GSPO
+    data to report on, not GRPO data that happens to fit."""
+    keys = set(record)
+    for pool in (candidates, FORMATS.values()):
+        complete = [fmt for fmt in pool if keys.issuperset(fmt.required_fields) and keys & set(fmt.fields)]
+        if complete:
+            return max(complete, key=lambda fmt: len(keys & set(fmt.fields)))
+    shared, best = max(((len(keys & set(fmt.fields)), fmt) for fmt in candidates), key=lambda pair: pair[0])
+    return best if shared else None
+
+
+def _first_lines(stream: BinaryIO):
+    seen = 0
+    for batch in line_batches(stream):
+        for number, line in enumerate(batch.lines, batch.first_line):
+            if line.strip():
+                yield number, line
+                seen += 1
+                if seen >= DETECT_LINES:
+                    return
+
+
+def _is_json_array_file(first_line: bytes) -> bool:
+    """An array that spans lines, or one line holding an array of objects (a JSON file, not JSONL)."""
+    try:
+        value = _decode_any(first_line)
+    except (msgspec.DecodeError, RecursionError, UnicodeDecodeError):
+        return True
+    return isinstance(value, list) and bool(value) and all(isinstance(item, dict) for item in value)
+
+
+def detect_format(path: str | Path) -> str:
+    """The format of a JSONL file or of a data-set directory's first split; "" when unknown."""
+    path = Path(path)
+    if path.is_dir():
+        files = split_files(path)
+        path = next((files[split] for split in SPLITS if split in files), None)
+    if path is None or not path.is_file():
+        return ""
+    with open_stream(path) as stream:
+        fmt = detect(stream, list(FORMATS.values())).format
+    return fmt.name if fmt else ""

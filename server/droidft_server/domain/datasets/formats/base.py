@@ -1,0 +1,63 @@
+"""What a data format is, and the pieces its records share.
+
+A format's record type is a msgspec Struct: the fast path decodes every line straight into it,
+and the slow path (schema.py) walks the same type to name every problem of a broken record.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated, Any, Callable, Literal, Sequence
+
+import msgspec
+
+from ..issues import Problem
+
+Text = Annotated[str, msgspec.Meta(min_length=1)]
+Role = Literal["system", "user", "assistant", "tool"]
+JsonObject = dict[str, Any]
+
+
+class Message(msgspec.Struct):
+    role: Role
+    content: Text
+
+
+Messages = Annotated[list[Message], msgspec.Meta(min_length=1)]
+
+
+@dataclass(frozen=True)
+class Format:
+    """A data format: its record type, the methods that train on it, and its own rules."""
+
+    name: str
+    record_type: type[msgspec.Struct]
+    methods: tuple[str, ...]
+    description: str
+    # The text a training sequence is made of, for token lengths.
+    training_text: Callable[[Any], str]
+    # Rules a type cannot say (e.g. "one assistant turn at least"); None: the type says it all.
+    check: Callable[[Any], Sequence[Problem] | None] | None = None
+
+    @property
+    def fields(self) -> tuple[str, ...]:
+        return self.record_type.__struct_fields__
+
+    @property
+    def required_fields(self) -> tuple[str, ...]:
+        defaults = len(self.record_type.__struct_defaults__)
+        return self.fields[: len(self.fields) - defaults]
+
+    @property
+    def optional_fields(self) -> tuple[str, ...]:
+        return self.fields[len(self.required_fields):]
+
+
+def joined(*parts: str) -> str:
+    return "\n".join(part for part in parts if part)
+
+
+def message_text(messages: list[Message] | str) -> str:
+    if isinstance(messages, str):
+        return messages
+    return joined(*(message.content for message in messages))

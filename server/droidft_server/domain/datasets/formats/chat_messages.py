@@ -1,0 +1,32 @@
+"""Conversations: {"messages": [{"role", "content"}, ...]} with one assistant turn at least."""
+
+from __future__ import annotations
+
+import msgspec
+
+from ..issues import NO_ASSISTANT_TURN, Problem
+from .base import Format, Messages, message_text
+
+
+class ChatRecord(msgspec.Struct):
+    messages: Messages
+
+
+def check(record: ChatRecord) -> list[Problem] | None:
+    for message in record.messages:
+        if message.role == "assistant":
+            return None
+    return [Problem(
+        "messages", NO_ASSISTANT_TURN,
+        'no message has role "assistant": SFT learns from assistant turns, so add the answer as one',
+    )]
+
+
+FORMAT = Format(
+    name="chat_messages",
+    record_type=ChatRecord,
+    methods=("sft",),
+    description="A conversation: messages with role system, user, assistant or tool, and content.",
+    training_text=lambda record: message_text(record.messages),
+    check=check,
+)

@@ -1,0 +1,26 @@
+"""GRPO records plus the domain, the audience's expertise level and free domain context."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from .base import Format, JsonObject
+from .grpo import GrpoRecord, training_text
+
+DOMAINS = ("general", "medical", "scientific", "legal", "technical")
+EXPERTISE_LEVELS = ("beginner", "intermediate", "advanced", "expert")
+
+
+class DrGrpoRecord(GrpoRecord):
+    domain: Literal[DOMAINS]
+    expertise_level: Literal[EXPERTISE_LEVELS]
+    domain_context: JsonObject
+
+
+FORMAT = Format(
+    name="dr_grpo",
+    record_type=DrGrpoRecord,
+    methods=("dr_grpo",),
+    description="A GRPO record with domain, expertise_level and a domain_context object.",
+    training_text=training_text,
+)

@@ -1,0 +1,30 @@
+"""Reasoning problems: {"problem", "reasoning_steps": [str], "solution"}; the base of GSPO and Dr. GRPO data."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import msgspec
+
+from .base import Format, Text, joined
+
+Steps = Annotated[list[Text], msgspec.Meta(min_length=1)]
+
+
+class GrpoRecord(msgspec.Struct):
+    problem: Text
+    reasoning_steps: Steps
+    solution: Text
+
+
+def training_text(record: GrpoRecord) -> str:
+    return joined(record.problem, *record.reasoning_steps, record.solution)
+
+
+FORMAT = Format(
+    name="grpo",
+    record_type=GrpoRecord,
+    methods=("grpo", "gspo", "dr_grpo"),
+    description="A problem, the reasoning steps that solve it, and the exactly checkable solution.",
+    training_text=training_text,
+)

@@ -1,0 +1,40 @@
+"""Preference pairs for DPO, ORPO and CPO: a prompt, the chosen and the rejected answer."""
+
+from __future__ import annotations
+
+import msgspec
+
+from ..issues import IDENTICAL_PAIR, Problem
+from .base import Format, Messages, Text, joined, message_text
+
+Answer = Text | Messages
+
+
+class PreferenceRecord(msgspec.Struct):
+    prompt: Answer
+    chosen: Answer
+    rejected: Answer
+    system: Text | msgspec.UnsetType = msgspec.UNSET
+
+
+def check(record: PreferenceRecord) -> list[Problem] | None:
+    if record.chosen != record.rejected:
+        return None
+    return [Problem("rejected", IDENTICAL_PAIR, "is the same as chosen: the pair teaches no preference")]
+
+
+def training_text(record: PreferenceRecord) -> str:
+    # The longer answer bounds the longest sequence trained on.
+    answer = max(message_text(record.chosen), message_text(record.rejected), key=len)
+    system = record.system if record.system is not msgspec.UNSET else ""
+    return joined(system, message_text(record.prompt), answer)
+
+
+FORMAT = Format(
+    name="preference",
+    record_type=PreferenceRecord,
+    methods=("dpo", "orpo", "cpo"),
+    description="A prompt with a chosen and a rejected answer (strings or message lists), optional system.",
+    training_text=training_text,
+    check=check,
+)

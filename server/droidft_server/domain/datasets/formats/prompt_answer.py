@@ -1,0 +1,27 @@
+"""mlx-lm-lora's own GRPO data: {"prompt", "answer"} and an optional "system"."""
+
+from __future__ import annotations
+
+import msgspec
+
+from .base import Format, Text, joined
+
+
+class PromptAnswerRecord(msgspec.Struct):
+    prompt: Text
+    answer: Text
+    system: Text | msgspec.UnsetType = msgspec.UNSET
+
+
+def training_text(record: PromptAnswerRecord) -> str:
+    system = record.system if record.system is not msgspec.UNSET else ""
+    return joined(system, record.prompt, record.answer)
+
+
+FORMAT = Format(
+    name="prompt_answer",
+    record_type=PromptAnswerRecord,
+    methods=("grpo", "gspo", "dr_grpo"),
+    description="A prompt and its exactly checkable answer, with an optional system prompt.",
+    training_text=training_text,
+)

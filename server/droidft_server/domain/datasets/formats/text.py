@@ -1,0 +1,20 @@
+"""Plain text: {"text": ...}, trained on whole."""
+
+from __future__ import annotations
+
+import msgspec
+
+from .base import Format, Text
+
+
+class TextRecord(msgspec.Struct):
+    text: Text
+
+
+FORMAT = Format(
+    name="text",
+    record_type=TextRecord,
+    methods=("sft",),
+    description="Plain text, trained on as a whole.",
+    training_text=lambda record: record.text,
+)

@@ -1,0 +1,102 @@
+"""Reading JSONL in constant memory: plain or gzip, a file or a data-set directory.
+
+Lines come in batches cut from 1 MiB chunks, so one C-level split and one UTF-8 check
+cover thousands of records; a line longer than a chunk is put together from its pieces.
+"""
+
+from __future__ import annotations
+
+import gzip
+import io
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO, Iterator
+
+import msgspec
+
+GZIP_MAGIC = b"\x1f\x8b"
+BOM = b"\xef\xbb\xbf"
+CHUNK_SIZE = 1 << 20
+SPLITS = ("train", "valid", "test")
+
+
+@dataclass(frozen=True)
+class LineBatch:
+    first_line: int  # 1-based number of lines[0]
+    lines: list[bytes]  # without their b"\n"; a b"\r" of CRLF stays (JSON whitespace)
+    utf8: bool  # every line is valid UTF-8
+
+
+def open_stream(source: Path | bytes) -> BinaryIO:
+    """A binary stream of the decompressed content; gzip is recognised by its magic bytes."""
+    raw: BinaryIO = io.BytesIO(source) if isinstance(source, bytes) else open(source, "rb")
+    magic = raw.read(2)
+    raw.seek(0)
+    return gzip.GzipFile(fileobj=raw) if magic == GZIP_MAGIC else raw  # type: ignore[return-value]
+
+
+def line_batches(stream: BinaryIO, chunk_size: int = CHUNK_SIZE) -> Iterator[LineBatch]:
+    pieces: list[bytes] = []  # the unfinished last line, in pieces
+    next_line = 1
+    first = True
+    while chunk := stream.read(chunk_size):
+        if first:
+            chunk = chunk.removeprefix(BOM)
+            first = False
+        cut = chunk.rfind(b"\n")
+        if cut < 0:
+            pieces.append(chunk)
+            continue
+        pieces.append(chunk[:cut])
+        block = b"".join(pieces)
+        pieces = [chunk[cut + 1:]]
+        batch = _batch(next_line, block)
+        next_line += len(batch.lines)
+        yield batch
+    tail = b"".join(pieces)
+    if tail:
+        yield _batch(next_line, tail)
+
+
+def _batch(first_line: int, block: bytes) -> LineBatch:
+    return LineBatch(first_line, block.split(b"\n"), block.isascii() or _is_utf8(block))
+
+
+def _is_utf8(data: bytes) -> bool:
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def split_files(directory: Path) -> dict[str, Path]:
+    """The data-set files of a directory by split: train.jsonl (or .jsonl.gz), valid..., test...."""
+    found = {}
+    for split in SPLITS:
+        for name in (f"{split}.jsonl", f"{split}.jsonl.gz"):
+            if (directory / name).is_file():
+                found[split] = directory / name
+                break
+    return found
+
+
+class RecordError(ValueError):
+    pass
+
+
+def iter_records(path: Path | str) -> Iterator[tuple[int, dict]]:
+    """(line number, record) of every non-blank line, as training reads them.
+
+    Takes what validation takes (gzip, a BOM, CRLF, blank lines); raises RecordError naming
+    the line when one is not a JSON object, which validation would have reported.
+    """
+    decode = msgspec.json.Decoder(dict).decode
+    with open_stream(Path(path)) as stream:
+        for batch in line_batches(stream):
+            for number, line in enumerate(batch.lines, batch.first_line):
+                if line.strip():
+                    try:
+                        yield number, decode(line)
+                    except (msgspec.DecodeError, msgspec.ValidationError, UnicodeDecodeError) as exc:
+                        raise RecordError(f"{path}:{number}: {exc}") from None

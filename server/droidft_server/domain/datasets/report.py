@@ -1,0 +1,135 @@
+"""What a data-set check found: issues, per-file statistics, and the whole report."""
+
+from __future__ import annotations
+
+import heapq
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Iterable, Mapping
+
+from .issues import SEVERITY, Issue, Severity
+
+
+@dataclass(frozen=True)
+class TokenStatistics:
+    """Record lengths in tokens of the model's own tokenizer."""
+
+    min: int
+    mean: float
+    p95: int
+    max: int
+    over_max_seq_length: int
+
+
+@dataclass(frozen=True)
+class FileReport:
+    path: str
+    split: str  # "train", "valid", "test", or "" for a single file
+    format: str  # given or detected; "" when unknown
+    record_count: int  # non-blank lines
+    error_count: int
+    warning_count: int
+    field_presence: Mapping[str, int]  # how many records have each of the format's top-level fields
+    token_statistics: TokenStatistics | None = None
+
+
+@dataclass(frozen=True)
+class ValidationReport:
+    files: tuple[FileReport, ...]
+    issues: tuple[Issue, ...]  # in file and line order, at most max_issues
+    issue_counts: Mapping[str, int]  # every issue counted, listed or not
+
+    @property
+    def error_count(self) -> int:
+        return sum(n for code, n in self.issue_counts.items() if SEVERITY[code] is Severity.ERROR)
+
+    @property
+    def valid(self) -> bool:
+        return self.error_count == 0
+
+    @property
+    def issues_truncated(self) -> bool:
+        return sum(self.issue_counts.values()) > len(self.issues)
+
+    @property
+    def format(self) -> str:
+        """The data set's format: the first file's."""
+        return self.files[0].format if self.files else ""
+
+    def first_errors(self, n: int = 3) -> list[Issue]:
+        return [issue for issue in self.issues if issue.severity is Severity.ERROR][:n]
+
+    def summary(self, n: int = 3) -> str:
+        """One paragraph for a refusal: how many errors of which kind, and the first few exactly."""
+        if self.valid:
+            return "no errors"
+        kinds = ", ".join(
+            f"{code}: {count}" for code, count in sorted(self.issue_counts.items())
+            if SEVERITY[code] is Severity.ERROR
+        )
+        first = "; ".join(str(issue) for issue in self.first_errors(n))
+        return f"{self.error_count} data errors ({kinds}); first: {first}"
+
+
+@dataclass
+class IssueLog:
+    """Collects issues over every file: lists the first max_issues, counts all."""
+
+    max_issues: int
+    listed: list[Issue] = field(default_factory=list)
+    counts: Counter = field(default_factory=Counter)
+
+    def add(self, issue: Issue) -> None:
+        self.counts[issue.code] += 1
+        if len(self.listed) < self.max_issues:
+            self.listed.append(issue)
+
+    def add_file_issue(self, file: str, code: str, message: str) -> None:
+        self.add(Issue(file, 0, "", code, message))
+
+    def open_file(self, name: str) -> "FileIssues":
+        return FileIssues(self, name)
+
+
+@dataclass
+class FileIssues:
+    """The issues of one file, put in line order before they join the log.
+
+    Issues arrive in line order only batch by batch (token lengths are measured per batch,
+    duplicates are found at the end), so each batch is sorted and the late ones merged in.
+    """
+
+    log: IssueLog
+    name: str
+    errors: int = 0
+    warnings: int = 0
+    _pending: list[Issue] = field(default_factory=list)
+    _listed: list[Issue] = field(default_factory=list)
+
+    def add(self, line: int, field_path: str, code: str, message: str) -> None:
+        self.log.counts[code] += 1
+        if SEVERITY[code] is Severity.ERROR:
+            self.errors += 1
+        else:
+            self.warnings += 1
+        self._pending.append(Issue(self.name, line, field_path, code, message))
+
+    def end_batch(self) -> None:
+        room = self.log.max_issues - len(self.log.listed) - len(self._listed)
+        if room > 0 and self._pending:
+            self._listed.extend(sorted(self._pending, key=_line)[:room])
+        self._pending.clear()
+
+    def close(self, late: Iterable[tuple[int, str, str, str]] = ()) -> None:
+        """Merge the late issues (in line order) with the listed ones and hand them to the log."""
+        for line, field_path, code, message in late:
+            self.add(line, field_path, code, message)
+        late_issues = self._pending[:]
+        self._pending.clear()
+        room = self.log.max_issues - len(self.log.listed)
+        merged = heapq.merge(self._listed, late_issues, key=_line)
+        self.log.listed.extend(issue for _, issue in zip(range(room), merged))
+
+
+def _line(issue: Issue) -> int:
+    return issue.line

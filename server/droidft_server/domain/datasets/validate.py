@@ -1,0 +1,255 @@
+"""Checking a whole data set before training: every line read, every problem placed exactly.
+
+Each line is decoded straight into its format's Struct by msgspec (the fast path, C speed);
+only lines that fail go to the slow path (diagnose.py), which names each problem.
+Memory stays flat: lines stream in 1 MiB batches, duplicates keep 8 bytes a line,
+token lengths a histogram, and issues beyond max_issues are only counted.
+"""
+
+from __future__ import annotations
+
+import zlib
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO, Callable
+
+import msgspec
+
+from .detect import Detection, detect
+from .diagnose import diagnose
+from .duplicates import NO_RECORD, DuplicateFinder
+from .formats import FORMATS, Format, formats_for_method
+from .issues import (
+    DUPLICATE_RECORD, EMPTY_FILE, FORMAT_NOT_ACCEPTED, NO_TOKENIZER, NO_TRAIN_FILE, NOT_FOUND,
+    TOO_LONG, UNKNOWN_FORMAT, UNREADABLE_FILE, Problem,
+)
+from .reader import LineBatch, line_batches, open_stream, split_files
+from .report import FileIssues, FileReport, IssueLog, ValidationReport
+from .tokens import TokenCounter, TokenizerMissing, load_tokenizer
+
+CONTENT_NAME = "<content>"  # the file name issues carry for validate_bytes
+_FAST_ERRORS = (msgspec.DecodeError, RecursionError, UnicodeDecodeError)
+_encode = msgspec.json.Encoder().encode
+
+
+@dataclass(frozen=True)
+class ValidationOptions:
+    method: str = ""  # "sft", "grpo", ...: picks the accepted formats; "": any format
+    format: str = ""  # "": detected from the first record
+    model_path: str = ""  # a model directory with tokenizer.json: token statistics
+    max_seq_length: int = 2048
+    max_issues: int = 100
+
+
+def validate_path(path: str | Path, **options) -> ValidationReport:
+    """Check a JSONL file (gzip too) or a directory with train.jsonl / valid.jsonl / test.jsonl."""
+    path = Path(path)
+    sources: list[tuple[str, str, Path]] = []
+    missing: list[tuple[str, str, str]] = []  # (file, code, message)
+    if not path.exists():
+        missing.append((str(path), NOT_FOUND, "no such file or directory"))
+    elif path.is_dir():
+        files = split_files(path)
+        if "train" not in files:
+            present = ", ".join(sorted(p.name for p in path.iterdir())[:10]) or "nothing"
+            missing.append((str(path), NO_TRAIN_FILE, (
+                f"the directory has no train.jsonl (it holds: {present}); name the training file train.jsonl"
+            )))
+        sources = [(split, str(file), file) for split, file in files.items()]
+    else:
+        sources = [("", str(path), path)]
+    return _Validation(ValidationOptions(**options)).run(sources, missing)
+
+
+def validate_bytes(content: bytes, **options) -> ValidationReport:
+    """Check JSONL content (gzip too) given as bytes."""
+    return _Validation(ValidationOptions(**options)).run([("", CONTENT_NAME, content)], [])
+
+
+class _Validation:
+    def __init__(self, options: ValidationOptions):
+        self.options = options
+        self.log = IssueLog(options.max_issues)
+        self.candidates = [FORMATS[name] for name in formats_for_method(options.method)]
+        self.format: Format | None = None
+
+    def run(self, sources: list[tuple[str, str, Path | bytes]], missing: list[tuple[str, str, str]]):
+        for file, code, message in missing:
+            self.log.add_file_issue(file, code, message)
+        tokens = self._token_counter()
+        reports = []
+        if self.options.format:
+            self.format = self._given_format(sources[0][1] if sources else "")
+            if self.format is None:
+                sources = []
+        for split, name, source in sources:
+            reports.append(self._file(split, name, source, tokens))
+        return ValidationReport(tuple(reports), tuple(self.log.listed), dict(self.log.counts))
+
+    def _given_format(self, name: str) -> Format | None:
+        fmt = FORMATS.get(self.options.format)
+        if fmt is None:
+            self.log.add_file_issue(name, UNKNOWN_FORMAT, (
+                f'"{self.options.format}" is not a data format; known formats: {", ".join(FORMATS)}'
+            ))
+        elif fmt not in self.candidates:
+            self._not_accepted(name, fmt)
+        return fmt
+
+    def _not_accepted(self, name: str, fmt: Format) -> None:
+        self.log.add_file_issue(name, FORMAT_NOT_ACCEPTED, (
+            f"{fmt.name} data is not what {self.options.method} trains on; "
+            f"it takes: {', '.join(f.name for f in self.candidates)}"
+        ))
+
+    def _token_counter(self) -> Callable[[], TokenCounter] | None:
+        """A maker of one counter per file, sharing one loaded tokenizer; None without a model."""
+        if not self.options.model_path:
+            return None
+        try:
+            tokenizer = load_tokenizer(self.options.model_path)
+        except TokenizerMissing as exc:
+            self.log.add_file_issue(self.options.model_path, NO_TOKENIZER, f"no token statistics: {exc}")
+            return None
+        return lambda: TokenCounter(tokenizer, self.options.max_seq_length)
+
+    def _file(self, split: str, name: str, source: Path | bytes, tokens) -> FileReport:
+        issues = self.log.open_file(name)
+        scan = None
+        try:
+            with open_stream(source) as stream:
+                fmt = self._file_format(name, stream, issues)
+                if fmt is not None:
+                    stream.seek(0)
+                    scan = _FileScan(fmt, issues, tokens() if tokens else None)
+                    scan.run(stream)
+        except (OSError, EOFError, zlib.error) as exc:  # a corrupt gzip stream, a read error
+            line = scan.lines_read if scan else 0
+            issues.add(line, "", UNREADABLE_FILE, f"reading stopped after line {line}: {exc}")
+        issues.end_batch()
+        issues.close(scan.late_issues() if scan else ())
+        return FileReport(
+            path=name, split=split, format=scan.format.name if scan else "",
+            record_count=scan.records if scan else 0,
+            error_count=issues.errors, warning_count=issues.warnings,
+            field_presence=scan.field_presence() if scan else {},
+            token_statistics=scan.tokens.statistics() if scan and scan.tokens else None,
+        )
+
+    def _file_format(self, name: str, stream: BinaryIO, issues: FileIssues) -> Format | None:
+        """The format to check this file against; reports why there is none."""
+        detection: Detection = detect(stream, self.candidates)
+        if not detection.has_records:
+            issues.add(0, "", EMPTY_FILE, "no records: the file is empty or holds only blank lines")
+            return None
+        if detection.problem is not None and (detection.problem.code != UNKNOWN_FORMAT or self.format is None):
+            issues.add(0, "", detection.problem.code, detection.problem.message)
+            return None
+        if self.format is None:
+            self.format = detection.format
+            if self.format not in self.candidates:
+                self._not_accepted(name, self.format)
+        return self.format
+
+
+class _FileScan:
+    """One pass over one file's lines against one format."""
+
+    def __init__(self, fmt: Format, issues: FileIssues, tokens: TokenCounter | None):
+        self.format = fmt
+        self.issues = issues
+        self.tokens = tokens
+        self.records = 0
+        self.lines_read = 0
+        self._typed = 0  # records that decoded into the format's Struct
+        self._presence: Counter[str] = Counter()
+        self._duplicates = DuplicateFinder()
+        self._decode = msgspec.json.Decoder(fmt.record_type).decode
+        self._after = self._after_record_hook()
+
+    def _after_record_hook(self) -> Callable[[int, msgspec.Struct], None] | None:
+        """Per-record work beyond the check, only when there is some (most runs have none)."""
+        optional, tokens, presence = self.format.optional_fields, self.tokens, self._presence
+        text = self.format.training_text
+        if not optional and tokens is None:
+            return None
+
+        def after(line: int, record: msgspec.Struct) -> None:
+            for name in optional:
+                if getattr(record, name) is not msgspec.UNSET:
+                    presence[name] += 1
+            if tokens is not None:
+                tokens.add(line, text(record))
+
+        return after
+
+    def run(self, stream: BinaryIO) -> None:
+        for batch in line_batches(stream):
+            self._scan_batch(batch)
+            self.lines_read = batch.first_line + len(batch.lines) - 1
+            if self.tokens is not None:
+                for line, length, exact in self.tokens.flush():
+                    self.issues.add(line, "", TOO_LONG, (
+                        f"{'' if exact else 'at least '}{length} tokens, over max_seq_length "
+                        f"{self.tokens.max_seq_length}: training cuts the rest; shorten it or raise max_seq_length"
+                    ))
+            self.issues.end_batch()
+
+    def _scan_batch(self, batch: LineBatch) -> None:
+        if batch.utf8:
+            self._scan_lines(batch.first_line, batch.lines)
+            return
+        # Invalid UTF-8 may sit where the fast decoder does not look (a field it skips): lines go one by one.
+        for number, line in enumerate(batch.lines, batch.first_line):
+            try:
+                line.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                self._slow(number, line, exc)
+            else:
+                self._scan_lines(number, [line])
+
+    def _scan_lines(self, number: int, lines: list[bytes]) -> None:
+        # The hot loop: everything it touches is a local.
+        decode, check, after, slow = self._decode, self.format.check, self._after, self._slow
+        digest, encode, problems_at = self._duplicates.digests.append, _encode, self._problems_at
+        typed = 0
+        for line in lines:
+            try:
+                record = decode(line)
+            except _FAST_ERRORS as exc:
+                slow(number, line, exc)
+            else:
+                typed += 1
+                digest(hash(encode(record)) or 1)
+                if check is not None:
+                    problems = check(record)
+                    if problems:
+                        problems_at(number, problems)
+                if after is not None:
+                    after(number, record)
+            number += 1
+        self._typed += typed
+        self.records += typed
+
+    def _slow(self, number: int, line: bytes, error: Exception) -> None:
+        self._duplicates.digests.append(NO_RECORD)
+        if not line or line.isspace():
+            return
+        self.records += 1
+        diagnosis = diagnose(line, self.format, error)
+        self._problems_at(number, diagnosis.problems)
+        self._presence.update(name for name in diagnosis.fields if name in self.format.fields)
+
+    def _problems_at(self, number: int, problems: list[Problem]) -> None:
+        for problem in problems:
+            self.issues.add(number, problem.field_path, problem.code, problem.message)
+
+    def late_issues(self):
+        for line, first in self._duplicates.duplicates():
+            yield line, "", DUPLICATE_RECORD, f"same record as line {first}: it counts twice in training; drop one"
+
+    def field_presence(self) -> dict[str, int]:
+        counts = Counter({name: self._typed for name in self.format.required_fields})
+        counts.update(self._presence)
+        return {name: counts[name] for name in self.format.fields if counts[name]}
