@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import CHATS, RecordingListener, sft_spec, write_jsonl
+from execution_helpers import CHATS, RecordingListener, sft_spec, write_jsonl
 from droidft.v1 import job_pb2, methods_pb2, progress_pb2
 
 from droidft_server.execution.runner import ProcessRunner

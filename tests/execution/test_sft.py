@@ -7,7 +7,7 @@ import mlx.core as mx
 import mlx.nn as nn
 import mlx_lm
 import pytest
-from conftest import CHATS, sft_spec, train_in_process, write_jsonl
+from execution_helpers import CHATS, sft_spec, train_in_process, write_jsonl
 from droidft.v1 import methods_pb2, progress_pb2
 
 LORA, DORA, FULL = methods_pb2.FINE_TUNE_TYPE_LORA, methods_pb2.FINE_TUNE_TYPE_DORA, methods_pb2.FINE_TUNE_TYPE_FULL
