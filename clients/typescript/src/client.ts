@@ -149,6 +149,7 @@ export class DroidftClient {
       signal: options.signal,
       open: (afterSequence) =>
         this.service.streamTrainingProgress({ ...first, afterSequence }, { signal: options.signal }),
+      fetchJob: () => this.service.getTrainingJob({ jobId }, { signal: options.signal, timeoutMs: this.timeoutMs }),
     });
   }
 

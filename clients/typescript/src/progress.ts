@@ -1,6 +1,6 @@
 import { Code, ConnectError } from "@connectrpc/connect";
 import { setTimeout as delay } from "node:timers/promises";
-import { JobState } from "./gen/droidft/v1/job_pb.js";
+import { JobState, type TrainingJob } from "./gen/droidft/v1/job_pb.js";
 import type { TrainingProgress } from "./gen/droidft/v1/progress_pb.js";
 import { fromCallError } from "./errors.js";
 
@@ -32,12 +32,20 @@ function isDropped(error: unknown, signal: AbortSignal | undefined): boolean {
   return !signal?.aborted && error instanceof ConnectError && DROPPED_CODES.has(error.code) && error.details.length === 0;
 }
 
+/** True when the job has ended and its terminal event is at or before `sequence`. */
+async function endedBefore(sequence: bigint, fetchJob: () => Promise<TrainingJob>): Promise<boolean> {
+  const job = await fetchJob();
+  return TERMINAL_STATES.has(job.state) && job.lastSequence <= sequence;
+}
+
 export interface ResumableProgressArgs {
   readonly afterSequence: bigint;
   readonly policy: ReconnectPolicy;
   readonly signal: AbortSignal | undefined;
   /** Opens one server stream of the events after the given sequence. */
   readonly open: (afterSequence: bigint) => AsyncIterable<TrainingProgress>;
+  /** The job as it is now: tells a stream that ended early from one that started after the end. */
+  readonly fetchJob: () => Promise<TrainingJob>;
 }
 
 /** Yields each event once, in order, across reconnections, until the terminal state change. */
@@ -57,6 +65,9 @@ export async function* resumableProgress(args: ResumableProgressArgs): AsyncGene
         if (isTerminal(event)) {
           return;
         }
+      }
+      if (await endedBefore(lastSequence, args.fetchJob)) {
+        return;
       }
     } catch (error) {
       if (!isDropped(error, args.signal)) {

@@ -146,6 +146,10 @@ describe("droidft TypeScript client against a real server", () => {
     const finished = await client.getTrainingJob(job.jobId);
     assert.equal(finished.state, JobState.SUCCEEDED);
     assert.equal(finished.lastSequence, events.at(-1)?.sequence);
+    const tail = await collect(client.streamProgress(job.jobId, { afterSequence: 3n }));
+    assert.deepEqual(tail, events.slice(3), "resuming after sequence 3 replays the rest");
+    assert.deepEqual(await collect(client.streamProgress(job.jobId, { afterSequence: finished.lastSequence })), []);
+
     const { checkpoints } = await client.listCheckpoints(job.jobId);
     assert.ok(checkpoints.some((checkpoint) => checkpoint.final));
     const { jobs } = await client.listTrainingJobs({ states: [JobState.SUCCEEDED] });
