@@ -100,6 +100,8 @@ class FakeTrainingService(service_pb2_grpc.TrainingServiceServicer):
     call_metadata: list[dict[str, str]] = field(default_factory=list)
     validation: data_pb2.ValidateDatasetResponse = field(default_factory=data_pb2.ValidateDatasetResponse)
     checkpoints: list[job_pb2.Checkpoint] = field(default_factory=list)
+    estimate: resources_pb2.ResourceEstimate = field(default_factory=lambda: resources_pb2.ResourceEstimate(
+        peak_memory_bytes=123_456_789, available_memory_bytes=8 << 30, fits=True, device="cpu"))
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def _enter(self, name: str, request, context) -> None:
@@ -152,8 +154,7 @@ class FakeTrainingService(service_pb2_grpc.TrainingServiceServicer):
 
     def EstimateResources(self, request, context):
         self._enter("EstimateResources", request, context)
-        return service_pb2.EstimateResourcesResponse(estimate=resources_pb2.ResourceEstimate(
-            peak_memory_bytes=123_456_789, fits=True, device="cpu"))
+        return service_pb2.EstimateResourcesResponse(estimate=self.estimate)
 
     def CreateTrainingJob(self, request, context):
         self._enter("CreateTrainingJob", request, context)

@@ -288,3 +288,17 @@ def test_output_cut_short_by_the_reader_ends_quietly(fake, monkeypatch, capsys):
     finally:
         os.close(saved_stdout)
     assert capsys.readouterr().err == ""
+
+
+def test_estimate_reports_the_prediction_for_the_spec_from_flags(droidft, fake):
+    code, out, _ = droidft("estimate", "--model", "/m", "--data", "/d", "--method", "grpo", "--batch-size", "2")
+    assert code == 0
+    assert out.startswith("peak memory: 117.7 MiB of 8.0 GiB available on cpu: fits\n")
+    spec = fake.service.requests_of("EstimateResources")[0].spec
+    assert (spec.model_path, spec.batch_size, spec.WhichOneof("method")) == ("/m", 2, "grpo")
+
+
+def test_estimate_exits_1_when_the_job_would_not_fit(droidft, fake):
+    fake.service.estimate.fits = False
+    code, out, _ = droidft("estimate", "--model", "/m", "--data", "/d", "--method", "sft", "--json")
+    assert (code, json.loads(out)["device"]) == (1, "cpu")

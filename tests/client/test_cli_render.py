@@ -1,11 +1,12 @@
 import pytest
 
+from droidft.cli.data_view import issue_counts_line
+from droidft.cli.estimate_view import estimate_report
 from droidft.cli.job_view import job_details, job_row
 from droidft.cli.method_view import format_range
 from droidft.cli.progress_view import eta_seconds, event_line, progress_bar
 from droidft.cli.render import format_age, format_bytes, format_duration, format_table
-from droidft.cli.data_view import issue_counts_line
-from droidft.v1 import job_pb2, methods_pb2, progress_pb2
+from droidft.v1 import job_pb2, methods_pb2, progress_pb2, resources_pb2
 from fake_training_service import T0, make_job, timestamp
 
 
@@ -110,3 +111,24 @@ def test_job_details_leave_out_what_is_not_set():
 
 def test_issue_counts_most_frequent_first():
     assert issue_counts_line({"a": 1, "b": 5, "c": 1}) == "b 5, a 1, c 1"
+
+
+def test_estimate_report_lists_memory_largest_first_and_the_advice():
+    estimate = resources_pb2.ResourceEstimate(
+        peak_memory_bytes=3 << 30, available_memory_bytes=2 << 30, device="gpu", seconds_per_iteration=1.25,
+        total_seconds=125, trainable_parameters=16_384, total_parameters=123_200, fits=False,
+        breakdown=resources_pb2.MemoryBreakdown(weights_bytes=2 << 30, activations_bytes=700 << 20, kv_cache_bytes=0),
+        advice=[resources_pb2.ResourceAdvice(change="batch_size=2", description="halves activations",
+                                             peak_memory_bytes=1 << 30, seconds_per_iteration=0.7, fits=True)])
+    assert estimate_report(estimate) == (
+        "peak memory: 3.0 GiB of 2.0 GiB available on gpu: does NOT fit\n"
+        "time:        1.25 s per iteration, 2m05s in all\n"
+        "parameters:  16,384 trainable of 123,200\n"
+        "\n"
+        "MEMORY       SIZE\n"
+        "weights      2.0 GiB\n"
+        "activations  700.0 MiB\n"
+        "\n"
+        "CHANGE        PEAK MEMORY  PER ITERATION  FITS  WHY\n"
+        "batch_size=2  1.0 GiB      0.7 s          yes   halves activations"
+    )

@@ -2,8 +2,9 @@
 
 The server attaches a google.rpc.Status to every error (trailer
 `grpc-status-details-bin`): google.rpc.ErrorInfo (domain "droidft", a stable
-reason, metadata) and, for INVALID_ARGUMENT, google.rpc.BadRequest (field path,
-message and protovalidate rule id of each violation).
+reason, metadata); for INVALID_ARGUMENT, google.rpc.BadRequest (field path,
+message and protovalidate rule id of each violation); and, where something on
+the server stands in the way, google.rpc.PreconditionFailure.
 """
 
 from __future__ import annotations
