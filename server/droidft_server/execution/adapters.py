@@ -67,7 +67,6 @@ class AdapterCheckpoints:
         self._ctx = ctx
         self._model = model
         self.final_path = ctx.output_dir / ADAPTER_FILE
-        self.last_saved_iteration: int | None = None
 
     def _save(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -76,7 +75,6 @@ class AdapterCheckpoints:
     def save(self, iteration: int) -> None:
         path = self._ctx.output_dir / CHECKPOINT_DIR / f"{iteration:07d}_{ADAPTER_FILE}"
         self._save(path)
-        self.last_saved_iteration = iteration
         self._ctx.emit(events.checkpoint_saved(iteration, str(path), final=False))
 
     def save_final(self, iteration: int) -> str:

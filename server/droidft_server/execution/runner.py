@@ -94,7 +94,8 @@ class ProcessRunner:
             run.relay.join()
 
     def _relay(self, run: _Run) -> None:
-        """Pass the worker's messages to the listener until it exits, then report how it ended, once."""
+        """Pass the worker's messages to the listener until it exits, then report how it ended, once
+        (also when it died before it could report on_started)."""
         result: Finished | Failed | None = None
         try:
             while True:

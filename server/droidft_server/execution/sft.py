@@ -99,10 +99,9 @@ class _SftLoop(TrainingCallback):
         return self._settings.report_every * self._accumulation
 
     def batches(self, dataset, batch_size, max_seq_length, loop=False, comm_group=None, seed=None):
-        """mlx-lm's batches; before each optimizer step, the between-iteration work (may end training)."""
-        source = iterate_batches(
-            dataset, batch_size, max_seq_length, loop=True, seed=self._settings.seed, comm_group=comm_group
-        )
+        """mlx-lm's endless batch stream (shuffled by numpy's generator, which the worker seeded),
+        with the between-iteration work before each optimizer step; that work may end the stream."""
+        source = iterate_batches(dataset, batch_size, max_seq_length, loop=True, comm_group=comm_group)
         micro_steps = 0
         while True:
             if micro_steps % self._accumulation == 0:
@@ -130,18 +129,21 @@ class _SftLoop(TrainingCallback):
         done = self.completed
         if done and done % self._settings.checkpoint_every == 0:
             self.checkpoints.save(done)
+        if self._ctx.should_stop():
+            return self._stop(f"cancelled after iteration {done}")
         if self._valid_set is not None and done % self._settings.eval_every == 0:
             self.evaluate()
-        if self._ctx.should_stop():
-            self.stop_reason = f"cancelled after iteration {done}"
-        elif self._settings.early_stop and self._evals_without_improvement >= self._settings.patience:
-            self.stop_reason = (
+        if self._settings.early_stop and self._evals_without_improvement >= self._settings.patience:
+            return self._stop(
                 f"early stop after iteration {done}: validation loss did not improve for "
                 f"{self._evals_without_improvement} evaluations (best {self._best_val_loss:.4f})"
             )
-        if self.stop_reason:
-            self._ctx.emit(events.log(progress_pb2.LOG_LEVEL_INFO, self.stop_reason))
-        return bool(self.stop_reason)
+        return False
+
+    def _stop(self, reason: str) -> bool:
+        self.stop_reason = reason
+        self._ctx.emit(events.log(progress_pb2.LOG_LEVEL_INFO, reason))
+        return True
 
     def evaluate(self) -> None:
         # Validation draws batches from numpy's global generator; keep training's batch order independent of it.
