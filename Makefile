@@ -4,7 +4,10 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: setup demo test proto proto-check bench clean
+TS := clients/typescript
+TS_MODULES := $(TS)/node_modules/.package-lock.json
+
+.PHONY: setup demo test proto proto-check ts-proto contract-check bench clean
 
 setup: $(STAMP)
 
@@ -17,8 +20,19 @@ $(STAMP): pyproject.toml clients/python/pyproject.toml
 demo: setup
 	$(PY) -m droidft_server.demo
 
-test: setup proto-check
+$(TS_MODULES): $(TS)/package-lock.json
+	cd $(TS) && npm ci --no-audit --no-fund
+
+test: setup proto-check $(TS_MODULES)
 	$(PY) -m pytest -q
+	cd $(TS) && npm test
+
+ts-proto: setup $(TS_MODULES)
+	$(PY) tools/tsgen.py
+
+contract-check: setup
+	$(PY) tools/buf_check.py lint
+	$(PY) tools/buf_check.py breaking
 
 proto: setup
 	$(PY) tools/protogen.py
