@@ -1,0 +1,409 @@
+"""Resource estimator calibration: predicted vs measured peak memory and time per iteration.
+
+Each configuration trains a locally built tiny llama for a few iterations in a fresh
+subprocess (so peak memory and compiled kernels do not leak between rows): SFT with
+mlx-lm's compiled step (the one droidft's SFT trainer runs), and GRPO-style iterations
+(mlx-lm-lora's batched sampler for batch_size x group_size completions, the sampling
+policy's log-probabilities, then one gradient over every completion). Memory is
+mx.get_peak_memory() after warm-up; time is the median per iteration, in process CPU
+time on the CPU (see execution/calibration.py: other processes on a shared machine do
+not inflate it) with wall time alongside. The table goes into bench/README.md.
+
+Run: python -m bench.estimation   (or `make bench`, which runs every bench module)
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from droidft.v1 import job_pb2
+
+from droidft_server.domain.estimation import DeviceProfile, TokenLengths, estimate, read_model_facts
+from droidft_server.domain.spec import resolve
+from droidft_server.execution.calibration import device_clock, load_or_calibrate
+from droidft_server.tinymodel import build_tiny_model
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+README = Path(__file__).resolve().parent / "README.md"
+SECTION_TITLE = "## Resource estimator: predicted vs measured"
+MEMORY_GOAL = 0.15
+TIME_GOAL = 0.30
+WARMUP_ITERATIONS = 2
+MEASURED_ITERATIONS = 4
+SUBPROCESS_TIMEOUT = 600
+
+
+@dataclass(frozen=True)
+class Shape:
+    hidden_size: int = 64
+    num_layers: int = 2
+    num_heads: int = 4
+    num_kv_heads: int = 2
+    intermediate_size: int = 128
+    vocab_size: int = 512
+
+    def label(self) -> str:
+        return f"h{self.hidden_size} L{self.num_layers} v{self.vocab_size}"
+
+
+SMALL = Shape(hidden_size=128, num_layers=4, num_heads=8, num_kv_heads=4, intermediate_size=256, vocab_size=1024)
+WIDE = Shape(hidden_size=256, num_layers=4, num_heads=8, num_kv_heads=2, intermediate_size=512, vocab_size=2048)
+DEEP_VOCAB = Shape(hidden_size=64, num_layers=6, num_heads=4, num_kv_heads=2, intermediate_size=128, vocab_size=4096)
+
+
+@dataclass(frozen=True)
+class Config:
+    name: str
+    shape: Shape = field(default_factory=Shape)
+    method: str = "sft"  # "sft" or "grpo"
+    batch_size: int = 4
+    tokens: int = 128  # record length (SFT) or prompt length (GRPO)
+    max_seq_length: int = 2048
+    rank: int = 8
+    fine_tune_type: str = "lora"
+    num_layers: int | None = None
+    grad_checkpoint: bool = False
+    group_size: int = 4
+    completion_tokens: int = 32
+    beta: float = 0.0
+
+
+CONFIGS = (
+    Config("sft tiny"),
+    Config("sft tiny batch 8", batch_size=8),
+    Config("sft tiny 250 tokens", tokens=250),
+    Config("sft tiny rank 32", rank=32),
+    Config("sft tiny 1 x 512 tokens", batch_size=1, tokens=512),
+    Config("sft tiny cut at 96", tokens=300, max_seq_length=97),
+    Config("sft tiny grad checkpoint", batch_size=8, tokens=256, grad_checkpoint=True),
+    Config("sft small", shape=SMALL),
+    Config("sft small last 2 blocks", shape=SMALL, num_layers=2),
+    Config("sft small dora", shape=SMALL, fine_tune_type="dora"),
+    Config("sft small full last 2", shape=SMALL, fine_tune_type="full", num_layers=2),
+    Config("sft wide rank 16", shape=WIDE, batch_size=2, tokens=200, rank=16),
+    Config("sft deep vocab 4096", shape=DEEP_VOCAB, tokens=64),
+    Config("grpo tiny", method="grpo", batch_size=2, tokens=32),
+    Config("grpo tiny beta 0.1", method="grpo", batch_size=2, tokens=32, beta=0.1),
+    Config("grpo small", shape=SMALL, method="grpo", batch_size=2, tokens=48, completion_tokens=48),
+)
+
+
+# --- prediction (no MLX in this process) ---------------------------------------------------
+
+
+def spec_of(config: Config, model_path: Path) -> job_pb2.TrainingJobSpec:
+    spec = job_pb2.TrainingJobSpec(
+        model_path=str(model_path),
+        train_data_path="bench.jsonl",
+        batch_size=config.batch_size,
+        max_seq_length=config.max_seq_length,
+        iterations=MEASURED_ITERATIONS,
+    )
+    spec.adapter.rank = config.rank
+    spec.adapter.fine_tune_type = {"lora": 1, "dora": 2, "full": 3}[config.fine_tune_type]
+    if config.num_layers is not None:
+        spec.adapter.num_layers = config.num_layers
+    if config.method == "sft":
+        spec.sft.grad_checkpoint = config.grad_checkpoint
+    else:
+        spec.grpo.rollout.group_size = config.group_size
+        spec.grpo.rollout.max_completion_length = config.completion_tokens
+        spec.grpo.beta = config.beta
+    return spec
+
+
+def predict(config: Config, model_path: Path, device: DeviceProfile):
+    lengths = TokenLengths(mean=config.tokens, p95=config.tokens, max=config.tokens)
+    return estimate(resolve(spec_of(config, model_path)), read_model_facts(model_path), token_lengths=lengths, device=device)
+
+
+# --- measurement (runs in a fresh subprocess per configuration) ---------------------------
+
+
+def _adapt(model, config: Config) -> None:
+    from mlx_lm.tuner.utils import linear_to_lora_layers
+
+    blocks = config.num_layers or len(model.layers)
+    model.freeze()
+    if config.fine_tune_type == "full":
+        for block in model.layers[-blocks:]:
+            block.unfreeze()
+    else:
+        linear_to_lora_layers(
+            model, blocks, {"rank": config.rank, "scale": 20.0, "dropout": 0.0}, use_dora=config.fine_tune_type == "dora"
+        )
+
+
+def _sft_iteration(model, config: Config):
+    """mlx-lm's compiled SFT step on batches padded by mlx-lm's own iterate_batches."""
+    from functools import partial
+
+    import mlx.core as mx
+    import mlx.nn as nn
+    import mlx.optimizers as optim
+    import numpy as np
+    from mlx_lm.tuner.trainer import default_loss, grad_checkpoint, iterate_batches
+
+    if config.grad_checkpoint:
+        grad_checkpoint(model.layers[0])
+    rng = np.random.default_rng(0)
+    records = [(rng.integers(4, config.shape.vocab_size, config.tokens).tolist(), 0) for _ in range(config.batch_size)]
+    batches = iterate_batches(records, config.batch_size, config.max_seq_length, loop=True, seed=0)
+    optimizer = optim.Adam(learning_rate=1e-5)
+    loss_and_grad = nn.value_and_grad(model, default_loss)
+    state = [model.state, optimizer.state, mx.random.state]
+
+    @partial(mx.compile, inputs=state, outputs=state)
+    def step(batch, lengths):
+        (loss, tokens), grad = loss_and_grad(model, batch, lengths)
+        optimizer.update(model, grad)
+        return loss, tokens
+
+    def iteration() -> None:
+        loss, _ = step(*next(batches))
+        mx.eval(state, loss)
+
+    return iteration
+
+
+def _grpo_iteration(model, tokenizer, config: Config, reference):
+    """Sample batch_size x group_size completions, score them under the sampling policy, one gradient step."""
+    import mlx.core as mx
+    import mlx.nn as nn
+    import mlx.optimizers as optim
+    import numpy as np
+    from mlx_lm_lora.trainer.grpo_trainer import generate_grpo
+
+    temperature = 0.8
+    rng = np.random.default_rng(0)
+    prompts = [rng.integers(4, config.shape.vocab_size, config.tokens).tolist() for _ in range(config.batch_size)]
+    optimizer = optim.Adam(learning_rate=1e-5)
+
+    def log_probs(net, inputs):
+        scaled = net(inputs[:, :-1]).astype(mx.float32) / temperature
+        selected = mx.take_along_axis(scaled, inputs[:, 1:, None], axis=-1).squeeze(-1)
+        return selected - mx.logsumexp(scaled, axis=-1)
+
+    def loss(net, inputs, mask, old, ref, advantages):
+        logp = log_probs(net, inputs)
+        ratio = mx.exp(logp - old)
+        clipped = mx.clip(ratio, 0.8, 1.2)
+        per_token = -mx.minimum(ratio * advantages[:, None], clipped * advantages[:, None])
+        if ref is not None:
+            delta = ref - logp
+            per_token = per_token + config.beta * (mx.exp(delta) - delta - 1)
+        return ((per_token * mask).sum(axis=1) / mx.maximum(mask.sum(axis=1), 1)).mean()
+
+    loss_and_grad = nn.value_and_grad(model, loss)
+
+    def iteration() -> None:
+        completions, _, indices = generate_grpo(
+            model=model, tokenizer=tokenizer, prompt_tokens=prompts, max_tokens=config.completion_tokens,
+            group_size=config.group_size, batch_size=config.batch_size, end_token="",
+            temperature=temperature, top_p=1.0, top_k=0, min_p=0.0,
+        )
+        rows = [prompts[i] + c.tolist() for i, c in zip(indices, completions)]
+        width = max(len(r) for r in rows)
+        inputs = mx.array([r + [0] * (width - len(r)) for r in rows], dtype=mx.int32)
+        positions = mx.arange(width - 1)[None, :]
+        starts = mx.array([len(prompts[i]) - 1 for i in indices])[:, None]
+        ends = starts + mx.array([c.size for c in completions])[:, None]
+        mask = ((positions >= starts) & (positions < ends)).astype(mx.float32)
+        old = mx.stop_gradient(log_probs(model, inputs))
+        ref = mx.stop_gradient(log_probs(reference, inputs)) if reference is not None else None
+        mx.eval(old, *([ref] if ref is not None else []))
+        advantages = mx.array(rng.standard_normal(len(rows)), dtype=mx.float32)
+        value, grads = loss_and_grad(model, inputs, mask, old, ref, advantages)
+        optimizer.update(model, grads)
+        mx.eval(model.parameters(), optimizer.state, value)
+
+    return iteration
+
+
+def measure(config: Config, model_path: Path) -> dict:
+    """Train for a few iterations; peak memory and median time per iteration after warm-up."""
+    import mlx.core as mx
+    import mlx_lm
+
+    mx.random.seed(0)
+    model, tokenizer = mlx_lm.load(str(model_path))
+    reference = None
+    if config.method == "grpo" and config.beta > 0:
+        reference, _ = mlx_lm.load(str(model_path))
+        reference.freeze()
+    _adapt(model, config)
+    mx.eval(model.parameters())
+    if config.method == "sft":
+        iteration = _sft_iteration(model, config)
+    else:
+        iteration = _grpo_iteration(model, tokenizer, config, reference)
+    for _ in range(WARMUP_ITERATIONS):  # MLX compiles CPU kernels on first use
+        iteration()
+    mx.clear_cache()
+    mx.reset_peak_memory()
+    clock = device_clock("gpu" if mx.default_device().type == mx.gpu else "cpu")
+    device_seconds, wall_seconds = [], []
+    for _ in range(MEASURED_ITERATIONS):
+        tic, wall = clock(), time.perf_counter()
+        iteration()
+        device_seconds.append(clock() - tic)
+        wall_seconds.append(time.perf_counter() - wall)
+    return {
+        "peak_memory_bytes": mx.get_peak_memory(),
+        "seconds_per_iteration": statistics.median(device_seconds),
+        "wall_seconds_per_iteration": statistics.median(wall_seconds),
+    }
+
+
+def measure_in_subprocess(config: Config, model_path: Path) -> dict:
+    payload = json.dumps({"config": asdict(config), "model_path": str(model_path)})
+    completed = subprocess.run(
+        [sys.executable, "-m", "bench.estimation", "--measure", payload],
+        cwd=REPO_ROOT, capture_output=True, text=True, timeout=SUBPROCESS_TIMEOUT, check=False,
+    )
+    if completed.returncode != 0:
+        raise RuntimeError(f"{config.name}: measurement failed:\n{completed.stderr[-3000:]}")
+    return json.loads(completed.stdout.strip().splitlines()[-1])
+
+
+# --- the table -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Row:
+    config: Config
+    predicted_bytes: int
+    measured_bytes: int
+    predicted_seconds: float
+    measured_seconds: float
+    wall_seconds: float
+
+    @property
+    def memory_error(self) -> float:
+        return (self.predicted_bytes - self.measured_bytes) / self.measured_bytes
+
+    @property
+    def time_error(self) -> float:
+        return (self.predicted_seconds - self.measured_seconds) / self.measured_seconds
+
+
+def _describe(config: Config) -> str:
+    parts = [config.shape.label(), f"b{config.batch_size}"]
+    if config.method == "sft":
+        parts.append(f"{config.tokens} tok" + (f" (max {config.max_seq_length})" if config.max_seq_length < 2048 else ""))
+    else:
+        parts.append(f"G{config.group_size} prompt {config.tokens} + {config.completion_tokens}")
+        if config.beta:
+            parts.append(f"beta {config.beta}")
+    parts.append(config.fine_tune_type if config.fine_tune_type == "full" else f"{config.fine_tune_type} r{config.rank}")
+    if config.num_layers:
+        parts.append(f"last {config.num_layers}")
+    if config.grad_checkpoint:
+        parts.append("checkpointed")
+    return ", ".join(parts)
+
+
+def table(rows: list[Row], device: DeviceProfile) -> str:
+    mib = 1024**2
+    lines = [
+        SECTION_TITLE,
+        "",
+        f"`python -m bench.estimation` on {device.name}, MLX {device.mlx_version}; calibration: "
+        f"{device.matmul_flops_per_second / 1e9:.2f} GFLOP/s matmul, "
+        f"{device.memory_bytes_per_second / 1e9:.2f} GB/s, {device.seconds_per_op * 1e6:.1f} us per kernel. "
+        f"Memory: mx.get_peak_memory() over {MEASURED_ITERATIONS} iterations after {WARMUP_ITERATIONS} warm-up "
+        "iterations. Time: median seconds per iteration in process CPU time (wall time alongside; "
+        "a shared machine inflates wall time only). "
+        f"Goals: memory within {MEMORY_GOAL:.0%}, time within {TIME_GOAL:.0%}.",
+        "",
+        "| configuration | method | predicted MiB | measured MiB | memory error | predicted s/it | measured s/it | time error | wall s/it |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for row in rows:
+        lines.append(
+            f"| {_describe(row.config)} | {row.config.method} | {row.predicted_bytes / mib:.2f} | "
+            f"{row.measured_bytes / mib:.2f} | {row.memory_error:+.1%} | {row.predicted_seconds:.4f} | "
+            f"{row.measured_seconds:.4f} | {row.time_error:+.1%} | {row.wall_seconds:.4f} |"
+        )
+    memory_ok = sum(abs(r.memory_error) <= MEMORY_GOAL for r in rows)
+    time_ok = sum(abs(r.time_error) <= TIME_GOAL for r in rows)
+    lines += [
+        "",
+        f"Memory within {MEMORY_GOAL:.0%}: {memory_ok}/{len(rows)} rows "
+        f"(largest error {max(abs(r.memory_error) for r in rows):.1%}). "
+        f"Time within {TIME_GOAL:.0%}: {time_ok}/{len(rows)} rows "
+        f"(largest error {max(abs(r.time_error) for r in rows):.1%}).",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def write_section(readme: Path, section: str) -> None:
+    """Replace this bench's section of the README (from its title to the next '## ' title), keeping the others."""
+    text = readme.read_text() if readme.exists() else "# Benchmarks\n"
+    lines = text.splitlines()
+    try:
+        start = lines.index(SECTION_TITLE)
+    except ValueError:
+        new = text.rstrip("\n") + "\n\n" + section
+    else:
+        end = next((i for i in range(start + 1, len(lines)) if lines[i].startswith("## ")), len(lines))
+        kept_after = "\n".join(lines[end:])
+        new = "\n".join(lines[:start]) + ("\n" if start else "") + section + ("\n" + kept_after if kept_after else "")
+    readme.write_text(new.rstrip("\n") + "\n")
+
+
+def run(configs: tuple[Config, ...] = CONFIGS, readme: Path = README) -> list[Row]:
+    """Measure every configuration, compare with the estimate, and write the table into the README."""
+    with tempfile.TemporaryDirectory(prefix="droidft-bench-estimation-") as tmp:
+        tmp = Path(tmp)
+        device = load_or_calibrate(tmp / "state")  # measured now, under the same load as the rows
+        models: dict[Shape, Path] = {}
+        rows = []
+        for config in configs:
+            if config.shape not in models:
+                models[config.shape] = build_tiny_model(tmp / f"model-{len(models)}", **asdict(config.shape))
+            path = models[config.shape]
+            predicted = predict(config, path, device)
+            measured = measure_in_subprocess(config, path)
+            row = Row(
+                config,
+                predicted.peak_memory_bytes,
+                measured["peak_memory_bytes"],
+                predicted.seconds_per_iteration,
+                measured["seconds_per_iteration"],
+                measured["wall_seconds_per_iteration"],
+            )
+            print(
+                f"{config.name:28s} memory {row.memory_error:+7.1%}  time {row.time_error:+7.1%}  "
+                f"({row.measured_bytes / 1024**2:.2f} MiB, {row.measured_seconds:.4f} s)",
+                flush=True,
+            )
+            rows.append(row)
+    write_section(readme, table(rows, device))
+    return rows
+
+
+def _main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--measure", help="(internal) measure one configuration given as JSON")
+    args = parser.parse_args()
+    if args.measure:
+        payload = json.loads(args.measure)
+        config = payload["config"]
+        config["shape"] = Shape(**config["shape"])
+        print(json.dumps(measure(Config(**config), Path(payload["model_path"]))))
+    else:
+        run()
+
+
+if __name__ == "__main__":
+    _main()

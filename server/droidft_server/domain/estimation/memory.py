@@ -1,0 +1,176 @@
+"""Peak memory of a training iteration, component by component.
+
+Persistent state (weights, trainable parameters, Adam's two moments, a reference model)
+lives for the whole run. On top of it, an iteration's peak is the larger of two phases:
+the gradient step (gradients, activations kept for the backward pass, logits) and, for
+the GRPO family, sampling (the key/value cache). The breakdown describes the peak phase,
+so its components add up to the peak.
+
+Activation terms are "copies": how many arrays of a given size per token MLX keeps alive
+at the peak of mlx-lm's compiled training step. They were fitted once against
+mx.get_peak_memory() on 34 configurations (bench/estimation.py checks them on others).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, fields
+
+from ..spec import JobSettings
+from .model_facts import ModelFacts
+from .workload import KV_CACHE_STEP, Pass, Workload
+
+FLOAT32_BYTES = 4  # LoRA/DoRA weights are created in float32 whatever the model's dtype
+
+
+@dataclass(frozen=True)
+class ActivationCopies:
+    """Per token: arrays alive at the peak, in units of the named size."""
+
+    # Per block the gradient flows through:
+    intermediate: float = 5.05  # MLP width, model dtype: gate, up, activation, product, down input
+    attention_probabilities: float = 1.00  # heads x sequence length, model dtype
+    lora_rank: float = 1.05  # rank per adapted projection, float32: x @ A
+    lora_output: float = 1.18  # output features of every adapted projection, float32: (x @ A) @ B
+    dora_output: float = 0.35  # DoRA: the extra normalised output, float32
+    full_block: float = 6.04  # full fine-tuning: hidden + MLP width, model dtype (inputs of weight gradients)
+    # Once per token:
+    hidden: float = 14.33  # hidden size, model dtype: residual stream, norms, final norm
+    logits: float = 3.94  # vocabulary, model dtype: logits, softmax, their gradient
+    attention_backward: float = 2.22  # heads x sequence length: one block's score gradients
+    framework_bytes: float = 1838.0  # measured per-token remainder (indices, masks, allocator slack)
+
+
+ACTIVATION_COPIES = ActivationCopies()
+
+
+@dataclass(frozen=True)
+class MemoryBreakdown:
+    weights: int = 0
+    trainable_parameters: int = 0
+    optimizer_state: int = 0
+    gradients: int = 0
+    activations: int = 0
+    logits: int = 0
+    kv_cache: int = 0
+    reference_model: int = 0
+    overhead: int = 0
+
+    @property
+    def total(self) -> int:
+        return sum(getattr(self, f.name) for f in fields(self))
+
+
+@dataclass(frozen=True)
+class Trainable:
+    parameters: int
+    bytes_per_parameter: int
+    blocks: int  # blocks the gradient flows through (the last `blocks` of the model)
+
+    @property
+    def bytes(self) -> int:
+        return self.parameters * self.bytes_per_parameter
+
+
+def trainable(settings: JobSettings, model: ModelFacts) -> Trainable:
+    """What the adapter trains: LoRA/DoRA on every linear layer of the last num_layers blocks
+    (mlx-lm's default keys: for llama q, k, v, o, gate, up, down), or those whole blocks."""
+    adapter = settings.adapter
+    blocks = min(adapter.num_layers or model.num_layers, model.num_layers)
+    if adapter.fine_tune_type == "full":
+        return Trainable(model.block_parameters * blocks, model.dtype_bytes, blocks)
+    per_block = sum(adapter.rank * (p.in_features + p.out_features) for p in model.projections)
+    if adapter.fine_tune_type == "dora":
+        per_block += sum(p.out_features for p in model.projections)  # the magnitude vector
+    return Trainable(per_block * blocks, FLOAT32_BYTES, blocks)
+
+
+def _per_block_token_bytes(settings: JobSettings, model: ModelFacts, width: int, copies: ActivationCopies) -> float:
+    dtype = model.dtype_bytes
+    bytes_ = copies.intermediate * model.intermediate_size * dtype
+    bytes_ += copies.attention_probabilities * model.num_heads * width * dtype
+    kind = settings.adapter.fine_tune_type
+    if kind == "full":
+        return bytes_ + copies.full_block * (model.hidden_size + model.intermediate_size) * dtype
+    outputs = sum(p.out_features for p in model.projections)
+    bytes_ += copies.lora_rank * settings.adapter.rank * len(model.projections) * FLOAT32_BYTES
+    bytes_ += copies.lora_output * outputs * FLOAT32_BYTES
+    if kind == "dora":
+        bytes_ += copies.dora_output * outputs * FLOAT32_BYTES
+    return bytes_
+
+
+@dataclass(frozen=True)
+class StepMemory:
+    activations: int
+    logits: int
+    overhead: int
+
+
+def step_memory(
+    settings: JobSettings, model: ModelFacts, batch: Pass, blocks: int, copies: ActivationCopies = ACTIVATION_COPIES
+) -> StepMemory:
+    """Transient memory of one gradient evaluation over `batch`."""
+    tokens = batch.tokens
+    dtype = model.dtype_bytes
+    grad_checkpoint = bool(settings.sft and settings.sft.grad_checkpoint)
+    per_block = _per_block_token_bytes(settings, model, batch.width, copies)
+    if grad_checkpoint:
+        # Each block keeps only its input; one block's activations are recomputed at a time.
+        kept = blocks * model.hidden_size * dtype + per_block
+    else:
+        kept = blocks * per_block
+    kept += copies.hidden * model.hidden_size * dtype
+    logits = copies.logits * model.vocab_size * dtype
+    attention_backward = copies.attention_backward * model.num_heads * batch.width * dtype
+    # The peak is at the loss (logits and their gradient) or, for long rows, in the top block's attention backward.
+    if logits >= attention_backward:
+        return StepMemory(
+            activations=math.ceil(kept * tokens),
+            logits=math.ceil(logits * tokens),
+            overhead=math.ceil(copies.framework_bytes * tokens),
+        )
+    return StepMemory(
+        activations=math.ceil((kept + attention_backward) * tokens),
+        logits=0,
+        overhead=math.ceil(copies.framework_bytes * tokens),
+    )
+
+
+def kv_cache_bytes(model: ModelFacts, work: Workload) -> int:
+    """Keys and values of every block for the rows decoded at once, plus each prompt's shared prefix cache."""
+    generation = work.generation
+    if generation is None:
+        return 0
+    per_position = 2 * model.num_layers * model.kv_dim * model.dtype_bytes
+
+    def allocated(positions: int) -> int:
+        return KV_CACHE_STEP * math.ceil(positions / KV_CACHE_STEP)
+
+    live = generation.concurrent_rows * allocated(generation.longest_prompt_tokens + generation.completion_tokens)
+    shared_prompts = generation.concurrent_rows * allocated(generation.longest_prompt_tokens)
+    return per_position * (live + shared_prompts)
+
+
+def memory_breakdown(
+    settings: JobSettings, model: ModelFacts, work: Workload, copies: ActivationCopies = ACTIVATION_COPIES
+) -> MemoryBreakdown:
+    """The components of the predicted peak (they add up to it)."""
+    train = trainable(settings, model)
+    persistent = dict(
+        weights=model.weights_bytes,
+        trainable_parameters=train.bytes,
+        optimizer_state=2 * train.bytes,  # Adam's first and second moments, in the parameters' dtype
+        reference_model=model.weights_bytes if work.reference_model else 0,
+    )
+    accumulating = bool(settings.sft and settings.sft.grad_accumulation_steps > 1)
+    step = step_memory(settings, model, work.peak_pass, train.blocks, copies)
+    gradient_phase = dict(
+        gradients=train.bytes * (2 if accumulating else 1),  # the running sum and the new gradient
+        activations=step.activations,
+        logits=step.logits,
+        overhead=step.overhead,
+    )
+    sampling_phase = dict(kv_cache=kv_cache_bytes(model, work))
+    phase = gradient_phase if sum(gradient_phase.values()) >= sum(sampling_phase.values()) else sampling_phase
+    return MemoryBreakdown(**persistent, **phase)

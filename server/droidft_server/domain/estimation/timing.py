@@ -1,0 +1,116 @@
+"""Seconds per iteration from work counts and the device's measured throughput.
+
+time = FLOPs / matmul FLOP/s + bytes moved / memory bandwidth + kernels x seconds per kernel.
+The first term dominates large models; the last dominates tiny ones (MLX launches a
+fixed number of kernels per block whatever their size).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..spec import JobSettings
+from .device import DeviceProfile
+from .memory import Trainable, step_memory
+from .model_facts import ModelFacts
+from .workload import Pass, Workload
+
+
+@dataclass(frozen=True)
+class KernelCounts:
+    """Kernels MLX evaluates; fitted to measured step times on the CPU (bench/estimation.py)."""
+
+    per_block_step: float = 120.0  # forward + backward of one block in a gradient step
+    per_step: float = 60.0  # embedding, final norm, head, loss, optimizer
+    per_block_forward: float = 25.0  # forward-only (scoring, one decoding step)
+    per_decode_step: float = 30.0  # sampling, cache bookkeeping of one generated token
+
+
+KERNELS = KernelCounts()
+ACTIVATION_TRAFFIC = 3  # activations are written forward, read backward, and their gradient written
+
+
+def _block_matmul_parameters(model: ModelFacts) -> int:
+    return sum(p.in_features * p.out_features for p in model.projections)
+
+
+def forward_flops(model: ModelFacts, batch: Pass) -> float:
+    """Multiply-adds x 2 of one forward pass over every block and the output head."""
+    linear = model.num_layers * _block_matmul_parameters(model) + model.vocab_size * model.hidden_size
+    # Scores and weighted values: two (width x head_dim) products per head per token (MLX computes the full square).
+    attention = model.num_layers * 4 * batch.width * model.num_heads * model.head_dim
+    return 2.0 * batch.tokens * linear + batch.tokens * attention
+
+
+def step_flops(settings: JobSettings, model: ModelFacts, batch: Pass, train: Trainable) -> float:
+    """Forward + backward of one gradient evaluation."""
+    forward = forward_flops(model, batch)
+    block_linear = _block_matmul_parameters(model)
+    through = train.blocks * block_linear + model.vocab_size * model.hidden_size
+    input_gradients = 2.0 * batch.tokens * through
+    attention_backward = 2 * train.blocks * 4 * batch.width * model.num_heads * model.head_dim * batch.tokens
+    if settings.adapter.fine_tune_type == "full":
+        weight_gradients = 2.0 * batch.tokens * train.blocks * block_linear
+    else:
+        adapter = sum(p.in_features + p.out_features for p in model.projections) * settings.adapter.rank
+        weight_gradients = 3 * 2.0 * batch.tokens * train.blocks * adapter  # forward + both gradients
+    recompute = 0.0
+    if settings.sft is not None and settings.sft.grad_checkpoint:
+        recompute = forward * train.blocks / model.num_layers  # checkpointed blocks run forward twice
+    return forward + input_gradients + attention_backward + weight_gradients + recompute
+
+
+def step_seconds(
+    settings: JobSettings, model: ModelFacts, batch: Pass, train: Trainable, device: DeviceProfile
+) -> float:
+    transient = step_memory(settings, model, batch, train.blocks)
+    moved = ACTIVATION_TRAFFIC * (transient.activations + transient.logits) + 2 * model.weights_bytes
+    kernels = KERNELS.per_block_step * train.blocks + KERNELS.per_block_forward * (model.num_layers - train.blocks)
+    kernels += KERNELS.per_step
+    return (
+        step_flops(settings, model, batch, train) / device.matmul_flops_per_second
+        + moved / device.memory_bytes_per_second
+        + kernels * device.seconds_per_op
+    )
+
+
+def forward_seconds(model: ModelFacts, batch: Pass, device: DeviceProfile) -> float:
+    """A forward-only pass (old-policy or reference log-probabilities)."""
+    logits_bytes = batch.tokens * model.vocab_size * 4
+    kernels = KERNELS.per_block_forward * model.num_layers + KERNELS.per_step
+    return (
+        forward_flops(model, batch) / device.matmul_flops_per_second
+        + (model.weights_bytes + 2 * logits_bytes) / device.memory_bytes_per_second
+        + kernels * device.seconds_per_op
+    )
+
+
+def generation_seconds(model: ModelFacts, work: Workload, device: DeviceProfile) -> float:
+    """Prompt processing plus one decoding step per generated token of each wave of concurrent rows."""
+    generation = work.generation
+    if generation is None:
+        return 0.0
+    waves = -(-generation.sequences // generation.concurrent_rows)
+    prompt = Pass(rows=generation.concurrent_rows, width=max(1, round(generation.mean_prompt_tokens)))
+    context = generation.mean_prompt_tokens + generation.completion_tokens / 2
+    kv_bytes_per_row = 2 * model.num_layers * model.kv_dim * model.dtype_bytes * context
+    decode = Pass(rows=generation.concurrent_rows, width=1)
+    step = (
+        (forward_flops(model, decode) + 4 * model.num_layers * model.num_heads * model.head_dim * context * decode.rows)
+        / device.matmul_flops_per_second
+        + (model.weights_bytes + decode.rows * kv_bytes_per_row) / device.memory_bytes_per_second
+        + (KERNELS.per_block_forward * model.num_layers + KERNELS.per_decode_step) * device.seconds_per_op
+    )
+    return forward_seconds(model, prompt, device) + waves * generation.completion_tokens * step
+
+
+def iteration_seconds(
+    settings: JobSettings, model: ModelFacts, work: Workload, train: Trainable, device: DeviceProfile
+) -> float:
+    seconds = work.passes_per_iteration * step_seconds(settings, model, work.typical_pass, train, device)
+    if work.generation is not None:
+        # Sampling, then the sampling policy's log-probabilities of every completion.
+        seconds += generation_seconds(model, work, device) + forward_seconds(model, work.typical_pass, device)
+    if work.reference_model:
+        seconds += forward_seconds(model, work.typical_pass, device)
+    return seconds

@@ -1,0 +1,109 @@
+"""What one training iteration processes: rows, tokens per row, generated tokens.
+
+The shapes mirror the trainers droidft runs: mlx-lm's SFT batches (rows padded to a
+multiple of 32 tokens, cut at max_seq_length), preference methods (chosen and rejected
+rows in one graph), and the GRPO family (batch_size prompts x group_size completions,
+sampled by mlx-lm-lora's batched generator, then one gradient over every completion).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from ..spec import JobSettings
+
+POLICY_METHODS = ("grpo", "gspo", "dr_grpo")
+PREFERENCE_METHODS = ("dpo", "orpo", "cpo")
+SFT_PAD_MULTIPLE = 32  # mlx-lm pads each SFT batch to one more than a multiple of 32 tokens
+KV_CACHE_STEP = 256  # mlx-lm grows key/value caches in blocks of 256 positions
+
+
+@dataclass(frozen=True)
+class TokenLengths:
+    """Token counts of the training records: whole examples (SFT, preference) or prompts (GRPO family)."""
+
+    mean: float
+    p95: int
+    max: int
+
+
+@dataclass(frozen=True)
+class Pass:
+    """One differentiated graph: rows x width tokens."""
+
+    rows: int
+    width: int
+
+    @property
+    def tokens(self) -> int:
+        return self.rows * self.width
+
+
+@dataclass(frozen=True)
+class Generation:
+    """Sampling completions (GRPO family) before the gradient step."""
+
+    sequences: int  # completions sampled per iteration (batch_size x group_size)
+    concurrent_rows: int  # rows the batched generator decodes at once
+    longest_prompt_tokens: int  # sets the key/value cache size
+    mean_prompt_tokens: float  # sets the time of prompt processing
+    completion_tokens: int
+
+
+@dataclass(frozen=True)
+class Workload:
+    peak_pass: Pass  # the largest batch: sets peak memory
+    typical_pass: Pass  # a batch of average length: sets time per iteration
+    passes_per_iteration: int  # gradient evaluations per optimizer step
+    generation: Generation | None
+    reference_model: bool  # a second, frozen copy of the model scores every row
+
+
+def sft_width(tokens: float, max_seq_length: int) -> int:
+    """Input width of an SFT batch whose longest record has `tokens` tokens (targets drop one)."""
+    padded = 1 + SFT_PAD_MULTIPLE * math.ceil(tokens / SFT_PAD_MULTIPLE)
+    return max(1, min(padded, max_seq_length) - 1)
+
+
+def uses_reference_model(settings: JobSettings) -> bool:
+    """GRPO family: only when a KL term (beta > 0) needs it; DPO always scores against it; ORPO/CPO never."""
+    if settings.policy is not None:
+        return settings.policy.beta > 0
+    return settings.method == "dpo"
+
+
+def workload(settings: JobSettings, lengths: TokenLengths | None) -> Workload:
+    cap = settings.max_seq_length
+    longest = min(lengths.max, cap) if lengths else cap
+    typical = min(lengths.mean, cap) if lengths else cap
+    if settings.policy is not None:
+        rollout = settings.policy.rollout
+        completions = settings.batch_size * rollout.group_size
+        completion = rollout.max_completion_length
+
+        def policy_pass(prompt: float) -> Pass:
+            return Pass(rows=completions, width=max(1, math.ceil(prompt) + completion - 1))
+
+        return Workload(
+            peak_pass=policy_pass(longest),
+            typical_pass=policy_pass(typical),
+            passes_per_iteration=rollout.num_iterations,
+            generation=Generation(
+                sequences=completions,
+                concurrent_rows=settings.batch_size,
+                longest_prompt_tokens=math.ceil(longest),
+                mean_prompt_tokens=typical,
+                completion_tokens=completion,
+            ),
+            reference_model=uses_reference_model(settings),
+        )
+    rows = settings.batch_size * (2 if settings.method in PREFERENCE_METHODS else 1)
+    accumulation = settings.sft.grad_accumulation_steps if settings.sft else 1
+    return Workload(
+        peak_pass=Pass(rows=rows, width=sft_width(longest, cap)),
+        typical_pass=Pass(rows=rows, width=sft_width(typical, cap)),
+        passes_per_iteration=accumulation,
+        generation=None,
+        reference_model=uses_reference_model(settings),
+    )

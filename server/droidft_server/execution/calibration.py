@@ -1,0 +1,171 @@
+"""Throughput of the device MLX trains on, measured once and cached.
+
+A few-second micro-benchmark (dense matmul FLOP/s in float32 and in 16-bit floats,
+streaming memory bandwidth, and the fixed cost of one small kernel) runs in a
+subprocess, so the server process never imports MLX. The result is cached as JSON in
+the server's state directory, keyed by platform and MLX version; only the memory
+available right now is read afresh on every call.
+
+Run `python -m droidft_server.execution.calibration` to print a measurement.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import re
+import subprocess
+import sys
+import time
+from importlib import metadata
+from pathlib import Path
+from typing import Callable
+
+from ..domain.estimation.device import DeviceProfile
+
+CACHE_DIR = "calibration"
+TIMEOUT_SECONDS = 120
+# The Python runtime and MLX's libraries live outside MLX's allocator; keep them out of the budget on the CPU.
+CPU_RUNTIME_RESERVE_BYTES = 512 * 1024**2
+
+
+def _mlx_version() -> str:
+    try:
+        return metadata.version("mlx")
+    except metadata.PackageNotFoundError:
+        return "unknown"
+
+
+def cache_key() -> str:
+    """Platform and MLX version: a new MLX build or another machine type measures again."""
+    raw = f"{platform.system()}-{platform.machine()}-mlx{_mlx_version()}-{os.cpu_count()}cpu"
+    return re.sub(r"[^A-Za-z0-9_.-]", "_", raw)
+
+
+def _available_ram_bytes() -> int:
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemAvailable:"):
+                return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+
+
+def device_clock(kind: str) -> Callable[[], float]:
+    """The clock that times MLX work: on the CPU the process's CPU time, which other processes sharing
+    the machine do not inflate (an idle machine runs the work in at most that long); elsewhere wall time."""
+    return time.process_time if kind == "cpu" else time.perf_counter
+
+
+def _seconds_per_call(run: Callable[[], None], budget: float, clock: Callable[[], float]) -> float:
+    """Median time of a call, repeated for about `budget` seconds of wall time after one warm-up call."""
+    run()
+    times = []
+    deadline = time.perf_counter() + budget
+    while time.perf_counter() < deadline or len(times) < 3:
+        tic = clock()
+        run()
+        times.append(clock() - tic)
+    times.sort()
+    return times[len(times) // 2]
+
+
+def measure() -> dict:
+    """The micro-benchmark itself (imports MLX; runs in the calibration subprocess)."""
+    import mlx.core as mx
+
+    kind = "gpu" if mx.default_device().type == mx.gpu else "cpu"
+    clock = device_clock(kind)
+
+    def matmul_flops(dtype, n: int) -> float:
+        a = mx.random.normal((n, n)).astype(dtype)
+        b = mx.random.normal((n, n)).astype(dtype)
+        mx.eval(a, b)
+        return 2 * n**3 / _seconds_per_call(lambda: mx.eval(a @ b), 1.0, clock)
+
+    elements = 16 * 1024**2
+    x = mx.random.normal((elements,))
+    mx.eval(x)
+    # One read and one write of float32 per element.
+    bandwidth = 2 * 4 * elements / _seconds_per_call(lambda: mx.eval(x * 1.5 + 1.0), 1.0, clock)
+
+    chain = 200
+    small = mx.ones((64, 64))
+    mx.eval(small)
+
+    def small_ops() -> None:
+        y = small
+        for _ in range(chain):
+            y = y * 1.0001 + 0.5
+        mx.eval(y)
+
+    seconds_per_op = _seconds_per_call(small_ops, 0.5, clock) / (2 * chain)
+    info = mx.device_info()
+    memory = info.get("max_recommended_working_set_size") or info.get("memory_size") or info.get("total_memory") or 0
+    return {
+        "name": f"{kind} ({info.get('device_name', 'unknown')})",
+        "kind": kind,
+        "device_memory_bytes": int(memory),
+        "matmul_flops_per_second": matmul_flops(mx.float32, 512),
+        "half_matmul_flops_per_second": matmul_flops(mx.bfloat16, 256),
+        "memory_bytes_per_second": bandwidth,
+        "seconds_per_op": seconds_per_op,
+        "mlx_version": mx.__version__,
+    }
+
+
+def _measure_in_subprocess() -> dict:
+    completed = subprocess.run(
+        [sys.executable, "-m", "droidft_server.execution.calibration"],
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT_SECONDS,
+        check=True,
+    )
+    return json.loads(completed.stdout.strip().splitlines()[-1])
+
+
+def profile_from(measured: dict, *, half_precision: bool = False) -> DeviceProfile:
+    """A DeviceProfile from a measurement; on the CPU the memory is what the machine has free now."""
+    if measured["kind"] == "cpu":
+        available = max(0, _available_ram_bytes() - CPU_RUNTIME_RESERVE_BYTES)
+    else:
+        available = measured["device_memory_bytes"]
+    flops = measured["half_matmul_flops_per_second" if half_precision else "matmul_flops_per_second"]
+    return DeviceProfile(
+        name=measured["name"],
+        available_memory_bytes=int(available),
+        matmul_flops_per_second=flops,
+        memory_bytes_per_second=measured["memory_bytes_per_second"],
+        seconds_per_op=measured["seconds_per_op"],
+        mlx_version=measured["mlx_version"],
+    )
+
+
+def load_measurement(state_dir: Path, run: Callable[[], dict] = _measure_in_subprocess) -> dict:
+    """The cached measurement for this platform, measuring (and caching) it on first use."""
+    path = Path(state_dir) / CACHE_DIR / f"{cache_key()}.json"
+    if path.is_file():
+        try:
+            return json.loads(path.read_text())
+        except json.JSONDecodeError:
+            pass  # a torn write: measure again
+    measured = run()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(measured, indent=2, sort_keys=True) + "\n")
+    tmp.replace(path)
+    return measured
+
+
+def load_or_calibrate(
+    state_dir: Path, *, half_precision: bool = False, run: Callable[[], dict] = _measure_in_subprocess
+) -> DeviceProfile:
+    """The device profile, from the cache in state_dir or from a fresh few-second measurement."""
+    return profile_from(load_measurement(state_dir, run), half_precision=half_precision)
+
+
+if __name__ == "__main__":
+    print(json.dumps(measure()))
