@@ -1,0 +1,110 @@
+"""Converting records between formats that carry the same information; refusing, with the reason,
+where the target needs something the source does not have (droidft does not invent data)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Callable, Iterable, Iterator
+
+import msgspec
+
+from .detect import detect_format
+from .formats import Format, get_format
+from .reader import RecordError, iter_records
+from .writer import write_jsonl
+
+
+class ConversionError(ValueError):
+    pass
+
+
+def _chat_from_pair(record) -> dict:
+    question = record.instruction if record.instruction is not msgspec.UNSET else record.prompt
+    answer = record.response if record.response is not msgspec.UNSET else record.completion
+    return {"messages": [{"role": "user", "content": question}, {"role": "assistant", "content": answer}]}
+
+
+def _pair_from_chat(record) -> dict:
+    roles = [message.role for message in record.messages]
+    if roles != ["user", "assistant"]:
+        raise ConversionError(
+            f"its messages are {', '.join(roles)}: instruction_response holds exactly one user turn "
+            "and the assistant's answer"
+        )
+    return {"instruction": record.messages[0].content, "response": record.messages[1].content}
+
+
+def _prompt_answer_from_problem(record) -> dict:
+    return {"prompt": record.problem, "answer": record.solution}
+
+
+def _grpo_from_richer(record) -> dict:
+    return {"problem": record.problem, "reasoning_steps": record.reasoning_steps, "solution": record.solution}
+
+
+CONVERTERS: dict[tuple[str, str], Callable[[Any], dict]] = {
+    ("instruction_response", "chat_messages"): _chat_from_pair,
+    ("chat_messages", "instruction_response"): _pair_from_chat,
+    ("grpo", "prompt_answer"): _prompt_answer_from_problem,
+    ("gspo", "prompt_answer"): _prompt_answer_from_problem,
+    ("dr_grpo", "prompt_answer"): _prompt_answer_from_problem,
+    ("gspo", "grpo"): _grpo_from_richer,
+    ("dr_grpo", "grpo"): _grpo_from_richer,
+}
+
+
+def _refusal(source: Format, target: Format) -> str:
+    missing = [name for name in target.required_fields if name not in source.fields]
+    if target.name == "preference":
+        return f"a preference record needs a rejected answer, which {source.name} data does not have"
+    if missing:
+        return (f"{target.name} records need {', '.join(missing)}, which {source.name} data does not have; "
+                "droidft does not invent them")
+    return f"{source.name} data does not map onto {target.name} without losing its meaning"
+
+
+def converter(from_format: str, to_format: str) -> Callable[[Any], dict]:
+    """The function from a typed record of one format to a record of the other; ConversionError if none."""
+    source, target = get_format(from_format), get_format(to_format)
+    if source is target:
+        return msgspec.to_builtins
+    try:
+        return CONVERTERS[source.name, target.name]
+    except KeyError:
+        raise ConversionError(f"cannot convert {source.name} to {target.name}: {_refusal(source, target)}") from None
+
+
+def _converted(numbered: Iterable[tuple[str, dict]], source: Format, convert_one: Callable) -> Iterator[dict]:
+    for where, record in numbered:
+        try:
+            typed = msgspec.convert(record, source.record_type)
+            problems = source.check(typed) if source.check else None
+            if problems:
+                raise ConversionError(problems[0].message)
+            yield convert_one(typed)
+        except (msgspec.ValidationError, ConversionError) as exc:
+            raise ConversionError(f"{where} cannot become the target format: {exc}") from None
+
+
+def convert(records: Iterable[dict], from_format: str, to_format: str) -> Iterator[dict]:
+    """Records converted one by one; a pair without a conversion fails at once, a bad record when reached."""
+    convert_one = converter(from_format, to_format)
+    numbered = ((f"record {i}", record) for i, record in enumerate(records, 1))
+    return _converted(numbered, get_format(from_format), convert_one)
+
+
+def convert_file(src: str | Path, dst: str | Path, to_format: str, from_format: str = "") -> int:
+    """Convert a JSONL file (gzip too) into another format, streaming; returns records written.
+
+    from_format empty: detected from the first record. The output is written under a temporary
+    name and renamed, so a refused record leaves no half-written file.
+    """
+    from_format = from_format or detect_format(src)
+    if not from_format:
+        raise ConversionError(f"cannot tell the format of {src}: give from_format")
+    convert_one = converter(from_format, to_format)
+    try:
+        numbered = ((f"line {number}", record) for number, record in iter_records(src))
+        return write_jsonl(dst, _converted(numbered, get_format(from_format), convert_one))
+    except RecordError as exc:
+        raise ConversionError(str(exc)) from None
