@@ -68,7 +68,8 @@ class ValidationReport:
             if SEVERITY[code] is Severity.ERROR
         )
         first = "; ".join(str(issue) for issue in self.first_errors(n))
-        return f"{self.error_count} data errors ({kinds}); first: {first}"
+        plural = "s" if self.error_count != 1 else ""
+        return f"{self.error_count} data error{plural} ({kinds}); first: {first}"
 
 
 @dataclass
