@@ -62,7 +62,7 @@ def choose_format(record: dict, candidates: Sequence[Format]) -> Format | None:
     data to report on, not GRPO data that happens to fit."""
     keys = set(record)
     for pool in (candidates, FORMATS.values()):
-        complete = [fmt for fmt in pool if keys.issuperset(fmt.required_fields) and keys & set(fmt.fields)]
+        complete = [fmt for fmt in pool if fmt.built_as(keys)]
         if complete:
             return max(complete, key=lambda fmt: len(keys & set(fmt.fields)))
     shared, best = max(((len(keys & set(fmt.fields)), fmt) for fmt in candidates), key=lambda pair: pair[0])

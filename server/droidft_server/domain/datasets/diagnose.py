@@ -83,7 +83,7 @@ def diagnose(line: bytes, fmt: Format, fast_error: Exception) -> Diagnosis:
         problems.append(Problem("", WRONG_TYPE, f"a record must be a JSON object, found {json_kind(value)}"))
         return Diagnosis(problems, ())
     own = record_problems(value, fmt)
-    if own:
+    if own and not fmt.built_as(set(value)):
         other = next((f for f in FORMATS.values() if f is not fmt and fits(value, f)), None)
         if other is not None:
             own = [Problem("", FORMAT_MISMATCH, (

@@ -52,6 +52,10 @@ class Format:
     def optional_fields(self) -> tuple[str, ...]:
         return self.fields[len(self.required_fields):]
 
+    def built_as(self, keys: set[str]) -> bool:
+        """True when a record with these top-level keys is laid out as this format, valid or not."""
+        return keys.issuperset(self.required_fields) and not keys.isdisjoint(self.fields)
+
 
 def joined(*parts: str) -> str:
     return "\n".join(part for part in parts if part)

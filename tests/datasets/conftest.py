@@ -1,0 +1,32 @@
+import json
+
+import pytest
+from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+
+
+def jsonl(*records) -> bytes:
+    """Records (dicts, or raw lines given as bytes) as JSONL content."""
+    return b"".join((r if isinstance(r, bytes) else json.dumps(r).encode()) + b"\n" for r in records)
+
+
+def found(report) -> list[tuple[int, str, str]]:
+    """The listed issues as (line, field path, code)."""
+    return [(issue.line, issue.field_path, issue.code) for issue in report.issues]
+
+
+CHAT = {"messages": [{"role": "user", "content": "What is 2 + 3?"}, {"role": "assistant", "content": "5"}]}
+
+
+@pytest.fixture(scope="session")
+def tiny_tokenizer_model(tmp_path_factory):
+    """A model directory holding only a tiny byte-level BPE tokenizer.json, trained here."""
+    tokenizer = Tokenizer(models.BPE())
+    tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tokenizer.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(
+        vocab_size=300, initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), show_progress=False
+    )
+    tokenizer.train_from_iterator(["What is 2 + 3? The answer is 5."] * 50, trainer)
+    directory = tmp_path_factory.mktemp("model")
+    tokenizer.save(str(directory / "tokenizer.json"))
+    return directory

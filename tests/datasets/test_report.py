@@ -1,0 +1,68 @@
+"""Counting, listing limits, duplicates, field presence and the summaries the server uses."""
+
+from conftest import CHAT, found, jsonl
+
+from droidft_server.domain.datasets import Severity, validate_bytes
+from droidft_server.domain.datasets.refusal import data_errors
+from droidft_server.domain.errors import ErrorKind
+
+
+def chat(i: int) -> dict:
+    return {"messages": [{"role": "user", "content": f"What is {i} + 1?"}, {"role": "assistant", "content": str(i + 1)}]}
+
+
+def test_listing_stops_at_max_issues_but_counting_goes_on():
+    records = [chat(i) if i % 3 else {"messages": []} for i in range(3000)]  # 1000 broken
+    report = validate_bytes(jsonl(*records), max_issues=7)
+    assert len(report.issues) == 7 and report.issues_truncated
+    assert [issue.line for issue in report.issues] == [1, 4, 7, 10, 13, 16, 19]
+    assert report.issue_counts == {"empty_value": 1000}
+    assert report.error_count == 1000 and report.files[0].error_count == 1000
+    assert report.files[0].record_count == 3000
+
+
+def test_duplicates_are_warnings_in_line_order_with_the_first_occurrence():
+    records = [chat(1), chat(2), {"messages": []}, chat(1), chat(2), chat(1)]
+    report = validate_bytes(jsonl(*records))
+    assert found(report) == [(3, "messages", "empty_value"), (4, "", "duplicate_record"),
+                             (5, "", "duplicate_record"), (6, "", "duplicate_record")]
+    assert "line 1" in report.issues[1].message and "line 2" in report.issues[2].message
+    assert report.issues[1].severity is Severity.WARNING
+    assert report.files[0].warning_count == 3 and report.files[0].error_count == 1
+
+
+def test_duplicates_are_the_same_training_content_whatever_the_spacing_key_order_or_extra_fields():
+    first = b'{"messages": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "yo"}]}'
+    spaced = b'{ "messages":[ {"content":"hi","role":"user"},{"role":"assistant","content":"yo"} ] , "id": 7}'
+    report = validate_bytes(jsonl(first, spaced))
+    assert found(report) == [(2, "", "duplicate_record")]
+
+
+def test_duplicates_merge_into_the_listing_by_line_when_it_is_cut():
+    records = [chat(1), chat(1)] + [{"messages": []}] * 5
+    report = validate_bytes(jsonl(*records), max_issues=3)
+    assert found(report) == [(2, "", "duplicate_record"), (3, "messages", "empty_value"), (4, "messages", "empty_value")]
+    assert report.issue_counts == {"duplicate_record": 1, "empty_value": 5}
+
+
+def test_warnings_alone_leave_the_data_valid():
+    report = validate_bytes(jsonl(chat(1), chat(1)))
+    assert report.valid and report.first_errors() == [] and report.summary() == "no errors"
+
+
+def test_field_presence_counts_each_field_of_the_format():
+    records = [{"prompt": "a", "answer": "1"}, {"prompt": "b", "answer": "2", "system": "s"}, {"prompt": "c"}]
+    report = validate_bytes(jsonl(*records))
+    assert report.files[0].field_presence == {"prompt": 3, "answer": 2, "system": 1}
+
+
+def test_summary_and_refusal_name_the_first_errors_exactly():
+    records = [CHAT, {"messages": [{"role": "bot", "content": "x"}, {"role": "assistant", "content": "y"}]}, b"{"]
+    report = validate_bytes(jsonl(*records))
+    assert report.first_errors(1)[0].line == 2
+    assert report.summary().startswith("2 data errors (invalid_json: 1, unknown_enum_value: 1); first: <content>:2")
+    error = data_errors(report)
+    assert error.kind is ErrorKind.FAILED_PRECONDITION and error.reason == "DATASET_INVALID"
+    assert [(v.type, v.subject) for v in error.precondition_violations] == [
+        ("dataset_unknown_enum_value", "<content>:2 messages[0].role"), ("dataset_invalid_json", "<content>:3"),
+    ]

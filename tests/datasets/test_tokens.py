@@ -1,0 +1,54 @@
+"""Token-length statistics with the model directory's own tokenizer.json."""
+
+from conftest import found, jsonl
+from tokenizers import Tokenizer
+
+from droidft_server.domain.datasets import validate_bytes, validate_path
+
+
+def text_records(lengths):
+    return [{"text": "ab " * n} for n in lengths]
+
+
+def test_token_statistics_match_the_tokenizer(tiny_tokenizer_model):
+    tokenizer = Tokenizer.from_file(str(tiny_tokenizer_model / "tokenizer.json"))
+    records = [{"text": "What is 2 + 3?" * (i + 1)} for i in range(40)]
+    expected = sorted(len(tokenizer.encode(r["text"], add_special_tokens=False).ids) for r in records)
+    report = validate_bytes(jsonl(*records), model_path=str(tiny_tokenizer_model), max_seq_length=512)
+    stats = report.files[0].token_statistics
+    assert (stats.min, stats.max) == (expected[0], expected[-1])
+    assert stats.mean == sum(expected) / len(expected)
+    assert stats.p95 == expected[37]  # the 38th of 40 (ceil(0.95 * 40))
+    assert stats.over_max_seq_length == 0 and report.valid
+
+
+def test_records_over_max_seq_length_are_too_long_warnings(tiny_tokenizer_model):
+    tokenizer = Tokenizer.from_file(str(tiny_tokenizer_model / "tokenizer.json"))
+    records = text_records([10, 600, 20, 900])
+    lengths = [len(tokenizer.encode(r["text"], add_special_tokens=False).ids) for r in records]
+    assert lengths[1] > 512 and lengths[0] < 512
+    report = validate_bytes(jsonl(*records), model_path=str(tiny_tokenizer_model), max_seq_length=512)
+    assert found(report) == [(2, "", "too_long"), (4, "", "too_long")]
+    assert f"{lengths[1]} tokens" in report.issues[0].message
+    assert report.files[0].token_statistics.over_max_seq_length == 2 and report.valid
+
+
+def test_a_huge_record_is_too_long_without_being_tokenized(tiny_tokenizer_model):
+    records = [{"text": "ab"}, {"text": "x" * 20_000_000}]
+    report = validate_bytes(jsonl(*records), model_path=str(tiny_tokenizer_model), max_seq_length=512)
+    assert found(report) == [(2, "", "too_long")]
+    assert "at least" in report.issues[0].message
+
+
+def test_chat_records_count_every_message(tiny_tokenizer_model):
+    record = {"messages": [{"role": "user", "content": "What is 2 + 3?"}, {"role": "assistant", "content": "5"}]}
+    tokenizer = Tokenizer.from_file(str(tiny_tokenizer_model / "tokenizer.json"))
+    report = validate_bytes(jsonl(record), model_path=str(tiny_tokenizer_model))
+    assert report.files[0].token_statistics.max == len(tokenizer.encode("What is 2 + 3?\n5").ids)
+
+
+def test_a_model_without_tokenizer_json_gives_a_warning_and_no_statistics(tmp_path):
+    (tmp_path / "train.jsonl").write_bytes(jsonl({"text": "x"}))
+    report = validate_path(tmp_path / "train.jsonl", model_path=str(tmp_path))
+    assert found(report) == [(0, "", "no_tokenizer")] and report.valid
+    assert report.files[0].token_statistics is None
