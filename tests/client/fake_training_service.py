@@ -84,7 +84,8 @@ def rich_status(code: int, message: str, *, reason: str = "", metadata: dict | N
 class Connection:
     """One scripted StreamTrainingProgress call: these events, then `ending`.
 
-    ending: "end" closes the stream normally, "unavailable" aborts with UNAVAILABLE.
+    ending: "end" closes the stream normally, "unavailable" aborts with UNAVAILABLE,
+    "hold" keeps it open until the client goes away. `stream_closed` is set when a call ends.
     """
 
     events: list[progress_pb2.TrainingProgress]
@@ -102,6 +103,7 @@ class FakeTrainingService(service_pb2_grpc.TrainingServiceServicer):
     checkpoints: list[job_pb2.Checkpoint] = field(default_factory=list)
     estimate: resources_pb2.ResourceEstimate = field(default_factory=lambda: resources_pb2.ResourceEstimate(
         peak_memory_bytes=123_456_789, available_memory_bytes=8 << 30, fits=True, device="cpu"))
+    stream_closed: threading.Event = field(default_factory=threading.Event)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def _enter(self, name: str, request, context) -> None:
@@ -189,9 +191,14 @@ class FakeTrainingService(service_pb2_grpc.TrainingServiceServicer):
 
     def StreamTrainingProgress(self, request, context):
         self._enter("StreamTrainingProgress", request, context)
+        call_ended = threading.Event()
+        context.add_callback(call_ended.set)
+        context.add_callback(self.stream_closed.set)
         with self._lock:
             connection = self.connections.pop(0)
         yield from connection.events
+        if connection.ending == "hold":
+            call_ended.wait(timeout=30)
         if connection.ending == "unavailable":
             context.abort(grpc.StatusCode.UNAVAILABLE, "connection reset by the server")
 

@@ -82,3 +82,24 @@ def test_async_stream_resumes_the_same_way(fake):
 
     assert asyncio.run(collect()) == EVENTS
     assert after_sequences(fake) == [0, 3, 4]
+
+
+def test_leaving_the_stream_early_closes_the_call(fake, client):
+    fake.service.connections = [Connection(EVENTS[:2], ending="hold")]
+    for event in client.stream_progress("job-1"):
+        break
+    assert fake.service.stream_closed.wait(timeout=10)
+
+
+def test_leaving_the_async_stream_early_closes_the_call(fake):
+    fake.service.connections = [Connection(EVENTS[:2], ending="hold")]
+
+    async def read_one():
+        async with AsyncClient(fake.address) as client:
+            stream = client.stream_progress("job-1")
+            async for event in stream:
+                break
+            await stream.aclose()
+
+    asyncio.run(read_one())
+    assert fake.service.stream_closed.wait(timeout=10)
