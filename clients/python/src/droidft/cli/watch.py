@@ -31,11 +31,13 @@ def watch_job(session: Session, job_id: str, after_sequence: int = 0) -> int:
     """Show the job's events until its end; returns the exit code of its final state."""
     show = _TerminalDisplay(session) if session.interactive else _PlainDisplay(session)
     final_state = None
-    for event in session.client.stream_progress(job_id, after_sequence):
-        show(event)
-        if is_terminal_event(event):
-            final_state = event.state_change.state
-    show.finish()
+    try:
+        for event in session.client.stream_progress(job_id, after_sequence):
+            show(event)
+            if is_terminal_event(event):
+                final_state = event.state_change.state
+    finally:  # an error message or the shell prompt must not land on the progress bar's line
+        show.finish()
     if final_state is None:  # the terminal event came before after_sequence
         final_state = session.client.get_training_job(job_id).state
         session.print(f"job {job_id} {job_state_name(final_state)}")
