@@ -31,8 +31,9 @@ from droidft_server.domain.spec import resolve
 from droidft_server.execution.calibration import device_clock, load_or_calibrate
 from droidft_server.tinymodel import build_tiny_model
 
+from .readme import README, write_section
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
-README = Path(__file__).resolve().parent / "README.md"
 SECTION_TITLE = "## Resource estimator: predicted vs measured"
 MEMORY_GOAL = 0.15
 TIME_GOAL = 0.30
@@ -314,8 +315,6 @@ def _describe(config: Config) -> str:
 def table(rows: list[Row], device: DeviceProfile) -> str:
     mib = 1024**2
     lines = [
-        SECTION_TITLE,
-        "",
         f"`python -m bench.estimation` on {device.name}, MLX {device.mlx_version}; calibration: "
         f"{device.matmul_flops_per_second / 1e9:.2f} GFLOP/s matmul, "
         f"{device.memory_bytes_per_second / 1e9:.2f} GB/s, {device.seconds_per_op * 1e6:.1f} us per kernel. "
@@ -346,21 +345,6 @@ def table(rows: list[Row], device: DeviceProfile) -> str:
     return "\n".join(lines)
 
 
-def write_section(readme: Path, section: str) -> None:
-    """Replace this bench's section of the README (from its title to the next '## ' title), keeping the others."""
-    text = readme.read_text() if readme.exists() else "# Benchmarks\n"
-    lines = text.splitlines()
-    try:
-        start = lines.index(SECTION_TITLE)
-    except ValueError:
-        new = text.rstrip("\n") + "\n\n" + section
-    else:
-        end = next((i for i in range(start + 1, len(lines)) if lines[i].startswith("## ")), len(lines))
-        kept_after = "\n".join(lines[end:])
-        new = "\n".join(lines[:start]) + ("\n" if start else "") + section + ("\n" + kept_after if kept_after else "")
-    readme.write_text(new.rstrip("\n") + "\n")
-
-
 def run(configs: tuple[Config, ...] = CONFIGS, readme: Path = README) -> list[Row]:
     """Measure every configuration, compare with the estimate, and write the table into the README."""
     with tempfile.TemporaryDirectory(prefix="droidft-bench-estimation-") as tmp:
@@ -388,7 +372,7 @@ def run(configs: tuple[Config, ...] = CONFIGS, readme: Path = README) -> list[Ro
                 flush=True,
             )
             rows.append(row)
-    write_section(readme, table(rows, device))
+    write_section(SECTION_TITLE, table(rows, device), readme)
     return rows
 
 

@@ -8,7 +8,8 @@ so its components add up to the peak.
 
 Activation terms are "copies": how many arrays of a given size per token MLX keeps alive
 at the peak of mlx-lm's compiled training step. They were fitted once against
-mx.get_peak_memory() on 34 configurations (bench/estimation.py checks them on others).
+mx.get_peak_memory() on 34 SFT configurations (widths, depths, vocabularies, dtypes,
+LoRA/DoRA/full); bench/estimation.py checks them on other configurations.
 """
 
 from __future__ import annotations
@@ -40,8 +41,16 @@ class ActivationCopies:
     attention_backward: float = 2.22  # heads x sequence length: one block's score gradients
     framework_bytes: float = 1838.0  # measured per-token remainder (indices, masks, allocator slack)
 
+    def scaled(self, activations: float, logits: float) -> "ActivationCopies":
+        """These copies with the vocabulary term scaled by `logits` and every other term by `activations`."""
+        factors = {f.name: activations for f in fields(self)} | {"logits": logits}
+        return ActivationCopies(**{name: getattr(self, name) * factor for name, factor in factors.items()})
+
 
 ACTIVATION_COPIES = ActivationCopies()
+# The GRPO family's gradient step runs eagerly (not compiled) and takes float32 log-softmax
+# over the vocabulary: fitted on 10 rollout configurations, it keeps fewer copies.
+POLICY_STEP_COPIES = ACTIVATION_COPIES.scaled(activations=0.86, logits=0.69)
 
 
 @dataclass(frozen=True)
@@ -152,9 +161,11 @@ def kv_cache_bytes(model: ModelFacts, work: Workload) -> int:
     return per_position * (live + shared_prompts)
 
 
-def memory_breakdown(
-    settings: JobSettings, model: ModelFacts, work: Workload, copies: ActivationCopies = ACTIVATION_COPIES
-) -> MemoryBreakdown:
+def copies_for(settings: JobSettings) -> ActivationCopies:
+    return POLICY_STEP_COPIES if settings.policy is not None else ACTIVATION_COPIES
+
+
+def memory_breakdown(settings: JobSettings, model: ModelFacts, work: Workload) -> MemoryBreakdown:
     """The components of the predicted peak (they add up to it)."""
     train = trainable(settings, model)
     persistent = dict(
@@ -164,7 +175,7 @@ def memory_breakdown(
         reference_model=model.weights_bytes if work.reference_model else 0,
     )
     accumulating = bool(settings.sft and settings.sft.grad_accumulation_steps > 1)
-    step = step_memory(settings, model, work.peak_pass, train.blocks, copies)
+    step = step_memory(settings, model, work.peak_pass, train.blocks, copies_for(settings))
     gradient_phase = dict(
         gradients=train.bytes * (2 if accumulating else 1),  # the running sum and the new gradient
         activations=step.activations,
