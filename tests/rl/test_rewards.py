@@ -101,5 +101,5 @@ def test_prompt_templates_cover_every_domain_and_level():
     legal = prompts.domain_system_prompt("legal", "beginner")
     expert = prompts.domain_system_prompt("medical", "expert")
     assert len({medical, legal, expert}) == 3
-    assert "clinician" in medical and "newcomer" in medical and "specialist" in expert
+    assert "clinician" in medical and "beginner" in medical and "expert:" in expert
     assert "exactly 7 numbered steps" in prompts.step_format_prompt(7)

@@ -5,26 +5,25 @@ Exported as SYSTEM_PROMPT_TEMPLATES so that ListTrainingMethods shows exactly wh
 
 from __future__ import annotations
 
+# Kept short: the system prompt is part of every sampled sequence, so its length costs every rollout.
 DOMAIN_ROLES = {
-    "general": "a careful assistant who answers questions on any subject",
-    "medical": "a clinician who answers medical questions with attention to safety and evidence",
-    "scientific": "a scientist who answers with precise quantities, units and reasoning from first principles",
-    "legal": "a lawyer who answers by identifying the applicable rule and applying it to the facts",
-    "technical": "an engineer who answers with exact specifications, calculations and working methods",
+    "general": "a careful assistant",
+    "medical": "a clinician; put safety and evidence first",
+    "scientific": "a scientist; be precise with quantities and units",
+    "legal": "a lawyer; state the rule, then apply it",
+    "technical": "an engineer; give exact specifications and methods",
 }
 
 LEVEL_AUDIENCES = {
-    "beginner": "a newcomer: define every term and show each step in plain words",
-    "intermediate": "a reader with some background: explain the key steps briefly",
-    "advanced": "a practitioner: be concise and use the field's standard terminology",
-    "expert": "a specialist: give only the essential steps, in technical shorthand",
+    "beginner": "a beginner: explain every term and step",
+    "intermediate": "an intermediate reader: explain the key steps",
+    "advanced": "an advanced reader: be concise",
+    "expert": "an expert: only the essential steps",
 }
-
-ANSWER_FORMAT = "Reason in numbered lines 'Step 1: ...', then give the final answer on its own line as 'Answer: ...'."
 
 
 def _domain_prompt(domain: str, level: str) -> str:
-    return f"You are {DOMAIN_ROLES[domain]}. Write for {LEVEL_AUDIENCES[level]}. {ANSWER_FORMAT}"
+    return f"You are {DOMAIN_ROLES[domain]}. Write for {LEVEL_AUDIENCES[level]}."
 
 
 SYSTEM_PROMPT_TEMPLATES: dict[str, str] = {

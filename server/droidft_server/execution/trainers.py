@@ -25,6 +25,9 @@ def _lazy(module: str, function: str) -> Trainer:
 
 TRAINERS: dict[str, Trainer] = {
     "sft": _lazy("sft", "train_sft"),
+    "grpo": _lazy("rl.trainer", "train_policy"),
+    "gspo": _lazy("rl.trainer", "train_policy"),
+    "dr_grpo": _lazy("rl.trainer", "train_policy"),
 }
 
 

@@ -1,0 +1,267 @@
+"""The GRPO-family training loop: rollout, rewards, advantages, num_iterations updates.
+
+One iteration = one rollout of batch_size prompts x group_size completions, scored once, then
+num_iterations optimisation steps on it against the fixed pi_old log-probabilities, so that
+from the second step on the ratios move away from 1 and clipping acts.
+
+Validation samples group_size completions per validation prompt; its val_loss is minus the
+mean reward (what early stopping watches), its metrics the rewards.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field, replace
+
+import mlx.core as mx
+import mlx.nn as nn
+import mlx.optimizers as optim
+import mlx_lm
+import numpy as np
+from droidft.v1 import progress_pb2
+
+from ...domain.rewards import RewardScores, score_completions
+from .. import events
+from ..adapters import AdapterCheckpoints, apply_adapter, parameter_counts, write_adapter_config
+from ..contract import TrainingContext, TrainingResult
+from ..data import data_files
+from .data import RlPrompt, read_rl_prompts
+from .losses import group_advantages, policy_loss, top_entropy_mask
+from .method import PolicyMethod, chat_messages, policy_method, select_prompts
+from .rollout import Rollout, policy_log_probs, sample_rollout
+
+SAMPLES_PER_REPORT = 3
+
+
+@dataclass
+class _Window:
+    """Figures gathered since the last train report."""
+
+    started: float = field(default_factory=time.perf_counter)
+    iterations: int = 0
+    tokens: int = 0
+    values: dict[str, list[float]] = field(default_factory=dict)
+    samples: list[progress_pb2.SampleCompletion] = field(default_factory=list)
+
+    def add(self, name: str, values) -> None:
+        self.values.setdefault(name, []).extend(float(v) for v in np.ravel(values))
+
+    def means(self) -> dict[str, float]:
+        return {name: float(np.mean(v)) for name, v in self.values.items() if v}
+
+
+def reward_metrics(scores: RewardScores) -> dict[str, list[float]]:
+    """reward plus reward/<name> series (means and stds are taken when reporting)."""
+    series = {"reward": scores.total}
+    series.update({f"reward/{name}": values for name, values in scores.by_name.items()})
+    return series
+
+
+def summarise(series: dict[str, list[float]]) -> dict[str, float]:
+    figures = {}
+    for name, values in series.items():
+        figures[f"{name}_mean"] = float(np.mean(values))
+        figures[f"{name}_std"] = float(np.std(values))
+    return figures
+
+
+class PolicyTrainer:
+    """State of one GRPO-family run; `run` drives it to the end, a cancel or an early stop."""
+
+    def __init__(self, ctx: TrainingContext, method: PolicyMethod, model: nn.Module, tokenizer, ref_model=None):
+        self.ctx, self.settings, self.method = ctx, ctx.settings, method
+        self.model, self.tokenizer, self.ref_model = model, tokenizer, ref_model
+        self.optimizer = optim.Adam(learning_rate=self.settings.learning_rate)
+        self.rng = np.random.default_rng(self.settings.seed)
+        self.checkpoints = AdapterCheckpoints(ctx, model)
+        self.loss_and_grad = nn.value_and_grad(model, self._loss)
+        self.trained_tokens = 0
+        self.best_reward = -float("inf")
+        self.evals_without_improvement = 0
+        self._order: list[int] = []
+
+    # --- one iteration -----------------------------------------------------------------------
+
+    def tokens_of(self, prompt: RlPrompt) -> list[int]:
+        tokens = self.tokenizer.apply_chat_template(chat_messages(prompt, self.method), add_generation_prompt=True)
+        return list(tokens)[-self.settings.max_seq_length :]
+
+    def next_batch(self, prompts: list[RlPrompt]) -> list[RlPrompt]:
+        """batch_size prompts, each epoch in a fresh seeded order."""
+        batch = []
+        while len(batch) < self.settings.batch_size:
+            if not self._order:
+                self._order = list(self.rng.permutation(len(prompts)))
+            batch.append(prompts[self._order.pop()])
+        return batch
+
+    def rollout(self, batch: list[RlPrompt], group_size: int) -> tuple[Rollout, RewardScores]:
+        rollout = sample_rollout(
+            self.model,
+            self.tokenizer,
+            [self.tokens_of(p) for p in batch],
+            replace(self.method.sampling, group_size=group_size),
+            self.ref_model,
+        )
+        scores = score_completions(
+            rollout.completion_texts,
+            [batch[i].reward_example for i in rollout.prompt_indices],
+            self.method.rewards,
+            self.method.reward_options,
+            self.method.efficiency_threshold,
+        )
+        return rollout, scores
+
+    def _loss(self, model, rollout: Rollout, advantages: mx.array, grad_mask: mx.array | None):
+        log_probs, _ = policy_log_probs(model, rollout.inputs, self.method.sampling.temperature)
+        return policy_loss(
+            log_probs, rollout.old_log_probs, advantages, rollout.mask, self.method.loss, rollout.ref_log_probs, grad_mask
+        )
+
+    def iteration(self, batch: list[RlPrompt], window: _Window) -> None:
+        rollout, scores = self.rollout(batch, self.method.sampling.group_size)
+        advantages = group_advantages(
+            mx.array(scores.total, dtype=mx.float32),
+            self.method.sampling.group_size,
+            scale_by_std=self.method.scale_advantages,
+        )
+        grad_mask = None
+        if self.method.sparse_ratio is not None:
+            grad_mask = top_entropy_mask(rollout.entropy, rollout.mask, self.method.sparse_ratio)
+        for _ in range(self.method.num_iterations):
+            (loss, metrics), grads = self.loss_and_grad(self.model, rollout, advantages, grad_mask)
+            self.optimizer.update(self.model, grads)
+            mx.eval(self.model.parameters(), self.optimizer.state, loss, metrics)
+            window.add("loss", loss.item())
+            for name, value in metrics.items():
+                window.add(name, value.item())
+        self.trained_tokens += rollout.completion_tokens * self.method.num_iterations
+        window.tokens += rollout.completion_tokens * self.method.num_iterations
+        window.iterations += 1
+        for name, values in reward_metrics(scores).items():
+            window.add(name, values)
+        window.add("completion_length", rollout.completion_lengths)
+        window.add("entropy", ((rollout.entropy * rollout.mask).sum() / mx.maximum(rollout.mask.sum(), 1)).item())
+        window.samples = [
+            progress_pb2.SampleCompletion(
+                prompt=batch[rollout.prompt_indices[i]].prompt,
+                completion=rollout.completion_texts[i],
+                reward=scores.total[i],
+            )
+            for i in range(0, len(scores.total), self.method.sampling.group_size)[:SAMPLES_PER_REPORT]
+        ]
+
+    # --- reports -----------------------------------------------------------------------------
+
+    def report(self, iteration: int, window: _Window) -> None:
+        seconds = max(time.perf_counter() - window.started, 1e-9)
+        means = window.means()
+        metrics = summarise({k: v for k, v in window.values.items() if k == "reward" or k.startswith("reward/")})
+        metrics.update({k: means[k] for k in ("clip_fraction", "kl", "completion_length", "entropy") if k in means})
+        event = events.train_report(
+            events.TrainFigures(
+                iteration=iteration,
+                total_iterations=self.settings.iterations,
+                loss=means.get("loss", 0.0),
+                learning_rate=float(self.optimizer.learning_rate.item()),
+                iterations_per_second=window.iterations / seconds,
+                tokens_per_second=window.tokens / seconds,
+                trained_tokens=self.trained_tokens,
+                peak_memory_bytes=mx.get_peak_memory(),
+                metrics=metrics,
+            )
+        )
+        event.train_report.samples.extend(window.samples)
+        self.ctx.emit(event)
+
+    def evaluate(self, iteration: int, prompts: list[RlPrompt]) -> None:
+        tic = time.perf_counter()
+        series: dict[str, list[float]] = {}
+        count = min(len(prompts), self.settings.eval_batches * self.settings.batch_size)
+        for start in range(0, count, self.settings.batch_size):
+            _, scores = self.rollout(prompts[start : min(start + self.settings.batch_size, count)], self.method.sampling.group_size)
+            for name, values in reward_metrics(scores).items():
+                series.setdefault(name, []).extend(values)
+        figures = summarise(series)
+        reward = figures["reward_mean"]
+        if reward > self.best_reward:
+            self.best_reward, self.evals_without_improvement = reward, 0
+        else:
+            self.evals_without_improvement += 1
+        event = events.eval_report(iteration, -reward, time.perf_counter() - tic)
+        event.eval_report.metrics.update(figures)
+        self.ctx.emit(event)
+
+    # --- the run -----------------------------------------------------------------------------
+
+    def run(self, train: list[RlPrompt], valid: list[RlPrompt] | None) -> TrainingResult:
+        settings = self.settings
+        self.model.train()
+        if valid:
+            self.evaluate(0, valid)
+        window, done, stop_reason = _Window(), 0, ""
+        for iteration in range(1, settings.iterations + 1):
+            self.iteration(self.next_batch(train), window)
+            done = iteration
+            if iteration % settings.report_every == 0 or iteration == settings.iterations:
+                self.report(iteration, window)
+                window = _Window()
+            if iteration % settings.checkpoint_every == 0:
+                self.checkpoints.save(iteration)
+            if valid and (iteration % settings.eval_every == 0 or iteration == settings.iterations):
+                self.evaluate(iteration, valid)
+            if self.ctx.should_stop():
+                stop_reason = f"cancelled after iteration {iteration}"
+            elif settings.early_stop and self.evals_without_improvement >= settings.patience:
+                stop_reason = (
+                    f"early stop after iteration {iteration}: validation reward did not improve for "
+                    f"{self.evals_without_improvement} evaluations (best {self.best_reward:.4f})"
+                )
+            if stop_reason:
+                if window.iterations:
+                    self.report(iteration, window)
+                break
+        adapter_path = self.checkpoints.save_final(done)
+        return TrainingResult(
+            adapter_path=adapter_path,
+            stopped_early=bool(stop_reason),
+            message=stop_reason or f"trained {done} iterations",
+        )
+
+
+def _load_reference(settings) -> nn.Module:
+    reference, _ = mlx_lm.load(settings.model_path)
+    reference.freeze()
+    reference.eval()
+    return reference
+
+
+def train_policy(ctx: TrainingContext) -> TrainingResult:
+    """The trainer of "grpo", "gspo" and "dr_grpo"."""
+    settings = ctx.settings
+    method = policy_method(settings)
+    mx.random.seed(settings.seed)
+    files = data_files(settings)
+    train = select_prompts(read_rl_prompts(files.train), method)
+    valid = select_prompts(read_rl_prompts(files.valid), method) if files.valid is not None else None
+    if not train:
+        raise ValueError(f"{files.train}: no training records for domain {method.domain!r}")
+    if settings.early_stop and not valid:
+        raise ValueError("early_stop needs validation data: set val_data_path or put valid.jsonl beside train.jsonl")
+
+    model, tokenizer = mlx_lm.load(settings.model_path)
+    # The reference (the model before training) is only loaded when a KL term uses it.
+    ref_model = _load_reference(settings) if method.loss.beta > 0 else None
+    num_layers = apply_adapter(model, method.adapter)
+    ctx.output_dir.mkdir(parents=True, exist_ok=True)
+    write_adapter_config(ctx.output_dir, replace(settings, adapter=method.adapter), num_layers)
+    trainable, total = parameter_counts(model)
+    ctx.emit(
+        events.log(
+            progress_pb2.LOG_LEVEL_INFO,
+            f"{method.name}: {settings.adapter.fine_tune_type} on the last {num_layers} blocks, {trainable:,} of "
+            f"{total:,} parameters trainable; {len(train)} training prompts; rewards "
+            + ", ".join(f"{item.reward.name} x{item.weight:g}" for item in method.rewards),
+        )
+    )
+    return PolicyTrainer(ctx, method, model, tokenizer, ref_model).run(train, valid)
