@@ -1,0 +1,162 @@
+"""The GRPO-family trainer on the tiny model: events, checkpoints, cancel, and each method knob's effect."""
+
+from __future__ import annotations
+
+import json
+
+import mlx.core as mx
+import mlx_lm
+import pytest
+from droidft.v1 import job_pb2, methods_pb2
+from mlx_lm.tuner.lora import LoRALinear
+
+from droidft_server.domain.spec import resolve
+from droidft_server.execution.adapters import apply_adapter
+from droidft_server.execution.rl.data import RlPrompt, rl_prompt
+from droidft_server.execution.rl.method import chat_messages, policy_method, select_prompts
+from droidft_server.execution.trainers import trainer_for
+
+from .conftest import RecordingContext, addition_records, write_jsonl
+
+
+def make_spec(tiny_model, data, method: str, **fields) -> job_pb2.TrainingJobSpec:
+    spec = job_pb2.TrainingJobSpec(
+        model_path=str(tiny_model), train_data_path=str(data), learning_rate=1e-4, batch_size=2, seed=3, **fields
+    )
+    config = getattr(spec, method)
+    config.rollout.group_size = 2
+    config.rollout.max_completion_length = 4
+    config.rollout.num_iterations = 2
+    return spec
+
+
+@pytest.fixture()
+def data_dir(tmp_path):
+    write_jsonl(tmp_path / "train.jsonl", addition_records(8, seed=0))
+    write_jsonl(tmp_path / "valid.jsonl", addition_records(2, seed=1))
+    return tmp_path
+
+
+def test_grpo_run_reports_checkpoints_and_adapter(tiny_model, data_dir, tmp_path):
+    spec = make_spec(tiny_model, data_dir, "grpo", iterations=3, report_every=2, checkpoint_every=2, eval_every=2,
+                     eval_batches=1)
+    spec.grpo.beta = 0.04  # loads the reference model and reports kl
+    ctx = RecordingContext(spec, tmp_path / "out")
+    result = trainer_for("grpo")(ctx)
+
+    assert not result.stopped_early and result.adapter_path == str(tmp_path / "out" / "adapters.safetensors")
+    reports = ctx.of("train_report")
+    assert [r.iteration for r in reports] == [2, 3]
+    metrics = reports[0].metrics
+    for key in ("reward_mean", "reward_std", "reward/exact_answer_mean", "reward/step_format_std", "kl",
+                "clip_fraction", "completion_length", "entropy"):
+        assert key in metrics, key
+    assert 0 < metrics["completion_length"] <= 4 and metrics["kl"] >= 0
+    assert 1 <= len(reports[0].samples) <= 3 and reports[0].samples[0].prompt.endswith("=")
+    assert reports[-1].trained_tokens > 0 and reports[-1].peak_memory_bytes > 0
+    saved = ctx.of("checkpoint_saved")
+    assert [(c.iteration, c.final) for c in saved] == [(2, False), (3, True)]
+    assert (tmp_path / "out" / "checkpoints" / "0000002_adapters.safetensors").is_file()
+    assert [e.iteration for e in ctx.of("eval_report")] == [0, 2, 3]
+    config = json.loads((tmp_path / "out" / "adapter_config.json").read_text())
+    assert config["method"] == "grpo"
+    model, _ = mlx_lm.load(str(tiny_model), adapter_path=str(tmp_path / "out"))  # loadable as an mlx-lm adapter
+    assert model is not None
+
+
+def test_cancel_saves_the_adapter_after_the_current_iteration(tiny_model, data_dir, tmp_path):
+    spec = make_spec(tiny_model, data_dir, "gspo", iterations=50, report_every=10)
+    spec.gspo.sparse_optimization = True
+    ctx = RecordingContext(spec, tmp_path / "out", stop_after=2)
+    result = trainer_for("gspo")(ctx)
+    assert result.stopped_early and "cancelled after iteration 2" in result.message
+    assert [r.iteration for r in ctx.of("train_report")] == [2]
+    assert ctx.of("checkpoint_saved")[-1].final and (tmp_path / "out" / "adapters.safetensors").is_file()
+
+
+def test_dr_grpo_scales_adapter_and_filters_domain(tiny_model, tmp_path):
+    records = [dict(r, domain=d) for r, d in zip(addition_records(4, seed=0), ["medical", "legal", "medical", "legal"])]
+    write_jsonl(tmp_path / "train.jsonl", records)
+    spec = make_spec(tiny_model, tmp_path / "train.jsonl", "dr_grpo", iterations=1)
+    spec.dr_grpo.domain = methods_pb2.DOMAIN_MEDICAL
+    spec.dr_grpo.domain_adaptation_strength = 1.5
+    spec.adapter.scale = 10.0
+    ctx = RecordingContext(spec, tmp_path / "out")
+    trainer_for("dr_grpo")(ctx)
+    assert "2 training prompts" in ctx.of("log")[0].message
+    config = json.loads((tmp_path / "out" / "adapter_config.json").read_text())
+    assert config["lora_parameters"]["scale"] == pytest.approx(15.0)
+
+
+# --- knob mechanisms, unit level ----------------------------------------------------------------
+
+
+def settings_for(method: str, **config):
+    spec = job_pb2.TrainingJobSpec(model_path="m", train_data_path="d")
+    for name, value in config.items():
+        setattr(getattr(spec, method), name, value)
+    getattr(spec, method).SetInParent()
+    return resolve(spec)
+
+
+def test_dr_grpo_system_prompt_follows_domain_and_level():
+    prompt = RlPrompt(prompt="2 + 2 =", system="ignored", reward_example=rl_prompt({"prompt": "x", "answer": "4"}).reward_example)
+    medical = policy_method(settings_for("dr_grpo", domain=methods_pb2.DOMAIN_MEDICAL))
+    legal = policy_method(settings_for("dr_grpo", domain=methods_pb2.DOMAIN_LEGAL))
+    expert = policy_method(
+        settings_for("dr_grpo", domain=methods_pb2.DOMAIN_LEGAL, expertise_level=methods_pb2.EXPERTISE_LEVEL_EXPERT)
+    )
+    systems = [chat_messages(prompt, m)[0]["content"] for m in (medical, legal, expert)]
+    assert len(set(systems)) == 3 and "clinician" in systems[0] and "lawyer" in systems[1]
+    assert chat_messages(prompt, medical)[1] == {"role": "user", "content": "2 + 2 ="}
+
+
+def test_dr_grpo_selects_records_of_its_domain():
+    prompts = [rl_prompt({"prompt": "p", "answer": "a", "domain": d}) for d in ("medical", "legal")]
+    prompts.append(rl_prompt({"prompt": "p", "answer": "a"}))
+    medical = policy_method(settings_for("dr_grpo", domain=methods_pb2.DOMAIN_MEDICAL))
+    general = policy_method(settings_for("dr_grpo"))
+    assert [p.domain for p in select_prompts(prompts, medical)] == ["medical", None]
+    assert len(select_prompts(prompts, general)) == 3
+
+
+def test_domain_adaptation_strength_multiplies_lora_scale(tiny_model):
+    method = policy_method(settings_for("dr_grpo", domain_adaptation_strength=0.5))
+    assert method.adapter.scale == pytest.approx(10.0)  # default adapter scale 20 x 0.5
+    model, _ = mlx_lm.load(str(tiny_model))
+    apply_adapter(model, method.adapter)
+    lora = [m for _, m in model.named_modules() if isinstance(m, LoRALinear)]
+    assert lora and all(m.scale == pytest.approx(10.0) for m in lora)
+
+
+def test_grpo_reasoning_steps_reach_reward_and_prompt():
+    method = policy_method(settings_for("grpo", reasoning_steps=7))
+    assert method.reward_options.reasoning_steps == 7
+    assert "exactly 7 numbered steps" in method.default_system_prompt
+    plain = policy_method(settings_for("grpo"))
+    multi = policy_method(settings_for("grpo", multi_step_training=True))
+    assert "step_overlap" not in [w.reward.name for w in plain.rewards]
+    assert "step_overlap" in [w.reward.name for w in multi.rewards]
+
+
+def test_method_losses():
+    grpo = policy_method(settings_for("grpo")).loss
+    gspo = policy_method(settings_for("gspo", sparse_optimization=True, sparse_ratio=0.3))
+    dr = policy_method(settings_for("dr_grpo")).loss
+    assert (grpo.level, grpo.normalizer, grpo.epsilon, grpo.epsilon_high) == ("token", "sequence_mean", 0.2, 0.2)
+    assert (gspo.loss.level, gspo.loss.epsilon, gspo.loss.epsilon_high) == ("sequence", 3e-4, 4e-4)
+    assert gspo.sparse_ratio == 0.3 and policy_method(settings_for("gspo")).sparse_ratio is None
+    assert (dr.normalizer, dr.max_completion_length) == ("constant", 64)
+    assert not policy_method(settings_for("dr_grpo")).scale_advantages
+
+
+def test_old_log_probs_are_the_sampling_policy(tiny_model):
+    """pi_old recorded at rollout equals the policy before any update: the first ratio is exactly 1."""
+    from droidft_server.execution.rl.rollout import SamplingSettings, policy_log_probs, sample_rollout
+
+    model, tokenizer = mlx_lm.load(str(tiny_model))
+    prompt = list(tokenizer.apply_chat_template([{"role": "user", "content": "1 + 2 ="}], add_generation_prompt=True))
+    rollout = sample_rollout(model, tokenizer, [prompt, prompt[:-1]], SamplingSettings(2, 3, 0.8, 1.0))
+    assert rollout.mask.sum(axis=1).tolist() == [float(n) for n in rollout.completion_lengths]
+    again, _ = policy_log_probs(model, rollout.inputs, 0.8)
+    assert mx.allclose(again * rollout.mask, rollout.old_log_probs * rollout.mask, atol=1e-5).item()
