@@ -28,6 +28,9 @@ TRAINERS: dict[str, Trainer] = {
     "grpo": _lazy("rl.trainer", "train_policy"),
     "gspo": _lazy("rl.trainer", "train_policy"),
     "dr_grpo": _lazy("rl.trainer", "train_policy"),
+    "dpo": _lazy("preference", "train_preference"),
+    "orpo": _lazy("preference", "train_preference"),
+    "cpo": _lazy("preference", "train_preference"),
 }
 
 

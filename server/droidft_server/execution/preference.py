@@ -1,0 +1,302 @@
+"""DPO, ORPO and CPO on {prompt, chosen, rejected, system?} records, through mlx-lm-lora's trainers.
+
+mlx-lm-lora's train_dpo / train_orpo / train_cpo run the loop; droidft hooks in through their
+loss argument and their callback:
+- Losses: theirs, wrapped. Their "accuracies" compares batch-mean rewards (one 0/1 per batch);
+  the wrappers report the per-pair reward accuracy and margin. Their CPO loss lacks the
+  paper's NLL term on the chosen response (arXiv 2401.08417, eq. 6); the wrapper adds it
+  (token-mean NLL, weight 1).
+- The callback is called after every iteration (steps_per_report=1): it sums figures into a
+  TrainReport every report_every iterations, writes checkpoints, and raises to stop on cancel
+  or early stop (the adapter is then saved here: their loop's final save is skipped).
+- Their trainers read mx.device_info()["max_recommended_working_set_size"], which the CPU
+  backend does not report: the key is supplied (0, no wired limit) while they run.
+Their validation runs before the update of iterations 1, k*eval_every and the last one, so
+an EvalReport's iteration is the number of updates done before it (0: before training).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from dataclasses import dataclass
+from typing import Any, Callable, Iterator
+
+import mlx.core as mx
+import mlx.optimizers as optim
+import mlx_lm
+import numpy as np
+from droidft.v1 import progress_pb2
+from mlx_lm.tuner.callbacks import TrainingCallback
+from mlx_lm_lora.trainer import cpo_trainer, dpo_trainer, orpo_trainer
+from mlx_lm_lora.trainer.datasets import DPODataset, ORPODataset
+
+from . import events
+from .adapters import AdapterCheckpoints, apply_adapter, parameter_counts, write_adapter_config
+from .contract import TrainingContext, TrainingResult
+from .data import data_files, read_jsonl
+
+WORKING_SET_KEY = "max_recommended_working_set_size"
+
+
+@contextlib.contextmanager
+def cpu_device_info() -> Iterator[None]:
+    """Let mlx-lm-lora's trainers read a working-set size on backends that report none."""
+    original = mx.device_info
+
+    def device_info() -> dict:
+        info = dict(original())
+        info.setdefault(WORKING_SET_KEY, 0)
+        return info
+
+    mx.device_info = device_info
+    try:
+        yield
+    finally:
+        mx.device_info = original
+
+
+@contextlib.contextmanager
+def compile_disabled() -> Iterator[None]:
+    mx.disable_compile()
+    try:
+        yield
+    finally:
+        mx.enable_compile()
+
+
+def _pair_metrics(metrics: dict, chosen_rewards: mx.array, rejected_rewards: mx.array) -> dict:
+    return {
+        **metrics,
+        "accuracies": (chosen_rewards > rejected_rewards).astype(mx.float32).mean(),
+        "margins": (chosen_rewards - rejected_rewards).mean(),
+    }
+
+
+def dpo_pair_loss(**kwargs):
+    """mlx-lm-lora's DPO loss (sigmoid, ipo, hinge) with per-pair reward accuracy and margin."""
+    loss, reward, tokens, metrics = dpo_trainer.dpo_loss(**kwargs)
+    beta = kwargs["beta"]
+    chosen = beta * (kwargs["policy_chosen_score"] - kwargs["reference_chosen_score"])
+    rejected = beta * (kwargs["policy_rejected_score"] - kwargs["reference_rejected_score"])
+    return loss, reward, tokens, _pair_metrics(metrics, chosen, rejected)
+
+
+def cpo_pair_loss(**kwargs):
+    """CPO: the preference term -log sigmoid(beta (log pi(y_w) - log pi(y_l))) plus NLL on y_w."""
+    loss, reward, tokens, metrics = cpo_trainer.cpo_loss(**kwargs)
+    chosen_tokens = mx.maximum(kwargs["chosen_masks"][:, 1:].sum(-1), 1)
+    nll = (-kwargs["policy_chosen_score"] / chosen_tokens).mean()
+    beta = kwargs["beta"]
+    metrics = _pair_metrics(metrics, beta * kwargs["policy_chosen_score"], beta * kwargs["policy_rejected_score"])
+    # Their trainer accepts only its own metric names, so the NLL is not reported separately.
+    return loss + nll, reward, tokens, metrics
+
+
+def orpo_pair_loss(**kwargs):
+    """mlx-lm-lora's ORPO loss (NLL - beta log sigmoid(log odds ratio)) with per-pair accuracy."""
+    loss, reward, tokens, metrics = orpo_trainer.orpo_loss(**kwargs)
+    beta = kwargs["beta"]
+    chosen = beta * kwargs["chosen_logps"] * kwargs["preference_scores"]
+    return loss, reward, tokens, _pair_metrics(metrics, chosen, beta * kwargs["rejected_logps"])
+
+
+class _Stop(Exception):
+    """Raised from the callback to end mlx-lm-lora's loop between iterations."""
+
+
+# Figures of mlx-lm-lora's reports -> TrainReport / EvalReport metric names.
+METRIC_NAMES = {
+    "accuracies": "reward_accuracy",
+    "margins": "reward_margin",
+    "chosen_reward": "chosen_reward",
+    "rejected_reward": "rejected_reward",
+}
+
+
+def _metrics(info: dict, prefix: str) -> dict[str, float]:
+    return {ours: float(info[prefix + theirs]) for theirs, ours in METRIC_NAMES.items() if prefix + theirs in info}
+
+
+class PreferenceLoop(TrainingCallback):
+    """mlx-lm-lora's callback, called after every iteration: reports, checkpoints, cancel, early stop."""
+
+    def __init__(self, ctx: TrainingContext, checkpoints: AdapterCheckpoints) -> None:
+        self._ctx, self._settings, self.checkpoints = ctx, ctx.settings, checkpoints
+        self.completed = 0
+        self.stop_reason = ""
+        self._window: list[dict] = []
+        self._window_started = time.perf_counter()
+        self._best_val_loss = float("inf")
+        self._evals_without_improvement = 0
+        self._trained_tokens = 0
+        self._tokens_before_window = 0
+
+    def on_train_loss_report(self, train_info: dict) -> None:
+        self.completed = int(train_info["iteration"])
+        self._window.append(train_info)
+        self._trained_tokens = int(train_info["trained_tokens"])
+        if self.completed % self._settings.report_every == 0 or self.completed == self._settings.iterations:
+            self.report()
+        if self.completed % self._settings.checkpoint_every == 0:
+            self.checkpoints.save(self.completed)
+        if self._ctx.should_stop():
+            self.stop_reason = f"cancelled after iteration {self.completed}"
+        elif self._settings.early_stop and self._evals_without_improvement >= self._settings.patience:
+            self.stop_reason = (
+                f"early stop after iteration {self.completed}: validation loss did not improve for "
+                f"{self._evals_without_improvement} evaluations (best {self._best_val_loss:.4f})"
+            )
+        if self.stop_reason:
+            self.report()
+            raise _Stop(self.stop_reason)
+
+    def report(self) -> None:
+        if not self._window:
+            return
+        seconds = max(time.perf_counter() - self._window_started, 1e-9)
+        per_iteration = [_metrics(info, "train_") for info in self._window]
+        self._ctx.emit(
+            events.train_report(
+                events.TrainFigures(
+                    iteration=self.completed,
+                    total_iterations=self._settings.iterations,
+                    loss=float(np.mean([info["train_loss"] for info in self._window])),
+                    learning_rate=float(self._window[-1]["learning_rate"]),
+                    iterations_per_second=len(self._window) / seconds,
+                    tokens_per_second=(self._trained_tokens - self._tokens_before_window) / seconds,
+                    trained_tokens=self._trained_tokens,
+                    peak_memory_bytes=mx.get_peak_memory(),
+                    metrics={name: float(np.mean([m[name] for m in per_iteration])) for name in per_iteration[-1]},
+                )
+            )
+        )
+        self._window = []
+        self._window_started = time.perf_counter()
+        self._tokens_before_window = self._trained_tokens
+
+    def on_val_loss_report(self, val_info: dict) -> None:
+        val_loss = float(val_info["val_loss"])
+        if val_loss < self._best_val_loss:
+            self._best_val_loss, self._evals_without_improvement = val_loss, 0
+        else:
+            self._evals_without_improvement += 1
+        # mlx-lm-lora validates before the update of the iteration it names.
+        event = events.eval_report(int(val_info["iteration"]) - 1, val_loss, float(val_info["val_time"]))
+        event.eval_report.metrics.update(_metrics(val_info, "val_"))
+        self._ctx.emit(event)
+        self._window_started += float(val_info["val_time"])
+
+
+@dataclass(frozen=True)
+class _Method:
+    dataset: Callable[[list[dict], Any], Any]
+    needs_reference: bool
+    train: Callable[..., None]  # (model, ref_model, optimizer, train_set, valid_set, args, callback, settings)
+
+
+def _args(settings, adapter_file: str, args_class=dpo_trainer.DPOTrainingArgs, **method_args):
+    return args_class(
+        batch_size=settings.batch_size,
+        iters=settings.iterations,
+        val_batches=settings.eval_batches,
+        steps_per_report=1,
+        steps_per_eval=settings.eval_every,
+        steps_per_save=settings.iterations + 1,  # checkpoints are written by the callback
+        max_seq_length=settings.max_seq_length,
+        adapter_file=adapter_file,
+        beta=settings.preference.beta,
+        **method_args,
+    )
+
+
+def _train_dpo(model, ref_model, optimizer, train_set, valid_set, adapter_file, callback, settings):
+    loss_type = settings.preference.loss_type
+    dpo_trainer.train_dpo(
+        model, ref_model, optimizer, train_set, valid_set, _args(settings, adapter_file, loss_type=loss_type),
+        loss_fn=dpo_pair_loss, training_callback=callback, loss_type=loss_type,
+    )
+
+
+def _train_cpo(model, ref_model, optimizer, train_set, valid_set, adapter_file, callback, settings):
+    # Their compiled CPO step fails on the CPU backend (IndexError "_Map_base::at"); run it eagerly.
+    with compile_disabled():
+        cpo_trainer.train_cpo(
+            model, optimizer, train_set, valid_set, _args(settings, adapter_file),
+            loss_fn=cpo_pair_loss, training_callback=callback,
+        )
+
+
+def _train_orpo(model, ref_model, optimizer, train_set, valid_set, adapter_file, callback, settings):
+    args = _args(settings, adapter_file, orpo_trainer.ORPOTrainingArgs)
+    orpo_trainer.train_orpo(
+        model, optimizer, train_set, valid_set, loss=orpo_pair_loss, args=args, training_callback=callback,
+    )
+
+
+METHODS = {
+    "dpo": _Method(lambda records, tokenizer: DPODataset(records, tokenizer), True, _train_dpo),
+    "cpo": _Method(lambda records, tokenizer: DPODataset(records, tokenizer), False, _train_cpo),
+    "orpo": _Method(lambda records, tokenizer: ORPODataset(records, tokenizer, system_key="system"), False, _train_orpo),
+}
+
+PREFERENCE_KEYS = ("prompt", "chosen", "rejected")
+
+
+def read_preference_records(path, batch_size: int) -> list[dict]:
+    records = read_jsonl(path)
+    for number, record in enumerate(records, start=1):
+        missing = [key for key in PREFERENCE_KEYS if key not in record]
+        if missing:
+            raise ValueError(f"{path}: record {number} lacks {missing}; preference records are {{prompt, chosen, rejected}}")
+    if len(records) < batch_size:
+        raise ValueError(f"{path} has {len(records)} records, fewer than batch_size={batch_size}")
+    return records
+
+
+def train_preference(ctx: TrainingContext) -> TrainingResult:
+    """The trainer of "dpo", "orpo" and "cpo"."""
+    settings = ctx.settings
+    method = METHODS[settings.method]
+    mx.random.seed(settings.seed)
+    np.random.seed(settings.seed)  # their batch order
+    files = data_files(settings)
+    train_records = read_preference_records(files.train, settings.batch_size)
+    valid_records = read_preference_records(files.valid, settings.batch_size) if files.valid is not None else None
+    if settings.early_stop and valid_records is None:
+        raise ValueError("early_stop needs validation data: set val_data_path or put valid.jsonl beside train.jsonl")
+
+    model, tokenizer = mlx_lm.load(settings.model_path)
+    ref_model = None
+    if method.needs_reference:
+        ref_model, _ = mlx_lm.load(settings.model_path)
+        ref_model.freeze()
+    train_set = method.dataset(train_records, tokenizer)
+    valid_set = method.dataset(valid_records, tokenizer) if valid_records is not None else None
+    num_layers = apply_adapter(model, settings.adapter)
+    ctx.output_dir.mkdir(parents=True, exist_ok=True)
+    write_adapter_config(ctx.output_dir, settings, num_layers)
+    trainable, total = parameter_counts(model)
+    ctx.emit(
+        events.log(
+            progress_pb2.LOG_LEVEL_INFO,
+            f"{settings.method}: {settings.adapter.fine_tune_type} on the last {num_layers} blocks, {trainable:,} of "
+            f"{total:,} parameters trainable; {len(train_records)} preference pairs",
+        )
+    )
+    checkpoints = AdapterCheckpoints(ctx, model)
+    loop = PreferenceLoop(ctx, checkpoints)
+    optimizer = optim.Adam(learning_rate=settings.learning_rate)
+    try:
+        with cpu_device_info():
+            method.train(
+                model, ref_model, optimizer, train_set, valid_set, str(checkpoints.final_path), loop, settings
+            )
+    except _Stop:
+        pass
+    adapter_path = checkpoints.save_final(loop.completed)
+    return TrainingResult(
+        adapter_path=adapter_path,
+        stopped_early=bool(loop.stop_reason),
+        message=loop.stop_reason or f"trained {loop.completed} iterations",
+    )
