@@ -31,11 +31,11 @@ def test_duplicates_are_warnings_in_line_order_with_the_first_occurrence():
     assert report.files[0].warning_count == 3 and report.files[0].error_count == 1
 
 
-def test_duplicates_are_the_same_training_content_whatever_the_spacing_key_order_or_extra_fields():
+def test_duplicates_are_repeated_lines_not_reformatted_copies():
     first = b'{"messages": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "yo"}]}'
-    spaced = b'{ "messages":[ {"content":"hi","role":"user"},{"role":"assistant","content":"yo"} ] , "id": 7}'
-    report = validate_bytes(jsonl(first, spaced))
-    assert found(report) == [(2, "", "duplicate_record")]
+    spaced = b'{ "messages":[ {"role":"user","content":"hi"},{"role":"assistant","content":"yo"} ] }'
+    report = validate_bytes(first + b"\r\n" + spaced + b"\r\n" + first + b"\r\n")
+    assert found(report) == [(3, "", "duplicate_record")]
 
 
 def test_duplicates_merge_into_the_listing_by_line_when_it_is_cut():

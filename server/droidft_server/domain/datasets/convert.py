@@ -53,6 +53,10 @@ CONVERTERS: dict[tuple[str, str], Callable[[Any], dict]] = {
 }
 
 
+def _unchanged(record: dict) -> dict:
+    return record
+
+
 def _refusal(source: Format, target: Format) -> str:
     missing = [name for name in target.required_fields if name not in source.fields]
     if target.name == "preference":
@@ -67,7 +71,7 @@ def converter(from_format: str, to_format: str) -> Callable[[Any], dict]:
     """The function from a typed record of one format to a record of the other; ConversionError if none."""
     source, target = get_format(from_format), get_format(to_format)
     if source is target:
-        return msgspec.to_builtins
+        return _unchanged
     try:
         return CONVERTERS[source.name, target.name]
     except KeyError:
@@ -81,7 +85,8 @@ def _converted(numbered: Iterable[tuple[str, dict]], source: Format, convert_one
             problems = source.check(typed) if source.check else None
             if problems:
                 raise ConversionError(problems[0].message)
-            yield convert_one(typed)
+            # Records pass through whole when the format stays (typed records skip free-form objects).
+            yield record if convert_one is _unchanged else convert_one(typed)
         except (msgspec.ValidationError, ConversionError) as exc:
             raise ConversionError(f"{where} cannot become the target format: {exc}") from None
 

@@ -6,6 +6,7 @@ msgspec description, names each problem with its field path. It runs on failing 
 
 from __future__ import annotations
 
+from functools import cache
 from itertools import islice
 from typing import Any, Iterator
 
@@ -56,9 +57,14 @@ def _a(kind: str) -> str:
     return f"an {kind}" if kind[0] in "aeiou" else f"a {kind}"
 
 
+@cache
+def _type_info(record_type: type) -> mi.Type:
+    return mi.type_info(record_type)  # slow (it evaluates annotations): once per type
+
+
 def record_problems(record: dict, fmt: Format) -> list[Problem]:
     """Problems of a decoded JSON object against the format's type, in field order."""
-    return list(islice(_walk(record, mi.type_info(fmt.record_type), ""), MAX_PROBLEMS_PER_RECORD))
+    return list(islice(_walk(record, _type_info(fmt.record_type), ""), MAX_PROBLEMS_PER_RECORD))
 
 
 def fits(record: dict, fmt: Format) -> bool:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 from collections import Counter
 from pathlib import Path
+from typing import Iterable
 
 from .report import TokenStatistics
 
@@ -43,8 +44,9 @@ class TokenCounter:
         self._pending: list[tuple[int, str]] = []
         self._lengths: Counter[int] = Counter()
 
-    def add(self, line: int, text: str) -> None:
-        self._pending.append((line, text))
+    def add(self, texts: Iterable[tuple[int, str]]) -> None:
+        """(line, text) pairs, measured at the next flush."""
+        self._pending.extend(texts)
 
     def flush(self) -> list[tuple[int, int, bool]]:
         """Measure the pending records; (line, tokens, exact) of those over max_seq_length."""
@@ -66,9 +68,9 @@ class TokenCounter:
     def statistics(self) -> TokenStatistics | None:
         if not self._lengths:
             return None
-        count = sum(self._lengths.values())
+        total = sum(self._lengths.values())
         lengths = sorted(self._lengths)
-        rank, seen, p95 = math.ceil(0.95 * count), 0, lengths[-1]
+        rank, seen, p95 = math.ceil(0.95 * total), 0, lengths[-1]
         for length in lengths:
             seen += self._lengths[length]
             if seen >= rank:
@@ -76,7 +78,7 @@ class TokenCounter:
                 break
         return TokenStatistics(
             min=lengths[0],
-            mean=sum(length * n for length, n in self._lengths.items()) / count,
+            mean=sum(length * n for length, n in self._lengths.items()) / total,
             p95=p95,
             max=lengths[-1],
             over_max_seq_length=sum(n for length, n in self._lengths.items() if length > self.max_seq_length),

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import zlib
 from collections import Counter
-from dataclasses import dataclass
+from itertools import count, islice
+from operator import not_
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO, Callable
 
@@ -30,7 +32,6 @@ from .tokens import TokenCounter, TokenizerMissing, load_tokenizer
 
 CONTENT_NAME = "<content>"  # the file name issues carry for validate_bytes
 _FAST_ERRORS = (msgspec.DecodeError, RecursionError, UnicodeDecodeError)
-_encode = msgspec.json.Encoder().encode
 
 
 @dataclass(frozen=True)
@@ -153,8 +154,22 @@ class _Validation:
         return self.format
 
 
+@dataclass
+class _Tally:
+    """What a run of records adds up to, kept apart until the whole run is accepted."""
+
+    presence: Counter = field(default_factory=Counter)
+    texts: list[str] = field(default_factory=list)
+
+
 class _FileScan:
-    """One pass over one file's lines against one format."""
+    """One pass over one file's lines against one format.
+
+    Lines go through C-level map() chains, each record dropped as soon as it is visited: kept
+    records would wake the garbage collector, which then costs more than decoding. Python runs
+    per record only where a rule, an optional field or token counting needs it, and per line
+    only for lines that fail.
+    """
 
     def __init__(self, fmt: Format, issues: FileIssues, tokens: TokenCounter | None):
         self.format = fmt
@@ -166,23 +181,6 @@ class _FileScan:
         self._presence: Counter[str] = Counter()
         self._duplicates = DuplicateFinder()
         self._decode = msgspec.json.Decoder(fmt.record_type).decode
-        self._after = self._after_record_hook()
-
-    def _after_record_hook(self) -> Callable[[int, msgspec.Struct], None] | None:
-        """Per-record work beyond the check, only when there is some (most runs have none)."""
-        optional, tokens, presence = self.format.optional_fields, self.tokens, self._presence
-        text = self.format.training_text
-        if not optional and tokens is None:
-            return None
-
-        def after(line: int, record: msgspec.Struct) -> None:
-            for name in optional:
-                if getattr(record, name) is not msgspec.UNSET:
-                    presence[name] += 1
-            if tokens is not None:
-                tokens.add(line, text(record))
-
-        return after
 
     def run(self, stream: BinaryIO) -> None:
         for batch in line_batches(stream):
@@ -209,28 +207,55 @@ class _FileScan:
             else:
                 self._scan_lines(number, [line])
 
-    def _scan_lines(self, number: int, lines: list[bytes]) -> None:
-        # The hot loop: everything it touches is a local.
-        decode, check, after, slow = self._decode, self.format.check, self._after, self._slow
-        digest, encode, problems_at = self._duplicates.digests.append, _encode, self._problems_at
-        typed = 0
-        for line in lines:
+    def _visitor(self, tally: _Tally) -> Callable[[msgspec.Struct], list[Problem] | None] | None:
+        """The per-record work of this scan, writing into tally; None when there is none."""
+        check, optional = self.format.check, self.format.optional_fields
+        text = self.format.training_text if self.tokens is not None else None
+        if not optional and text is None:
+            return check
+        presence, texts = tally.presence, tally.texts
+
+        def visit(record: msgspec.Struct) -> list[Problem] | None:
+            for name in optional:
+                if getattr(record, name) is not msgspec.UNSET:
+                    presence[name] += 1
+            if text is not None:
+                texts.append(text(record))
+            return check(record) if check is not None else None
+
+        return visit
+
+    def _scan_lines(self, first: int, lines: list[bytes]) -> None:
+        """Segments of lines that decode, mapped in C; at a failing line, the slow path, then on."""
+        start = 0
+        while start < len(lines):
+            tally = _Tally()
+            # not_ drops a record at C speed where there is no per-record work.
+            visit = self._visitor(tally) or not_
+            outcomes: list = []  # extend keeps what it appended before a line fails
+            failure = None
             try:
-                record = decode(line)
+                outcomes.extend(map(visit, map(self._decode, islice(lines, start, None))))
             except _FAST_ERRORS as exc:
-                slow(number, line, exc)
-            else:
-                typed += 1
-                digest(hash(encode(record)) or 1)
-                if check is not None:
-                    problems = check(record)
-                    if problems:
-                        problems_at(number, problems)
-                if after is not None:
-                    after(number, record)
-            number += 1
-        self._typed += typed
-        self.records += typed
+                failure = exc
+            end = start + len(outcomes)
+            self._accept(first + start, lines[start:end], outcomes, tally)
+            if failure is not None:
+                self._slow(first + end, lines[end], failure)
+            start = end + 1
+
+    def _accept(self, first: int, lines: list[bytes], outcomes: list, tally: _Tally) -> None:
+        """Consecutive lines from `first` that decoded, with what visiting each returned."""
+        self.records += len(lines)
+        self._typed += len(lines)
+        # A line's digest is the hash of its bytes: repeated lines are found, reformatted copies are not.
+        self._duplicates.digests.extend(map(hash, lines))
+        for offset, problems in enumerate(outcomes):
+            if problems:
+                self._problems_at(first + offset, problems)
+        self._presence.update(tally.presence)
+        if self.tokens is not None:
+            self.tokens.add(zip(count(first), tally.texts))
 
     def _slow(self, number: int, line: bytes, error: Exception) -> None:
         self._duplicates.digests.append(NO_RECORD)

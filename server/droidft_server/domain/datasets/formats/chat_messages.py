@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import msgspec
-
 from ..issues import NO_ASSISTANT_TURN, Problem
-from .base import Format, Messages, message_text
+from .base import Format, Record, Messages, message_text
 
 
-class ChatRecord(msgspec.Struct):
+class ChatRecord(Record):
     messages: Messages
 
 

@@ -6,12 +6,12 @@ from typing import Annotated
 
 import msgspec
 
-from .base import Format, Text, joined
+from .base import Format, Record, Text, joined
 
 Steps = Annotated[list[Text], msgspec.Meta(min_length=1)]
 
 
-class GrpoRecord(msgspec.Struct):
+class GrpoRecord(Record):
     problem: Text
     reasoning_steps: Steps
     solution: Text

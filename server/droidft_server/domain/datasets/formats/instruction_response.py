@@ -5,12 +5,12 @@ from __future__ import annotations
 import msgspec
 
 from ..issues import CONFLICTING_FIELDS, MISSING_FIELD, Problem
-from .base import Format, Text, joined
+from .base import Format, Record, Text, joined
 
 PAIRS = (("instruction", "response"), ("prompt", "completion"))
 
 
-class InstructionRecord(msgspec.Struct):
+class InstructionRecord(Record):
     instruction: Text | msgspec.UnsetType = msgspec.UNSET
     response: Text | msgspec.UnsetType = msgspec.UNSET
     prompt: Text | msgspec.UnsetType = msgspec.UNSET

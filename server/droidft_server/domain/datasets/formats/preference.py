@@ -5,12 +5,12 @@ from __future__ import annotations
 import msgspec
 
 from ..issues import IDENTICAL_PAIR, Problem
-from .base import Format, Messages, Text, joined, message_text
+from .base import Format, Record, Messages, Text, joined, message_text
 
 Answer = Text | Messages
 
 
-class PreferenceRecord(msgspec.Struct):
+class PreferenceRecord(Record):
     prompt: Answer
     chosen: Answer
     rejected: Answer

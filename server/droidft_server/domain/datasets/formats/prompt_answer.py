@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import msgspec
 
-from .base import Format, Text, joined
+from .base import Format, Record, Text, joined
 
 
-class PromptAnswerRecord(msgspec.Struct):
+class PromptAnswerRecord(Record):
     prompt: Text
     answer: Text
     system: Text | msgspec.UnsetType = msgspec.UNSET

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import msgspec
-
-from .base import Format, Text
+from .base import Format, Record, Text
 
 
-class TextRecord(msgspec.Struct):
+class TextRecord(Record):
     text: Text
 
 
