@@ -1,7 +1,7 @@
 """Reading JSONL in constant memory: plain or gzip, a file or a data-set directory.
 
-Lines come in batches cut from 1 MiB chunks, so one C-level split and one UTF-8 check
-cover thousands of records; a line longer than a chunk is put together from its pieces.
+Lines come in batches cut from 256 KiB chunks, so one C-level split and one ASCII check
+cover a thousand records; a line longer than a chunk is put together from its pieces.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import msgspec
 
 GZIP_MAGIC = b"\x1f\x8b"
 BOM = b"\xef\xbb\xbf"
-CHUNK_SIZE = 1 << 20
+CHUNK_SIZE = 1 << 18  # measured: larger chunks fall out of the CPU caches
 SPLITS = ("train", "valid", "test")
 
 
@@ -37,29 +37,29 @@ def open_stream(source: Path | bytes) -> BinaryIO:
 
 def line_batches(stream: BinaryIO, chunk_size: int = CHUNK_SIZE) -> Iterator[LineBatch]:
     pieces: list[bytes] = []  # the unfinished last line, in pieces
+    pieces_ascii = True
     next_line = 1
     first = True
     while chunk := stream.read(chunk_size):
         if first:
             chunk = chunk.removeprefix(BOM)
             first = False
-        cut = chunk.rfind(b"\n")
-        if cut < 0:
+        ascii_chunk = chunk.isascii()
+        lines = chunk.split(b"\n")  # split the chunk itself: slicing it first would copy it twice
+        if len(lines) == 1:
             pieces.append(chunk)
+            pieces_ascii = pieces_ascii and ascii_chunk
             continue
-        pieces.append(chunk[:cut])
-        block = b"".join(pieces)
-        pieces = [chunk[cut + 1:]]
-        batch = _batch(next_line, block)
-        next_line += len(batch.lines)
-        yield batch
+        if pieces:
+            pieces.append(lines[0])
+            lines[0] = b"".join(pieces)
+        ascii_lines = ascii_chunk and pieces_ascii
+        pieces, pieces_ascii = [lines.pop()], ascii_chunk
+        yield LineBatch(next_line, lines, ascii_lines or _is_utf8(b"\n".join(lines)))
+        next_line += len(lines)
     tail = b"".join(pieces)
     if tail:
-        yield _batch(next_line, tail)
-
-
-def _batch(first_line: int, block: bytes) -> LineBatch:
-    return LineBatch(first_line, block.split(b"\n"), block.isascii() or _is_utf8(block))
+        yield LineBatch(next_line, [tail], tail.isascii() or _is_utf8(tail))
 
 
 def _is_utf8(data: bytes) -> bool:
