@@ -7,7 +7,7 @@ from pathlib import Path
 
 import structlog
 
-from .domain import preflight
+from .domain import datasets, preflight
 from .domain.jobs import JobManager
 from .domain.methods import MethodExtras, catalogue
 from .domain.runs import Runner
@@ -47,10 +47,10 @@ class DroidftServer:
             config.state_dir / "jobs",
             available_methods=AVAILABLE_METHODS,
             max_concurrent_jobs=config.max_concurrent_jobs,
-            preflight=preflight.run_checks([preflight.model_exists, preflight.data_exists]),
+            preflight=preflight.run_checks([preflight.model_exists, preflight.data_exists, preflight.data_valid]),
         )
         self.jobs.recover()
-        methods = catalogue(AVAILABLE_METHODS, MethodExtras(data_formats=lambda method: []))
+        methods = catalogue(AVAILABLE_METHODS, MethodExtras(data_formats=datasets.formats_for_method))
         self._server: BoundServer = start_server(
             TrainingServicer(self.jobs, lambda: methods), config.listen, max_workers=config.rpc_threads
         )

@@ -8,6 +8,10 @@ from grpc_status import rpc_status
 from droidft.v1 import job_pb2, methods_pb2, progress_pb2, service_pb2
 
 from droidft_server.domain import states
+from droidft_server.domain.errors import DroidftError, ErrorKind
+from droidft_server.domain.jobs import JobManager
+from droidft_server.persistence.sqlite_store import SqliteJobStore
+from fakes import FakeRunner
 
 
 def details(error: grpc.RpcError) -> dict:
@@ -87,13 +91,27 @@ def test_missing_model_is_a_failed_precondition(stub, spec, tmp_path):
     assert details(error)["ErrorInfo"].reason == "MODEL_NOT_FOUND"
 
 
-def test_unavailable_method_is_unimplemented_never_run_as_sft(stub, spec, fake_runner):
+def test_unavailable_method_is_unimplemented_never_run_as_sft(spec, tmp_path):
+    runner = FakeRunner()
+    jobs = JobManager(SqliteJobStore(tmp_path / "db.sqlite3"), runner, tmp_path / "jobs", available_methods={"sft"})
     spec.ClearField("sft")
     spec.orpo.beta = 0.2
+    with pytest.raises(DroidftError) as caught:
+        jobs.create(spec)
+    assert (caught.value.kind, caught.value.reason) == (ErrorKind.UNIMPLEMENTED, "METHOD_NOT_AVAILABLE")
+    assert runner.started == {}
+
+
+def test_invalid_data_is_refused_before_training_with_the_first_issues(stub, spec, fake_runner, tmp_path):
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"messages": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "yo"}]}\n{oops\n')
+    spec.train_data_path = str(bad)
     error = call_error(stub.CreateTrainingJob, service_pb2.CreateTrainingJobRequest(spec=spec))
-    if error.code() != grpc.StatusCode.UNIMPLEMENTED:
-        pytest.skip("every method is available")
-    assert details(error)["ErrorInfo"].reason == "METHOD_NOT_AVAILABLE"
+    assert error.code() == grpc.StatusCode.FAILED_PRECONDITION
+    found = details(error)
+    assert found["ErrorInfo"].reason == "DATASET_INVALID"
+    [violation] = found["PreconditionFailure"].violations
+    assert violation.subject == f"{bad}:2" and violation.type == "dataset_invalid_json"
     assert fake_runner.started == {}
 
 
@@ -209,3 +227,25 @@ def test_unimplemented_rpcs_say_so_clearly(stub):
         model_path="m", train_data_path="d", sft=job_pb2.TrainingJobSpec().sft)))
     if error.code() == grpc.StatusCode.UNIMPLEMENTED:
         assert "EstimateResources" in error.details()
+
+
+def test_validate_dataset_reports_issues_with_line_numbers(stub, tmp_path):
+    data = tmp_path / "train.jsonl"
+    data.write_text('{"instruction": "a", "response": "b"}\n{"instruction": "a"}\n')
+    report = stub.ValidateDataset(service_pb2.ValidateDatasetRequest(path=str(data), method=methods_pb2.TRAINING_METHOD_SFT))
+    assert not report.valid
+    assert [(i.line, i.code) for i in report.issues] == [(2, "missing_field")]
+    assert report.files[0].format == "instruction_response" and report.files[0].record_count == 2
+
+
+def test_generate_sample_data_inline_and_to_a_file(stub, tmp_path):
+    inline = stub.GenerateSampleData(service_pb2.GenerateSampleDataRequest(format="gspo", count=3, seed=1))
+    assert inline.record_count == 3 and len(inline.content.splitlines()) == 3
+    path = tmp_path / "out.jsonl"
+    written = stub.GenerateSampleData(service_pb2.GenerateSampleDataRequest(format="preference", count=4, output_path=str(path)))
+    assert written.path == str(path) and len(path.read_text().splitlines()) == 4
+    checked = stub.ValidateDataset(service_pb2.ValidateDatasetRequest(content=inline.content, format="gspo"))
+    assert checked.valid
+    error = call_error(stub.GenerateSampleData, service_pb2.GenerateSampleDataRequest(format="nonsense"))
+    assert error.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert details(error)["BadRequest"].field_violations[0].field == "format"

@@ -7,6 +7,8 @@ from typing import Callable
 
 from droidft.v1 import job_pb2
 
+from . import datasets
+from .datasets.refusal import VIOLATIONS_LISTED, data_errors
 from .errors import DroidftError, ErrorKind, FieldViolation, invalid_argument
 from .spec import JobSettings, resolve
 
@@ -49,6 +51,19 @@ def data_exists(spec: job_pb2.TrainingJobSpec, settings: JobSettings) -> list[st
             "spec.early_stop", "early_stop needs validation data: set val_data_path or give a directory with valid.jsonl",
             "spec.early_stop_needs_validation_data")])
     return []
+
+
+def data_valid(spec: job_pb2.TrainingJobSpec, settings: JobSettings) -> list[str]:
+    """Every record of the training (and validation) data, checked for the job's method before it runs."""
+    paths = [settings.train_data_path] + ([settings.val_data_path] if settings.val_data_path else [])
+    warnings = []
+    for path in paths:
+        report = datasets.validate_path(path, method=settings.method, max_seq_length=settings.max_seq_length,
+                                        max_issues=VIOLATIONS_LISTED)
+        if not report.valid:
+            raise data_errors(report)
+        warnings += [f"{path}: {count} record(s) with {code}" for code, count in sorted(report.issue_counts.items())]
+    return warnings
 
 
 def run_checks(checks: list[Check]) -> Callable[[job_pb2.TrainingJobSpec], list[str]]:

@@ -8,6 +8,7 @@ from droidft.v1 import service_pb2, service_pb2_grpc
 
 from ..domain.errors import DroidftError, ErrorKind
 from ..domain.jobs import JobManager
+from . import datasets
 
 
 def _not_yet(rpc: str) -> DroidftError:
@@ -23,10 +24,10 @@ class TrainingServicer(service_pb2_grpc.TrainingServiceServicer):
         return service_pb2.ListTrainingMethodsResponse(methods=self._methods())
 
     def ValidateDataset(self, request, context):
-        raise _not_yet("ValidateDataset")
+        return datasets.validate_dataset(request)
 
     def GenerateSampleData(self, request, context):
-        raise _not_yet("GenerateSampleData")
+        return datasets.generate_sample_data(request)
 
     def EstimateResources(self, request, context):
         raise _not_yet("EstimateResources")
