@@ -5,7 +5,7 @@ import pytest
 from google.rpc import error_details_pb2
 from grpc_status import rpc_status
 
-from droidft.v1 import job_pb2, methods_pb2, progress_pb2, service_pb2
+from droidft.v1 import data_pb2, job_pb2, methods_pb2, progress_pb2, service_pb2
 
 from droidft_server.domain import states
 from droidft_server.domain.errors import DroidftError, ErrorKind
@@ -232,20 +232,20 @@ def test_unimplemented_rpcs_say_so_clearly(stub):
 def test_validate_dataset_reports_issues_with_line_numbers(stub, tmp_path):
     data = tmp_path / "train.jsonl"
     data.write_text('{"instruction": "a", "response": "b"}\n{"instruction": "a"}\n')
-    report = stub.ValidateDataset(service_pb2.ValidateDatasetRequest(path=str(data), method=methods_pb2.TRAINING_METHOD_SFT))
+    report = stub.ValidateDataset(data_pb2.ValidateDatasetRequest(path=str(data), method=methods_pb2.TRAINING_METHOD_SFT))
     assert not report.valid
     assert [(i.line, i.code) for i in report.issues] == [(2, "missing_field")]
     assert report.files[0].format == "instruction_response" and report.files[0].record_count == 2
 
 
 def test_generate_sample_data_inline_and_to_a_file(stub, tmp_path):
-    inline = stub.GenerateSampleData(service_pb2.GenerateSampleDataRequest(format="gspo", count=3, seed=1))
+    inline = stub.GenerateSampleData(data_pb2.GenerateSampleDataRequest(format="gspo", count=3, seed=1))
     assert inline.record_count == 3 and len(inline.content.splitlines()) == 3
     path = tmp_path / "out.jsonl"
-    written = stub.GenerateSampleData(service_pb2.GenerateSampleDataRequest(format="preference", count=4, output_path=str(path)))
+    written = stub.GenerateSampleData(data_pb2.GenerateSampleDataRequest(format="preference", count=4, output_path=str(path)))
     assert written.path == str(path) and len(path.read_text().splitlines()) == 4
-    checked = stub.ValidateDataset(service_pb2.ValidateDatasetRequest(content=inline.content, format="gspo"))
+    checked = stub.ValidateDataset(data_pb2.ValidateDatasetRequest(content=inline.content, format="gspo"))
     assert checked.valid
-    error = call_error(stub.GenerateSampleData, service_pb2.GenerateSampleDataRequest(format="nonsense"))
+    error = call_error(stub.GenerateSampleData, data_pb2.GenerateSampleDataRequest(format="nonsense"))
     assert error.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert details(error)["BadRequest"].field_violations[0].field == "format"
