@@ -1,32 +1,25 @@
-"""`make demo`: build the tiny model and sample data, start a server on a free port, train an SFT job
-while streaming its progress to the terminal, print where the adapter is, and stop the server."""
+"""`make demo`: build the tiny model, start a server on a free port, then drive it with the `droidft`
+CLI exactly as a user would: sample data, validate it, train an SFT job while streaming its progress
+to the terminal, list the job and its checkpoints, and stop the server."""
 
 from __future__ import annotations
 
 import json
+import shlex
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 from droidft import Client
-from droidft.v1 import job_pb2
+from droidft.cli.main import main as droidft_cli
 
 from .tinymodel import build_tiny_model
 
-DEMO_DIR = Path("var/demo")
+DEMO_DIR = Path("var/demo").resolve()
 SERVER_START_TIMEOUT_S = 120
-
-
-def _sample_chat_data(path: Path) -> Path:
-    records = [
-        {"messages": [{"role": "user", "content": f"What is {a} + {b}?"}, {"role": "assistant", "content": f"{a + b}"}]}
-        for a in range(1, 10)
-        for b in range(1, 10)
-    ]
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text("".join(json.dumps(r) + "\n" for r in records))
-    return path
+SPEC = {"maxSeqLength": 512, "batchSize": 4, "learningRate": 1e-4, "reportEvery": 3, "evalEvery": 10,
+        "checkpointEvery": 10, "seed": 0, "sft": {"maskPrompt": True}}
 
 
 def _start_server(state_dir: Path, port_file: Path) -> tuple[subprocess.Popen, int]:
@@ -46,48 +39,40 @@ def _start_server(state_dir: Path, port_file: Path) -> tuple[subprocess.Popen, i
     return server, int(port_file.read_text())
 
 
-def _print_progress(client: Client, job_id: str) -> None:
-    for event in client.stream_progress(job_id):
-        kind = event.WhichOneof("event")
-        if kind == "train_report":
-            r = event.train_report
-            print(f"  iter {r.iteration:>3}/{r.total_iterations}  loss {r.loss:.3f}  "
-                  f"{r.iterations_per_second:.1f} it/s  {r.tokens_per_second:,.0f} tok/s  "
-                  f"peak {r.peak_memory_bytes / 2**20:.0f} MiB")
-        elif kind == "eval_report":
-            print(f"  eval after {event.eval_report.iteration}: val loss {event.eval_report.val_loss:.3f}")
-        elif kind == "checkpoint_saved":
-            print(f"  checkpoint: {event.checkpoint_saved.path}")
-        elif kind == "log":
-            print(f"  {event.log.message}")
-        elif kind == "state_change":
-            print(f"  state: {job_pb2.JobState.Name(event.state_change.state)} ({event.state_change.message})")
+def _droidft(server: str, *args: str) -> int:
+    print(f"\n$ droidft {shlex.join(args)}", flush=True)
+    code = droidft_cli(["--server", server, *args])
+    if code not in (0, 1) or (code == 1 and args[0] == "train"):
+        raise SystemExit(f"`droidft {args[0]}` failed with exit code {code}")
+    return code
 
 
 def main() -> None:
-    print("building the tiny model and sample data ...")
+    print("building the tiny model (random weights, local tokenizer) ...")
     model = build_tiny_model(DEMO_DIR / "tiny-model", seed=0)
-    data = _sample_chat_data(DEMO_DIR / "data" / "train.jsonl")
-    server, port = _start_server(DEMO_DIR / "state", DEMO_DIR / "server.port")
-    print(f"server listening on 127.0.0.1:{port} (log: {DEMO_DIR / 'server.log'})")
+    data_dir = DEMO_DIR / "data"
+    data_dir.mkdir(parents=True, exist_ok=True)
+    spec_file = DEMO_DIR / "spec.json"
+    spec_file.write_text(json.dumps(SPEC, indent=2))
+    server_process, port = _start_server(DEMO_DIR / "state", DEMO_DIR / "server.port")
+    server = f"127.0.0.1:{port}"
+    print(f"server listening on {server} (state: {DEMO_DIR / 'state'}, log: {DEMO_DIR / 'server.log'})")
     try:
-        with Client(f"127.0.0.1:{port}") as client:
-            spec = {
-                "modelPath": str(model.resolve()), "trainDataPath": str(data.resolve()), "iterations": 30,
-                "batchSize": 4, "learningRate": 1e-4, "maxSeqLength": 512, "reportEvery": 5,
-                "checkpointEvery": 10, "sft": {"maskPrompt": True},
-            }
-            job = client.create_training_job(spec)
-            print(f"job {job.job_id} created; streaming its progress:")
-            _print_progress(client, job.job_id)
-            job = client.get_training_job(job.job_id)
-            if job.state != job_pb2.JOB_STATE_SUCCEEDED:
-                raise SystemExit(f"job ended {job_pb2.JobState.Name(job.state)}: {job.error.message}")
-            print(f"\ndone: adapter saved at {job.adapter_path}")
-            print(f"load it with: mlx_lm.load({str(model.resolve())!r}, adapter_path={job.output_dir!r})")
+        _droidft(server, "data", "sample", "--format", "chat_messages", "-n", "200", "--seed", "0",
+                 "-o", str(data_dir / "train.jsonl"))
+        _droidft(server, "data", "sample", "--format", "chat_messages", "-n", "24", "--seed", "1",
+                 "-o", str(data_dir / "valid.jsonl"))
+        _droidft(server, "data", "validate", str(data_dir), "--method", "sft", "--model", str(model))
+        _droidft(server, "train", "--model", str(model), "--data", str(data_dir), "--method", "sft",
+                 "--iters", "30", "--spec", str(spec_file), "--watch")
+        _droidft(server, "jobs", "list")
+        with Client(server) as client:
+            job = client.list_training_jobs(page_size=1).jobs[0]
+        print(f"\nadapter: {job.adapter_path}")
+        print(f"load it with: mlx_lm.load({str(model)!r}, adapter_path={job.output_dir!r})")
     finally:
-        server.terminate()
-        server.wait(timeout=60)
+        server_process.terminate()
+        server_process.wait(timeout=60)
 
 
 if __name__ == "__main__":
