@@ -64,7 +64,7 @@ DEEP_VOCAB = Shape(hidden_size=64, num_layers=6, num_heads=4, num_kv_heads=2, in
 class Config:
     name: str
     shape: Shape = field(default_factory=Shape)
-    method: str = "sft"  # "sft" or "grpo"
+    method: str = "sft"  # "sft", "grpo" or "dpo"
     batch_size: int = 4
     tokens: int = 128  # record length (SFT) or prompt length (GRPO)
     max_seq_length: int = 2048
@@ -75,6 +75,7 @@ class Config:
     group_size: int = 4
     completion_tokens: int = 32
     beta: float = 0.0
+    quantized_bits: int | None = None  # base model converted with mlx_lm.convert (bfloat16 scales)
     held_out: bool = False  # no constant of the estimator was fitted on this configuration
 
 
@@ -97,6 +98,9 @@ CONFIGS = (
     Config("grpo tiny", method="grpo", batch_size=2, tokens=32),
     Config("grpo tiny beta 0.1", method="grpo", batch_size=2, tokens=32, beta=0.1),
     Config("grpo small", shape=SMALL, method="grpo", batch_size=2, tokens=48, completion_tokens=48),
+    Config("sft tiny 4-bit base", batch_size=8, quantized_bits=4, held_out=True),
+    Config("dpo tiny", method="dpo", batch_size=2, tokens=100, held_out=True),
+    Config("dpo small", shape=SMALL, method="dpo", batch_size=2, tokens=64, held_out=True),
     Config("sft middle", shape=MIDDLE, batch_size=3, tokens=150, rank=12, held_out=True),
     Config("sft middle dora last 2", shape=MIDDLE, batch_size=6, tokens=90, fine_tune_type="dora", num_layers=2, held_out=True),
     Config("sft wide batch 1", shape=WIDE, batch_size=1, tokens=400, rank=4, held_out=True),
@@ -122,6 +126,8 @@ def spec_of(config: Config, model_path: Path) -> job_pb2.TrainingJobSpec:
         spec.adapter.num_layers = config.num_layers
     if config.method == "sft":
         spec.sft.grad_checkpoint = config.grad_checkpoint
+    elif config.method == "dpo":
+        spec.dpo.SetInParent()
     else:
         spec.grpo.rollout.group_size = config.group_size
         spec.grpo.rollout.max_completion_length = config.completion_tokens
@@ -237,6 +243,46 @@ def _grpo_iteration(model, tokenizer, config: Config, reference):
     return iteration
 
 
+def _measure_dpo(model, reference, config: Config, clock) -> tuple[list[float], list[float]]:
+    """mlx-lm-lora's own train_dpo loop; its per-iteration callback marks the end of warm-up and times iterations."""
+    import mlx.core as mx
+    import mlx.optimizers as optim
+    import numpy as np
+    from mlx_lm.tuner.callbacks import TrainingCallback
+    from mlx_lm_lora.trainer.dpo_trainer import DPOTrainingArgs, train_dpo
+
+    from droidft_server.execution.preference import cpu_device_info
+
+    rng = np.random.default_rng(0)
+    pairs = [
+        {"chosen": rng.integers(4, config.shape.vocab_size, config.tokens).tolist(),
+         "rejected": rng.integers(4, config.shape.vocab_size, config.tokens).tolist()}
+        for _ in range(config.batch_size)
+    ]
+    device_seconds, wall_seconds = [], []
+
+    class Timer(TrainingCallback):
+        marks = None
+
+        def on_train_loss_report(self, info: dict) -> None:
+            if info["iteration"] == WARMUP_ITERATIONS:
+                mx.clear_cache()
+                mx.reset_peak_memory()
+            elif self.marks is not None:
+                device_seconds.append(clock() - self.marks[0])
+                wall_seconds.append(time.perf_counter() - self.marks[1])
+            self.marks = (clock(), time.perf_counter())
+
+    with tempfile.TemporaryDirectory() as tmp, cpu_device_info():
+        args = DPOTrainingArgs(
+            batch_size=config.batch_size, iters=WARMUP_ITERATIONS + MEASURED_ITERATIONS, steps_per_report=1,
+            steps_per_eval=10**6, steps_per_save=10**6, adapter_file=str(Path(tmp) / "adapters.safetensors"),
+            max_seq_length=config.max_seq_length, beta=0.1, loss_type="sigmoid",
+        )
+        train_dpo(model, reference, optim.Adam(learning_rate=1e-5), pairs, None, args=args, training_callback=Timer())
+    return device_seconds, wall_seconds
+
+
 def measure(config: Config, model_path: Path) -> dict:
     """Train for a few iterations; peak memory and median time per iteration after warm-up."""
     import mlx.core as mx
@@ -245,11 +291,15 @@ def measure(config: Config, model_path: Path) -> dict:
     mx.random.seed(0)
     model, tokenizer = mlx_lm.load(str(model_path))
     reference = None
-    if config.method == "grpo" and config.beta > 0:
+    if config.method == "dpo" or (config.method == "grpo" and config.beta > 0):
         reference, _ = mlx_lm.load(str(model_path))
         reference.freeze()
     _adapt(model, config)
     mx.eval(model.parameters())
+    clock = device_clock("gpu" if mx.default_device().type == mx.gpu else "cpu")
+    if config.method == "dpo":
+        device_seconds, wall_seconds = _measure_dpo(model, reference, config, clock)
+        return _figures(mx.get_peak_memory(), device_seconds, wall_seconds)
     if config.method == "sft":
         iteration = _sft_iteration(model, config)
     else:
@@ -258,18 +308,38 @@ def measure(config: Config, model_path: Path) -> dict:
         iteration()
     mx.clear_cache()
     mx.reset_peak_memory()
-    clock = device_clock("gpu" if mx.default_device().type == mx.gpu else "cpu")
     device_seconds, wall_seconds = [], []
     for _ in range(MEASURED_ITERATIONS):
         tic, wall = clock(), time.perf_counter()
         iteration()
         device_seconds.append(clock() - tic)
         wall_seconds.append(time.perf_counter() - wall)
+    return _figures(mx.get_peak_memory(), device_seconds, wall_seconds)
+
+
+def _figures(peak: int, device_seconds: list[float], wall_seconds: list[float]) -> dict:
     return {
-        "peak_memory_bytes": mx.get_peak_memory(),
+        "peak_memory_bytes": peak,
         "seconds_per_iteration": statistics.median(device_seconds),
         "wall_seconds_per_iteration": statistics.median(wall_seconds),
     }
+
+
+def build_model(directory: Path, config: Config) -> Path:
+    """A tiny llama of the configuration's shape; quantised by mlx_lm.convert (in a subprocess) when asked."""
+    if config.quantized_bits is None:
+        return build_tiny_model(directory, **asdict(config.shape))
+    source = build_tiny_model(directory.with_name(directory.name + "-source"), **asdict(config.shape))
+    convert = (
+        "import sys; from mlx_lm import convert; "
+        "convert(hf_path=sys.argv[1], mlx_path=sys.argv[2], quantize=True, q_bits=int(sys.argv[3]), "
+        "q_group_size=32, dtype='bfloat16')"
+    )
+    subprocess.run(
+        [sys.executable, "-c", convert, str(source), str(directory), str(config.quantized_bits)],
+        check=True, capture_output=True, timeout=SUBPROCESS_TIMEOUT,
+    )
+    return directory
 
 
 def measure_in_subprocess(config: Config, model_path: Path) -> dict:
@@ -306,13 +376,17 @@ class Row:
 
 def _describe(config: Config) -> str:
     parts = [config.shape.label(), f"b{config.batch_size}"]
-    if config.method == "sft":
+    if config.method == "dpo":
+        parts.append(f"{config.tokens} tok chosen + rejected")
+    elif config.method == "sft":
         parts.append(f"{config.tokens} tok" + (f" (max {config.max_seq_length})" if config.max_seq_length < 2048 else ""))
     else:
         parts.append(f"G{config.group_size} prompt {config.tokens} + {config.completion_tokens}")
         if config.beta:
             parts.append(f"beta {config.beta}")
     parts.append(config.fine_tune_type if config.fine_tune_type == "full" else f"{config.fine_tune_type} r{config.rank}")
+    if config.quantized_bits:
+        parts.append(f"{config.quantized_bits}-bit base")
     if config.num_layers:
         parts.append(f"last {config.num_layers}")
     if config.grad_checkpoint:
@@ -362,12 +436,13 @@ def run(configs: tuple[Config, ...] = CONFIGS, readme: Path = README) -> list[Ro
     with tempfile.TemporaryDirectory(prefix="droidft-bench-estimation-") as tmp:
         tmp = Path(tmp)
         device = load_or_calibrate(tmp / "state")  # measured now, under the same load as the rows
-        models: dict[Shape, Path] = {}
+        models: dict[tuple[Shape, int | None], Path] = {}
         rows = []
         for config in configs:
-            if config.shape not in models:
-                models[config.shape] = build_tiny_model(tmp / f"model-{len(models)}", **asdict(config.shape))
-            path = models[config.shape]
+            key = (config.shape, config.quantized_bits)
+            if key not in models:
+                models[key] = build_model(tmp / f"model-{len(models)}", config)
+            path = models[key]
             predicted = predict(config, path, device)
             measured = measure_in_subprocess(config, path)
             row = Row(

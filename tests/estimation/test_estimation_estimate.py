@@ -66,6 +66,20 @@ def test_more_work_needs_more_memory(model, method, small, large):
     assert peak(model, method, **small) < peak(model, method, **large)
 
 
+def test_token_lengths_from_counts():
+    lengths = TokenLengths.from_counts(list(range(1, 101)))
+    assert (lengths.mean, lengths.p95, lengths.max) == (50.5, 95, 100)
+    with pytest.raises(ValueError):
+        TokenLengths.from_counts([])
+
+
+def test_preference_rows_are_chosen_plus_rejected_unpadded(model):
+    from droidft_server.domain.estimation.workload import workload
+
+    work = workload(settings("dpo", batch_size=3), TokenLengths(mean=50, p95=90, max=100))
+    assert (work.peak_pass.rows, work.peak_pass.width, work.typical_pass.width) == (6, 99, 49)
+
+
 def test_data_lengths_set_the_rows_width(model):
     short = TokenLengths(mean=40, p95=90, max=100)
     assert peak(model, lengths=short) < peak(model)  # without data: rows of max_seq_length

@@ -1,6 +1,6 @@
 """Throughput of the device MLX trains on, measured once and cached.
 
-A few-second micro-benchmark (dense matmul FLOP/s in float32 and in 16-bit floats,
+A few-second micro-benchmark (matmul FLOP/s in float32, bfloat16 and 4-bit quantised,
 streaming memory bandwidth, and the fixed cost of one small kernel) runs in a
 subprocess, so the server process never imports MLX. The result is cached as JSON in
 the server's state directory, keyed by platform and MLX version; only the memory
@@ -25,6 +25,7 @@ from typing import Callable
 from ..domain.estimation.device import DeviceProfile
 
 CACHE_DIR = "calibration"
+MEASUREMENT_FORMAT = 3  # bumped whenever measure() reports new figures: older caches are measured again
 TIMEOUT_SECONDS = 120
 # The Python runtime and MLX's libraries live outside MLX's allocator; keep them out of the budget on the CPU.
 CPU_RUNTIME_RESERVE_BYTES = 512 * 1024**2
@@ -39,7 +40,7 @@ def _mlx_version() -> str:
 
 def cache_key() -> str:
     """Platform and MLX version: a new MLX build or another machine type measures again."""
-    raw = f"{platform.system()}-{platform.machine()}-mlx{_mlx_version()}-{os.cpu_count()}cpu"
+    raw = f"v{MEASUREMENT_FORMAT}-{platform.system()}-{platform.machine()}-mlx{_mlx_version()}-{os.cpu_count()}cpu"
     return re.sub(r"[^A-Za-z0-9_.-]", "_", raw)
 
 
@@ -85,6 +86,17 @@ def measure() -> dict:
         mx.eval(a, b)
         return 2 * n**3 / _seconds_per_call(lambda: mx.eval(a @ b), 1.0, clock)
 
+    def quantized_matmul_flops(n: int, transpose: bool) -> float:
+        """x @ W.T is the forward product of a quantised layer, g @ W its input gradient."""
+        x = mx.random.normal((n, n)).astype(mx.bfloat16)
+        weight, scales, biases = mx.quantize(mx.random.normal((n, n)).astype(mx.bfloat16), group_size=64, bits=4)
+        mx.eval(x, weight, scales, biases)
+
+        def product() -> None:
+            mx.eval(mx.quantized_matmul(x, weight, scales, biases, transpose=transpose, group_size=64, bits=4))
+
+        return 2 * n**3 / _seconds_per_call(product, 0.4, clock)
+
     elements = 16 * 1024**2
     x = mx.random.normal((elements,))
     mx.eval(x)
@@ -110,6 +122,8 @@ def measure() -> dict:
         "device_memory_bytes": int(memory),
         "matmul_flops_per_second": matmul_flops(mx.float32, 512),
         "half_matmul_flops_per_second": matmul_flops(mx.bfloat16, 256),
+        "quantized_matmul_flops_per_second": quantized_matmul_flops(256, transpose=True),
+        "quantized_backward_flops_per_second": quantized_matmul_flops(256, transpose=False),
         "memory_bytes_per_second": bandwidth,
         "seconds_per_op": seconds_per_op,
         "mlx_version": mx.__version__,
@@ -127,17 +141,19 @@ def _measure_in_subprocess() -> dict:
     return json.loads(completed.stdout.strip().splitlines()[-1])
 
 
-def profile_from(measured: dict, *, half_precision: bool = False) -> DeviceProfile:
+def profile_from(measured: dict) -> DeviceProfile:
     """A DeviceProfile from a measurement; on the CPU the memory is what the machine has free now."""
     if measured["kind"] == "cpu":
         available = max(0, _available_ram_bytes() - CPU_RUNTIME_RESERVE_BYTES)
     else:
         available = measured["device_memory_bytes"]
-    flops = measured["half_matmul_flops_per_second" if half_precision else "matmul_flops_per_second"]
     return DeviceProfile(
         name=measured["name"],
         available_memory_bytes=int(available),
-        matmul_flops_per_second=flops,
+        matmul_flops_per_second=measured["matmul_flops_per_second"],
+        half_matmul_flops_per_second=measured["half_matmul_flops_per_second"],
+        quantized_matmul_flops_per_second=measured["quantized_matmul_flops_per_second"],
+        quantized_backward_flops_per_second=measured["quantized_backward_flops_per_second"],
         memory_bytes_per_second=measured["memory_bytes_per_second"],
         seconds_per_op=measured["seconds_per_op"],
         mlx_version=measured["mlx_version"],
@@ -161,10 +177,10 @@ def load_measurement(state_dir: Path, run: Callable[[], dict] = _measure_in_subp
 
 
 def load_or_calibrate(
-    state_dir: Path, *, half_precision: bool = False, run: Callable[[], dict] = _measure_in_subprocess
+    state_dir: Path, *, run: Callable[[], dict] = _measure_in_subprocess
 ) -> DeviceProfile:
     """The device profile, from the cache in state_dir or from a fresh few-second measurement."""
-    return profile_from(load_measurement(state_dir, run), half_precision=half_precision)
+    return profile_from(load_measurement(state_dir, run))
 
 
 if __name__ == "__main__":

@@ -1,8 +1,11 @@
 """Seconds per iteration from work counts and the device's measured throughput.
 
 time = FLOPs / matmul FLOP/s + bytes moved / memory bandwidth + kernels x seconds per kernel.
-The first term dominates large models; the last dominates tiny ones (MLX launches a
-fixed number of kernels per block whatever their size).
+Products with the model's own weights run at the calibrated rate of its storage (dense
+float32, 16-bit, or 4-bit quantised, whose forward and backward products differ five-fold
+on the CPU); attention and adapters at the dense rate. The first
+term dominates large models; the last dominates tiny ones (MLX launches a fixed number of
+kernels per block whatever their size).
 """
 
 from __future__ import annotations
@@ -30,39 +33,71 @@ class KernelCounts:
 
 KERNELS = KernelCounts()
 # Training-step matmuls are small and often transposed: they reach this fraction of the rate the
-# calibration measures on square 512 x 512 products (fitted on 13 SFT configurations on the CPU).
+# calibration measures on square products (fitted on 13 SFT configurations on the CPU).
 MATMUL_EFFICIENCY = 0.59
 ACTIVATION_TRAFFIC = 3  # activations are written forward, read backward, and their gradient written
+
+
+@dataclass(frozen=True)
+class Flops:
+    weights: float  # forward products with the model's (possibly quantised) weights
+    weights_backward: float  # input gradients through those weights
+    other: float  # attention, adapters: dense products of activations
+
+    def __add__(self, other: "Flops") -> "Flops":
+        return Flops(
+            self.weights + other.weights, self.weights_backward + other.weights_backward, self.other + other.other
+        )
+
+    def scaled(self, factor: float) -> "Flops":
+        return Flops(self.weights * factor, self.weights_backward * factor, self.other * factor)
+
+    def seconds(self, model: ModelFacts, device: DeviceProfile, efficiency: float = MATMUL_EFFICIENCY) -> float:
+        dense = efficiency * device.matmul_rate(model.dtype_bytes)
+        if model.quantization is None:
+            return (self.weights + self.weights_backward + self.other) / dense
+        # Quantised products run at the same rate at every shape: the calibrated rates apply as they are.
+        return (
+            self.weights / device.quantized_matmul_flops_per_second
+            + self.weights_backward / device.quantized_backward_flops_per_second
+            + self.other / dense
+        )
 
 
 def _block_matmul_parameters(model: ModelFacts) -> int:
     return sum(p.in_features * p.out_features for p in model.projections)
 
 
-def forward_flops(model: ModelFacts, batch: Pass) -> float:
+def _attention_flops(model: ModelFacts, tokens: float, width: float, blocks: int) -> float:
+    # Scores and weighted values: two (width x head_dim) products per head per token (MLX computes the full square).
+    return blocks * 4.0 * width * model.num_heads * model.head_dim * tokens
+
+
+def forward_flops(model: ModelFacts, batch: Pass) -> Flops:
     """Multiply-adds x 2 of one forward pass over every block and the output head."""
     linear = model.num_layers * _block_matmul_parameters(model) + model.vocab_size * model.hidden_size
-    # Scores and weighted values: two (width x head_dim) products per head per token (MLX computes the full square).
-    attention = model.num_layers * 4 * batch.width * model.num_heads * model.head_dim
-    return 2.0 * batch.tokens * linear + batch.tokens * attention
+    return Flops(2.0 * batch.tokens * linear, 0.0, _attention_flops(model, batch.tokens, batch.width, model.num_layers))
 
 
-def step_flops(settings: JobSettings, model: ModelFacts, batch: Pass, train: Trainable) -> float:
+def step_flops(settings: JobSettings, model: ModelFacts, batch: Pass, train: Trainable) -> Flops:
     """Forward + backward of one gradient evaluation."""
     forward = forward_flops(model, batch)
     block_linear = _block_matmul_parameters(model)
     through = train.blocks * block_linear + model.vocab_size * model.hidden_size
-    input_gradients = 2.0 * batch.tokens * through
-    attention_backward = 2 * train.blocks * 4 * batch.width * model.num_heads * model.head_dim * batch.tokens
+    backward = Flops(
+        weights=0.0,
+        weights_backward=2.0 * batch.tokens * through,  # input gradients through the trained blocks and the head
+        other=2 * _attention_flops(model, batch.tokens, batch.width, train.blocks),
+    )
     if settings.adapter.fine_tune_type == "full":
-        weight_gradients = 2.0 * batch.tokens * train.blocks * block_linear
+        backward += Flops(0.0, 0.0, 2.0 * batch.tokens * train.blocks * block_linear)  # weight gradients
     else:
         adapter = sum(p.in_features + p.out_features for p in model.projections) * settings.adapter.rank
-        weight_gradients = 3 * 2.0 * batch.tokens * train.blocks * adapter  # forward + both gradients
-    recompute = 0.0
+        backward += Flops(0.0, 0.0, 3 * 2.0 * batch.tokens * train.blocks * adapter)  # forward + both gradients
+    total = forward + backward
     if settings.sft is not None and settings.sft.grad_checkpoint:
-        recompute = forward * train.blocks / model.num_layers  # checkpointed blocks run forward twice
-    return forward + input_gradients + attention_backward + weight_gradients + recompute
+        total += forward.scaled(train.blocks / model.num_layers)  # checkpointed blocks run forward twice
+    return total
 
 
 def step_seconds(
@@ -73,7 +108,7 @@ def step_seconds(
     kernels = KERNELS.per_block_step * train.blocks + KERNELS.per_block_forward * (model.num_layers - train.blocks)
     kernels += KERNELS.per_step
     return (
-        step_flops(settings, model, batch, train) / (MATMUL_EFFICIENCY * device.matmul_flops_per_second)
+        step_flops(settings, model, batch, train).seconds(model, device)
         + moved / device.memory_bytes_per_second
         + kernels * device.seconds_per_op
     )
@@ -84,7 +119,7 @@ def forward_seconds(model: ModelFacts, batch: Pass, device: DeviceProfile) -> fl
     logits_bytes = batch.tokens * model.vocab_size * 4
     kernels = KERNELS.per_block_forward * model.num_layers + KERNELS.per_step
     return (
-        forward_flops(model, batch) / (MATMUL_EFFICIENCY * device.matmul_flops_per_second)
+        forward_flops(model, batch).seconds(model, device)
         + (model.weights_bytes + 2 * logits_bytes) / device.memory_bytes_per_second
         + kernels * device.seconds_per_op
     )
@@ -100,9 +135,11 @@ def generation_seconds(model: ModelFacts, work: Workload, device: DeviceProfile)
     context = generation.mean_prompt_tokens + generation.completion_tokens / 2
     kv_bytes_per_row = 2 * model.num_layers * model.kv_dim * model.dtype_bytes * context
     decode = Pass(rows=generation.concurrent_rows, width=1)
+    decode_flops = forward_flops(model, decode) + Flops(
+        0.0, 0.0, _attention_flops(model, decode.rows, context, model.num_layers)
+    )
     step = (
-        (forward_flops(model, decode) + 4 * model.num_layers * model.num_heads * model.head_dim * context * decode.rows)
-        / device.matmul_flops_per_second
+        decode_flops.seconds(model, device, efficiency=1.0)
         + (model.weights_bytes + decode.rows * kv_bytes_per_row) / device.memory_bytes_per_second
         + ((KERNELS.per_block_forward + KERNELS.per_block_decode) * model.num_layers + KERNELS.per_decode_step)
         * device.seconds_per_op

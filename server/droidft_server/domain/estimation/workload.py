@@ -10,22 +10,32 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Sequence
 
 from ..spec import JobSettings
 
 POLICY_METHODS = ("grpo", "gspo", "dr_grpo")
 PREFERENCE_METHODS = ("dpo", "orpo", "cpo")
-SFT_PAD_MULTIPLE = 32  # mlx-lm pads each SFT batch to one more than a multiple of 32 tokens
+SFT_PAD_MULTIPLE = 32  # mlx-lm pads each SFT batch to one more than a multiple of 32 tokens (preference: none)
 KV_CACHE_STEP = 256  # mlx-lm grows key/value caches in blocks of 256 positions
 
 
 @dataclass(frozen=True)
 class TokenLengths:
-    """Token counts of the training records: whole examples (SFT, preference) or prompts (GRPO family)."""
+    """Token counts of the training records: whole examples (SFT), the longer of chosen and rejected
+    (preference methods), or prompts (GRPO family). The peak uses max, time uses mean."""
 
     mean: float
     p95: int
     max: int
+
+    @classmethod
+    def from_counts(cls, counts: Sequence[int]) -> "TokenLengths":
+        if not counts:
+            raise ValueError("no records to measure")
+        ordered = sorted(counts)
+        p95 = ordered[min(len(ordered) - 1, math.ceil(0.95 * len(ordered)) - 1)]
+        return cls(mean=sum(ordered) / len(ordered), p95=p95, max=ordered[-1])
 
 
 @dataclass(frozen=True)
@@ -98,11 +108,17 @@ def workload(settings: JobSettings, lengths: TokenLengths | None) -> Workload:
             ),
             reference_model=uses_reference_model(settings),
         )
-    rows = settings.batch_size * (2 if settings.method in PREFERENCE_METHODS else 1)
+    if settings.method in PREFERENCE_METHODS:
+        # Chosen and rejected rows, padded to the longer of the two only, both differentiated at once.
+        rows = 2 * settings.batch_size
+        peak_width, typical_width = max(1, math.ceil(longest) - 1), max(1, math.ceil(typical) - 1)
+    else:
+        rows = settings.batch_size
+        peak_width, typical_width = sft_width(longest, cap), sft_width(typical, cap)
     accumulation = settings.sft.grad_accumulation_steps if settings.sft else 1
     return Workload(
-        peak_pass=Pass(rows=rows, width=sft_width(longest, cap)),
-        typical_pass=Pass(rows=rows, width=sft_width(typical, cap)),
+        peak_pass=Pass(rows=rows, width=peak_width),
+        typical_pass=Pass(rows=rows, width=typical_width),
         passes_per_iteration=accumulation,
         generation=None,
         reference_model=uses_reference_model(settings),
