@@ -1,7 +1,12 @@
 import json
+import sys
+from pathlib import Path
 
 import pytest
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+
+# bench/ is a package at the repository root (its README helper is tested here).
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 
 def jsonl(*records) -> bytes:

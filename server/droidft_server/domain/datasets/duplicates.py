@@ -1,7 +1,8 @@
 """Duplicate records, found from one 64-bit digest per line.
 
-Eight bytes a line in an array (a set of Python ints would take about ten times that),
-sorted once at the end of the file.
+Eight bytes a line in an array (a set of Python ints would take about ten times that). At the
+end of the file one sorted copy finds the repeated digests; only lines holding those are
+looked at further, so the end costs 9 more bytes a line, briefly.
 """
 
 from __future__ import annotations
@@ -20,15 +21,18 @@ class DuplicateFinder:
 
     def duplicates(self) -> Iterator[tuple[int, int]]:
         """(line, line of its first occurrence) for every repeated record, in line order."""
-        digests = np.frombuffer(self.digests, dtype=np.int64) if self.digests else np.empty(0, np.int64)
-        order = np.argsort(digests, kind="stable")
-        ordered = digests[order]
-        repeat = np.flatnonzero((ordered[1:] == ordered[:-1]) & (ordered[1:] != NO_RECORD)) + 1
-        if not repeat.size:
+        if not self.digests:
             return
-        starts = np.flatnonzero(np.r_[True, ordered[1:] != ordered[:-1]])
-        first_of_run = order[starts[np.searchsorted(starts, repeat, side="right") - 1]]
-        lines = order[repeat]
-        by_line = np.argsort(lines, kind="stable")
-        for line, first in zip(lines[by_line] + 1, first_of_run[by_line] + 1):
-            yield int(line), int(first)
+        digests = np.frombuffer(self.digests, dtype=np.int64)
+        ordered = np.sort(digests)
+        repeated = np.unique(ordered[1:][ordered[1:] == ordered[:-1]])
+        del ordered
+        repeated = repeated[repeated != NO_RECORD]
+        if not repeated.size:
+            return
+        lines = np.flatnonzero(np.isin(digests, repeated))  # first occurrences and their repeats
+        first_line_of: dict[int, int] = {}
+        for index, digest in zip(lines.tolist(), digests[lines].tolist()):
+            first = first_line_of.setdefault(digest, index)
+            if first != index:
+                yield index + 1, first + 1
