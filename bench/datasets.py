@@ -167,14 +167,22 @@ COLUMNS = {
 
 
 def _section(rows: list[dict]) -> str:
-    return f"""Measured on {os.cpu_count()} CPU cores (shared), Python {sys.version.split()[0]}, {time.strftime('%Y-%m-%d')}.
-Goal: validate_path at least {SPEEDUP_GOAL:.0f}x the plain loop's throughput, with flat memory.
+    def met(column: str) -> int:
+        return sum(float(row[column].rstrip("x")) >= SPEEDUP_GOAL for row in rows)
+
+    return f"""`python -m bench.datasets` on {os.cpu_count()} CPU cores (shared), Python {sys.version.split()[0]}, \
+{time.strftime('%Y-%m-%d')}. MB/s are megabytes per second of process CPU time, best of {REPEATS} fresh processes.
 validate_path does more than parse: every record typed against its format, the format's own rules,
-duplicate detection, field presence, and every issue placed by line and field. Peak RSS is the
-whole process (interpreter and imports included); growth is peak minus RSS just before the run
-(8 bytes a line for duplicate detection, the largest line, and one 1 MiB batch).
+duplicate detection, field presence, and every issue placed by line and field. Peak is the
+process's VmHWM (interpreter and imports included); growth is peak minus RSS just before the run
+(8 bytes a line for duplicate detection, the longest line, one 256 KiB batch).
 
 {markdown_table(rows, COLUMNS)}
+
+Goal: at least {SPEEDUP_GOAL:.0f}x a plain json.loads loop's throughput, with flat memory. Against the loop that
+loads the data as mlx-lm does (json load): met in {met("vs_load")}/{len(rows)} rows. Against the fastest possible
+loop, which drops every record unchecked (json stream): met in {met("vs_stream")}/{len(rows)} rows.
+Memory stays flat: the validator's peak barely moves from 50 MB to 200 MB, while loading grows with the file.
 """
 
 

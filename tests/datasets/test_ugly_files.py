@@ -68,6 +68,8 @@ def test_a_json_array_file_is_not_jsonl():
 def test_an_array_record_inside_jsonl_is_a_wrong_type():
     report = validate_bytes(jsonl(CHAT, b"[1, 2]"), format="chat_messages")
     assert found(report) == [(2, "", "wrong_type")]
+    first = validate_bytes(jsonl(b"[1, 2]", CHAT))
+    assert first.format == "chat_messages" and found(first) == [(1, "", "wrong_type")]
 
 
 def test_invalid_json_says_where():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, Sequence
@@ -10,10 +11,12 @@ import msgspec
 
 from .formats import FORMATS, Format
 from .issues import NOT_JSONL, UNKNOWN_FORMAT, Problem
-from .reader import SPLITS, line_batches, open_stream, split_files
+from .reader import BOM, SPLITS, line_batches, open_stream, split_files
 
 # Lines read at most to find one JSON object to detect from.
 DETECT_LINES = 1000
+_HEAD_BYTES = 4096
+_JSON_ARRAY_START = re.compile(rb"\s*\[\s*(\{|$)")
 
 _decode_any = msgspec.json.Decoder().decode
 
@@ -27,15 +30,14 @@ class Detection:
 
 def detect(stream: BinaryIO, candidates: Sequence[Format]) -> Detection:
     """The format of the first JSON object among the first lines (see choose_format)."""
+    if _starts_as_json_array(stream):
+        return Detection(None, True, Problem("", NOT_JSONL, (
+            "the file is a JSON array, not JSON Lines: write one JSON object per line "
+            "(e.g. jq -c '.[]' data.json > data.jsonl)"
+        )))
     first_line = None
     for number, line in _first_lines(stream):
-        if first_line is None:
-            first_line = line
-            if line.lstrip().startswith(b"[") and _is_json_array_file(line):
-                return Detection(None, True, Problem("", NOT_JSONL, (
-                    "the file is a JSON array, not JSON Lines: write one JSON object per line "
-                    "(e.g. jq -c '.[]' data.json > data.jsonl)"
-                )))
+        first_line = first_line or line
         try:
             record = _decode_any(line)
         except (msgspec.DecodeError, RecursionError, UnicodeDecodeError):
@@ -80,13 +82,14 @@ def _first_lines(stream: BinaryIO):
                     return
 
 
-def _is_json_array_file(first_line: bytes) -> bool:
-    """An array that spans lines, or one line holding an array of objects (a JSON file, not JSONL)."""
-    try:
-        value = _decode_any(first_line)
-    except (msgspec.DecodeError, RecursionError, UnicodeDecodeError):
-        return True
-    return isinstance(value, list) and bool(value) and all(isinstance(item, dict) for item in value)
+def _starts_as_json_array(stream: BinaryIO) -> bool:
+    """An array of objects, or "[" alone on its line: a JSON file, however long its first line.
+
+    Decided from the first bytes, so a 1 GB one-line array is never read whole. ([1, 2] is a
+    record, of the wrong type; it is reported as such.)"""
+    head = stream.read(_HEAD_BYTES).removeprefix(BOM)
+    stream.seek(0)
+    return _JSON_ARRAY_START.match(head) is not None
 
 
 def detect_format(path: str | Path) -> str:
