@@ -29,10 +29,13 @@ class LineBatch:
 
 def open_stream(source: Path | bytes) -> BinaryIO:
     """A binary stream of the decompressed content; gzip is recognised by its magic bytes."""
-    raw: BinaryIO = io.BytesIO(source) if isinstance(source, bytes) else open(source, "rb")
-    magic = raw.read(2)
-    raw.seek(0)
-    return gzip.GzipFile(fileobj=raw) if magic == GZIP_MAGIC else raw  # type: ignore[return-value]
+    if isinstance(source, bytes):
+        content = io.BytesIO(source)
+        return gzip.GzipFile(fileobj=content) if source[:2] == GZIP_MAGIC else content  # type: ignore[return-value]
+    with open(source, "rb") as probe:
+        magic = probe.read(2)
+    # gzip.open owns its file, so closing the stream closes it (a GzipFile over fileobj would not).
+    return gzip.open(source, "rb") if magic == GZIP_MAGIC else open(source, "rb")  # type: ignore[return-value]
 
 
 def line_batches(stream: BinaryIO, chunk_size: int = CHUNK_SIZE) -> Iterator[LineBatch]:

@@ -44,7 +44,11 @@ class ValidationOptions:
 
 
 def validate_path(path: str | Path, **options) -> ValidationReport:
-    """Check a JSONL file (gzip too) or a directory with train.jsonl / valid.jsonl / test.jsonl."""
+    """Check a JSONL file (gzip too) or a directory with train.jsonl / valid.jsonl / test.jsonl.
+
+    options: the fields of ValidationOptions (method, format, model_path, max_seq_length,
+    max_issues). An unknown method name raises ValueError; everything about the data is an issue.
+    """
     path = Path(path)
     sources: list[tuple[str, str, Path]] = []
     missing: list[tuple[str, str, str]] = []  # (file, code, message)
@@ -64,7 +68,7 @@ def validate_path(path: str | Path, **options) -> ValidationReport:
 
 
 def validate_bytes(content: bytes, **options) -> ValidationReport:
-    """Check JSONL content (gzip too) given as bytes."""
+    """Check JSONL content (gzip too) given as bytes; options as for validate_path."""
     return _Validation(ValidationOptions(**options)).run([("", CONTENT_NAME, content)], [])
 
 
@@ -250,7 +254,7 @@ class _FileScan:
         self.records += len(lines)
         self._typed += len(lines)
         # A line's digest is the hash of its bytes: repeated lines are found, reformatted copies are not.
-        self._duplicates.digests.extend(map(hash, lines))
+        self._duplicates.digests.fromlist(list(map(hash, lines)))  # measured faster than extend(map)
         if any(outcomes):  # rarely: one C pass spares the Python loop
             for offset, problems in enumerate(outcomes):
                 if problems:
