@@ -26,3 +26,9 @@ def sft_data(tmp_path) -> Path:
     path = tmp_path / "train.jsonl"
     path.write_text("".join(json.dumps(r) + "\n" for r in SFT_RECORDS))
     return path
+
+
+@pytest.fixture(scope="session")
+def calibration_dir(tmp_path_factory) -> Path:
+    """One real device calibration shared by every server the tests start."""
+    return tmp_path_factory.mktemp("calibration")

@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 import structlog
 
 from .domain import datasets, preflight
+from .domain.estimation import DeviceProfile
+from .domain.job_estimate import resources_fit
 from .domain.jobs import JobManager
 from .domain.methods import MethodExtras, catalogue
 from .domain.runs import Runner
 from .execution.trainers import TRAINERS
 from .persistence.sqlite_store import SqliteJobStore
+from .transport.resources import estimate_resources
 from .transport.server import BoundServer, start_server
 from .transport.servicer import TrainingServicer
 
@@ -29,6 +34,24 @@ class ServerConfig:
     max_concurrent_jobs: int = 1
     rpc_threads: int = 64
     reward_plugins: list[str] = field(default_factory=list)
+    refuse_when_memory_short: bool = True  # False: accept the job and warn in its events
+    calibration_dir: Path | None = None  # where the device calibration is cached; default: state_dir
+    device_profile: Callable[[], DeviceProfile] | None = None  # a fixed profile instead of calibrating
+
+
+class _CalibratedDevice:
+    """The device profile, measured in the background from start-up so the first estimate does not wait long."""
+
+    def __init__(self, cache_dir: Path):
+        from .execution.calibration import load_or_calibrate
+
+        self._load = lambda: load_or_calibrate(cache_dir)
+        self._ready = threading.Thread(target=self._load, name="droidft-calibration", daemon=True)
+        self._ready.start()
+
+    def __call__(self) -> DeviceProfile:
+        self._ready.join()
+        return self._load()  # cached on disk by now; re-reads the memory available at this moment
 
 
 def _default_runner() -> Runner:
@@ -40,6 +63,7 @@ def _default_runner() -> Runner:
 class DroidftServer:
     def __init__(self, config: ServerConfig, runner: Runner | None = None):
         config.state_dir.mkdir(parents=True, exist_ok=True)
+        device = config.device_profile or _CalibratedDevice(config.calibration_dir or config.state_dir)
         self._store = SqliteJobStore(config.state_dir / "droidft.sqlite3")
         self.jobs = JobManager(
             self._store,
@@ -47,12 +71,15 @@ class DroidftServer:
             config.state_dir / "jobs",
             available_methods=AVAILABLE_METHODS,
             max_concurrent_jobs=config.max_concurrent_jobs,
-            preflight=preflight.run_checks([preflight.model_exists, preflight.data_exists, preflight.data_valid]),
+            preflight=preflight.run_checks([
+                preflight.model_exists, preflight.data_exists, preflight.data_valid,
+                resources_fit(device, refuse=config.refuse_when_memory_short),
+            ]),
         )
         self.jobs.recover()
         methods = catalogue(AVAILABLE_METHODS, MethodExtras(data_formats=datasets.formats_for_method))
         self._server: BoundServer = start_server(
-            TrainingServicer(self.jobs, lambda: methods), config.listen, max_workers=config.rpc_threads
+            TrainingServicer(self.jobs, lambda: methods, lambda spec: estimate_resources(spec, device())), config.listen, max_workers=config.rpc_threads
         )
         self.port = self._server.port
         log.info("serving", port=self.port, state_dir=str(config.state_dir))

@@ -23,6 +23,9 @@ def _parser() -> argparse.ArgumentParser:
                         help="threads serving RPCs; each open progress stream holds one")
     parser.add_argument("--reward-plugin", action="append", default=[], metavar="MODULE",
                         help="Python module registering extra reward functions (repeatable)")
+    parser.add_argument("--on-insufficient-memory", choices=["refuse", "warn"], default="refuse",
+                        help="when a job's predicted peak memory does not fit the device: refuse it "
+                             "(RESOURCE_EXHAUSTED) or accept it with a warning in its events")
     parser.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
     return parser
 
@@ -44,6 +47,7 @@ def main(argv: list[str] | None = None) -> None:
         max_concurrent_jobs=args.max_concurrent_jobs,
         rpc_threads=args.rpc_threads,
         reward_plugins=args.reward_plugin,
+        refuse_when_memory_short=args.on_insufficient_memory == "refuse",
     )
     server = DroidftServer(config)
     stop_requested = threading.Event()

@@ -11,7 +11,10 @@ from droidft_server.domain import states
 from droidft_server.domain.errors import DroidftError, ErrorKind
 from droidft_server.domain.jobs import JobManager
 from droidft_server.persistence.sqlite_store import SqliteJobStore
+from fixed_device import device_profile
 from fakes import FakeRunner
+
+from droidft_server.app import DroidftServer, ServerConfig
 
 
 def details(error: grpc.RpcError) -> dict:
@@ -222,13 +225,6 @@ def test_list_checkpoints_from_events(stub, spec, fake_runner, tmp_path):
     assert [(c.iteration, c.size_bytes, c.final) for c in checkpoints] == [(5, 5, True)]
 
 
-def test_unimplemented_rpcs_say_so_clearly(stub):
-    error = call_error(stub.EstimateResources, service_pb2.EstimateResourcesRequest(spec=job_pb2.TrainingJobSpec(
-        model_path="m", train_data_path="d", sft=job_pb2.TrainingJobSpec().sft)))
-    if error.code() == grpc.StatusCode.UNIMPLEMENTED:
-        assert "EstimateResources" in error.details()
-
-
 def test_validate_dataset_reports_issues_with_line_numbers(stub, tmp_path):
     data = tmp_path / "train.jsonl"
     data.write_text('{"instruction": "a", "response": "b"}\n{"instruction": "a"}\n')
@@ -249,3 +245,33 @@ def test_generate_sample_data_inline_and_to_a_file(stub, tmp_path):
     error = call_error(stub.GenerateSampleData, data_pb2.GenerateSampleDataRequest(format="nonsense"))
     assert error.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert details(error)["BadRequest"].field_violations[0].field == "format"
+
+
+def test_estimate_resources_breaks_down_the_peak(stub, spec):
+    estimate = stub.EstimateResources(service_pb2.EstimateResourcesRequest(spec=spec)).estimate
+    parts = estimate.breakdown
+    total = sum(getattr(parts, f.name) for f in parts.DESCRIPTOR.fields)
+    assert estimate.peak_memory_bytes == total > 0
+    assert estimate.fits and estimate.trainable_parameters > 0 and estimate.seconds_per_iteration > 0
+    assert estimate.total_seconds == pytest.approx(estimate.seconds_per_iteration * spec.iterations)
+
+
+def test_a_job_that_cannot_fit_is_refused_or_warned_about(tmp_path, spec):
+    tiny_device = lambda: device_profile(available_memory_bytes=2**20)
+    refusing = DroidftServer(ServerConfig(state_dir=tmp_path / "a", listen="127.0.0.1:0", device_profile=tiny_device),
+                             runner=FakeRunner())
+    try:
+        with pytest.raises(DroidftError) as caught:
+            refusing.jobs.create(spec)
+        assert (caught.value.kind, caught.value.reason) == (ErrorKind.RESOURCE_EXHAUSTED, "INSUFFICIENT_MEMORY")
+        assert "does not fit" in caught.value.message
+    finally:
+        refusing.stop(grace=0)
+    warning = DroidftServer(ServerConfig(state_dir=tmp_path / "b", listen="127.0.0.1:0", device_profile=tiny_device,
+                                         refuse_when_memory_short=False), runner=FakeRunner())
+    try:
+        job = warning.jobs.create(spec)
+        first_log = next(e.log for e in warning.jobs.watch(job.job_id, 0, lambda: True) if e.HasField("log"))
+        assert "does not fit" in first_log.message and first_log.level == progress_pb2.LOG_LEVEL_WARNING
+    finally:
+        warning.stop(grace=0)

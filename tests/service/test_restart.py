@@ -1,6 +1,7 @@
 """A server restart loses nothing: old jobs and their events are read back, interrupted ones are explained."""
 
 import grpc
+from fixed_device import device_profile
 from fakes import FakeRunner
 
 from droidft.v1 import service_pb2, service_pb2_grpc
@@ -10,7 +11,7 @@ from droidft_server.domain import states
 
 
 def test_restart_keeps_jobs_and_events_fails_interrupted_and_requeues_waiting(tmp_path, spec):
-    config = ServerConfig(state_dir=tmp_path / "state", listen="127.0.0.1:0")
+    config = ServerConfig(state_dir=tmp_path / "state", listen="127.0.0.1:0", device_profile=device_profile)
     first_runner = FakeRunner()
     first = DroidftServer(config, runner=first_runner)
     finished = first.jobs.create(spec).job_id

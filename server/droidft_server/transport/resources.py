@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from droidft.v1 import resources_pb2
+from droidft.v1 import resources_pb2, service_pb2
 
-from ..domain.estimation import Estimate, MemoryBreakdown
+from ..domain.estimation import DeviceProfile, Estimate, MemoryBreakdown
+from ..domain.job_estimate import estimate_job
+from ..domain.spec import resolve
 
 
 def breakdown_to_proto(breakdown: MemoryBreakdown) -> resources_pb2.MemoryBreakdown:
@@ -43,3 +45,8 @@ def estimate_to_proto(estimate: Estimate) -> resources_pb2.ResourceEstimate:
             for a in estimate.advice
         ],
     )
+
+
+def estimate_resources(spec, device: DeviceProfile) -> service_pb2.EstimateResourcesResponse:
+    """The whole EstimateResources call, for a request protovalidate has already accepted."""
+    return service_pb2.EstimateResourcesResponse(estimate=estimate_to_proto(estimate_job(resolve(spec), device)))

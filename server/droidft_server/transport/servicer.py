@@ -6,19 +6,15 @@ from typing import Callable
 
 from droidft.v1 import service_pb2, service_pb2_grpc
 
-from ..domain.errors import DroidftError, ErrorKind
 from ..domain.jobs import JobManager
 from . import datasets
 
 
-def _not_yet(rpc: str) -> DroidftError:
-    return DroidftError(ErrorKind.UNIMPLEMENTED, "RPC_NOT_AVAILABLE", f"{rpc} is not available on this server yet")
-
-
 class TrainingServicer(service_pb2_grpc.TrainingServiceServicer):
-    def __init__(self, jobs: JobManager, methods: Callable[[], list]):
+    def __init__(self, jobs: JobManager, methods: Callable[[], list], estimate: Callable):
         self._jobs = jobs
         self._methods = methods
+        self._estimate = estimate
 
     def ListTrainingMethods(self, request, context):
         return service_pb2.ListTrainingMethodsResponse(methods=self._methods())
@@ -30,7 +26,7 @@ class TrainingServicer(service_pb2_grpc.TrainingServiceServicer):
         return datasets.generate_sample_data(request)
 
     def EstimateResources(self, request, context):
-        raise _not_yet("EstimateResources")
+        return self._estimate(request.spec)
 
     def CreateTrainingJob(self, request, context):
         return self._jobs.create(request.spec, request_id=request.request_id, validate_only=request.validate_only)
