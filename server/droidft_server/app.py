@@ -9,11 +9,12 @@ from typing import Callable
 
 import structlog
 
-from .domain import datasets, preflight
+from .domain import preflight
 from .domain.estimation import DeviceProfile
 from .domain.job_estimate import resources_fit
 from .domain.jobs import JobManager
-from .domain.methods import MethodExtras, catalogue
+from .domain.methods import catalogue
+from .domain.rewards import load_reward_plugins
 from .domain.runs import Runner
 from .execution.trainers import TRAINERS
 from .persistence.sqlite_store import SqliteJobStore
@@ -54,30 +55,33 @@ class _CalibratedDevice:
         return self._load()  # cached on disk by now; re-reads the memory available at this moment
 
 
-def _default_runner() -> Runner:
+def _process_runner(reward_plugins: list[str]) -> Runner:
     from .execution.runner import ProcessRunner
 
-    return ProcessRunner()
+    return ProcessRunner(reward_plugins=tuple(reward_plugins))
 
 
 class DroidftServer:
     def __init__(self, config: ServerConfig, runner: Runner | None = None):
         config.state_dir.mkdir(parents=True, exist_ok=True)
+        added = load_reward_plugins(config.reward_plugins)
+        if added:
+            log.info("reward_plugins_loaded", modules=config.reward_plugins, rewards=added)
         device = config.device_profile or _CalibratedDevice(config.calibration_dir or config.state_dir)
         self._store = SqliteJobStore(config.state_dir / "droidft.sqlite3")
         self.jobs = JobManager(
             self._store,
-            runner or _default_runner(),
+            runner or _process_runner(config.reward_plugins),
             config.state_dir / "jobs",
             available_methods=AVAILABLE_METHODS,
             max_concurrent_jobs=config.max_concurrent_jobs,
             preflight=preflight.run_checks([
-                preflight.model_exists, preflight.data_exists, preflight.data_valid,
+                preflight.model_exists, preflight.data_exists, preflight.data_valid, preflight.rewards_known,
                 resources_fit(device, refuse=config.refuse_when_memory_short),
             ]),
         )
         self.jobs.recover()
-        methods = catalogue(AVAILABLE_METHODS, MethodExtras(data_formats=datasets.formats_for_method))
+        methods = catalogue(AVAILABLE_METHODS)
         self._server: BoundServer = start_server(
             TrainingServicer(self.jobs, lambda: methods, lambda spec: estimate_resources(spec, device())), config.listen, max_workers=config.rpc_threads
         )

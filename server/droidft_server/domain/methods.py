@@ -10,13 +10,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
-from typing import Callable, Iterable
+from typing import Iterable
 
 from buf.validate import validate_pb2
 from google.protobuf import descriptor, descriptor_pb2
 
 from droidft.v1 import job_pb2, methods_pb2
 
+from . import datasets, prompts, rewards
 from .spec import DEFAULTS, METHOD_OF_CONFIG
 
 _F = descriptor.FieldDescriptor
@@ -157,16 +158,29 @@ def shared_parameters() -> list[methods_pb2.ParameterInfo]:
     return _parameters(spec, "", skip=method_fields)
 
 
-@dataclass(frozen=True)
-class MethodExtras:
-    """What other parts of the server know about a method."""
-
-    data_formats: Callable[[str], list[str]]
-    rewards: Callable[[str], list[methods_pb2.RewardInfo]] = lambda method: []
-    prompt_templates: Callable[[str], dict[str, str]] = lambda method: {}
+_POLICY_METHODS = ("grpo", "gspo", "dr_grpo")
 
 
-def catalogue(available: Iterable[str], extras: MethodExtras) -> list[methods_pb2.MethodInfo]:
+def _rewards(method: str) -> list[methods_pb2.RewardInfo]:
+    if method not in _POLICY_METHODS:
+        return []
+    defaults = rewards.METHOD_DEFAULT_REWARDS[method]
+    return [
+        methods_pb2.RewardInfo(name=r.name, description=(
+            f"{r.description} Default weight {r.default_weight:g}{'; used by default' if r.name in defaults else ''}."))
+        for r in sorted(rewards.REWARDS.values(), key=lambda r: r.name)
+    ]
+
+
+def _prompt_templates(method: str) -> dict[str, str]:
+    if method == "dr_grpo":
+        return dict(prompts.SYSTEM_PROMPT_TEMPLATES)
+    if method == "grpo":
+        return {f"reasoning_steps={n}": prompts.step_format_prompt(n) for n in (DEFAULTS["grpo.reasoning_steps"],)}
+    return {}
+
+
+def catalogue(available: Iterable[str]) -> list[methods_pb2.MethodInfo]:
     available = set(available)
     shared = shared_parameters()
     spec = job_pb2.TrainingJobSpec.DESCRIPTOR
@@ -176,7 +190,7 @@ def catalogue(available: Iterable[str], extras: MethodExtras) -> list[methods_pb
         config = spec.fields_by_name[name].message_type
         infos.append(methods_pb2.MethodInfo(
             method=method, config_field=name, title=doc.title, description=doc.description, reference=doc.reference,
-            data_formats=extras.data_formats(name), parameters=shared + _parameters(config, f"{name}."),
-            available=name in available, rewards=extras.rewards(name), prompt_templates=extras.prompt_templates(name),
+            data_formats=datasets.formats_for_method(name), parameters=shared + _parameters(config, f"{name}."),
+            available=name in available, rewards=_rewards(name), prompt_templates=_prompt_templates(name),
         ))
     return infos

@@ -7,7 +7,7 @@ from typing import Callable
 
 from droidft.v1 import job_pb2
 
-from . import datasets
+from . import datasets, rewards
 from .datasets.refusal import VIOLATIONS_LISTED, data_errors
 from .errors import DroidftError, ErrorKind, FieldViolation, invalid_argument
 from .spec import JobSettings, resolve
@@ -64,6 +64,20 @@ def data_valid(spec: job_pb2.TrainingJobSpec, settings: JobSettings) -> list[str
             raise data_errors(report)
         warnings += [f"{path}: {count} record(s) with {code}" for code, count in sorted(report.issue_counts.items())]
     return warnings
+
+
+def rewards_known(spec: job_pb2.TrainingJobSpec, settings: JobSettings) -> list[str]:
+    if settings.policy is None:
+        return []
+    known = rewards.REWARDS
+    unknown = [
+        FieldViolation(f"spec.{settings.method}.rollout.rewards[{index}].name",
+                       f"no reward function {name!r}; this server has: {', '.join(sorted(known))}", "reward.registered")
+        for index, (name, _) in enumerate(settings.policy.rollout.rewards) if name not in known
+    ]
+    if unknown:
+        raise invalid_argument(unknown)
+    return []
 
 
 def run_checks(checks: list[Check]) -> Callable[[job_pb2.TrainingJobSpec], list[str]]:

@@ -14,6 +14,7 @@ class WorkerJob:
     job_id: str
     spec: bytes  # a serialized TrainingJobSpec
     output_dir: str
+    reward_plugins: tuple[str, ...] = ()  # operator modules registering rewards, loaded before training
 
 
 @dataclass(frozen=True)

@@ -48,8 +48,9 @@ def _exit_description(code: int | None) -> str:
 class ProcessRunner:
     """A Runner with one worker process per job; the job manager decides how many run at once."""
 
-    def __init__(self, grace_period_s: float = 30.0) -> None:
+    def __init__(self, grace_period_s: float = 30.0, reward_plugins: tuple[str, ...] = ()) -> None:
         self._context = multiprocessing.get_context("spawn")
+        self._reward_plugins = reward_plugins
         self._grace_period_s = grace_period_s  # for a worker to stop by itself before it is terminated
         self._runs: dict[str, _Run] = {}
         self._lock = threading.Lock()
@@ -61,7 +62,8 @@ class ProcessRunner:
             output_dir.mkdir(parents=True, exist_ok=True)
             receiver, sender = self._context.Pipe(duplex=False)
             cancel = self._context.Event()
-            job = WorkerJob(job_id=job_id, spec=spec.SerializeToString(), output_dir=str(output_dir))
+            job = WorkerJob(job_id=job_id, spec=spec.SerializeToString(), output_dir=str(output_dir),
+                            reward_plugins=self._reward_plugins)
             process = self._context.Process(
                 target=run_worker, args=(job, sender, cancel), name=f"droidft-worker-{job_id}", daemon=True
             )

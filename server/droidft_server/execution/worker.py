@@ -17,6 +17,7 @@ from typing import Any, Callable
 
 from droidft.v1 import job_pb2, progress_pb2
 
+from ..domain.rewards import load_reward_plugins
 from ..domain.spec import resolve
 from . import events
 from .contract import TrainingContext
@@ -64,6 +65,7 @@ def run_job(job: WorkerJob, send: Callable[[Any], None], should_stop: Callable[[
     """Train the job in this process; `send` gets each protocol message but the last, which is returned."""
     spec = job_pb2.TrainingJobSpec.FromString(job.spec)
     settings = resolve(spec)
+    load_reward_plugins(list(job.reward_plugins))
     trainer = trainer_for(settings.method)
     _seed(settings.seed)
     _quiet_mlx_lm()
