@@ -1,10 +1,7 @@
 import pytest
 
-from droidft import Client, RetryPolicy
-from fake_training_service import RunningFake
-
-# Reconnect at once in tests: the fake server is ready immediately.
-NO_WAIT = RetryPolicy(max_attempts=3, initial_backoff=0.0)
+from droidft import Client
+from fake_training_service import NO_WAIT, RunningFake
 
 
 @pytest.fixture

@@ -15,6 +15,7 @@ from google.protobuf import any_pb2, timestamp_pb2
 from google.rpc import code_pb2, error_details_pb2, status_pb2
 from grpc_status import rpc_status
 
+from droidft import RetryPolicy
 from droidft.v1 import data_pb2, job_pb2, methods_pb2, progress_pb2, resources_pb2, service_pb2, service_pb2_grpc
 
 T0 = 1_790_000_000  # a fixed creation time, in seconds since the epoch
@@ -216,3 +217,7 @@ class RunningFake:
 
     def stop(self) -> None:
         self.server.stop(grace=None)
+
+
+# Reconnect at once in tests: the fake server is ready immediately.
+NO_WAIT = RetryPolicy(max_attempts=3, initial_backoff=0.0)

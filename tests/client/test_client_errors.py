@@ -4,7 +4,7 @@ import grpc
 import pytest
 from google.rpc import code_pb2
 
-from conftest import NO_WAIT
+from fake_training_service import NO_WAIT
 from droidft import AsyncClient, Client, DroidftError, FieldViolation, PreconditionViolation
 from droidft.errors import (
     FailedPreconditionError,

@@ -4,7 +4,7 @@ import re
 
 import pytest
 
-from conftest import NO_WAIT
+from fake_training_service import NO_WAIT
 from droidft import AsyncClient, Client
 from droidft.v1 import data_pb2, job_pb2, methods_pb2, service_pb2
 from fake_training_service import Connection, make_job, state_event

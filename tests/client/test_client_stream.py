@@ -3,7 +3,7 @@ import asyncio
 import pytest
 from google.rpc import code_pb2
 
-from conftest import NO_WAIT
+from fake_training_service import NO_WAIT
 from droidft import AsyncClient
 from droidft.errors import NotFoundError, UnavailableError
 from droidft.v1 import job_pb2

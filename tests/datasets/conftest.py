@@ -1,4 +1,3 @@
-import json
 import sys
 from pathlib import Path
 
@@ -7,19 +6,6 @@ from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 
 # bench/ is a package at the repository root (its README helper is tested here).
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-
-
-def jsonl(*records) -> bytes:
-    """Records (dicts, or raw lines given as bytes) as JSONL content."""
-    return b"".join((r if isinstance(r, bytes) else json.dumps(r).encode()) + b"\n" for r in records)
-
-
-def found(report) -> list[tuple[int, str, str]]:
-    """The listed issues as (line, field path, code)."""
-    return [(issue.line, issue.field_path, issue.code) for issue in report.issues]
-
-
-CHAT = {"messages": [{"role": "user", "content": "What is 2 + 3?"}, {"role": "assistant", "content": "5"}]}
 
 
 @pytest.fixture(scope="session")

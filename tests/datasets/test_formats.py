@@ -1,7 +1,7 @@
 """Each format: valid records pass, each kind of broken record is reported at its line and field."""
 
 import pytest
-from conftest import CHAT, found, jsonl
+from dataset_helpers import CHAT, found, jsonl
 
 from droidft_server.domain.datasets import FORMATS, formats_for_method, get_format, validate_bytes
 from droidft_server.domain.datasets.formats import UnknownFormatError

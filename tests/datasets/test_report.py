@@ -1,6 +1,6 @@
 """Counting, listing limits, duplicates, field presence and the summaries the server uses."""
 
-from conftest import CHAT, found, jsonl
+from dataset_helpers import CHAT, found, jsonl
 
 from droidft_server.domain.datasets import Severity, validate_bytes
 from droidft_server.domain.datasets.refusal import data_errors

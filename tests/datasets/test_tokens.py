@@ -1,6 +1,6 @@
 """Token-length statistics with the model directory's own tokenizer.json."""
 
-from conftest import found, jsonl
+from dataset_helpers import found, jsonl
 from tokenizers import Tokenizer
 
 from droidft_server.domain.datasets import validate_bytes, validate_path

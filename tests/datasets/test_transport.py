@@ -1,7 +1,7 @@
 """ValidateDataset and GenerateSampleData messages built from the domain's results."""
 
 import pytest
-from conftest import CHAT, jsonl
+from dataset_helpers import CHAT, jsonl
 from droidft.v1 import data_pb2, methods_pb2
 
 from droidft_server.domain.errors import DroidftError, ErrorKind

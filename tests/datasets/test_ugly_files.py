@@ -4,7 +4,7 @@ import gzip
 import json
 
 import pytest
-from conftest import CHAT, found, jsonl
+from dataset_helpers import CHAT, found, jsonl
 
 from droidft_server.domain.datasets import detect_format, iter_records, validate_bytes, validate_path
 

@@ -47,9 +47,10 @@ class DroidftError(Exception):
 
 
 def invalid_argument(violations: list[FieldViolation], message: str = "") -> DroidftError:
-    summary = "; ".join(f"{v.field}: {v.description}" for v in violations)
+    # The violations travel as details; the message only names the fields, so clients that print both stay readable.
+    fields = ", ".join(dict.fromkeys(v.field or "(request)" for v in violations))
     return DroidftError(
-        ErrorKind.INVALID_ARGUMENT, "INVALID_REQUEST", message or f"invalid request: {summary}", field_violations=violations
+        ErrorKind.INVALID_ARGUMENT, "INVALID_REQUEST", message or f"invalid request: check {fields}", field_violations=violations
     )
 
 

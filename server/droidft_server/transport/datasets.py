@@ -16,6 +16,7 @@ SEVERITIES = {
 DEFAULT_MAX_SEQ_LENGTH = 2048
 DEFAULT_MAX_ISSUES = 100
 DEFAULT_SAMPLE_COUNT = 100
+INLINE_LIMIT_BYTES = 64 * 2**20  # the same bound as ValidateDatasetRequest.content
 
 
 def issue_to_proto(issue: datasets.Issue) -> data_pb2.DatasetIssue:
@@ -80,7 +81,12 @@ def generate_sample_data(request: data_pb2.GenerateSampleDataRequest) -> data_pb
         raise invalid_argument([FieldViolation("format", str(exc), "known_format")]) from None
     response = data_pb2.GenerateSampleDataResponse(format=request.format, record_count=count)
     if not request.output_path:
-        response.content = datasets.to_jsonl_bytes(records)
+        content = datasets.to_jsonl_bytes(records)
+        if len(content) > INLINE_LIMIT_BYTES:
+            raise invalid_argument([FieldViolation(
+                "count", f"{count} records make {len(content) // 2**20} MiB, more than the {INLINE_LIMIT_BYTES // 2**20} MiB "
+                "that come back inline; set output_path", "inline_size")])
+        response.content = content
         return response
     try:
         datasets.write_jsonl(request.output_path, records)

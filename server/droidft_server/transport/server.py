@@ -13,6 +13,8 @@ from droidft.v1 import service_pb2, service_pb2_grpc
 from .interceptor import GuardInterceptor
 
 SERVICE_NAME = service_pb2.DESCRIPTOR.services_by_name["TrainingService"].full_name
+# ValidateDataset takes up to 64 MiB of inline data and GenerateSampleData returns as much.
+MESSAGE_LIMIT_BYTES = 80 * 2**20
 
 
 class BoundServer:
@@ -28,7 +30,12 @@ class BoundServer:
 
 def start_server(servicer: service_pb2_grpc.TrainingServiceServicer, listen: str, *, max_workers: int) -> BoundServer:
     """Serve on `listen` (HOST:PORT, port 0 picks a free one) and return the bound port."""
-    server = grpc.server(futures.ThreadPoolExecutor(max_workers=max_workers), interceptors=[GuardInterceptor()])
+    server = grpc.server(
+        futures.ThreadPoolExecutor(max_workers=max_workers),
+        interceptors=[GuardInterceptor()],
+        options=[("grpc.max_receive_message_length", MESSAGE_LIMIT_BYTES),
+                 ("grpc.max_send_message_length", MESSAGE_LIMIT_BYTES)],
+    )
     service_pb2_grpc.add_TrainingServiceServicer_to_server(servicer, server)
     health_servicer = health.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
