@@ -160,3 +160,16 @@ def test_old_log_probs_are_the_sampling_policy(tiny_model):
     assert rollout.mask.sum(axis=1).tolist() == [float(n) for n in rollout.completion_lengths]
     again, _ = policy_log_probs(model, rollout.inputs, 0.8)
     assert mx.allclose(again * rollout.mask, rollout.old_log_probs * rollout.mask, atol=1e-5).item()
+
+
+def test_trains_on_the_sample_generator_records(tiny_model, tmp_path):
+    from droidft_server.domain.datasets.generate import generate
+
+    write_jsonl(tmp_path / "train.jsonl", list(generate("gspo", 4, seed=0)))
+    spec = make_spec(tiny_model, tmp_path / "train.jsonl", "gspo", iterations=1, report_every=1)
+    spec.gspo.sparse_optimization = True
+    spec.gspo.efficiency_threshold = 0.5
+    spec.gspo.rollout.rewards.add(name="step_overlap", weight=1.0)
+    ctx = RecordingContext(spec, tmp_path / "out")
+    trainer_for("gspo")(ctx)
+    assert "reward/step_overlap_mean" in ctx.of("train_report")[0].metrics
