@@ -173,3 +173,14 @@ def test_trains_on_the_sample_generator_records(tiny_model, tmp_path):
     ctx = RecordingContext(spec, tmp_path / "out")
     trainer_for("gspo")(ctx)
     assert "reward/step_overlap_mean" in ctx.of("train_report")[0].metrics
+
+
+def test_early_stop_when_validation_reward_does_not_improve(tiny_model, data_dir, tmp_path):
+    # The random model never answers right: validation reward stays 0 and never improves on iteration 0's.
+    spec = make_spec(tiny_model, data_dir, "dr_grpo", iterations=20, eval_every=1, eval_batches=1, early_stop=True,
+                     patience=1)
+    ctx = RecordingContext(spec, tmp_path / "out")
+    result = trainer_for("dr_grpo")(ctx)
+    assert result.stopped_early and result.message.startswith("early stop after iteration 1")
+    assert [e.iteration for e in ctx.of("eval_report")] == [0, 1]
+    assert ctx.of("eval_report")[0].val_loss == -ctx.of("eval_report")[0].metrics["reward_mean"]

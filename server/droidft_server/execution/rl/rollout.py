@@ -73,7 +73,8 @@ def sample_rollout(
         prompt_tokens=prompts,
         max_tokens=sampling.max_tokens,
         group_size=sampling.group_size,
-        batch_size=len(prompts),
+        # Decode every completion of the batch at once (their batch_size caps concurrent sequences).
+        batch_size=len(prompts) * sampling.group_size,
         end_token="",
         temperature=sampling.temperature,
         top_p=sampling.top_p,

@@ -95,13 +95,9 @@ class PolicyTrainer:
             batch.append(prompts[self._order.pop()])
         return batch
 
-    def rollout(self, batch: list[RlPrompt], group_size: int) -> tuple[Rollout, RewardScores]:
+    def rollout(self, batch: list[RlPrompt]) -> tuple[Rollout, RewardScores]:
         rollout = sample_rollout(
-            self.model,
-            self.tokenizer,
-            [self.tokens_of(p) for p in batch],
-            replace(self.method.sampling, group_size=group_size),
-            self.ref_model,
+            self.model, self.tokenizer, [self.tokens_of(p) for p in batch], self.method.sampling, self.ref_model
         )
         scores = score_completions(
             rollout.completion_texts,
@@ -119,7 +115,7 @@ class PolicyTrainer:
         )
 
     def iteration(self, batch: list[RlPrompt], window: _Window) -> None:
-        rollout, scores = self.rollout(batch, self.method.sampling.group_size)
+        rollout, scores = self.rollout(batch)
         advantages = group_advantages(
             mx.array(scores.total, dtype=mx.float32),
             self.method.sampling.group_size,
@@ -179,7 +175,7 @@ class PolicyTrainer:
         series: dict[str, list[float]] = {}
         count = min(len(prompts), self.settings.eval_batches * self.settings.batch_size)
         for start in range(0, count, self.settings.batch_size):
-            _, scores = self.rollout(prompts[start : min(start + self.settings.batch_size, count)], self.method.sampling.group_size)
+            _, scores = self.rollout(prompts[start : min(start + self.settings.batch_size, count)])
             for name, values in reward_metrics(scores).items():
                 series.setdefault(name, []).extend(values)
         figures = summarise(series)
