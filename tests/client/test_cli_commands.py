@@ -129,7 +129,7 @@ class Terminal(io.StringIO):
         return True
 
 
-def test_watch_on_a_terminal_redraws_one_progress_line(fake):
+def test_watch_on_a_terminal_redraws_one_progress_line_with_a_loss_sparkline(fake):
     fake.service.connections = [Connection(job_events(SUCCEEDED))]
     out = Terminal()
     session = Session(server=fake.address, out=out)
@@ -139,8 +139,8 @@ def test_watch_on_a_terminal_redraws_one_progress_line(fake):
         session.close()
     text = out.getvalue()
     assert text.count("\n") == 3  # two state changes, and the finished bar
-    assert text.endswith("[########################]  4/4  100%  ETA 0s  loss 0.5\n")
-    assert CLEAR_LINE + "[############------------]  2/4   50%" in text
+    assert CLEAR_LINE + "[############------------]  2/4   50%  ETA 1s  loss 1 ▁  reward 0.25" in text
+    assert text.endswith("[########################]  4/4  100%  ETA 0s  loss 0.5 █▁\n")  # loss fell from 1
 
 
 def test_train_builds_the_spec_from_flags(droidft, fake):

@@ -4,7 +4,7 @@ from droidft.cli.data_view import issue_counts_line
 from droidft.cli.estimate_view import estimate_report
 from droidft.cli.job_view import job_details, job_row
 from droidft.cli.method_view import format_range
-from droidft.cli.progress_view import eta_seconds, event_line, progress_bar
+from droidft.cli.progress_view import eta_seconds, event_line, progress_bar, sparkline
 from droidft.cli.render import format_age, format_bytes, format_duration, format_table
 from droidft.v1 import job_pb2, methods_pb2, progress_pb2, resources_pb2
 from fake_training_service import T0, make_job, timestamp
@@ -68,6 +68,34 @@ def test_progress_bar_shows_iterations_percent_eta_loss_and_reward():
 
 def test_progress_bar_fits_the_terminal():
     assert len(progress_bar(report(40), max_width=30)) == 30
+
+
+def test_progress_bar_draws_the_loss_history_after_the_loss():
+    assert progress_bar(report(40, reward_mean=0.5), loss_history=[3.0, 2.0, 1.0]) == (
+        "[#########---------------]  40/100   40%  ETA 30s  loss 1.235 █▅▁  reward 0.5")
+
+
+def test_plain_event_line_has_no_sparkline():
+    assert "▁" not in event_line(event(train_report=report(40)))
+
+
+@pytest.mark.parametrize("values, line", [
+    ([], ""),
+    ([1.5, 1.5, 1.5], "▁▁▁"),
+    ([0, 1, 2, 3, 4, 5, 6, 7], "▁▂▃▄▅▆▇█"),
+    ([7, 6, 5, 4, 3, 2, 1, 0], "█▇▆▅▄▃▂▁"),
+    ([2.0, float("nan"), 0.0, float("inf"), 1.0, float("-inf")], "█▁▅"),
+    ([float("nan")], ""),
+])
+def test_sparkline_scales_finite_values_between_their_min_and_max(values, line):
+    assert sparkline(values) == line
+
+
+def test_sparkline_draws_only_the_most_recent_values_that_fit():
+    rising = list(range(100))
+    assert sparkline(rising, width=8) == "▁▂▃▄▅▆▇█"  # 92..99, scaled among themselves
+    assert len(sparkline(rising)) == 24
+    assert sparkline(rising, width=0) == ""
 
 
 def event(sequence: int = 7, **oneof) -> progress_pb2.TrainingProgress:

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import math
+from typing import Iterable, Sequence
+
 from droidft.cli.render import format_duration, format_number
 from droidft.enums import job_state_name
 from droidft.v1 import progress_pb2
 
 BAR_WIDTH = 24
+SPARKLINE_WIDTH = 24
+SPARK_LEVELS = "▁▂▃▄▅▆▇█"
 REWARD_METRIC = "reward_mean"
 LOG_LEVEL_NAMES = {
     progress_pb2.LOG_LEVEL_DEBUG: "DEBUG",
@@ -29,24 +34,43 @@ def fraction_done(report: progress_pb2.TrainReport) -> float:
     return min(1.0, report.iteration / report.total_iterations)
 
 
-def _report_figures(report: progress_pb2.TrainReport) -> list[str]:
+def sparkline(values: Iterable[float], width: int = SPARKLINE_WIDTH) -> str:
+    """The most recent `width` finite values as block characters, lowest ▁ to highest █.
+
+    NaN and infinities are skipped. The scale spans the min and max of the values drawn, so the
+    recent trend stays readable after early, much larger losses have scrolled off; a flat series is all ▁.
+    """
+    finite = [value for value in values if math.isfinite(value)]
+    drawn = finite[-width:] if width > 0 else []
+    if not drawn:
+        return ""
+    low, span = min(drawn), max(drawn) - min(drawn)
+    top = len(SPARK_LEVELS) - 1
+    return "".join(SPARK_LEVELS[round((value - low) / span * top) if span else 0] for value in drawn)
+
+
+def _report_figures(report: progress_pb2.TrainReport, loss_history: Sequence[float] = ()) -> list[str]:
     eta = eta_seconds(report)
+    loss_trend = sparkline(loss_history)
     figures = [
         f"{report.iteration}/{report.total_iterations}",
         f"{fraction_done(report):4.0%}",
         f"ETA {format_duration(eta) if eta is not None else '?'}",
-        f"loss {format_number(report.loss)}",
+        f"loss {format_number(report.loss)}" + (f" {loss_trend}" if loss_trend else ""),
     ]
     if REWARD_METRIC in report.metrics:
         figures.append(f"reward {format_number(report.metrics[REWARD_METRIC])}")
     return figures
 
 
-def progress_bar(report: progress_pb2.TrainReport, max_width: int = 200) -> str:
-    """The updating terminal line: "[#####-----] 40/100   40%  ETA 30s  loss 1.234  reward 0.5"."""
+def progress_bar(report: progress_pb2.TrainReport, max_width: int = 200, loss_history: Sequence[float] = ()) -> str:
+    """The updating terminal line: "[#####-----] 40/100   40%  ETA 30s  loss 1.234 █▅▃▂  reward 0.5".
+
+    loss_history: the losses of the train reports seen so far, drawn as a sparkline after the loss.
+    """
     filled = int(fraction_done(report) * BAR_WIDTH)
     bar = "[" + "#" * filled + "-" * (BAR_WIDTH - filled) + "]"
-    return "  ".join([bar] + _report_figures(report))[:max_width]
+    return "  ".join([bar] + _report_figures(report, loss_history))[:max_width]
 
 
 def event_line(event: progress_pb2.TrainingProgress) -> str:

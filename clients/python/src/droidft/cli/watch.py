@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import argparse
+from collections import deque
 
 from droidft.cli.job_view import EXIT_CODE_OF_STATE
-from droidft.cli.progress_view import event_line, progress_bar
+from droidft.cli.progress_view import SPARKLINE_WIDTH, event_line, progress_bar
 from droidft.cli.session import Session
 from droidft.enums import job_state_name
 from droidft.progress_stream import is_terminal_event
@@ -58,16 +59,20 @@ class _PlainDisplay:
 
 
 class _TerminalDisplay:
-    """A progress bar redrawn in place, with the other events printed above it."""
+    """A progress bar with a loss sparkline, redrawn in place, with the other events printed above it."""
 
     def __init__(self, session: Session) -> None:
         self._session = session
         self._bar = ""
+        # Only the most recent losses are drawn, so only those are kept, however long the job runs.
+        self._losses: deque[float] = deque(maxlen=SPARKLINE_WIDTH)
 
     def __call__(self, event) -> None:
         out = self._session.out
         if event.WhichOneof("event") == "train_report":
-            self._bar = progress_bar(event.train_report, max_width=self._session.width - 1)
+            report = event.train_report
+            self._losses.append(report.loss)
+            self._bar = progress_bar(report, max_width=self._session.width - 1, loss_history=self._losses)
         else:
             out.write(CLEAR_LINE + event_line(event) + "\n")
         out.write(CLEAR_LINE + self._bar)
