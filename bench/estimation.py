@@ -29,7 +29,7 @@ from droidft.v1 import job_pb2
 from droidft_server.domain.estimation import DeviceProfile, TokenLengths, estimate, read_model_facts
 from droidft_server.domain.spec import resolve
 from droidft_server.execution.calibration import device_clock, load_or_calibrate
-from droidft_server.tinymodel import build_tiny_model
+from droidft_server.tinymodel import TinyModelShape, build_tiny_model
 
 from .readme import README, write_section
 
@@ -43,14 +43,7 @@ SUBPROCESS_TIMEOUT = 600
 
 
 @dataclass(frozen=True)
-class Shape:
-    hidden_size: int = 64
-    num_layers: int = 2
-    num_heads: int = 4
-    num_kv_heads: int = 2
-    intermediate_size: int = 128
-    vocab_size: int = 512
-
+class Shape(TinyModelShape):
     def label(self) -> str:
         return f"h{self.hidden_size} L{self.num_layers} v{self.vocab_size}"
 

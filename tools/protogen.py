@@ -85,24 +85,36 @@ def drifted(expected_root: Path, actual_root: Path) -> list[str]:
     return problems
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
+def generate_or_check(
+    *, description: str, out_dir: Path, generate, drifted, clean, label: str, make_target: str
+) -> None:
+    """The command line of a code generator: regenerate into out_dir, or with --check fail on drift."""
+    parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--check", action="store_true", help="fail if the committed code differs from proto/")
     args = parser.parse_args()
     if not args.check:
-        for package in GENERATED_DIRS:
-            for stale in [*(OUT_DIR / package).glob("*_pb2*.py*"), *(OUT_DIR / package).glob("*.binpb")]:
-                stale.unlink()
-        generate(OUT_DIR)
+        clean()
+        generate(out_dir)
         return
     with tempfile.TemporaryDirectory() as tmp:
         fresh = Path(tmp)
         generate(fresh)
-        problems = drifted(fresh, OUT_DIR)
+        problems = drifted(fresh, out_dir)
     if problems:
-        print("generated code differs from proto/ (run `make proto`):", *problems, sep="\n  ", file=sys.stderr)
+        print(f"{label} differs from proto/ (run `make {make_target}`):", *problems, sep="\n  ", file=sys.stderr)
         raise SystemExit(1)
-    print("generated code matches proto/")
+    print(f"{label} matches proto/")
+
+
+def remove_generated() -> None:
+    for package in GENERATED_DIRS:
+        for stale in [*(OUT_DIR / package).glob("*_pb2*.py*"), *(OUT_DIR / package).glob("*.binpb")]:
+            stale.unlink()
+
+
+def main() -> None:
+    generate_or_check(description=__doc__, out_dir=OUT_DIR, generate=generate, drifted=drifted,
+                      clean=remove_generated, label="generated code", make_target="proto")
 
 
 if __name__ == "__main__":

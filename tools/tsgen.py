@@ -5,7 +5,6 @@ descriptor set as tools/protogen.py (buf/validate from the installed protovalida
 google/rpc/error_details.proto so the client can decode ErrorInfo and BadRequest details.
 """
 
-import argparse
 import filecmp
 import shutil
 import subprocess
@@ -16,7 +15,7 @@ from pathlib import Path
 from google.protobuf import descriptor_pb2
 from google.rpc import error_details_pb2
 
-from protogen import PROTO_DIR, ROOT, VALIDATE_PROTO, write_descriptor_set
+from protogen import PROTO_DIR, ROOT, VALIDATE_PROTO, generate_or_check, write_descriptor_set
 
 CLIENT_DIR = ROOT / "clients" / "typescript"
 OUT_DIR = CLIENT_DIR / "src" / "gen"
@@ -63,21 +62,9 @@ def drifted(expected_root: Path, actual_root: Path) -> list[str]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--check", action="store_true", help="fail if the committed code differs from proto/")
-    args = parser.parse_args()
-    if not args.check:
-        shutil.rmtree(OUT_DIR, ignore_errors=True)
-        generate(OUT_DIR)
-        return
-    with tempfile.TemporaryDirectory() as tmp:
-        fresh = Path(tmp)
-        generate(fresh)
-        problems = drifted(fresh, OUT_DIR)
-    if problems:
-        print("TypeScript code differs from proto/ (run `make ts-proto`):", *problems, sep="\n  ", file=sys.stderr)
-        raise SystemExit(1)
-    print("TypeScript code matches proto/")
+    generate_or_check(description=__doc__, out_dir=OUT_DIR, generate=generate, drifted=drifted,
+                      clean=lambda: shutil.rmtree(OUT_DIR, ignore_errors=True), label="TypeScript code",
+                      make_target="ts-proto")
 
 
 if __name__ == "__main__":
