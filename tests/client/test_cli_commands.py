@@ -273,6 +273,36 @@ def test_tiny_model_build_calls_the_server_builder(droidft, monkeypatch, tmp_pat
     assert calls == [(tmp_path, 4)]
 
 
+def test_data_convert_writes_the_records_in_the_new_format(droidft, tmp_path):
+    source, destination = tmp_path / "pairs.jsonl", tmp_path / "chat.jsonl"
+    pairs = [{"instruction": "Add 2 and 3.", "response": "5"}, {"instruction": "Name a colour.", "response": "Red"}]
+    source.write_text("".join(json.dumps(pair) + "\n" for pair in pairs))
+    code, out, _ = droidft("data", "convert", str(source), str(destination), "--to", "chat_messages")
+    assert (code, out) == (0, f"Wrote 2 chat_messages records to {destination}.\n")
+    assert [json.loads(line) for line in destination.read_text().splitlines()] == [
+        {"messages": [{"role": "user", "content": "Add 2 and 3."}, {"role": "assistant", "content": "5"}]},
+        {"messages": [{"role": "user", "content": "Name a colour."}, {"role": "assistant", "content": "Red"}]},
+    ]
+
+
+def test_data_convert_refuses_to_invent_data_and_says_why(droidft, tmp_path):
+    source, destination = tmp_path / "chat.jsonl", tmp_path / "preference.jsonl"
+    source.write_text(json.dumps({"messages": [{"role": "user", "content": "Hi"},
+                                               {"role": "assistant", "content": "Hello"}]}) + "\n")
+    code, out, err = droidft("data", "convert", str(source), str(destination),
+                             "--from", "chat_messages", "--to", "preference")
+    assert (code, out) == (3, "")
+    assert "cannot convert chat_messages to preference" in err and "rejected answer" in err
+    assert not destination.exists()
+
+
+def test_data_convert_without_the_server_package_says_how_to_get_it(droidft, monkeypatch, tmp_path):
+    monkeypatch.setitem(sys.modules, "droidft_server.domain.datasets", None)
+    code, _, err = droidft("data", "convert", str(tmp_path / "a.jsonl"), str(tmp_path / "b.jsonl"), "--to", "grpo")
+    assert code == 3
+    assert "`droidft data convert` needs the server package" in err and "Traceback" not in err
+
+
 def test_output_cut_short_by_the_reader_ends_quietly(fake, monkeypatch, capsys):
     class ClosedPipe(io.StringIO):
         def write(self, text):

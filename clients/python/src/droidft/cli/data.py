@@ -1,4 +1,4 @@
-"""`droidft data validate|sample`: check data sets and make sample data."""
+"""`droidft data validate|sample|convert`: check data sets, make sample data, convert between formats."""
 
 from __future__ import annotations
 
@@ -8,13 +8,14 @@ from pathlib import Path
 from droidft.cli.arguments import METHOD_METAVAR, method_argument
 from droidft.cli.data_view import validation_report
 from droidft.cli.render import message_json
+from droidft.cli.server_package import import_server_module
 from droidft.cli.session import Session
 
 INVALID_DATA_EXIT_CODE = 1
 
 
 def register(subparsers) -> None:
-    parser = subparsers.add_parser("data", help="check data sets, make sample data")
+    parser = subparsers.add_parser("data", help="check data sets, make sample data, convert formats")
     commands = parser.add_subparsers(dest="data_command", required=True, metavar="COMMAND")
 
     validate = commands.add_parser(
@@ -40,6 +41,18 @@ def register(subparsers) -> None:
                         help="file the server writes; without it the JSONL is printed")
     sample.set_defaults(handler=sample_data)
 
+    convert = commands.add_parser(
+        "convert", help="convert a data set file to another format, on this machine (needs droidft-server)",
+        description="Convert a JSONL file (gzip too) to another format, record by record. Conversions that would "
+                    "need data the source lacks (e.g. chat_messages to preference) are refused (exit code 3).",
+    )
+    convert.add_argument("source", metavar="SRC", help="JSONL file to read")
+    convert.add_argument("destination", metavar="DST", help="JSONL file to write")
+    convert.add_argument("--to", dest="to_format", required=True, metavar="FORMAT", help="e.g. chat_messages")
+    convert.add_argument("--from", dest="from_format", default="", metavar="FORMAT",
+                         help="format of SRC (default: detected from its first record)")
+    convert.set_defaults(handler=convert_data)
+
 
 def validate_data(args: argparse.Namespace, session: Session) -> int:
     source = {"content": Path(args.path).read_bytes()} if args.upload else {"path": args.path}
@@ -58,4 +71,12 @@ def sample_data(args: argparse.Namespace, session: Session) -> int:
     else:
         session.out.write(response.content.decode("utf-8"))
         session.out.flush()
+    return 0
+
+
+def convert_data(args: argparse.Namespace, session: Session) -> int:
+    # A refused conversion raises ConversionError, a ValueError: reported with its reason, exit code 3.
+    datasets = import_server_module("droidft_server.domain.datasets", "data convert")
+    written = datasets.convert_file(args.source, args.destination, args.to_format, from_format=args.from_format)
+    session.print(f"Wrote {written} {args.to_format} records to {args.destination}.")
     return 0

@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from droidft.cli.session import CommandError, Session
+from droidft.cli.server_package import import_server_module
+from droidft.cli.session import Session
 
 
 def register(subparsers) -> None:
@@ -18,14 +19,7 @@ def register(subparsers) -> None:
 
 
 def build_model(args: argparse.Namespace, session: Session) -> int:
-    # Imported here: the server package brings MLX, which the client must not need.
-    try:
-        from droidft_server.tinymodel import build_tiny_model
-    except ImportError as exc:
-        raise CommandError(
-            "`droidft tiny-model` needs the server package, which is not installed here "
-            f"({exc.msg}); install droidft-server, or run it on the server machine."
-        ) from exc
-    path = build_tiny_model(args.output_dir, seed=args.seed)
+    tinymodel = import_server_module("droidft_server.tinymodel", "tiny-model")
+    path = tinymodel.build_tiny_model(args.output_dir, seed=args.seed)
     session.print(f"Built a tiny model in {path}")
     return 0
