@@ -104,9 +104,11 @@ def convert_file(src: str | Path, dst: str | Path, to_format: str, from_format: 
     from_format empty: detected from the first record. The output is written under a temporary
     name and renamed, so a refused record leaves no half-written file.
     """
+    if not Path(src).is_file():
+        raise ConversionError(f"{src}: no such file")
     from_format = from_format or detect_format(src)
     if not from_format:
-        raise ConversionError(f"cannot tell the format of {src}: give from_format")
+        raise ConversionError(f"cannot tell the format of {src} from its first record: name the source format")
     convert_one = converter(from_format, to_format)
     try:
         numbered = ((f"line {number}", record) for number, record in iter_records(src))
