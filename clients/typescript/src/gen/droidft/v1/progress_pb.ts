@@ -195,7 +195,8 @@ export type EvalReport = Message<"droidft.v1.EvalReport"> & {
   iteration: number;
 
   /**
-   * Mean validation loss.
+   * Mean validation loss; for GRPO, GSPO and Dr. GRPO (which have no token loss to validate),
+   * minus the mean reward of completions sampled for the validation prompts.
    *
    * @generated from field: double val_loss = 2;
    */
