@@ -7,10 +7,12 @@ adapters.safetensors, so `mlx_lm.load(model_path, adapter_path=output_dir)` appl
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import mlx.core as mx
 import mlx.nn as nn
+from droidft.v1 import progress_pb2
 from mlx.utils import tree_flatten
 from mlx_lm.tuner.utils import linear_to_lora_layers
 
@@ -81,3 +83,21 @@ class AdapterCheckpoints:
         self._save(self.final_path)
         self._ctx.emit(events.checkpoint_saved(iteration, str(self.final_path), final=True))
         return str(self.final_path)
+
+
+def set_up_adapter(ctx: TrainingContext, model: nn.Module, adapter: AdapterSettings, trains_on: str) -> AdapterCheckpoints:
+    """Make `adapter` trainable in `model`, write its config to the output directory and log what is trained
+    on what (`trains_on`, e.g. "8 training records"); returns where its checkpoints and final weights go."""
+    settings = ctx.settings
+    num_layers = apply_adapter(model, adapter)
+    ctx.output_dir.mkdir(parents=True, exist_ok=True)
+    write_adapter_config(ctx.output_dir, replace(settings, adapter=adapter), num_layers)
+    trainable, total = parameter_counts(model)
+    ctx.emit(
+        events.log(
+            progress_pb2.LOG_LEVEL_INFO,
+            f"{settings.method}: {adapter.fine_tune_type} on the last {num_layers} blocks, {trainable:,} of "
+            f"{total:,} parameters trainable; {trains_on}",
+        )
+    )
+    return AdapterCheckpoints(ctx, model)

@@ -26,13 +26,12 @@ import mlx.core as mx
 import mlx.optimizers as optim
 import mlx_lm
 import numpy as np
-from droidft.v1 import progress_pb2
 from mlx_lm.tuner.callbacks import TrainingCallback
 from mlx_lm_lora.trainer import cpo_trainer, dpo_trainer, orpo_trainer
 from mlx_lm_lora.trainer.datasets import DPODataset, ORPODataset
 
 from . import events
-from .adapters import AdapterCheckpoints, apply_adapter, parameter_counts, write_adapter_config
+from .adapters import AdapterCheckpoints, set_up_adapter
 from .contract import TrainingContext, TrainingResult
 from .data import data_files, read_jsonl
 
@@ -273,18 +272,7 @@ def train_preference(ctx: TrainingContext) -> TrainingResult:
         ref_model.freeze()
     train_set = method.dataset(train_records, tokenizer)
     valid_set = method.dataset(valid_records, tokenizer) if valid_records is not None else None
-    num_layers = apply_adapter(model, settings.adapter)
-    ctx.output_dir.mkdir(parents=True, exist_ok=True)
-    write_adapter_config(ctx.output_dir, settings, num_layers)
-    trainable, total = parameter_counts(model)
-    ctx.emit(
-        events.log(
-            progress_pb2.LOG_LEVEL_INFO,
-            f"{settings.method}: {settings.adapter.fine_tune_type} on the last {num_layers} blocks, {trainable:,} of "
-            f"{total:,} parameters trainable; {len(train_records)} preference pairs",
-        )
-    )
-    checkpoints = AdapterCheckpoints(ctx, model)
+    checkpoints = set_up_adapter(ctx, model, settings.adapter, f"{len(train_records)} preference pairs")
     loop = PreferenceLoop(ctx, checkpoints)
     optimizer = optim.Adam(learning_rate=settings.learning_rate)
     try:

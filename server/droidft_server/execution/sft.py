@@ -24,7 +24,7 @@ from mlx_lm.tuner.datasets import CacheDataset, ChatDataset, CompletionsDataset,
 from mlx_lm.tuner.trainer import TrainingArgs, evaluate, iterate_batches, train
 
 from . import events
-from .adapters import AdapterCheckpoints, apply_adapter, parameter_counts, write_adapter_config
+from .adapters import AdapterCheckpoints, set_up_adapter
 from .contract import TrainingContext, TrainingResult
 from .data import data_files, read_jsonl
 
@@ -79,13 +79,15 @@ def _require_batch(dataset: CacheDataset, batch_size: int, path: Path) -> None:
 class _SftLoop(TrainingCallback):
     """The batch source and report callback handed to mlx-lm's train."""
 
-    def __init__(self, ctx: TrainingContext, model: nn.Module, valid_set: CacheDataset | None) -> None:
+    def __init__(
+        self, ctx: TrainingContext, model: nn.Module, valid_set: CacheDataset | None, checkpoints: AdapterCheckpoints
+    ) -> None:
         self._ctx = ctx
         self._settings = ctx.settings
         self._accumulation = ctx.settings.sft.grad_accumulation_steps
         self._model = model
         self._valid_set = valid_set
-        self.checkpoints = AdapterCheckpoints(ctx, model)
+        self.checkpoints = checkpoints
         self.completed = 0  # optimizer steps done
         self.stop_reason = ""
         self._last_report_step = 0  # micro-batches, as mlx-lm counts
@@ -215,20 +217,14 @@ def train_sft(ctx: TrainingContext) -> TrainingResult:
     if settings.early_stop and valid_set is None:
         raise ValueError("early_stop needs validation data: set val_data_path or put valid.jsonl beside train.jsonl")
 
-    num_layers = apply_adapter(model, settings.adapter)
-    ctx.output_dir.mkdir(parents=True, exist_ok=True)
-    write_adapter_config(ctx.output_dir, settings, num_layers)
-    trainable, total = parameter_counts(model)
-    ctx.emit(
-        events.log(
-            progress_pb2.LOG_LEVEL_INFO,
-            f"{settings.adapter.fine_tune_type} on the last {num_layers} blocks: {trainable:,} of {total:,} "
-            f"parameters trainable; {len(train_set)} training records"
-            + (f", {len(valid_set)} validation records" if valid_set is not None else ""),
-        )
+    checkpoints = set_up_adapter(
+        ctx,
+        model,
+        settings.adapter,
+        f"{len(train_set)} training records"
+        + (f", {len(valid_set)} validation records" if valid_set is not None else ""),
     )
-
-    loop = _SftLoop(ctx, model, valid_set)
+    loop = _SftLoop(ctx, model, valid_set, checkpoints)
     micro_steps = settings.iterations * sft.grad_accumulation_steps
     args = TrainingArgs(
         batch_size=settings.batch_size,
@@ -236,7 +232,7 @@ def train_sft(ctx: TrainingContext) -> TrainingResult:
         steps_per_report=loop.micro_steps_per_report,
         steps_per_save=micro_steps + 1,  # checkpoints are written by the batch source
         max_seq_length=settings.max_seq_length,
-        adapter_file=str(loop.checkpoints.final_path),
+        adapter_file=str(checkpoints.final_path),
         grad_checkpoint=sft.grad_checkpoint,
         grad_accumulation_steps=sft.grad_accumulation_steps,
     )

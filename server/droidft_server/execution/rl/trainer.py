@@ -11,7 +11,7 @@ mean reward (what early stopping watches), its metrics the rewards.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 import mlx.core as mx
 import mlx.nn as nn
@@ -22,7 +22,7 @@ from droidft.v1 import progress_pb2
 
 from ...domain.rewards import RewardScores, score_completions
 from .. import events
-from ..adapters import AdapterCheckpoints, apply_adapter, parameter_counts, write_adapter_config
+from ..adapters import AdapterCheckpoints, set_up_adapter
 from ..contract import TrainingContext, TrainingResult
 from ..data import data_files
 from .data import RlPrompt, read_rl_prompts
@@ -68,12 +68,20 @@ def summarise(series: dict[str, list[float]]) -> dict[str, float]:
 class PolicyTrainer:
     """State of one GRPO-family run; `run` drives it to the end, a cancel or an early stop."""
 
-    def __init__(self, ctx: TrainingContext, method: PolicyMethod, model: nn.Module, tokenizer, ref_model=None):
+    def __init__(
+        self,
+        ctx: TrainingContext,
+        method: PolicyMethod,
+        model: nn.Module,
+        tokenizer,
+        checkpoints: AdapterCheckpoints,
+        ref_model=None,
+    ):
         self.ctx, self.settings, self.method = ctx, ctx.settings, method
         self.model, self.tokenizer, self.ref_model = model, tokenizer, ref_model
         self.optimizer = optim.Adam(learning_rate=self.settings.learning_rate)
         self.rng = np.random.default_rng(self.settings.seed)
-        self.checkpoints = AdapterCheckpoints(ctx, model)
+        self.checkpoints = checkpoints
         self.loss_and_grad = nn.value_and_grad(model, self._loss)
         self.trained_tokens = 0
         self.best_reward = -float("inf")
@@ -248,16 +256,6 @@ def train_policy(ctx: TrainingContext) -> TrainingResult:
     model, tokenizer = mlx_lm.load(settings.model_path)
     # The reference (the model before training) is only loaded when a KL term uses it.
     ref_model = _load_reference(settings) if method.loss.beta > 0 else None
-    num_layers = apply_adapter(model, method.adapter)
-    ctx.output_dir.mkdir(parents=True, exist_ok=True)
-    write_adapter_config(ctx.output_dir, replace(settings, adapter=method.adapter), num_layers)
-    trainable, total = parameter_counts(model)
-    ctx.emit(
-        events.log(
-            progress_pb2.LOG_LEVEL_INFO,
-            f"{method.name}: {settings.adapter.fine_tune_type} on the last {num_layers} blocks, {trainable:,} of "
-            f"{total:,} parameters trainable; {len(train)} training prompts; rewards "
-            + ", ".join(f"{item.reward.name} x{item.weight:g}" for item in method.rewards),
-        )
-    )
-    return PolicyTrainer(ctx, method, model, tokenizer, ref_model).run(train, valid)
+    rewards = ", ".join(f"{item.reward.name} x{item.weight:g}" for item in method.rewards)
+    checkpoints = set_up_adapter(ctx, model, method.adapter, f"{len(train)} training prompts; rewards {rewards}")
+    return PolicyTrainer(ctx, method, model, tokenizer, checkpoints, ref_model).run(train, valid)
