@@ -31,9 +31,10 @@ from mlx_lm_lora.trainer import cpo_trainer, dpo_trainer, orpo_trainer
 from mlx_lm_lora.trainer.datasets import DPODataset, ORPODataset
 
 from . import events
-from .adapters import AdapterCheckpoints, set_up_adapter
+from .adapters import set_up_adapter
 from .contract import TrainingContext, TrainingResult
 from .data import data_files, read_jsonl
+from .schedule import Schedule
 
 WORKING_SET_KEY = "max_recommended_working_set_size"
 
@@ -120,14 +121,11 @@ def _metrics(info: dict, prefix: str) -> dict[str, float]:
 class PreferenceLoop(TrainingCallback):
     """mlx-lm-lora's callback, called after every iteration: reports, checkpoints, cancel, early stop."""
 
-    def __init__(self, ctx: TrainingContext, checkpoints: AdapterCheckpoints) -> None:
-        self._ctx, self._settings, self.checkpoints = ctx, ctx.settings, checkpoints
+    def __init__(self, ctx: TrainingContext, schedule: Schedule) -> None:
+        self._ctx, self._settings, self._schedule = ctx, ctx.settings, schedule
         self.completed = 0
-        self.stop_reason = ""
         self._window: list[dict] = []
         self._window_started = time.perf_counter()
-        self._best_val_loss = float("inf")
-        self._evals_without_improvement = 0
         self._trained_tokens = 0
         self._tokens_before_window = 0
 
@@ -137,18 +135,9 @@ class PreferenceLoop(TrainingCallback):
         self._trained_tokens = int(train_info["trained_tokens"])
         if self.completed % self._settings.report_every == 0 or self.completed == self._settings.iterations:
             self.report()
-        if self.completed % self._settings.checkpoint_every == 0:
-            self.checkpoints.save(self.completed)
-        if self._ctx.should_stop():
-            self.stop_reason = f"cancelled after iteration {self.completed}"
-        elif self._settings.early_stop and self._evals_without_improvement >= self._settings.patience:
-            self.stop_reason = (
-                f"early stop after iteration {self.completed}: validation loss did not improve for "
-                f"{self._evals_without_improvement} evaluations (best {self._best_val_loss:.4f})"
-            )
-        if self.stop_reason:
+        if self._schedule.after(self.completed):
             self.report()
-            raise _Stop(self.stop_reason)
+            raise _Stop(self._schedule.stop_reason)
 
     def report(self) -> None:
         if not self._window:
@@ -176,10 +165,7 @@ class PreferenceLoop(TrainingCallback):
 
     def on_val_loss_report(self, val_info: dict) -> None:
         val_loss = float(val_info["val_loss"])
-        if val_loss < self._best_val_loss:
-            self._best_val_loss, self._evals_without_improvement = val_loss, 0
-        else:
-            self._evals_without_improvement += 1
+        self._schedule.record(val_loss)
         # mlx-lm-lora validates before the update of the iteration it names.
         event = events.eval_report(int(val_info["iteration"]) - 1, val_loss, float(val_info["val_time"]))
         event.eval_report.metrics.update(_metrics(val_info, "val_"))
@@ -273,7 +259,9 @@ def train_preference(ctx: TrainingContext) -> TrainingResult:
     train_set = method.dataset(train_records, tokenizer)
     valid_set = method.dataset(valid_records, tokenizer) if valid_records is not None else None
     checkpoints = set_up_adapter(ctx, model, settings.adapter, f"{len(train_records)} preference pairs")
-    loop = PreferenceLoop(ctx, checkpoints)
+    # Their loop validates (on_val_loss_report records each loss), so this schedule runs no validation itself.
+    schedule = Schedule(ctx, checkpoints)
+    loop = PreferenceLoop(ctx, schedule)
     optimizer = optim.Adam(learning_rate=settings.learning_rate)
     try:
         with cpu_device_info():
@@ -282,9 +270,4 @@ def train_preference(ctx: TrainingContext) -> TrainingResult:
             )
     except _Stop:
         pass
-    adapter_path = checkpoints.save_final(loop.completed)
-    return TrainingResult(
-        adapter_path=adapter_path,
-        stopped_early=bool(loop.stop_reason),
-        message=loop.stop_reason or f"trained {loop.completed} iterations",
-    )
+    return schedule.finish(loop.completed)

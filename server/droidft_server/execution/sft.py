@@ -27,6 +27,7 @@ from . import events
 from .adapters import AdapterCheckpoints, set_up_adapter
 from .contract import TrainingContext, TrainingResult
 from .data import data_files, read_jsonl
+from .schedule import Schedule
 
 
 @dataclass(frozen=True)
@@ -87,13 +88,9 @@ class _SftLoop(TrainingCallback):
         self._accumulation = ctx.settings.sft.grad_accumulation_steps
         self._model = model
         self._valid_set = valid_set
-        self.checkpoints = checkpoints
+        self.schedule = Schedule(ctx, checkpoints, self.evaluate if valid_set is not None else None)
         self.completed = 0  # optimizer steps done
-        self.stop_reason = ""
         self._last_report_step = 0  # micro-batches, as mlx-lm counts
-        self._last_eval: int | None = None
-        self._best_val_loss = float("inf")
-        self._evals_without_improvement = 0
         self._warned_truncation = False
 
     @property
@@ -108,7 +105,7 @@ class _SftLoop(TrainingCallback):
         while True:
             if micro_steps % self._accumulation == 0:
                 self.completed = micro_steps // self._accumulation
-                if self._between_iterations():
+                if self.schedule.after(self.completed):
                     return
             batch = next(source)
             self._warn_once_if_truncated(batch, max_seq_length)
@@ -126,28 +123,7 @@ class _SftLoop(TrainingCallback):
                 )
             )
 
-    def _between_iterations(self) -> bool:
-        """Checkpoint and validate as scheduled; True when training must stop."""
-        done = self.completed
-        if done and done % self._settings.checkpoint_every == 0:
-            self.checkpoints.save(done)
-        if self._ctx.should_stop():
-            return self._stop(f"cancelled after iteration {done}")
-        if self._valid_set is not None and done % self._settings.eval_every == 0:
-            self.evaluate()
-        if self._settings.early_stop and self._evals_without_improvement >= self._settings.patience:
-            return self._stop(
-                f"early stop after iteration {done}: validation loss did not improve for "
-                f"{self._evals_without_improvement} evaluations (best {self._best_val_loss:.4f})"
-            )
-        return False
-
-    def _stop(self, reason: str) -> bool:
-        self.stop_reason = reason
-        self._ctx.emit(events.log(progress_pb2.LOG_LEVEL_INFO, reason))
-        return True
-
-    def evaluate(self) -> None:
+    def evaluate(self, iteration: int) -> float:
         # Validation draws batches from numpy's global generator; keep training's batch order independent of it.
         random_state = np.random.get_state()
         tic = time.perf_counter()
@@ -161,25 +137,16 @@ class _SftLoop(TrainingCallback):
         seconds = time.perf_counter() - tic
         self._model.train()
         np.random.set_state(random_state)
-        self._last_eval = self.completed
-        if val_loss < self._best_val_loss:
-            self._best_val_loss = val_loss
-            self._evals_without_improvement = 0
-        else:
-            self._evals_without_improvement += 1
-        self._ctx.emit(events.eval_report(self.completed, val_loss, seconds))
+        self._ctx.emit(events.eval_report(iteration, val_loss, seconds))
+        return val_loss
 
     def finish(self) -> TrainingResult:
-        """After mlx-lm's loop: the last checkpoint and validation when training ran to the end, then the adapter."""
-        if not self.stop_reason:
+        """After mlx-lm's loop: when training ran to the end, the schedule's work after the last iteration
+        (mlx-lm draws no batch after it); then the adapter."""
+        if not self.schedule.stop_reason:
             self.completed = self._settings.iterations
-            if self.completed % self._settings.checkpoint_every == 0:
-                self.checkpoints.save(self.completed)
-            if self._valid_set is not None and self._last_eval != self.completed:
-                self.evaluate()
-        adapter_path = self.checkpoints.save_final(self.completed)
-        message = self.stop_reason or f"trained {self.completed} iterations"
-        return TrainingResult(adapter_path=adapter_path, stopped_early=bool(self.stop_reason), message=message)
+            self.schedule.after(self.completed)
+        return self.schedule.finish(self.completed)
 
     def on_train_loss_report(self, train_info: dict) -> None:
         micro_step = train_info["iteration"]

@@ -25,6 +25,7 @@ from .. import events
 from ..adapters import AdapterCheckpoints, set_up_adapter
 from ..contract import TrainingContext, TrainingResult
 from ..data import data_files
+from ..schedule import VALIDATION_REWARD, Schedule
 from .data import RlPrompt, read_rl_prompts
 from .losses import group_advantages, policy_loss, top_entropy_mask
 from .method import PolicyMethod, chat_messages, policy_method, select_prompts
@@ -84,8 +85,6 @@ class PolicyTrainer:
         self.checkpoints = checkpoints
         self.loss_and_grad = nn.value_and_grad(model, self._loss)
         self.trained_tokens = 0
-        self.best_reward = -float("inf")
-        self.evals_without_improvement = 0
         self._order: list[int] = []
 
     # --- one iteration -----------------------------------------------------------------------
@@ -178,7 +177,8 @@ class PolicyTrainer:
         event.train_report.samples.extend(window.samples)
         self.ctx.emit(event)
 
-    def evaluate(self, iteration: int, prompts: list[RlPrompt]) -> None:
+    def evaluate(self, iteration: int, prompts: list[RlPrompt]) -> float:
+        """Emits the EvalReport; returns the mean reward."""
         tic = time.perf_counter()
         series: dict[str, list[float]] = {}
         count = min(len(prompts), self.settings.eval_batches * self.settings.batch_size)
@@ -188,49 +188,32 @@ class PolicyTrainer:
                 series.setdefault(name, []).extend(values)
         figures = summarise(series)
         reward = figures["reward_mean"]
-        if reward > self.best_reward:
-            self.best_reward, self.evals_without_improvement = reward, 0
-        else:
-            self.evals_without_improvement += 1
         event = events.eval_report(iteration, -reward, time.perf_counter() - tic)
         event.eval_report.metrics.update(figures)
         self.ctx.emit(event)
+        return reward
 
     # --- the run -----------------------------------------------------------------------------
 
     def run(self, train: list[RlPrompt], valid: list[RlPrompt] | None) -> TrainingResult:
         settings = self.settings
+        validate = (lambda iteration: self.evaluate(iteration, valid)) if valid else None
+        schedule = Schedule(self.ctx, self.checkpoints, validate, VALIDATION_REWARD)
         self.model.train()
         if valid:
-            self.evaluate(0, valid)
-        window, done, stop_reason = _Window(), 0, ""
+            schedule.validate(0)  # before training; should_stop is first asked after iteration 1
+        window, done = _Window(), 0
         for iteration in range(1, settings.iterations + 1):
             self.iteration(self.next_batch(train), window)
             done = iteration
             if iteration % settings.report_every == 0 or iteration == settings.iterations:
                 self.report(iteration, window)
                 window = _Window()
-            if iteration % settings.checkpoint_every == 0:
-                self.checkpoints.save(iteration)
-            if valid and (iteration % settings.eval_every == 0 or iteration == settings.iterations):
-                self.evaluate(iteration, valid)
-            if self.ctx.should_stop():
-                stop_reason = f"cancelled after iteration {iteration}"
-            elif settings.early_stop and self.evals_without_improvement >= settings.patience:
-                stop_reason = (
-                    f"early stop after iteration {iteration}: validation reward did not improve for "
-                    f"{self.evals_without_improvement} evaluations (best {self.best_reward:.4f})"
-                )
-            if stop_reason:
+            if schedule.after(iteration):
                 if window.iterations:
                     self.report(iteration, window)
                 break
-        adapter_path = self.checkpoints.save_final(done)
-        return TrainingResult(
-            adapter_path=adapter_path,
-            stopped_early=bool(stop_reason),
-            message=stop_reason or f"trained {done} iterations",
-        )
+        return schedule.finish(done)
 
 
 def _load_reference(settings) -> nn.Module:

@@ -1,0 +1,88 @@
+"""What happens between training iterations, for every trainer: checkpoints, validation,
+cancellation, early stopping, and the result once training ends."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+from droidft.v1 import progress_pb2
+
+from . import events
+from .adapters import AdapterCheckpoints
+from .contract import TrainingContext, TrainingResult
+
+
+@dataclass(frozen=True)
+class Watched:
+    """The validation figure early stopping watches, named as the stop message names it."""
+
+    name: str
+    higher_is_better: bool = False
+
+
+VALIDATION_LOSS = Watched("validation loss")
+VALIDATION_REWARD = Watched("validation reward", higher_is_better=True)
+
+
+class Schedule:
+    """The between-iteration decisions of one run.
+
+    `validate(iteration)` runs one validation, emits its EvalReport and returns the watched figure;
+    a trainer whose validation runs inside a library's loop passes none and hands each figure to `record`.
+    """
+
+    def __init__(
+        self,
+        ctx: TrainingContext,
+        checkpoints: AdapterCheckpoints,
+        validate: Callable[[int], float] | None = None,
+        watched: Watched = VALIDATION_LOSS,
+    ) -> None:
+        self._ctx, self._settings = ctx, ctx.settings
+        self._checkpoints = checkpoints
+        self._validate = validate
+        self._watched = watched
+        self._best = -float("inf") if watched.higher_is_better else float("inf")
+        self._evals_without_improvement = 0
+        self.stop_reason = ""
+
+    def validate(self, iteration: int) -> None:
+        self.record(self._validate(iteration))
+
+    def record(self, figure: float) -> None:
+        improved = figure > self._best if self._watched.higher_is_better else figure < self._best
+        if improved:
+            self._best, self._evals_without_improvement = figure, 0
+        else:
+            self._evals_without_improvement += 1
+
+    def after(self, iteration: int) -> bool:
+        """Checkpoint, then validate (at 0, every eval_every and the last iteration) unless cancelled;
+        True when training must stop, `stop_reason` saying why."""
+        settings = self._settings
+        if iteration and iteration % settings.checkpoint_every == 0:
+            self._checkpoints.save(iteration)
+        if self._ctx.should_stop():
+            return self._stop(f"cancelled after iteration {iteration}")
+        if self._validate is not None and (iteration % settings.eval_every == 0 or iteration == settings.iterations):
+            self.validate(iteration)
+        if settings.early_stop and self._evals_without_improvement >= settings.patience:
+            return self._stop(
+                f"early stop after iteration {iteration}: {self._watched.name} did not improve for "
+                f"{self._evals_without_improvement} evaluations (best {self._best:.4f})"
+            )
+        return False
+
+    def _stop(self, reason: str) -> bool:
+        self.stop_reason = reason
+        self._ctx.emit(events.log(progress_pb2.LOG_LEVEL_INFO, reason))
+        return True
+
+    def finish(self, iteration: int) -> TrainingResult:
+        """Save the adapter as trained for `iteration` iterations; the run's result."""
+        return TrainingResult(
+            adapter_path=self._checkpoints.save_final(iteration),
+            stopped_early=bool(self.stop_reason),
+            message=self.stop_reason or f"trained {iteration} iterations",
+        )
