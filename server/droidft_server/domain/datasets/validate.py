@@ -20,7 +20,7 @@ import msgspec
 
 from .detect import Detection, detect
 from .diagnose import diagnose
-from .duplicates import NO_RECORD, DuplicateFinder
+from .duplicates import DuplicateFinder
 from .formats import FORMATS, Format, formats_for_method
 from .issues import (
     DUPLICATE_RECORD, EMPTY_FILE, FORMAT_NOT_ACCEPTED, NO_TOKENIZER, NO_TRAIN_FILE, NOT_FOUND,
@@ -200,6 +200,7 @@ class _FileScan:
             self.issues.end_batch()
 
     def _scan_batch(self, batch: LineBatch) -> None:
+        self._duplicates.add(batch.lines)
         if batch.utf8:
             self._scan_lines(batch.first_line, batch.lines)
             return
@@ -253,8 +254,6 @@ class _FileScan:
         """Consecutive lines from `first` that decoded, with what visiting each returned."""
         self.records += len(lines)
         self._typed += len(lines)
-        # A line's digest is the hash of its bytes: repeated lines are found, reformatted copies are not.
-        self._duplicates.digests.fromlist(list(map(hash, lines)))  # measured faster than extend(map)
         if any(outcomes):  # rarely: one C pass spares the Python loop
             for offset, problems in enumerate(outcomes):
                 if problems:
@@ -264,7 +263,7 @@ class _FileScan:
             self.tokens.add(zip(count(first), tally.texts))
 
     def _slow(self, number: int, line: bytes, error: Exception) -> None:
-        self._duplicates.digests.append(NO_RECORD)
+        self._duplicates.drop(number)
         if not line or line.isspace():
             return
         self.records += 1
