@@ -7,6 +7,8 @@ import math
 from dataclasses import dataclass
 from typing import Any, Iterable
 
+import msgspec
+
 from .formats import FORMATS, Format
 from .issues import (
     FORMAT_MISMATCH, INVALID_JSON, INVALID_NUMBER, INVALID_UTF8, TOO_DEEP, WRONG_TYPE, Problem,
@@ -27,10 +29,18 @@ def _bad_float(text: str) -> float | BadNumber:
 
 # Python's reader accepts what JSON forbids (NaN, Infinity); it hands those to us instead.
 _DECODER = json.JSONDecoder(parse_constant=BadNumber, parse_float=_bad_float)
+# msgspec takes only strict JSON (no NaN, Infinity, out-of-range number, lone surrogate or
+# invalid UTF-8), so a value it reads has nothing for Python's reader to find: most failing
+# lines are well-formed JSON of the wrong shape, and this spares them a walk for bad values.
+_STRICT_DECODER = msgspec.json.Decoder()
 
 
 def parse(line: bytes) -> tuple[Any, list[Problem]]:
     """The line's JSON value (None when unreadable) and the problems found reading it."""
+    try:
+        return _STRICT_DECODER.decode(line), []
+    except (msgspec.DecodeError, UnicodeDecodeError, RecursionError):
+        pass  # Python's reader says what is wrong, and where
     try:
         text = line.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -77,7 +87,7 @@ def _is_unicode(text: str) -> bool:
 
 def diagnose(line: bytes, fmt: Format, fast_error: Exception) -> Diagnosis:
     value, problems = parse(line)
-    if value is None:
+    if value is None and problems:
         return Diagnosis(problems, ())
     if not isinstance(value, dict):
         problems.append(Problem("", WRONG_TYPE, f"a record must be a JSON object, found {json_kind(value)}"))

@@ -7,8 +7,7 @@ msgspec description, names each problem with its field path. It runs on failing 
 from __future__ import annotations
 
 from functools import cache
-from itertools import islice
-from typing import Any, Iterator
+from typing import Any, Callable
 
 import msgspec
 import msgspec.inspect as mi
@@ -27,18 +26,15 @@ class BadNumber:
         self.text = text
 
 
+_KIND_OF_VALUE = {
+    type(None): "null", bool: "boolean", int: "number", float: "number", BadNumber: "number",
+    str: "string", list: "array", dict: "object",
+}
+
+
 def json_kind(value: Any) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, (int, float, BadNumber)):
-        return "number"
-    if isinstance(value, str):
-        return "string"
-    if isinstance(value, list):
-        return "array"
-    return "object"
+    """The JSON kind of a value as either JSON reader builds it (exactly these Python types)."""
+    return _KIND_OF_VALUE.get(type(value), "object")
 
 
 _KIND_OF_TYPE = {
@@ -57,14 +53,22 @@ def _a(kind: str) -> str:
     return f"an {kind}" if kind[0] in "aeiou" else f"a {kind}"
 
 
+# Checks a value at a field path, appending what is wrong with it.
+Check = Callable[[Any, str, list[Problem]], None]
+
+
 @cache
-def _type_info(record_type: type) -> mi.Type:
-    return mi.type_info(record_type)  # slow (it evaluates annotations): once per type
+def _record_check(record_type: type) -> Check:
+    # Built once per type (type_info evaluates annotations, and a check made of closures runs
+    # several times faster than walking the type description for every failing line).
+    return _check_for(mi.type_info(record_type))
 
 
 def record_problems(record: dict, fmt: Format) -> list[Problem]:
     """Problems of a decoded JSON object against the format's type, in field order."""
-    return list(islice(_walk(record, _type_info(fmt.record_type), ""), MAX_PROBLEMS_PER_RECORD))
+    problems: list[Problem] = []
+    _record_check(fmt.record_type)(record, "", problems)
+    return problems[:MAX_PROBLEMS_PER_RECORD]
 
 
 def fits(record: dict, fmt: Format) -> bool:
@@ -76,39 +80,99 @@ def fits(record: dict, fmt: Format) -> bool:
     return not (fmt.check and fmt.check(typed))
 
 
-def _walk(value: Any, info: mi.Type, path: str) -> Iterator[Problem]:
-    if isinstance(value, BadNumber) or isinstance(info, mi.AnyType):
-        return  # bad numbers are reported where they are found, whatever the type
+def _check_for(info: mi.Type) -> Check:
+    if isinstance(info, mi.AnyType):
+        return _no_check
     if isinstance(info, mi.UnionType):
-        matching = [member for member in info.types if _expected_kind(member) == json_kind(value)]
-        if matching:
-            yield from _walk(value, matching[0], path)
+        return _union_check(info)
+    expected, check_value = _expected_kind(info), _value_check(info)
+
+    def check(value: Any, path: str, problems: list[Problem]) -> None:
+        found = json_kind(value)
+        if type(value) is BadNumber:
+            return  # bad numbers are reported where they are found, whatever the type
+        if found != expected:
+            problems.append(Problem(path, WRONG_TYPE, f"expected {_a(expected)}, found {_a(found)}"))
+        elif check_value is not None:
+            check_value(value, path, problems)
+
+    return check
+
+
+def _no_check(value: Any, path: str, problems: list[Problem]) -> None:
+    return None
+
+
+def _union_check(info: mi.UnionType) -> Check:
+    members = [(_expected_kind(member), _check_for(member)) for member in info.types]
+    kinds = " or ".join(_a(kind) for kind, _ in members)
+
+    def check(value: Any, path: str, problems: list[Problem]) -> None:
+        if type(value) is BadNumber:
+            return
+        found = json_kind(value)
+        member = next((check for kind, check in members if kind == found), None)
+        if member is not None:
+            member(value, path, problems)
         else:
-            kinds = " or ".join(_a(_expected_kind(member)) for member in info.types)
-            yield Problem(path, WRONG_TYPE, f"expected {kinds}, found {_a(json_kind(value))}")
-        return
-    expected, found = _expected_kind(info), json_kind(value)
-    if expected != found:
-        yield Problem(path, WRONG_TYPE, f"expected {_a(expected)}, found {_a(found)}")
-        return
+            problems.append(Problem(path, WRONG_TYPE, f"expected {kinds}, found {_a(found)}"))
+
+    return check
+
+
+def _value_check(info: mi.Type) -> Check | None:
+    """What to check of a value once it is of the expected kind; None: nothing."""
     if isinstance(info, mi.LiteralType):
+        return _literal_check(info)
+    if isinstance(info, mi.StrType) and info.min_length:
+        return _non_empty_string
+    if isinstance(info, mi.ListType):
+        return _list_check(info)
+    if isinstance(info, mi.StructType):
+        return _struct_check(info)
+    return None
+
+
+def _literal_check(info: mi.LiteralType) -> Check:
+    allowed = ", ".join(str(v) for v in info.values)
+
+    def check(value: Any, path: str, problems: list[Problem]) -> None:
         if value not in info.values or isinstance(value, bool):
-            allowed = ", ".join(str(v) for v in info.values)
             shown = quote(value) if isinstance(value, str) else str(value)
-            yield Problem(path, UNKNOWN_ENUM_VALUE, f"{shown} is not one of: {allowed}")
-    elif isinstance(info, mi.StrType):
+            problems.append(Problem(path, UNKNOWN_ENUM_VALUE, f"{shown} is not one of: {allowed}"))
+
+    return check
+
+
+def _non_empty_string(value: str, path: str, problems: list[Problem]) -> None:
+    if not value:
+        problems.append(Problem(path, EMPTY_VALUE, "is an empty string: write the text or drop the record"))
+
+
+def _list_check(info: mi.ListType) -> Check:
+    check_item = _check_for(info.item_type)
+
+    def check(value: list, path: str, problems: list[Problem]) -> None:
         if info.min_length and not value:
-            yield Problem(path, EMPTY_VALUE, "is an empty string: write the text or drop the record")
-    elif isinstance(info, mi.ListType):
-        if info.min_length and not value:
-            yield Problem(path, EMPTY_VALUE, "is an empty array: give at least one item")
+            problems.append(Problem(path, EMPTY_VALUE, "is an empty array: give at least one item"))
         for i, item in enumerate(value):
-            yield from _walk(item, info.item_type, f"{path}[{i}]")
-    elif isinstance(info, mi.StructType):
-        for field in info.fields:
-            inner = f"{path}.{field.name}" if path else field.name
-            if field.name in value:
-                yield from _walk(value[field.name], field.type, inner)
-            elif field.required:
+            if len(problems) >= MAX_PROBLEMS_PER_RECORD:
+                return  # a record with a million wrong items: the rest is not looked at
+            check_item(item, f"{path}[{i}]", problems)
+
+    return check
+
+
+def _struct_check(info: mi.StructType) -> Check:
+    fields = [(field.name, field.required, _check_for(field.type)) for field in info.fields]
+
+    def check(value: dict, path: str, problems: list[Problem]) -> None:
+        for name, required, check_field in fields:
+            inner = f"{path}.{name}" if path else name
+            if name in value:
+                check_field(value[name], inner, problems)
+            elif required:
                 has = ", ".join(quote(key, 20) for key in list(value)[:8]) or "no fields"
-                yield Problem(inner, MISSING_FIELD, f'required field "{field.name}" is missing (found: {has})')
+                problems.append(Problem(inner, MISSING_FIELD, f'required field "{name}" is missing (found: {has})'))
+
+    return check
