@@ -147,6 +147,12 @@ class FakeTrainingService(service_pb2_grpc.TrainingServiceServicer):
         self._enter("ValidateDataset", request, context)
         return self.validation
 
+    def StreamDatasetValidation(self, request, context):
+        self._enter("StreamDatasetValidation", request, context)
+        yield data_pb2.StreamDatasetValidationResponse(bytes_read=10, total_bytes=20, records_read=1, file="a.jsonl")
+        yield data_pb2.StreamDatasetValidationResponse(bytes_read=20, total_bytes=20, records_read=2, file="a.jsonl",
+                                                       result=self.validation)
+
     def GenerateSampleData(self, request, context):
         self._enter("GenerateSampleData", request, context)
         count = request.count if request.HasField("count") else 100

@@ -8,6 +8,8 @@ import pytest
 from google.rpc import code_pb2
 
 from droidft.cli import main
+from droidft.cli.data import validate_data
+from droidft.cli.main import build_parser
 from droidft.cli.session import Session
 from droidft.cli.watch import CLEAR_LINE, watch_job
 from droidft.v1 import data_pb2, job_pb2, methods_pb2
@@ -244,6 +246,21 @@ def test_data_validate_upload_sends_the_local_file(droidft, fake, tmp_path):
     code, out, _ = droidft("data", "validate", str(data_file), "--upload")
     assert (code, out.splitlines()[-1]) == (0, "Data set is valid.")
     assert fake.service.requests_of("ValidateDataset")[0].content == b'{"text": "hi"}\n'
+
+
+def test_data_validate_on_a_terminal_shows_how_far_the_check_has_read(fake):
+    fake.service.validation = validation(valid=True)
+    out = Terminal()
+    session = Session(server=fake.address, out=out)
+    try:
+        assert validate_data(build_parser().parse_args(["data", "validate", "/d", "--method", "sft"]), session) == 0
+    finally:
+        session.close()
+    text = out.getvalue()
+    assert CLEAR_LINE + "a.jsonl: 10 B of 20 B (50%), 1 records, 0 issues" in text
+    assert text.endswith("Data set is valid.\n")
+    request = fake.service.requests_of("StreamDatasetValidation")[0]
+    assert (request.check.path, request.progress_interval_seconds) == ("/d", 0.5)
 
 
 def test_data_sample_prints_jsonl_or_reports_the_written_file(droidft, fake):

@@ -29,6 +29,10 @@ CALLS = {
     "ValidateDataset": (("/data/train.jsonl",), {"method": "dpo", "max_issues": 5},
                         data_pb2.ValidateDatasetRequest(path="/data/train.jsonl", method=methods_pb2.TRAINING_METHOD_DPO,
                                                         max_issues=5)),
+    "StreamDatasetValidation": (("/data/train.jsonl",), {"format": "grpo", "progress_interval_seconds": 0.5},
+                                data_pb2.StreamDatasetValidationRequest(
+                                    check=data_pb2.ValidateDatasetRequest(path="/data/train.jsonl", format="grpo"),
+                                    progress_interval_seconds=0.5)),
     "GenerateSampleData": (("grpo",), {"count": 3, "seed": 7},
                            data_pb2.GenerateSampleDataRequest(format="grpo", count=3, seed=7)),
     "EstimateResources": (({"model_path": "/m", "train_data_path": "/d", "gspo": {"epsilon": 0.001}},), {},

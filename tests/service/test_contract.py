@@ -275,3 +275,18 @@ def test_a_job_that_cannot_fit_is_refused_or_warned_about(tmp_path, spec):
         assert "does not fit" in first_log.message and first_log.level == progress_pb2.LOG_LEVEL_WARNING
     finally:
         warning.stop(grace=0)
+
+
+def test_stream_dataset_validation_reports_progress_then_the_result(stub, tmp_path):
+    data = tmp_path / "big.jsonl"
+    line = b'{"instruction": "add 2 and 3", "response": "5"}\n'
+    data.write_bytes(b"".join(line.replace(b"2", str(i).encode()) for i in range(40_000)))
+    messages = list(stub.StreamDatasetValidation(data_pb2.StreamDatasetValidationRequest(
+        check=data_pb2.ValidateDatasetRequest(path=str(data)), progress_interval_seconds=0.1)))
+    progress, final = messages[:-1], messages[-1]
+    assert progress and not any(m.HasField("result") for m in progress)
+    first = progress[0]
+    assert first.file == str(data) and 0 < first.bytes_read < first.total_bytes == data.stat().st_size
+    assert 0 < first.records_read < 40_000
+    assert final.result.valid and final.records_read == 40_000 and final.bytes_read == final.total_bytes
+    assert final.result.files[0].record_count == 40_000

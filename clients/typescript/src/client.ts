@@ -5,6 +5,8 @@ import { createGrpcTransport, Http2SessionManager } from "@connectrpc/connect-no
 import {
   type GenerateSampleDataResponse,
   GenerateSampleDataRequestSchema,
+  StreamDatasetValidationRequestSchema,
+  type StreamDatasetValidationResponse,
   type ValidateDatasetResponse,
   ValidateDatasetRequestSchema,
 } from "./gen/droidft/v1/data_pb.js";
@@ -30,6 +32,7 @@ import { defaultReconnectPolicy, type ReconnectPolicy, resumableProgress } from 
 
 export type TrainingJobSpecInit = MessageInitShape<typeof TrainingJobSpecSchema>;
 export type ValidateDatasetInit = MessageInitShape<typeof ValidateDatasetRequestSchema>;
+export type StreamDatasetValidationInit = MessageInitShape<typeof StreamDatasetValidationRequestSchema>;
 export type GenerateSampleDataInit = MessageInitShape<typeof GenerateSampleDataRequestSchema>;
 export type ListTrainingJobsInit = MessageInitShape<typeof ListTrainingJobsRequestSchema>;
 
@@ -89,6 +92,16 @@ export class DroidftClient {
     return this.unary(ValidateDatasetRequestSchema, init, (request, call) =>
       this.service.validateDataset(request, call),
     );
+  }
+
+  /** Like validateDataset, with progress messages while the server reads; the last one holds the result. */
+  async *streamDatasetValidation(init: StreamDatasetValidationInit): AsyncGenerator<StreamDatasetValidationResponse> {
+    const request = this.request(StreamDatasetValidationRequestSchema, init);
+    try {
+      yield* this.service.streamDatasetValidation(request);
+    } catch (error) {
+      throw fromCallError(error);
+    }
   }
 
   generateSampleData(init: GenerateSampleDataInit): Promise<GenerateSampleDataResponse> {

@@ -81,6 +81,14 @@ describe("droidft TypeScript client against a real server", () => {
       method: TrainingMethod.SFT,
     });
     assert.equal(report.valid, true, JSON.stringify(report.issues));
+    const progress = [];
+    for await (const message of client.streamDatasetValidation({
+      check: { source: { case: "content", value: sample.content }, method: TrainingMethod.SFT },
+    })) {
+      progress.push(message);
+    }
+    assert.equal(progress.at(-1)?.result?.valid, true);
+    assert.equal(progress.at(-1)?.recordsRead, 3n);
   });
 
   test("estimates the resources of a job", async () => {

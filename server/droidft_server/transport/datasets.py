@@ -1,10 +1,15 @@
-"""ValidateDataset and GenerateSampleData: requests to domain calls, domain results to messages."""
+"""ValidateDataset, StreamDatasetValidation and GenerateSampleData: requests to domain calls, results to messages."""
 
 from __future__ import annotations
+
+import queue
+import threading
+from typing import Callable, Iterator
 
 from droidft.v1 import data_pb2
 
 from ..domain import datasets
+from ..domain.datasets.progress import ProgressCallback, ValidationProgress, throttled
 from ..domain.errors import FieldViolation, invalid_argument
 from ..domain.spec import METHOD_OF_CONFIG
 
@@ -62,14 +67,65 @@ def validation_options(request: data_pb2.ValidateDatasetRequest) -> datasets.Val
     )
 
 
-def validate_dataset(request: data_pb2.ValidateDatasetRequest) -> data_pb2.ValidateDatasetResponse:
+def validate_dataset(
+    request: data_pb2.ValidateDatasetRequest, on_progress: ProgressCallback | None = None
+) -> data_pb2.ValidateDatasetResponse:
     """The whole ValidateDataset call, for a request protovalidate has already accepted."""
-    options = vars(validation_options(request))
+    options = {**vars(validation_options(request)), "on_progress": on_progress}
     if request.WhichOneof("source") == "content":
         report = datasets.validate_bytes(request.content, **options)
     else:
         report = datasets.validate_path(request.path, **options)
     return validation_report_to_proto(report)
+
+
+class _StreamGone(Exception):
+    """The client of a progress stream went away: stop reading."""
+
+
+def stream_dataset_validation(
+    request: data_pb2.StreamDatasetValidationRequest, is_active: Callable[[], bool]
+) -> Iterator[data_pb2.StreamDatasetValidationResponse]:
+    """StreamDatasetValidation: the check runs in a thread and reports through a queue, so progress
+    messages flow while it reads; the last message carries the result."""
+    interval = request.progress_interval_seconds if request.HasField("progress_interval_seconds") else 1.0
+    updates: queue.Queue = queue.Queue()
+    latest: list[ValidationProgress] = []
+
+    def on_progress(progress: ValidationProgress) -> None:
+        if not is_active():
+            raise _StreamGone()
+        latest[:] = [progress]
+        updates.put(progress)
+
+    def check() -> None:
+        try:
+            updates.put(validate_dataset(request.check, throttled(on_progress, interval)))
+        except BaseException as error:  # handed to the RPC's thread, which reports it
+            updates.put(error)
+
+    threading.Thread(target=check, name="droidft-dataset-check", daemon=True).start()
+    while True:
+        update = updates.get()
+        if isinstance(update, BaseException):
+            if isinstance(update, _StreamGone):
+                return
+            raise update
+        if isinstance(update, data_pb2.ValidateDatasetResponse):
+            final = _progress_message(latest[0]) if latest else data_pb2.StreamDatasetValidationResponse()
+            final.result.CopyFrom(update)
+            final.records_read = sum(f.record_count for f in update.files)
+            final.bytes_read = final.total_bytes
+            yield final
+            return
+        yield _progress_message(update)
+
+
+def _progress_message(progress: ValidationProgress) -> data_pb2.StreamDatasetValidationResponse:
+    return data_pb2.StreamDatasetValidationResponse(
+        bytes_read=progress.bytes_read, total_bytes=progress.total_bytes, records_read=progress.records_read,
+        issues_found=progress.issues_found, file=progress.file,
+    )
 
 
 def generate_sample_data(request: data_pb2.GenerateSampleDataRequest) -> data_pb2.GenerateSampleDataResponse:

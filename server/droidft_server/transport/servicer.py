@@ -22,6 +22,9 @@ class TrainingServicer(service_pb2_grpc.TrainingServiceServicer):
     def ValidateDataset(self, request, context):
         return datasets.validate_dataset(request)
 
+    def StreamDatasetValidation(self, request, context):
+        yield from datasets.stream_dataset_validation(request, context.is_active)
+
     def GenerateSampleData(self, request, context):
         return datasets.generate_sample_data(request)
 

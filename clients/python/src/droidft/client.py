@@ -77,6 +77,32 @@ class Client:
         )
         return self._unary(self._stub.ValidateDataset, request)
 
+    def stream_dataset_validation(
+        self,
+        path: str | os.PathLike | None = None,
+        *,
+        content: bytes | None = None,
+        method: MethodLike | None = None,
+        format: str = "",
+        model_path: str | os.PathLike = "",
+        max_seq_length: int | None = None,
+        max_issues: int | None = None,
+        progress_interval_seconds: float | None = None,
+    ) -> Iterator[data_pb2.StreamDatasetValidationResponse]:
+        """Like validate_dataset, with progress messages while the server reads; the last one holds the result."""
+        request = build.stream_dataset_validation(
+            path, content=content, method=method, format=format, model_path=model_path,
+            max_seq_length=max_seq_length, max_issues=max_issues, progress_interval_seconds=progress_interval_seconds,
+        )
+        call = self._stub.StreamDatasetValidation(request, metadata=self._options.metadata)
+        try:
+            for progress in call:
+                yield progress
+        except grpc.RpcError as exc:
+            raise from_rpc_error(exc) from exc
+        finally:
+            call.cancel()
+
     def generate_sample_data(
         self, format: str, *, count: int | None = None, seed: int = 0, output_path: str | os.PathLike = ""
     ) -> data_pb2.GenerateSampleDataResponse:

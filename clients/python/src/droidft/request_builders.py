@@ -55,6 +55,18 @@ def validate_dataset(
     return request
 
 
+def stream_dataset_validation(
+    path: str | os.PathLike | None = None,
+    *,
+    progress_interval_seconds: float | None = None,
+    **check,
+) -> data_pb2.StreamDatasetValidationRequest:
+    request = data_pb2.StreamDatasetValidationRequest(check=validate_dataset(path, **check))
+    if progress_interval_seconds is not None:
+        request.progress_interval_seconds = progress_interval_seconds
+    return request
+
+
 def generate_sample_data(
     format: str, *, count: int | None = None, seed: int = 0, output_path: str | os.PathLike = ""
 ) -> data_pb2.GenerateSampleDataRequest:

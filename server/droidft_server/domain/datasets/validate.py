@@ -22,6 +22,7 @@ from .detect import Detection, detect
 from .diagnose import diagnose
 from .duplicates import DuplicateFinder
 from .formats import FORMATS, Format, formats_for_method
+from .progress import ProgressCallback, ValidationProgress
 from .issues import (
     DUPLICATE_RECORD, EMPTY_FILE, FORMAT_NOT_ACCEPTED, NO_TOKENIZER, NO_TRAIN_FILE, NOT_FOUND,
     TOO_LONG, UNKNOWN_FORMAT, UNREADABLE_FILE, Problem,
@@ -41,6 +42,7 @@ class ValidationOptions:
     model_path: str = ""  # a model directory with tokenizer.json: token statistics
     max_seq_length: int = 2048
     max_issues: int = 100
+    on_progress: ProgressCallback | None = None  # told after each batch of lines how far the check has got
 
 
 def validate_path(path: str | Path, **options) -> ValidationReport:
@@ -88,8 +90,12 @@ class _Validation:
             self.format = self._given_format(sources[0][1] if sources else "")
             if self.format is None:
                 sources = []
+        self._bytes_total = sum(_size(source) for _, _, source in sources)
+        self._bytes_done = self._records_done = 0
         for split, name, source in sources:
             reports.append(self._file(split, name, source, tokens))
+            self._bytes_done += _size(source)
+            self._records_done += reports[-1].record_count
         return ValidationReport(tuple(reports), tuple(self.log.listed), dict(self.log.counts))
 
     def _given_format(self, name: str) -> Format | None:
@@ -129,7 +135,7 @@ class _Validation:
                 if fmt is not None:
                     stream.seek(0)
                     scan = _FileScan(fmt, issues, tokens() if tokens else None)
-                    scan.run(stream)
+                    scan.run(stream, self._progress_reporter(name, stream))
         except (OSError, EOFError, zlib.error) as exc:  # a corrupt gzip stream, a read error
             line = scan.lines_read if scan else 0
             issues.add(line, "", UNREADABLE_FILE, f"reading stopped after line {line}: {exc}")
@@ -142,6 +148,20 @@ class _Validation:
             field_presence=scan.field_presence() if scan else {},
             token_statistics=scan.tokens.statistics() if scan and scan.tokens else None,
         )
+
+    def _progress_reporter(self, name: str, stream: BinaryIO) -> Callable[[int], None] | None:
+        report = self.options.on_progress
+        if report is None:
+            return None
+        raw = getattr(stream, "fileobj", stream)  # a gzip stream: progress in compressed bytes
+
+        def after_batch(records: int) -> None:
+            report(ValidationProgress(
+                file=name, bytes_read=self._bytes_done + raw.tell(), total_bytes=self._bytes_total,
+                records_read=self._records_done + records, issues_found=sum(self.log.counts.values()),
+            ))
+
+        return after_batch
 
     def _file_format(self, name: str, stream: BinaryIO, issues: FileIssues) -> Format | None:
         """The format to check this file against; reports why there is none."""
@@ -190,7 +210,7 @@ class _FileScan:
         # cut by failing lines cost no set-up (not_ drops a record at C speed without a rule).
         self._plain_visit = (fmt.check or not_) if not fmt.optional_fields and tokens is None else None
 
-    def run(self, stream: BinaryIO) -> None:
+    def run(self, stream: BinaryIO, after_batch: Callable[[int], None] | None = None) -> None:
         for batch in line_batches(stream):
             self._scan_batch(batch)
             self.lines_read = batch.first_line + len(batch.lines) - 1
@@ -201,6 +221,8 @@ class _FileScan:
                         f"{self.tokens.max_seq_length}: training cuts the rest; shorten it or raise max_seq_length"
                     ))
             self.issues.end_batch()
+            if after_batch is not None:
+                after_batch(self.records)
 
     def _scan_batch(self, batch: LineBatch) -> None:
         self._duplicates.add(batch.lines)
@@ -284,3 +306,7 @@ class _FileScan:
         counts = Counter({name: self._typed for name in self.format.required_fields})
         counts.update(self._presence)
         return {name: counts[name] for name in self.format.fields if counts[name]}
+
+
+def _size(source: Path | bytes) -> int:
+    return len(source) if isinstance(source, bytes) else source.stat().st_size

@@ -6,10 +6,12 @@ import argparse
 from pathlib import Path
 
 from droidft.cli.arguments import METHOD_METAVAR, method_argument
-from droidft.cli.data_view import validation_report
+from droidft.cli.data_view import progress_line, validation_report
 from droidft.cli.render import message_json
 from droidft.cli.server_package import import_server_module
-from droidft.cli.session import Session
+from droidft.cli.session import CommandError, Session
+from droidft.cli.watch import CLEAR_LINE
+from droidft.v1 import data_pb2
 
 INVALID_DATA_EXIT_CODE = 1
 
@@ -56,12 +58,31 @@ def register(subparsers) -> None:
 
 def validate_data(args: argparse.Namespace, session: Session) -> int:
     source = {"content": Path(args.path).read_bytes()} if args.upload else {"path": args.path}
-    response = session.client.validate_dataset(
-        **source, method=args.method, format=args.format, model_path=args.model,
-        max_seq_length=args.max_seq_length, max_issues=args.max_issues,
-    )
+    check = dict(**source, method=args.method, format=args.format, model_path=args.model,
+                 max_seq_length=args.max_seq_length, max_issues=args.max_issues)
+    if session.interactive and not args.json:
+        response = _validate_showing_progress(session, check)
+    else:
+        response = session.client.validate_dataset(**check)
     session.print(message_json(response) if args.json else validation_report(response))
     return 0 if response.valid else INVALID_DATA_EXIT_CODE
+
+
+def _validate_showing_progress(session: Session, check: dict) -> data_pb2.ValidateDatasetResponse:
+    """On a terminal, a big file's check shows how far it has read, on one line redrawn in place."""
+    shown = False
+    try:
+        for progress in session.client.stream_dataset_validation(**check, progress_interval_seconds=0.5):
+            if progress.HasField("result"):
+                return progress.result
+            session.out.write(CLEAR_LINE + progress_line(progress)[: session.width - 1])
+            session.out.flush()
+            shown = True
+    finally:
+        if shown:
+            session.out.write(CLEAR_LINE)
+            session.out.flush()
+    raise CommandError("the server ended the data-set check without a result")
 
 
 def sample_data(args: argparse.Namespace, session: Session) -> int:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from droidft.cli.render import format_table
+from droidft.cli.render import format_bytes, format_table
 from droidft.v1 import data_pb2
 
 SEVERITY_NAMES = {data_pb2.ISSUE_SEVERITY_ERROR: "error", data_pb2.ISSUE_SEVERITY_WARNING: "warning"}
@@ -50,3 +50,10 @@ def validation_report(response: data_pb2.ValidateDatasetResponse) -> str:
         sections.append(counts)
     sections.append("Data set is valid." if response.valid else "Data set is NOT valid.")
     return "\n\n".join(sections)
+
+
+def progress_line(progress: data_pb2.StreamDatasetValidationResponse) -> str:
+    """One line of a data-set check under way, e.g. 'train.jsonl: 120.3 MiB of 200.0 MiB (60%), 41,003 records'."""
+    share = f" ({100 * progress.bytes_read // progress.total_bytes}%)" if progress.total_bytes else ""
+    return (f"{progress.file}: {format_bytes(progress.bytes_read)} of {format_bytes(progress.total_bytes)}{share}, "
+            f"{progress.records_read:,} records, {progress.issues_found:,} issues")

@@ -114,6 +114,30 @@ class ValidateDatasetResponse(_message.Message):
     issues_truncated: bool
     def __init__(self, valid: _Optional[bool] = ..., files: _Optional[_Iterable[_Union[DatasetFileReport, _Mapping]]] = ..., issues: _Optional[_Iterable[_Union[DatasetIssue, _Mapping]]] = ..., issue_counts: _Optional[_Mapping[str, int]] = ..., issues_truncated: _Optional[bool] = ...) -> None: ...
 
+class StreamDatasetValidationRequest(_message.Message):
+    __slots__ = ("check", "progress_interval_seconds")
+    CHECK_FIELD_NUMBER: _ClassVar[int]
+    PROGRESS_INTERVAL_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    check: ValidateDatasetRequest
+    progress_interval_seconds: float
+    def __init__(self, check: _Optional[_Union[ValidateDatasetRequest, _Mapping]] = ..., progress_interval_seconds: _Optional[float] = ...) -> None: ...
+
+class StreamDatasetValidationResponse(_message.Message):
+    __slots__ = ("bytes_read", "total_bytes", "records_read", "issues_found", "file", "result")
+    BYTES_READ_FIELD_NUMBER: _ClassVar[int]
+    TOTAL_BYTES_FIELD_NUMBER: _ClassVar[int]
+    RECORDS_READ_FIELD_NUMBER: _ClassVar[int]
+    ISSUES_FOUND_FIELD_NUMBER: _ClassVar[int]
+    FILE_FIELD_NUMBER: _ClassVar[int]
+    RESULT_FIELD_NUMBER: _ClassVar[int]
+    bytes_read: int
+    total_bytes: int
+    records_read: int
+    issues_found: int
+    file: str
+    result: ValidateDatasetResponse
+    def __init__(self, bytes_read: _Optional[int] = ..., total_bytes: _Optional[int] = ..., records_read: _Optional[int] = ..., issues_found: _Optional[int] = ..., file: _Optional[str] = ..., result: _Optional[_Union[ValidateDatasetResponse, _Mapping]] = ...) -> None: ...
+
 class GenerateSampleDataRequest(_message.Message):
     __slots__ = ("format", "count", "seed", "output_path")
     FORMAT_FIELD_NUMBER: _ClassVar[int]

@@ -48,6 +48,11 @@ class TrainingServiceStub:
                 request_serializer=droidft_dot_v1_dot_data__pb2.ValidateDatasetRequest.SerializeToString,
                 response_deserializer=droidft_dot_v1_dot_data__pb2.ValidateDatasetResponse.FromString,
                 _registered_method=True)
+        self.StreamDatasetValidation = channel.unary_stream(
+                '/droidft.v1.TrainingService/StreamDatasetValidation',
+                request_serializer=droidft_dot_v1_dot_data__pb2.StreamDatasetValidationRequest.SerializeToString,
+                response_deserializer=droidft_dot_v1_dot_data__pb2.StreamDatasetValidationResponse.FromString,
+                _registered_method=True)
         self.GenerateSampleData = channel.unary_unary(
                 '/droidft.v1.TrainingService/GenerateSampleData',
                 request_serializer=droidft_dot_v1_dot_data__pb2.GenerateSampleDataRequest.SerializeToString,
@@ -103,6 +108,13 @@ class TrainingServiceServicer:
 
     def ValidateDataset(self, request, context):
         """Checks every record of a data set and reports each issue with its line number.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def StreamDatasetValidation(self, request, context):
+        """Checks a data set like ValidateDataset, reporting progress while it reads; the last message holds the result.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -176,6 +188,11 @@ def add_TrainingServiceServicer_to_server(servicer, server):
                     servicer.ValidateDataset,
                     request_deserializer=droidft_dot_v1_dot_data__pb2.ValidateDatasetRequest.FromString,
                     response_serializer=droidft_dot_v1_dot_data__pb2.ValidateDatasetResponse.SerializeToString,
+            ),
+            'StreamDatasetValidation': grpc.unary_stream_rpc_method_handler(
+                    servicer.StreamDatasetValidation,
+                    request_deserializer=droidft_dot_v1_dot_data__pb2.StreamDatasetValidationRequest.FromString,
+                    response_serializer=droidft_dot_v1_dot_data__pb2.StreamDatasetValidationResponse.SerializeToString,
             ),
             'GenerateSampleData': grpc.unary_unary_rpc_method_handler(
                     servicer.GenerateSampleData,
@@ -273,6 +290,33 @@ class TrainingService:
             '/droidft.v1.TrainingService/ValidateDataset',
             droidft_dot_v1_dot_data__pb2.ValidateDatasetRequest.SerializeToString,
             droidft_dot_v1_dot_data__pb2.ValidateDatasetResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def StreamDatasetValidation(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/droidft.v1.TrainingService/StreamDatasetValidation',
+            droidft_dot_v1_dot_data__pb2.StreamDatasetValidationRequest.SerializeToString,
+            droidft_dot_v1_dot_data__pb2.StreamDatasetValidationResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -15,7 +15,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file droidft/v1/data.proto.
  */
 export const file_droidft_v1_data: GenFile = /*@__PURE__*/
-  fileDesc("ChVkcm9pZGZ0L3YxL2RhdGEucHJvdG8SCmRyb2lkZnQudjEiigEKDERhdGFzZXRJc3N1ZRIMCgRmaWxlGAEgASgJEgwKBGxpbmUYAiABKAQSEgoKZmllbGRfcGF0aBgDIAEoCRIMCgRjb2RlGAQgASgJEg8KB21lc3NhZ2UYBSABKAkSKwoIc2V2ZXJpdHkYBiABKA4yGS5kcm9pZGZ0LnYxLklzc3VlU2V2ZXJpdHkiYwoPVG9rZW5TdGF0aXN0aWNzEgsKA21pbhgBIAEoBBIMCgRtZWFuGAIgASgBEgsKA3A5NRgDIAEoBBILCgNtYXgYBCABKAQSGwoTb3Zlcl9tYXhfc2VxX2xlbmd0aBgFIAEoBCK5AgoRRGF0YXNldEZpbGVSZXBvcnQSDAoEcGF0aBgBIAEoCRINCgVzcGxpdBgCIAEoCRIOCgZmb3JtYXQYAyABKAkSFAoMcmVjb3JkX2NvdW50GAQgASgEEhMKC2Vycm9yX2NvdW50GAUgASgEEhUKDXdhcm5pbmdfY291bnQYBiABKAQSSAoOZmllbGRfcHJlc2VuY2UYByADKAsyMC5kcm9pZGZ0LnYxLkRhdGFzZXRGaWxlUmVwb3J0LkZpZWxkUHJlc2VuY2VFbnRyeRI1ChB0b2tlbl9zdGF0aXN0aWNzGAggASgLMhsuZHJvaWRmdC52MS5Ub2tlblN0YXRpc3RpY3MaNAoSRmllbGRQcmVzZW5jZUVudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoBDoCOAEiwwIKFlZhbGlkYXRlRGF0YXNldFJlcXVlc3QSGgoEcGF0aBgBIAEoCUIKukgHcgUQARiAIEgAEh0KB2NvbnRlbnQYAiABKAxCCrpIB3oFGICAgCBIABI0CgZtZXRob2QYAyABKA4yGi5kcm9pZGZ0LnYxLlRyYWluaW5nTWV0aG9kQgi6SAWCAQIQARIXCgZmb3JtYXQYBCABKAlCB7pIBHICGEASHAoKbW9kZWxfcGF0aBgFIAEoCUIIukgFcgMYgCASKAoObWF4X3NlcV9sZW5ndGgYBiABKA1CC7pICCoGGIBAKIAESAGIAQESJAoKbWF4X2lzc3VlcxgHIAEoDUILukgIKgYYoI0GKAFIAogBAUIPCgZzb3VyY2USBbpIAggBQhEKD19tYXhfc2VxX2xlbmd0aEINCgtfbWF4X2lzc3VlcyKaAgoXVmFsaWRhdGVEYXRhc2V0UmVzcG9uc2USDQoFdmFsaWQYASABKAgSLAoFZmlsZXMYAiADKAsyHS5kcm9pZGZ0LnYxLkRhdGFzZXRGaWxlUmVwb3J0EigKBmlzc3VlcxgDIAMoCzIYLmRyb2lkZnQudjEuRGF0YXNldElzc3VlEkoKDGlzc3VlX2NvdW50cxgEIAMoCzI0LmRyb2lkZnQudjEuVmFsaWRhdGVEYXRhc2V0UmVzcG9uc2UuSXNzdWVDb3VudHNFbnRyeRIYChBpc3N1ZXNfdHJ1bmNhdGVkGAUgASgIGjIKEElzc3VlQ291bnRzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgEOgI4ASKOAQoZR2VuZXJhdGVTYW1wbGVEYXRhUmVxdWVzdBIZCgZmb3JtYXQYASABKAlCCbpIBnIEEAEYQBIfCgVjb3VudBgCIAEoDUILukgIKgYYwIQ9KAFIAIgBARIMCgRzZWVkGAMgASgEEh0KC291dHB1dF9wYXRoGAQgASgJQgi6SAVyAxiAIEIICgZfY291bnQiYQoaR2VuZXJhdGVTYW1wbGVEYXRhUmVzcG9uc2USDgoGZm9ybWF0GAEgASgJEhQKDHJlY29yZF9jb3VudBgCIAEoBBIMCgRwYXRoGAMgASgJEg8KB2NvbnRlbnQYBCABKAwqZQoNSXNzdWVTZXZlcml0eRIeChpJU1NVRV9TRVZFUklUWV9VTlNQRUNJRklFRBAAEhgKFElTU1VFX1NFVkVSSVRZX0VSUk9SEAESGgoWSVNTVUVfU0VWRVJJVFlfV0FSTklORxACYgZwcm90bzM", [file_buf_validate_validate, file_droidft_v1_methods]);
+  fileDesc("ChVkcm9pZGZ0L3YxL2RhdGEucHJvdG8SCmRyb2lkZnQudjEiigEKDERhdGFzZXRJc3N1ZRIMCgRmaWxlGAEgASgJEgwKBGxpbmUYAiABKAQSEgoKZmllbGRfcGF0aBgDIAEoCRIMCgRjb2RlGAQgASgJEg8KB21lc3NhZ2UYBSABKAkSKwoIc2V2ZXJpdHkYBiABKA4yGS5kcm9pZGZ0LnYxLklzc3VlU2V2ZXJpdHkiYwoPVG9rZW5TdGF0aXN0aWNzEgsKA21pbhgBIAEoBBIMCgRtZWFuGAIgASgBEgsKA3A5NRgDIAEoBBILCgNtYXgYBCABKAQSGwoTb3Zlcl9tYXhfc2VxX2xlbmd0aBgFIAEoBCK5AgoRRGF0YXNldEZpbGVSZXBvcnQSDAoEcGF0aBgBIAEoCRINCgVzcGxpdBgCIAEoCRIOCgZmb3JtYXQYAyABKAkSFAoMcmVjb3JkX2NvdW50GAQgASgEEhMKC2Vycm9yX2NvdW50GAUgASgEEhUKDXdhcm5pbmdfY291bnQYBiABKAQSSAoOZmllbGRfcHJlc2VuY2UYByADKAsyMC5kcm9pZGZ0LnYxLkRhdGFzZXRGaWxlUmVwb3J0LkZpZWxkUHJlc2VuY2VFbnRyeRI1ChB0b2tlbl9zdGF0aXN0aWNzGAggASgLMhsuZHJvaWRmdC52MS5Ub2tlblN0YXRpc3RpY3MaNAoSRmllbGRQcmVzZW5jZUVudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoBDoCOAEiwwIKFlZhbGlkYXRlRGF0YXNldFJlcXVlc3QSGgoEcGF0aBgBIAEoCUIKukgHcgUQARiAIEgAEh0KB2NvbnRlbnQYAiABKAxCCrpIB3oFGICAgCBIABI0CgZtZXRob2QYAyABKA4yGi5kcm9pZGZ0LnYxLlRyYWluaW5nTWV0aG9kQgi6SAWCAQIQARIXCgZmb3JtYXQYBCABKAlCB7pIBHICGEASHAoKbW9kZWxfcGF0aBgFIAEoCUIIukgFcgMYgCASKAoObWF4X3NlcV9sZW5ndGgYBiABKA1CC7pICCoGGIBAKIAESAGIAQESJAoKbWF4X2lzc3VlcxgHIAEoDUILukgIKgYYoI0GKAFIAogBAUIPCgZzb3VyY2USBbpIAggBQhEKD19tYXhfc2VxX2xlbmd0aEINCgtfbWF4X2lzc3VlcyKaAgoXVmFsaWRhdGVEYXRhc2V0UmVzcG9uc2USDQoFdmFsaWQYASABKAgSLAoFZmlsZXMYAiADKAsyHS5kcm9pZGZ0LnYxLkRhdGFzZXRGaWxlUmVwb3J0EigKBmlzc3VlcxgDIAMoCzIYLmRyb2lkZnQudjEuRGF0YXNldElzc3VlEkoKDGlzc3VlX2NvdW50cxgEIAMoCzI0LmRyb2lkZnQudjEuVmFsaWRhdGVEYXRhc2V0UmVzcG9uc2UuSXNzdWVDb3VudHNFbnRyeRIYChBpc3N1ZXNfdHJ1bmNhdGVkGAUgASgIGjIKEElzc3VlQ291bnRzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgEOgI4ASK6AQoeU3RyZWFtRGF0YXNldFZhbGlkYXRpb25SZXF1ZXN0EjkKBWNoZWNrGAEgASgLMiIuZHJvaWRmdC52MS5WYWxpZGF0ZURhdGFzZXRSZXF1ZXN0Qga6SAPIAQESPwoZcHJvZ3Jlc3NfaW50ZXJ2YWxfc2Vjb25kcxgCIAEoAUIXukgUEhIZAAAAAAAATkApmpmZmZmZuT9IAIgBAUIcChpfcHJvZ3Jlc3NfaW50ZXJ2YWxfc2Vjb25kcyK5AQofU3RyZWFtRGF0YXNldFZhbGlkYXRpb25SZXNwb25zZRISCgpieXRlc19yZWFkGAEgASgEEhMKC3RvdGFsX2J5dGVzGAIgASgEEhQKDHJlY29yZHNfcmVhZBgDIAEoBBIUCgxpc3N1ZXNfZm91bmQYBCABKAQSDAoEZmlsZRgFIAEoCRIzCgZyZXN1bHQYBiABKAsyIy5kcm9pZGZ0LnYxLlZhbGlkYXRlRGF0YXNldFJlc3BvbnNlIo4BChlHZW5lcmF0ZVNhbXBsZURhdGFSZXF1ZXN0EhkKBmZvcm1hdBgBIAEoCUIJukgGcgQQARhAEh8KBWNvdW50GAIgASgNQgu6SAgqBhjAhD0oAUgAiAEBEgwKBHNlZWQYAyABKAQSHQoLb3V0cHV0X3BhdGgYBCABKAlCCLpIBXIDGIAgQggKBl9jb3VudCJhChpHZW5lcmF0ZVNhbXBsZURhdGFSZXNwb25zZRIOCgZmb3JtYXQYASABKAkSFAoMcmVjb3JkX2NvdW50GAIgASgEEgwKBHBhdGgYAyABKAkSDwoHY29udGVudBgEIAEoDCplCg1Jc3N1ZVNldmVyaXR5Eh4KGklTU1VFX1NFVkVSSVRZX1VOU1BFQ0lGSUVEEAASGAoUSVNTVUVfU0VWRVJJVFlfRVJST1IQARIaChZJU1NVRV9TRVZFUklUWV9XQVJOSU5HEAJiBnByb3RvMw", [file_buf_validate_validate, file_droidft_v1_methods]);
 
 /**
  * One problem found in a data set.
@@ -315,6 +315,90 @@ export const ValidateDatasetResponseSchema: GenMessage<ValidateDatasetResponse> 
   messageDesc(file_droidft_v1_data, 4);
 
 /**
+ * Check a data set with progress messages while it is read; for big files.
+ *
+ * @generated from message droidft.v1.StreamDatasetValidationRequest
+ */
+export type StreamDatasetValidationRequest = Message<"droidft.v1.StreamDatasetValidationRequest"> & {
+  /**
+   * What to check, exactly as for ValidateDataset.
+   *
+   * @generated from field: droidft.v1.ValidateDatasetRequest check = 1;
+   */
+  check?: ValidateDatasetRequest | undefined;
+
+  /**
+   * Seconds between progress messages, 0.1 to 60; default 1.
+   *
+   * @generated from field: optional double progress_interval_seconds = 2;
+   */
+  progressIntervalSeconds?: number | undefined;
+};
+
+/**
+ * Describes the message droidft.v1.StreamDatasetValidationRequest.
+ * Use `create(StreamDatasetValidationRequestSchema)` to create a new message.
+ */
+export const StreamDatasetValidationRequestSchema: GenMessage<StreamDatasetValidationRequest> = /*@__PURE__*/
+  messageDesc(file_droidft_v1_data, 5);
+
+/**
+ * Progress of a data-set check. The last message of the stream carries the result.
+ *
+ * @generated from message droidft.v1.StreamDatasetValidationResponse
+ */
+export type StreamDatasetValidationResponse = Message<"droidft.v1.StreamDatasetValidationResponse"> & {
+  /**
+   * Bytes read so far over every file (for gzip files, compressed bytes).
+   *
+   * @generated from field: uint64 bytes_read = 1;
+   */
+  bytesRead: bigint;
+
+  /**
+   * Bytes to read in all.
+   *
+   * @generated from field: uint64 total_bytes = 2;
+   */
+  totalBytes: bigint;
+
+  /**
+   * Records read so far.
+   *
+   * @generated from field: uint64 records_read = 3;
+   */
+  recordsRead: bigint;
+
+  /**
+   * Issues found so far, errors and warnings.
+   *
+   * @generated from field: uint64 issues_found = 4;
+   */
+  issuesFound: bigint;
+
+  /**
+   * The file being read.
+   *
+   * @generated from field: string file = 5;
+   */
+  file: string;
+
+  /**
+   * The outcome, exactly as ValidateDataset answers; set on the last message only.
+   *
+   * @generated from field: droidft.v1.ValidateDatasetResponse result = 6;
+   */
+  result?: ValidateDatasetResponse | undefined;
+};
+
+/**
+ * Describes the message droidft.v1.StreamDatasetValidationResponse.
+ * Use `create(StreamDatasetValidationResponseSchema)` to create a new message.
+ */
+export const StreamDatasetValidationResponseSchema: GenMessage<StreamDatasetValidationResponse> = /*@__PURE__*/
+  messageDesc(file_droidft_v1_data, 6);
+
+/**
  * Make sample data.
  *
  * @generated from message droidft.v1.GenerateSampleDataRequest
@@ -354,7 +438,7 @@ export type GenerateSampleDataRequest = Message<"droidft.v1.GenerateSampleDataRe
  * Use `create(GenerateSampleDataRequestSchema)` to create a new message.
  */
 export const GenerateSampleDataRequestSchema: GenMessage<GenerateSampleDataRequest> = /*@__PURE__*/
-  messageDesc(file_droidft_v1_data, 5);
+  messageDesc(file_droidft_v1_data, 7);
 
 /**
  * Generated sample data.
@@ -396,7 +480,7 @@ export type GenerateSampleDataResponse = Message<"droidft.v1.GenerateSampleDataR
  * Use `create(GenerateSampleDataResponseSchema)` to create a new message.
  */
 export const GenerateSampleDataResponseSchema: GenMessage<GenerateSampleDataResponse> = /*@__PURE__*/
-  messageDesc(file_droidft_v1_data, 6);
+  messageDesc(file_droidft_v1_data, 8);
 
 /**
  * How bad a data-set issue is.
