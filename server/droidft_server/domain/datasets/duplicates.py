@@ -1,8 +1,8 @@
 """Duplicate records, found from one 64-bit digest per line.
 
 Eight bytes a line in an array (a set of Python ints would take about ten times that). At the
-end of the file one sorted copy finds the repeated digests; only lines holding those are
-looked at further, so the end costs 9 more bytes a line, briefly.
+end of the file a sorted copy of half of each digest finds the candidates; only lines holding
+those are looked at further, so the end costs about 10 more bytes a line, briefly.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ import numpy as np
 from xxhash import xxh3_64_intdigest
 
 NO_RECORD = 0  # the digest of a blank or broken line
+_MARK_BITS = 20  # a 128 KiB table of the repeated halves' leading bits
 
 
 class DuplicateFinder:
@@ -35,17 +36,20 @@ class DuplicateFinder:
         if not self._digests:
             return
         digests = np.frombuffer(self._digests, dtype=np.uint64)
-        ordered = np.sort(digests)
-        repeats = ordered[1:][ordered[1:] == ordered[:-1]]  # sorted; a digest seen n times is here n-1 times
+        # Equal digests have equal halves, and sorting one 32-bit half of each measured twice
+        # as fast as sorting the digests: the few halves seen twice (by chance about n²/2³³)
+        # pick the candidate lines, which are then compared whole.
+        halves = digests.view(np.uint32)[::2]  # the same half of every digest, whatever the byte order
+        ordered = np.sort(halves)
+        repeated = ordered[1:][ordered[1:] == ordered[:-1]]
         del ordered
-        # np.unique would do, but its first call imports numpy.ma, which costs more than a 50 MB file's sort.
-        repeated = repeats[np.flatnonzero(np.diff(repeats, prepend=NO_RECORD))]
         if not repeated.size:
             return
-        at = np.searchsorted(repeated, digests).clip(max=repeated.size - 1)
-        lines = np.flatnonzero(repeated[at] == digests)  # first occurrences and their repeats
+        marked = np.zeros(1 << _MARK_BITS, dtype=np.bool_)
+        marked[repeated >> (32 - _MARK_BITS)] = True
+        candidates = np.flatnonzero(marked[halves >> (32 - _MARK_BITS)] & (digests != NO_RECORD))
         first_line_of: dict[int, int] = {}
-        for index, digest in zip(lines.tolist(), digests[lines].tolist()):
+        for index, digest in zip(candidates.tolist(), digests[candidates].tolist()):
             first = first_line_of.setdefault(digest, index)
             if first != index:
                 yield index + 1, first + 1
