@@ -106,6 +106,8 @@ class FileIssues:
     warnings: int = 0
     _pending: list[Issue] = field(default_factory=list)
     _listed: list[Issue] = field(default_factory=list)
+    # The listing is full and batches come in line order: later issues are only counted.
+    _full: bool = False
 
     def add(self, line: int, field_path: str, code: str, message: str) -> None:
         self.log.counts[code] += 1
@@ -113,16 +115,19 @@ class FileIssues:
             self.errors += 1
         else:
             self.warnings += 1
-        self._pending.append(Issue(self.name, line, field_path, code, message))
+        if not self._full:
+            self._pending.append(Issue(self.name, line, field_path, code, message))
 
     def end_batch(self) -> None:
         room = self.log.max_issues - len(self.log.listed) - len(self._listed)
         if room > 0 and self._pending:
             self._listed.extend(sorted(self._pending, key=_line)[:room])
+        self._full = len(self._listed) >= self.log.max_issues - len(self.log.listed)
         self._pending.clear()
 
     def close(self, late: Iterable[tuple[int, str, str, str]] = ()) -> None:
         """Merge the late issues (in line order) with the listed ones and hand them to the log."""
+        self._full = False  # late issues may come before listed ones
         for line, field_path, code, message in late:
             self.add(line, field_path, code, message)
         late_issues = self._pending[:]
