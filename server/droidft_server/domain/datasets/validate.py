@@ -263,7 +263,7 @@ class _FileScan:
             outcomes: list = []  # extend keeps what it appended before a line fails
             failure = None
             try:
-                outcomes.extend(map(visit, map(self._decode, islice(lines, start, None))))
+                outcomes.extend(map(visit, map(self._decode, islice(lines, start, None) if start else lines)))
             except _FAST_ERRORS as exc:
                 failure = exc
             end = start + len(outcomes)
