@@ -45,6 +45,13 @@ def test_duplicates_merge_into_the_listing_by_line_when_it_is_cut():
     assert report.issue_counts == {"duplicate_record": 1, "empty_value": 5}
 
 
+def test_a_duplicate_still_takes_its_place_when_the_listing_filled_batches_before():
+    records = [chat(1), chat(1)] + [{"messages": []}] * 20_000  # over 256 KiB: several batches
+    report = validate_bytes(jsonl(*records), max_issues=3)
+    assert found(report) == [(2, "", "duplicate_record"), (3, "messages", "empty_value"), (4, "messages", "empty_value")]
+    assert report.issue_counts == {"duplicate_record": 1, "empty_value": 20_000}
+
+
 def test_warnings_alone_leave_the_data_valid():
     report = validate_bytes(jsonl(chat(1), chat(1)))
     assert report.valid and report.first_errors() == [] and report.summary() == "no errors"

@@ -72,6 +72,12 @@ def test_an_array_record_inside_jsonl_is_a_wrong_type():
     assert first.format == "chat_messages" and found(first) == [(1, "", "wrong_type")]
 
 
+def test_a_scalar_record_is_a_wrong_type():
+    report = validate_bytes(jsonl(CHAT, b"null", b"7", b'"text"'), format="chat_messages")
+    assert found(report) == [(2, "", "wrong_type"), (3, "", "wrong_type"), (4, "", "wrong_type")]
+    assert report.issues[0].message.endswith("found null")
+
+
 def test_invalid_json_says_where():
     report = validate_bytes(jsonl(CHAT, b'{"messages": [', b'{"messages": []} trailing', b"not json"))
     assert found(report) == [(2, "", "invalid_json"), (3, "", "invalid_json"), (4, "", "invalid_json")]
