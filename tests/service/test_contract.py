@@ -290,3 +290,10 @@ def test_stream_dataset_validation_reports_progress_then_the_result(stub, tmp_pa
     assert 0 < first.records_read < 40_000
     assert final.result.valid and final.records_read == 40_000 and final.bytes_read == final.total_bytes
     assert final.result.files[0].record_count == 40_000
+
+
+def test_a_retry_is_answered_before_the_preflight_runs_again(stub, spec, sft_data):
+    first = stub.CreateTrainingJob(service_pb2.CreateTrainingJobRequest(spec=spec, request_id="retry-me"))
+    sft_data.unlink()  # a fresh check would now fail with DATASET_NOT_FOUND
+    retry = stub.CreateTrainingJob(service_pb2.CreateTrainingJobRequest(spec=spec, request_id="retry-me"))
+    assert retry.job_id == first.job_id

@@ -121,22 +121,16 @@ class JobManager:
 
     def create(self, spec: job_pb2.TrainingJobSpec, *, request_id: str = "", validate_only: bool = False) -> job_pb2.TrainingJob:
         self._check_method(spec)
+        # A retry is answered before the (slow) preflight, and again under the lock in case a twin won the race.
+        if (earlier := self._earlier_job(request_id, spec)) is not None:
+            return earlier
         warnings = self._preflight(spec)
         settings = resolve(spec)
         with self._lock:
             if self._closed:
                 raise DroidftError(ErrorKind.UNAVAILABLE, "SERVER_SHUTTING_DOWN", "the server is shutting down")
-            if request_id:
-                existing = self._store.find_by_request_id(request_id)
-                if existing is not None:
-                    if existing.spec != spec:
-                        raise DroidftError(
-                            ErrorKind.ALREADY_EXISTS,
-                            "REQUEST_ID_REUSED",
-                            f"request_id {request_id!r} was used for job {existing.job_id} with a different spec",
-                            {"job_id": existing.job_id, "request_id": request_id},
-                        )
-                    return self._active.get(existing.job_id, existing)
+            if (earlier := self._earlier_job(request_id, spec)) is not None:
+                return earlier
             job = job_pb2.TrainingJob(
                 spec=spec, method=METHOD_OF_CONFIG[method_name(spec)], state=states.QUEUED, request_id=request_id
             )
@@ -156,6 +150,23 @@ class JobManager:
             self._changed.notify_all()
             self._schedule()
             return self._copy(job)
+
+    def _earlier_job(self, request_id: str, spec: job_pb2.TrainingJobSpec) -> job_pb2.TrainingJob | None:
+        """The job an earlier request with this request_id created, if any (idempotent retries)."""
+        if not request_id:
+            return None
+        with self._lock:
+            existing = self._store.find_by_request_id(request_id)
+            if existing is None:
+                return None
+            if existing.spec != spec:
+                raise DroidftError(
+                    ErrorKind.ALREADY_EXISTS,
+                    "REQUEST_ID_REUSED",
+                    f"request_id {request_id!r} was used for job {existing.job_id} with a different spec",
+                    {"job_id": existing.job_id, "request_id": request_id},
+                )
+            return self._copy(self._active.get(existing.job_id, existing))
 
     def get(self, job_id: str) -> job_pb2.TrainingJob:
         with self._lock:
