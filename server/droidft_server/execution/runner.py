@@ -130,7 +130,9 @@ class ProcessRunner:
     @staticmethod
     def _outcome(run: _Run, result: Finished | Failed | None) -> RunOutcome:
         if isinstance(result, Finished):
-            state = job_pb2.JOB_STATE_CANCELLED if run.cancel.is_set() else job_pb2.JOB_STATE_SUCCEEDED
+            # A cancel that came after the last iteration changed nothing: the job did all it was asked.
+            cancelled = run.cancel.is_set() and result.stopped_early
+            state = job_pb2.JOB_STATE_CANCELLED if cancelled else job_pb2.JOB_STATE_SUCCEEDED
             return RunOutcome(state=state, adapter_path=result.adapter_path, message=result.message)
         if isinstance(result, Failed):
             return RunOutcome(state=job_pb2.JOB_STATE_FAILED, error_reason=TRAINING_ERROR, message=result.message)

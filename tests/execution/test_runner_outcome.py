@@ -1,0 +1,29 @@
+"""How a finished worker's result and a cancel request combine into the job's final state."""
+
+import threading
+from types import SimpleNamespace
+
+from droidft.v1 import job_pb2
+
+from droidft_server.execution.protocol import Finished
+from droidft_server.execution.runner import ProcessRunner
+
+
+def outcome(cancel_requested: bool, stopped_early: bool):
+    cancel = threading.Event()
+    if cancel_requested:
+        cancel.set()
+    run = SimpleNamespace(cancel=cancel, process=SimpleNamespace(exitcode=0))
+    return ProcessRunner._outcome(run, Finished("adapters.safetensors", stopped_early, "done"))
+
+
+def test_a_cancel_that_stopped_training_ends_cancelled():
+    assert outcome(cancel_requested=True, stopped_early=True).state == job_pb2.JOB_STATE_CANCELLED
+
+
+def test_a_cancel_after_the_last_iteration_leaves_the_job_succeeded():
+    assert outcome(cancel_requested=True, stopped_early=False).state == job_pb2.JOB_STATE_SUCCEEDED
+
+
+def test_an_early_stop_on_validation_loss_is_a_success():
+    assert outcome(cancel_requested=False, stopped_early=True).state == job_pb2.JOB_STATE_SUCCEEDED
