@@ -297,3 +297,10 @@ def test_a_retry_is_answered_before_the_preflight_runs_again(stub, spec, sft_dat
     sft_data.unlink()  # a fresh check would now fail with DATASET_NOT_FOUND
     retry = stub.CreateTrainingJob(service_pb2.CreateTrainingJobRequest(spec=spec, request_id="retry-me"))
     assert retry.job_id == first.job_id
+
+
+def test_inline_sample_data_beyond_64_mib_is_refused_with_a_hint(stub):
+    error = call_error(stub.GenerateSampleData, data_pb2.GenerateSampleDataRequest(format="chat_messages", count=1_000_000))
+    assert error.code() == grpc.StatusCode.INVALID_ARGUMENT
+    [violation] = details(error)["BadRequest"].field_violations
+    assert violation.field == "count" and "output_path" in violation.description

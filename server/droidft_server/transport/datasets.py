@@ -9,6 +9,7 @@ from typing import Callable, Iterator
 from droidft.v1 import data_pb2
 
 from ..domain import datasets
+from ..domain.datasets.writer import ContentTooLarge
 from ..domain.datasets.progress import ProgressCallback, ValidationProgress, throttled
 from ..domain.errors import FieldViolation, invalid_argument
 from ..domain.spec import METHOD_OF_CONFIG
@@ -137,11 +138,12 @@ def generate_sample_data(request: data_pb2.GenerateSampleDataRequest) -> data_pb
         raise invalid_argument([FieldViolation("format", str(exc), "known_format")]) from None
     response = data_pb2.GenerateSampleDataResponse(format=request.format, record_count=count)
     if not request.output_path:
-        content = datasets.to_jsonl_bytes(records)
-        if len(content) > INLINE_LIMIT_BYTES:
+        try:
+            content = datasets.to_jsonl_bytes(records, limit_bytes=INLINE_LIMIT_BYTES)
+        except ContentTooLarge:
             raise invalid_argument([FieldViolation(
-                "count", f"{count} records make {len(content) // 2**20} MiB, more than the {INLINE_LIMIT_BYTES // 2**20} MiB "
-                "that come back inline; set output_path", "inline_size")])
+                "count", f"{count} records make more than the {INLINE_LIMIT_BYTES // 2**20} MiB that come back "
+                "inline; set output_path", "inline_size")]) from None
         response.content = content
         return response
     try:

@@ -12,11 +12,18 @@ _encoder = msgspec.json.Encoder()
 _BATCH = 1024
 
 
-def to_jsonl_bytes(records: Iterable[object]) -> bytes:
+class ContentTooLarge(ValueError):
+    """The records would make more bytes than the caller can take."""
+
+
+def to_jsonl_bytes(records: Iterable[object], *, limit_bytes: int | None = None) -> bytes:
+    """The records as JSONL; past limit_bytes, stop at once with ContentTooLarge."""
     buffer = bytearray()
     for record in records:
         _encoder.encode_into(record, buffer, -1)
         buffer += b"\n"
+        if limit_bytes is not None and len(buffer) > limit_bytes:
+            raise ContentTooLarge(f"more than {limit_bytes} bytes")
     return bytes(buffer)
 
 
