@@ -18,6 +18,7 @@ from google.protobuf import descriptor, descriptor_pb2
 from droidft.v1 import job_pb2, methods_pb2
 
 from . import datasets, prompts, rewards
+from .method_families import POLICY_METHODS
 from .spec import DEFAULTS, METHOD_OF_CONFIG
 
 _F = descriptor.FieldDescriptor
@@ -158,11 +159,8 @@ def shared_parameters() -> list[methods_pb2.ParameterInfo]:
     return _parameters(spec, "", skip=method_fields)
 
 
-_POLICY_METHODS = ("grpo", "gspo", "dr_grpo")
-
-
 def _rewards(method: str) -> list[methods_pb2.RewardInfo]:
-    if method not in _POLICY_METHODS:
+    if method not in POLICY_METHODS:
         return []
     defaults = rewards.METHOD_DEFAULT_REWARDS[method]
     return [

@@ -11,6 +11,8 @@ from typing import Any
 
 from droidft.v1 import job_pb2, methods_pb2
 
+from .method_families import POLICY_METHODS, PREFERENCE_METHODS
+
 # Defaults by field path inside TrainingJobSpec (a path names the proto field).
 DEFAULTS: dict[str, Any] = {
     "learning_rate": 1e-5,
@@ -265,8 +267,8 @@ def resolve(spec: job_pb2.TrainingJobSpec) -> JobSettings:
             grad_accumulation_steps=_get(config, "grad_accumulation_steps", "sft.grad_accumulation_steps"),
             grad_checkpoint=config.grad_checkpoint,
         )
-    elif name in ("grpo", "gspo", "dr_grpo"):
+    elif name in POLICY_METHODS:
         settings["policy"] = _policy(name, config)
-    elif name in ("dpo", "orpo", "cpo"):
+    elif name in PREFERENCE_METHODS:
         settings["preference"] = _preference(name, config)
     return JobSettings(**settings)

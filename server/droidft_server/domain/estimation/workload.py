@@ -12,10 +12,9 @@ import math
 from dataclasses import dataclass
 from typing import Sequence
 
+from ..method_families import PREFERENCE_METHODS
 from ..spec import JobSettings
 
-POLICY_METHODS = ("grpo", "gspo", "dr_grpo")
-PREFERENCE_METHODS = ("dpo", "orpo", "cpo")
 SFT_PAD_MULTIPLE = 32  # mlx-lm pads each SFT batch to one more than a multiple of 32 tokens (preference: none)
 KV_CACHE_STEP = 256  # mlx-lm grows key/value caches in blocks of 256 positions
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from ...method_families import METHODS
 from . import chat_messages, dr_grpo, grpo, gspo, instruction_response, preference, prompt_answer, text
 from .base import Format
 
@@ -12,7 +13,6 @@ FORMATS: dict[str, Format] = {
     for module in (dr_grpo, gspo, grpo, prompt_answer, preference, chat_messages, instruction_response, text)
 }
 
-METHODS = ("sft", "grpo", "gspo", "dr_grpo", "dpo", "orpo", "cpo")
 
 
 class UnknownFormatError(ValueError):

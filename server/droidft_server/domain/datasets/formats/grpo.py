@@ -6,6 +6,7 @@ from typing import Annotated
 
 import msgspec
 
+from ...method_families import POLICY_METHODS
 from .base import Format, Record, Text, joined
 
 Steps = Annotated[list[Text], msgspec.Meta(min_length=1)]
@@ -24,7 +25,7 @@ def training_text(record: GrpoRecord) -> str:
 FORMAT = Format(
     name="grpo",
     record_type=GrpoRecord,
-    methods=("grpo", "gspo", "dr_grpo"),
+    methods=POLICY_METHODS,
     description="A problem, the reasoning steps that solve it, and the exactly checkable solution.",
     training_text=training_text,
 )

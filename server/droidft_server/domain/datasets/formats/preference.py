@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import msgspec
 
+from ...method_families import PREFERENCE_METHODS
 from ..issues import IDENTICAL_PAIR, Problem
 from .base import Format, Record, Messages, Text, joined, message_text
 
@@ -33,7 +34,7 @@ def training_text(record: PreferenceRecord) -> str:
 FORMAT = Format(
     name="preference",
     record_type=PreferenceRecord,
-    methods=("dpo", "orpo", "cpo"),
+    methods=PREFERENCE_METHODS,
     description="A prompt with a chosen and a rejected answer (strings or message lists), optional system.",
     training_text=training_text,
     check=check,

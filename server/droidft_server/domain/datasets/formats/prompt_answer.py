@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import msgspec
 
+from ...method_families import POLICY_METHODS
 from .base import Format, Record, Text, joined
 
 
@@ -21,7 +22,7 @@ def training_text(record: PromptAnswerRecord) -> str:
 FORMAT = Format(
     name="prompt_answer",
     record_type=PromptAnswerRecord,
-    methods=("grpo", "gspo", "dr_grpo"),
+    methods=POLICY_METHODS,
     description="A prompt and its exactly checkable answer, with an optional system prompt.",
     training_text=training_text,
 )
