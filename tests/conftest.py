@@ -4,6 +4,11 @@ from pathlib import Path
 
 import pytest
 
+from droidft_server.execution import blas
+
+# Tests that train in this process use the BLAS a worker uses (it must be chosen before MLX is imported).
+blas.load(blas.worker_threads(1))
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
 

@@ -16,6 +16,7 @@ from .domain.jobs import JobManager
 from .domain.methods import catalogue
 from .domain.rewards import load_reward_plugins
 from .domain.runs import Runner
+from .execution.blas import worker_threads
 from .execution.trainers import TRAINERS
 from .persistence.sqlite_store import SqliteJobStore
 from .transport.resources import estimate_resources
@@ -43,10 +44,10 @@ class ServerConfig:
 class _CalibratedDevice:
     """The device profile, measured in the background from start-up so the first estimate does not wait long."""
 
-    def __init__(self, cache_dir: Path):
+    def __init__(self, cache_dir: Path, blas_threads: int):
         from .execution.calibration import load_or_calibrate
 
-        self._load = lambda: load_or_calibrate(cache_dir)
+        self._load = lambda: load_or_calibrate(cache_dir, blas_threads=blas_threads)
         self._ready = threading.Thread(target=self._load, name="droidft-calibration", daemon=True)
         self._ready.start()
 
@@ -55,10 +56,10 @@ class _CalibratedDevice:
         return self._load()  # cached on disk by now; re-reads the memory available at this moment
 
 
-def _process_runner(reward_plugins: list[str]) -> Runner:
+def _process_runner(reward_plugins: list[str], blas_threads: int) -> Runner:
     from .execution.runner import ProcessRunner
 
-    return ProcessRunner(reward_plugins=tuple(reward_plugins))
+    return ProcessRunner(reward_plugins=tuple(reward_plugins), blas_threads=blas_threads)
 
 
 class DroidftServer:
@@ -67,11 +68,13 @@ class DroidftServer:
         added = load_reward_plugins(config.reward_plugins)
         if added:
             log.info("reward_plugins_loaded", modules=config.reward_plugins, rewards=added)
-        device = config.device_profile or _CalibratedDevice(config.calibration_dir or config.state_dir)
+        # Each worker's BLAS gets its share of the cores; the calibration measures with the same share.
+        blas_threads = worker_threads(config.max_concurrent_jobs)
+        device = config.device_profile or _CalibratedDevice(config.calibration_dir or config.state_dir, blas_threads)
         self._store = SqliteJobStore(config.state_dir / "droidft.sqlite3")
         self.jobs = JobManager(
             self._store,
-            runner or _process_runner(config.reward_plugins),
+            runner or _process_runner(config.reward_plugins, blas_threads),
             config.state_dir / "jobs",
             available_methods=AVAILABLE_METHODS,
             max_concurrent_jobs=config.max_concurrent_jobs,

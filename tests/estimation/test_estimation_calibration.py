@@ -23,7 +23,7 @@ def test_calibration_measures_once_then_reuses_the_cache(tmp_path):
 def test_a_torn_cache_file_is_measured_again(tmp_path):
     calls = []
 
-    def fake_measurement() -> dict:
+    def fake_measurement(blas_threads: int) -> dict:
         calls.append(1)
         return {
             "name": "cpu (test)", "kind": "cpu", "device_memory_bytes": 0, "matmul_flops_per_second": 1e9,

@@ -23,9 +23,10 @@ from pathlib import Path
 from typing import Callable
 
 from ..domain.estimation.device import DeviceProfile
+from . import blas
 
 CACHE_DIR = "calibration"
-MEASUREMENT_FORMAT = 3  # bumped whenever measure() reports new figures: older caches are measured again
+MEASUREMENT_FORMAT = 4  # bumped whenever measure() reports new figures: older caches are measured again
 TIMEOUT_SECONDS = 120
 # The Python runtime and MLX's libraries live outside MLX's allocator; keep them out of the budget on the CPU.
 CPU_RUNTIME_RESERVE_BYTES = 512 * 1024**2
@@ -38,9 +39,10 @@ def _mlx_version() -> str:
         return "unknown"
 
 
-def cache_key() -> str:
-    """Platform and MLX version: a new MLX build or another machine type measures again."""
-    raw = f"v{MEASUREMENT_FORMAT}-{platform.system()}-{platform.machine()}-mlx{_mlx_version()}-{os.cpu_count()}cpu"
+def cache_key(blas_threads: int = 1) -> str:
+    """Platform, MLX version and BLAS: a new MLX build, BLAS, thread share or machine type measures again."""
+    raw = (f"v{MEASUREMENT_FORMAT}-{platform.system()}-{platform.machine()}-mlx{_mlx_version()}-{os.cpu_count()}cpu"
+           f"-blas-{blas.locate().name}-{blas_threads}t")
     return re.sub(r"[^A-Za-z0-9_.-]", "_", raw)
 
 
@@ -73,18 +75,22 @@ def _seconds_per_call(run: Callable[[], None], budget: float, clock: Callable[[]
     return times[len(times) // 2]
 
 
-def measure() -> dict:
-    """The micro-benchmark itself (imports MLX; runs in the calibration subprocess)."""
+def measure(blas_threads: int = 1) -> dict:
+    """The micro-benchmark itself (imports MLX; runs in the calibration subprocess, with the BLAS and
+    thread share of a worker)."""
+    linear_algebra = blas.load(blas_threads)
     import mlx.core as mx
 
     kind = "gpu" if mx.default_device().type == mx.gpu else "cpu"
     clock = device_clock(kind)
+    # A multi-threaded GEMM spends CPU time on every thread: only the wall clock says how fast it is.
+    matmul_clock = time.perf_counter if kind == "cpu" and blas_threads > 1 else clock
 
     def matmul_flops(dtype, n: int) -> float:
         a = mx.random.normal((n, n)).astype(dtype)
         b = mx.random.normal((n, n)).astype(dtype)
         mx.eval(a, b)
-        return 2 * n**3 / _seconds_per_call(lambda: mx.eval(a @ b), 1.0, clock)
+        return 2 * n**3 / _seconds_per_call(lambda: mx.eval(a @ b), 1.0, matmul_clock)
 
     def quantized_matmul_flops(n: int, transpose: bool) -> float:
         """x @ W.T is the forward product of a quantised layer, g @ W its input gradient."""
@@ -127,12 +133,13 @@ def measure() -> dict:
         "memory_bytes_per_second": bandwidth,
         "seconds_per_op": seconds_per_op,
         "mlx_version": mx.__version__,
+        "blas": linear_algebra,
     }
 
 
-def _measure_in_subprocess() -> dict:
+def _measure_in_subprocess(blas_threads: int = 1) -> dict:
     completed = subprocess.run(
-        [sys.executable, "-m", "droidft_server.execution.calibration"],
+        [sys.executable, "-m", "droidft_server.execution.calibration", str(blas_threads)],
         capture_output=True,
         text=True,
         timeout=TIMEOUT_SECONDS,
@@ -160,15 +167,17 @@ def profile_from(measured: dict) -> DeviceProfile:
     )
 
 
-def load_measurement(state_dir: Path, run: Callable[[], dict] = _measure_in_subprocess) -> dict:
+def load_measurement(
+    state_dir: Path, run: Callable[[int], dict] = _measure_in_subprocess, blas_threads: int = 1
+) -> dict:
     """The cached measurement for this platform, measuring (and caching) it on first use."""
-    path = Path(state_dir) / CACHE_DIR / f"{cache_key()}.json"
+    path = Path(state_dir) / CACHE_DIR / f"{cache_key(blas_threads)}.json"
     if path.is_file():
         try:
             return json.loads(path.read_text())
         except json.JSONDecodeError:
             pass  # a torn write: measure again
-    measured = run()
+    measured = run(blas_threads)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")
     tmp.write_text(json.dumps(measured, indent=2, sort_keys=True) + "\n")
@@ -177,11 +186,12 @@ def load_measurement(state_dir: Path, run: Callable[[], dict] = _measure_in_subp
 
 
 def load_or_calibrate(
-    state_dir: Path, *, run: Callable[[], dict] = _measure_in_subprocess
+    state_dir: Path, *, run: Callable[[int], dict] = _measure_in_subprocess, blas_threads: int = 1
 ) -> DeviceProfile:
-    """The device profile, from the cache in state_dir or from a fresh few-second measurement."""
-    return profile_from(load_measurement(state_dir, run))
+    """The device profile, from the cache in state_dir or from a fresh few-second measurement with
+    the BLAS thread share of a worker."""
+    return profile_from(load_measurement(state_dir, run, blas_threads))
 
 
 if __name__ == "__main__":
-    print(json.dumps(measure()))
+    print(json.dumps(measure(int(sys.argv[1]) if len(sys.argv) > 1 else 1)))

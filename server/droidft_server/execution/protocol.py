@@ -15,6 +15,7 @@ class WorkerJob:
     spec: bytes  # a serialized TrainingJobSpec
     output_dir: str
     reward_plugins: tuple[str, ...] = ()  # operator modules registering rewards, loaded before training
+    blas_threads: int = 1  # the worker's share of the cores, for the BLAS under MLX's CPU matmuls
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,7 @@ from typing import Any
 from droidft.v1 import job_pb2, progress_pb2
 
 from ..domain.runs import RunListener, RunOutcome
+from .blas import worker_threads
 from .protocol import Event, Failed, Finished, Started, WorkerJob
 from .worker import run_worker
 
@@ -48,9 +49,12 @@ def _exit_description(code: int | None) -> str:
 class ProcessRunner:
     """A Runner with one worker process per job; the job manager decides how many run at once."""
 
-    def __init__(self, grace_period_s: float = 30.0, reward_plugins: tuple[str, ...] = ()) -> None:
+    def __init__(
+        self, grace_period_s: float = 30.0, reward_plugins: tuple[str, ...] = (), blas_threads: int | None = None
+    ) -> None:
         self._context = multiprocessing.get_context("spawn")
         self._reward_plugins = reward_plugins
+        self._blas_threads = blas_threads or worker_threads(1)  # default: one worker has every core
         self._grace_period_s = grace_period_s  # for a worker to stop by itself before it is terminated
         self._runs: dict[str, _Run] = {}
         self._lock = threading.Lock()
@@ -63,7 +67,7 @@ class ProcessRunner:
             receiver, sender = self._context.Pipe(duplex=False)
             cancel = self._context.Event()
             job = WorkerJob(job_id=job_id, spec=spec.SerializeToString(), output_dir=str(output_dir),
-                            reward_plugins=self._reward_plugins)
+                            reward_plugins=self._reward_plugins, blas_threads=self._blas_threads)
             process = self._context.Process(
                 target=run_worker, args=(job, sender, cancel), name=f"droidft-worker-{job_id}", daemon=True
             )

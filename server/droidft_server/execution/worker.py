@@ -19,7 +19,7 @@ from droidft.v1 import job_pb2, progress_pb2
 
 from ..domain.rewards import load_reward_plugins
 from ..domain.spec import resolve
-from . import events
+from . import blas, events
 from .contract import TrainingContext
 from .protocol import WORKER_LOG, Event, Failed, Finished, Started, WorkerJob
 from .trainers import trainer_for
@@ -85,9 +85,8 @@ def run_worker(job: WorkerJob, connection: Connection, cancel: Any) -> None:
     """Process entry point; `cancel` is a multiprocessing Event set when the job should stop."""
     _redirect_output(Path(job.output_dir) / WORKER_LOG)
     try:
-        import mlx.core as mx
-
-        connection.send(Started(str(mx.default_device())))
+        blas.load(job.blas_threads)  # before MLX is imported, or it keeps its own BLAS
+        connection.send(Started(blas.describe_device()))
         connection.send(run_job(job, connection.send, cancel.is_set))
     except Exception as error:
         lines = traceback.format_exc()
