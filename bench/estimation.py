@@ -5,9 +5,9 @@ subprocess (so peak memory and compiled kernels do not leak between rows): SFT w
 mlx-lm's compiled step (the one droidft's SFT trainer runs), and GRPO-style iterations
 (mlx-lm-lora's batched sampler for batch_size x group_size completions, the sampling
 policy's log-probabilities, then one gradient over every completion). Memory is
-mx.get_peak_memory() after warm-up; time is the median per iteration, in process CPU
-time on the CPU (see execution/calibration.py: other processes on a shared machine do
-not inflate it) with wall time alongside. The table goes into bench/README.md.
+mx.get_peak_memory() after warm-up; time is the median per iteration on
+execution/calibration.py's device_clock (process CPU time on the CPU with a one-thread
+BLAS, wall time otherwise) with wall time alongside. The table goes into bench/README.md.
 
 Run: python -m bench.estimation   (or `make bench`, which runs every bench module)
 """
@@ -28,6 +28,7 @@ from droidft.v1 import job_pb2
 
 from droidft_server.domain.estimation import DeviceProfile, TokenLengths, estimate, read_model_facts
 from droidft_server.domain.spec import resolve
+from droidft_server.execution import blas
 from droidft_server.execution.calibration import device_clock, load_or_calibrate
 from droidft_server.tinymodel import TinyModelShape, build_tiny_model
 
@@ -277,7 +278,10 @@ def _measure_dpo(model, reference, config: Config, clock) -> tuple[list[float], 
 
 
 def measure(config: Config, model_path: Path) -> dict:
-    """Train for a few iterations; peak memory and median time per iteration after warm-up."""
+    """Train for a few iterations; peak memory and median time per iteration after warm-up, on the
+    BLAS and thread share a worker of a one-job server has."""
+    threads = blas.worker_threads(1)
+    blas.load(threads)
     import mlx.core as mx
     import mlx_lm
 
@@ -289,7 +293,7 @@ def measure(config: Config, model_path: Path) -> dict:
         reference.freeze()
     _adapt(model, config)
     mx.eval(model.parameters())
-    clock = device_clock("gpu" if mx.default_device().type == mx.gpu else "cpu")
+    clock = device_clock("gpu" if mx.default_device().type == mx.gpu else "cpu", threads)
     if config.method == "dpo":
         device_seconds, wall_seconds = _measure_dpo(model, reference, config, clock)
         return _figures(mx.get_peak_memory(), device_seconds, wall_seconds)
@@ -394,8 +398,9 @@ def table(rows: list[Row], device: DeviceProfile) -> str:
         f"{device.matmul_flops_per_second / 1e9:.2f} GFLOP/s matmul, "
         f"{device.memory_bytes_per_second / 1e9:.2f} GB/s, {device.seconds_per_op * 1e6:.1f} us per kernel. "
         f"Memory: mx.get_peak_memory() over {MEASURED_ITERATIONS} iterations after {WARMUP_ITERATIONS} warm-up "
-        "iterations. Time: median seconds per iteration in process CPU time (wall time alongside; "
-        "a shared machine inflates wall time only). "
+        f"iterations; BLAS {blas.locate().name} with {blas.worker_threads(1)} thread(s). Time: median seconds "
+        "per iteration in process CPU time with a one-thread BLAS, in wall time with more (each BLAS thread "
+        "adds CPU time); wall time alongside. "
         f"Goals: memory within {MEMORY_GOAL:.0%}, time within {TIME_GOAL:.0%}. "
         "Held out: no constant of the estimator was fitted on that configuration (the memory copies were "
         "fitted on a separate sweep of SFT steps and 10 GRPO rollouts, the matmul efficiency and decoding "
@@ -428,7 +433,7 @@ def run(configs: tuple[Config, ...] = CONFIGS, readme: Path = README) -> list[Ro
     """Measure every configuration, compare with the estimate, and write the table into the README."""
     with tempfile.TemporaryDirectory(prefix="droidft-bench-estimation-") as tmp:
         tmp = Path(tmp)
-        device = load_or_calibrate(tmp / "state")  # measured now, under the same load as the rows
+        device = load_or_calibrate(tmp / "state", blas_threads=blas.worker_threads(1))  # measured now, under the same load as the rows
         models: dict[tuple[Shape, int | None], Path] = {}
         rows = []
         for config in configs:

@@ -56,10 +56,11 @@ def _available_ram_bytes() -> int:
     return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
 
 
-def device_clock(kind: str) -> Callable[[], float]:
-    """The clock that times MLX work: on the CPU the process's CPU time, which other processes sharing
-    the machine do not inflate (an idle machine runs the work in at most that long); elsewhere wall time."""
-    return time.process_time if kind == "cpu" else time.perf_counter
+def device_clock(kind: str, blas_threads: int = 1) -> Callable[[], float]:
+    """The clock that times MLX work: on the CPU with a single-threaded BLAS the process's CPU time, which
+    other processes sharing the machine do not inflate (an idle machine runs the work in at most that
+    long); wall time on a GPU, and on the CPU once the BLAS runs several threads (each adds CPU time)."""
+    return time.process_time if kind == "cpu" and blas_threads == 1 else time.perf_counter
 
 
 def _seconds_per_call(run: Callable[[], None], budget: float, clock: Callable[[], float]) -> float:
@@ -82,15 +83,13 @@ def measure(blas_threads: int = 1) -> dict:
     import mlx.core as mx
 
     kind = "gpu" if mx.default_device().type == mx.gpu else "cpu"
-    clock = device_clock(kind)
-    # A multi-threaded GEMM spends CPU time on every thread: only the wall clock says how fast it is.
-    matmul_clock = time.perf_counter if kind == "cpu" and blas_threads > 1 else clock
+    clock = device_clock(kind, blas_threads)
 
     def matmul_flops(dtype, n: int) -> float:
         a = mx.random.normal((n, n)).astype(dtype)
         b = mx.random.normal((n, n)).astype(dtype)
         mx.eval(a, b)
-        return 2 * n**3 / _seconds_per_call(lambda: mx.eval(a @ b), 1.0, matmul_clock)
+        return 2 * n**3 / _seconds_per_call(lambda: mx.eval(a @ b), 1.0, clock)
 
     def quantized_matmul_flops(n: int, transpose: bool) -> float:
         """x @ W.T is the forward product of a quantised layer, g @ W its input gradient."""
