@@ -128,8 +128,9 @@ def run() -> list[dict]:
         "steady figures are the median of the reports after the first. Model FLOPs utilisation counts "
         f"{LORA_FLOPS_PER_PARAMETER_TOKEN} FLOPs per parameter and token against the best GEMM rate of the run. "
         "Workers load MKL (the `mkl` wheel, with Intel's OpenMP) before MLX; Debian's OpenBLAS "
-        "(`libopenblas0-pthread`) reached 159 GFLOP/s on this GEMM and PyPI's `cmeel-openblas` needs a "
-        "libgfortran that no wheel brings, so MKL is the choice. The same job's losses on both libraries are "
+        "(`libopenblas0-pthread`, loaded the same way) reached 159 GFLOP/s on this GEMM on this machine, needs "
+        "apt and root, and PyPI's `cmeel-openblas` 0.3.31 needs a libgfortran.so.5 it does not depend on, so MKL "
+        "(161 GFLOP/s on one thread, 321 on two) is the choice. The same job's losses on both libraries are "
         "compared in tests/execution/test_blas.py."
     )
     write_section("## MLX's CPU BLAS: reference vs MKL", intro + "\n\n" + markdown_table(table, columns))
