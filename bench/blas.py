@@ -37,29 +37,28 @@ def _configurations() -> list[tuple[str, dict[str, str], int]]:
     return rows
 
 
-def _gemm_flops(mx, dtype_name: str = "float32") -> float:
-    a = mx.random.normal((GEMM_SIZE, GEMM_SIZE)).astype(getattr(mx, dtype_name))
-    b = mx.random.normal((GEMM_SIZE, GEMM_SIZE)).astype(getattr(mx, dtype_name))
-    mx.eval(a, b)
+def _gemm_flops(product) -> float:
+    """FLOP/s of `product()`, a GEMM of GEMM_SIZE squares, timed for about a second after two warm-up calls."""
     for _ in range(2):
-        mx.eval(a @ b)
+        product()
     calls, started = 0, time.perf_counter()
     while calls < 3 or time.perf_counter() - started < 1.0:
-        mx.eval(a @ b)
+        product()
         calls += 1
     return 2 * GEMM_SIZE**3 * calls / (time.perf_counter() - started)
+
+
+def _mlx_gemm_flops(mx) -> float:
+    a, b = mx.random.normal((GEMM_SIZE, GEMM_SIZE)), mx.random.normal((GEMM_SIZE, GEMM_SIZE))
+    mx.eval(a, b)
+    return _gemm_flops(lambda: mx.eval(a @ b))
 
 
 def _numpy_gemm_flops() -> float:
     import numpy as np
 
     a, b = (np.random.default_rng(0).standard_normal((GEMM_SIZE, GEMM_SIZE), dtype=np.float32) for _ in range(2))
-    a @ b
-    calls, started = 0, time.perf_counter()
-    while calls < 3 or time.perf_counter() - started < 1.0:
-        a @ b
-        calls += 1
-    return 2 * GEMM_SIZE**3 * calls / (time.perf_counter() - started)
+    return _gemm_flops(lambda: a @ b)
 
 
 def _one(threads: int, model: str, data: str, output_dir: str) -> dict:
@@ -68,31 +67,25 @@ def _one(threads: int, model: str, data: str, output_dir: str) -> dict:
 
     loaded = blas.load(threads)
     import mlx.core as mx
-    from safetensors import safe_open
+
+    from droidft_server.domain.estimation import read_model_facts
 
     from bench.sft_throughput import measure_sft
 
-    parameters = 0
-    with safe_open(str(Path(model) / "model.safetensors"), framework="numpy") as weights:
-        for name in weights.keys():
-            shape = weights.get_slice(name).get_shape()
-            count = 1
-            for size in shape:
-                count *= size
-            parameters += count
+    parameters = read_model_facts(Path(model)).total_parameters
     sft = measure_sft(Path(model), Path(data), Path(output_dir), iterations=ITERATIONS, report_every=REPORT_EVERY)
-    return {"blas": loaded, "gemm": _gemm_flops(mx), "parameters": parameters, **sft}
+    return {"blas": loaded, "gemm": _mlx_gemm_flops(mx), "parameters": parameters, **sft}
 
 
 def run() -> list[dict]:
-    from droidft_server.domain import datasets
     from droidft_server.tinymodel import build_tiny_model
+
+    from bench.sft_throughput import write_chat_data
 
     rows = []
     with tempfile.TemporaryDirectory(prefix="droidft-bench-blas-") as tmp:
         root = Path(tmp)
-        data = root / "train.jsonl"
-        datasets.write_jsonl(str(data), datasets.generate("chat_messages", 400, 0))
+        data = write_chat_data(root)
         model = build_tiny_model(root / "small", seed=0, **SMALL_SHAPE)
         for index, (label, environment, threads) in enumerate(_configurations()):
             completed = subprocess.run(

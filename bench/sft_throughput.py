@@ -25,6 +25,15 @@ SHAPES = {
 }
 
 
+def write_chat_data(root: Path) -> Path:
+    """The 400 generated chat records every SFT throughput row trains on."""
+    from droidft_server.domain import datasets
+
+    data = root / "train.jsonl"
+    datasets.write_jsonl(str(data), datasets.generate("chat_messages", 400, 0))
+    return data
+
+
 def measure_sft(model: Path, data: Path, output_dir: Path, *, iterations: int = ITERATIONS,
                 report_every: int = REPORT_EVERY) -> dict:
     """LoRA SFT (rank 8, batch 4) through `run_job` in this process; steady figures are medians after the first report."""
@@ -72,15 +81,13 @@ def _measure(model: Path, data: Path, output_dir: Path) -> dict:
 def run() -> list[dict]:
     import mlx.core as mx
 
-    from droidft_server.domain import datasets
     from droidft_server.execution.blas import describe_device
     from droidft_server.tinymodel import build_tiny_model
 
     rows = []
     with tempfile.TemporaryDirectory(prefix="droidft-bench-sft-") as tmp:
         root = Path(tmp)
-        data = root / "train.jsonl"
-        datasets.write_jsonl(str(data), datasets.generate("chat_messages", 400, 0))
+        data = write_chat_data(root)
         for label, shape in SHAPES.items():
             model = build_tiny_model(root / label.split()[0], seed=0, **shape)
             row = {"model": label, "device": describe_device(), **_measure(model, data, root / f"out-{len(rows)}")}

@@ -57,10 +57,15 @@ def _mkl_library() -> Path | None:
     return None
 
 
+def _optimised_blas_wanted() -> bool:
+    # macOS MLX uses Accelerate and Metal already; elsewhere only the environment switch says no.
+    return sys.platform.startswith("linux") and os.environ.get(ENVIRONMENT_SWITCH) != REFERENCE
+
+
 def locate() -> BlasChoice:
     """The BLAS a worker of this installation will load (loads nothing)."""
-    if not sys.platform.startswith("linux") or os.environ.get(ENVIRONMENT_SWITCH) == REFERENCE:
-        return BlasChoice(REFERENCE, None)  # macOS MLX uses Accelerate and Metal already
+    if not _optimised_blas_wanted():
+        return BlasChoice(REFERENCE, None)
     library = _mkl_library()
     if library is None:
         return BlasChoice(REFERENCE, None)
@@ -85,7 +90,7 @@ def load(threads: int) -> str:
         return _in_use  # loaded already
     choice = locate()
     if choice.library is None:
-        if sys.platform.startswith("linux") and os.environ.get(ENVIRONMENT_SWITCH) != REFERENCE:
+        if _optimised_blas_wanted():
             logger.warning("no optimised BLAS installed (the mkl package); MLX's CPU matmuls use the "
                            "reference BLAS, about 30x slower")
         return REFERENCE
