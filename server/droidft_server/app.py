@@ -79,7 +79,7 @@ class DroidftServer:
             available_methods=AVAILABLE_METHODS,
             max_concurrent_jobs=config.max_concurrent_jobs,
             preflight=preflight.run_checks([
-                preflight.model_exists, preflight.data_exists, preflight.data_valid, preflight.rewards_known,
+                preflight.model_loadable, preflight.data_exists, preflight.data_valid, preflight.rewards_known,
                 resources_fit(device, refuse=config.refuse_when_memory_short),
             ]),
         )

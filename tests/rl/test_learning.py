@@ -41,7 +41,7 @@ def digit_pairs() -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
 
 def problem(pair: tuple[int, int]) -> dict:
     a, b = pair
-    return {"problem": f"{a} {b}", "reasoning_steps": [], "solution": str(b)}
+    return {"prompt": f"{a} {b}", "answer": str(b)}
 
 
 def warm_up(model_dir, out_dir, train_pairs, system=None, iterations=55, learning_rate=3e-3):

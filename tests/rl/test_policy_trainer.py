@@ -75,7 +75,8 @@ def test_cancel_saves_the_adapter_after_the_current_iteration(tiny_model, data_d
 
 
 def test_dr_grpo_scales_adapter_and_filters_domain(tiny_model, tmp_path):
-    records = [dict(r, domain=d) for r, d in zip(addition_records(4, seed=0), ["medical", "legal", "medical", "legal"])]
+    records = [dict(r, domain=d, expertise_level="beginner", domain_context={})
+               for r, d in zip(addition_records(4, seed=0), ["medical", "legal", "medical", "legal"])]
     write_jsonl(tmp_path / "train.jsonl", records)
     spec = make_spec(tiny_model, tmp_path / "train.jsonl", "dr_grpo", iterations=1)
     spec.dr_grpo.domain = methods_pb2.DOMAIN_MEDICAL

@@ -1,4 +1,8 @@
-"""Checks a job must pass before it is accepted: everything that would otherwise fail at iteration 500."""
+"""Checks a job must pass before it is accepted: everything that would otherwise fail in the worker.
+
+Each check raises DroidftError (with the field path and the fix) or returns warnings for the
+job's log. The data checks read the data set once, with the validator, and look at its report.
+"""
 
 from __future__ import annotations
 
@@ -9,11 +13,16 @@ from droidft.v1 import job_pb2
 
 from . import datasets, rewards
 from .datasets.refusal import VIOLATIONS_LISTED, data_errors
+from .datasets.report import ValidationReport
+from .datasets.training_data import data_files
 from .errors import DroidftError, ErrorKind, FieldViolation, invalid_argument
+from .model_check import ModelUnloadable, check_loadable
 from .spec import JobSettings, resolve
 
 # A check raises DroidftError or returns warnings for the job's log.
 Check = Callable[[job_pb2.TrainingJobSpec, JobSettings], list[str]]
+# SFT formats with a prompt to mask (mask_prompt trains on the completion or assistant turns only).
+MASKABLE_FORMATS = ("chat_messages", "instruction_response")
 
 
 def _missing(field: str, path: str, what: str, reason: str) -> DroidftError:
@@ -23,47 +32,73 @@ def _missing(field: str, path: str, what: str, reason: str) -> DroidftError:
     )
 
 
-def model_exists(spec: job_pb2.TrainingJobSpec, settings: JobSettings) -> list[str]:
-    if not (Path(settings.model_path) / "config.json").is_file():
+def _violation(field: str, message: str, rule: str) -> DroidftError:
+    return invalid_argument([FieldViolation(field, message, rule)])
+
+
+def model_loadable(spec: job_pb2.TrainingJobSpec, settings: JobSettings) -> list[str]:
+    """The model directory exists and the installed mlx-lm can load it; adapter.num_layers fits it."""
+    model_dir = Path(settings.model_path)
+    if not (model_dir / "config.json").is_file():
         raise _missing("spec.model_path", settings.model_path, "model directory (with config.json)", "MODEL_NOT_FOUND")
+    try:
+        facts = check_loadable(model_dir)
+    except ModelUnloadable as error:
+        raise DroidftError(ErrorKind.FAILED_PRECONDITION, "MODEL_UNLOADABLE",
+                           f"spec.model_path: the model at {settings.model_path!r} cannot be loaded: {error}",
+                           {"field": "spec.model_path", "path": settings.model_path}) from None
+    layers = settings.adapter.num_layers
+    if layers is not None and layers > facts.num_layers:
+        raise _violation("spec.adapter.num_layers",
+                         f"is {layers} but the model has {facts.num_layers} blocks: give at most {facts.num_layers}",
+                         "adapter.num_layers_within_model")
     return []
 
 
-def train_data_file(settings: JobSettings) -> Path:
-    path = Path(settings.train_data_path)
-    return path / "train.jsonl" if path.is_dir() else path
-
-
-def validation_data_file(settings: JobSettings) -> Path | None:
-    if settings.val_data_path is not None:
-        return Path(settings.val_data_path)
-    path = Path(settings.train_data_path)
-    return path / "valid.jsonl" if path.is_dir() and (path / "valid.jsonl").is_file() else None
-
-
 def data_exists(spec: job_pb2.TrainingJobSpec, settings: JobSettings) -> list[str]:
-    if not train_data_file(settings).is_file():
-        raise _missing("spec.train_data_path", settings.train_data_path, "training data (a JSONL file or a directory with train.jsonl)", "DATASET_NOT_FOUND")
+    files = data_files(settings.train_data_path, settings.val_data_path)
+    if files.train is None or not files.train.is_file():
+        raise _missing("spec.train_data_path", settings.train_data_path,
+                       "training data (a JSONL file, or a directory with train.jsonl or train.jsonl.gz)",
+                       "DATASET_NOT_FOUND")
     if settings.val_data_path is not None and not Path(settings.val_data_path).is_file():
         raise _missing("spec.val_data_path", settings.val_data_path, "validation data", "DATASET_NOT_FOUND")
-    if settings.early_stop and validation_data_file(settings) is None:
-        raise invalid_argument([FieldViolation(
-            "spec.early_stop", "early_stop needs validation data: set val_data_path or give a directory with valid.jsonl",
-            "spec.early_stop_needs_validation_data")])
+    if settings.early_stop and files.valid is None:
+        raise _violation("spec.early_stop",
+                         "early_stop needs validation data: set val_data_path or give a directory with valid.jsonl",
+                         "spec.early_stop_needs_validation_data")
     return []
 
 
 def data_valid(spec: job_pb2.TrainingJobSpec, settings: JobSettings) -> list[str]:
-    """Every record of the training (and validation) data, checked for the job's method before it runs."""
-    paths = [settings.train_data_path] + ([settings.val_data_path] if settings.val_data_path else [])
+    """Every record of the training (and validation) data, checked for the job's method before it runs,
+    then what the trainer needs of the data set as a whole."""
+    files = data_files(settings.train_data_path, settings.val_data_path)
+    paths = [("spec.train_data_path", files.train)] + ([("spec.val_data_path", files.valid)] if files.valid else [])
     warnings = []
-    for path in paths:
+    data_format = ""
+    for field, path in paths:
         report = datasets.validate_path(path, method=settings.method, max_seq_length=settings.max_seq_length,
-                                        max_issues=VIOLATIONS_LISTED)
+                                        format=data_format, max_issues=VIOLATIONS_LISTED)
         if not report.valid:
             raise data_errors(report)
+        data_format = data_format or report.files[0].format  # validation data must be in the training data's format
+        _enough_records(field, report, settings)
         warnings += [f"{path}: {count} record(s) with {code}" for code, count in sorted(report.issue_counts.items())]
+    if settings.sft is not None and settings.sft.mask_prompt and data_format not in MASKABLE_FORMATS:
+        raise _violation("spec.sft.mask_prompt",
+                         f"{data_format} data has no prompt to mask: turn mask_prompt off, or give "
+                         f"{' or '.join(MASKABLE_FORMATS)} data", "sft.mask_prompt_needs_a_prompt")
     return warnings
+
+
+def _enough_records(field: str, report: ValidationReport, settings: JobSettings) -> None:
+    records = report.files[0].record_count
+    if records < settings.batch_size:
+        raise _violation("spec.batch_size",
+                         f"is {settings.batch_size} but {field.removeprefix('spec.')} holds {records} record(s): "
+                         f"a batch needs that many; lower batch_size to at most {records} or add records",
+                         "batch_size_within_data")
 
 
 def rewards_known(spec: job_pb2.TrainingJobSpec, settings: JobSettings) -> list[str]:

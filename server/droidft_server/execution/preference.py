@@ -28,12 +28,11 @@ import mlx_lm
 import numpy as np
 from mlx_lm.tuner.callbacks import TrainingCallback
 from mlx_lm_lora.trainer import cpo_trainer, dpo_trainer, orpo_trainer
-from mlx_lm_lora.trainer.datasets import DPODataset, ORPODataset
 
+from ..domain.datasets.training_data import read_job_data
 from . import events
 from .adapters import set_up_adapter
 from .contract import TrainingContext, TrainingResult
-from .data import data_files, read_jsonl
 from .schedule import Schedule
 
 WORKING_SET_KEY = "max_recommended_working_set_size"
@@ -175,7 +174,6 @@ class PreferenceLoop(TrainingCallback):
 
 @dataclass(frozen=True)
 class _Method:
-    dataset: Callable[[list[dict], Any], Any]
     needs_reference: bool
     train: Callable[..., None]  # (model, ref_model, optimizer, train_set, valid_set, args, callback, settings)
 
@@ -220,23 +218,43 @@ def _train_orpo(model, ref_model, optimizer, train_set, valid_set, adapter_file,
 
 
 METHODS = {
-    "dpo": _Method(lambda records, tokenizer: DPODataset(records, tokenizer), True, _train_dpo),
-    "cpo": _Method(lambda records, tokenizer: DPODataset(records, tokenizer), False, _train_cpo),
-    "orpo": _Method(lambda records, tokenizer: ORPODataset(records, tokenizer, system_key="system"), False, _train_orpo),
+    "dpo": _Method(True, _train_dpo),
+    "cpo": _Method(False, _train_cpo),
+    "orpo": _Method(False, _train_orpo),
 }
 
-PREFERENCE_KEYS = ("prompt", "chosen", "rejected")
 
+class PreferencePairs:
+    """Chosen and rejected conversations as token ids, each with the length of the prompt they share,
+    as the DPO, CPO and ORPO trainers of mlx-lm-lora take them.
 
-def read_preference_records(path, batch_size: int) -> list[dict]:
-    records = read_jsonl(path)
-    for number, record in enumerate(records, start=1):
-        missing = [key for key in PREFERENCE_KEYS if key not in record]
-        if missing:
-            raise ValueError(f"{path}: record {number} lacks {missing}; preference records are {{prompt, chosen, rejected}}")
-    if len(records) < batch_size:
-        raise ValueError(f"{path} has {len(records)} records, fewer than batch_size={batch_size}")
-    return records
+    Built from the examples Format.to_example made (prompt turns, then each answer's assistant
+    turns), so string and message-list records render through the same chat template. A template
+    that can think is told not to, or the generation prompt would not be a prefix of the answers.
+    """
+
+    def __init__(self, examples: list[dict], tokenizer: Any) -> None:
+        template = {"enable_thinking": False} if getattr(tokenizer, "has_thinking", False) else {}
+        self._items = []
+        for example in examples:
+            prompt = example["prompt"]
+            prompt_length = len(tokenizer.apply_chat_template(prompt, add_generation_prompt=True, **template))
+            self._items.append({
+                "chosen": tokenizer.apply_chat_template(prompt + example["chosen"], **template),
+                "rejected": tokenizer.apply_chat_template(prompt + example["rejected"], **template),
+                "chosen_prompt_length": prompt_length,
+                "rejected_prompt_length": prompt_length,
+                "preference_score": 1.0,
+            })
+
+    def __getitem__(self, index: int) -> dict:
+        return self._items[index]
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def process(self, item: dict) -> dict:
+        return item
 
 
 def train_preference(ctx: TrainingContext) -> TrainingResult:
@@ -245,20 +263,16 @@ def train_preference(ctx: TrainingContext) -> TrainingResult:
     method = METHODS[settings.method]
     mx.random.seed(settings.seed)
     np.random.seed(settings.seed)  # their batch order
-    files = data_files(settings)
-    train_records = read_preference_records(files.train, settings.batch_size)
-    valid_records = read_preference_records(files.valid, settings.batch_size) if files.valid is not None else None
-    if settings.early_stop and valid_records is None:
-        raise ValueError("early_stop needs validation data: set val_data_path or put valid.jsonl beside train.jsonl")
+    data = read_job_data(settings.train_data_path, settings.val_data_path, settings.method)
 
     model, tokenizer = mlx_lm.load(settings.model_path)
     ref_model = None
     if method.needs_reference:
         ref_model, _ = mlx_lm.load(settings.model_path)
         ref_model.freeze()
-    train_set = method.dataset(train_records, tokenizer)
-    valid_set = method.dataset(valid_records, tokenizer) if valid_records is not None else None
-    checkpoints = set_up_adapter(ctx, model, settings.adapter, f"{len(train_records)} preference pairs")
+    train_set = PreferencePairs(data.train, tokenizer)
+    valid_set = PreferencePairs(data.valid, tokenizer) if data.valid is not None else None
+    checkpoints = set_up_adapter(ctx, model, settings.adapter, f"{len(train_set)} preference pairs")
     # Their loop validates (on_val_loss_report records each loss), so this schedule runs no validation itself.
     schedule = Schedule(ctx, checkpoints)
     loop = PreferenceLoop(ctx, schedule)

@@ -9,8 +9,6 @@ training cleanly. The callback turns mlx-lm's loss reports into TrainReport even
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Callable
 
 import mlx.core as mx
@@ -23,58 +21,24 @@ from mlx_lm.tuner.callbacks import TrainingCallback
 from mlx_lm.tuner.datasets import CacheDataset, ChatDataset, CompletionsDataset, TextDataset
 from mlx_lm.tuner.trainer import TrainingArgs, evaluate, iterate_batches, train
 
+from ..domain.datasets.training_data import read_job_data
 from . import events
 from .adapters import AdapterCheckpoints, set_up_adapter
 from .contract import TrainingContext, TrainingResult
-from .data import data_files, read_jsonl
 from .schedule import Schedule
 
 
-@dataclass(frozen=True)
-class _Format:
-    name: str
-    keys: tuple[str, ...]
-    build: Callable[[list[dict], Any, bool], Any]  # (records, tokenizer, mask_prompt) -> mlx-lm dataset
+def _text(examples: list[dict], tokenizer: Any, mask_prompt: bool) -> TextDataset:
+    return TextDataset(examples, tokenizer)  # preflight refuses mask_prompt for text data
 
 
-def _text_dataset(records: list[dict], tokenizer: Any, mask_prompt: bool) -> TextDataset:
-    if mask_prompt:
-        raise ValueError("mask_prompt needs records with a prompt: chat messages or instruction/response")
-    return TextDataset(records, tokenizer)
-
-
-def _completions(prompt_key: str, completion_key: str) -> Callable[[list[dict], Any, bool], Any]:
-    return lambda records, tokenizer, mask: CompletionsDataset(records, tokenizer, prompt_key, completion_key, mask)
-
-
-# Checked in order against the first record.
-FORMATS = (
-    _Format("chat_messages", ("messages",), lambda r, t, mask: ChatDataset(r, t, mask_prompt=mask)),
-    _Format("instruction_response", ("instruction", "response"), _completions("instruction", "response")),
-    _Format("instruction_response", ("prompt", "completion"), _completions("prompt", "completion")),
-    _Format("text", ("text",), _text_dataset),
-)
-
-
-def sft_dataset(path: Path, tokenizer: Any, mask_prompt: bool) -> CacheDataset:
-    """Read a JSONL file in the format its first record shows; every record must have that format's keys."""
-    records = read_jsonl(path)
-    fmt = next((f for f in FORMATS if all(k in records[0] for k in f.keys)), None)
-    if fmt is None:
-        raise ValueError(
-            f"{path}: unknown record format; expected {{'messages': [...]}}, "
-            "{'instruction', 'response'}, {'prompt', 'completion'} or {'text'}"
-        )
-    for number, record in enumerate(records, start=1):
-        missing = [k for k in fmt.keys if k not in record]
-        if missing:
-            raise ValueError(f"{path}: record {number} is {fmt.name} like the first one but lacks {missing}")
-    return CacheDataset(fmt.build(records, tokenizer, mask_prompt))
-
-
-def _require_batch(dataset: CacheDataset, batch_size: int, path: Path) -> None:
-    if len(dataset) < batch_size:
-        raise ValueError(f"{path} has {len(dataset)} records, fewer than batch_size={batch_size}")
+# mlx-lm's dataset for each SFT format, over the examples Format.to_example made.
+DATASETS: dict[str, Callable[[list[dict], Any, bool], Any]] = {
+    "chat_messages": lambda examples, tokenizer, mask: ChatDataset(examples, tokenizer, mask_prompt=mask),
+    "instruction_response": lambda examples, tokenizer, mask: CompletionsDataset(
+        examples, tokenizer, "prompt", "completion", mask),
+    "text": _text,
+}
 
 
 class _SftLoop(TrainingCallback):
@@ -174,15 +138,10 @@ def train_sft(ctx: TrainingContext) -> TrainingResult:
     settings = ctx.settings
     sft = settings.sft
     model, tokenizer = mlx_lm.load(settings.model_path)
-    files = data_files(settings)
-    train_set = sft_dataset(files.train, tokenizer, sft.mask_prompt)
-    _require_batch(train_set, settings.batch_size, files.train)
-    valid_set = None
-    if files.valid is not None:
-        valid_set = sft_dataset(files.valid, tokenizer, sft.mask_prompt)
-        _require_batch(valid_set, settings.batch_size, files.valid)
-    if settings.early_stop and valid_set is None:
-        raise ValueError("early_stop needs validation data: set val_data_path or put valid.jsonl beside train.jsonl")
+    data = read_job_data(settings.train_data_path, settings.val_data_path, settings.method)
+    build = DATASETS[data.format]
+    train_set = CacheDataset(build(data.train, tokenizer, sft.mask_prompt))
+    valid_set = CacheDataset(build(data.valid, tokenizer, sft.mask_prompt)) if data.valid is not None else None
 
     checkpoints = set_up_adapter(
         ctx,

@@ -20,13 +20,13 @@ import mlx_lm
 import numpy as np
 from droidft.v1 import progress_pb2
 
+from ...domain.datasets.training_data import read_job_data
 from ...domain.rewards import RewardScores, score_completions
 from .. import events
 from ..adapters import AdapterCheckpoints, set_up_adapter
 from ..contract import TrainingContext, TrainingResult
-from ..data import data_files
 from ..schedule import VALIDATION_REWARD, Schedule
-from .data import RlPrompt, read_rl_prompts
+from .data import RlPrompt, rl_prompt
 from .losses import group_advantages, policy_loss, top_entropy_mask
 from .method import PolicyMethod, chat_messages, policy_method, select_prompts
 from .rollout import Rollout, policy_log_probs, sample_rollout
@@ -228,11 +228,11 @@ def train_policy(ctx: TrainingContext) -> TrainingResult:
     settings = ctx.settings
     method = policy_method(settings)
     mx.random.seed(settings.seed)
-    files = data_files(settings)
-    train = select_prompts(read_rl_prompts(files.train), method)
-    valid = select_prompts(read_rl_prompts(files.valid), method) if files.valid is not None else None
+    data = read_job_data(settings.train_data_path, settings.val_data_path, settings.method)
+    train = select_prompts([rl_prompt(example) for example in data.train], method)
+    valid = select_prompts([rl_prompt(example) for example in data.valid], method) if data.valid is not None else None
     if not train:
-        raise ValueError(f"{files.train}: no training records for domain {method.domain!r}")
+        raise ValueError(f"{settings.train_data_path}: no training records for domain {method.domain!r}")
     if settings.early_stop and not valid:
         raise ValueError("early_stop needs validation data: set val_data_path or put valid.jsonl beside train.jsonl")
 

@@ -47,6 +47,8 @@ class Format:
     description: str
     # The text a training sequence is made of, for token lengths.
     training_text: Callable[[Any], str]
+    # The record as its trainer takes it (see training_data.py); the trainer never looks at raw keys.
+    to_example: Callable[[Any], dict]
     # Rules a type cannot say (e.g. "one assistant turn at least"); None: the type says it all.
     check: Callable[[Any], Sequence[Problem] | None] | None = None
 
@@ -70,6 +72,14 @@ class Format:
 
 def joined(*parts: str) -> str:
     return "\n".join(part for part in parts if part)
+
+
+def message_dicts(messages: list[Message]) -> list[dict[str, str]]:
+    return [{"role": message.role, "content": message.content} for message in messages]
+
+
+def unset_to_none(value: Any) -> Any:
+    return None if value is msgspec.UNSET else value
 
 
 def message_text(messages: list[Message] | str) -> str:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ..issues import NO_ASSISTANT_TURN, Problem
-from .base import Format, Record, Messages, message_text
+from .base import Format, Record, Messages, message_dicts, message_text
 
 
 class ChatRecord(Record):
@@ -29,5 +29,6 @@ FORMAT = Format(
     methods=("sft",),
     description="A conversation: messages with role system, user, assistant or tool, and content.",
     training_text=lambda record: message_text(record.messages),
+    to_example=lambda record: {"messages": message_dicts(record.messages)},
     check=check,
 )

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Literal
 
 from .base import Format, JsonObject
-from .grpo import GrpoRecord, training_text
+from .grpo import GrpoRecord, to_example, training_text
 
 DOMAINS = ("general", "medical", "scientific", "legal", "technical")
 EXPERTISE_LEVELS = ("beginner", "intermediate", "advanced", "expert")
@@ -23,4 +23,5 @@ FORMAT = Format(
     methods=("dr_grpo",),
     description="A GRPO record with domain, expertise_level and a domain_context object.",
     training_text=training_text,
+    to_example=to_example,
 )

@@ -6,7 +6,7 @@ from typing import Literal
 
 from ..issues import LENGTH_MISMATCH, Problem
 from .base import Format, JsonObject
-from .grpo import GrpoRecord, training_text
+from .grpo import GrpoRecord, to_example, training_text
 
 
 class GspoRecord(GrpoRecord):
@@ -30,5 +30,6 @@ FORMAT = Format(
     methods=("gspo",),
     description="A GRPO record with sparse_indicators (0/1 per reasoning step) and efficiency_markers.",
     training_text=training_text,
+    to_example=to_example,
     check=check,
 )

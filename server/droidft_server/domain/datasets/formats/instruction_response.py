@@ -31,6 +31,13 @@ def check(record: InstructionRecord) -> list[Problem] | None:
     ] or None
 
 
+def to_example(record: InstructionRecord) -> dict:
+    """{"prompt", "completion"} whichever pair the record uses (check() has made sure it uses one)."""
+    if record.instruction is not msgspec.UNSET:
+        return {"prompt": record.instruction, "completion": record.response}
+    return {"prompt": record.prompt, "completion": record.completion}
+
+
 def training_text(record: InstructionRecord) -> str:
     values = (record.instruction, record.response, record.prompt, record.completion)
     return joined(*(value for value in values if value is not msgspec.UNSET))
@@ -42,5 +49,6 @@ FORMAT = Format(
     methods=("sft",),
     description="An instruction and its response (or a prompt and its completion).",
     training_text=training_text,
+    to_example=to_example,
     check=check,
 )

@@ -15,4 +15,5 @@ FORMAT = Format(
     methods=("sft",),
     description="Plain text, trained on as a whole.",
     training_text=lambda record: record.text,
+    to_example=lambda record: {"text": record.text},
 )

@@ -1,0 +1,85 @@
+"""What a job trains on: the files its spec names and their records, as its trainer takes them.
+
+The file rule and the reader are the validator's own (reader.py), and each record is decoded
+into the format validation decided and converted by that format (Format.to_example), so the
+worker trains exactly what validation checked: no second reader, no second detection.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import msgspec
+
+from .detect import detect
+from .formats import FORMATS, formats_for_method, get_format
+from .reader import line_batches, open_stream, split_files
+
+
+@dataclass(frozen=True)
+class DataFiles:
+    train: Path | None  # None: the directory holds no train split
+    valid: Path | None
+
+
+def data_files(train_data_path: str, val_data_path: str | None = None) -> DataFiles:
+    """train_data_path is a file, or a directory with train.jsonl[.gz] (and maybe valid.jsonl[.gz]);
+    val_data_path, when given, is the validation file whatever the directory holds."""
+    train = Path(train_data_path)
+    valid = Path(val_data_path) if val_data_path else None
+    if train.is_dir():
+        splits = split_files(train)
+        valid = valid or splits.get("valid")
+        train = splits.get("train")
+    return DataFiles(train=train, valid=valid)
+
+
+class DataChanged(ValueError):
+    """A record no longer decodes as the format validation found: the file changed after the job was accepted."""
+
+
+def read_examples(path: Path, format_name: str) -> list[dict]:
+    """Every record of a file, decoded as `format_name` and converted for its trainer."""
+    fmt = get_format(format_name)
+    decode = msgspec.json.Decoder(fmt.record_type).decode
+    examples = []
+    with open_stream(path) as stream:
+        for batch in line_batches(stream):
+            for number, line in enumerate(batch.lines, batch.first_line):
+                if not line.strip():
+                    continue
+                try:
+                    record = decode(line)
+                except (msgspec.DecodeError, UnicodeDecodeError) as error:
+                    raise DataChanged(f"{path}:{number}: no longer {format_name} data ({error}); "
+                                      "the file changed after the job was accepted") from None
+                examples.append(fmt.to_example(record))
+    return examples
+
+
+def decided_format(path: Path, method: str) -> str:
+    """The format validation decides for this file and method: the same detection over the same candidates."""
+    candidates = [FORMATS[name] for name in formats_for_method(method)]
+    with open_stream(path) as stream:
+        fmt = detect(stream, candidates).format
+    if fmt is None:
+        raise DataChanged(f"{path}: no longer holds {method} data; the file changed after the job was accepted")
+    return fmt.name
+
+
+@dataclass(frozen=True)
+class JobData:
+    format: str
+    train: list[dict]
+    valid: list[dict] | None
+
+
+def read_job_data(train_data_path: str, val_data_path: str | None, method: str) -> JobData:
+    """A job's training and validation examples, in the one format of its data set."""
+    files = data_files(train_data_path, val_data_path)
+    if files.train is None:
+        raise DataChanged(f"{train_data_path}: holds no train.jsonl; the directory changed after the job was accepted")
+    format_name = decided_format(files.train, method)
+    valid = read_examples(files.valid, format_name) if files.valid is not None else None
+    return JobData(format_name, read_examples(files.train, format_name), valid)

@@ -1,0 +1,96 @@
+"""Whether the installed mlx-lm can load a model directory, decided without importing MLX and
+without reading weight data: config.json, the tokenizer files, and the safetensors headers."""
+
+from __future__ import annotations
+
+import ast
+import importlib.util
+import json
+from functools import lru_cache
+from pathlib import Path
+
+from .estimation import ModelFacts, ModelFactsError, read_model_facts
+from .estimation.model_facts import safetensors_files
+from .estimation.safetensors_header import read_header
+
+TOKENIZER_FILES = ("tokenizer.json", "tokenizer.model")
+
+
+class ModelUnloadable(ValueError):
+    """mlx-lm would fail to load the model; the message says why and what to do."""
+
+
+@lru_cache(maxsize=1)
+def _mlx_lm_models() -> tuple[Path, dict, dict]:
+    """mlx-lm's models folder and its model-type remappings, read from its source (importing it loads MLX)."""
+    spec = importlib.util.find_spec("mlx_lm")
+    if spec is None or not spec.submodule_search_locations:
+        raise ModelUnloadable("mlx-lm is not installed on the server")
+    package = Path(next(iter(spec.submodule_search_locations)))
+    remappings = {"MODEL_REMAPPING": {}, "MODEL_ARCHITECTURE_REMAPPING": {}}
+    for node in ast.parse((package / "utils.py").read_text()).body:
+        if isinstance(node, ast.Assign) and len(node.targets) == 1 and getattr(node.targets[0], "id", "") in remappings:
+            try:
+                remappings[node.targets[0].id] = ast.literal_eval(node.value)
+            except ValueError:
+                pass  # not a literal in this version: the model type is taken as it is
+    return package / "models", remappings["MODEL_REMAPPING"], remappings["MODEL_ARCHITECTURE_REMAPPING"]
+
+
+def architecture_module(config: dict) -> str:
+    """The mlx_lm.models module mlx-lm builds this config with (as its _get_classes chooses it)."""
+    model_type = str(config.get("model_type", ""))
+    _, remapping, by_architecture = _mlx_lm_models()
+    architectures = config.get("architectures") or ()
+    if isinstance(architectures, str):
+        architectures = (architectures,)
+    for architecture in architectures:
+        if (model_type, architecture) in by_architecture:
+            return by_architecture[(model_type, architecture)]
+    return remapping.get(model_type, model_type)
+
+
+def check_loadable(model_dir: Path) -> ModelFacts:
+    """The model's facts when mlx-lm can load it; ModelUnloadable otherwise."""
+    try:
+        config = json.loads((model_dir / "config.json").read_text())
+    except (OSError, ValueError) as error:
+        raise ModelUnloadable(f"config.json cannot be read: {error}") from None
+    if not isinstance(config, dict) or not config.get("model_type"):
+        raise ModelUnloadable("config.json names no model_type: mlx-lm picks the architecture by it")
+    models, _, _ = _mlx_lm_models()
+    module = architecture_module(config)
+    if not module.isidentifier() or not (models / f"{module}.py").is_file():
+        known = sorted(path.stem for path in models.glob("*.py") if not path.stem.startswith("_"))
+        raise ModelUnloadable(
+            f"model_type {config['model_type']!r} is not an architecture the installed mlx-lm knows "
+            f"({len(known)} known, e.g. {', '.join(known[:8])}): convert the model or upgrade mlx-lm")
+    if not any((model_dir / name).is_file() for name in TOKENIZER_FILES):
+        raise ModelUnloadable(f"no tokenizer: the directory needs {' or '.join(TOKENIZER_FILES)} "
+                              "(copy them from the model's original repository)")
+    try:
+        facts = read_model_facts(model_dir)
+    except (ModelFactsError, OSError) as error:
+        raise ModelUnloadable(str(error)) from None
+    _check_weights_match(model_dir, config, facts)
+    return facts
+
+
+def _check_weights_match(model_dir: Path, config: dict, facts: ModelFacts) -> None:
+    names = {tensor.name: tensor.shape for path in safetensors_files(model_dir) for tensor in read_header(path)}
+    blocks = {int(part) for name in names for part in _block_index(name)}
+    declared = config.get("num_hidden_layers")
+    if declared is not None and blocks and len(blocks) != int(declared):
+        raise ModelUnloadable(f"config.json has num_hidden_layers {declared} but the weights hold "
+                              f"{len(blocks)} blocks: the weights are not this config's")
+    embedding = next((shape for name, shape in names.items() if name.endswith("embed_tokens.weight")), None)
+    if embedding is not None and facts.quantization is None:
+        expected = (facts.vocab_size, facts.hidden_size)
+        if tuple(embedding) != expected:
+            raise ModelUnloadable(f"embed_tokens.weight has shape {tuple(embedding)} but config.json gives "
+                                  f"vocab_size x hidden_size = {expected}: the weights are not this config's")
+
+
+def _block_index(name: str) -> list[str]:
+    parts = name.split(".")
+    return [parts[i + 1] for i, part in enumerate(parts[:-1]) if part == "layers" and parts[i + 1].isdigit()][:1]

@@ -1,0 +1,193 @@
+"""Accepted means it trains: every job that validate_only and create accept trains 2 iterations to
+SUCCEEDED on real workers, and every other one is refused at create with its field and reason,
+never in the worker. The corpus holds each generator format and the inputs that once passed
+validation and then failed in training."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import grpc
+import pytest
+from google.rpc import error_details_pb2, status_pb2
+
+from droidft.v1 import job_pb2, service_pb2, service_pb2_grpc
+from droidft_server.app import DroidftServer, ServerConfig
+from droidft_server.domain import states
+from droidft_server.domain.datasets import generate
+from droidft_server.tinymodel import build_tiny_model
+
+CHAT = [
+    {"messages": [{"role": "user", "content": f"What is {a} + {b}?"}, {"role": "assistant", "content": f"{a + b}"}]}
+    for a in range(1, 4) for b in range(1, 3)
+]
+PREFERENCE_TURNS = [
+    {"prompt": [{"role": "user", "content": f"Say {word}."}],
+     "chosen": [{"role": "assistant", "content": word}],
+     "rejected": [{"role": "assistant", "content": f"not {word}"}]}
+    for word in ("yes", "no", "maybe", "often")
+]
+
+
+def jsonl(records: list[dict]) -> bytes:
+    return "".join(json.dumps(record) + "\n" for record in records).encode()
+
+
+@dataclass(frozen=True)
+class Case:
+    name: str
+    method: str
+    write_data: Callable[[Path], Path]  # writes under a folder, returns train_data_path
+    refused_field: str = ""  # "": the job must train; else the field path the refusal names
+    model: str = "tiny"  # a key of the models fixture
+    configure: Callable[[job_pb2.TrainingJobSpec], None] = lambda spec: None
+
+
+def file_of(records: list[dict], name: str = "train.jsonl", transform: Callable[[bytes], bytes] = lambda b: b):
+    def write(folder: Path) -> Path:
+        path = folder / name
+        path.write_bytes(transform(jsonl(records)))
+        return path
+    return write
+
+
+def generated(format_name: str, count: int = 6):
+    return file_of(list(generate(format_name, count, seed=1)))
+
+
+def gzip_directory(folder: Path) -> Path:
+    data = folder / "data"
+    data.mkdir()
+    (data / "train.jsonl.gz").write_bytes(gzip.compress(jsonl(CHAT)))
+    (data / "valid.jsonl.gz").write_bytes(gzip.compress(jsonl(CHAT[:4])))
+    return data
+
+
+def set_field(path: str, value) -> Callable[[job_pb2.TrainingJobSpec], None]:
+    def configure(spec):
+        *parents, name = path.split(".")
+        message = spec
+        for parent in parents:
+            message = getattr(message, parent)
+        setattr(message, name, value)
+    return configure
+
+
+CASES = [
+    # Every generator format, for a method that trains on it.
+    *(Case(f"generated {fmt} for {method}", method, generated(fmt)) for fmt, method in [
+        ("text", "sft"), ("instruction_response", "sft"), ("chat_messages", "sft"), ("preference", "dpo"),
+        ("grpo", "grpo"), ("gspo", "gspo"), ("dr_grpo", "dr_grpo"), ("prompt_answer", "grpo"),
+    ]),
+    # The inputs validation passed and training then failed on.
+    Case("gzip JSONL", "sft", file_of(CHAT, "train.jsonl.gz", gzip.compress)),
+    Case("a UTF-8 BOM", "sft", file_of(CHAT, transform=lambda data: b"\xef\xbb\xbf" + data)),
+    Case("a directory holding train.jsonl.gz", "sft", gzip_directory),
+    *(Case(f"preference message lists for {method}", method, file_of(PREFERENCE_TURNS)) for method in ("dpo", "orpo", "cpo")),
+    Case("fewer records than batch_size", "sft", file_of(CHAT[:1]), refused_field="spec.batch_size"),
+    Case("adapter.num_layers above the model's blocks", "sft", file_of(CHAT), refused_field="spec.adapter.num_layers",
+         configure=set_field("adapter.num_layers", 16)),
+    Case("mask_prompt on text data", "sft", generated("text"), refused_field="spec.sft.mask_prompt",
+         configure=set_field("sft.mask_prompt", True)),
+    Case("mask_prompt on chat data", "sft", file_of(CHAT), configure=set_field("sft.mask_prompt", True)),
+    Case("early_stop without validation data", "sft", file_of(CHAT), refused_field="spec.early_stop",
+         configure=set_field("early_stop", True)),
+    Case("a model_type mlx-lm does not know", "sft", file_of(CHAT), refused_field="spec.model_path", model="unknown_type"),
+    Case("a model without tokenizer files", "sft", file_of(CHAT), refused_field="spec.model_path", model="no_tokenizer"),
+    Case("weights that do not match config.json", "sft", file_of(CHAT), refused_field="spec.model_path",
+         model="mismatched_weights"),
+]
+
+
+@pytest.fixture(scope="module")
+def models(tmp_path_factory) -> dict[str, Path]:
+    root = tmp_path_factory.mktemp("corpus-models")
+    tiny = build_tiny_model(root / "tiny", seed=0)
+
+    def variant(name: str, change: Callable[[Path], None]) -> Path:
+        copy = root / name
+        shutil.copytree(tiny, copy)
+        change(copy)
+        return copy
+
+    def edit_config(key: str, value):
+        def change(folder: Path) -> None:
+            config = json.loads((folder / "config.json").read_text())
+            config[key] = value
+            (folder / "config.json").write_text(json.dumps(config))
+        return change
+
+    def drop_tokenizer(folder: Path) -> None:
+        for name in ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json"):
+            (folder / name).unlink(missing_ok=True)
+
+    return {
+        "tiny": tiny,
+        "unknown_type": variant("unknown_type", edit_config("model_type", "not_an_architecture")),
+        "no_tokenizer": variant("no_tokenizer", drop_tokenizer),
+        "mismatched_weights": variant("mismatched_weights", edit_config("num_hidden_layers", 3)),
+    }
+
+
+@pytest.fixture(scope="module")
+def stub(tmp_path_factory, calibration_dir):
+    server = DroidftServer(ServerConfig(state_dir=tmp_path_factory.mktemp("corpus-state"), listen="127.0.0.1:0",
+                                        calibration_dir=calibration_dir))
+    with grpc.insecure_channel(f"127.0.0.1:{server.port}") as channel:
+        yield service_pb2_grpc.TrainingServiceStub(channel)
+    server.stop(grace=0)
+
+
+def spec_for(case: Case, model: Path, data: Path) -> job_pb2.TrainingJobSpec:
+    spec = job_pb2.TrainingJobSpec(model_path=str(model), train_data_path=str(data), iterations=2, batch_size=2,
+                                   max_seq_length=512, report_every=1, eval_every=1, eval_batches=1, seed=3)
+    getattr(spec, case.method).SetInParent()
+    if case.method in ("grpo", "gspo", "dr_grpo"):
+        rollout = getattr(spec, case.method).rollout
+        rollout.group_size = 2
+        rollout.max_completion_length = 4
+    case.configure(spec)
+    return spec
+
+
+def refusal(error: grpc.RpcError) -> tuple[grpc.StatusCode, list[str]]:
+    """The status and the field paths of a refusal's BadRequest (or ErrorInfo's field)."""
+    status = status_pb2.Status.FromString(dict(error.trailing_metadata())["grpc-status-details-bin"])
+    fields = []
+    for detail in status.details:
+        if detail.Is(error_details_pb2.BadRequest.DESCRIPTOR):
+            bad = error_details_pb2.BadRequest()
+            detail.Unpack(bad)
+            fields += [violation.field for violation in bad.field_violations]
+        elif detail.Is(error_details_pb2.ErrorInfo.DESCRIPTOR):
+            info = error_details_pb2.ErrorInfo()
+            detail.Unpack(info)
+            fields += [info.metadata["field"]] if "field" in info.metadata else []
+    return error.code(), fields
+
+
+@pytest.mark.parametrize("case", CASES, ids=lambda case: case.name)
+def test_accepted_jobs_train_and_refused_ones_say_why_at_create(case, stub, models, tmp_path):
+    spec = spec_for(case, models[case.model], case.write_data(tmp_path))
+    checks = [service_pb2.CreateTrainingJobRequest(spec=spec, validate_only=True),
+              service_pb2.CreateTrainingJobRequest(spec=spec)]
+    if case.refused_field:
+        for request in checks:
+            with pytest.raises(grpc.RpcError) as caught:
+                stub.CreateTrainingJob(request)
+            code, fields = refusal(caught.value)
+            assert code in (grpc.StatusCode.INVALID_ARGUMENT, grpc.StatusCode.FAILED_PRECONDITION), caught.value.details()
+            assert case.refused_field in fields, caught.value.details()
+        return
+    stub.CreateTrainingJob(checks[0])
+    job = stub.CreateTrainingJob(checks[1])
+    for _ in stub.StreamTrainingProgress(service_pb2.StreamTrainingProgressRequest(job_id=job.job_id)):
+        pass  # the stream ends when the job does
+    final = stub.GetTrainingJob(service_pb2.GetTrainingJobRequest(job_id=job.job_id))
+    assert final.state == states.SUCCEEDED, final.error
+    assert final.metrics.iteration == 2
