@@ -84,6 +84,10 @@ CASES = [
         ("text", "sft"), ("instruction_response", "sft"), ("chat_messages", "sft"), ("preference", "dpo"),
         ("grpo", "grpo"), ("gspo", "gspo"), ("dr_grpo", "dr_grpo"), ("prompt_answer", "grpo"),
     ]),
+    # The data users already have.
+    Case("Alpaca records", "sft", file_of(
+        [{"instruction": f"Add {a} and 2.", "input": "" if a % 2 else "Show the sum.", "output": str(a + 2)}
+         for a in range(4)]), configure=set_field("sft.mask_prompt", True)),
     # The inputs validation passed and training then failed on.
     Case("gzip JSONL", "sft", file_of(CHAT, "train.jsonl.gz", gzip.compress)),
     Case("a UTF-8 BOM", "sft", file_of(CHAT, transform=lambda data: b"\xef\xbb\xbf" + data)),

@@ -1,4 +1,5 @@
-"""Single-turn pairs: {"instruction", "response"}, or the same as {"prompt", "completion"}."""
+"""Single-turn pairs: {"instruction", "response"}, the same as {"prompt", "completion"}, or
+Alpaca's {"instruction", "input"?, "output"} (a non-empty input is joined to the instruction)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ from ..issues import CONFLICTING_FIELDS, MISSING_FIELD, Problem
 from .base import Format, Record, Text, joined
 
 PAIRS = (("instruction", "response"), ("prompt", "completion"))
+ALPACA_ANSWER = "output"
+ALPACA_INPUT_SEPARATOR = "\n\n"
 
 
 class InstructionRecord(Record):
@@ -15,9 +18,17 @@ class InstructionRecord(Record):
     response: Text | msgspec.UnsetType = msgspec.UNSET
     prompt: Text | msgspec.UnsetType = msgspec.UNSET
     completion: Text | msgspec.UnsetType = msgspec.UNSET
+    input: str | msgspec.UnsetType = msgspec.UNSET  # Alpaca: context for the instruction, often ""
+    output: Text | msgspec.UnsetType = msgspec.UNSET  # Alpaca's name for the response
+
+
+def _is_alpaca(record: InstructionRecord) -> bool:
+    return record.output is not msgspec.UNSET or record.input is not msgspec.UNSET
 
 
 def check(record: InstructionRecord) -> list[Problem] | None:
+    if _is_alpaca(record):
+        return _check_alpaca(record)
     present = {name: getattr(record, name) is not msgspec.UNSET for pair in PAIRS for name in pair}
     used = [pair for pair in PAIRS if any(present[name] for name in pair)]
     if not used:
@@ -25,29 +36,49 @@ def check(record: InstructionRecord) -> list[Problem] | None:
     if len(used) > 1:
         return [Problem("", CONFLICTING_FIELDS, "mixes instruction/response with prompt/completion: keep one pair")]
     first, second = used[0]
+    if (first, second) == ("instruction", "response") and not present["response"]:
+        return [Problem("response", MISSING_FIELD,
+                        '"response" is missing: it pairs with "instruction" (Alpaca records give it as "output")')]
     return [
         Problem(name, MISSING_FIELD, f'"{name}" is missing: it pairs with "{other}"')
         for name, other in ((first, second), (second, first)) if not present[name]
     ] or None
 
 
+def _check_alpaca(record: InstructionRecord) -> list[Problem] | None:
+    problems = []
+    if record.response is not msgspec.UNSET or record.prompt is not msgspec.UNSET or record.completion is not msgspec.UNSET:
+        problems.append(Problem("", CONFLICTING_FIELDS,
+                                "mixes Alpaca's input/output with response, prompt or completion: keep one form"))
+    for name in ("instruction", ALPACA_ANSWER):
+        if getattr(record, name) is msgspec.UNSET:
+            problems.append(Problem(name, MISSING_FIELD, f'"{name}" is missing: an Alpaca record is '
+                                    '{"instruction", "input" (optional), "output"}'))
+    return problems or None
+
+
 def to_example(record: InstructionRecord) -> dict:
-    """{"prompt", "completion"} whichever pair the record uses (check() has made sure it uses one)."""
+    """{"prompt", "completion"} whichever form the record uses (check() has made sure it uses one)."""
+    if _is_alpaca(record):
+        context = record.input if record.input is not msgspec.UNSET else ""
+        prompt = record.instruction + (ALPACA_INPUT_SEPARATOR + context if context else "")
+        return {"prompt": prompt, "completion": record.output}
     if record.instruction is not msgspec.UNSET:
         return {"prompt": record.instruction, "completion": record.response}
     return {"prompt": record.prompt, "completion": record.completion}
 
 
 def training_text(record: InstructionRecord) -> str:
-    values = (record.instruction, record.response, record.prompt, record.completion)
-    return joined(*(value for value in values if value is not msgspec.UNSET))
+    # Runs before check() (token lengths of every record), so it takes whichever fields are there.
+    return joined(*(value for value in msgspec.structs.astuple(record) if value is not msgspec.UNSET))
 
 
 FORMAT = Format(
     name="instruction_response",
     record_type=InstructionRecord,
     methods=("sft",),
-    description="An instruction and its response (or a prompt and its completion).",
+    description=("An instruction and its response (or a prompt and its completion, or Alpaca's "
+                 "instruction, input and output)."),
     training_text=training_text,
     to_example=to_example,
     check=check,
