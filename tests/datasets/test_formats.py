@@ -18,6 +18,7 @@ VALID = {
     "gspo": [GSPO],
     "dr_grpo": [DR_GRPO],
     "prompt_answer": [{"prompt": "2 + 3?", "answer": "5"}, {"prompt": "2 + 4?", "answer": "6", "system": "Answer."}],
+    "question_answer": [{"question": "2 + 3?", "answer": "2 + 3 = 5\n#### 5"}, {"question": "2 + 4?", "answer": "6"}],
     "preference": [{"prompt": "2 + 3?", "chosen": "5", "rejected": "6"},
                    {"prompt": [{"role": "user", "content": "2 + 3?"}], "system": "Be exact.",
                     "chosen": [{"role": "assistant", "content": "5"}], "rejected": [{"role": "assistant", "content": "6"}]}],
@@ -26,9 +27,9 @@ VALID = {
 
 def test_methods_take_the_formats_of_the_spec():
     assert formats_for_method("sft") == ["chat_messages", "instruction_response", "text"]
-    assert formats_for_method("grpo") == ["grpo", "prompt_answer"]
-    assert formats_for_method("gspo") == ["gspo", "grpo", "prompt_answer"]
-    assert formats_for_method("dr_grpo") == ["dr_grpo", "grpo", "prompt_answer"]
+    assert formats_for_method("grpo") == ["grpo", "prompt_answer", "question_answer"]
+    assert formats_for_method("gspo") == ["gspo", "grpo", "prompt_answer", "question_answer"]
+    assert formats_for_method("dr_grpo") == ["dr_grpo", "grpo", "prompt_answer", "question_answer"]
     for method in ("dpo", "orpo", "cpo"):
         assert formats_for_method(method) == ["preference"]
     assert sorted(formats_for_method("")) == sorted(FORMATS)
@@ -144,9 +145,9 @@ def test_an_unknown_format_name_is_reported():
 
 
 def test_a_record_of_no_known_format_is_reported():
-    report = validate_bytes(jsonl({"question": "q", "reply": "r"}))
+    report = validate_bytes(jsonl({"query": "q", "reply": "r"}))
     assert found(report) == [(0, "", "unknown_format")]
-    assert "question" in report.issues[0].message
+    assert "query" in report.issues[0].message
 
 
 def test_missing_field_message_names_the_fields_present():

@@ -83,6 +83,7 @@ CASES = [
     *(Case(f"generated {fmt} for {method}", method, generated(fmt)) for fmt, method in [
         ("text", "sft"), ("instruction_response", "sft"), ("chat_messages", "sft"), ("preference", "dpo"),
         ("grpo", "grpo"), ("gspo", "gspo"), ("dr_grpo", "dr_grpo"), ("prompt_answer", "grpo"),
+        ("question_answer", "gspo"),
     ]),
     # The data users already have.
     Case("Alpaca records", "sft", file_of(

@@ -36,6 +36,7 @@ RENDERERS: dict[str, Callable[[Problem], dict]] = {
     "gspo": _gspo,
     "dr_grpo": _dr_grpo,
     "prompt_answer": lambda p: {"prompt": p.question, "answer": p.answer},
+    "question_answer": lambda p: {"question": p.question, "answer": "\n".join(p.steps) + f"\n#### {p.answer}"},
     "preference": lambda p: {
         "prompt": p.question, "chosen": f"The answer is {p.answer}.", "rejected": f"The answer is {p.wrong_answer}.",
     },
