@@ -10,8 +10,6 @@ from functools import lru_cache
 from pathlib import Path
 
 from .estimation import ModelFacts, ModelFactsError, read_model_facts
-from .estimation.model_facts import safetensors_files
-from .estimation.safetensors_header import read_header
 
 TOKENIZER_FILES = ("tokenizer.json", "tokenizer.model")
 
@@ -72,25 +70,17 @@ def check_loadable(model_dir: Path) -> ModelFacts:
         facts = read_model_facts(model_dir)
     except (ModelFactsError, OSError) as error:
         raise ModelUnloadable(str(error)) from None
-    _check_weights_match(model_dir, config, facts)
+    _check_weights_match(config, facts)
     return facts
 
 
-def _check_weights_match(model_dir: Path, config: dict, facts: ModelFacts) -> None:
-    names = {tensor.name: tensor.shape for path in safetensors_files(model_dir) for tensor in read_header(path)}
-    blocks = {int(part) for name in names for part in _block_index(name)}
+def _check_weights_match(config: dict, facts: ModelFacts) -> None:
     declared = config.get("num_hidden_layers")
-    if declared is not None and blocks and len(blocks) != int(declared):
+    if declared is not None and facts.weight_blocks and facts.weight_blocks != int(declared):
         raise ModelUnloadable(f"config.json has num_hidden_layers {declared} but the weights hold "
-                              f"{len(blocks)} blocks: the weights are not this config's")
-    embedding = next((shape for name, shape in names.items() if name.endswith("embed_tokens.weight")), None)
-    if embedding is not None and facts.quantization is None:
+                              f"{facts.weight_blocks} blocks: the weights are not this config's")
+    if facts.embedding_shape is not None and facts.quantization is None:
         expected = (facts.vocab_size, facts.hidden_size)
-        if tuple(embedding) != expected:
-            raise ModelUnloadable(f"embed_tokens.weight has shape {tuple(embedding)} but config.json gives "
-                                  f"vocab_size x hidden_size = {expected}: the weights are not this config's")
-
-
-def _block_index(name: str) -> list[str]:
-    parts = name.split(".")
-    return [parts[i + 1] for i, part in enumerate(parts[:-1]) if part == "layers" and parts[i + 1].isdigit()][:1]
+        if tuple(facts.embedding_shape) != expected:
+            raise ModelUnloadable(f"embed_tokens.weight has shape {tuple(facts.embedding_shape)} but config.json "
+                                  f"gives vocab_size x hidden_size = {expected}: the weights are not this config's")

@@ -10,7 +10,7 @@ import gzip
 import io
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO, Iterator
+from typing import Any, BinaryIO, Iterator
 
 import msgspec
 
@@ -85,16 +85,19 @@ def split_files(directory: Path) -> dict[str, Path]:
 
 
 class RecordError(ValueError):
-    pass
+    def __init__(self, path: Path | str, line: int, reason: str):
+        super().__init__(f"{path}:{line}: {reason}")
+        self.path, self.line, self.reason = path, line, reason
 
 
-def iter_records(path: Path | str) -> Iterator[tuple[int, dict]]:
-    """(line number, record) of every non-blank line, as training reads them.
+def iter_records(path: Path | str, record_type: type = dict) -> Iterator[tuple[int, Any]]:
+    """(line number, record) of every non-blank line, as training reads them, decoded as record_type
+    (a format's Struct, or a plain dict).
 
     Takes what validation takes (gzip, a BOM, CRLF, blank lines); raises RecordError naming
-    the line when one is not a JSON object, which validation would have reported.
+    the line when one does not decode as record_type, which validation would have reported.
     """
-    decode = msgspec.json.Decoder(dict).decode
+    decode = msgspec.json.Decoder(record_type).decode
     with open_stream(Path(path)) as stream:
         for batch in line_batches(stream):
             for number, line in enumerate(batch.lines, batch.first_line):
@@ -102,4 +105,4 @@ def iter_records(path: Path | str) -> Iterator[tuple[int, dict]]:
                     try:
                         yield number, decode(line)
                     except (msgspec.DecodeError, msgspec.ValidationError, UnicodeDecodeError) as exc:
-                        raise RecordError(f"{path}:{number}: {exc}") from None
+                        raise RecordError(path, number, str(exc)) from None

@@ -10,11 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-import msgspec
-
 from .detect import detect
 from .formats import FORMATS, formats_for_method, get_format
-from .reader import line_batches, open_stream, split_files
+from .reader import RecordError, iter_records, open_stream, split_files
 
 
 @dataclass(frozen=True)
@@ -42,20 +40,11 @@ class DataChanged(ValueError):
 def read_examples(path: Path, format_name: str) -> list[dict]:
     """Every record of a file, decoded as `format_name` and converted for its trainer."""
     fmt = get_format(format_name)
-    decode = msgspec.json.Decoder(fmt.record_type).decode
-    examples = []
-    with open_stream(path) as stream:
-        for batch in line_batches(stream):
-            for number, line in enumerate(batch.lines, batch.first_line):
-                if not line.strip():
-                    continue
-                try:
-                    record = decode(line)
-                except (msgspec.DecodeError, UnicodeDecodeError) as error:
-                    raise DataChanged(f"{path}:{number}: no longer {format_name} data ({error}); "
-                                      "the file changed after the job was accepted") from None
-                examples.append(fmt.to_example(record))
-    return examples
+    try:
+        return [fmt.to_example(record) for _, record in iter_records(path, fmt.record_type)]
+    except RecordError as error:
+        raise DataChanged(f"{error.path}:{error.line}: no longer {format_name} data ({error.reason}); "
+                          "the file changed after the job was accepted") from None
 
 
 def decided_format(path: Path, method: str) -> str:

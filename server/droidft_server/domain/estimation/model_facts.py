@@ -50,6 +50,8 @@ class ModelFacts:
     total_parameters: int  # quantised weights counted unpacked; scales and biases not counted
     block_parameters: int  # parameters of one transformer block (the last one)
     projections: tuple[Projection, ...]  # linear layers of one block (the last one)
+    weight_blocks: int  # transformer blocks the weights hold (num_layers is what config.json declares)
+    embedding_shape: tuple[int, ...] | None  # embed_tokens.weight, unpacked when quantised; None: not stored
 
     @property
     def kv_dim(self) -> int:
@@ -161,4 +163,6 @@ def facts_from(config: dict, tensors: list[TensorInfo]) -> ModelFacts:
         total_parameters=sum(_count(shape) for shape in logical.values()),
         block_parameters=block_params[last],
         projections=projections,
+        weight_blocks=len(block_params),
+        embedding_shape=embedding,
     )
