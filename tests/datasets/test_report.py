@@ -69,7 +69,7 @@ def test_summary_and_refusal_name_the_first_errors_exactly():
     assert report.first_errors(1)[0].line == 2
     assert report.summary().startswith("2 data errors (invalid_json: 1, unknown_enum_value: 1); first: <content>:2")
     error = data_errors(report)
-    assert error.kind is ErrorKind.FAILED_PRECONDITION and error.reason == "DATASET_INVALID"
+    assert error.kind is ErrorKind.FAILED_PRECONDITION and error.reason_name == "DATASET_INVALID"
     assert [(v.type, v.subject) for v in error.precondition_violations] == [
         ("dataset_unknown_enum_value", "<content>:2 messages[0].role"), ("dataset_invalid_json", "<content>:3"),
     ]

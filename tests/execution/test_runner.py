@@ -11,6 +11,7 @@ import pytest
 from execution_helpers import CHATS, RecordingListener, sft_spec, write_jsonl
 from droidft.v1 import job_pb2, methods_pb2, progress_pb2
 
+from droidft_server.domain.errors import Reason
 from droidft_server.execution.runner import ProcessRunner
 
 LONG = 1_000_000  # iterations: runs until stopped
@@ -82,7 +83,7 @@ def test_a_training_error_fails_the_run_with_its_message_even_if_the_listener_ra
     runner.start("error", sft_spec(tiny_model, data, batch_size=2), tmp_path / "out", listener)
     outcome = listener.outcome()
 
-    assert (outcome.state, outcome.error_reason) == (job_pb2.JOB_STATE_FAILED, "TRAINING_ERROR")
+    assert (outcome.state, Reason.Name(outcome.error_reason)) == (job_pb2.JOB_STATE_FAILED, "TRAINING_ERROR")
     # Preflight refuses such a job; a runner handed one anyway reports mlx-lm's own error.
     assert outcome.message.startswith("ValueError: ") and "batch_size=2" in outcome.message
     log = [e.log for e in listener.events if e.HasField("log")][-1]
@@ -97,7 +98,7 @@ def test_a_killed_worker_fails_the_run_as_crashed(runner, tiny_model, chats, tmp
     os.kill(worker_of("killed").pid, signal.SIGKILL)
     outcome = listener.outcome()
 
-    assert (outcome.state, outcome.error_reason) == (job_pb2.JOB_STATE_FAILED, "WORKER_CRASHED")
+    assert (outcome.state, Reason.Name(outcome.error_reason)) == (job_pb2.JOB_STATE_FAILED, "WORKER_CRASHED")
     assert "killed by SIGKILL" in outcome.message
 
 

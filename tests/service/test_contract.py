@@ -8,7 +8,7 @@ from grpc_status import rpc_status
 from droidft.v1 import data_pb2, job_pb2, methods_pb2, progress_pb2, service_pb2
 
 from droidft_server.domain import states
-from droidft_server.domain.errors import DroidftError, ErrorKind
+from droidft_server.domain.errors import DroidftError, ErrorKind, Reason
 from droidft_server.domain.jobs import JobManager
 from droidft_server.persistence.sqlite_store import SqliteJobStore
 from fixed_device import device_profile
@@ -101,7 +101,7 @@ def test_unavailable_method_is_unimplemented_never_run_as_sft(spec, tmp_path):
     spec.orpo.beta = 0.2
     with pytest.raises(DroidftError) as caught:
         jobs.create(spec)
-    assert (caught.value.kind, caught.value.reason) == (ErrorKind.UNIMPLEMENTED, "METHOD_NOT_AVAILABLE")
+    assert (caught.value.kind, caught.value.reason_name) == (ErrorKind.UNIMPLEMENTED, "METHOD_NOT_AVAILABLE")
     assert runner.started == {}
 
 
@@ -208,7 +208,7 @@ def test_stream_replays_then_follows_live_events_and_ends_after_terminal(stub, s
 
 def test_failed_job_carries_its_error(stub, spec, fake_runner):
     job_id = stub.CreateTrainingJob(service_pb2.CreateTrainingJobRequest(spec=spec)).job_id
-    fake_runner.finish(job_id, states.FAILED, error_reason="TRAINING_ERROR", message="boom")
+    fake_runner.finish(job_id, states.FAILED, error_reason=Reason.TRAINING_ERROR, message="boom")
     job = stub.GetTrainingJob(service_pb2.GetTrainingJobRequest(job_id=job_id))
     assert (job.state, job.error.reason, job.error.message) == (states.FAILED, "TRAINING_ERROR", "boom")
     last = list(stub.StreamTrainingProgress(service_pb2.StreamTrainingProgressRequest(job_id=job_id)))[-1]
@@ -263,7 +263,7 @@ def test_a_job_that_cannot_fit_is_refused_or_warned_about(tmp_path, spec):
     try:
         with pytest.raises(DroidftError) as caught:
             refusing.jobs.create(spec)
-        assert (caught.value.kind, caught.value.reason) == (ErrorKind.RESOURCE_EXHAUSTED, "INSUFFICIENT_MEMORY")
+        assert (caught.value.kind, caught.value.reason_name) == (ErrorKind.RESOURCE_EXHAUSTED, "INSUFFICIENT_MEMORY")
         assert "does not fit" in caught.value.message
     finally:
         refusing.stop(grace=0)

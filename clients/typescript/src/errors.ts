@@ -1,6 +1,7 @@
 import { Code, ConnectError } from "@connectrpc/connect";
 import type { Violation } from "@bufbuild/protovalidate";
 import { pathToString } from "@bufbuild/protobuf/reflect";
+import { ErrorReason } from "./gen/droidft/v1/errors_pb.js";
 import { BadRequestSchema, ErrorInfoSchema, PreconditionFailureSchema } from "./gen/google/rpc/error_details_pb.js";
 
 /** One invalid field of a request, as the server's google.rpc.BadRequest (or the local check) names it. */
@@ -65,6 +66,12 @@ export class DroidftError extends Error {
   /** The gRPC code's name as Connect spells it, e.g. "InvalidArgument". */
   get codeName(): string {
     return Code[this.code];
+  }
+
+  /** The contract's reason (droidft.v1.ErrorReason), or ERROR_REASON_UNSPECIFIED when none or an unknown one was sent. */
+  get errorReason(): ErrorReason {
+    const value = (ErrorReason as unknown as Record<string, ErrorReason | undefined>)[this.reason];
+    return typeof value === "number" ? value : ErrorReason.ERROR_REASON_UNSPECIFIED;
   }
 }
 

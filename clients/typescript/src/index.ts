@@ -2,6 +2,7 @@ export * from "./client.js";
 export * from "./errors.js";
 export { defaultReconnectPolicy, isTerminal, type ReconnectPolicy } from "./progress.js";
 export * from "./gen/droidft/v1/data_pb.js";
+export * from "./gen/droidft/v1/errors_pb.js";
 export * from "./gen/droidft/v1/job_pb.js";
 export * from "./gen/droidft/v1/methods_pb.js";
 export * from "./gen/droidft/v1/progress_pb.js";

@@ -7,6 +7,7 @@ import { Code } from "@connectrpc/connect";
 import {
   DroidftClient,
   DroidftError,
+  ErrorReason,
   JobState,
   TrainingMethod,
   type TrainingJobSpecInit,
@@ -120,6 +121,7 @@ describe("droidft TypeScript client against a real server", () => {
     assert.equal(error.code, Code.NotFound);
     assert.equal(error.domain, "droidft");
     assert.equal(error.reason, "JOB_NOT_FOUND");
+    assert.equal(error.errorReason, ErrorReason.JOB_NOT_FOUND);
   });
 
   test("reports a missing model as FAILED_PRECONDITION with its reason", async () => {

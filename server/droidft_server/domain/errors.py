@@ -1,12 +1,19 @@
-"""The error catalogue: every failure a request can meet, with a stable reason.
+"""Errors a request or a job can meet: a kind (the gRPC status class) and a reason.
 
-Transport maps each kind onto a gRPC status code; the reason travels as google.rpc.ErrorInfo.
+The reasons are the contract's enum droidft.v1.ErrorReason (proto/droidft/v1/errors.proto), where
+each is documented; code names them as `Reason.JOB_NOT_FOUND`, never as a string. Transport maps
+each kind onto a gRPC status code, and the reason's name travels as google.rpc.ErrorInfo.reason.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import Enum
+
+from droidft.v1 import errors_pb2, job_pb2
+
+# The contract's reasons: Reason.JOB_NOT_FOUND is an int, Reason.Name(value) its wire name.
+Reason = errors_pb2.ErrorReason
 
 
 class ErrorKind(Enum):
@@ -36,7 +43,7 @@ class PreconditionViolation:
 @dataclass
 class DroidftError(Exception):
     kind: ErrorKind
-    reason: str  # stable, UPPER_SNAKE_CASE
+    reason: int  # a Reason value
     message: str
     metadata: dict[str, str] = field(default_factory=dict)
     field_violations: list[FieldViolation] = field(default_factory=list)
@@ -45,14 +52,27 @@ class DroidftError(Exception):
     def __str__(self) -> str:
         return self.message
 
+    @property
+    def reason_name(self) -> str:
+        return Reason.Name(self.reason)
+
 
 def invalid_argument(violations: list[FieldViolation], message: str = "") -> DroidftError:
     # The violations travel as details; the message only names the fields, so clients that print both stay readable.
     fields = ", ".join(dict.fromkeys(v.field or "(request)" for v in violations))
     return DroidftError(
-        ErrorKind.INVALID_ARGUMENT, "INVALID_REQUEST", message or f"invalid request: check {fields}", field_violations=violations
+        ErrorKind.INVALID_ARGUMENT, Reason.INVALID_REQUEST, message or f"invalid request: check {fields}", field_violations=violations
     )
 
 
 def job_not_found(job_id: str) -> DroidftError:
-    return DroidftError(ErrorKind.NOT_FOUND, "JOB_NOT_FOUND", f"no job {job_id!r}", {"job_id": job_id})
+    return DroidftError(ErrorKind.NOT_FOUND, Reason.JOB_NOT_FOUND, f"no job {job_id!r}", {"job_id": job_id})
+
+
+def shutting_down() -> DroidftError:
+    return DroidftError(ErrorKind.UNAVAILABLE, Reason.SERVER_SHUTTING_DOWN, "the server is shutting down")
+
+
+def job_error(reason: int, message: str) -> job_pb2.JobError:
+    """Why a job failed, as its record keeps it (JobError.reason holds the reason's name)."""
+    return job_pb2.JobError(reason=Reason.Name(reason), message=message)

@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Callable
 
 from . import datasets
-from .errors import DroidftError, ErrorKind
+from .errors import DroidftError, ErrorKind, Reason
 from .estimation import DeviceProfile, Estimate, ModelFactsError, TokenLengths, check_fit, estimate, read_model_facts
 from .spec import JobSettings
 
@@ -25,7 +25,7 @@ def estimate_job(settings: JobSettings, device: DeviceProfile) -> Estimate:
     try:
         facts = read_model_facts(Path(settings.model_path))
     except (ModelFactsError, OSError) as error:
-        raise DroidftError(ErrorKind.FAILED_PRECONDITION, "MODEL_UNREADABLE",
+        raise DroidftError(ErrorKind.FAILED_PRECONDITION, Reason.MODEL_UNREADABLE,
                            f"spec.model_path: cannot read the model at {settings.model_path!r}: {error}",
                            {"field": "spec.model_path", "path": settings.model_path}) from None
     return estimate(settings, facts, token_lengths=_token_lengths(settings), device=device)
@@ -40,7 +40,7 @@ def resources_fit(device: Callable[[], DeviceProfile], *, refuse: bool):
         if fits:
             return []
         if refuse:
-            raise DroidftError(ErrorKind.RESOURCE_EXHAUSTED, "INSUFFICIENT_MEMORY", message, {
+            raise DroidftError(ErrorKind.RESOURCE_EXHAUSTED, Reason.INSUFFICIENT_MEMORY, message, {
                 "peak_memory_bytes": str(prediction.peak_memory_bytes),
                 "available_memory_bytes": str(prediction.available_memory_bytes),
             })

@@ -19,7 +19,7 @@ from google.protobuf import timestamp_pb2
 from droidft.v1 import job_pb2, progress_pb2
 
 from . import states
-from .errors import DroidftError, ErrorKind, FieldViolation, invalid_argument, job_not_found
+from .errors import DroidftError, ErrorKind, FieldViolation, Reason, invalid_argument, job_error, job_not_found, shutting_down
 from .runs import RunOutcome, Runner
 from .spec import METHOD_OF_CONFIG, method_name, resolve
 
@@ -102,9 +102,7 @@ class JobManager:
             for job in self._store.jobs_in_states([states.QUEUED, states.RUNNING]):
                 self._active[job.job_id] = job
                 if job.state == states.RUNNING:
-                    error = job_pb2.JobError(
-                        reason="SERVER_RESTARTED", message="the server stopped while the job was running"
-                    )
+                    error = job_error(Reason.SERVER_RESTARTED, "the server stopped while the job was running")
                     self._transition(job, states.FAILED, error.message, error)
                 else:
                     self._queue.append(job.job_id)
@@ -128,7 +126,7 @@ class JobManager:
         settings = resolve(spec)
         with self._lock:
             if self._closed:
-                raise DroidftError(ErrorKind.UNAVAILABLE, "SERVER_SHUTTING_DOWN", "the server is shutting down")
+                raise shutting_down()
             if (earlier := self._earlier_job(request_id, spec)) is not None:
                 return earlier
             job = job_pb2.TrainingJob(
@@ -162,7 +160,7 @@ class JobManager:
             if existing.spec != spec:
                 raise DroidftError(
                     ErrorKind.ALREADY_EXISTS,
-                    "REQUEST_ID_REUSED",
+                    Reason.REQUEST_ID_REUSED,
                     f"request_id {request_id!r} was used for job {existing.job_id} with a different spec",
                     {"job_id": existing.job_id, "request_id": request_id},
                 )
@@ -194,7 +192,7 @@ class JobManager:
                     raise job_not_found(job_id)
                 raise DroidftError(
                     ErrorKind.FAILED_PRECONDITION,
-                    "JOB_ALREADY_FINISHED",
+                    Reason.JOB_ALREADY_FINISHED,
                     f"job {job_id} already finished as {states.name(stored.state)}",
                     {"job_id": job_id, "state": states.name(stored.state)},
                 )
@@ -241,7 +239,7 @@ class JobManager:
                 continue
             with self._lock:
                 if self._closed:
-                    raise DroidftError(ErrorKind.UNAVAILABLE, "SERVER_SHUTTING_DOWN", "the server is shutting down")
+                    raise shutting_down()
                 self._changed.wait_for(
                     lambda: self._closed or self._last_sequence(job_id) > after_sequence, _WATCH_RECHECK_SECONDS)
 
@@ -269,7 +267,7 @@ class JobManager:
             job.adapter_path = outcome.adapter_path
             error = None
             if outcome.state == states.FAILED:
-                error = job_pb2.JobError(reason=outcome.error_reason, message=outcome.message)
+                error = job_error(outcome.error_reason, outcome.message)
             self._running.discard(job_id)
             self._cancel_requested.discard(job_id)
             self._transition(job, outcome.state, outcome.message or "finished", error)
@@ -282,7 +280,7 @@ class JobManager:
         if name not in self._available:
             raise DroidftError(
                 ErrorKind.UNIMPLEMENTED,
-                "METHOD_NOT_AVAILABLE",
+                Reason.METHOD_NOT_AVAILABLE,
                 f"method {name!r} is not available on this server yet (available: {', '.join(sorted(self._available))})",
                 {"method": name},
             )
@@ -296,7 +294,7 @@ class JobManager:
                 self._runner.start(job.job_id, job.spec, Path(job.output_dir), self)
             except Exception as error:  # a runner that cannot start must not wedge the queue
                 self._running.discard(job.job_id)
-                failure = job_pb2.JobError(reason="WORKER_START_FAILED", message=f"could not start the worker: {error}")
+                failure = job_error(Reason.WORKER_START_FAILED, f"could not start the worker: {error}")
                 self._transition(job, states.FAILED, failure.message, failure)
 
     def _transition(self, job: job_pb2.TrainingJob, new_state: int, message: str, error: job_pb2.JobError | None = None) -> None:

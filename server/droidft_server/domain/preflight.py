@@ -15,7 +15,7 @@ from . import datasets, rewards
 from .datasets.refusal import VIOLATIONS_LISTED, data_errors
 from .datasets.report import ValidationReport
 from .datasets.training_data import data_files
-from .errors import DroidftError, ErrorKind, FieldViolation, invalid_argument
+from .errors import DroidftError, ErrorKind, FieldViolation, Reason, invalid_argument
 from .model_check import ModelUnloadable, check_loadable
 from .spec import JobSettings, resolve
 
@@ -25,7 +25,7 @@ Check = Callable[[job_pb2.TrainingJobSpec, JobSettings], list[str]]
 MASKABLE_FORMATS = ("chat_messages", "instruction_response")
 
 
-def _missing(field: str, path: str, what: str, reason: str) -> DroidftError:
+def _missing(field: str, path: str, what: str, reason: int) -> DroidftError:
     return DroidftError(
         ErrorKind.FAILED_PRECONDITION, reason, f"{field}: {what} {path!r} not found on the server",
         {"field": field, "path": path},
@@ -40,11 +40,11 @@ def model_loadable(spec: job_pb2.TrainingJobSpec, settings: JobSettings) -> list
     """The model directory exists and the installed mlx-lm can load it; adapter.num_layers fits it."""
     model_dir = Path(settings.model_path)
     if not (model_dir / "config.json").is_file():
-        raise _missing("spec.model_path", settings.model_path, "model directory (with config.json)", "MODEL_NOT_FOUND")
+        raise _missing("spec.model_path", settings.model_path, "model directory (with config.json)", Reason.MODEL_NOT_FOUND)
     try:
         facts = check_loadable(model_dir)
     except ModelUnloadable as error:
-        raise DroidftError(ErrorKind.FAILED_PRECONDITION, "MODEL_UNLOADABLE",
+        raise DroidftError(ErrorKind.FAILED_PRECONDITION, Reason.MODEL_UNLOADABLE,
                            f"spec.model_path: the model at {settings.model_path!r} cannot be loaded: {error}",
                            {"field": "spec.model_path", "path": settings.model_path}) from None
     layers = settings.adapter.num_layers
@@ -60,9 +60,9 @@ def data_exists(spec: job_pb2.TrainingJobSpec, settings: JobSettings) -> list[st
     if files.train is None or not files.train.is_file():
         raise _missing("spec.train_data_path", settings.train_data_path,
                        "training data (a JSONL file, or a directory with train.jsonl or train.jsonl.gz)",
-                       "DATASET_NOT_FOUND")
+                       Reason.DATASET_NOT_FOUND)
     if settings.val_data_path is not None and not Path(settings.val_data_path).is_file():
-        raise _missing("spec.val_data_path", settings.val_data_path, "validation data", "DATASET_NOT_FOUND")
+        raise _missing("spec.val_data_path", settings.val_data_path, "validation data", Reason.DATASET_NOT_FOUND)
     if settings.early_stop and files.valid is None:
         raise _violation("spec.early_stop",
                          "early_stop needs validation data: set val_data_path or give a directory with valid.jsonl",

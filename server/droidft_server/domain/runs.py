@@ -15,7 +15,7 @@ class RunOutcome:
 
     state: int  # job_pb2.JobState
     adapter_path: str = ""
-    error_reason: str = ""  # stable reason for FAILED, e.g. "TRAINING_ERROR", "WORKER_CRASHED"
+    error_reason: int = 0  # for FAILED, an errors.Reason (TRAINING_ERROR, WORKER_CRASHED, ...)
     message: str = ""
 
 

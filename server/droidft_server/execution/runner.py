@@ -16,15 +16,13 @@ from typing import Any
 
 from droidft.v1 import job_pb2, progress_pb2
 
+from ..domain.errors import Reason
 from ..domain.runs import RunListener, RunOutcome
 from .blas import worker_threads
 from .protocol import Event, Failed, Finished, Started, WorkerJob
 from .worker import run_worker
 
 logger = logging.getLogger(__name__)
-
-TRAINING_ERROR = "TRAINING_ERROR"
-WORKER_CRASHED = "WORKER_CRASHED"
 
 
 @dataclass
@@ -139,10 +137,10 @@ class ProcessRunner:
             state = job_pb2.JOB_STATE_CANCELLED if cancelled else job_pb2.JOB_STATE_SUCCEEDED
             return RunOutcome(state=state, adapter_path=result.adapter_path, message=result.message)
         if isinstance(result, Failed):
-            return RunOutcome(state=job_pb2.JOB_STATE_FAILED, error_reason=TRAINING_ERROR, message=result.message)
+            return RunOutcome(state=job_pb2.JOB_STATE_FAILED, error_reason=Reason.TRAINING_ERROR, message=result.message)
         return RunOutcome(
             state=job_pb2.JOB_STATE_FAILED,
-            error_reason=WORKER_CRASHED,
+            error_reason=Reason.WORKER_CRASHED,
             message=f"the worker process {_exit_description(run.process.exitcode)} before reporting a result",
         )
 

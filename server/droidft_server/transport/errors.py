@@ -7,7 +7,7 @@ from google.protobuf import any_pb2
 from google.rpc import code_pb2, error_details_pb2, status_pb2
 from grpc_status import rpc_status
 
-from ..domain.errors import DroidftError, ErrorKind
+from ..domain.errors import DroidftError, ErrorKind, Reason
 
 ERROR_DOMAIN = "droidft"
 
@@ -29,7 +29,7 @@ def _packed(detail) -> any_pb2.Any:
 
 
 def to_status(error: DroidftError) -> grpc.Status:
-    details = [_packed(error_details_pb2.ErrorInfo(reason=error.reason, domain=ERROR_DOMAIN, metadata=error.metadata))]
+    details = [_packed(error_details_pb2.ErrorInfo(reason=error.reason_name, domain=ERROR_DOMAIN, metadata=error.metadata))]
     if error.field_violations:
         details.append(_packed(error_details_pb2.BadRequest(field_violations=[
             error_details_pb2.BadRequest.FieldViolation(field=v.field, description=v.description, reason=v.rule)
@@ -44,5 +44,5 @@ def to_status(error: DroidftError) -> grpc.Status:
 
 
 def internal_status(message: str) -> grpc.Status:
-    info = error_details_pb2.ErrorInfo(reason="INTERNAL", domain=ERROR_DOMAIN)
+    info = error_details_pb2.ErrorInfo(reason=Reason.Name(Reason.INTERNAL), domain=ERROR_DOMAIN)
     return rpc_status.to_status(status_pb2.Status(code=code_pb2.INTERNAL, message=message, details=[_packed(info)]))

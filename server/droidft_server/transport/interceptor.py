@@ -19,7 +19,7 @@ log = structlog.get_logger("droidft.rpc")
 
 def _abort(context: grpc.ServicerContext, method: str, error: Exception):
     if isinstance(error, DroidftError):
-        log.info("rpc_error", method=method, reason=error.reason, message=error.message)
+        log.info("rpc_error", method=method, reason=error.reason_name, message=error.message)
         context.abort_with_status(to_status(error))
     log.exception("rpc_internal_error", method=method)
     context.abort_with_status(internal_status(f"internal error in {method}: {type(error).__name__}"))

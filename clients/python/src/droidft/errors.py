@@ -10,12 +10,28 @@ the server stands in the way, google.rpc.PreconditionFailure.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import Enum
 from typing import Iterable, Mapping
 
 import grpc
 from google.rpc import error_details_pb2, status_pb2
 
+from droidft.v1 import errors_pb2
+
 STATUS_DETAILS_KEY = "grpc-status-details-bin"
+
+
+class _ReasonName(str, Enum):
+    def __str__(self) -> str:
+        return self.value
+
+
+# The contract's reasons (droidft.v1.ErrorReason, documented in proto/droidft/v1/errors.proto) as the
+# strings DroidftError.reason and JobError.reason hold: `error.reason == Reason.JOB_NOT_FOUND`. Built
+# from the generated enum, so it lists exactly what the contract does.
+Reason = _ReasonName(
+    "Reason", [(name, name) for name in errors_pb2.ErrorReason.keys() if name != "ERROR_REASON_UNSPECIFIED"]
+)
 
 
 @dataclass(frozen=True)
@@ -45,7 +61,11 @@ class PreconditionViolation:
 
 
 class DroidftError(Exception):
-    """A failed call: status code, message, and the decoded error details."""
+    """A failed call: status code, message, and the decoded error details.
+
+    `reason` is the name of a droidft.v1.ErrorReason (compare it with `Reason.JOB_NOT_FOUND`), or
+    empty when the failure did not come from droidft (a deadline, a lost connection).
+    """
 
     def __init__(
         self,

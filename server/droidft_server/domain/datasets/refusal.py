@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..errors import DroidftError, ErrorKind, PreconditionViolation
+from ..errors import DroidftError, ErrorKind, PreconditionViolation, Reason
 from .report import ValidationReport
 
 VIOLATIONS_LISTED = 10
@@ -20,6 +20,6 @@ def data_errors(report: ValidationReport, listed: int = VIOLATIONS_LISTED) -> Dr
         for issue in report.first_errors(listed)
     ]
     return DroidftError(
-        ErrorKind.FAILED_PRECONDITION, "DATASET_INVALID", report.summary(),
+        ErrorKind.FAILED_PRECONDITION, Reason.DATASET_INVALID, report.summary(),
         metadata={"error_count": str(report.error_count)}, precondition_violations=violations,
     )
