@@ -17,7 +17,7 @@ from .datasets.report import ValidationReport
 from .datasets.training_data import data_files
 from .errors import DroidftError, ErrorKind, FieldViolation, Reason, invalid_argument
 from .model_check import ModelUnloadable, check_loadable
-from .spec import JobSettings, resolve
+from .spec import EARLY_STOP_NEEDS_VALIDATION_DATA, JobSettings, resolve
 
 # A check raises DroidftError or returns warnings for the job's log.
 Check = Callable[[job_pb2.TrainingJobSpec, JobSettings], list[str]]
@@ -65,7 +65,7 @@ def data_exists(spec: job_pb2.TrainingJobSpec, settings: JobSettings) -> list[st
         raise _missing("spec.val_data_path", settings.val_data_path, "validation data", Reason.DATASET_NOT_FOUND)
     if settings.early_stop and files.valid is None:
         raise _violation("spec.early_stop",
-                         "early_stop needs validation data: set val_data_path or give a directory with valid.jsonl",
+                         EARLY_STOP_NEEDS_VALIDATION_DATA,
                          "spec.early_stop_needs_validation_data")
     return []
 

@@ -85,16 +85,22 @@ GRPO_NORMALIZERS = {
     methods_pb2.GRPO_LOSS_NORMALIZER_TOKEN_MEAN: "token_mean",
 }
 
-# Oneof field name -> TrainingMethod value.
+# Oneof field name -> TrainingMethod value, read from the contract: each config field of the spec's
+# `method` oneof is named as its TrainingMethod value without the prefix ("dr_grpo", TRAINING_METHOD_DR_GRPO).
 METHOD_OF_CONFIG = {
-    "sft": methods_pb2.TRAINING_METHOD_SFT,
-    "grpo": methods_pb2.TRAINING_METHOD_GRPO,
-    "gspo": methods_pb2.TRAINING_METHOD_GSPO,
-    "dr_grpo": methods_pb2.TRAINING_METHOD_DR_GRPO,
-    "dpo": methods_pb2.TRAINING_METHOD_DPO,
-    "orpo": methods_pb2.TRAINING_METHOD_ORPO,
-    "cpo": methods_pb2.TRAINING_METHOD_CPO,
+    field.name: methods_pb2.TrainingMethod.Value("TRAINING_METHOD_" + field.name.upper())
+    for field in job_pb2.TrainingJobSpec.DESCRIPTOR.oneofs_by_name["method"].fields
 }
+_CONFIG_OF_METHOD = {method: name for name, method in METHOD_OF_CONFIG.items()}
+
+EARLY_STOP_NEEDS_VALIDATION_DATA = (
+    "early_stop needs validation data: set val_data_path or give a directory with valid.jsonl"
+)
+
+
+def config_of_method(method: int) -> str:
+    """The oneof field name of a TrainingMethod value ("" for UNSPECIFIED or an unknown value)."""
+    return _CONFIG_OF_METHOD.get(method, "")
 
 
 def _get(message: Any, name: str, path: str) -> Any:

@@ -12,15 +12,11 @@ from ..domain import datasets
 from ..domain.datasets.writer import ContentTooLarge
 from ..domain.datasets.progress import ProgressCallback, ValidationProgress, throttled
 from ..domain.errors import FieldViolation, invalid_argument
-from ..domain.spec import METHOD_OF_CONFIG
-
-METHOD_NAMES = {value: name for name, value in METHOD_OF_CONFIG.items()}
+from ..domain.spec import config_of_method
 SEVERITIES = {
     datasets.Severity.ERROR: data_pb2.ISSUE_SEVERITY_ERROR,
     datasets.Severity.WARNING: data_pb2.ISSUE_SEVERITY_WARNING,
 }
-DEFAULT_MAX_SEQ_LENGTH = 2048
-DEFAULT_MAX_ISSUES = 100
 DEFAULT_SAMPLE_COUNT = 100
 INLINE_LIMIT_BYTES = 64 * 2**20  # the same bound as ValidateDatasetRequest.content
 
@@ -59,12 +55,10 @@ def validation_report_to_proto(report: datasets.ValidationReport) -> data_pb2.Va
 
 
 def validation_options(request: data_pb2.ValidateDatasetRequest) -> datasets.ValidationOptions:
+    # Limits the request leaves unset keep ValidationOptions' defaults.
+    limits = {name: getattr(request, name) for name in ("max_seq_length", "max_issues") if request.HasField(name)}
     return datasets.ValidationOptions(
-        method=METHOD_NAMES.get(request.method, ""),
-        format=request.format,
-        model_path=request.model_path,
-        max_seq_length=request.max_seq_length if request.HasField("max_seq_length") else DEFAULT_MAX_SEQ_LENGTH,
-        max_issues=request.max_issues if request.HasField("max_issues") else DEFAULT_MAX_ISSUES,
+        method=config_of_method(request.method), format=request.format, model_path=request.model_path, **limits
     )
 
 

@@ -18,6 +18,7 @@ from typing import BinaryIO, Callable
 
 import msgspec
 
+from ..spec import DEFAULTS
 from .detect import Detection, detect
 from .diagnose import diagnose
 from .duplicates import DuplicateFinder
@@ -40,7 +41,7 @@ class ValidationOptions:
     method: str = ""  # "sft", "grpo", ...: picks the accepted formats; "": any format
     format: str = ""  # "": detected from the first record
     model_path: str = ""  # a model directory with tokenizer.json: token statistics
-    max_seq_length: int = 2048
+    max_seq_length: int = DEFAULTS["max_seq_length"]  # a job's default, so a check without one judges as training will
     max_issues: int = 100
     on_progress: ProgressCallback | None = None  # told after each batch of lines how far the check has got
 

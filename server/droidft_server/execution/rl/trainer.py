@@ -233,8 +233,8 @@ def train_policy(ctx: TrainingContext) -> TrainingResult:
     valid = select_prompts([rl_prompt(example) for example in data.valid], method) if data.valid is not None else None
     if not train:
         raise ValueError(f"{settings.train_data_path}: no training records for domain {method.domain!r}")
-    if settings.early_stop and not valid:
-        raise ValueError("early_stop needs validation data: set val_data_path or put valid.jsonl beside train.jsonl")
+    if settings.early_stop and not valid:  # preflight saw validation data; the domain filter left none of it
+        raise ValueError(f"early_stop: the validation data holds no records for domain {method.domain!r}")
 
     model, tokenizer = mlx_lm.load(settings.model_path)
     # The reference (the model before training) is only loaded when a KL term uses it.
