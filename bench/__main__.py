@@ -18,7 +18,7 @@ def benchmark_names() -> list[str]:
 
 
 def main(argv: list[str]) -> int:
-    from droidft_server.execution import blas
+    from droidft_server.worker import blas
 
     blas.load(blas.worker_threads(1))  # what a worker does first: the rows run on the workers' BLAS
     names = argv or benchmark_names()

@@ -29,7 +29,7 @@ LORA_FLOPS_PER_PARAMETER_TOKEN = 4
 
 
 def _configurations() -> list[tuple[str, dict[str, str], int]]:
-    from droidft_server.execution import blas
+    from droidft_server.worker import blas
 
     cores = blas.available_cores()
     rows = [("reference (bundled with mlx[cpu])", {blas.ENVIRONMENT_SWITCH: blas.REFERENCE}, 1)]
@@ -63,7 +63,7 @@ def _numpy_gemm_flops() -> float:
 
 def _one(threads: int, model: str, data: str, output_dir: str) -> dict:
     """In the measuring process: load the BLAS, time a GEMM, train."""
-    from droidft_server.execution import blas
+    from droidft_server.worker import blas
 
     loaded = blas.load(threads)
     import mlx.core as mx

@@ -6,7 +6,7 @@ mlx-lm's compiled step (the one droidft's SFT trainer runs), and GRPO-style iter
 (mlx-lm-lora's batched sampler for batch_size x group_size completions, the sampling
 policy's log-probabilities, then one gradient over every completion). Memory is
 mx.get_peak_memory() after warm-up; time is the median per iteration on
-execution/calibration.py's device_clock (process CPU time on the CPU with a one-thread
+worker/calibration.py's device_clock (process CPU time on the CPU with a one-thread
 BLAS, wall time otherwise) with wall time alongside. The table goes into bench/README.md.
 
 Run: python -m bench.estimation   (or `make bench`, which runs every bench module)
@@ -28,8 +28,9 @@ from droidft.v1 import job_pb2
 
 from droidft_server.domain.estimation import DeviceProfile, TokenLengths, estimate, read_model_facts
 from droidft_server.domain.spec import resolve
-from droidft_server.execution import blas
-from droidft_server.execution.calibration import device_clock, load_or_calibrate
+from droidft_server.worker import blas
+from droidft_server.supervisor.calibration import load_or_calibrate
+from droidft_server.worker.calibration import device_clock
 from droidft_server.tinymodel import TinyModelShape, build_tiny_model
 
 from .readme import README, write_section
@@ -245,7 +246,7 @@ def _measure_dpo(model, reference, config: Config, clock) -> tuple[list[float], 
     from mlx_lm.tuner.callbacks import TrainingCallback
     from mlx_lm_lora.trainer.dpo_trainer import DPOTrainingArgs, train_dpo
 
-    from droidft_server.execution.preference import cpu_device_info
+    from droidft_server.worker.preference import cpu_device_info
 
     rng = np.random.default_rng(0)
     pairs = [

@@ -37,8 +37,8 @@ def write_chat_data(root: Path) -> Path:
 def measure_sft(model: Path, data: Path, output_dir: Path, *, iterations: int = ITERATIONS,
                 report_every: int = REPORT_EVERY) -> dict:
     """LoRA SFT (rank 8, batch 4) through `run_job` in this process; steady figures are medians after the first report."""
-    from droidft_server.execution.protocol import Event, WorkerJob
-    from droidft_server.execution.worker import run_job
+    from droidft_server.worker.protocol import Event, WorkerJob
+    from droidft_server.worker.entry import run_job
 
     spec = job_pb2.TrainingJobSpec(model_path=str(model), train_data_path=str(data), iterations=iterations,
                                    batch_size=4, learning_rate=1e-4, max_seq_length=512, report_every=report_every,
@@ -81,7 +81,7 @@ def _measure(model: Path, data: Path, output_dir: Path) -> dict:
 def run() -> list[dict]:
     import mlx.core as mx
 
-    from droidft_server.execution.blas import describe_device
+    from droidft_server.worker.blas import describe_device
     from droidft_server.tinymodel import build_tiny_model
 
     rows = []
@@ -104,7 +104,7 @@ def run() -> list[dict]:
 
 
 if __name__ == "__main__":
-    from droidft_server.execution import blas
+    from droidft_server.worker import blas
 
     blas.load(blas.worker_threads(1))
     run()

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from droidft_server.execution import blas
+from droidft_server.worker import blas
 
 # Tests that train in this process use the BLAS a worker uses (it must be chosen before MLX is imported).
 blas.load(blas.worker_threads(1))

@@ -16,8 +16,8 @@ from .domain.jobs import JobManager
 from .domain.methods import catalogue
 from .domain.rewards import load_reward_plugins
 from .domain.runs import Runner
-from .execution.blas import worker_threads
-from .execution.trainers import TRAINERS
+from .worker.blas import worker_threads
+from .worker.trainers import TRAINERS
 from .persistence.sqlite_store import SqliteJobStore
 from .transport.resources import estimate_resources
 from .transport.server import BoundServer, start_server
@@ -45,7 +45,7 @@ class _CalibratedDevice:
     """The device profile, measured in the background from start-up so the first estimate does not wait long."""
 
     def __init__(self, cache_dir: Path, blas_threads: int):
-        from .execution.calibration import load_or_calibrate
+        from .supervisor.calibration import load_or_calibrate
 
         self._load = lambda: load_or_calibrate(cache_dir, blas_threads=blas_threads)
         self._ready = threading.Thread(target=self._load, name="droidft-calibration", daemon=True)
@@ -57,7 +57,7 @@ class _CalibratedDevice:
 
 
 def _process_runner(reward_plugins: list[str], blas_threads: int) -> Runner:
-    from .execution.runner import ProcessRunner
+    from .supervisor.runner import ProcessRunner
 
     return ProcessRunner(reward_plugins=tuple(reward_plugins), blas_threads=blas_threads)
 

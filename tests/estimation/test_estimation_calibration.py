@@ -1,6 +1,6 @@
 import pytest
 
-from droidft_server.execution.calibration import CACHE_DIR, cache_key, load_or_calibrate
+from droidft_server.supervisor.calibration import CACHE_DIR, cache_key, load_or_calibrate
 
 
 def _must_not_run() -> dict:

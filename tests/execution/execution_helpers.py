@@ -9,7 +9,7 @@ from pathlib import Path
 from droidft.v1 import job_pb2, methods_pb2, progress_pb2
 
 from droidft_server.domain.runs import RunOutcome
-from droidft_server.execution.protocol import Finished, WorkerJob
+from droidft_server.worker.protocol import Finished, WorkerJob
 
 # Six records of one short chat each; the model learns them quickly.
 CHATS = [
@@ -52,7 +52,7 @@ class InProcessRun:
 
 def train_in_process(spec: job_pb2.TrainingJobSpec, output_dir: Path, should_stop=lambda: False) -> InProcessRun:
     """What a worker process does, in this process (no grad_checkpoint here: it patches the model class)."""
-    from droidft_server.execution.worker import run_job
+    from droidft_server.worker.entry import run_job
 
     events = []
     job = WorkerJob(job_id="job", spec=spec.SerializeToString(), output_dir=str(output_dir))

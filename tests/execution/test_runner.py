@@ -12,7 +12,7 @@ from execution_helpers import CHATS, RecordingListener, sft_spec, write_jsonl
 from droidft.v1 import job_pb2, methods_pb2, progress_pb2
 
 from droidft_server.domain.errors import Reason
-from droidft_server.execution.runner import ProcessRunner
+from droidft_server.supervisor.runner import ProcessRunner
 
 LONG = 1_000_000  # iterations: runs until stopped
 
@@ -131,7 +131,7 @@ def test_grad_checkpoint_gives_the_same_losses_with_less_memory(runner, tiny_mod
 
 def test_the_runner_does_not_load_mlx_in_the_server_process():
     code = (
-        "import sys, droidft_server.execution.runner\n"
+        "import sys, droidft_server.supervisor.runner\n"
         "loaded = sorted(m for m in sys.modules if m.split('.')[0] in ('mlx', 'mlx_lm', 'mlx_lm_lora'))\n"
         "assert not loaded, loaded"
     )

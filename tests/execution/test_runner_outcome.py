@@ -5,8 +5,8 @@ from types import SimpleNamespace
 
 from droidft.v1 import job_pb2
 
-from droidft_server.execution.protocol import Finished
-from droidft_server.execution.runner import ProcessRunner
+from droidft_server.worker.protocol import Finished
+from droidft_server.supervisor.runner import ProcessRunner
 
 
 def outcome(cancel_requested: bool, stopped_early: bool):

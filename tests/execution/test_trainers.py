@@ -1,6 +1,6 @@
 import pytest
 
-from droidft_server.execution.trainers import TRAINERS, trainer_for
+from droidft_server.worker.trainers import TRAINERS, trainer_for
 
 
 def test_every_registered_trainer_is_found_and_an_unknown_method_is_refused_clearly():

@@ -10,7 +10,7 @@ import pytest
 from droidft.v1 import job_pb2
 
 from droidft_server.domain.spec import resolve
-from droidft_server.execution.contract import TrainingContext
+from droidft_server.worker.contract import TrainingContext
 from droidft_server.tinymodel import build_tiny_model
 
 

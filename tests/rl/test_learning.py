@@ -24,7 +24,7 @@ from droidft.v1 import job_pb2
 from mlx.utils import tree_flatten
 
 from droidft_server.domain.prompts import domain_system_prompt
-from droidft_server.execution.trainers import trainer_for
+from droidft_server.worker.trainers import trainer_for
 
 from .conftest import RecordingContext, write_jsonl
 

@@ -6,8 +6,8 @@ import mlx.core as mx
 import numpy as np
 import pytest
 
-from droidft_server.execution.rl import losses
-from droidft_server.execution.rl.losses import PolicyLossConfig
+from droidft_server.worker.rl import losses
+from droidft_server.worker.rl.losses import PolicyLossConfig
 
 # Two groups of two completions with unequal lengths (5, 3, 4, 2) and right padding.
 LENGTHS = [5, 3, 4, 2]

@@ -11,10 +11,10 @@ from droidft.v1 import job_pb2, methods_pb2
 from mlx_lm.tuner.lora import LoRALinear
 
 from droidft_server.domain.spec import resolve
-from droidft_server.execution.adapters import apply_adapter
-from droidft_server.execution.rl.data import RlPrompt, rl_prompt
-from droidft_server.execution.rl.method import chat_messages, policy_method, select_prompts
-from droidft_server.execution.trainers import trainer_for
+from droidft_server.worker.adapters import apply_adapter
+from droidft_server.worker.rl.data import RlPrompt, rl_prompt
+from droidft_server.worker.rl.method import chat_messages, policy_method, select_prompts
+from droidft_server.worker.trainers import trainer_for
 
 from .conftest import RecordingContext, addition_records, write_jsonl
 
@@ -153,7 +153,7 @@ def test_method_losses():
 
 def test_old_log_probs_are_the_sampling_policy(tiny_model):
     """pi_old recorded at rollout equals the policy before any update: the first ratio is exactly 1."""
-    from droidft_server.execution.rl.rollout import SamplingSettings, policy_log_probs, sample_rollout
+    from droidft_server.worker.rl.rollout import SamplingSettings, policy_log_probs, sample_rollout
 
     model, tokenizer = mlx_lm.load(str(tiny_model))
     prompt = list(tokenizer.apply_chat_template([{"role": "user", "content": "1 + 2 ="}], add_generation_prompt=True))

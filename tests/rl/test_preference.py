@@ -8,8 +8,8 @@ import pytest
 from droidft.v1 import job_pb2
 from mlx_lm_lora.trainer import cpo_trainer
 
-from droidft_server.execution import preference
-from droidft_server.execution.trainers import trainer_for
+from droidft_server.worker import preference
+from droidft_server.worker.trainers import trainer_for
 
 from .conftest import RecordingContext, write_jsonl
 

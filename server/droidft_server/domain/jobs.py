@@ -14,11 +14,9 @@ from collections import deque
 from pathlib import Path
 from typing import Callable, Iterable, Iterator, Protocol
 
-from google.protobuf import timestamp_pb2
-
 from droidft.v1 import job_pb2, progress_pb2
 
-from . import states
+from . import events, states
 from .errors import DroidftError, ErrorKind, FieldViolation, Reason, invalid_argument, job_error, job_not_found, shutting_down
 from .runs import RunOutcome, Runner
 from .spec import METHOD_OF_CONFIG, method_name, resolve
@@ -40,12 +38,6 @@ class JobStore(Protocol):
     def list_jobs(self, *, states: Iterable[int], limit: int, before: tuple[int, str] | None) -> list[job_pb2.TrainingJob]: ...
     def jobs_in_states(self, states: Iterable[int]) -> list[job_pb2.TrainingJob]: ...
     def events_after(self, job_id: str, after_sequence: int, limit: int = 1000) -> list[progress_pb2.TrainingProgress]: ...
-
-
-def _now() -> timestamp_pb2.Timestamp:
-    stamp = timestamp_pb2.Timestamp()
-    stamp.GetCurrentTime()
-    return stamp
 
 
 def _new_job_id() -> str:
@@ -136,13 +128,13 @@ class JobManager:
             if validate_only:
                 return job
             job.job_id = _new_job_id()
-            job.create_time.CopyFrom(_now())
+            job.create_time.CopyFrom(events.now())
             job.output_dir = str(self._jobs_dir / job.job_id)
             accepted = progress_pb2.StateChange(
                 previous_state=job_pb2.JOB_STATE_UNSPECIFIED, state=states.QUEUED, message="accepted")
-            events = [self._next_event(job, progress_pb2.TrainingProgress(state_change=accepted))]
-            events += [self._next_event(job, _log(progress_pb2.LOG_LEVEL_WARNING, w)) for w in warnings]
-            self._store.insert_job(job, events)
+            first_events = [self._next_event(job, progress_pb2.TrainingProgress(state_change=accepted))]
+            first_events += [self._next_event(job, events.log(progress_pb2.LOG_LEVEL_WARNING, w)) for w in warnings]
+            self._store.insert_job(job, first_events)
             self._active[job.job_id] = job
             self._queue.append(job.job_id)
             self._changed.notify_all()
@@ -202,7 +194,7 @@ class JobManager:
             elif job_id not in self._cancel_requested:
                 self._cancel_requested.add(job_id)
                 self._runner.cancel(job_id)
-                self._append(job, _log(progress_pb2.LOG_LEVEL_INFO, "cancel requested; stopping after the current iteration"))
+                self._append(job, events.log(progress_pb2.LOG_LEVEL_INFO, "cancel requested; stopping after the current iteration"))
             return self._copy(job)
 
     def checkpoints(self, job_id: str) -> list[job_pb2.Checkpoint]:
@@ -229,13 +221,13 @@ class JobManager:
         if states.is_terminal(job.state) and after_sequence >= job.last_sequence:
             return
         while is_active():
-            events = self._store.events_after(job_id, after_sequence)
-            for event in events:
+            stored = self._store.events_after(job_id, after_sequence)
+            for event in stored:
                 yield event
                 if is_terminal_event(event):
                     return
-            if events:
-                after_sequence = events[-1].sequence
+            if stored:
+                after_sequence = stored[-1].sequence
                 continue
             with self._lock:
                 if self._closed:
@@ -253,7 +245,7 @@ class JobManager:
         with self._lock:
             job = self._active[job_id]
             job.device = device
-            self._append(job, _log(progress_pb2.LOG_LEVEL_INFO, f"training on {device}"))
+            self._append(job, events.log(progress_pb2.LOG_LEVEL_INFO, f"training on {device}"))
 
     def on_event(self, job_id: str, event: progress_pb2.TrainingProgress) -> None:
         with self._lock:
@@ -301,7 +293,7 @@ class JobManager:
         states.check_transition(job.state, new_state)
         previous = job.state
         job.state = new_state
-        now = _now()
+        now = events.now()
         if new_state == states.RUNNING:
             job.start_time.CopyFrom(now)
         if states.is_terminal(new_state):
@@ -317,9 +309,7 @@ class JobManager:
         job.last_sequence += 1
         event.job_id = job.job_id
         event.sequence = job.last_sequence
-        if not event.HasField("time"):
-            event.time.CopyFrom(_now())
-        return event
+        return events.stamped(event)
 
     def _append(self, job: job_pb2.TrainingJob, event: progress_pb2.TrainingProgress) -> None:
         self._store.save(job, [self._next_event(job, event)])
@@ -337,10 +327,6 @@ class JobManager:
         copy = job_pb2.TrainingJob()
         copy.CopyFrom(job)
         return copy
-
-
-def _log(level: int, message: str) -> progress_pb2.TrainingProgress:
-    return progress_pb2.TrainingProgress(log=progress_pb2.LogLine(level=level, message=message))
 
 
 def _update_metrics(metrics: job_pb2.JobMetrics, event: progress_pb2.TrainingProgress) -> None:

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True)
 class DeviceProfile:
-    """Memory MLX may use and the throughput measured on the device (see execution/calibration.py)."""
+    """Memory MLX may use and the throughput measured on the device (see supervisor/calibration.py)."""
 
     name: str  # e.g. "cpu (AMD EPYC)", "gpu (Apple M2 Max)"
     available_memory_bytes: int

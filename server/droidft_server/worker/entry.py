@@ -1,7 +1,7 @@
 """The worker process of one job: trains, and reports over a pipe.
 
-Runs in a process of its own (multiprocessing "spawn"), the only place MLX is
-imported, so the server never loads MLX and a crash in training cannot take it down.
+Runs in a process of its own (multiprocessing "spawn"), so the server never loads MLX and a
+crash in training cannot take it down; the server imports this module only to name the entry point.
 """
 
 from __future__ import annotations
@@ -19,7 +19,8 @@ from droidft.v1 import job_pb2, progress_pb2
 
 from ..domain.rewards import load_reward_plugins
 from ..domain.spec import resolve
-from . import blas, events
+from ..domain import events
+from . import blas
 from .contract import TrainingContext
 from .protocol import WORKER_LOG, Event, Failed, Finished, Started, WorkerJob
 from .trainers import trainer_for
@@ -56,9 +57,7 @@ def _quiet_mlx_lm() -> None:
 
 
 def _send_event(send: Any, event: progress_pb2.TrainingProgress) -> None:
-    if not event.HasField("time"):
-        event.time.GetCurrentTime()
-    send(Event(event.SerializeToString()))
+    send(Event(events.stamped(event).SerializeToString()))
 
 
 def run_job(job: WorkerJob, send: Callable[[Any], None], should_stop: Callable[[], bool]) -> Finished:

@@ -17,7 +17,7 @@ from mlx.utils import tree_flatten
 from mlx_lm.tuner.utils import linear_to_lora_layers
 
 from ..domain.spec import AdapterSettings, JobSettings
-from . import events
+from ..domain import events
 from .contract import ADAPTER_CONFIG_FILE, ADAPTER_FILE, CHECKPOINT_DIR, TrainingContext
 
 

@@ -1,5 +1,5 @@
 """A policy method's prompts, from the examples Format.to_example made of grpo, gspo, dr_grpo or
-prompt_answer records (no MLX here)."""
+prompt_answer records."""
 
 from __future__ import annotations
 

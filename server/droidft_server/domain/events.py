@@ -1,10 +1,25 @@
-"""Builders of the progress events a trainer emits (no MLX here)."""
+"""Builders of progress events, for the job manager and the trainers alike, and their time stamp."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from google.protobuf import timestamp_pb2
+
 from droidft.v1 import progress_pb2
+
+
+def now() -> timestamp_pb2.Timestamp:
+    stamp = timestamp_pb2.Timestamp()
+    stamp.GetCurrentTime()
+    return stamp
+
+
+def stamped(event: progress_pb2.TrainingProgress) -> progress_pb2.TrainingProgress:
+    """The event with its time set to now, unless whoever made it already said when it happened."""
+    if not event.HasField("time"):
+        event.time.CopyFrom(now())
+    return event
 
 
 @dataclass(frozen=True)

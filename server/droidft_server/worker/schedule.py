@@ -8,7 +8,7 @@ from typing import Callable
 
 from droidft.v1 import progress_pb2
 
-from . import events
+from ..domain import events
 from .adapters import AdapterCheckpoints
 from .contract import TrainingContext, TrainingResult
 

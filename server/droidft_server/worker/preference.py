@@ -30,7 +30,7 @@ from mlx_lm.tuner.callbacks import TrainingCallback
 from mlx_lm_lora.trainer import cpo_trainer, dpo_trainer, orpo_trainer
 
 from ..domain.datasets.training_data import read_job_data
-from . import events
+from ..domain import events
 from .adapters import set_up_adapter
 from .contract import TrainingContext, TrainingResult
 from .schedule import Schedule

@@ -22,7 +22,7 @@ from droidft.v1 import progress_pb2
 
 from ...domain.datasets.training_data import read_job_data
 from ...domain.rewards import RewardScores, score_completions
-from .. import events
+from ...domain import events
 from ..adapters import AdapterCheckpoints, set_up_adapter
 from ..contract import TrainingContext, TrainingResult
 from ..schedule import VALIDATION_REWARD, Schedule

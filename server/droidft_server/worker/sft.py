@@ -22,7 +22,7 @@ from mlx_lm.tuner.datasets import CacheDataset, ChatDataset, CompletionsDataset,
 from mlx_lm.tuner.trainer import TrainingArgs, evaluate, iterate_batches, train
 
 from ..domain.datasets.training_data import read_job_data
-from . import events
+from ..domain import events
 from .adapters import AdapterCheckpoints, set_up_adapter
 from .contract import TrainingContext, TrainingResult
 from .schedule import Schedule

@@ -1,6 +1,6 @@
 """ProcessRunner: runs each job in a worker process of its own and relays what it reports.
 
-Nothing here imports MLX: the worker module imports it inside the child process.
+The worker's entry point imports MLX only inside the child process.
 """
 
 from __future__ import annotations
@@ -18,9 +18,9 @@ from droidft.v1 import job_pb2, progress_pb2
 
 from ..domain.errors import Reason
 from ..domain.runs import RunListener, RunOutcome
-from .blas import worker_threads
-from .protocol import Event, Failed, Finished, Started, WorkerJob
-from .worker import run_worker
+from ..worker.blas import worker_threads
+from ..worker.protocol import Event, Failed, Finished, Started, WorkerJob
+from ..worker.entry import run_worker
 
 logger = logging.getLogger(__name__)
 

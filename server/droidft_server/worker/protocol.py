@@ -1,4 +1,4 @@
-"""Messages a worker process sends to the server over its pipe (no MLX here)."""
+"""Messages between the supervisor and a worker process, over the worker's pipe."""
 
 from __future__ import annotations
 

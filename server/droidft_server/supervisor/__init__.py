@@ -1,0 +1,1 @@
+"""Server-process code that starts, watches and stops worker processes (never imports MLX)."""
