@@ -18,7 +18,7 @@ $(STAMP): pyproject.toml clients/python/pyproject.toml
 	touch $(STAMP)
 
 demo: setup
-	$(PY) -m droidft_server.demo
+	$(VENV)/bin/droidft-server demo
 
 $(TS_MODULES): $(TS)/package-lock.json
 	cd $(TS) && npm ci --no-audit --no-fund

@@ -78,7 +78,7 @@ def _one(threads: int, model: str, data: str, output_dir: str) -> dict:
 
 
 def run() -> list[dict]:
-    from droidft_server.tinymodel import build_tiny_model
+    from droidft_server.devtools.tiny_model import build_tiny_model
 
     from bench.sft_throughput import write_chat_data
 

@@ -31,7 +31,7 @@ from droidft_server.domain.spec import resolve
 from droidft_server.worker import blas
 from droidft_server.supervisor.calibration import load_or_calibrate
 from droidft_server.worker.calibration import device_clock
-from droidft_server.tinymodel import TinyModelShape, build_tiny_model
+from droidft_server.devtools.tiny_model import TinyModelShape, build_tiny_model
 
 from .readme import README, write_section
 

@@ -82,7 +82,7 @@ def run() -> list[dict]:
     import mlx.core as mx
 
     from droidft_server.worker.blas import describe_device
-    from droidft_server.tinymodel import build_tiny_model
+    from droidft_server.devtools.tiny_model import build_tiny_model
 
     rows = []
     with tempfile.TemporaryDirectory(prefix="droidft-bench-sft-") as tmp:

@@ -21,7 +21,7 @@ SFT_RECORDS = [
 
 @pytest.fixture(scope="session")
 def tiny_model(tmp_path_factory) -> Path:
-    from droidft_server.tinymodel import build_tiny_model
+    from droidft_server.devtools.tiny_model import build_tiny_model
 
     return build_tiny_model(tmp_path_factory.mktemp("models") / "tiny", seed=0)
 

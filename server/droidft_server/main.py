@@ -1,19 +1,42 @@
-"""droidft-server: the command that runs the service."""
+"""droidft-server: the command that runs the service, and the tools that work on the server's machine.
+
+`droidft-server serve` (also what a bare `droidft-server --listen ...` runs) serves the API;
+`demo`, `tiny-model` and `convert-data` work on local files and need no running server.
+"""
 
 from __future__ import annotations
 
 import argparse
 import os
 import signal
+import sys
 import threading
 from pathlib import Path
 
-from . import logging as droidft_logging
-from .app import DroidftServer, ServerConfig
+COMMANDS = ("serve", "demo", "tiny-model", "convert-data")
+# Exit code of convert-data when it refuses a conversion (the droidft CLI's code for a refused request).
+REFUSED = 3
 
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="droidft-server", description="Fine-tune language models with MLX over gRPC.")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    _add_serve_arguments(commands.add_parser("serve", help="serve the API (the default command)"))
+    commands.add_parser("demo", help="build the tiny model, start a server and train a job through the droidft CLI")
+    tiny_model = commands.add_parser("tiny-model", help="write a tiny random llama model in the Hugging Face layout")
+    tiny_model.add_argument("output_dir", type=Path, metavar="OUTPUT_DIR")
+    tiny_model.add_argument("--seed", type=int, default=0, help="the same seed writes byte-identical files")
+    convert = commands.add_parser("convert-data", help="convert a data set file to another format, without losing "
+                                  "or inventing information (refused otherwise, exit code 3)")
+    convert.add_argument("source", type=Path, metavar="SRC", help="JSONL file to read (gzip too)")
+    convert.add_argument("destination", type=Path, metavar="DST", help="JSONL file to write")
+    convert.add_argument("--to", dest="to_format", required=True, metavar="FORMAT", help="e.g. chat_messages")
+    convert.add_argument("--from", dest="from_format", default="", metavar="FORMAT",
+                         help="source format (default: detected from the first record)")
+    return parser
+
+
+def _add_serve_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--listen", default="127.0.0.1:50051", help="HOST:PORT to serve on; port 0 picks a free port")
     parser.add_argument("--port-file", type=Path, help="write the bound port here once serving")
     parser.add_argument("--state-dir", type=Path, default=Path(os.environ.get("DROIDFT_STATE_DIR", "var/state")),
@@ -27,7 +50,6 @@ def _parser() -> argparse.ArgumentParser:
                         help="when a job's predicted peak memory does not fit the device: refuse it "
                              "(RESOURCE_EXHAUSTED) or accept it with a warning in its events")
     parser.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
-    return parser
 
 
 def _write_port_file(path: Path, port: int) -> None:
@@ -38,8 +60,10 @@ def _write_port_file(path: Path, port: int) -> None:
     partial.replace(path)
 
 
-def main(argv: list[str] | None = None) -> None:
-    args = _parser().parse_args(argv)
+def _serve(args: argparse.Namespace) -> int:
+    from . import logging as droidft_logging
+    from .app import DroidftServer, ServerConfig
+
     droidft_logging.configure(args.log_level)
     config = ServerConfig(
         state_dir=args.state_dir.resolve(),
@@ -57,7 +81,45 @@ def main(argv: list[str] | None = None) -> None:
         _write_port_file(args.port_file, server.port)
     stop_requested.wait()
     server.stop()
+    return 0
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from .devtools import demo
+
+    demo.main()
+    return 0
+
+
+def _tiny_model(args: argparse.Namespace) -> int:
+    from .devtools.tiny_model import build_tiny_model
+
+    print(build_tiny_model(args.output_dir, seed=args.seed))
+    return 0
+
+
+def _convert_data(args: argparse.Namespace) -> int:
+    from .domain.datasets import ConversionError, convert_file
+
+    try:
+        written = convert_file(args.source, args.destination, args.to_format, from_format=args.from_format)
+    except ConversionError as refused:
+        print(f"droidft-server convert-data: {refused}", file=sys.stderr)
+        return REFUSED
+    print(f"Wrote {written} {args.to_format} records to {args.destination}.")
+    return 0
+
+
+HANDLERS = {"serve": _serve, "demo": _demo, "tiny-model": _tiny_model, "convert-data": _convert_data}
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or argv[0] not in (*COMMANDS, "-h", "--help"):
+        argv.insert(0, "serve")  # `droidft-server --listen ...` serves, as it always has
+    args = _parser().parse_args(argv)
+    return HANDLERS[args.command](args)
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

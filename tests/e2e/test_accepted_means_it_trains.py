@@ -20,7 +20,7 @@ from droidft.v1 import job_pb2, service_pb2, service_pb2_grpc
 from droidft_server.app import DroidftServer, ServerConfig
 from droidft_server.domain import states
 from droidft_server.domain.datasets import generate
-from droidft_server.tinymodel import build_tiny_model
+from droidft_server.devtools.tiny_model import build_tiny_model
 
 CHAT = [
     {"messages": [{"role": "user", "content": f"What is {a} + {b}?"}, {"role": "assistant", "content": f"{a + b}"}]}

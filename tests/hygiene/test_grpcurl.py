@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from droidft_server.domain import datasets
-from droidft_server.tinymodel import build_tiny_model
+from droidft_server.devtools.tiny_model import build_tiny_model
 
 ROOT = Path(__file__).resolve().parents[2]
 GRPCURL = shutil.which("grpcurl", path=str(ROOT / ".venv" / "bin")) or shutil.which("grpcurl")

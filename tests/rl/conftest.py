@@ -11,7 +11,7 @@ from droidft.v1 import job_pb2
 
 from droidft_server.domain.spec import resolve
 from droidft_server.worker.contract import TrainingContext
-from droidft_server.tinymodel import build_tiny_model
+from droidft_server.devtools.tiny_model import build_tiny_model
 
 
 @pytest.fixture(scope="session")

@@ -70,7 +70,7 @@ async function stopProcess(child: ChildProcess): Promise<void> {
 
 /** Builds the tiny test model (a random llama with its own tokenizer) under `dir`. */
 export async function buildTinyModel(dir: string): Promise<string> {
-  await promisify(execFile)(join(VENV_BIN, "python"), ["-m", "droidft_server.tinymodel", dir]);
+  await promisify(execFile)(join(VENV_BIN, "droidft-server"), ["tiny-model", dir]);
   return dir;
 }
 

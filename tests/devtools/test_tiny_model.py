@@ -2,7 +2,8 @@ import json
 
 import mlx_lm
 
-from droidft_server.tinymodel import build_tiny_model, main
+from droidft_server.devtools.tiny_model import build_tiny_model
+from droidft_server.main import main
 
 FILES = ["config.json", "model.safetensors", "special_tokens_map.json", "tokenizer.json", "tokenizer_config.json"]
 
@@ -49,6 +50,6 @@ def test_tokenizer_is_byte_level_with_reasoning_markup(tiny_model):
 
 
 def test_command_line_builds_a_model(tmp_path, capsys, tiny_model):
-    main([str(tmp_path / "cli"), "--seed", "0"])
+    assert main(["tiny-model", str(tmp_path / "cli"), "--seed", "0"]) == 0
     assert capsys.readouterr().out.strip() == str(tmp_path / "cli")
     assert (tmp_path / "cli" / "model.safetensors").read_bytes() == (tiny_model / "model.safetensors").read_bytes()

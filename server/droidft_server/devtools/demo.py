@@ -1,4 +1,4 @@
-"""`make demo`: build the tiny model, start a server on a free port, then drive it with the `droidft`
+"""`droidft-server demo` (`make demo`): build the tiny model, start a server on a free port, then drive it with the `droidft`
 CLI exactly as a user would: sample data, validate it, train an SFT job while streaming its progress
 to the terminal, list the job and its checkpoints, and stop the server."""
 
@@ -14,7 +14,7 @@ from pathlib import Path
 from droidft import Client
 from droidft.cli.main import main as droidft_cli
 
-from .tinymodel import build_tiny_model
+from .tiny_model import build_tiny_model
 
 DEMO_DIR = Path("var/demo").resolve()
 SERVER_START_TIMEOUT_S = 120
@@ -26,7 +26,7 @@ def _start_server(state_dir: Path, port_file: Path) -> tuple[subprocess.Popen, i
     port_file.unlink(missing_ok=True)
     log = open(DEMO_DIR / "server.log", "w")
     server = subprocess.Popen(
-        [sys.executable, "-m", "droidft_server.main", "--listen", "127.0.0.1:0", "--port-file", str(port_file),
+        [sys.executable, "-m", "droidft_server.main", "serve", "--listen", "127.0.0.1:0", "--port-file", str(port_file),
          "--state-dir", str(state_dir)],
         stdout=log, stderr=subprocess.STDOUT,
     )
@@ -73,7 +73,3 @@ def main() -> None:
     finally:
         server_process.terminate()
         server_process.wait(timeout=60)
-
-
-if __name__ == "__main__":
-    main()

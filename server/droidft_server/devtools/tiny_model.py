@@ -2,13 +2,12 @@
 
 No model can be downloaded here, so tests and `make demo` train this one. It is a
 regular Hugging Face layout directory (config.json, model.safetensors, tokenizer
-files) that mlx_lm.load reads like any other model. Building it needs no MLX, so
-the client CLI can build one too.
+files) that mlx_lm.load reads like any other model. Building it needs no MLX.
+`droidft-server tiny-model OUTPUT_DIR` builds one.
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -179,15 +178,3 @@ def build_tiny_model(
     _write_json(output_dir / "config.json", _model_config(shape, tokenizer))
     save_file(_weights(shape, seed), str(output_dir / "model.safetensors"), metadata={"format": "pt"})
     return output_dir
-
-
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description="Build a tiny random llama model for tests and demos.")
-    parser.add_argument("output_dir", type=Path)
-    parser.add_argument("--seed", type=int, default=0)
-    args = parser.parse_args(argv)
-    print(build_tiny_model(args.output_dir, seed=args.seed))
-
-
-if __name__ == "__main__":
-    main()
