@@ -1,7 +1,8 @@
 """A scriptable in-process TrainingService for client and CLI tests.
 
 Unary calls answer canned messages (or a rich error set in `failures`);
-StreamTrainingProgress plays one scripted connection per call.
+StreamTrainingProgress plays one scripted connection per call, and the streamed
+job's state and last_sequence follow the events it sends.
 """
 
 from __future__ import annotations
@@ -203,11 +204,22 @@ class FakeTrainingService(service_pb2_grpc.TrainingServiceServicer):
         context.add_callback(self.stream_closed.set)
         with self._lock:
             connection = self.connections.pop(0)
-        yield from connection.events
+        for event in connection.events:
+            self._advance(request.job_id, event)
+            yield event
         if connection.ending == "hold":
             call_ended.wait(timeout=30)
         if connection.ending == "unavailable":
             context.abort(grpc.StatusCode.UNAVAILABLE, "connection reset by the server")
+
+    def _advance(self, job_id: str, event: progress_pb2.TrainingProgress) -> None:
+        """Update the job as the server has it once `event` happened, before the client sees the event."""
+        with self._lock:
+            for job in self.jobs:
+                if job.job_id == job_id:
+                    job.last_sequence = max(job.last_sequence, event.sequence)
+                    if event.HasField("state_change"):
+                        job.state = event.state_change.state
 
 
 class RunningFake:

@@ -2,7 +2,6 @@ import io
 import json
 import os
 import sys
-import types
 
 import pytest
 from google.rpc import code_pb2
@@ -268,56 +267,6 @@ def test_data_sample_prints_jsonl_or_reports_the_written_file(droidft, fake):
     assert (code, out) == (0, '{"text": "sample 0 seed 3"}\n{"text": "sample 1 seed 3"}\n')
     code, out, _ = droidft("data", "sample", "--format", "grpo", "-n", "5", "-o", "/srv/sample.jsonl")
     assert (code, out) == (0, "Wrote 5 grpo records to /srv/sample.jsonl (on the server).\n")
-
-
-def test_tiny_model_without_the_server_package_says_how_to_get_it(droidft, monkeypatch):
-    monkeypatch.setitem(sys.modules, "droidft_server.tinymodel", None)
-    code, _, err = droidft("tiny-model", "build", "/tmp/model")
-    assert code == 3
-    assert "needs the server package" in err and "Traceback" not in err
-
-
-def test_tiny_model_build_calls_the_server_builder(droidft, monkeypatch, tmp_path):
-    calls = []
-
-    def build_tiny_model(output_dir, *, seed=0):
-        calls.append((output_dir, seed))
-        return output_dir
-
-    monkeypatch.setitem(sys.modules, "droidft_server.tinymodel", types.SimpleNamespace(build_tiny_model=build_tiny_model))
-    code, out, _ = droidft("tiny-model", "build", str(tmp_path), "--seed", "4")
-    assert (code, out) == (0, f"Built a tiny model in {tmp_path}\n")
-    assert calls == [(tmp_path, 4)]
-
-
-def test_data_convert_writes_the_records_in_the_new_format(droidft, tmp_path):
-    source, destination = tmp_path / "pairs.jsonl", tmp_path / "chat.jsonl"
-    pairs = [{"instruction": "Add 2 and 3.", "response": "5"}, {"instruction": "Name a colour.", "response": "Red"}]
-    source.write_text("".join(json.dumps(pair) + "\n" for pair in pairs))
-    code, out, _ = droidft("data", "convert", str(source), str(destination), "--to", "chat_messages")
-    assert (code, out) == (0, f"Wrote 2 chat_messages records to {destination}.\n")
-    assert [json.loads(line) for line in destination.read_text().splitlines()] == [
-        {"messages": [{"role": "user", "content": "Add 2 and 3."}, {"role": "assistant", "content": "5"}]},
-        {"messages": [{"role": "user", "content": "Name a colour."}, {"role": "assistant", "content": "Red"}]},
-    ]
-
-
-def test_data_convert_refuses_to_invent_data_and_says_why(droidft, tmp_path):
-    source, destination = tmp_path / "chat.jsonl", tmp_path / "preference.jsonl"
-    source.write_text(json.dumps({"messages": [{"role": "user", "content": "Hi"},
-                                               {"role": "assistant", "content": "Hello"}]}) + "\n")
-    code, out, err = droidft("data", "convert", str(source), str(destination),
-                             "--from", "chat_messages", "--to", "preference")
-    assert (code, out) == (3, "")
-    assert "cannot convert chat_messages to preference" in err and "rejected answer" in err
-    assert not destination.exists()
-
-
-def test_data_convert_without_the_server_package_says_how_to_get_it(droidft, monkeypatch, tmp_path):
-    monkeypatch.setitem(sys.modules, "droidft_server.domain.datasets", None)
-    code, _, err = droidft("data", "convert", str(tmp_path / "a.jsonl"), str(tmp_path / "b.jsonl"), "--to", "grpo")
-    assert code == 3
-    assert "`droidft data convert` needs the server package" in err and "Traceback" not in err
 
 
 def test_output_cut_short_by_the_reader_ends_quietly(fake, monkeypatch, capsys):

@@ -29,3 +29,10 @@ def test_client_distribution_depends_on_grpc_and_protobuf_only():
     names = {dependency.split(">")[0].split("=")[0].split("[")[0] for dependency in project["dependencies"]}
     assert names == {"grpcio", "grpcio-status", "protobuf", "googleapis-common-protos"}
     assert project["scripts"] == {"droidft": "droidft.cli:main"}
+    assert set(project["optional-dependencies"]) == {"plot"}
+
+
+def test_client_package_ships_its_type_hints():
+    package = CLIENT_PROJECT.parent / "src" / "droidft"
+    assert (package / "py.typed").is_file()
+    assert "py.typed" in tomllib.loads(CLIENT_PROJECT.read_text())["tool"]["setuptools"]["package-data"]["*"]

@@ -5,7 +5,7 @@ import re
 import pytest
 
 from fake_training_service import NO_WAIT
-from droidft import AsyncClient, Client
+from droidft import AsyncClient, Client, rpcs
 from droidft.v1 import data_pb2, job_pb2, methods_pb2, service_pb2
 from fake_training_service import Connection, make_job, state_event
 
@@ -96,6 +96,63 @@ def test_async_methods_send_the_same_requests(fake):
     asyncio.run(call_all())
     for rpc_name in RPC_NAMES:
         assert fake.service.requests_of(rpc_name) == [CALLS[rpc_name][2]]
+
+
+def test_each_rpc_is_defined_once_as_the_contract_says():
+    assert [rpc.name for rpc in rpcs.ALL] == RPC_NAMES
+    for rpc in rpcs.ALL:
+        method = SERVICE.methods_by_name[rpc.name]
+        assert rpc.method_name == client_method_name(rpc.name)
+        assert rpc.request_type.DESCRIPTOR is method.input_type, rpc.name
+        assert rpc.response_type.DESCRIPTOR is method.output_type, rpc.name
+        for client_class in (Client, AsyncClient):
+            assert getattr(client_class, rpc.method_name).__name__ == rpc.method_name
+
+
+@pytest.mark.parametrize("rpc", rpcs.ALL, ids=lambda rpc: rpc.method_name)
+def test_every_argument_of_every_method_is_documented(rpc):
+    for client_class in (Client, AsyncClient):
+        method = getattr(client_class, rpc.method_name)
+        documented = inspect.getdoc(method)
+        for parameter in parameters(method)[1:]:
+            if parameter.name != "request":
+                assert re.search(rf"^    .*\b{parameter.name}\b.*:", documented, re.MULTILINE), parameter.name
+        assert rpc.request_type.DESCRIPTOR.full_name in documented
+
+
+@pytest.mark.parametrize("rpc_name", RPC_NAMES)
+def test_a_ready_request_message_is_sent_as_is(fake, client, rpc_name):
+    prepare(fake)
+    expected = CALLS[rpc_name][2]
+    reply = getattr(client, client_method_name(rpc_name))(expected)
+    if inspect.isgenerator(reply):
+        reply = list(reply)
+    assert fake.service.requests_of(rpc_name) == [expected]
+
+
+def test_async_methods_send_a_ready_request_message_as_is(fake):
+    prepare(fake)
+
+    async def call_all():
+        async with AsyncClient(fake.address, timeout=10, retry_policy=NO_WAIT) as client:
+            for rpc_name in RPC_NAMES:
+                reply = getattr(client, client_method_name(rpc_name))(CALLS[rpc_name][2])
+                if inspect.isasyncgen(reply):
+                    [event async for event in reply]
+                else:
+                    await reply
+
+    asyncio.run(call_all())
+    for rpc_name in RPC_NAMES:
+        assert fake.service.requests_of(rpc_name) == [CALLS[rpc_name][2]]
+
+
+def test_a_request_message_with_more_arguments_is_refused(client, fake):
+    with pytest.raises(TypeError, match="takes a GetTrainingJobRequest alone"):
+        client.get_training_job(service_pb2.GetTrainingJobRequest(job_id="job-1"), "job-2")
+    with pytest.raises(TypeError, match="takes a ListTrainingJobsRequest alone"):
+        client.list_training_jobs(service_pb2.ListTrainingJobsRequest(), page_size=3)
+    assert fake.service.requests == []
 
 
 def test_metadata_is_sent_with_every_call(fake):

@@ -32,6 +32,15 @@ def test_sync_client_trains_and_follows_progress_to_the_end(server, tiny_model, 
         assert [j.job_id for j in client.iter_training_jobs(page_size=1)][0] == job.job_id
 
 
+def test_job_handle_waits_for_the_end_and_lists_the_checkpoints(server, tiny_model, sft_data):
+    with Client(f"127.0.0.1:{server.port}") as client:
+        job = client.start_training_job(spec(tiny_model, sft_data), request_id="handle-e2e")
+        final = job.wait(timeout=240)
+        assert (final.job_id, final.state) == (job.id, job_pb2.JOB_STATE_SUCCEEDED)
+        assert job.checkpoints()[-1].final
+        assert job.wait().last_sequence == final.last_sequence
+
+
 def test_sync_client_raises_field_violations_from_the_server(server, tiny_model, sft_data):
     with Client(f"127.0.0.1:{server.port}") as client:
         with pytest.raises(DroidftError) as caught:

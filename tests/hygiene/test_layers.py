@@ -1,4 +1,5 @@
-"""Where code runs: the server process never loads MLX; only the worker package imports it."""
+"""Where code runs: the server process never loads MLX, only the worker package imports it, and the
+client distribution never imports the server's."""
 
 import ast
 import subprocess
@@ -7,6 +8,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGE = ROOT / "server" / "droidft_server"
+CLIENT = ROOT / "clients" / "python" / "src" / "droidft"
 # What the server process imports: everything but the worker package and the development tools.
 SERVER_MODULES = ("droidft_server.main", "droidft_server.app", "droidft_server.transport.server",
                   "droidft_server.supervisor.runner", "droidft_server.supervisor.calibration")
@@ -38,3 +40,12 @@ def test_only_the_worker_package_and_the_development_tools_import_mlx():
         and any(name.split(".")[0].startswith("mlx") for name in _imports(path))
     ]
     assert outside == []
+
+
+def test_the_client_never_imports_the_server():
+    reaching = [
+        str(path.relative_to(CLIENT))
+        for path in CLIENT.rglob("*.py")
+        if any(name.split(".")[0] == "droidft_server" for name in _imports(path))
+    ]
+    assert reaching == []

@@ -3,6 +3,10 @@
 from droidft.aio import AsyncClient
 from droidft.client import Client
 from droidft.errors import DroidftError, FieldViolation, PreconditionViolation
+from droidft.job_handle import AsyncJobHandle, JobHandle
 from droidft.progress_stream import RetryPolicy
 
-__all__ = ["AsyncClient", "Client", "DroidftError", "FieldViolation", "PreconditionViolation", "RetryPolicy"]
+__all__ = [
+    "AsyncClient", "AsyncJobHandle", "Client", "DroidftError", "FieldViolation", "JobHandle", "PreconditionViolation",
+    "RetryPolicy",
+]

@@ -3,21 +3,47 @@
 from __future__ import annotations
 
 import asyncio
-import os
-from typing import AsyncIterator, Awaitable, Callable, Iterable, TypeVar
+from typing import Any, AsyncIterator, Iterable
 
 import grpc
 import grpc.aio
+from google.protobuf.message import Message
 
-from droidft import request_builders as build
-from droidft.call_options import CHANNEL_OPTIONS, DEFAULT_TARGET, CallOptions, MetadataLike
-from droidft.enums import MethodLike, StateLike
+from droidft import rpcs
+from droidft.call_options import CHANNEL_OPTIONS, DEFAULT_TARGET, CallOptions, MetadataLike, seconds_left
+from droidft.enums import StateLike
 from droidft.errors import DroidftError, from_rpc_error
+from droidft.job_handle import AsyncJobHandle
 from droidft.progress_stream import ProgressCursor, RetryPolicy
-from droidft.request_builders import SpecLike
-from droidft.v1 import data_pb2, job_pb2, progress_pb2, service_pb2, service_pb2_grpc
+from droidft.rpcs import P, Req, Resp, Rpc
+from droidft.specs import SpecLike
+from droidft.v1 import job_pb2, progress_pb2, service_pb2, service_pb2_grpc
 
-Reply = TypeVar("Reply")
+ProgressRequest = service_pb2.StreamTrainingProgressRequest
+Progress = progress_pb2.TrainingProgress
+
+
+def _unary_method(rpc: Rpc[P, Req, Resp]) -> rpcs.AsyncUnaryCall[P, Req, Resp]:
+    async def call(self: AsyncClient, *args: Any, **kwargs: Any) -> Resp:
+        return await self._unary(rpc, rpc.request(*args, **kwargs))
+
+    return rpc.method(call, "AsyncClient", rpc.response_name)
+
+
+def _stream_method(rpc: Rpc[P, Req, Resp]) -> rpcs.AsyncStreamCall[P, Req, Resp]:
+    async def call(self: AsyncClient, *args: Any, **kwargs: Any) -> AsyncIterator[Resp]:
+        async for reply in self._stream(rpc, rpc.request(*args, **kwargs)):
+            yield reply
+
+    return rpc.method(call, "AsyncClient", f"AsyncIterator[{rpc.response_name}]")
+
+
+def _progress_method(rpc: Rpc[P, ProgressRequest, Progress]) -> rpcs.AsyncStreamCall[P, ProgressRequest, Progress]:
+    async def call(self: AsyncClient, *args: Any, **kwargs: Any) -> AsyncIterator[Progress]:
+        async for event in self._progress(rpc.request(*args, **kwargs)):
+            yield event
+
+    return rpc.method(call, "AsyncClient", f"AsyncIterator[{rpc.response_name}]")
 
 
 class AsyncClient:
@@ -26,6 +52,13 @@ class AsyncClient:
     The channel is opened on the first call, so that it belongs to the event loop
     that makes the calls (grpc.aio channels are bound to one loop); the client
     can therefore be built anywhere.
+
+    Args:
+        target: the server's "host:port".
+        timeout: deadline in seconds of each unary call (streams last as long as the job); None: none.
+        metadata: sent with every call, a dict or (key, value) pairs.
+        channel: a grpc.aio channel to use as is (then `target` is ignored, and close() leaves it open).
+        retry_policy: how stream_progress reconnects after a dropped connection.
     """
 
     def __init__(
@@ -52,96 +85,38 @@ class AsyncClient:
             self._opened_stub = service_pb2_grpc.TrainingServiceStub(self._channel)
         return self._opened_stub
 
-    async def __aenter__(self) -> "AsyncClient":
+    async def __aenter__(self) -> AsyncClient:
         return self
 
-    async def __aexit__(self, *exc_info) -> None:
+    async def __aexit__(self, *exc_info: object) -> None:
         await self.close()
 
     async def close(self) -> None:
+        """Close the channel, unless it was given to the constructor."""
         if self._owns_channel and self._channel is not None:
             await self._channel.close()
 
-    async def _unary(self, method: Callable[..., Awaitable[Reply]], request) -> Reply:
-        try:
-            return await method(request, timeout=self._options.timeout, metadata=self._options.metadata)
-        except grpc.RpcError as exc:
-            raise from_rpc_error(exc) from exc
-
-    async def list_training_methods(self) -> service_pb2.ListTrainingMethodsResponse:
-        return await self._unary(self._stub.ListTrainingMethods, build.list_training_methods())
-
-    async def validate_dataset(
-        self,
-        path: str | os.PathLike | None = None,
-        *,
-        content: bytes | None = None,
-        method: MethodLike | None = None,
-        format: str = "",
-        model_path: str | os.PathLike = "",
-        max_seq_length: int | None = None,
-        max_issues: int | None = None,
-    ) -> data_pb2.ValidateDatasetResponse:
-        request = build.validate_dataset(
-            path, content=content, method=method, format=format, model_path=model_path,
-            max_seq_length=max_seq_length, max_issues=max_issues,
-        )
-        return await self._unary(self._stub.ValidateDataset, request)
-
-    async def stream_dataset_validation(
-        self,
-        path: str | os.PathLike | None = None,
-        *,
-        content: bytes | None = None,
-        method: MethodLike | None = None,
-        format: str = "",
-        model_path: str | os.PathLike = "",
-        max_seq_length: int | None = None,
-        max_issues: int | None = None,
-        progress_interval_seconds: float | None = None,
-    ) -> AsyncIterator[data_pb2.StreamDatasetValidationResponse]:
-        """Like validate_dataset, with progress messages while the server reads; the last one holds the result."""
-        request = build.stream_dataset_validation(
-            path, content=content, method=method, format=format, model_path=model_path,
-            max_seq_length=max_seq_length, max_issues=max_issues, progress_interval_seconds=progress_interval_seconds,
-        )
-        call = self._stub.StreamDatasetValidation(request, metadata=self._options.metadata)
-        try:
-            async for progress in call:
-                yield progress
-        except grpc.RpcError as exc:
-            raise from_rpc_error(exc) from exc
-        finally:
-            call.cancel()
-
-    async def generate_sample_data(
-        self, format: str, *, count: int | None = None, seed: int = 0, output_path: str | os.PathLike = ""
-    ) -> data_pb2.GenerateSampleDataResponse:
-        request = build.generate_sample_data(format, count=count, seed=seed, output_path=output_path)
-        return await self._unary(self._stub.GenerateSampleData, request)
-
-    async def estimate_resources(self, spec: SpecLike) -> service_pb2.EstimateResourcesResponse:
-        return await self._unary(self._stub.EstimateResources, build.estimate_resources(spec))
-
-    async def create_training_job(
-        self, spec: SpecLike, *, request_id: str = "", validate_only: bool = False
-    ) -> job_pb2.TrainingJob:
-        request = build.create_training_job(spec, request_id=request_id, validate_only=validate_only)
-        return await self._unary(self._stub.CreateTrainingJob, request)
-
-    async def get_training_job(self, job_id: str) -> job_pb2.TrainingJob:
-        return await self._unary(self._stub.GetTrainingJob, build.get_training_job(job_id))
-
-    async def list_training_jobs(
-        self, *, page_size: int = 0, page_token: str = "", states: Iterable[StateLike] = ()
-    ) -> service_pb2.ListTrainingJobsResponse:
-        request = build.list_training_jobs(page_size=page_size, page_token=page_token, states=states)
-        return await self._unary(self._stub.ListTrainingJobs, request)
+    list_training_methods = _unary_method(rpcs.list_training_methods)
+    validate_dataset = _unary_method(rpcs.validate_dataset)
+    stream_dataset_validation = _stream_method(rpcs.stream_dataset_validation)
+    generate_sample_data = _unary_method(rpcs.generate_sample_data)
+    estimate_resources = _unary_method(rpcs.estimate_resources)
+    create_training_job = _unary_method(rpcs.create_training_job)
+    get_training_job = _unary_method(rpcs.get_training_job)
+    list_training_jobs = _unary_method(rpcs.list_training_jobs)
+    cancel_training_job = _unary_method(rpcs.cancel_training_job)
+    list_checkpoints = _unary_method(rpcs.list_checkpoints)
+    stream_progress = _progress_method(rpcs.stream_progress)
 
     async def iter_training_jobs(
         self, *, page_size: int = 0, states: Iterable[StateLike] = ()
     ) -> AsyncIterator[job_pb2.TrainingJob]:
-        """Every job, newest first, fetching further pages as the iteration reaches them."""
+        """Every job, newest first, fetching further pages as the iteration reaches them.
+
+        Args:
+            page_size: jobs fetched per call, 0 to 1000; 0: 50.
+            states: only jobs in these states (names like "running", or JobState values); empty: every state.
+        """
         states = tuple(states)
         page_token = ""
         while True:
@@ -152,25 +127,50 @@ class AsyncClient:
             if not page_token:
                 return
 
-    async def cancel_training_job(self, job_id: str) -> job_pb2.TrainingJob:
-        return await self._unary(self._stub.CancelTrainingJob, build.cancel_training_job(job_id))
+    def job(self, job_id: str) -> AsyncJobHandle:
+        """A handle on the job `job_id`: get(), cancel(), progress(), checkpoints() and wait() without the id."""
+        return AsyncJobHandle(self, job_id)
 
-    async def list_checkpoints(self, job_id: str) -> service_pb2.ListCheckpointsResponse:
-        return await self._unary(self._stub.ListCheckpoints, build.list_checkpoints(job_id))
+    async def start_training_job(self, spec: SpecLike, *, request_id: str = "") -> AsyncJobHandle:
+        """Submit a training job, as create_training_job does, and return its handle instead of the job.
 
-    async def stream_progress(self, job_id: str, after_sequence: int = 0) -> AsyncIterator[progress_pb2.TrainingProgress]:
-        """The job's events after `after_sequence`, live, until its terminal state change.
-
-        Reconnects like droidft.Client.stream_progress: no event is lost or repeated.
+        Args:
+            spec: what to train: a TrainingJobSpec, or a dict in proto JSON form.
+            request_id: idempotency key: a retry with the same key and spec returns the first job's handle.
         """
-        cursor = ProgressCursor(job_id, after_sequence, self._retry_policy)
+        return self.job((await self.create_training_job(spec, request_id=request_id)).job_id)
+
+    async def _job_now(self, job_id: str, deadline: float | None) -> job_pb2.TrainingJob:
+        return await self._unary(rpcs.get_training_job, rpcs.get_training_job.build(job_id), deadline)
+
+    async def _unary(self, rpc: Rpc[Any, Any, Resp], request: Message, deadline: float | None = None) -> Resp:
+        method = getattr(self._stub, rpc.name)
+        try:
+            timeout = self._options.timeout_within(deadline)
+            return await method(request, timeout=timeout, metadata=self._options.metadata)
+        except grpc.RpcError as exc:
+            raise from_rpc_error(exc) from exc
+
+    async def _stream(self, rpc: Rpc[Any, Any, Resp], request: Message) -> AsyncIterator[Resp]:
+        call = getattr(self._stub, rpc.name)(request, metadata=self._options.metadata)
+        try:
+            async for reply in call:
+                yield reply
+        except grpc.RpcError as exc:
+            raise from_rpc_error(exc) from exc
+        finally:
+            call.cancel()
+
+    async def _progress(self, first: ProgressRequest, deadline: float | None = None) -> AsyncIterator[Progress]:
+        """The events that `first` asks for, across reconnects like Client's; DeadlineExceededError past `deadline`."""
+        cursor = ProgressCursor(first, self._retry_policy)
         while True:
             try:
-                async for event in self._stream_once(cursor):
+                async for event in self._stream_once(cursor, deadline):
                     yield event
                 if cursor.finished:
                     return
-                cursor.check_job(await self.get_training_job(job_id))
+                cursor.check_job(await self._job_now(cursor.job_id, deadline))
                 if cursor.finished:
                     return
                 failure: DroidftError = cursor.ended_early_error()
@@ -178,10 +178,11 @@ class AsyncClient:
                 if not cursor.is_retryable(error):
                     raise
                 failure = error
-            await asyncio.sleep(cursor.next_backoff(failure))
+            await asyncio.sleep(cursor.next_backoff(failure, deadline))
 
-    async def _stream_once(self, cursor: ProgressCursor) -> AsyncIterator[progress_pb2.TrainingProgress]:
-        call = self._stub.StreamTrainingProgress(cursor.request(), metadata=self._options.metadata)
+    async def _stream_once(self, cursor: ProgressCursor, deadline: float | None) -> AsyncIterator[Progress]:
+        call = self._stub.StreamTrainingProgress(
+            cursor.request(), timeout=seconds_left(deadline), metadata=self._options.metadata)
         try:
             async for event in call:
                 if cursor.accept(event):

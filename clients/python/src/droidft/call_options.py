@@ -1,7 +1,8 @@
-"""Settings every call of a client carries, shared by Client and AsyncClient."""
+"""Settings every call of a client carries, and the deadlines of calls that must end in time (JobHandle.wait)."""
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from typing import Iterable, Mapping, Tuple, Union
 
@@ -29,3 +30,20 @@ class CallOptions:
     def of(cls, timeout: float | None, metadata: MetadataLike) -> "CallOptions":
         pairs = metadata.items() if isinstance(metadata, Mapping) else (metadata or ())
         return cls(timeout=timeout, metadata=tuple((str(k).lower(), v) for k, v in pairs))
+
+    def timeout_within(self, deadline: float | None) -> float | None:
+        """The timeout of one unary call made before `deadline`: the client's timeout, cut short by it."""
+        left = seconds_left(deadline)
+        if left is None or (self.timeout is not None and self.timeout < left):
+            return self.timeout
+        return left
+
+
+def deadline_after(timeout: float | None) -> float | None:
+    """The time.monotonic() reading `timeout` seconds from now; None (no deadline) for None."""
+    return None if timeout is None else time.monotonic() + timeout
+
+
+def seconds_left(deadline: float | None) -> float | None:
+    """Seconds until `deadline` (a time.monotonic() reading), at least 0; None when there is none."""
+    return None if deadline is None else max(0.0, deadline - time.monotonic())

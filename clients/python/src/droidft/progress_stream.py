@@ -13,7 +13,8 @@ from dataclasses import dataclass
 
 import grpc
 
-from droidft import request_builders
+from droidft import rpcs
+from droidft.call_options import seconds_left
 from droidft.enums import is_terminal
 from droidft.errors import DroidftError, UnavailableError
 from droidft.v1 import job_pb2, progress_pb2, service_pb2
@@ -45,16 +46,16 @@ def is_terminal_event(event: progress_pb2.TrainingProgress) -> bool:
 class ProgressCursor:
     """Position in one job's progress stream, and the retry budget of its reconnects."""
 
-    def __init__(self, job_id: str, after_sequence: int, policy: RetryPolicy) -> None:
-        self.job_id = job_id
-        self.last_sequence = after_sequence
+    def __init__(self, first: service_pb2.StreamTrainingProgressRequest, policy: RetryPolicy) -> None:
+        self.job_id = first.job_id
+        self.last_sequence = first.after_sequence
         self.finished = False
         self._policy = policy
         self._failed_attempts = 0
 
     def request(self) -> service_pb2.StreamTrainingProgressRequest:
         """The request that resumes right after the last event seen."""
-        return request_builders.stream_training_progress(self.job_id, self.last_sequence)
+        return rpcs.stream_progress.build(self.job_id, self.last_sequence)
 
     def accept(self, event: progress_pb2.TrainingProgress) -> bool:
         """Record `event`; False when it was already seen (a replay after reconnecting)."""
@@ -85,9 +86,14 @@ class ProgressCursor:
             reason="STREAM_ENDED_EARLY",
         )
 
-    def next_backoff(self, cause: DroidftError) -> float:
-        """Seconds to wait before reconnecting after `cause`; raises `cause` once the retries are spent."""
+    def next_backoff(self, cause: DroidftError, deadline: float | None = None) -> float:
+        """Seconds to wait before reconnecting after `cause`, ending by `deadline` at the latest.
+
+        Raises `cause` once the retries are spent.
+        """
         self._failed_attempts += 1
         if self._failed_attempts > self._policy.max_attempts:
             raise cause
-        return self._policy.backoff(self._failed_attempts)
+        backoff = self._policy.backoff(self._failed_attempts)
+        left = seconds_left(deadline)
+        return backoff if left is None else min(backoff, left)

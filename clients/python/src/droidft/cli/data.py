@@ -1,4 +1,7 @@
-"""`droidft data validate|sample|convert`: check data sets, make sample data, convert between formats."""
+"""`droidft data validate|sample`: check data sets and make sample data on the server.
+
+Converting between formats works on local files, with the server's code: `droidft-server convert-data`.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +11,6 @@ from pathlib import Path
 from droidft.cli.arguments import METHOD_METAVAR, method_argument
 from droidft.cli.data_view import progress_line, validation_report
 from droidft.cli.render import message_json
-from droidft.cli.server_package import import_server_module
 from droidft.cli.session import CommandError, Session
 from droidft.cli.watch import CLEAR_LINE
 from droidft.v1 import data_pb2
@@ -17,7 +19,7 @@ INVALID_DATA_EXIT_CODE = 1
 
 
 def register(subparsers) -> None:
-    parser = subparsers.add_parser("data", help="check data sets, make sample data, convert formats")
+    parser = subparsers.add_parser("data", help="check data sets, make sample data")
     commands = parser.add_subparsers(dest="data_command", required=True, metavar="COMMAND")
 
     validate = commands.add_parser(
@@ -42,18 +44,6 @@ def register(subparsers) -> None:
     sample.add_argument("-o", "--output", default="", metavar="PATH",
                         help="file the server writes; without it the JSONL is printed")
     sample.set_defaults(handler=sample_data)
-
-    convert = commands.add_parser(
-        "convert", help="convert a data set file to another format, on this machine (needs droidft-server)",
-        description="Convert a JSONL file (gzip too) to another format, record by record. Conversions that would "
-                    "need data the source lacks (e.g. chat_messages to preference) are refused (exit code 3).",
-    )
-    convert.add_argument("source", metavar="SRC", help="JSONL file to read")
-    convert.add_argument("destination", metavar="DST", help="JSONL file to write")
-    convert.add_argument("--to", dest="to_format", required=True, metavar="FORMAT", help="e.g. chat_messages")
-    convert.add_argument("--from", dest="from_format", default="", metavar="FORMAT",
-                         help="format of SRC (default: detected from its first record)")
-    convert.set_defaults(handler=convert_data)
 
 
 def validate_data(args: argparse.Namespace, session: Session) -> int:
@@ -92,12 +82,4 @@ def sample_data(args: argparse.Namespace, session: Session) -> int:
     else:
         session.out.write(response.content.decode("utf-8"))
         session.out.flush()
-    return 0
-
-
-def convert_data(args: argparse.Namespace, session: Session) -> int:
-    # A refused conversion raises ConversionError, a ValueError: reported with its reason, exit code 3.
-    datasets = import_server_module("droidft_server.domain.datasets", "data convert")
-    written = datasets.convert_file(args.source, args.destination, args.to_format, from_format=args.from_format)
-    session.print(f"Wrote {written} {args.to_format} records to {args.destination}.")
     return 0

@@ -10,7 +10,7 @@ from typing import Sequence
 from google.protobuf import json_format
 
 from droidft.call_options import DEFAULT_TARGET
-from droidft.cli import data, estimate, jobs, methods, plot, tiny_model, train, watch
+from droidft.cli import data, estimate, jobs, methods, plot, train, watch
 from droidft.cli.session import CommandError, Session
 from droidft.errors import DroidftError, UnavailableError
 
@@ -18,7 +18,7 @@ SERVER_ENV = "DROIDFT_SERVER"
 ERROR_EXIT_CODE = 3
 INTERRUPTED_EXIT_CODE = 130
 BROKEN_PIPE_EXIT_CODE = 141  # what a shell reports for a reader that went away (128 + SIGPIPE)
-COMMAND_GROUPS = (methods, train, estimate, jobs, watch, plot, data, tiny_model)
+COMMAND_GROUPS = (methods, train, estimate, jobs, watch, plot, data)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from droidft.cli.arguments import METHOD_METAVAR, method_argument
 from droidft.cli.session import CommandError
-from droidft.request_builders import training_job_spec, with_method
+from droidft.specs import training_job_spec, with_method
 from droidft.v1 import job_pb2
 
 # Flag destination -> TrainingJobSpec field it sets.

@@ -1,0 +1,135 @@
+"""Handles on one training job: its calls without repeating its id, and waiting for its end.
+
+A handle holds nothing but the client and the job id, so one can be made for
+any job, started by this program or not (as Temporal's workflow handles).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, AsyncIterator, Iterator
+
+import grpc
+
+from droidft import rpcs
+from droidft.call_options import deadline_after, seconds_left
+from droidft.enums import is_terminal
+from droidft.errors import DeadlineExceededError
+from droidft.v1 import job_pb2, progress_pb2
+
+if TYPE_CHECKING:
+    from droidft.aio import AsyncClient
+    from droidft.client import Client
+
+WAIT_TIMED_OUT = "WAIT_TIMED_OUT"
+
+
+class JobHandle:
+    """One job of a Client, made by `client.job(job_id)` or `client.start_training_job(spec)`."""
+
+    def __init__(self, client: Client, job_id: str) -> None:
+        self._client = client
+        self.id = job_id
+
+    def __repr__(self) -> str:
+        return f"JobHandle({self.id!r})"
+
+    def get(self) -> job_pb2.TrainingJob:
+        """The job as it is now (its state, metrics and last event's sequence number)."""
+        return self._client.get_training_job(self.id)
+
+    def cancel(self) -> job_pb2.TrainingJob:
+        """Stop the job if it is queued or running (the adapter trained so far is kept); returns the job."""
+        return self._client.cancel_training_job(self.id)
+
+    def checkpoints(self) -> list[job_pb2.Checkpoint]:
+        """The job's saved adapter checkpoints, by iteration, the final adapter last."""
+        return list(self._client.list_checkpoints(self.id).checkpoints)
+
+    def progress(self, after_sequence: int = 0) -> Iterator[progress_pb2.TrainingProgress]:
+        """The job's events after `after_sequence` until its terminal state change, as Client.stream_progress."""
+        return self._client.stream_progress(self.id, after_sequence)
+
+    def wait(self, timeout: float | None = None) -> job_pb2.TrainingJob:
+        """Follow the job until it has ended, and return it in its final state.
+
+        Args:
+            timeout: seconds to wait at most; None: as long as the job runs.
+
+        Returns:
+            TrainingJob: the job, SUCCEEDED, FAILED or CANCELLED (wait does not raise for a failed job).
+
+        Raises:
+            DeadlineExceededError: the job had not ended within `timeout` (reason "WAIT_TIMED_OUT"); it goes on.
+        """
+        deadline = deadline_after(timeout)
+        try:
+            job = self._client._job_now(self.id, deadline)
+            if is_terminal(job.state):
+                return job
+            # Only the events after the job as just read are streamed: the wait needs the end, not the history.
+            for _ in self._client._progress(rpcs.stream_progress.build(self.id, job.last_sequence), deadline):
+                pass
+            return self._client._job_now(self.id, deadline)
+        except DeadlineExceededError as error:
+            if seconds_left(deadline) != 0:  # one call ran past the client's own timeout
+                raise
+            raise _timed_out(self.id, timeout) from error
+
+
+class AsyncJobHandle:
+    """One job of an AsyncClient, made by `client.job(job_id)` or `await client.start_training_job(spec)`."""
+
+    def __init__(self, client: AsyncClient, job_id: str) -> None:
+        self._client = client
+        self.id = job_id
+
+    def __repr__(self) -> str:
+        return f"AsyncJobHandle({self.id!r})"
+
+    async def get(self) -> job_pb2.TrainingJob:
+        """The job as it is now (its state, metrics and last event's sequence number)."""
+        return await self._client.get_training_job(self.id)
+
+    async def cancel(self) -> job_pb2.TrainingJob:
+        """Stop the job if it is queued or running (the adapter trained so far is kept); returns the job."""
+        return await self._client.cancel_training_job(self.id)
+
+    async def checkpoints(self) -> list[job_pb2.Checkpoint]:
+        """The job's saved adapter checkpoints, by iteration, the final adapter last."""
+        return list((await self._client.list_checkpoints(self.id)).checkpoints)
+
+    def progress(self, after_sequence: int = 0) -> AsyncIterator[progress_pb2.TrainingProgress]:
+        """The job's events after `after_sequence` until its terminal state change, as AsyncClient.stream_progress."""
+        return self._client.stream_progress(self.id, after_sequence)
+
+    async def wait(self, timeout: float | None = None) -> job_pb2.TrainingJob:
+        """Follow the job until it has ended, and return it in its final state.
+
+        Args:
+            timeout: seconds to wait at most; None: as long as the job runs.
+
+        Returns:
+            TrainingJob: the job, SUCCEEDED, FAILED or CANCELLED (wait does not raise for a failed job).
+
+        Raises:
+            DeadlineExceededError: the job had not ended within `timeout` (reason "WAIT_TIMED_OUT"); it goes on.
+        """
+        deadline = deadline_after(timeout)
+        try:
+            job = await self._client._job_now(self.id, deadline)
+            if is_terminal(job.state):
+                return job
+            async for _ in self._client._progress(rpcs.stream_progress.build(self.id, job.last_sequence), deadline):
+                pass
+            return await self._client._job_now(self.id, deadline)
+        except DeadlineExceededError as error:
+            if seconds_left(deadline) != 0:  # one call ran past the client's own timeout
+                raise
+            raise _timed_out(self.id, timeout) from error
+
+
+def _timed_out(job_id: str, timeout: float | None) -> DeadlineExceededError:
+    return DeadlineExceededError(
+        grpc.StatusCode.DEADLINE_EXCEEDED, f"job {job_id} did not end within {timeout:g} s",
+        reason=WAIT_TIMED_OUT, metadata={"job_id": job_id},
+    )

@@ -1,0 +1,372 @@
+"""Every call of droidft.v1.TrainingService, defined once for Client and AsyncClient.
+
+Each call is a builder, from plain Python arguments to the request message,
+wrapped by @rpc in an `Rpc` with the service method it calls and its response
+type. The builder's parameters and docstring are those of the client methods
+of the same name; Client and AsyncClient only add how the call is made
+(blocking or asyncio, unary or streaming). Every method also takes a ready
+request message in place of its arguments, which `Rpc.request` passes through,
+so the builders only ever see plain arguments.
+"""
+
+from __future__ import annotations
+
+import inspect
+import os
+from typing import (
+    Any, AsyncIterator, Awaitable, Callable, Generic, Iterable, Iterator, ParamSpec, Protocol, TypeVar, overload,
+)
+
+from google.protobuf.message import Message
+
+from droidft.enums import MethodLike, StateLike, parse_job_state, parse_method
+from droidft.specs import SpecLike, training_job_spec
+from droidft.v1 import data_pb2, job_pb2, progress_pb2, service_pb2
+
+P = ParamSpec("P")
+Req = TypeVar("Req", bound=Message)
+Resp = TypeVar("Resp", bound=Message)
+Req_contra = TypeVar("Req_contra", bound=Message, contravariant=True)
+Resp_co = TypeVar("Resp_co", bound=Message, covariant=True)
+
+_POSITIONAL = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+
+
+class Rpc(Generic[P, Req, Resp]):
+    """One call of the service: what the client methods of the same name take, and what they send."""
+
+    def __init__(
+        self,
+        name: str,
+        request_type: type[Req],
+        response_type: type[Resp],
+        build: Callable[P, Req],
+        extends: Rpc[Any, Any, Any] | None = None,
+    ) -> None:
+        self.name = name
+        self.request_type = request_type
+        self.response_type = response_type
+        self.build = build
+        self.method_name = build.__name__
+        parameters = list(inspect.signature(build).parameters.values())
+        if extends is not None:
+            # The builder forwards *args and **kwargs to `extends`; the methods show those parameters, then its own.
+            parameters = [*extends.parameters, *(p for p in parameters if p.kind is inspect.Parameter.KEYWORD_ONLY)]
+        self.parameters: tuple[inspect.Parameter, ...] = tuple(parameters)
+        self._takes_positional = any(p.kind in _POSITIONAL for p in parameters)
+
+    def __repr__(self) -> str:
+        return f"Rpc({self.name})"
+
+    def request(self, *args: P.args, **kwargs: P.kwargs) -> Req:
+        """The request message: a ready one given alone, else the one built from the arguments."""
+        if args and isinstance(args[0], self.request_type):
+            if len(args) > 1 or kwargs:
+                raise TypeError(f"{self.method_name}() takes a {self.request_type.__name__} alone, or arguments")
+            return args[0]
+        if args and args[0] is None and not self._takes_positional:
+            # The `request` placeholder that signature() gives calls without positional arguments.
+            return self.build(*args[1:], **kwargs)  # type: ignore[arg-type]
+        return self.build(*args, **kwargs)
+
+    @property
+    def response_name(self) -> str:
+        return _short_name(self.response_type)
+
+    @property
+    def doc(self) -> str:
+        return (
+            inspect.cleandoc(self.build.__doc__ or "")
+            + f"\n\nA ready {self.request_type.DESCRIPTOR.full_name} may be given alone instead of the arguments."
+        )
+
+    def signature(self, returns: str) -> inspect.Signature:
+        """The client method's signature: self, then the builder's parameters, the first one also taking the message."""
+        message = _short_name(self.request_type)
+        parameters = list(self.parameters)
+        if self._takes_positional:
+            first = parameters[0]
+            annotation = str(first.annotation)  # a string: this module postpones the evaluation of annotations
+            if annotation.endswith(" | None"):
+                widened = f"{annotation.removesuffix(' | None')} | {message} | None"
+            else:
+                widened = f"{annotation} | {message}"
+            parameters[0] = first.replace(annotation=widened)
+        else:
+            parameters.insert(0, inspect.Parameter(
+                "request", inspect.Parameter.POSITIONAL_ONLY, default=None, annotation=f"{message} | None"))
+        # `self` is positional-only exactly when the first parameter after it is.
+        self_parameter = inspect.Parameter("self", parameters[0].kind)
+        return inspect.Signature([self_parameter, *parameters], return_annotation=returns)
+
+    def method(self, function: Callable[..., Any], owner: str, returns: str) -> Any:
+        """`function` made `owner`'s method of this call: its name, signature and documented arguments."""
+        function.__name__ = self.method_name
+        function.__qualname__ = f"{owner}.{self.method_name}"
+        function.__doc__ = self.doc
+        setattr(function, "__signature__", self.signature(returns))
+        return function
+
+
+def rpc(
+    name: str, request_type: type[Req], response_type: type[Resp], *, extends: Rpc[Any, Any, Any] | None = None
+) -> Callable[[Callable[P, Req]], Rpc[P, Req, Resp]]:
+    """Decorator: the builder below becomes the Rpc of service method `name`."""
+
+    def define(build: Callable[P, Req]) -> Rpc[P, Req, Resp]:
+        return Rpc(name, request_type, response_type, build, extends)
+
+    return define
+
+
+def _short_name(message_type: type[Message]) -> str:
+    """How the code names a generated message class, e.g. "service_pb2.GetTrainingJobRequest"."""
+    return f"{message_type.__module__.rpartition('.')[2]}.{message_type.__name__}"
+
+
+@rpc("ListTrainingMethods", service_pb2.ListTrainingMethodsRequest, service_pb2.ListTrainingMethodsResponse)
+def list_training_methods() -> service_pb2.ListTrainingMethodsRequest:
+    """Every training method the server knows, with its data formats and a schema of its parameters.
+
+    Returns:
+        ListTrainingMethodsResponse: `methods`, in TrainingMethod order; `available` says whether this server
+        can run each.
+    """
+    return service_pb2.ListTrainingMethodsRequest()
+
+
+@rpc("ValidateDataset", data_pb2.ValidateDatasetRequest, data_pb2.ValidateDatasetResponse)
+def validate_dataset(
+    path: str | os.PathLike | None = None,
+    *,
+    content: bytes | None = None,
+    method: MethodLike | None = None,
+    format: str = "",
+    model_path: str | os.PathLike = "",
+    max_seq_length: int | None = None,
+    max_issues: int | None = None,
+) -> data_pb2.ValidateDatasetRequest:
+    """Check every record of a data set, reporting each issue with its file and line.
+
+    Args:
+        path: JSONL file (gzip too), or a directory with train/valid/test.jsonl, on the server.
+        content: the JSONL bytes themselves (at most 64 MiB), instead of `path`; give exactly one of the two.
+        method: the training method the data is for ("sft", "dr-grpo", a TrainingMethod value), which picks the
+            accepted formats; None: any format.
+        format: the format to check against, e.g. "chat_messages"; empty: detected from the first record.
+        model_path: model whose tokenizer measures token lengths; empty: no token statistics.
+        max_seq_length: token limit of the too_long check, 512 to 8192; None: 2048.
+        max_issues: issues listed at most, 1 to 100,000; None: 100 (counting goes on past it).
+
+    Returns:
+        ValidateDatasetResponse: `valid`, a report per file, the issues, and `issue_counts` per issue code.
+
+    Raises:
+        ValueError: neither or both of `path` and `content` given, or an unknown method name; nothing is sent.
+    """
+    if (path is None) == (content is None):
+        raise ValueError("give exactly one of path (on the server) or content (the JSONL bytes)")
+    request = data_pb2.ValidateDatasetRequest(format=format, model_path=os.fspath(model_path))
+    if path is not None:
+        request.path = os.fspath(path)
+    else:
+        request.content = content
+    if method is not None:
+        request.method = parse_method(method)
+    if max_seq_length is not None:
+        request.max_seq_length = max_seq_length
+    if max_issues is not None:
+        request.max_issues = max_issues
+    return request
+
+
+@rpc("StreamDatasetValidation", data_pb2.StreamDatasetValidationRequest, data_pb2.StreamDatasetValidationResponse,
+     extends=validate_dataset)
+def stream_dataset_validation(
+    *check: Any, progress_interval_seconds: float | None = None, **options: Any
+) -> data_pb2.StreamDatasetValidationRequest:
+    """Check a data set like validate_dataset, with progress messages while the server reads it.
+
+    Args:
+        path, content, method, format, model_path, max_seq_length, max_issues: as for validate_dataset.
+        progress_interval_seconds: seconds between progress messages, 0.1 to 60; None: 1.
+
+    Yields:
+        StreamDatasetValidationResponse: bytes and records read so far; the last message holds the `result`.
+    """
+    request = data_pb2.StreamDatasetValidationRequest(check=validate_dataset.build(*check, **options))
+    if progress_interval_seconds is not None:
+        request.progress_interval_seconds = progress_interval_seconds
+    return request
+
+
+@rpc("GenerateSampleData", data_pb2.GenerateSampleDataRequest, data_pb2.GenerateSampleDataResponse)
+def generate_sample_data(
+    format: str, *, count: int | None = None, seed: int = 0, output_path: str | os.PathLike = ""
+) -> data_pb2.GenerateSampleDataRequest:
+    """Generate deterministic sample data.
+
+    Args:
+        format: data format to generate, e.g. "chat_messages", "grpo", "preference".
+        count: records to generate, 1 to 1,000,000; None: 100.
+        seed: the same seed gives the same records.
+        output_path: file the server writes; empty: the records come back in the response's `content`.
+
+    Returns:
+        GenerateSampleDataResponse: `format`, `record_count`, and `path` or `content` (the JSONL bytes).
+    """
+    request = data_pb2.GenerateSampleDataRequest(format=format, seed=seed, output_path=os.fspath(output_path))
+    if count is not None:
+        request.count = count
+    return request
+
+
+@rpc("EstimateResources", service_pb2.EstimateResourcesRequest, service_pb2.EstimateResourcesResponse)
+def estimate_resources(spec: SpecLike) -> service_pb2.EstimateResourcesRequest:
+    """Predict a job's peak memory and time without running it.
+
+    Args:
+        spec: the job, exactly as for create_training_job: a TrainingJobSpec, or a dict in proto JSON form.
+
+    Returns:
+        EstimateResourcesResponse: its `estimate` (peak and available memory, `fits`, time).
+
+    Raises:
+        ValueError: `spec` is a dict that is not a valid TrainingJobSpec; nothing is sent.
+    """
+    return service_pb2.EstimateResourcesRequest(spec=training_job_spec(spec))
+
+
+@rpc("CreateTrainingJob", service_pb2.CreateTrainingJobRequest, job_pb2.TrainingJob)
+def create_training_job(
+    spec: SpecLike, *, request_id: str = "", validate_only: bool = False
+) -> service_pb2.CreateTrainingJobRequest:
+    """Submit a training job; it runs as soon as a device slot is free.
+
+    Args:
+        spec: what to train: a TrainingJobSpec, or a dict in proto JSON form (snake_case or lowerCamelCase keys),
+            e.g. {"model_path": "/models/tiny", "train_data_path": "/data/chat", "sft": {}}.
+        request_id: idempotency key: a retry with the same key and spec returns the first job instead of a new one.
+        validate_only: check the spec, files and data and answer as if created, without creating anything.
+
+    Returns:
+        TrainingJob: the new job, queued (with validate_only, an unsaved one without a job_id).
+
+    Raises:
+        ValueError: `spec` is a dict that is not a valid TrainingJobSpec; nothing is sent.
+    """
+    return service_pb2.CreateTrainingJobRequest(
+        spec=training_job_spec(spec), request_id=request_id, validate_only=validate_only
+    )
+
+
+@rpc("GetTrainingJob", service_pb2.GetTrainingJobRequest, job_pb2.TrainingJob)
+def get_training_job(job_id: str) -> service_pb2.GetTrainingJobRequest:
+    """One job as it is now.
+
+    Args:
+        job_id: the job.
+
+    Returns:
+        TrainingJob: its spec, state, metrics and the sequence number of its last event.
+    """
+    return service_pb2.GetTrainingJobRequest(job_id=job_id)
+
+
+@rpc("ListTrainingJobs", service_pb2.ListTrainingJobsRequest, service_pb2.ListTrainingJobsResponse)
+def list_training_jobs(
+    *, page_size: int = 0, page_token: str = "", states: Iterable[StateLike] = ()
+) -> service_pb2.ListTrainingJobsRequest:
+    """One page of jobs, newest first (iter_training_jobs walks every page).
+
+    Args:
+        page_size: jobs per page, 0 to 1000; 0: 50.
+        page_token: `next_page_token` of the previous page; empty: the first page.
+        states: only jobs in these states (names like "running", or JobState values); empty: every state.
+
+    Returns:
+        ListTrainingJobsResponse: `jobs`, and `next_page_token`, empty on the last page.
+    """
+    return service_pb2.ListTrainingJobsRequest(
+        page_size=page_size, page_token=page_token, states=[parse_job_state(s) for s in states]
+    )
+
+
+@rpc("CancelTrainingJob", service_pb2.CancelTrainingJobRequest, job_pb2.TrainingJob)
+def cancel_training_job(job_id: str) -> service_pb2.CancelTrainingJobRequest:
+    """Stop a queued or running job; the adapter trained so far is kept.
+
+    Args:
+        job_id: the job.
+
+    Returns:
+        TrainingJob: the job after the request (cancelled, or already ended).
+    """
+    return service_pb2.CancelTrainingJobRequest(job_id=job_id)
+
+
+@rpc("ListCheckpoints", service_pb2.ListCheckpointsRequest, service_pb2.ListCheckpointsResponse)
+def list_checkpoints(job_id: str) -> service_pb2.ListCheckpointsRequest:
+    """A job's saved adapter checkpoints.
+
+    Args:
+        job_id: the job.
+
+    Returns:
+        ListCheckpointsResponse: `checkpoints` by iteration, the final adapter last.
+    """
+    return service_pb2.ListCheckpointsRequest(job_id=job_id)
+
+
+@rpc("StreamTrainingProgress", service_pb2.StreamTrainingProgressRequest, progress_pb2.TrainingProgress)
+def stream_progress(job_id: str, after_sequence: int = 0) -> service_pb2.StreamTrainingProgressRequest:
+    """The job's events after `after_sequence`, stored ones then live ones, until its terminal state change.
+
+    A dropped connection (UNAVAILABLE, or the stream ending before the terminal
+    event) is reopened after the last event seen, with backoff, so no event is
+    lost or repeated; the last error is raised once `retry_policy.max_attempts`
+    reconnects in a row brought nothing new.
+
+    Args:
+        job_id: the job.
+        after_sequence: only events with a larger sequence number; 0: from the first event.
+
+    Yields:
+        TrainingProgress: train and eval reports, checkpoints, logs and state changes, in sequence order.
+    """
+    return service_pb2.StreamTrainingProgressRequest(job_id=job_id, after_sequence=after_sequence)
+
+
+ALL: tuple[Rpc[Any, Any, Any], ...] = (
+    list_training_methods, validate_dataset, stream_dataset_validation, generate_sample_data, estimate_resources,
+    create_training_job, get_training_job, list_training_jobs, cancel_training_job, list_checkpoints, stream_progress,
+)
+
+
+# How type checkers see the client methods: the builder's parameters, or a ready request alone.
+class UnaryCall(Protocol[P, Req_contra, Resp_co]):
+    @overload
+    def __call__(self, request: Req_contra, /) -> Resp_co: ...
+    @overload
+    def __call__(self, *args: P.args, **kwargs: P.kwargs) -> Resp_co: ...
+
+
+class StreamCall(Protocol[P, Req_contra, Resp_co]):
+    @overload
+    def __call__(self, request: Req_contra, /) -> Iterator[Resp_co]: ...
+    @overload
+    def __call__(self, *args: P.args, **kwargs: P.kwargs) -> Iterator[Resp_co]: ...
+
+
+class AsyncUnaryCall(Protocol[P, Req_contra, Resp_co]):
+    @overload
+    def __call__(self, request: Req_contra, /) -> Awaitable[Resp_co]: ...
+    @overload
+    def __call__(self, *args: P.args, **kwargs: P.kwargs) -> Awaitable[Resp_co]: ...
+
+
+class AsyncStreamCall(Protocol[P, Req_contra, Resp_co]):
+    @overload
+    def __call__(self, request: Req_contra, /) -> AsyncIterator[Resp_co]: ...
+    @overload
+    def __call__(self, *args: P.args, **kwargs: P.kwargs) -> AsyncIterator[Resp_co]: ...
