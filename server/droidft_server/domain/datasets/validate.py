@@ -11,7 +11,7 @@ from __future__ import annotations
 import zlib
 from collections import Counter
 from dataclasses import dataclass, field
-from itertools import count, islice
+from itertools import count
 from operator import not_
 from pathlib import Path
 from typing import BinaryIO, Callable
@@ -28,7 +28,7 @@ from .issues import (
     DUPLICATE_RECORD, EMPTY_FILE, FORMAT_NOT_ACCEPTED, NO_TOKENIZER, NO_TRAIN_FILE, NOT_FOUND,
     TOO_LONG, UNKNOWN_FORMAT, UNREADABLE_FILE, Problem,
 )
-from .reader import LineBatch, line_batches, open_stream, split_files
+from .reader import LineBatch, ReadLimitExceeded, line_batches, open_stream, split_files
 from .report import FileIssues, FileReport, IssueLog, ValidationReport
 from .tokens import TokenCounter, TokenizerMissing, load_tokenizer
 
@@ -137,7 +137,9 @@ class _Validation:
                     stream.seek(0)
                     scan = _FileScan(fmt, issues, tokens() if tokens else None)
                     scan.run(stream, self._progress_reporter(name, stream))
-        except (OSError, EOFError, zlib.error) as exc:  # a corrupt gzip stream, a read error
+        except ReadLimitExceeded as exc:
+            issues.add(exc.line, "", exc.code, str(exc))
+        except (OSError, EOFError, zlib.error) as exc:  # a corrupt gzip stream, a read error, not a regular file
             line = scan.lines_read if scan else 0
             issues.add(line, "", UNREADABLE_FILE, f"reading stopped after line {line}: {exc}")
         issues.end_batch()
@@ -256,7 +258,13 @@ class _FileScan:
         return visit
 
     def _scan_lines(self, first: int, lines: list[bytes]) -> None:
-        """Segments of lines that decode, mapped in C; at a failing line, the slow path, then on."""
+        """Segments of lines that decode, mapped in C; at a failing line, the slow path, then on.
+
+        One iterator serves every segment: map() has taken the failing line from it when decoding
+        raises, so the next segment starts after it at no cost (re-slicing the list from the
+        failing line on made a batch of blank lines quadratic).
+        """
+        remaining = iter(lines)
         start = 0
         while start < len(lines):
             tally = None if self._plain_visit else _Tally()
@@ -264,7 +272,7 @@ class _FileScan:
             outcomes: list = []  # extend keeps what it appended before a line fails
             failure = None
             try:
-                outcomes.extend(map(visit, map(self._decode, islice(lines, start, None) if start else lines)))
+                outcomes.extend(map(visit, map(self._decode, remaining)))
             except _FAST_ERRORS as exc:
                 failure = exc
             end = start + len(outcomes)
