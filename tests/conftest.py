@@ -34,6 +34,13 @@ def sft_data(tmp_path) -> Path:
 
 
 @pytest.fixture(scope="session")
+def roots(tmp_path_factory) -> dict:
+    """The file roots of every server under test: whatever a test writes lies under pytest's base temp dir."""
+    base = tmp_path_factory.getbasetemp()
+    return {"data_roots": [base], "model_roots": [base]}
+
+
+@pytest.fixture(scope="session")
 def calibration_dir(tmp_path_factory) -> Path:
     """One real device calibration shared by every server the tests start."""
     return tmp_path_factory.mktemp("calibration")

@@ -11,6 +11,7 @@ import structlog
 
 from .domain import preflight
 from .domain.estimation import DeviceProfile
+from .domain.file_roots import FileRoots
 from .domain.job_estimate import resources_fit
 from .domain.jobs import JobManager
 from .domain.methods import catalogue
@@ -39,6 +40,9 @@ class ServerConfig:
     refuse_when_memory_short: bool = True  # False: accept the job and warn in its events
     calibration_dir: Path | None = None  # where the device calibration is cached; default: state_dir
     device_profile: Callable[[], DeviceProfile] | None = None  # a fixed profile instead of calibrating
+    # Where requests may read data and write generated data, and read models; none: the working directory.
+    data_roots: list[Path] = field(default_factory=list)
+    model_roots: list[Path] = field(default_factory=list)
 
 
 class _CalibratedDevice:
@@ -85,11 +89,14 @@ class DroidftServer:
         )
         self.jobs.recover()
         methods = catalogue(AVAILABLE_METHODS)
-        self._server: BoundServer = start_server(
-            TrainingServicer(self.jobs, lambda: methods, lambda spec: estimate_resources(spec, device())), config.listen, max_workers=config.rpc_threads
+        roots = FileRoots.of(config.data_roots, config.model_roots, private=[config.state_dir])
+        servicer = TrainingServicer(
+            self.jobs, lambda: methods, lambda spec: estimate_resources(spec, device()), roots
         )
+        self._server: BoundServer = start_server(servicer, config.listen, max_workers=config.rpc_threads)
         self.port = self._server.port
-        log.info("serving", port=self.port, state_dir=str(config.state_dir))
+        log.info("serving", port=self.port, state_dir=str(config.state_dir),
+                 data_roots=[str(p) for p in roots.data], model_roots=[str(p) for p in roots.models])
 
     def wait(self) -> None:
         self._server.server.wait_for_termination()

@@ -41,6 +41,11 @@ def _add_serve_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--port-file", type=Path, help="write the bound port here once serving")
     parser.add_argument("--state-dir", type=Path, default=Path(os.environ.get("DROIDFT_STATE_DIR", "var/state")),
                         help="jobs database, adapters and checkpoints (default: var/state)")
+    parser.add_argument("--data-root", type=Path, action="append", default=[], metavar="DIR",
+                        help="a directory requests may read data from and write generated data to (repeatable; "
+                             "relative request paths start at the first; default: the working directory)")
+    parser.add_argument("--model-root", type=Path, action="append", default=[], metavar="DIR",
+                        help="a directory requests may read models from (repeatable; default: the working directory)")
     parser.add_argument("--max-concurrent-jobs", type=int, default=1, help="jobs training at the same time")
     parser.add_argument("--rpc-threads", type=int, default=64,
                         help="threads serving RPCs; each open progress stream holds one")
@@ -72,6 +77,8 @@ def _serve(args: argparse.Namespace) -> int:
         rpc_threads=args.rpc_threads,
         reward_plugins=args.reward_plugin,
         refuse_when_memory_short=args.on_insufficient_memory == "refuse",
+        data_roots=args.data_root,
+        model_roots=args.model_root,
     )
     server = DroidftServer(config)
     stop_requested = threading.Event()

@@ -140,8 +140,8 @@ def models(tmp_path_factory) -> dict[str, Path]:
 
 
 @pytest.fixture(scope="module")
-def stub(tmp_path_factory, calibration_dir):
-    server = DroidftServer(ServerConfig(state_dir=tmp_path_factory.mktemp("corpus-state"), listen="127.0.0.1:0",
+def stub(tmp_path_factory, calibration_dir, roots):
+    server = DroidftServer(ServerConfig(state_dir=tmp_path_factory.mktemp("corpus-state"), listen="127.0.0.1:0", **roots,
                                         calibration_dir=calibration_dir))
     with grpc.insecure_channel(f"127.0.0.1:{server.port}") as channel:
         yield service_pb2_grpc.TrainingServiceStub(channel)

@@ -10,8 +10,8 @@ from droidft_server.app import DroidftServer, ServerConfig
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory, calibration_dir):
-    started = DroidftServer(ServerConfig(state_dir=tmp_path_factory.mktemp("state"), listen="127.0.0.1:0", calibration_dir=calibration_dir))
+def server(tmp_path_factory, calibration_dir, roots):
+    started = DroidftServer(ServerConfig(state_dir=tmp_path_factory.mktemp("state"), listen="127.0.0.1:0", calibration_dir=calibration_dir, **roots))
     yield f"127.0.0.1:{started.port}"
     started.stop(grace=0)
 

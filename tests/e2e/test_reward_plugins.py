@@ -22,10 +22,10 @@ def always_one(completion, example, options):
 
 
 @pytest.fixture()
-def server(tmp_path, calibration_dir, monkeypatch):
+def server(tmp_path, calibration_dir, monkeypatch, roots):
     (tmp_path / "plugin_rewards_for_tests.py").write_text(textwrap.dedent(PLUGIN))
     monkeypatch.syspath_prepend(str(tmp_path))  # spawned workers inherit sys.path
-    started = DroidftServer(ServerConfig(state_dir=tmp_path / "state", listen="127.0.0.1:0",
+    started = DroidftServer(ServerConfig(state_dir=tmp_path / "state", listen="127.0.0.1:0", **roots,
                                          calibration_dir=calibration_dir,
                                          reward_plugins=["plugin_rewards_for_tests"]))
     yield started

@@ -13,8 +13,8 @@ from droidft_server.domain import states
 
 
 @pytest.fixture()
-def config(tmp_path, calibration_dir):
-    return ServerConfig(state_dir=tmp_path / "state", listen="127.0.0.1:0", calibration_dir=calibration_dir)
+def config(tmp_path, calibration_dir, roots):
+    return ServerConfig(state_dir=tmp_path / "state", listen="127.0.0.1:0", calibration_dir=calibration_dir, **roots)
 
 
 @pytest.fixture()

@@ -21,8 +21,8 @@ def fake_runner():
 
 
 @pytest.fixture()
-def server(tmp_path, fake_runner):
-    config = ServerConfig(state_dir=tmp_path / "state", listen="127.0.0.1:0", device_profile=device_profile)
+def server(tmp_path, fake_runner, roots):
+    config = ServerConfig(state_dir=tmp_path / "state", listen="127.0.0.1:0", device_profile=device_profile, **roots)
     started = DroidftServer(config, runner=fake_runner)
     yield started
     started.stop(grace=0)

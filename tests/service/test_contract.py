@@ -256,9 +256,9 @@ def test_estimate_resources_breaks_down_the_peak(stub, spec):
     assert estimate.total_seconds == pytest.approx(estimate.seconds_per_iteration * spec.iterations)
 
 
-def test_a_job_that_cannot_fit_is_refused_or_warned_about(tmp_path, spec):
+def test_a_job_that_cannot_fit_is_refused_or_warned_about(tmp_path, spec, roots):
     tiny_device = lambda: device_profile(available_memory_bytes=2**20)
-    refusing = DroidftServer(ServerConfig(state_dir=tmp_path / "a", listen="127.0.0.1:0", device_profile=tiny_device),
+    refusing = DroidftServer(ServerConfig(state_dir=tmp_path / "a", listen="127.0.0.1:0", device_profile=tiny_device, **roots),
                              runner=FakeRunner())
     try:
         with pytest.raises(DroidftError) as caught:
@@ -267,7 +267,7 @@ def test_a_job_that_cannot_fit_is_refused_or_warned_about(tmp_path, spec):
         assert "does not fit" in caught.value.message
     finally:
         refusing.stop(grace=0)
-    warning = DroidftServer(ServerConfig(state_dir=tmp_path / "b", listen="127.0.0.1:0", device_profile=tiny_device,
+    warning = DroidftServer(ServerConfig(state_dir=tmp_path / "b", listen="127.0.0.1:0", device_profile=tiny_device, **roots,
                                          refuse_when_memory_short=False), runner=FakeRunner())
     try:
         job = warning.jobs.create(spec)

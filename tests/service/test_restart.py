@@ -10,8 +10,8 @@ from droidft_server.app import DroidftServer, ServerConfig
 from droidft_server.domain import states
 
 
-def test_restart_keeps_jobs_and_events_fails_interrupted_and_requeues_waiting(tmp_path, spec):
-    config = ServerConfig(state_dir=tmp_path / "state", listen="127.0.0.1:0", device_profile=device_profile)
+def test_restart_keeps_jobs_and_events_fails_interrupted_and_requeues_waiting(tmp_path, spec, roots):
+    config = ServerConfig(state_dir=tmp_path / "state", listen="127.0.0.1:0", device_profile=device_profile, **roots)
     first_runner = FakeRunner()
     first = DroidftServer(config, runner=first_runner)
     finished = first.jobs.create(spec).job_id

@@ -49,7 +49,7 @@ describe("droidft TypeScript client against a real server", () => {
   before(async () => {
     dir = await mkdtemp(join(tmpdir(), "droidft-ts-"));
     const [started, modelPath, trainDataPath] = await Promise.all([
-      startServer(join(dir, "server")),
+      startServer(join(dir, "server"), dir),
       buildTinyModel(join(dir, "tiny")),
       writeSftData(join(dir, "train.jsonl")),
     ]);

@@ -17,13 +17,16 @@ export interface RunningServer {
   readonly stop: () => Promise<void>;
 }
 
-/** Starts the real server with its state under `dir`; resolves once its port file appears. */
-export async function startServer(dir: string): Promise<RunningServer> {
+/** Starts the real server with its state under `dir`, reading models and data under `fileRoot`; resolves once its port file appears. */
+export async function startServer(dir: string, fileRoot: string): Promise<RunningServer> {
   await mkdir(dir, { recursive: true });
   const portFile = join(dir, "port");
   const child = spawn(
     join(VENV_BIN, "droidft-server"),
-    ["--listen", "127.0.0.1:0", "--port-file", portFile, "--state-dir", join(dir, "state")],
+    [
+      "serve", "--listen", "127.0.0.1:0", "--port-file", portFile, "--state-dir", join(dir, "state"),
+      "--data-root", fileRoot, "--model-root", fileRoot,
+    ],
     { stdio: ["ignore", "pipe", "pipe"] },
   );
   let output = "";

@@ -22,12 +22,12 @@ SPEC = {"maxSeqLength": 512, "batchSize": 4, "learningRate": 1e-4, "reportEvery"
         "checkpointEvery": 10, "seed": 0, "sft": {"maskPrompt": True}}
 
 
-def _start_server(state_dir: Path, port_file: Path) -> tuple[subprocess.Popen, int]:
+def _start_server(state_dir: Path, port_file: Path, data_root: Path, model_root: Path) -> tuple[subprocess.Popen, int]:
     port_file.unlink(missing_ok=True)
     log = open(DEMO_DIR / "server.log", "w")
     server = subprocess.Popen(
         [sys.executable, "-m", "droidft_server.main", "serve", "--listen", "127.0.0.1:0", "--port-file", str(port_file),
-         "--state-dir", str(state_dir)],
+         "--state-dir", str(state_dir), "--data-root", str(data_root), "--model-root", str(model_root)],
         stdout=log, stderr=subprocess.STDOUT,
     )
     deadline = time.monotonic() + SERVER_START_TIMEOUT_S
@@ -54,7 +54,7 @@ def main() -> None:
     data_dir.mkdir(parents=True, exist_ok=True)
     spec_file = DEMO_DIR / "spec.json"
     spec_file.write_text(json.dumps(SPEC, indent=2))
-    server_process, port = _start_server(DEMO_DIR / "state", DEMO_DIR / "server.port")
+    server_process, port = _start_server(DEMO_DIR / "state", DEMO_DIR / "server.port", data_dir, model)
     server = f"127.0.0.1:{port}"
     print(f"server listening on {server} (state: {DEMO_DIR / 'state'}, log: {DEMO_DIR / 'server.log'})")
     try:

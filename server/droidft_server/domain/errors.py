@@ -19,6 +19,7 @@ Reason = errors_pb2.ErrorReason
 class ErrorKind(Enum):
     INVALID_ARGUMENT = "invalid_argument"
     NOT_FOUND = "not_found"
+    PERMISSION_DENIED = "permission_denied"
     ALREADY_EXISTS = "already_exists"
     FAILED_PRECONDITION = "failed_precondition"
     RESOURCE_EXHAUSTED = "resource_exhausted"

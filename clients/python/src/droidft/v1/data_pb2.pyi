@@ -139,16 +139,18 @@ class StreamDatasetValidationResponse(_message.Message):
     def __init__(self, bytes_read: _Optional[int] = ..., total_bytes: _Optional[int] = ..., records_read: _Optional[int] = ..., issues_found: _Optional[int] = ..., file: _Optional[str] = ..., result: _Optional[_Union[ValidateDatasetResponse, _Mapping]] = ...) -> None: ...
 
 class GenerateSampleDataRequest(_message.Message):
-    __slots__ = ("format", "count", "seed", "output_path")
+    __slots__ = ("format", "count", "seed", "output_path", "overwrite")
     FORMAT_FIELD_NUMBER: _ClassVar[int]
     COUNT_FIELD_NUMBER: _ClassVar[int]
     SEED_FIELD_NUMBER: _ClassVar[int]
     OUTPUT_PATH_FIELD_NUMBER: _ClassVar[int]
+    OVERWRITE_FIELD_NUMBER: _ClassVar[int]
     format: str
     count: int
     seed: int
     output_path: str
-    def __init__(self, format: _Optional[str] = ..., count: _Optional[int] = ..., seed: _Optional[int] = ..., output_path: _Optional[str] = ...) -> None: ...
+    overwrite: bool
+    def __init__(self, format: _Optional[str] = ..., count: _Optional[int] = ..., seed: _Optional[int] = ..., output_path: _Optional[str] = ..., overwrite: _Optional[bool] = ...) -> None: ...
 
 class GenerateSampleDataResponse(_message.Message):
     __slots__ = ("format", "record_count", "path", "content")

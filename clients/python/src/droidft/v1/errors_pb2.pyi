@@ -24,6 +24,9 @@ class ErrorReason(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     INSUFFICIENT_MEMORY: _ClassVar[ErrorReason]
     METHOD_NOT_AVAILABLE: _ClassVar[ErrorReason]
     INTERNAL: _ClassVar[ErrorReason]
+    PATH_OUTSIDE_ROOTS: _ClassVar[ErrorReason]
+    NOT_A_REGULAR_FILE: _ClassVar[ErrorReason]
+    OUTPUT_EXISTS: _ClassVar[ErrorReason]
 ERROR_REASON_UNSPECIFIED: ErrorReason
 INVALID_REQUEST: ErrorReason
 JOB_NOT_FOUND: ErrorReason
@@ -42,3 +45,6 @@ DATASET_INVALID: ErrorReason
 INSUFFICIENT_MEMORY: ErrorReason
 METHOD_NOT_AVAILABLE: ErrorReason
 INTERNAL: ErrorReason
+PATH_OUTSIDE_ROOTS: ErrorReason
+NOT_A_REGULAR_FILE: ErrorReason
+OUTPUT_EXISTS: ErrorReason

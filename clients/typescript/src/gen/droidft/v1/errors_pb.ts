@@ -11,7 +11,7 @@ import { enumDesc, fileDesc } from "@bufbuild/protobuf/codegenv2";
  * Describes the file droidft/v1/errors.proto.
  */
 export const file_droidft_v1_errors: GenFile = /*@__PURE__*/
-  fileDesc("Chdkcm9pZGZ0L3YxL2Vycm9ycy5wcm90bxIKZHJvaWRmdC52MSqjAwoLRXJyb3JSZWFzb24SHAoYRVJST1JfUkVBU09OX1VOU1BFQ0lGSUVEEAASEwoPSU5WQUxJRF9SRVFVRVNUEAESEQoNSk9CX05PVF9GT1VORBACEhUKEVJFUVVFU1RfSURfUkVVU0VEEAMSGAoUSk9CX0FMUkVBRFlfRklOSVNIRUQQBBIYChRTRVJWRVJfU0hVVFRJTkdfRE9XThAFEhQKEFNFUlZFUl9SRVNUQVJURUQQBhIXChNXT1JLRVJfU1RBUlRfRkFJTEVEEAcSEgoOV09SS0VSX0NSQVNIRUQQCBISCg5UUkFJTklOR19FUlJPUhAJEhMKD01PREVMX05PVF9GT1VORBAKEhQKEE1PREVMX1VOTE9BREFCTEUQCxIUChBNT0RFTF9VTlJFQURBQkxFEAwSFQoRREFUQVNFVF9OT1RfRk9VTkQQDRITCg9EQVRBU0VUX0lOVkFMSUQQDhIXChNJTlNVRkZJQ0lFTlRfTUVNT1JZEA8SGAoUTUVUSE9EX05PVF9BVkFJTEFCTEUQEBIMCghJTlRFUk5BTBARYgZwcm90bzM");
+  fileDesc("Chdkcm9pZGZ0L3YxL2Vycm9ycy5wcm90bxIKZHJvaWRmdC52MSrmAwoLRXJyb3JSZWFzb24SHAoYRVJST1JfUkVBU09OX1VOU1BFQ0lGSUVEEAASEwoPSU5WQUxJRF9SRVFVRVNUEAESEQoNSk9CX05PVF9GT1VORBACEhUKEVJFUVVFU1RfSURfUkVVU0VEEAMSGAoUSk9CX0FMUkVBRFlfRklOSVNIRUQQBBIYChRTRVJWRVJfU0hVVFRJTkdfRE9XThAFEhQKEFNFUlZFUl9SRVNUQVJURUQQBhIXChNXT1JLRVJfU1RBUlRfRkFJTEVEEAcSEgoOV09SS0VSX0NSQVNIRUQQCBISCg5UUkFJTklOR19FUlJPUhAJEhMKD01PREVMX05PVF9GT1VORBAKEhQKEE1PREVMX1VOTE9BREFCTEUQCxIUChBNT0RFTF9VTlJFQURBQkxFEAwSFQoRREFUQVNFVF9OT1RfRk9VTkQQDRITCg9EQVRBU0VUX0lOVkFMSUQQDhIXChNJTlNVRkZJQ0lFTlRfTUVNT1JZEA8SGAoUTUVUSE9EX05PVF9BVkFJTEFCTEUQEBIMCghJTlRFUk5BTBAREhYKElBBVEhfT1VUU0lERV9ST09UUxASEhYKEk5PVF9BX1JFR1VMQVJfRklMRRATEhEKDU9VVFBVVF9FWElTVFMQFGIGcHJvdG8z");
 
 /**
  * The reason of every droidft error. A failed call carries it as the `reason` of its
@@ -157,6 +157,31 @@ export enum ErrorReason {
    * @generated from enum value: INTERNAL = 17;
    */
   INTERNAL = 17,
+
+  /**
+   * PERMISSION_DENIED: the path, once resolved (relative to the first data root, `..` and symlinks
+   * followed), is outside the server's data roots (data) or model roots (models), or inside its state
+   * directory; nothing was read or written. Metadata `field` and `path` (the resolved path).
+   *
+   * @generated from enum value: PATH_OUTSIDE_ROOTS = 18;
+   */
+  PATH_OUTSIDE_ROOTS = 18,
+
+  /**
+   * FAILED_PRECONDITION: the path names something other than a regular file (a FIFO, a device, a
+   * socket), which the server never reads; metadata `field` and `path`.
+   *
+   * @generated from enum value: NOT_A_REGULAR_FILE = 19;
+   */
+  NOT_A_REGULAR_FILE = 19,
+
+  /**
+   * ALREADY_EXISTS: the output file exists and the request did not set `overwrite`; metadata
+   * `field` and `path`.
+   *
+   * @generated from enum value: OUTPUT_EXISTS = 20;
+   */
+  OUTPUT_EXISTS = 20,
 }
 
 /**
