@@ -267,6 +267,9 @@ def test_data_sample_prints_jsonl_or_reports_the_written_file(droidft, fake):
     assert (code, out) == (0, '{"text": "sample 0 seed 3"}\n{"text": "sample 1 seed 3"}\n')
     code, out, _ = droidft("data", "sample", "--format", "grpo", "-n", "5", "-o", "/srv/sample.jsonl")
     assert (code, out) == (0, "Wrote 5 grpo records to /srv/sample.jsonl (on the server).\n")
+    assert fake.service.requests_of("GenerateSampleData")[-1].overwrite is False
+    droidft("data", "sample", "--format", "grpo", "-o", "/srv/sample.jsonl", "--overwrite")
+    assert fake.service.requests_of("GenerateSampleData")[-1].overwrite is True
 
 
 def test_output_cut_short_by_the_reader_ends_quietly(fake, monkeypatch, capsys):

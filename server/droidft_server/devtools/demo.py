@@ -58,9 +58,9 @@ def main() -> None:
     server = f"127.0.0.1:{port}"
     print(f"server listening on {server} (state: {DEMO_DIR / 'state'}, log: {DEMO_DIR / 'server.log'})")
     try:
-        _droidft(server, "data", "sample", "--format", "chat_messages", "-n", "200", "--seed", "0",
+        _droidft(server, "data", "sample", "--format", "chat_messages", "-n", "200", "--seed", "0", "--overwrite",
                  "-o", str(data_dir / "train.jsonl"))
-        _droidft(server, "data", "sample", "--format", "chat_messages", "-n", "24", "--seed", "1",
+        _droidft(server, "data", "sample", "--format", "chat_messages", "-n", "24", "--seed", "1", "--overwrite",
                  "-o", str(data_dir / "valid.jsonl"))
         _droidft(server, "data", "validate", str(data_dir), "--method", "sft", "--model", str(model))
         _droidft(server, "train", "--model", str(model), "--data", str(data_dir), "--method", "sft",

@@ -202,7 +202,8 @@ def stream_dataset_validation(
 
 @rpc("GenerateSampleData", data_pb2.GenerateSampleDataRequest, data_pb2.GenerateSampleDataResponse)
 def generate_sample_data(
-    format: str, *, count: int | None = None, seed: int = 0, output_path: str | os.PathLike = ""
+    format: str, *, count: int | None = None, seed: int = 0, output_path: str | os.PathLike = "",
+    overwrite: bool = False,
 ) -> data_pb2.GenerateSampleDataRequest:
     """Generate deterministic sample data.
 
@@ -210,12 +211,16 @@ def generate_sample_data(
         format: data format to generate, e.g. "chat_messages", "grpo", "preference".
         count: records to generate, 1 to 1,000,000; None: 100.
         seed: the same seed gives the same records.
-        output_path: file the server writes; empty: the records come back in the response's `content`.
+        output_path: file the server writes, under one of its data roots (a relative path starts at the first);
+            empty: the records come back in the response's `content`.
+        overwrite: replace output_path if it exists; without it an existing file is refused (OUTPUT_EXISTS).
 
     Returns:
         GenerateSampleDataResponse: `format`, `record_count`, and `path` or `content` (the JSONL bytes).
     """
-    request = data_pb2.GenerateSampleDataRequest(format=format, seed=seed, output_path=os.fspath(output_path))
+    request = data_pb2.GenerateSampleDataRequest(
+        format=format, seed=seed, output_path=os.fspath(output_path), overwrite=overwrite
+    )
     if count is not None:
         request.count = count
     return request

@@ -42,7 +42,8 @@ def register(subparsers) -> None:
     sample.add_argument("-n", "--count", type=int, metavar="N", help="records (default 100)")
     sample.add_argument("--seed", type=int, default=0)
     sample.add_argument("-o", "--output", default="", metavar="PATH",
-                        help="file the server writes; without it the JSONL is printed")
+                        help="file the server writes, under its data roots; without it the JSONL is printed")
+    sample.add_argument("--overwrite", action="store_true", help="replace the output file if it exists")
     sample.set_defaults(handler=sample_data)
 
 
@@ -76,7 +77,9 @@ def _validate_showing_progress(session: Session, check: dict) -> data_pb2.Valida
 
 
 def sample_data(args: argparse.Namespace, session: Session) -> int:
-    response = session.client.generate_sample_data(args.format, count=args.count, seed=args.seed, output_path=args.output)
+    response = session.client.generate_sample_data(
+        args.format, count=args.count, seed=args.seed, output_path=args.output, overwrite=args.overwrite
+    )
     if response.path:
         session.print(f"Wrote {response.record_count} {response.format} records to {response.path} (on the server).")
     else:
