@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 TS := clients/typescript
 TS_MODULES := $(TS)/node_modules/.package-lock.json
 
-.PHONY: setup demo test proto proto-check ts-proto contract-check bench clean
+.PHONY: setup demo test lint format proto proto-check ts-proto contract-check bench clean
 
 setup: $(STAMP)
 
@@ -23,9 +23,18 @@ demo: setup
 $(TS_MODULES): $(TS)/package-lock.json
 	cd $(TS) && npm ci --no-audit --no-fund
 
-test: setup proto-check $(TS_MODULES)
+test: setup lint proto-check $(TS_MODULES)
 	$(PY) -m pytest -q
 	cd $(TS) && npm test
+
+# ruff's linter and formatter, configured in pyproject.toml; `make format` applies both.
+lint: setup
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: setup
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
 
 ts-proto: setup $(TS_MODULES)
 	$(PY) tools/tsgen.py

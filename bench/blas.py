@@ -68,9 +68,8 @@ def _one(threads: int, model: str, data: str, output_dir: str) -> dict:
     loaded = blas.load(threads)
     import mlx.core as mx
 
-    from droidft_server.domain.estimation import read_model_facts
-
     from bench.sft_throughput import measure_sft
+    from droidft_server.domain.estimation import read_model_facts
 
     parameters = read_model_facts(Path(model)).total_parameters
     sft = measure_sft(Path(model), Path(data), Path(output_dir), iterations=ITERATIONS, report_every=REPORT_EVERY)
@@ -78,9 +77,8 @@ def _one(threads: int, model: str, data: str, output_dir: str) -> dict:
 
 
 def run() -> list[dict]:
-    from droidft_server.devtools.tiny_model import build_tiny_model
-
     from bench.sft_throughput import write_chat_data
+    from droidft_server.devtools.tiny_model import build_tiny_model
 
     rows = []
     with tempfile.TemporaryDirectory(prefix="droidft-bench-blas-") as tmp:
@@ -89,8 +87,20 @@ def run() -> list[dict]:
         model = build_tiny_model(root / "small", seed=0, **SMALL_SHAPE)
         for index, (label, environment, threads) in enumerate(_configurations()):
             completed = subprocess.run(
-                [sys.executable, "-m", "bench.blas", "--one", str(threads), str(model), str(data), str(root / f"out-{index}")],
-                env={**os.environ, **environment}, capture_output=True, text=True, check=True,
+                [
+                    sys.executable,
+                    "-m",
+                    "bench.blas",
+                    "--one",
+                    str(threads),
+                    str(model),
+                    str(data),
+                    str(root / f"out-{index}"),
+                ],
+                env={**os.environ, **environment},
+                capture_output=True,
+                text=True,
+                check=True,
             )
             measured = json.loads(completed.stdout.strip().splitlines()[-1])
             measured["label"] = label
@@ -101,21 +111,30 @@ def run() -> list[dict]:
     table = []
     for row in rows:
         model_flops = LORA_FLOPS_PER_PARAMETER_TOKEN * row["parameters"] * row["tokens_per_second"]
-        table.append({
-            "blas": row["label"],
-            "gemm": f"{row['gemm'] / 1e9:,.1f}",
-            "its": f"{row['iterations_per_second']:.2f}",
-            "toks": f"{row['tokens_per_second']:,.0f}",
-            "speedup": f"{row['tokens_per_second'] / baseline:.1f}x",
-            "mfu": f"{100 * model_flops / peak:.1f} %",
-            "loss": row["loss"],
-        })
-    columns = {"blas": "BLAS", "gemm": f"float32 GEMM {GEMM_SIZE} GFLOP/s", "its": "steady it/s",
-               "toks": "steady tokens/s", "speedup": "tokens/s vs reference", "mfu": "model FLOPs utilisation",
-               "loss": "loss"}
+        table.append(
+            {
+                "blas": row["label"],
+                "gemm": f"{row['gemm'] / 1e9:,.1f}",
+                "its": f"{row['iterations_per_second']:.2f}",
+                "toks": f"{row['tokens_per_second']:,.0f}",
+                "speedup": f"{row['tokens_per_second'] / baseline:.1f}x",
+                "mfu": f"{100 * model_flops / peak:.1f} %",
+                "loss": row["loss"],
+            }
+        )
+    columns = {
+        "blas": "BLAS",
+        "gemm": f"float32 GEMM {GEMM_SIZE} GFLOP/s",
+        "its": "steady it/s",
+        "toks": "steady tokens/s",
+        "speedup": "tokens/s vs reference",
+        "mfu": "model FLOPs utilisation",
+        "loss": "loss",
+    }
     intro = (
         f"`python -m bench.blas`, on this machine ({platform.processor() or platform.machine()}, "
-        f"{os.cpu_count()} cores; NumPy's own OpenBLAS does {_numpy_gemm_flops() / 1e9:,.0f} GFLOP/s on the same GEMM): "
+        f"{os.cpu_count()} cores; NumPy's own OpenBLAS does {_numpy_gemm_flops() / 1e9:,.0f} GFLOP/s "
+        "on the same GEMM): "
         "each row a fresh process, in one run. LoRA SFT of the small llama (h256 L4 v2048, "
         f"{rows[0]['parameters']:,} parameters), 400 generated chat records, rank 8, batch 4, {ITERATIONS} iterations; "
         "steady figures are the median of the reports after the first. Model FLOPs utilisation counts "

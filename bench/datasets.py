@@ -16,12 +16,12 @@ from __future__ import annotations
 
 import json
 import os
-from itertools import islice
 import subprocess
 import sys
 import tempfile
 import time
 from dataclasses import dataclass
+from itertools import islice
 from pathlib import Path
 
 from bench.readme import markdown_table, write_section
@@ -128,7 +128,10 @@ def measure(kind: str, path: Path) -> dict:
     for _ in range(REPEATS):
         completed = subprocess.run(
             [sys.executable, "-m", "bench.datasets", "--measure", kind, str(path)],
-            capture_output=True, text=True, check=True, cwd=Path(__file__).resolve().parent.parent,
+            capture_output=True,
+            text=True,
+            check=True,
+            cwd=Path(__file__).resolve().parent.parent,
         )
         runs.append(json.loads(completed.stdout.strip().splitlines()[-1]))
     return min(runs, key=lambda run: run["cpu_s"])
@@ -165,10 +168,19 @@ def run() -> list[dict]:
 
 
 COLUMNS = {
-    "data": "data", "mb": "MB", "records": "records", "stream_mbs": "json stream MB/s",
-    "load_mbs": "json load MB/s", "ours_mbs": "validate_path MB/s", "vs_stream": "vs stream",
-    "vs_load": "vs load", "ours_wall": "validate wall s", "stream_peak": "json stream peak MiB",
-    "load_peak": "json load peak MiB", "ours_peak": "validate peak MiB", "ours_growth": "validate growth MiB",
+    "data": "data",
+    "mb": "MB",
+    "records": "records",
+    "stream_mbs": "json stream MB/s",
+    "load_mbs": "json load MB/s",
+    "ours_mbs": "validate_path MB/s",
+    "vs_stream": "vs stream",
+    "vs_load": "vs load",
+    "ours_wall": "validate wall s",
+    "stream_peak": "json stream peak MiB",
+    "load_peak": "json load peak MiB",
+    "ours_peak": "validate peak MiB",
+    "ours_growth": "validate growth MiB",
     "issues": "issues counted",
 }
 
@@ -178,7 +190,7 @@ def _section(rows: list[dict]) -> str:
         return sum(float(row[column].rstrip("x")) >= SPEEDUP_GOAL for row in rows)
 
     return f"""`python -m bench.datasets` on {os.cpu_count()} CPU cores (shared), Python {sys.version.split()[0]}, \
-{time.strftime('%Y-%m-%d')}. MB/s are megabytes per second of process CPU time, best of {REPEATS} fresh processes,
+{time.strftime("%Y-%m-%d")}. MB/s are megabytes per second of process CPU time, best of {REPEATS} fresh processes,
 each timed after {WARM_UP_S} s of busy CPU (a fresh process here runs its first 0.1-0.2 s up to twice as slowly).
 validate_path does more than parse: every record typed against its format, the format's own rules,
 duplicate detection, field presence, and every issue placed by line and field. Peak is the

@@ -25,13 +25,12 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from droidft.v1 import job_pb2
-
+from droidft_server.devtools.tiny_model import TinyModelShape, build_tiny_model
 from droidft_server.domain.estimation import DeviceProfile, TokenLengths, estimate, read_model_facts
 from droidft_server.domain.spec import resolve
-from droidft_server.worker import blas
 from droidft_server.supervisor.calibration import load_or_calibrate
+from droidft_server.worker import blas
 from droidft_server.worker.calibration import device_clock
-from droidft_server.devtools.tiny_model import TinyModelShape, build_tiny_model
 
 from .readme import README, write_section
 
@@ -97,10 +96,36 @@ CONFIGS = (
     Config("dpo tiny", method="dpo", batch_size=2, tokens=100, held_out=True),
     Config("dpo small", shape=SMALL, method="dpo", batch_size=2, tokens=64, held_out=True),
     Config("sft middle", shape=MIDDLE, batch_size=3, tokens=150, rank=12, held_out=True),
-    Config("sft middle dora last 2", shape=MIDDLE, batch_size=6, tokens=90, fine_tune_type="dora", num_layers=2, held_out=True),
+    Config(
+        "sft middle dora last 2",
+        shape=MIDDLE,
+        batch_size=6,
+        tokens=90,
+        fine_tune_type="dora",
+        num_layers=2,
+        held_out=True,
+    ),
     Config("sft wide batch 1", shape=WIDE, batch_size=1, tokens=400, rank=4, held_out=True),
-    Config("grpo middle", shape=MIDDLE, method="grpo", batch_size=1, tokens=40, group_size=6, completion_tokens=40, held_out=True),
-    Config("grpo deep vocab beta", shape=DEEP_VOCAB, method="grpo", batch_size=2, tokens=24, completion_tokens=24, beta=0.05, held_out=True),
+    Config(
+        "grpo middle",
+        shape=MIDDLE,
+        method="grpo",
+        batch_size=1,
+        tokens=40,
+        group_size=6,
+        completion_tokens=40,
+        held_out=True,
+    ),
+    Config(
+        "grpo deep vocab beta",
+        shape=DEEP_VOCAB,
+        method="grpo",
+        batch_size=2,
+        tokens=24,
+        completion_tokens=24,
+        beta=0.05,
+        held_out=True,
+    ),
 )
 
 
@@ -132,7 +157,9 @@ def spec_of(config: Config, model_path: Path) -> job_pb2.TrainingJobSpec:
 
 def predict(config: Config, model_path: Path, device: DeviceProfile):
     lengths = TokenLengths(mean=config.tokens, p95=config.tokens, max=config.tokens)
-    return estimate(resolve(spec_of(config, model_path)), read_model_facts(model_path), token_lengths=lengths, device=device)
+    return estimate(
+        resolve(spec_of(config, model_path)), read_model_facts(model_path), token_lengths=lengths, device=device
+    )
 
 
 # --- measurement (runs in a fresh subprocess per configuration) ---------------------------
@@ -148,7 +175,10 @@ def _adapt(model, config: Config) -> None:
             block.unfreeze()
     else:
         linear_to_lora_layers(
-            model, blocks, {"rank": config.rank, "scale": 20.0, "dropout": 0.0}, use_dora=config.fine_tune_type == "dora"
+            model,
+            blocks,
+            {"rank": config.rank, "scale": 20.0, "dropout": 0.0},
+            use_dora=config.fine_tune_type == "dora",
         )
 
 
@@ -216,9 +246,17 @@ def _grpo_iteration(model, tokenizer, config: Config, reference):
 
     def iteration() -> None:
         completions, _, indices = generate_grpo(
-            model=model, tokenizer=tokenizer, prompt_tokens=prompts, max_tokens=config.completion_tokens,
-            group_size=config.group_size, batch_size=config.batch_size, end_token="",
-            temperature=temperature, top_p=1.0, top_k=0, min_p=0.0,
+            model=model,
+            tokenizer=tokenizer,
+            prompt_tokens=prompts,
+            max_tokens=config.completion_tokens,
+            group_size=config.group_size,
+            batch_size=config.batch_size,
+            end_token="",
+            temperature=temperature,
+            top_p=1.0,
+            top_k=0,
+            min_p=0.0,
         )
         rows = [prompts[i] + c.tolist() for i, c in zip(indices, completions)]
         width = max(len(r) for r in rows)
@@ -250,8 +288,10 @@ def _measure_dpo(model, reference, config: Config, clock) -> tuple[list[float], 
 
     rng = np.random.default_rng(0)
     pairs = [
-        {"chosen": rng.integers(4, config.shape.vocab_size, config.tokens).tolist(),
-         "rejected": rng.integers(4, config.shape.vocab_size, config.tokens).tolist()}
+        {
+            "chosen": rng.integers(4, config.shape.vocab_size, config.tokens).tolist(),
+            "rejected": rng.integers(4, config.shape.vocab_size, config.tokens).tolist(),
+        }
         for _ in range(config.batch_size)
     ]
     device_seconds, wall_seconds = [], []
@@ -270,9 +310,15 @@ def _measure_dpo(model, reference, config: Config, clock) -> tuple[list[float], 
 
     with tempfile.TemporaryDirectory() as tmp, cpu_device_info():
         args = DPOTrainingArgs(
-            batch_size=config.batch_size, iters=WARMUP_ITERATIONS + MEASURED_ITERATIONS, steps_per_report=1,
-            steps_per_eval=10**6, steps_per_save=10**6, adapter_file=str(Path(tmp) / "adapters.safetensors"),
-            max_seq_length=config.max_seq_length, beta=0.1, loss_type="sigmoid",
+            batch_size=config.batch_size,
+            iters=WARMUP_ITERATIONS + MEASURED_ITERATIONS,
+            steps_per_report=1,
+            steps_per_eval=10**6,
+            steps_per_save=10**6,
+            adapter_file=str(Path(tmp) / "adapters.safetensors"),
+            max_seq_length=config.max_seq_length,
+            beta=0.1,
+            loss_type="sigmoid",
         )
         train_dpo(model, reference, optim.Adam(learning_rate=1e-5), pairs, None, args=args, training_callback=Timer())
     return device_seconds, wall_seconds
@@ -335,7 +381,9 @@ def build_model(directory: Path, config: Config) -> Path:
     )
     subprocess.run(
         [sys.executable, "-c", convert, str(source), str(directory), str(config.quantized_bits)],
-        check=True, capture_output=True, timeout=SUBPROCESS_TIMEOUT,
+        check=True,
+        capture_output=True,
+        timeout=SUBPROCESS_TIMEOUT,
     )
     return directory
 
@@ -344,7 +392,11 @@ def measure_in_subprocess(config: Config, model_path: Path) -> dict:
     payload = json.dumps({"config": asdict(config), "model_path": str(model_path)})
     completed = subprocess.run(
         [sys.executable, "-m", "bench.estimation", "--measure", payload],
-        cwd=REPO_ROOT, capture_output=True, text=True, timeout=SUBPROCESS_TIMEOUT, check=False,
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=SUBPROCESS_TIMEOUT,
+        check=False,
     )
     if completed.returncode != 0:
         raise RuntimeError(f"{config.name}: measurement failed:\n{completed.stderr[-3000:]}")
@@ -377,12 +429,16 @@ def _describe(config: Config) -> str:
     if config.method == "dpo":
         parts.append(f"{config.tokens} tok chosen + rejected")
     elif config.method == "sft":
-        parts.append(f"{config.tokens} tok" + (f" (max {config.max_seq_length})" if config.max_seq_length < 2048 else ""))
+        parts.append(
+            f"{config.tokens} tok" + (f" (max {config.max_seq_length})" if config.max_seq_length < 2048 else "")
+        )
     else:
         parts.append(f"G{config.group_size} prompt {config.tokens} + {config.completion_tokens}")
         if config.beta:
             parts.append(f"beta {config.beta}")
-    parts.append(config.fine_tune_type if config.fine_tune_type == "full" else f"{config.fine_tune_type} r{config.rank}")
+    parts.append(
+        config.fine_tune_type if config.fine_tune_type == "full" else f"{config.fine_tune_type} r{config.rank}"
+    )
     if config.quantized_bits:
         parts.append(f"{config.quantized_bits}-bit base")
     if config.num_layers:
@@ -407,7 +463,8 @@ def table(rows: list[Row], device: DeviceProfile) -> str:
         "fitted on a separate sweep of SFT steps and 10 GRPO rollouts, the matmul efficiency and decoding "
         "cost on the rows marked no).",
         "",
-        "| configuration | method | held out | predicted MiB | measured MiB | memory error | predicted s/it | measured s/it | time error | wall s/it |",
+        "| configuration | method | held out | predicted MiB | measured MiB | memory error "
+        "| predicted s/it | measured s/it | time error | wall s/it |",
         "|---|---|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for row in rows:
@@ -434,7 +491,9 @@ def run(configs: tuple[Config, ...] = CONFIGS, readme: Path = README) -> list[Ro
     """Measure every configuration, compare with the estimate, and write the table into the README."""
     with tempfile.TemporaryDirectory(prefix="droidft-bench-estimation-") as tmp:
         tmp = Path(tmp)
-        device = load_or_calibrate(tmp / "state", blas_threads=blas.worker_threads(1))  # measured now, under the same load as the rows
+        device = load_or_calibrate(
+            tmp / "state", blas_threads=blas.worker_threads(1)
+        )  # measured now, under the same load as the rows
         models: dict[tuple[Shape, int | None], Path] = {}
         rows = []
         for config in configs:

@@ -12,16 +12,16 @@ import tempfile
 import time
 from pathlib import Path
 
-from droidft.v1 import job_pb2, progress_pb2
-
 from bench.readme import markdown_table, write_section
+from droidft.v1 import job_pb2, progress_pb2
 
 ITERATIONS = 200
 REPORT_EVERY = 20
 SHAPES = {
     "tiny (h64 L2 v512)": {},
-    "small (h256 L4 v2048)": dict(hidden_size=256, num_layers=4, num_heads=8, num_kv_heads=2,
-                                  intermediate_size=512, vocab_size=2048),
+    "small (h256 L4 v2048)": dict(
+        hidden_size=256, num_layers=4, num_heads=8, num_kv_heads=2, intermediate_size=512, vocab_size=2048
+    ),
 }
 
 
@@ -34,15 +34,24 @@ def write_chat_data(root: Path) -> Path:
     return data
 
 
-def measure_sft(model: Path, data: Path, output_dir: Path, *, iterations: int = ITERATIONS,
-                report_every: int = REPORT_EVERY) -> dict:
-    """LoRA SFT (rank 8, batch 4) through `run_job` in this process; steady figures are medians after the first report."""
-    from droidft_server.worker.protocol import Event, WorkerJob
+def measure_sft(
+    model: Path, data: Path, output_dir: Path, *, iterations: int = ITERATIONS, report_every: int = REPORT_EVERY
+) -> dict:
+    """LoRA SFT (rank 8, batch 4) through `run_job` in this process; steady figures are medians after the
+    first report."""
     from droidft_server.worker.entry import run_job
+    from droidft_server.worker.protocol import Event, WorkerJob
 
-    spec = job_pb2.TrainingJobSpec(model_path=str(model), train_data_path=str(data), iterations=iterations,
-                                   batch_size=4, learning_rate=1e-4, max_seq_length=512, report_every=report_every,
-                                   checkpoint_every=iterations)
+    spec = job_pb2.TrainingJobSpec(
+        model_path=str(model),
+        train_data_path=str(data),
+        iterations=iterations,
+        batch_size=4,
+        learning_rate=1e-4,
+        max_seq_length=512,
+        report_every=report_every,
+        checkpoint_every=iterations,
+    )
     spec.sft.SetInParent()
     reports: list[progress_pb2.TrainReport] = []
     started = time.perf_counter()
@@ -56,7 +65,9 @@ def measure_sft(model: Path, data: Path, output_dir: Path, *, iterations: int = 
                 if len(reports) == 1:
                     first_report_seconds.append(time.perf_counter() - started)
 
-    run_job(WorkerJob(job_id="bench", spec=spec.SerializeToString(), output_dir=str(output_dir)), receive, lambda: False)
+    run_job(
+        WorkerJob(job_id="bench", spec=spec.SerializeToString(), output_dir=str(output_dir)), receive, lambda: False
+    )
     steady = reports[1:]
     return {
         "first_report_seconds": first_report_seconds[0],
@@ -81,8 +92,8 @@ def _measure(model: Path, data: Path, output_dir: Path) -> dict:
 def run() -> list[dict]:
     import mlx.core as mx
 
-    from droidft_server.worker.blas import describe_device
     from droidft_server.devtools.tiny_model import build_tiny_model
+    from droidft_server.worker.blas import describe_device
 
     rows = []
     with tempfile.TemporaryDirectory(prefix="droidft-bench-sft-") as tmp:
@@ -93,13 +104,25 @@ def run() -> list[dict]:
             row = {"model": label, "device": describe_device(), **_measure(model, data, root / f"out-{len(rows)}")}
             print(row, flush=True)
             rows.append(row)
-    columns = {"model": "model", "device": "device", "first": f"s to the first report ({REPORT_EVERY} it)",
-               "its": "steady it/s", "toks": "steady tokens/s", "peak": "peak MiB", "loss": "loss"}
-    intro = (f"`python -m bench.sft_throughput`: real SFT through the worker's own entry on {rows[0]['device']}; "
-             f"two tiny llamas built locally, 400 generated chat records, LoRA rank 8, batch 4, {ITERATIONS} iterations. "
-             "Steady figures are the median of the reports after the first, which includes MLX's one-off kernel "
-             "compilation.")
-    write_section(f"## SFT throughput on the {mx.default_device().type.name.upper()}", intro + "\n\n" + markdown_table(rows, columns))
+    columns = {
+        "model": "model",
+        "device": "device",
+        "first": f"s to the first report ({REPORT_EVERY} it)",
+        "its": "steady it/s",
+        "toks": "steady tokens/s",
+        "peak": "peak MiB",
+        "loss": "loss",
+    }
+    intro = (
+        f"`python -m bench.sft_throughput`: real SFT through the worker's own entry on {rows[0]['device']}; "
+        f"two tiny llamas built locally, 400 generated chat records, LoRA rank 8, batch 4, {ITERATIONS} iterations. "
+        "Steady figures are the median of the reports after the first, which includes MLX's one-off kernel "
+        "compilation."
+    )
+    write_section(
+        f"## SFT throughput on the {mx.default_device().type.name.upper()}",
+        intro + "\n\n" + markdown_table(rows, columns),
+    )
     return rows
 
 

@@ -35,9 +35,14 @@ def build_image(proto_dir: Path, image: Path) -> None:
         sources = sorted(str(p.relative_to(proto_dir)) for p in (proto_dir / "droidft").rglob("*.proto"))
         subprocess.run(
             [
-                sys.executable, "-m", "grpc_tools.protoc",
-                f"--descriptor_set_in={deps}", f"-I{proto_dir}",
-                "--include_imports", "--include_source_info", f"--descriptor_set_out={image}",
+                sys.executable,
+                "-m",
+                "grpc_tools.protoc",
+                f"--descriptor_set_in={deps}",
+                f"-I{proto_dir}",
+                "--include_imports",
+                "--include_source_info",
+                f"--descriptor_set_out={image}",
                 *sources,
             ],
             check=True,
@@ -46,9 +51,7 @@ def build_image(proto_dir: Path, image: Path) -> None:
 
 def extract_proto_dir(ref: str, dest: Path) -> Path | None:
     """Writes proto/ as it was at a git ref under dest; None when the ref has no contract."""
-    archive = subprocess.run(
-        ["git", "-C", str(ROOT), "archive", "--format=tar", ref, "proto"], capture_output=True
-    )
+    archive = subprocess.run(["git", "-C", str(ROOT), "archive", "--format=tar", ref, "proto"], capture_output=True)
     if archive.returncode != 0:
         return None
     with tarfile.open(fileobj=io.BytesIO(archive.stdout)) as tar:
@@ -59,9 +62,7 @@ def extract_proto_dir(ref: str, dest: Path) -> Path | None:
 
 def default_against() -> str:
     """The last tag reachable from HEAD (the released contract), else the previous commit."""
-    tag = subprocess.run(
-        ["git", "-C", str(ROOT), "describe", "--tags", "--abbrev=0"], capture_output=True, text=True
-    )
+    tag = subprocess.run(["git", "-C", str(ROOT), "describe", "--tags", "--abbrev=0"], capture_output=True, text=True)
     return tag.stdout.strip() if tag.returncode == 0 else "HEAD~1"
 
 

@@ -7,7 +7,6 @@ descriptor), so the rules compile against exactly the version that enforces them
 import argparse
 import ast
 import filecmp
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -31,9 +30,12 @@ def validate_descriptor() -> descriptor_pb2.FileDescriptorProto:
     module_path = Path(protovalidate.__file__).parent / "_gen" / "buf" / "validate" / "validate_pb.py"
     tree = ast.parse(module_path.read_text())
     for node in ast.walk(tree):
-        if isinstance(node, ast.Constant) and isinstance(node.value, bytes):
-            if node.value.startswith(b"\n\x1b" + VALIDATE_PROTO.encode()):
-                return descriptor_pb2.FileDescriptorProto.FromString(node.value)
+        if (
+            isinstance(node, ast.Constant)
+            and isinstance(node.value, bytes)
+            and node.value.startswith(b"\n\x1b" + VALIDATE_PROTO.encode())
+        ):
+            return descriptor_pb2.FileDescriptorProto.FromString(node.value)
     raise SystemExit(f"no serialized {VALIDATE_PROTO} found in {module_path}")
 
 
@@ -113,8 +115,15 @@ def remove_generated() -> None:
 
 
 def main() -> None:
-    generate_or_check(description=__doc__, out_dir=OUT_DIR, generate=generate, drifted=drifted,
-                      clean=remove_generated, label="generated code", make_target="proto")
+    generate_or_check(
+        description=__doc__,
+        out_dir=OUT_DIR,
+        generate=generate,
+        drifted=drifted,
+        clean=remove_generated,
+        label="generated code",
+        make_target="proto",
+    )
 
 
 if __name__ == "__main__":

@@ -14,7 +14,6 @@ from pathlib import Path
 
 from google.protobuf import descriptor_pb2
 from google.rpc import error_details_pb2
-
 from protogen import PROTO_DIR, ROOT, VALIDATE_PROTO, generate_or_check, write_descriptor_set
 
 CLIENT_DIR = ROOT / "clients" / "typescript"
@@ -40,11 +39,17 @@ def generate(out_dir: Path) -> None:
         sources = sorted(str(p.relative_to(PROTO_DIR)) for p in (PROTO_DIR / "droidft").rglob("*.proto"))
         subprocess.run(
             [
-                sys.executable, "-m", "grpc_tools.protoc",
-                f"--descriptor_set_in={descriptor_set}", f"-I{PROTO_DIR}",
-                f"--plugin=protoc-gen-es={PLUGIN}", f"--es_out={out_dir}",
+                sys.executable,
+                "-m",
+                "grpc_tools.protoc",
+                f"--descriptor_set_in={descriptor_set}",
+                f"-I{PROTO_DIR}",
+                f"--plugin=protoc-gen-es={PLUGIN}",
+                f"--es_out={out_dir}",
                 "--es_opt=target=ts,import_extension=js",
-                *sources, VALIDATE_PROTO, ERROR_DETAILS_PROTO,
+                *sources,
+                VALIDATE_PROTO,
+                ERROR_DETAILS_PROTO,
             ],
             check=True,
         )
@@ -56,15 +61,24 @@ def drifted(expected_root: Path, actual_root: Path) -> list[str]:
     return sorted(
         str(name)
         for name in names
-        if not ((expected_root / name).exists() and (actual_root / name).exists()
-                and filecmp.cmp(expected_root / name, actual_root / name, shallow=False))
+        if not (
+            (expected_root / name).exists()
+            and (actual_root / name).exists()
+            and filecmp.cmp(expected_root / name, actual_root / name, shallow=False)
+        )
     )
 
 
 def main() -> None:
-    generate_or_check(description=__doc__, out_dir=OUT_DIR, generate=generate, drifted=drifted,
-                      clean=lambda: shutil.rmtree(OUT_DIR, ignore_errors=True), label="TypeScript code",
-                      make_target="ts-proto")
+    generate_or_check(
+        description=__doc__,
+        out_dir=OUT_DIR,
+        generate=generate,
+        drifted=drifted,
+        clean=lambda: shutil.rmtree(OUT_DIR, ignore_errors=True),
+        label="TypeScript code",
+        make_target="ts-proto",
+    )
 
 
 if __name__ == "__main__":

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 import structlog
 
@@ -17,12 +17,12 @@ from .domain.jobs import JobManager
 from .domain.methods import catalogue
 from .domain.rewards import load_reward_plugins
 from .domain.runs import Runner
-from .worker.blas import worker_threads
-from .worker.trainers import TRAINERS
 from .persistence.sqlite_store import SqliteJobStore
 from .transport.resources import estimate_resources
 from .transport.server import BoundServer, start_server
 from .transport.servicer import TrainingServicer
+from .worker.blas import worker_threads
+from .worker.trainers import TRAINERS
 
 log = structlog.get_logger("droidft.server")
 
@@ -82,21 +82,29 @@ class DroidftServer:
             config.state_dir / "jobs",
             available_methods=AVAILABLE_METHODS,
             max_concurrent_jobs=config.max_concurrent_jobs,
-            preflight=preflight.run_checks([
-                preflight.model_loadable, preflight.data_exists, preflight.data_valid, preflight.rewards_known,
-                resources_fit(device, refuse=config.refuse_when_memory_short),
-            ]),
+            preflight=preflight.run_checks(
+                [
+                    preflight.model_loadable,
+                    preflight.data_exists,
+                    preflight.data_valid,
+                    preflight.rewards_known,
+                    resources_fit(device, refuse=config.refuse_when_memory_short),
+                ]
+            ),
         )
         self.jobs.recover()
         methods = catalogue(AVAILABLE_METHODS)
         roots = FileRoots.of(config.data_roots, config.model_roots, private=[config.state_dir])
-        servicer = TrainingServicer(
-            self.jobs, lambda: methods, lambda spec: estimate_resources(spec, device()), roots
-        )
+        servicer = TrainingServicer(self.jobs, lambda: methods, lambda spec: estimate_resources(spec, device()), roots)
         self._server: BoundServer = start_server(servicer, config.listen, max_workers=config.rpc_threads)
         self.port = self._server.port
-        log.info("serving", port=self.port, state_dir=str(config.state_dir),
-                 data_roots=[str(p) for p in roots.data], model_roots=[str(p) for p in roots.models])
+        log.info(
+            "serving",
+            port=self.port,
+            state_dir=str(config.state_dir),
+            data_roots=[str(p) for p in roots.data],
+            model_roots=[str(p) for p in roots.models],
+        )
 
     def wait(self) -> None:
         self._server.server.wait_for_termination()

@@ -26,34 +26,68 @@ def _parser() -> argparse.ArgumentParser:
     tiny_model = commands.add_parser("tiny-model", help="write a tiny random llama model in the Hugging Face layout")
     tiny_model.add_argument("output_dir", type=Path, metavar="OUTPUT_DIR")
     tiny_model.add_argument("--seed", type=int, default=0, help="the same seed writes byte-identical files")
-    convert = commands.add_parser("convert-data", help="convert a data set file to another format, without losing "
-                                  "or inventing information (refused otherwise, exit code 3)")
+    convert = commands.add_parser(
+        "convert-data",
+        help="convert a data set file to another format, without losing "
+        "or inventing information (refused otherwise, exit code 3)",
+    )
     convert.add_argument("source", type=Path, metavar="SRC", help="JSONL file to read (gzip too)")
     convert.add_argument("destination", type=Path, metavar="DST", help="JSONL file to write")
     convert.add_argument("--to", dest="to_format", required=True, metavar="FORMAT", help="e.g. chat_messages")
-    convert.add_argument("--from", dest="from_format", default="", metavar="FORMAT",
-                         help="source format (default: detected from the first record)")
+    convert.add_argument(
+        "--from",
+        dest="from_format",
+        default="",
+        metavar="FORMAT",
+        help="source format (default: detected from the first record)",
+    )
     return parser
 
 
 def _add_serve_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--listen", default="127.0.0.1:50051", help="HOST:PORT to serve on; port 0 picks a free port")
     parser.add_argument("--port-file", type=Path, help="write the bound port here once serving")
-    parser.add_argument("--state-dir", type=Path, default=Path(os.environ.get("DROIDFT_STATE_DIR", "var/state")),
-                        help="jobs database, adapters and checkpoints (default: var/state)")
-    parser.add_argument("--data-root", type=Path, action="append", default=[], metavar="DIR",
-                        help="a directory requests may read data from and write generated data to (repeatable; "
-                             "relative request paths start at the first; default: the working directory)")
-    parser.add_argument("--model-root", type=Path, action="append", default=[], metavar="DIR",
-                        help="a directory requests may read models from (repeatable; default: the working directory)")
+    parser.add_argument(
+        "--state-dir",
+        type=Path,
+        default=Path(os.environ.get("DROIDFT_STATE_DIR", "var/state")),
+        help="jobs database, adapters and checkpoints (default: var/state)",
+    )
+    parser.add_argument(
+        "--data-root",
+        type=Path,
+        action="append",
+        default=[],
+        metavar="DIR",
+        help="a directory requests may read data from and write generated data to (repeatable; "
+        "relative request paths start at the first; default: the working directory)",
+    )
+    parser.add_argument(
+        "--model-root",
+        type=Path,
+        action="append",
+        default=[],
+        metavar="DIR",
+        help="a directory requests may read models from (repeatable; default: the working directory)",
+    )
     parser.add_argument("--max-concurrent-jobs", type=int, default=1, help="jobs training at the same time")
-    parser.add_argument("--rpc-threads", type=int, default=64,
-                        help="threads serving RPCs; each open progress stream holds one")
-    parser.add_argument("--reward-plugin", action="append", default=[], metavar="MODULE",
-                        help="Python module registering extra reward functions (repeatable)")
-    parser.add_argument("--on-insufficient-memory", choices=["refuse", "warn"], default="refuse",
-                        help="when a job's predicted peak memory does not fit the device: refuse it "
-                             "(RESOURCE_EXHAUSTED) or accept it with a warning in its events")
+    parser.add_argument(
+        "--rpc-threads", type=int, default=64, help="threads serving RPCs; each open progress stream holds one"
+    )
+    parser.add_argument(
+        "--reward-plugin",
+        action="append",
+        default=[],
+        metavar="MODULE",
+        help="Python module registering extra reward functions (repeatable)",
+    )
+    parser.add_argument(
+        "--on-insufficient-memory",
+        choices=["refuse", "warn"],
+        default="refuse",
+        help="when a job's predicted peak memory does not fit the device: refuse it "
+        "(RESOURCE_EXHAUSTED) or accept it with a warning in its events",
+    )
     parser.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
 
 

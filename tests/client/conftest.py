@@ -1,7 +1,7 @@
 import pytest
+from fake_training_service import NO_WAIT, RunningFake
 
 from droidft import Client
-from fake_training_service import NO_WAIT, RunningFake
 
 
 @pytest.fixture

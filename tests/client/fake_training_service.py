@@ -28,12 +28,17 @@ def timestamp(seconds: float) -> timestamp_pb2.Timestamp:
     return stamp
 
 
-def make_job(job_id: str, state: int = job_pb2.JOB_STATE_RUNNING, *, iteration: int = 0, total: int = 100,
-             last_sequence: int = 0) -> job_pb2.TrainingJob:
+def make_job(
+    job_id: str, state: int = job_pb2.JOB_STATE_RUNNING, *, iteration: int = 0, total: int = 100, last_sequence: int = 0
+) -> job_pb2.TrainingJob:
     return job_pb2.TrainingJob(
         job_id=job_id,
-        spec=job_pb2.TrainingJobSpec(model_path="/models/tiny-llama", train_data_path="/data/train.jsonl",
-                                     iterations=total, sft=methods_pb2.SftConfig()),
+        spec=job_pb2.TrainingJobSpec(
+            model_path="/models/tiny-llama",
+            train_data_path="/data/train.jsonl",
+            iterations=total,
+            sft=methods_pb2.SftConfig(),
+        ),
         method=methods_pb2.TRAINING_METHOD_SFT,
         state=state,
         create_time=timestamp(T0),
@@ -44,22 +49,38 @@ def make_job(job_id: str, state: int = job_pb2.JOB_STATE_RUNNING, *, iteration: 
 
 def train_event(sequence: int, iteration: int, total: int = 4, **metrics: float) -> progress_pb2.TrainingProgress:
     return progress_pb2.TrainingProgress(
-        job_id="job-1", sequence=sequence, time=timestamp(T0 + sequence),
-        train_report=progress_pb2.TrainReport(iteration=iteration, total_iterations=total, loss=2.0 / iteration,
-                                              learning_rate=1e-5, iterations_per_second=2.0, metrics=metrics),
+        job_id="job-1",
+        sequence=sequence,
+        time=timestamp(T0 + sequence),
+        train_report=progress_pb2.TrainReport(
+            iteration=iteration,
+            total_iterations=total,
+            loss=2.0 / iteration,
+            learning_rate=1e-5,
+            iterations_per_second=2.0,
+            metrics=metrics,
+        ),
     )
 
 
 def state_event(sequence: int, previous: int, state: int, message: str = "") -> progress_pb2.TrainingProgress:
     return progress_pb2.TrainingProgress(
-        job_id="job-1", sequence=sequence, time=timestamp(T0 + sequence),
+        job_id="job-1",
+        sequence=sequence,
+        time=timestamp(T0 + sequence),
         state_change=progress_pb2.StateChange(previous_state=previous, state=state, message=message),
     )
 
 
-def rich_status(code: int, message: str, *, reason: str = "", metadata: dict | None = None,
-                violations: tuple[tuple[str, str, str], ...] = (),
-                preconditions: tuple[tuple[str, str, str], ...] = ()) -> status_pb2.Status:
+def rich_status(
+    code: int,
+    message: str,
+    *,
+    reason: str = "",
+    metadata: dict | None = None,
+    violations: tuple[tuple[str, str, str], ...] = (),
+    preconditions: tuple[tuple[str, str, str], ...] = (),
+) -> status_pb2.Status:
     """A google.rpc.Status with ErrorInfo (when `reason`), BadRequest (`violations`: field, description, rule)
     and PreconditionFailure (`preconditions`: type, subject, description)."""
     details = []
@@ -69,15 +90,25 @@ def rich_status(code: int, message: str, *, reason: str = "", metadata: dict | N
         details.append(info)
     if violations:
         bad_request = any_pb2.Any()
-        bad_request.Pack(error_details_pb2.BadRequest(field_violations=[
-            error_details_pb2.BadRequest.FieldViolation(field=f, description=d, reason=r) for f, d, r in violations
-        ]))
+        bad_request.Pack(
+            error_details_pb2.BadRequest(
+                field_violations=[
+                    error_details_pb2.BadRequest.FieldViolation(field=f, description=d, reason=r)
+                    for f, d, r in violations
+                ]
+            )
+        )
         details.append(bad_request)
     if preconditions:
         failure = any_pb2.Any()
-        failure.Pack(error_details_pb2.PreconditionFailure(violations=[
-            error_details_pb2.PreconditionFailure.Violation(type=t, subject=s, description=d) for t, s, d in preconditions
-        ]))
+        failure.Pack(
+            error_details_pb2.PreconditionFailure(
+                violations=[
+                    error_details_pb2.PreconditionFailure.Violation(type=t, subject=s, description=d)
+                    for t, s, d in preconditions
+                ]
+            )
+        )
         details.append(failure)
     return status_pb2.Status(code=code, message=message, details=details)
 
@@ -103,8 +134,11 @@ class FakeTrainingService(service_pb2_grpc.TrainingServiceServicer):
     call_metadata: list[dict[str, str]] = field(default_factory=list)
     validation: data_pb2.ValidateDatasetResponse = field(default_factory=data_pb2.ValidateDatasetResponse)
     checkpoints: list[job_pb2.Checkpoint] = field(default_factory=list)
-    estimate: resources_pb2.ResourceEstimate = field(default_factory=lambda: resources_pb2.ResourceEstimate(
-        peak_memory_bytes=123_456_789, available_memory_bytes=8 << 30, fits=True, device="cpu"))
+    estimate: resources_pb2.ResourceEstimate = field(
+        default_factory=lambda: resources_pb2.ResourceEstimate(
+            peak_memory_bytes=123_456_789, available_memory_bytes=8 << 30, fits=True, device="cpu"
+        )
+    )
     stream_closed: threading.Event = field(default_factory=threading.Event)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -122,27 +156,53 @@ class FakeTrainingService(service_pb2_grpc.TrainingServiceServicer):
         for job in self.jobs:
             if job.job_id == job_id:
                 return job
-        context.abort_with_status(rpc_status.to_status(rich_status(
-            code_pb2.NOT_FOUND, f"no job {job_id}", reason="JOB_NOT_FOUND", metadata={"job_id": job_id})))
+        context.abort_with_status(
+            rpc_status.to_status(
+                rich_status(code_pb2.NOT_FOUND, f"no job {job_id}", reason="JOB_NOT_FOUND", metadata={"job_id": job_id})
+            )
+        )
 
     def ListTrainingMethods(self, request, context):
         self._enter("ListTrainingMethods", request, context)
-        return service_pb2.ListTrainingMethodsResponse(methods=[
-            methods_pb2.MethodInfo(
-                method=methods_pb2.TRAINING_METHOD_SFT, config_field="sft", title="Supervised fine-tuning",
-                data_formats=["chat_messages", "prompt_completion"], available=True,
-                parameters=[methods_pb2.ParameterInfo(path="batch_size", type=methods_pb2.PARAMETER_TYPE_INTEGER,
-                                                      minimum=1, maximum=8, default_value="4",
-                                                      description="Records per optimizer step.")],
-            ),
-            methods_pb2.MethodInfo(
-                method=methods_pb2.TRAINING_METHOD_GSPO, config_field="gspo", title="GSPO",
-                data_formats=["grpo"], available=False,
-                parameters=[methods_pb2.ParameterInfo(path="gspo.epsilon", type=methods_pb2.PARAMETER_TYPE_NUMBER,
-                                                      minimum=0, maximum=1, minimum_exclusive=True,
-                                                      default_value="0.0003", description="Lower clip range.")],
-            ),
-        ])
+        return service_pb2.ListTrainingMethodsResponse(
+            methods=[
+                methods_pb2.MethodInfo(
+                    method=methods_pb2.TRAINING_METHOD_SFT,
+                    config_field="sft",
+                    title="Supervised fine-tuning",
+                    data_formats=["chat_messages", "prompt_completion"],
+                    available=True,
+                    parameters=[
+                        methods_pb2.ParameterInfo(
+                            path="batch_size",
+                            type=methods_pb2.PARAMETER_TYPE_INTEGER,
+                            minimum=1,
+                            maximum=8,
+                            default_value="4",
+                            description="Records per optimizer step.",
+                        )
+                    ],
+                ),
+                methods_pb2.MethodInfo(
+                    method=methods_pb2.TRAINING_METHOD_GSPO,
+                    config_field="gspo",
+                    title="GSPO",
+                    data_formats=["grpo"],
+                    available=False,
+                    parameters=[
+                        methods_pb2.ParameterInfo(
+                            path="gspo.epsilon",
+                            type=methods_pb2.PARAMETER_TYPE_NUMBER,
+                            minimum=0,
+                            maximum=1,
+                            minimum_exclusive=True,
+                            default_value="0.0003",
+                            description="Lower clip range.",
+                        )
+                    ],
+                ),
+            ]
+        )
 
     def ValidateDataset(self, request, context):
         self._enter("ValidateDataset", request, context)
@@ -151,14 +211,17 @@ class FakeTrainingService(service_pb2_grpc.TrainingServiceServicer):
     def StreamDatasetValidation(self, request, context):
         self._enter("StreamDatasetValidation", request, context)
         yield data_pb2.StreamDatasetValidationResponse(bytes_read=10, total_bytes=20, records_read=1, file="a.jsonl")
-        yield data_pb2.StreamDatasetValidationResponse(bytes_read=20, total_bytes=20, records_read=2, file="a.jsonl",
-                                                       result=self.validation)
+        yield data_pb2.StreamDatasetValidationResponse(
+            bytes_read=20, total_bytes=20, records_read=2, file="a.jsonl", result=self.validation
+        )
 
     def GenerateSampleData(self, request, context):
         self._enter("GenerateSampleData", request, context)
         count = request.count if request.HasField("count") else 100
         if request.output_path:
-            return data_pb2.GenerateSampleDataResponse(format=request.format, record_count=count, path=request.output_path)
+            return data_pb2.GenerateSampleDataResponse(
+                format=request.format, record_count=count, path=request.output_path
+            )
         content = "".join(f'{{"text": "sample {i} seed {request.seed}"}}\n' for i in range(count)).encode()
         return data_pb2.GenerateSampleDataResponse(format=request.format, record_count=count, content=content)
 
@@ -183,7 +246,8 @@ class FakeTrainingService(service_pb2_grpc.TrainingServiceServicer):
         start = int(request.page_token or 0)
         end = start + (request.page_size or 50)
         return service_pb2.ListTrainingJobsResponse(
-            jobs=matching[start:end], next_page_token=str(end) if end < len(matching) else "")
+            jobs=matching[start:end], next_page_token=str(end) if end < len(matching) else ""
+        )
 
     def CancelTrainingJob(self, request, context):
         self._enter("CancelTrainingJob", request, context)

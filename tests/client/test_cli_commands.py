@@ -4,6 +4,7 @@ import os
 import sys
 
 import pytest
+from fake_training_service import Connection, make_job, rich_status, state_event, train_event
 from google.rpc import code_pb2
 
 from droidft.cli import main
@@ -12,7 +13,6 @@ from droidft.cli.main import build_parser
 from droidft.cli.session import Session
 from droidft.cli.watch import CLEAR_LINE, watch_job
 from droidft.v1 import data_pb2, job_pb2, methods_pb2
-from fake_training_service import Connection, make_job, rich_status, state_event, train_event
 
 QUEUED, RUNNING = job_pb2.JOB_STATE_QUEUED, job_pb2.JOB_STATE_RUNNING
 SUCCEEDED, FAILED, CANCELLED = job_pb2.JOB_STATE_SUCCEEDED, job_pb2.JOB_STATE_FAILED, job_pb2.JOB_STATE_CANCELLED
@@ -31,8 +31,12 @@ def droidft(fake, capsys):
 
 
 def job_events(final_state: int) -> list:
-    return [state_event(1, QUEUED, RUNNING), train_event(2, 2, reward_mean=0.25), train_event(3, 4),
-            state_event(4, RUNNING, final_state, "finished")]
+    return [
+        state_event(1, QUEUED, RUNNING),
+        train_event(2, 2, reward_mean=0.25),
+        train_event(3, 4),
+        state_event(4, RUNNING, final_state, "finished"),
+    ]
 
 
 def test_methods_prints_methods_and_their_parameter_ranges(droidft):
@@ -89,8 +93,10 @@ def test_jobs_cancel_prints_the_new_state(droidft, fake):
 
 def test_jobs_checkpoints_lists_saved_adapters(droidft, fake):
     fake.service.jobs = [make_job("job-1")]
-    fake.service.checkpoints = [job_pb2.Checkpoint(iteration=2, path="/out/0000002_adapters.safetensors", size_bytes=2048),
-                                job_pb2.Checkpoint(iteration=4, path="/out/adapters.safetensors", size_bytes=2048, final=True)]
+    fake.service.checkpoints = [
+        job_pb2.Checkpoint(iteration=2, path="/out/0000002_adapters.safetensors", size_bytes=2048),
+        job_pb2.Checkpoint(iteration=4, path="/out/adapters.safetensors", size_bytes=2048, final=True),
+    ]
     code, out, _ = droidft("jobs", "checkpoints", "job-1")
     assert code == 0
     assert out.splitlines() == [
@@ -145,26 +151,61 @@ def test_watch_on_a_terminal_redraws_one_progress_line_with_a_loss_sparkline(fak
 
 
 def test_train_builds_the_spec_from_flags(droidft, fake):
-    code, out, _ = droidft("train", "--model", "/m", "--data", "/d", "--val-data", "/v", "--method", "dr-grpo",
-                           "--iters", "3", "--batch-size", "2", "--learning-rate", "2e-5", "--request-id", "r-1")
+    code, out, _ = droidft(
+        "train",
+        "--model",
+        "/m",
+        "--data",
+        "/d",
+        "--val-data",
+        "/v",
+        "--method",
+        "dr-grpo",
+        "--iters",
+        "3",
+        "--batch-size",
+        "2",
+        "--learning-rate",
+        "2e-5",
+        "--request-id",
+        "r-1",
+    )
     assert code == 0
     assert out.splitlines()[0] == "Created job job-new (dr_grpo, queued)"
     request = fake.service.requests_of("CreateTrainingJob")[0]
     assert request.request_id == "r-1" and not request.validate_only
     assert request.spec == job_pb2.TrainingJobSpec(
-        model_path="/m", train_data_path="/d", val_data_path="/v", iterations=3, batch_size=2, learning_rate=2e-5,
-        dr_grpo=methods_pb2.DrGrpoConfig())
+        model_path="/m",
+        train_data_path="/d",
+        val_data_path="/v",
+        iterations=3,
+        batch_size=2,
+        learning_rate=2e-5,
+        dr_grpo=methods_pb2.DrGrpoConfig(),
+    )
 
 
 def test_train_flags_override_the_spec_file(droidft, fake, tmp_path):
     spec_file = tmp_path / "spec.json"
-    spec_file.write_text(json.dumps({"modelPath": "/m", "train_data_path": "/d", "iterations": 50,
-                                     "gspo": {"epsilon": 0.001, "sparse_optimization": True}}))
+    spec_file.write_text(
+        json.dumps(
+            {
+                "modelPath": "/m",
+                "train_data_path": "/d",
+                "iterations": 50,
+                "gspo": {"epsilon": 0.001, "sparse_optimization": True},
+            }
+        )
+    )
     code, out, _ = droidft("train", "--spec", str(spec_file), "--iters", "5", "--validate-only")
     assert (code, out) == (0, "The gspo job is valid; nothing was created.\n")
     request = fake.service.requests_of("CreateTrainingJob")[0]
     assert request.validate_only
-    assert (request.spec.iterations, request.spec.gspo.epsilon, request.spec.gspo.sparse_optimization) == (5, 0.001, True)
+    assert (request.spec.iterations, request.spec.gspo.epsilon, request.spec.gspo.sparse_optimization) == (
+        5,
+        0.001,
+        True,
+    )
 
 
 def test_train_watch_follows_the_new_job(droidft, fake):
@@ -184,12 +225,16 @@ def test_train_without_required_settings_says_what_is_missing(droidft, fake):
 
 def test_rejected_request_prints_each_violation_without_traceback(droidft, fake):
     fake.service.failures["CreateTrainingJob"] = rich_status(
-        code_pb2.INVALID_ARGUMENT, "invalid CreateTrainingJobRequest",
-        violations=(("spec.iterations", "value must be greater than or equal to 1", "uint32.gte"),))
+        code_pb2.INVALID_ARGUMENT,
+        "invalid CreateTrainingJobRequest",
+        violations=(("spec.iterations", "value must be greater than or equal to 1", "uint32.gte"),),
+    )
     code, out, err = droidft("train", "--model", "/m", "--data", "/d", "--method", "sft", "--iters", "0")
     assert (code, out) == (3, "")
-    assert err == ("error: INVALID_ARGUMENT: invalid CreateTrainingJobRequest\n"
-                   "  - spec.iterations: value must be greater than or equal to 1 [uint32.gte]\n")
+    assert err == (
+        "error: INVALID_ARGUMENT: invalid CreateTrainingJobRequest\n"
+        "  - spec.iterations: value must be greater than or equal to 1 [uint32.gte]\n"
+    )
 
 
 def test_missing_job_prints_the_reason(droidft):
@@ -214,13 +259,34 @@ def test_unreadable_spec_file_is_an_error_not_a_traceback(droidft, tmp_path):
 def validation(valid: bool) -> data_pb2.ValidateDatasetResponse:
     return data_pb2.ValidateDatasetResponse(
         valid=valid,
-        files=[data_pb2.DatasetFileReport(path="/d/train.jsonl", split="train", format="chat_messages",
-                                          record_count=10, error_count=0 if valid else 2)],
-        issues=[] if valid else [
-            data_pb2.DatasetIssue(file="/d/train.jsonl", line=3, field_path="messages[1].role", code="unknown_enum_value",
-                                  message="role must be system, user or assistant", severity=data_pb2.ISSUE_SEVERITY_ERROR),
-            data_pb2.DatasetIssue(file="/d/train.jsonl", line=7, code="invalid_json", message="not JSON",
-                                  severity=data_pb2.ISSUE_SEVERITY_ERROR)],
+        files=[
+            data_pb2.DatasetFileReport(
+                path="/d/train.jsonl",
+                split="train",
+                format="chat_messages",
+                record_count=10,
+                error_count=0 if valid else 2,
+            )
+        ],
+        issues=[]
+        if valid
+        else [
+            data_pb2.DatasetIssue(
+                file="/d/train.jsonl",
+                line=3,
+                field_path="messages[1].role",
+                code="unknown_enum_value",
+                message="role must be system, user or assistant",
+                severity=data_pb2.ISSUE_SEVERITY_ERROR,
+            ),
+            data_pb2.DatasetIssue(
+                file="/d/train.jsonl",
+                line=7,
+                code="invalid_json",
+                message="not JSON",
+                severity=data_pb2.ISSUE_SEVERITY_ERROR,
+            ),
+        ],
         issue_counts={} if valid else {"unknown_enum_value": 1, "invalid_json": 4},
         issues_truncated=not valid,
     )
@@ -230,7 +296,10 @@ def test_data_validate_lists_issues_and_fails_on_invalid_data(droidft, fake):
     fake.service.validation = validation(valid=False)
     code, out, _ = droidft("data", "validate", "/d", "--method", "sft", "--max-issues", "2")
     assert code == 1
-    assert "/d/train.jsonl:3  error     messages[1].role  unknown_enum_value  role must be system, user or assistant" in out
+    assert (
+        "/d/train.jsonl:3  error     messages[1].role  unknown_enum_value  role must be system, user or assistant"
+        in out
+    )
     assert "/d/train.jsonl:7  error     -                 invalid_json" in out
     assert "Issues by code: invalid_json 4, unknown_enum_value 1\n(2 of 5 issues listed" in out
     assert out.endswith("Data set is NOT valid.\n")

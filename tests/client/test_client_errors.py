@@ -2,9 +2,9 @@ import asyncio
 
 import grpc
 import pytest
+from fake_training_service import NO_WAIT, rich_status
 from google.rpc import code_pb2
 
-from fake_training_service import NO_WAIT
 from droidft import AsyncClient, Client, DroidftError, FieldViolation, PreconditionViolation
 from droidft.errors import (
     FailedPreconditionError,
@@ -14,13 +14,14 @@ from droidft.errors import (
     UnavailableError,
     UnimplementedError,
 )
-from fake_training_service import rich_status
 
 INVALID_SPEC = rich_status(
-    code_pb2.INVALID_ARGUMENT, "invalid CreateTrainingJobRequest",
-    violations=(("spec.batch_size", "value must be greater than or equal to 1 and less than or equal to 8",
-                 "uint32.gte_lte"),
-                ("spec.method", "exactly one field is required in oneof", "required")),
+    code_pb2.INVALID_ARGUMENT,
+    "invalid CreateTrainingJobRequest",
+    violations=(
+        ("spec.batch_size", "value must be greater than or equal to 1 and less than or equal to 8", "uint32.gte_lte"),
+        ("spec.method", "exactly one field is required in oneof", "required"),
+    ),
 )
 SPEC = {"model_path": "/m", "train_data_path": "/d", "sft": {}}
 
@@ -33,8 +34,9 @@ def test_bad_request_becomes_invalid_argument_with_field_violations(fake, client
     assert error.code == grpc.StatusCode.INVALID_ARGUMENT
     assert error.message == "invalid CreateTrainingJobRequest"
     assert error.field_violations == [
-        FieldViolation("spec.batch_size", "value must be greater than or equal to 1 and less than or equal to 8",
-                       "uint32.gte_lte"),
+        FieldViolation(
+            "spec.batch_size", "value must be greater than or equal to 1 and less than or equal to 8", "uint32.gte_lte"
+        ),
         FieldViolation("spec.method", "exactly one field is required in oneof", "required"),
     ]
     assert str(error) == (
@@ -45,8 +47,9 @@ def test_bad_request_becomes_invalid_argument_with_field_violations(fake, client
 
 
 def test_error_info_gives_reason_domain_and_metadata(fake, client):
-    error = _sync_error(fake, client, "GetTrainingJob", code_pb2.NOT_FOUND, reason="JOB_NOT_FOUND",
-                        metadata={"job_id": "nope"})
+    error = _sync_error(
+        fake, client, "GetTrainingJob", code_pb2.NOT_FOUND, reason="JOB_NOT_FOUND", metadata={"job_id": "nope"}
+    )
     assert isinstance(error, NotFoundError)
     assert (error.reason, error.domain, error.metadata) == ("JOB_NOT_FOUND", "droidft", {"job_id": "nope"})
     assert str(error) == "NOT_FOUND: it failed (JOB_NOT_FOUND)\n  job_id: nope"
@@ -54,9 +57,14 @@ def test_error_info_gives_reason_domain_and_metadata(fake, client):
 
 def test_precondition_failure_lists_what_is_in_the_way(fake, client):
     fake.service.failures["CreateTrainingJob"] = rich_status(
-        code_pb2.FAILED_PRECONDITION, "the training data has 2 errors", reason="DATASET_INVALID",
-        preconditions=(("dataset_issue", "train.jsonl:3 messages[1].role", "unknown role 'bot'"),
-                       ("dataset_issue", "train.jsonl:7", "not JSON")))
+        code_pb2.FAILED_PRECONDITION,
+        "the training data has 2 errors",
+        reason="DATASET_INVALID",
+        preconditions=(
+            ("dataset_issue", "train.jsonl:3 messages[1].role", "unknown role 'bot'"),
+            ("dataset_issue", "train.jsonl:7", "not JSON"),
+        ),
+    )
     with pytest.raises(FailedPreconditionError) as caught:
         client.create_training_job(SPEC)
     assert caught.value.precondition_violations == [
@@ -70,12 +78,15 @@ def test_precondition_failure_lists_what_is_in_the_way(fake, client):
     )
 
 
-@pytest.mark.parametrize("code, error_class", [
-    (code_pb2.FAILED_PRECONDITION, FailedPreconditionError),
-    (code_pb2.RESOURCE_EXHAUSTED, ResourceExhaustedError),
-    (code_pb2.UNIMPLEMENTED, UnimplementedError),
-    (code_pb2.UNAVAILABLE, UnavailableError),
-])
+@pytest.mark.parametrize(
+    "code, error_class",
+    [
+        (code_pb2.FAILED_PRECONDITION, FailedPreconditionError),
+        (code_pb2.RESOURCE_EXHAUSTED, ResourceExhaustedError),
+        (code_pb2.UNIMPLEMENTED, UnimplementedError),
+        (code_pb2.UNAVAILABLE, UnavailableError),
+    ],
+)
 def test_each_status_code_has_its_exception_class(fake, client, code, error_class):
     error = _sync_error(fake, client, "GetTrainingJob", code, reason="SOME_REASON")
     assert type(error) is error_class and isinstance(error, DroidftError)
@@ -92,8 +103,9 @@ def test_error_without_details_keeps_code_and_message(fake, client):
 
 def test_async_client_decodes_the_same_details(fake):
     fake.service.failures["CreateTrainingJob"] = INVALID_SPEC
-    fake.service.failures["ListCheckpoints"] = rich_status(code_pb2.FAILED_PRECONDITION, "job is queued",
-                                                           reason="JOB_NOT_STARTED")
+    fake.service.failures["ListCheckpoints"] = rich_status(
+        code_pb2.FAILED_PRECONDITION, "job is queued", reason="JOB_NOT_STARTED"
+    )
 
     async def scenario():
         async with AsyncClient(fake.address, retry_policy=NO_WAIT) as client:
@@ -110,9 +122,8 @@ def test_async_client_decodes_the_same_details(fake):
 
 
 def test_unreachable_server_raises_unavailable():
-    with Client("127.0.0.1:1", timeout=5) as client:
-        with pytest.raises(UnavailableError):
-            client.list_training_methods()
+    with Client("127.0.0.1:1", timeout=5) as client, pytest.raises(UnavailableError):
+        client.list_training_methods()
 
 
 def _sync_error(fake, client, rpc, code, **details) -> DroidftError:

@@ -1,7 +1,8 @@
 import subprocess
 import sys
-import tomllib
 from pathlib import Path
+
+import tomllib
 
 CLIENT_PROJECT = Path(__file__).resolve().parents[2] / "clients" / "python" / "pyproject.toml"
 

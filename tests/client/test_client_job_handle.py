@@ -1,16 +1,18 @@
 import asyncio
 
 import pytest
+from fake_training_service import NO_WAIT, Connection, make_job, state_event, train_event
 
 from droidft import AsyncClient, AsyncJobHandle, JobHandle
 from droidft.errors import DeadlineExceededError, NotFoundError
 from droidft.v1 import job_pb2, service_pb2
-from fake_training_service import NO_WAIT, Connection, make_job, state_event, train_event
 
 QUEUED, RUNNING, SUCCEEDED = job_pb2.JOB_STATE_QUEUED, job_pb2.JOB_STATE_RUNNING, job_pb2.JOB_STATE_SUCCEEDED
 EVENTS = [state_event(1, QUEUED, RUNNING), train_event(2, 1), train_event(3, 2), state_event(4, RUNNING, SUCCEEDED)]
-CHECKPOINTS = [job_pb2.Checkpoint(iteration=2, path="/adapters/job-1/0000002_adapters.safetensors"),
-               job_pb2.Checkpoint(iteration=4, path="/adapters/job-1/adapters.safetensors", final=True)]
+CHECKPOINTS = [
+    job_pb2.Checkpoint(iteration=2, path="/adapters/job-1/0000002_adapters.safetensors"),
+    job_pb2.Checkpoint(iteration=4, path="/adapters/job-1/adapters.safetensors", final=True),
+]
 
 
 def after_sequences(fake) -> list[int]:
@@ -114,6 +116,6 @@ def test_async_wait_past_its_timeout_raises(fake):
         async with AsyncClient(fake.address, retry_policy=NO_WAIT) as client:
             await client.job("job-1").wait(timeout=0.5)
 
-    with pytest.raises(DeadlineExceededError, match="did not end within 0.5 s"):
+    with pytest.raises(DeadlineExceededError, match=r"did not end within 0\.5 s"):
         asyncio.run(wait())
     assert fake.service.stream_closed.wait(timeout=10)

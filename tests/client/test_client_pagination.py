@@ -1,8 +1,9 @@
 import asyncio
 
+from fake_training_service import make_job
+
 from droidft import AsyncClient
 from droidft.v1 import job_pb2
-from fake_training_service import make_job
 
 JOBS = [make_job(f"job-{i}", job_pb2.JOB_STATE_SUCCEEDED if i % 2 else job_pb2.JOB_STATE_RUNNING) for i in range(7)]
 

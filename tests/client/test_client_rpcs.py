@@ -3,11 +3,10 @@ import inspect
 import re
 
 import pytest
+from fake_training_service import NO_WAIT, Connection, make_job, state_event
 
-from fake_training_service import NO_WAIT
 from droidft import AsyncClient, Client, rpcs
 from droidft.v1 import data_pb2, job_pb2, methods_pb2, service_pb2
-from fake_training_service import Connection, make_job, state_event
 
 SERVICE = service_pb2.DESCRIPTOR.services_by_name["TrainingService"]
 CLIENT_NAME_OF_RPC = {"StreamTrainingProgress": "stream_progress"}
@@ -26,31 +25,55 @@ RPC_NAMES = [method.name for method in SERVICE.methods]
 # One call with plain arguments per RPC, and what the server must have received.
 CALLS = {
     "ListTrainingMethods": ((), {}, service_pb2.ListTrainingMethodsRequest()),
-    "ValidateDataset": (("/data/train.jsonl",), {"method": "dpo", "max_issues": 5},
-                        data_pb2.ValidateDatasetRequest(path="/data/train.jsonl", method=methods_pb2.TRAINING_METHOD_DPO,
-                                                        max_issues=5)),
-    "StreamDatasetValidation": (("/data/train.jsonl",), {"format": "grpo", "progress_interval_seconds": 0.5},
-                                data_pb2.StreamDatasetValidationRequest(
-                                    check=data_pb2.ValidateDatasetRequest(path="/data/train.jsonl", format="grpo"),
-                                    progress_interval_seconds=0.5)),
-    "GenerateSampleData": (("grpo",), {"count": 3, "seed": 7},
-                           data_pb2.GenerateSampleDataRequest(format="grpo", count=3, seed=7)),
-    "EstimateResources": (({"model_path": "/m", "train_data_path": "/d", "gspo": {"epsilon": 0.001}},), {},
-                          service_pb2.EstimateResourcesRequest(spec=job_pb2.TrainingJobSpec(
-                              model_path="/m", train_data_path="/d", gspo=methods_pb2.GspoConfig(epsilon=0.001)))),
-    "CreateTrainingJob": ((job_pb2.TrainingJobSpec(model_path="/m", train_data_path="/d", sft=methods_pb2.SftConfig()),),
-                          {"request_id": "r-1", "validate_only": True},
-                          service_pb2.CreateTrainingJobRequest(
-                              spec=job_pb2.TrainingJobSpec(model_path="/m", train_data_path="/d", sft=methods_pb2.SftConfig()),
-                              request_id="r-1", validate_only=True)),
+    "ValidateDataset": (
+        ("/data/train.jsonl",),
+        {"method": "dpo", "max_issues": 5},
+        data_pb2.ValidateDatasetRequest(path="/data/train.jsonl", method=methods_pb2.TRAINING_METHOD_DPO, max_issues=5),
+    ),
+    "StreamDatasetValidation": (
+        ("/data/train.jsonl",),
+        {"format": "grpo", "progress_interval_seconds": 0.5},
+        data_pb2.StreamDatasetValidationRequest(
+            check=data_pb2.ValidateDatasetRequest(path="/data/train.jsonl", format="grpo"),
+            progress_interval_seconds=0.5,
+        ),
+    ),
+    "GenerateSampleData": (
+        ("grpo",),
+        {"count": 3, "seed": 7},
+        data_pb2.GenerateSampleDataRequest(format="grpo", count=3, seed=7),
+    ),
+    "EstimateResources": (
+        ({"model_path": "/m", "train_data_path": "/d", "gspo": {"epsilon": 0.001}},),
+        {},
+        service_pb2.EstimateResourcesRequest(
+            spec=job_pb2.TrainingJobSpec(
+                model_path="/m", train_data_path="/d", gspo=methods_pb2.GspoConfig(epsilon=0.001)
+            )
+        ),
+    ),
+    "CreateTrainingJob": (
+        (job_pb2.TrainingJobSpec(model_path="/m", train_data_path="/d", sft=methods_pb2.SftConfig()),),
+        {"request_id": "r-1", "validate_only": True},
+        service_pb2.CreateTrainingJobRequest(
+            spec=job_pb2.TrainingJobSpec(model_path="/m", train_data_path="/d", sft=methods_pb2.SftConfig()),
+            request_id="r-1",
+            validate_only=True,
+        ),
+    ),
     "GetTrainingJob": (("job-1",), {}, service_pb2.GetTrainingJobRequest(job_id="job-1")),
-    "ListTrainingJobs": ((), {"page_size": 2, "states": ["running", job_pb2.JOB_STATE_QUEUED]},
-                         service_pb2.ListTrainingJobsRequest(page_size=2, states=[job_pb2.JOB_STATE_RUNNING,
-                                                                                  job_pb2.JOB_STATE_QUEUED])),
+    "ListTrainingJobs": (
+        (),
+        {"page_size": 2, "states": ["running", job_pb2.JOB_STATE_QUEUED]},
+        service_pb2.ListTrainingJobsRequest(page_size=2, states=[job_pb2.JOB_STATE_RUNNING, job_pb2.JOB_STATE_QUEUED]),
+    ),
     "CancelTrainingJob": (("job-1",), {}, service_pb2.CancelTrainingJobRequest(job_id="job-1")),
     "ListCheckpoints": (("job-1",), {}, service_pb2.ListCheckpointsRequest(job_id="job-1")),
-    "StreamTrainingProgress": (("job-1",), {"after_sequence": 0},
-                               service_pb2.StreamTrainingProgressRequest(job_id="job-1")),
+    "StreamTrainingProgress": (
+        ("job-1",),
+        {"after_sequence": 0},
+        service_pb2.StreamTrainingProgressRequest(job_id="job-1"),
+    ),
 }
 
 

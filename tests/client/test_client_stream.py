@@ -1,17 +1,19 @@
 import asyncio
 
 import pytest
+from fake_training_service import NO_WAIT, Connection, make_job, rich_status, state_event, train_event
 from google.rpc import code_pb2
 
-from fake_training_service import NO_WAIT
 from droidft import AsyncClient
 from droidft.errors import NotFoundError, UnavailableError
 from droidft.v1 import job_pb2
-from fake_training_service import Connection, make_job, rich_status, state_event, train_event
 
 RUNNING, SUCCEEDED = job_pb2.JOB_STATE_RUNNING, job_pb2.JOB_STATE_SUCCEEDED
-EVENTS = [state_event(1, job_pb2.JOB_STATE_QUEUED, RUNNING)] + [train_event(i + 1, i) for i in range(1, 5)] + [
-    state_event(6, RUNNING, SUCCEEDED)]
+EVENTS = (
+    [state_event(1, job_pb2.JOB_STATE_QUEUED, RUNNING)]
+    + [train_event(i + 1, i) for i in range(1, 5)]
+    + [state_event(6, RUNNING, SUCCEEDED)]
+)
 
 
 def after_sequences(fake) -> list[int]:
@@ -57,12 +59,14 @@ def test_stream_gives_up_after_the_retry_budget(fake, client):
 
 def test_new_events_renew_the_retry_budget(fake, client):
     drops = [Connection([event], ending="unavailable") for event in EVENTS[:-1]]
-    fake.service.connections = drops + [Connection(EVENTS[-1:])]
+    fake.service.connections = [*drops, Connection(EVENTS[-1:])]
     assert [e.sequence for e in client.stream_progress("job-1")] == [1, 2, 3, 4, 5, 6]
 
 
 def test_other_errors_are_raised_at_once(fake, client):
-    fake.service.failures["StreamTrainingProgress"] = rich_status(code_pb2.NOT_FOUND, "no job x", reason="JOB_NOT_FOUND")
+    fake.service.failures["StreamTrainingProgress"] = rich_status(
+        code_pb2.NOT_FOUND, "no job x", reason="JOB_NOT_FOUND"
+    )
     with pytest.raises(NotFoundError):
         list(client.stream_progress("x"))
     assert len(after_sequences(fake)) == 1
@@ -86,7 +90,7 @@ def test_async_stream_resumes_the_same_way(fake):
 
 def test_leaving_the_stream_early_closes_the_call(fake, client):
     fake.service.connections = [Connection(EVENTS[:2], ending="hold")]
-    for event in client.stream_progress("job-1"):
+    for _event in client.stream_progress("job-1"):
         break
     assert fake.service.stream_closed.wait(timeout=10)
 
@@ -97,7 +101,7 @@ def test_leaving_the_async_stream_early_closes_the_call(fake):
     async def read_one():
         async with AsyncClient(fake.address) as client:
             stream = client.stream_progress("job-1")
-            async for event in stream:
+            async for _event in stream:
                 break
             await stream.aclose()
 

@@ -2,12 +2,12 @@ import math
 import struct
 
 import pytest
+from fake_training_service import Connection, make_job
 from matplotlib import image
 
 from droidft.cli import main
 from droidft.cli.plot import save_figure, training_curves, training_figure
 from droidft.v1 import job_pb2, progress_pb2
-from fake_training_service import Connection, make_job
 
 RUNNING, SUCCEEDED = job_pb2.JOB_STATE_RUNNING, job_pb2.JOB_STATE_SUCCEEDED
 REWARDS = ("exact_answer", "format")
@@ -20,14 +20,21 @@ def numbered(events: list[progress_pb2.TrainingProgress]) -> list[progress_pb2.T
 
 
 def train(iteration: int, **metrics: float) -> progress_pb2.TrainingProgress:
-    return progress_pb2.TrainingProgress(train_report=progress_pb2.TrainReport(
-        iteration=iteration, total_iterations=20, loss=3.0 * math.exp(-iteration / 8),
-        learning_rate=1e-5 * min(1.0, iteration / 5), metrics=metrics,
-    ))
+    return progress_pb2.TrainingProgress(
+        train_report=progress_pb2.TrainReport(
+            iteration=iteration,
+            total_iterations=20,
+            loss=3.0 * math.exp(-iteration / 8),
+            learning_rate=1e-5 * min(1.0, iteration / 5),
+            metrics=metrics,
+        )
+    )
 
 
 def evaluate(iteration: int) -> progress_pb2.TrainingProgress:
-    return progress_pb2.TrainingProgress(eval_report=progress_pb2.EvalReport(iteration=iteration, val_loss=3.2 - iteration / 10))
+    return progress_pb2.TrainingProgress(
+        eval_report=progress_pb2.EvalReport(iteration=iteration, val_loss=3.2 - iteration / 10)
+    )
 
 
 def state(previous: int, new: int) -> progress_pb2.TrainingProgress:
@@ -36,8 +43,16 @@ def state(previous: int, new: int) -> progress_pb2.TrainingProgress:
 
 def sft_events() -> list[progress_pb2.TrainingProgress]:
     reports = [train(i) for i in range(2, 21, 2)]
-    return numbered([state(job_pb2.JOB_STATE_QUEUED, RUNNING), evaluate(0), *reports, evaluate(10), evaluate(20),
-                     state(RUNNING, SUCCEEDED)])
+    return numbered(
+        [
+            state(job_pb2.JOB_STATE_QUEUED, RUNNING),
+            evaluate(0),
+            *reports,
+            evaluate(10),
+            evaluate(20),
+            state(RUNNING, SUCCEEDED),
+        ]
+    )
 
 
 def grpo_metrics(iteration: int) -> dict[str, float]:

@@ -3,7 +3,12 @@
 import pytest
 
 from droidft_server.domain.datasets import (
-    ConversionError, convert, convert_file, generate, validate_path, write_jsonl,
+    ConversionError,
+    convert,
+    convert_file,
+    generate,
+    validate_path,
+    write_jsonl,
 )
 
 
@@ -30,26 +35,34 @@ def test_richer_reasoning_formats_become_grpo(source):
     assert list(convert(generate(source, 10, 2), source, "grpo")) == list(generate("grpo", 10, 2))
 
 
-@pytest.mark.parametrize(("source", "target", "reason"), [
-    ("grpo", "gspo", "sparse_indicators, efficiency_markers"),
-    ("grpo", "dr_grpo", "domain, expertise_level, domain_context"),
-    ("chat_messages", "preference", "rejected answer"),
-    ("prompt_answer", "grpo", "reasoning_steps"),
-])
+@pytest.mark.parametrize(
+    ("source", "target", "reason"),
+    [
+        ("grpo", "gspo", "sparse_indicators, efficiency_markers"),
+        ("grpo", "dr_grpo", "domain, expertise_level, domain_context"),
+        ("chat_messages", "preference", "rejected answer"),
+        ("prompt_answer", "grpo", "reasoning_steps"),
+    ],
+)
 def test_conversions_that_would_invent_data_are_refused_with_the_reason(source, target, reason):
     with pytest.raises(ConversionError, match=reason):
         convert([], source, target)
 
 
 def test_a_multi_turn_chat_cannot_become_one_pair():
-    chat = {"messages": [{"role": "system", "content": "s"}, {"role": "user", "content": "q"},
-                         {"role": "assistant", "content": "a"}]}
-    with pytest.raises(ConversionError, match="record 2 .*system, user, assistant"):
+    chat = {
+        "messages": [
+            {"role": "system", "content": "s"},
+            {"role": "user", "content": "q"},
+            {"role": "assistant", "content": "a"},
+        ]
+    }
+    with pytest.raises(ConversionError, match=r"record 2 .*system, user, assistant"):
         list(convert([next(generate("chat_messages", 1, 0)), chat], "chat_messages", "instruction_response"))
 
 
 def test_an_invalid_record_is_refused_with_its_number():
-    with pytest.raises(ConversionError, match="record 1 .*messages"):
+    with pytest.raises(ConversionError, match=r"record 1 .*messages"):
         list(convert([{"messages": []}], "chat_messages", "instruction_response"))
 
 

@@ -10,18 +10,35 @@ GRPO = {"problem": "What is 2 + 3?", "reasoning_steps": ["Take 2.", "Add 3."], "
 GSPO = GRPO | {"sparse_indicators": [0, 1], "efficiency_markers": {"cost": "low"}}
 DR_GRPO = GRPO | {"domain": "medical", "expertise_level": "expert", "domain_context": {"specialty": "dosing"}}
 VALID = {
-    "chat_messages": [CHAT, {"messages": [{"role": "system", "content": "Be brief."}, *CHAT["messages"],
-                                          {"role": "tool", "content": "{}"}]}],
-    "instruction_response": [{"instruction": "Add 2 and 3.", "response": "5"}, {"prompt": "2 + 3 =", "completion": "5"}],
+    "chat_messages": [
+        CHAT,
+        {
+            "messages": [
+                {"role": "system", "content": "Be brief."},
+                *CHAT["messages"],
+                {"role": "tool", "content": "{}"},
+            ]
+        },
+    ],
+    "instruction_response": [
+        {"instruction": "Add 2 and 3.", "response": "5"},
+        {"prompt": "2 + 3 =", "completion": "5"},
+    ],
     "text": [{"text": "2 + 3 = 5"}],
     "grpo": [GRPO],
     "gspo": [GSPO],
     "dr_grpo": [DR_GRPO],
     "prompt_answer": [{"prompt": "2 + 3?", "answer": "5"}, {"prompt": "2 + 4?", "answer": "6", "system": "Answer."}],
     "question_answer": [{"question": "2 + 3?", "answer": "2 + 3 = 5\n#### 5"}, {"question": "2 + 4?", "answer": "6"}],
-    "preference": [{"prompt": "2 + 3?", "chosen": "5", "rejected": "6"},
-                   {"prompt": [{"role": "user", "content": "2 + 3?"}], "system": "Be exact.",
-                    "chosen": [{"role": "assistant", "content": "5"}], "rejected": [{"role": "assistant", "content": "6"}]}],
+    "preference": [
+        {"prompt": "2 + 3?", "chosen": "5", "rejected": "6"},
+        {
+            "prompt": [{"role": "user", "content": "2 + 3?"}],
+            "system": "Be exact.",
+            "chosen": [{"role": "assistant", "content": "5"}],
+            "rejected": [{"role": "assistant", "content": "6"}],
+        },
+    ],
 }
 
 
@@ -56,16 +73,22 @@ def test_each_method_accepts_its_formats(name):
 
 CASES = {
     "chat_messages": [
-        ({"messages": [{"role": "user", "content": "hi"}, {"role": "bot", "content": "yo"}]},
-         [("messages[1].role", "unknown_enum_value")]),
-        ({"messages": [{"role": "user", "content": ""}, {"role": "assistant"}]},
-         [("messages[0].content", "empty_value"), ("messages[1].content", "missing_field")]),
+        (
+            {"messages": [{"role": "user", "content": "hi"}, {"role": "bot", "content": "yo"}]},
+            [("messages[1].role", "unknown_enum_value")],
+        ),
+        (
+            {"messages": [{"role": "user", "content": ""}, {"role": "assistant"}]},
+            [("messages[0].content", "empty_value"), ("messages[1].content", "missing_field")],
+        ),
         ({"messages": [{"role": "user", "content": "hi"}]}, [("messages", "no_assistant_turn")]),
         ({"messages": []}, [("messages", "empty_value")]),
         ({"messages": "hi"}, [("messages", "wrong_type")]),
         ({"message": []}, [("messages", "missing_field")]),
-        ({"messages": [{"role": "user", "content": 5}, {"role": "assistant", "content": "x"}]},
-         [("messages[0].content", "wrong_type")]),
+        (
+            {"messages": [{"role": "user", "content": 5}, {"role": "assistant", "content": "x"}]},
+            [("messages[0].content", "wrong_type")],
+        ),
     ],
     "instruction_response": [
         ({"instruction": "Add."}, [("response", "missing_field")]),
@@ -87,8 +110,10 @@ CASES = {
     ],
     "dr_grpo": [
         (DR_GRPO | {"domain": "finance"}, [("domain", "unknown_enum_value")]),
-        (DR_GRPO | {"expertise_level": "guru", "domain_context": "x"},
-         [("expertise_level", "unknown_enum_value"), ("domain_context", "wrong_type")]),
+        (
+            DR_GRPO | {"expertise_level": "guru", "domain_context": "x"},
+            [("expertise_level", "unknown_enum_value"), ("domain_context", "wrong_type")],
+        ),
     ],
     "prompt_answer": [
         ({"prompt": "2 + 3?", "answer": 5}, [("answer", "wrong_type")]),
@@ -97,8 +122,14 @@ CASES = {
     "preference": [
         ({"prompt": "p", "chosen": "a", "rejected": "a"}, [("rejected", "identical_pair")]),
         ({"prompt": "p", "chosen": 1, "rejected": "b"}, [("chosen", "wrong_type")]),
-        ({"prompt": "p", "chosen": [{"role": "assistant", "content": "a"}], "rejected": [{"role": "x", "content": "b"}]},
-         [("rejected[0].role", "unknown_enum_value")]),
+        (
+            {
+                "prompt": "p",
+                "chosen": [{"role": "assistant", "content": "a"}],
+                "rejected": [{"role": "x", "content": "b"}],
+            },
+            [("rejected[0].role", "unknown_enum_value")],
+        ),
         ({"prompt": "p", "chosen": "a"}, [("rejected", "missing_field")]),
     ],
 }
@@ -118,7 +149,9 @@ def test_broken_records_are_reported_at_their_line_and_field(name):
 
 
 def test_records_of_another_format_are_a_format_mismatch():
-    report = validate_bytes(jsonl(CHAT, {"prompt": "2 + 3?", "answer": "5"}, GRPO, {"messages": CHAT["messages"][::-1]}))
+    report = validate_bytes(
+        jsonl(CHAT, {"prompt": "2 + 3?", "answer": "5"}, GRPO, {"messages": CHAT["messages"][::-1]})
+    )
     assert report.format == "chat_messages"
     assert found(report) == [(2, "", "format_mismatch"), (3, "", "format_mismatch")]
     assert "prompt_answer" in report.issues[0].message

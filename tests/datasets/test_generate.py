@@ -8,7 +8,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from droidft_server.domain.datasets import (
-    FORMATS, MAX_COUNT, generate, iter_records, to_jsonl_bytes, validate_bytes, validate_path, write_jsonl,
+    FORMATS,
+    MAX_COUNT,
+    generate,
+    iter_records,
+    to_jsonl_bytes,
+    validate_bytes,
+    validate_path,
+    write_jsonl,
 )
 from droidft_server.domain.datasets.formats import UnknownFormatError
 from droidft_server.domain.datasets.formats.dr_grpo import DOMAINS, EXPERTISE_LEVELS
@@ -16,8 +23,11 @@ from droidft_server.domain.datasets.problems import ProblemSequence
 
 
 @settings(max_examples=25, deadline=None)
-@given(seed=st.integers(min_value=0, max_value=2**64 - 1), count=st.integers(min_value=1, max_value=120),
-       name=st.sampled_from(sorted(FORMATS)))
+@given(
+    seed=st.integers(min_value=0, max_value=2**64 - 1),
+    count=st.integers(min_value=1, max_value=120),
+    name=st.sampled_from(sorted(FORMATS)),
+)
 def test_generated_data_always_validates_with_zero_issues(seed, count, name):
     report = validate_bytes(to_jsonl_bytes(generate(name, count, seed)), format=name)
     assert not report.issues and report.issue_counts == {}

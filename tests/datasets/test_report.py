@@ -8,7 +8,9 @@ from droidft_server.domain.errors import ErrorKind
 
 
 def chat(i: int) -> dict:
-    return {"messages": [{"role": "user", "content": f"What is {i} + 1?"}, {"role": "assistant", "content": str(i + 1)}]}
+    return {
+        "messages": [{"role": "user", "content": f"What is {i} + 1?"}, {"role": "assistant", "content": str(i + 1)}]
+    }
 
 
 def test_listing_stops_at_max_issues_but_counting_goes_on():
@@ -24,8 +26,12 @@ def test_listing_stops_at_max_issues_but_counting_goes_on():
 def test_duplicates_are_warnings_in_line_order_with_the_first_occurrence():
     records = [chat(1), chat(2), {"messages": []}, chat(1), chat(2), chat(1)]
     report = validate_bytes(jsonl(*records))
-    assert found(report) == [(3, "messages", "empty_value"), (4, "", "duplicate_record"),
-                             (5, "", "duplicate_record"), (6, "", "duplicate_record")]
+    assert found(report) == [
+        (3, "messages", "empty_value"),
+        (4, "", "duplicate_record"),
+        (5, "", "duplicate_record"),
+        (6, "", "duplicate_record"),
+    ]
     assert "line 1" in report.issues[1].message and "line 2" in report.issues[2].message
     assert report.issues[1].severity is Severity.WARNING
     assert report.files[0].warning_count == 3 and report.files[0].error_count == 1
@@ -41,14 +47,22 @@ def test_duplicates_are_repeated_lines_not_reformatted_copies():
 def test_duplicates_merge_into_the_listing_by_line_when_it_is_cut():
     records = [chat(1), chat(1)] + [{"messages": []}] * 5
     report = validate_bytes(jsonl(*records), max_issues=3)
-    assert found(report) == [(2, "", "duplicate_record"), (3, "messages", "empty_value"), (4, "messages", "empty_value")]
+    assert found(report) == [
+        (2, "", "duplicate_record"),
+        (3, "messages", "empty_value"),
+        (4, "messages", "empty_value"),
+    ]
     assert report.issue_counts == {"duplicate_record": 1, "empty_value": 5}
 
 
 def test_a_duplicate_still_takes_its_place_when_the_listing_filled_batches_before():
     records = [chat(1), chat(1)] + [{"messages": []}] * 20_000  # over 256 KiB: several batches
     report = validate_bytes(jsonl(*records), max_issues=3)
-    assert found(report) == [(2, "", "duplicate_record"), (3, "messages", "empty_value"), (4, "messages", "empty_value")]
+    assert found(report) == [
+        (2, "", "duplicate_record"),
+        (3, "messages", "empty_value"),
+        (4, "messages", "empty_value"),
+    ]
     assert report.issue_counts == {"duplicate_record": 1, "empty_value": 20_000}
 
 
@@ -71,5 +85,6 @@ def test_summary_and_refusal_name_the_first_errors_exactly():
     error = data_errors(report)
     assert error.kind is ErrorKind.FAILED_PRECONDITION and error.reason_name == "DATASET_INVALID"
     assert [(v.type, v.subject) for v in error.precondition_violations] == [
-        ("dataset_unknown_enum_value", "<content>:2 messages[0].role"), ("dataset_invalid_json", "<content>:3"),
+        ("dataset_unknown_enum_value", "<content>:2 messages[0].role"),
+        ("dataset_invalid_json", "<content>:3"),
     ]

@@ -2,8 +2,8 @@
 
 import pytest
 from dataset_helpers import CHAT, jsonl
-from droidft.v1 import data_pb2, methods_pb2
 
+from droidft.v1 import data_pb2, methods_pb2
 from droidft_server.domain.errors import DroidftError, ErrorKind
 from droidft_server.transport.datasets import generate_sample_data, validate_dataset
 
@@ -11,7 +11,9 @@ from droidft_server.transport.datasets import generate_sample_data, validate_dat
 def test_validate_dataset_content_to_response(tiny_tokenizer_model):
     request = data_pb2.ValidateDatasetRequest(
         content=jsonl(CHAT, {"messages": [{"role": "bot", "content": "x"}]}, CHAT),
-        method=methods_pb2.TRAINING_METHOD_SFT, model_path=str(tiny_tokenizer_model), max_issues=1,
+        method=methods_pb2.TRAINING_METHOD_SFT,
+        model_path=str(tiny_tokenizer_model),
+        max_issues=1,
     )
     response = validate_dataset(request)
     assert not response.valid and response.issues_truncated
@@ -21,15 +23,21 @@ def test_validate_dataset_content_to_response(tiny_tokenizer_model):
     assert dict(response.issue_counts) == {"unknown_enum_value": 1, "duplicate_record": 1}
     (file,) = response.files
     assert (file.path, file.format, file.record_count, file.error_count, file.warning_count) == (
-        "<content>", "chat_messages", 3, 1, 1)
+        "<content>",
+        "chat_messages",
+        3,
+        1,
+        1,
+    )
     assert dict(file.field_presence) == {"messages": 3}
     assert file.HasField("token_statistics") and file.token_statistics.max > 0
 
 
 def test_validate_dataset_path_with_method_and_defaults(tmp_path):
     (tmp_path / "train.jsonl").write_bytes(jsonl(CHAT))
-    response = validate_dataset(data_pb2.ValidateDatasetRequest(
-        path=str(tmp_path), method=methods_pb2.TRAINING_METHOD_GRPO))
+    response = validate_dataset(
+        data_pb2.ValidateDatasetRequest(path=str(tmp_path), method=methods_pb2.TRAINING_METHOD_GRPO)
+    )
     assert not response.valid and [i.code for i in response.issues] == ["format_not_accepted"]
     assert response.files[0].split == "train" and not response.files[0].HasField("token_statistics")
 
@@ -40,8 +48,9 @@ def test_generate_sample_data_as_content_and_to_a_file(tmp_path):
     assert generate_sample_data(data_pb2.GenerateSampleDataRequest(format="gspo", count=5, seed=3)) == response
     default = generate_sample_data(data_pb2.GenerateSampleDataRequest(format="text"))
     assert default.record_count == 100
-    written = generate_sample_data(data_pb2.GenerateSampleDataRequest(
-        format="gspo", count=5, seed=3, output_path=str(tmp_path / "out.jsonl")))
+    written = generate_sample_data(
+        data_pb2.GenerateSampleDataRequest(format="gspo", count=5, seed=3, output_path=str(tmp_path / "out.jsonl"))
+    )
     assert written.path == str(tmp_path / "out.jsonl") and not written.content
     assert (tmp_path / "out.jsonl").read_bytes() == response.content
 
@@ -52,6 +61,7 @@ def test_generate_sample_data_refuses_an_unknown_format_and_an_unwritable_path(t
     assert unknown.value.kind is ErrorKind.INVALID_ARGUMENT and unknown.value.field_violations[0].field == "format"
     (tmp_path / "file").write_text("x")
     with pytest.raises(DroidftError) as unwritable:
-        generate_sample_data(data_pb2.GenerateSampleDataRequest(
-            format="text", output_path=str(tmp_path / "file" / "out.jsonl")))
+        generate_sample_data(
+            data_pb2.GenerateSampleDataRequest(format="text", output_path=str(tmp_path / "file" / "out.jsonl"))
+        )
     assert unwritable.value.field_violations[0].field == "output_path"

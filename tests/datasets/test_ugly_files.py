@@ -39,14 +39,19 @@ def test_invalid_utf8_is_found_even_in_fields_the_format_ignores():
 
 
 def test_nan_and_infinity_are_invalid_numbers():
-    report = validate_bytes(jsonl(
-        RECORD[:-1] + b', "score": NaN}',
-        b'{"messages": [{"role": "user", "content": Infinity}, {"role": "assistant", "content": "x"}]}',
-        RECORD[:-1] + b', "weight": -Infinity, "big": 1e400}',
-    ), format="chat_messages")
+    report = validate_bytes(
+        jsonl(
+            RECORD[:-1] + b', "score": NaN}',
+            b'{"messages": [{"role": "user", "content": Infinity}, {"role": "assistant", "content": "x"}]}',
+            RECORD[:-1] + b', "weight": -Infinity, "big": 1e400}',
+        ),
+        format="chat_messages",
+    )
     assert found(report) == [
-        (1, "score", "invalid_number"), (2, "messages[0].content", "invalid_number"),
-        (3, "weight", "invalid_number"), (3, "big", "invalid_number"),
+        (1, "score", "invalid_number"),
+        (2, "messages[0].content", "invalid_number"),
+        (3, "weight", "invalid_number"),
+        (3, "big", "invalid_number"),
     ]
 
 
@@ -115,10 +120,13 @@ def test_directory_splits_are_each_reported(tmp_path):
     (tmp_path / "test.jsonl").write_bytes(jsonl({"text": "x"}))
     report = validate_path(tmp_path)
     assert [(f.split, f.format, f.record_count, f.error_count) for f in report.files] == [
-        ("train", "chat_messages", 2, 1), ("valid", "chat_messages", 1, 0), ("test", "chat_messages", 1, 1),
+        ("train", "chat_messages", 2, 1),
+        ("valid", "chat_messages", 1, 0),
+        ("test", "chat_messages", 1, 1),
     ]
     assert [(issue.file.rsplit("/", 1)[1], issue.line, issue.code) for issue in report.issues] == [
-        ("train.jsonl", 2, "empty_value"), ("test.jsonl", 1, "format_mismatch"),
+        ("train.jsonl", 2, "empty_value"),
+        ("test.jsonl", 1, "format_mismatch"),
     ]
     assert detect_format(tmp_path) == "chat_messages"
 

@@ -1,4 +1,5 @@
-"""`droidft-server convert-data`: local conversion between formats, refused with the reason when it would lose or invent data."""
+"""`droidft-server convert-data`: local conversion between formats, refused with the reason when it
+would lose or invent data."""
 
 import json
 
@@ -19,8 +20,9 @@ def test_convert_data_writes_the_records_in_the_new_format(tmp_path, capsys):
 
 def test_convert_data_refuses_to_invent_data_and_says_why(tmp_path, capsys):
     source, destination = tmp_path / "chat.jsonl", tmp_path / "preference.jsonl"
-    source.write_text(json.dumps({"messages": [{"role": "user", "content": "Hi"},
-                                               {"role": "assistant", "content": "Hello"}]}) + "\n")
+    source.write_text(
+        json.dumps({"messages": [{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Hello"}]}) + "\n"
+    )
     code = main(["convert-data", str(source), str(destination), "--from", "chat_messages", "--to", "preference"])
     captured = capsys.readouterr()
     assert (code, captured.out) == (REFUSED, "")

@@ -18,7 +18,9 @@ def test_same_seed_gives_identical_files_and_another_seed_other_weights(tmp_path
 
 
 def test_sizes_are_honoured_and_the_model_is_small(tmp_path):
-    path = build_tiny_model(tmp_path / "wide", hidden_size=32, num_layers=3, num_heads=2, num_kv_heads=1, vocab_size=400)
+    path = build_tiny_model(
+        tmp_path / "wide", hidden_size=32, num_layers=3, num_heads=2, num_kv_heads=1, vocab_size=400
+    )
     config = json.loads((path / "config.json").read_text())
     assert (config["hidden_size"], config["num_hidden_layers"], config["vocab_size"]) == (32, 3, 400)
     model, tokenizer = mlx_lm.load(str(path))

@@ -8,9 +8,9 @@ from __future__ import annotations
 import gzip
 import json
 import shutil
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import grpc
 import pytest
@@ -18,18 +18,21 @@ from google.rpc import error_details_pb2, status_pb2
 
 from droidft.v1 import job_pb2, service_pb2, service_pb2_grpc
 from droidft_server.app import DroidftServer, ServerConfig
+from droidft_server.devtools.tiny_model import build_tiny_model
 from droidft_server.domain import states
 from droidft_server.domain.datasets import generate
-from droidft_server.devtools.tiny_model import build_tiny_model
 
 CHAT = [
     {"messages": [{"role": "user", "content": f"What is {a} + {b}?"}, {"role": "assistant", "content": f"{a + b}"}]}
-    for a in range(1, 4) for b in range(1, 3)
+    for a in range(1, 4)
+    for b in range(1, 3)
 ]
 PREFERENCE_TURNS = [
-    {"prompt": [{"role": "user", "content": f"Say {word}."}],
-     "chosen": [{"role": "assistant", "content": word}],
-     "rejected": [{"role": "assistant", "content": f"not {word}"}]}
+    {
+        "prompt": [{"role": "user", "content": f"Say {word}."}],
+        "chosen": [{"role": "assistant", "content": word}],
+        "rejected": [{"role": "assistant", "content": f"not {word}"}],
+    }
     for word in ("yes", "no", "maybe", "often")
 ]
 
@@ -53,6 +56,7 @@ def file_of(records: list[dict], name: str = "train.jsonl", transform: Callable[
         path = folder / name
         path.write_bytes(transform(jsonl(records)))
         return path
+
     return write
 
 
@@ -75,37 +79,82 @@ def set_field(path: str, value) -> Callable[[job_pb2.TrainingJobSpec], None]:
         for parent in parents:
             message = getattr(message, parent)
         setattr(message, name, value)
+
     return configure
 
 
 CASES = [
     # Every generator format, for a method that trains on it.
-    *(Case(f"generated {fmt} for {method}", method, generated(fmt)) for fmt, method in [
-        ("text", "sft"), ("instruction_response", "sft"), ("chat_messages", "sft"), ("preference", "dpo"),
-        ("grpo", "grpo"), ("gspo", "gspo"), ("dr_grpo", "dr_grpo"), ("prompt_answer", "grpo"),
-        ("question_answer", "gspo"),
-    ]),
+    *(
+        Case(f"generated {fmt} for {method}", method, generated(fmt))
+        for fmt, method in [
+            ("text", "sft"),
+            ("instruction_response", "sft"),
+            ("chat_messages", "sft"),
+            ("preference", "dpo"),
+            ("grpo", "grpo"),
+            ("gspo", "gspo"),
+            ("dr_grpo", "dr_grpo"),
+            ("prompt_answer", "grpo"),
+            ("question_answer", "gspo"),
+        ]
+    ),
     # The data users already have.
-    Case("Alpaca records", "sft", file_of(
-        [{"instruction": f"Add {a} and 2.", "input": "" if a % 2 else "Show the sum.", "output": str(a + 2)}
-         for a in range(4)]), configure=set_field("sft.mask_prompt", True)),
+    Case(
+        "Alpaca records",
+        "sft",
+        file_of(
+            [
+                {"instruction": f"Add {a} and 2.", "input": "" if a % 2 else "Show the sum.", "output": str(a + 2)}
+                for a in range(4)
+            ]
+        ),
+        configure=set_field("sft.mask_prompt", True),
+    ),
     # The inputs validation passed and training then failed on.
     Case("gzip JSONL", "sft", file_of(CHAT, "train.jsonl.gz", gzip.compress)),
     Case("a UTF-8 BOM", "sft", file_of(CHAT, transform=lambda data: b"\xef\xbb\xbf" + data)),
     Case("a directory holding train.jsonl.gz", "sft", gzip_directory),
-    *(Case(f"preference message lists for {method}", method, file_of(PREFERENCE_TURNS)) for method in ("dpo", "orpo", "cpo")),
+    *(
+        Case(f"preference message lists for {method}", method, file_of(PREFERENCE_TURNS))
+        for method in ("dpo", "orpo", "cpo")
+    ),
     Case("fewer records than batch_size", "sft", file_of(CHAT[:1]), refused_field="spec.batch_size"),
-    Case("adapter.num_layers above the model's blocks", "sft", file_of(CHAT), refused_field="spec.adapter.num_layers",
-         configure=set_field("adapter.num_layers", 16)),
-    Case("mask_prompt on text data", "sft", generated("text"), refused_field="spec.sft.mask_prompt",
-         configure=set_field("sft.mask_prompt", True)),
+    Case(
+        "adapter.num_layers above the model's blocks",
+        "sft",
+        file_of(CHAT),
+        refused_field="spec.adapter.num_layers",
+        configure=set_field("adapter.num_layers", 16),
+    ),
+    Case(
+        "mask_prompt on text data",
+        "sft",
+        generated("text"),
+        refused_field="spec.sft.mask_prompt",
+        configure=set_field("sft.mask_prompt", True),
+    ),
     Case("mask_prompt on chat data", "sft", file_of(CHAT), configure=set_field("sft.mask_prompt", True)),
-    Case("early_stop without validation data", "sft", file_of(CHAT), refused_field="spec.early_stop",
-         configure=set_field("early_stop", True)),
-    Case("a model_type mlx-lm does not know", "sft", file_of(CHAT), refused_field="spec.model_path", model="unknown_type"),
-    Case("a model without tokenizer files", "sft", file_of(CHAT), refused_field="spec.model_path", model="no_tokenizer"),
-    Case("weights that do not match config.json", "sft", file_of(CHAT), refused_field="spec.model_path",
-         model="mismatched_weights"),
+    Case(
+        "early_stop without validation data",
+        "sft",
+        file_of(CHAT),
+        refused_field="spec.early_stop",
+        configure=set_field("early_stop", True),
+    ),
+    Case(
+        "a model_type mlx-lm does not know", "sft", file_of(CHAT), refused_field="spec.model_path", model="unknown_type"
+    ),
+    Case(
+        "a model without tokenizer files", "sft", file_of(CHAT), refused_field="spec.model_path", model="no_tokenizer"
+    ),
+    Case(
+        "weights that do not match config.json",
+        "sft",
+        file_of(CHAT),
+        refused_field="spec.model_path",
+        model="mismatched_weights",
+    ),
 ]
 
 
@@ -125,6 +174,7 @@ def models(tmp_path_factory) -> dict[str, Path]:
             config = json.loads((folder / "config.json").read_text())
             config[key] = value
             (folder / "config.json").write_text(json.dumps(config))
+
         return change
 
     def drop_tokenizer(folder: Path) -> None:
@@ -141,16 +191,31 @@ def models(tmp_path_factory) -> dict[str, Path]:
 
 @pytest.fixture(scope="module")
 def stub(tmp_path_factory, calibration_dir, roots):
-    server = DroidftServer(ServerConfig(state_dir=tmp_path_factory.mktemp("corpus-state"), listen="127.0.0.1:0", **roots,
-                                        calibration_dir=calibration_dir))
+    server = DroidftServer(
+        ServerConfig(
+            state_dir=tmp_path_factory.mktemp("corpus-state"),
+            listen="127.0.0.1:0",
+            **roots,
+            calibration_dir=calibration_dir,
+        )
+    )
     with grpc.insecure_channel(f"127.0.0.1:{server.port}") as channel:
         yield service_pb2_grpc.TrainingServiceStub(channel)
     server.stop(grace=0)
 
 
 def spec_for(case: Case, model: Path, data: Path) -> job_pb2.TrainingJobSpec:
-    spec = job_pb2.TrainingJobSpec(model_path=str(model), train_data_path=str(data), iterations=2, batch_size=2,
-                                   max_seq_length=512, report_every=1, eval_every=1, eval_batches=1, seed=3)
+    spec = job_pb2.TrainingJobSpec(
+        model_path=str(model),
+        train_data_path=str(data),
+        iterations=2,
+        batch_size=2,
+        max_seq_length=512,
+        report_every=1,
+        eval_every=1,
+        eval_batches=1,
+        seed=3,
+    )
     getattr(spec, case.method).SetInParent()
     if case.method in ("grpo", "gspo", "dr_grpo"):
         rollout = getattr(spec, case.method).rollout
@@ -179,14 +244,18 @@ def refusal(error: grpc.RpcError) -> tuple[grpc.StatusCode, list[str]]:
 @pytest.mark.parametrize("case", CASES, ids=lambda case: case.name)
 def test_accepted_jobs_train_and_refused_ones_say_why_at_create(case, stub, models, tmp_path):
     spec = spec_for(case, models[case.model], case.write_data(tmp_path))
-    checks = [service_pb2.CreateTrainingJobRequest(spec=spec, validate_only=True),
-              service_pb2.CreateTrainingJobRequest(spec=spec)]
+    checks = [
+        service_pb2.CreateTrainingJobRequest(spec=spec, validate_only=True),
+        service_pb2.CreateTrainingJobRequest(spec=spec),
+    ]
     if case.refused_field:
         for request in checks:
             with pytest.raises(grpc.RpcError) as caught:
                 stub.CreateTrainingJob(request)
             code, fields = refusal(caught.value)
-            assert code in (grpc.StatusCode.INVALID_ARGUMENT, grpc.StatusCode.FAILED_PRECONDITION), caught.value.details()
+            assert code in (grpc.StatusCode.INVALID_ARGUMENT, grpc.StatusCode.FAILED_PRECONDITION), (
+                caught.value.details()
+            )
             assert case.refused_field in fields, caught.value.details()
         return
     stub.CreateTrainingJob(checks[0])

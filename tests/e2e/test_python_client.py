@@ -6,20 +6,32 @@ import pytest
 
 from droidft import AsyncClient, Client, DroidftError
 from droidft.v1 import job_pb2
-
 from droidft_server.app import DroidftServer, ServerConfig
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory, calibration_dir, roots):
-    started = DroidftServer(ServerConfig(state_dir=tmp_path_factory.mktemp("state"), listen="127.0.0.1:0", calibration_dir=calibration_dir, **roots))
+    started = DroidftServer(
+        ServerConfig(
+            state_dir=tmp_path_factory.mktemp("state"), listen="127.0.0.1:0", calibration_dir=calibration_dir, **roots
+        )
+    )
     yield started
     started.stop(grace=0)
 
 
 def spec(tiny_model, sft_data, **overrides):
-    return {"modelPath": str(tiny_model), "trainDataPath": str(sft_data), "iterations": 6, "batchSize": 2,
-            "learningRate": 1e-4, "maxSeqLength": 512, "reportEvery": 2, "sft": {}, **overrides}
+    return {
+        "modelPath": str(tiny_model),
+        "trainDataPath": str(sft_data),
+        "iterations": 6,
+        "batchSize": 2,
+        "learningRate": 1e-4,
+        "maxSeqLength": 512,
+        "reportEvery": 2,
+        "sft": {},
+        **overrides,
+    }
 
 
 def test_sync_client_trains_and_follows_progress_to_the_end(server, tiny_model, sft_data):
@@ -29,7 +41,7 @@ def test_sync_client_trains_and_follows_progress_to_the_end(server, tiny_model, 
         assert events[-1].state_change.state == job_pb2.JOB_STATE_SUCCEEDED
         assert [e.train_report.iteration for e in events if e.HasField("train_report")] == [2, 4, 6]
         assert client.create_training_job(spec(tiny_model, sft_data), request_id="client-e2e").job_id == job.job_id
-        assert [j.job_id for j in client.iter_training_jobs(page_size=1)][0] == job.job_id
+        assert next(j.job_id for j in client.iter_training_jobs(page_size=1)) == job.job_id
 
 
 def test_job_handle_waits_for_the_end_and_lists_the_checkpoints(server, tiny_model, sft_data):
@@ -42,9 +54,8 @@ def test_job_handle_waits_for_the_end_and_lists_the_checkpoints(server, tiny_mod
 
 
 def test_sync_client_raises_field_violations_from_the_server(server, tiny_model, sft_data):
-    with Client(f"127.0.0.1:{server.port}") as client:
-        with pytest.raises(DroidftError) as caught:
-            client.create_training_job(spec(tiny_model, sft_data, learningRate=0.5))
+    with Client(f"127.0.0.1:{server.port}") as client, pytest.raises(DroidftError) as caught:
+        client.create_training_job(spec(tiny_model, sft_data, learningRate=0.5))
     assert [(v.field, v.reason) for v in caught.value.field_violations] == [("spec.learning_rate", "double.gte_lte")]
     assert "spec.learning_rate" in str(caught.value)
 

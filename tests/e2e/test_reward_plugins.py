@@ -7,7 +7,6 @@ import grpc
 import pytest
 
 from droidft.v1 import job_pb2, service_pb2, service_pb2_grpc
-
 from droidft_server.app import DroidftServer, ServerConfig
 from droidft_server.domain import datasets, states
 
@@ -25,17 +24,30 @@ def always_one(completion, example, options):
 def server(tmp_path, calibration_dir, monkeypatch, roots):
     (tmp_path / "plugin_rewards_for_tests.py").write_text(textwrap.dedent(PLUGIN))
     monkeypatch.syspath_prepend(str(tmp_path))  # spawned workers inherit sys.path
-    started = DroidftServer(ServerConfig(state_dir=tmp_path / "state", listen="127.0.0.1:0", **roots,
-                                         calibration_dir=calibration_dir,
-                                         reward_plugins=["plugin_rewards_for_tests"]))
+    started = DroidftServer(
+        ServerConfig(
+            state_dir=tmp_path / "state",
+            listen="127.0.0.1:0",
+            **roots,
+            calibration_dir=calibration_dir,
+            reward_plugins=["plugin_rewards_for_tests"],
+        )
+    )
     yield started
     started.stop(grace=0)
     sys.modules.pop("plugin_rewards_for_tests", None)
 
 
 def grpo_spec(tiny_model, data, reward):
-    spec = job_pb2.TrainingJobSpec(model_path=str(tiny_model), train_data_path=str(data), iterations=2,
-                                   batch_size=1, max_seq_length=512, report_every=1, learning_rate=1e-5)
+    spec = job_pb2.TrainingJobSpec(
+        model_path=str(tiny_model),
+        train_data_path=str(data),
+        iterations=2,
+        batch_size=1,
+        max_seq_length=512,
+        report_every=1,
+        learning_rate=1e-5,
+    )
     spec.grpo.rollout.group_size = 2
     spec.grpo.rollout.max_completion_length = 4
     spec.grpo.rollout.rewards.add(name=reward, weight=1.0)
@@ -55,7 +67,9 @@ def test_plugin_reward_is_listed_validated_and_scored_by_the_worker(server, tiny
         assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
         assert "spec.grpo.rollout.rewards[0].name" in caught.value.details()
 
-        job = stub.CreateTrainingJob(service_pb2.CreateTrainingJobRequest(spec=grpo_spec(tiny_model, data, "always_one_test")))
+        job = stub.CreateTrainingJob(
+            service_pb2.CreateTrainingJobRequest(spec=grpo_spec(tiny_model, data, "always_one_test"))
+        )
         events = list(stub.StreamTrainingProgress(service_pb2.StreamTrainingProgressRequest(job_id=job.job_id)))
     assert events[-1].state_change.state == states.SUCCEEDED, events[-1]
     reports = [e.train_report for e in events if e.HasField("train_report")]

@@ -7,7 +7,6 @@ import grpc
 import pytest
 
 from droidft.v1 import job_pb2, service_pb2, service_pb2_grpc
-
 from droidft_server.app import DroidftServer, ServerConfig
 from droidft_server.domain import states
 
@@ -31,8 +30,15 @@ def connect(server):
 
 def sft_spec(tiny_model, sft_data, iterations):
     spec = job_pb2.TrainingJobSpec(
-        model_path=str(tiny_model), train_data_path=str(sft_data), iterations=iterations, batch_size=2,
-        learning_rate=1e-4, max_seq_length=512, report_every=2, checkpoint_every=4, seed=7,
+        model_path=str(tiny_model),
+        train_data_path=str(sft_data),
+        iterations=iterations,
+        batch_size=2,
+        learning_rate=1e-4,
+        max_seq_length=512,
+        report_every=2,
+        checkpoint_every=4,
+        seed=7,
     )
     spec.sft.SetInParent()
     return spec
@@ -60,8 +66,11 @@ def test_sft_job_trains_and_is_watched_by_two_subscribers_one_late_one_reconnect
                 if event.WhichOneof("event") == "train_report":
                     stream.cancel()
                     break
-        resumed = list(stub.StreamTrainingProgress(
-            service_pb2.StreamTrainingProgressRequest(job_id=job.job_id, after_sequence=partial[-1].sequence)))
+        resumed = list(
+            stub.StreamTrainingProgress(
+                service_pb2.StreamTrainingProgressRequest(job_id=job.job_id, after_sequence=partial[-1].sequence)
+            )
+        )
         follower.join(timeout=300)
 
         final = stub.GetTrainingJob(service_pb2.GetTrainingJobRequest(job_id=job.job_id))

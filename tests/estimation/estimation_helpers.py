@@ -6,9 +6,9 @@ import json
 from pathlib import Path
 
 import numpy as np
-from droidft.v1 import job_pb2
 from safetensors.numpy import save_file
 
+from droidft.v1 import job_pb2
 from droidft_server.domain.estimation import DeviceProfile
 from droidft_server.domain.spec import JobSettings, resolve
 
@@ -26,7 +26,8 @@ DEVICE = DeviceProfile(
 
 
 def settings(method: str = "sft", **fields) -> JobSettings:
-    """A resolved spec: top-level fields by name, method fields as '<method>__<field>', adapter as 'adapter__<field>'."""
+    """A resolved spec: top-level fields by name, method fields as '<method>__<field>', adapter as
+    'adapter__<field>'."""
     spec = job_pb2.TrainingJobSpec(model_path="model", train_data_path="train.jsonl")
     getattr(spec, method).SetInParent()
     for name, value in fields.items():

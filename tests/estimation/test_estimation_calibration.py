@@ -26,9 +26,15 @@ def test_a_torn_cache_file_is_measured_again(tmp_path):
     def fake_measurement(blas_threads: int) -> dict:
         calls.append(1)
         return {
-            "name": "cpu (test)", "kind": "cpu", "device_memory_bytes": 0, "matmul_flops_per_second": 1e9,
-            "half_matmul_flops_per_second": 2e9, "quantized_matmul_flops_per_second": 1e8,
-            "quantized_backward_flops_per_second": 1e8, "memory_bytes_per_second": 1e9, "seconds_per_op": 1e-6,
+            "name": "cpu (test)",
+            "kind": "cpu",
+            "device_memory_bytes": 0,
+            "matmul_flops_per_second": 1e9,
+            "half_matmul_flops_per_second": 2e9,
+            "quantized_matmul_flops_per_second": 1e8,
+            "quantized_backward_flops_per_second": 1e8,
+            "memory_bytes_per_second": 1e9,
+            "seconds_per_op": 1e-6,
             "mlx_version": "test",
         }
 
@@ -36,6 +42,8 @@ def test_a_torn_cache_file_is_measured_again(tmp_path):
     path.parent.mkdir(parents=True)
     path.write_text("{not json")
     profile = load_or_calibrate(tmp_path, run=fake_measurement)
-    assert calls == [1] and profile.matmul_rate(2) == pytest.approx(2e9) and profile.matmul_rate(4) == pytest.approx(1e9)
+    assert (
+        calls == [1] and profile.matmul_rate(2) == pytest.approx(2e9) and profile.matmul_rate(4) == pytest.approx(1e9)
+    )
     load_or_calibrate(tmp_path, run=fake_measurement)
     assert calls == [1]

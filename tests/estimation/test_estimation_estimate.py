@@ -22,7 +22,14 @@ def peak(model, method="sft", lengths=None, **fields_):
 
 @pytest.mark.parametrize(
     "method, extra",
-    [("sft", {}), ("grpo", {"grpo__beta": 0.1}), ("dpo", {}), ("orpo", {}), ("gspo", {}), ("sft", {"sft__grad_checkpoint": True})],
+    [
+        ("sft", {}),
+        ("grpo", {"grpo__beta": 0.1}),
+        ("dpo", {}),
+        ("orpo", {}),
+        ("gspo", {}),
+        ("sft", {"sft__grad_checkpoint": True}),
+    ],
 )
 def test_breakdown_adds_up_to_the_peak(model, method, extra):
     result = estimate(settings(method, max_seq_length=256, **extra), model, token_lengths=None, device=DEVICE)
@@ -32,8 +39,17 @@ def test_breakdown_adds_up_to_the_peak(model, method, extra):
     message = estimate_to_proto(result)
     b = message.breakdown
     assert message.peak_memory_bytes == sum(
-        (b.weights_bytes, b.trainable_parameters_bytes, b.optimizer_state_bytes, b.gradients_bytes, b.activations_bytes,
-         b.logits_bytes, b.kv_cache_bytes, b.reference_model_bytes, b.overhead_bytes)
+        (
+            b.weights_bytes,
+            b.trainable_parameters_bytes,
+            b.optimizer_state_bytes,
+            b.gradients_bytes,
+            b.activations_bytes,
+            b.logits_bytes,
+            b.kv_cache_bytes,
+            b.reference_model_bytes,
+            b.overhead_bytes,
+        )
     )
 
 
@@ -43,7 +59,9 @@ def test_lora_trains_every_projection_of_the_chosen_blocks(model):
     assert lora.trainable_parameters == 2 * 8 * in_plus_out
     last = estimate(settings("sft", adapter__rank=8, adapter__num_layers=1), model, token_lengths=None, device=DEVICE)
     assert last.trainable_parameters == 8 * in_plus_out
-    dora = estimate(settings("sft", adapter__rank=8, adapter__fine_tune_type=2), model, token_lengths=None, device=DEVICE)
+    dora = estimate(
+        settings("sft", adapter__rank=8, adapter__fine_tune_type=2), model, token_lengths=None, device=DEVICE
+    )
     assert dora.trainable_parameters == lora.trainable_parameters + 2 * (64 + 32 + 32 + 64 + 128 + 128 + 64)
     full = estimate(settings("sft", adapter__fine_tune_type=3), model, token_lengths=None, device=DEVICE)
     assert full.trainable_parameters == 2 * model.block_parameters

@@ -1,7 +1,8 @@
 """The estimate against real MLX training: peak memory of a tiny SFT configuration."""
 
-from bench.estimation import MEMORY_GOAL, Config, measure_in_subprocess, predict
 from estimation_helpers import DEVICE
+
+from bench.estimation import MEMORY_GOAL, Config, measure_in_subprocess, predict
 
 
 def test_predicted_peak_memory_matches_a_real_sft_run(tiny_model):

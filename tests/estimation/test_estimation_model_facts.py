@@ -23,8 +23,12 @@ def test_llama_facts_from_config_and_headers(tmp_path):
     assert facts.dtype_bytes == 4
     names = {p.name: (p.in_features, p.out_features) for p in facts.projections}
     assert names == {
-        "self_attn.q_proj": (64, 64), "self_attn.k_proj": (64, 32), "self_attn.v_proj": (64, 32),
-        "self_attn.o_proj": (64, 64), "mlp.gate_proj": (64, 128), "mlp.up_proj": (64, 128),
+        "self_attn.q_proj": (64, 64),
+        "self_attn.k_proj": (64, 32),
+        "self_attn.v_proj": (64, 32),
+        "self_attn.o_proj": (64, 64),
+        "mlp.gate_proj": (64, 128),
+        "mlp.up_proj": (64, 128),
         "mlp.down_proj": (128, 64),
     }
 
@@ -62,7 +66,7 @@ def test_unreadable_inputs_are_reported(tmp_path):
     (tmp_path / "bad.safetensors").write_bytes(b"\x05\x00")
     with pytest.raises(HeaderError):
         read_header(tmp_path / "bad.safetensors")
-    with pytest.raises(ModelFactsError, match="config.json"):
+    with pytest.raises(ModelFactsError, match=r"config\.json"):
         read_model_facts(tmp_path)
     (tmp_path / "config.json").write_text(json.dumps(LLAMA_CONFIG))
     with pytest.raises(ModelFactsError):

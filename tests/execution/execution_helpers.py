@@ -7,13 +7,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from droidft.v1 import job_pb2, methods_pb2, progress_pb2
-
 from droidft_server.domain.runs import RunOutcome
 from droidft_server.worker.protocol import Finished, WorkerJob
 
 # Six records of one short chat each; the model learns them quickly.
 CHATS = [
-    {"messages": [{"role": "user", "content": f"What is {a} + 2?"}, {"role": "assistant", "content": f"<answer>{a + 2}</answer>"}]}
+    {
+        "messages": [
+            {"role": "user", "content": f"What is {a} + 2?"},
+            {"role": "assistant", "content": f"<answer>{a + 2}</answer>"},
+        ]
+    }
     for a in range(6)
 ]
 

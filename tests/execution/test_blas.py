@@ -4,10 +4,10 @@ import sys
 
 import pytest
 from execution_helpers import CHATS, RecordingListener, sft_spec, write_jsonl
-from droidft.v1 import job_pb2
 
-from droidft_server.worker import blas
+from droidft.v1 import job_pb2
 from droidft_server.supervisor.runner import ProcessRunner
+from droidft_server.worker import blas
 
 # float32 sums in another order (and with FMA) differ in the last bits. Measured here (tiny model, seed 3,
 # learning rate 1e-3): the losses of the two libraries agree within 2e-6 for the first 10 iterations;

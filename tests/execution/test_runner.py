@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 from execution_helpers import CHATS, RecordingListener, sft_spec, write_jsonl
-from droidft.v1 import job_pb2, methods_pb2, progress_pb2
 
+from droidft.v1 import job_pb2, methods_pb2, progress_pb2
 from droidft_server.domain.errors import Reason
 from droidft_server.supervisor.runner import ProcessRunner
 
@@ -32,7 +32,9 @@ def worker_of(job_id: str) -> multiprocessing.Process:
 def test_a_run_reports_in_order_and_succeeds(runner, tiny_model, tmp_path):
     data = write_jsonl(tmp_path / "data" / "train.jsonl", CHATS)
     write_jsonl(tmp_path / "data" / "valid.jsonl", CHATS[:2])
-    spec = sft_spec(tiny_model, data.parent, iterations=6, report_every=2, eval_every=6, checkpoint_every=3, eval_batches=1)
+    spec = sft_spec(
+        tiny_model, data.parent, iterations=6, report_every=2, eval_every=6, checkpoint_every=3, eval_batches=1
+    )
     listener = RecordingListener()
     runner.start("ok", spec, tmp_path / "out", listener)
     outcome = listener.outcome()

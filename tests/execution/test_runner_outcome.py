@@ -4,9 +4,8 @@ import threading
 from types import SimpleNamespace
 
 from droidft.v1 import job_pb2
-
-from droidft_server.worker.protocol import Finished
 from droidft_server.supervisor.runner import ProcessRunner
+from droidft_server.worker.protocol import Finished
 
 
 def outcome(cancel_requested: bool, stopped_early: bool):

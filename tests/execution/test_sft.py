@@ -8,6 +8,7 @@ import mlx.nn as nn
 import mlx_lm
 import pytest
 from execution_helpers import CHATS, sft_spec, train_in_process, write_jsonl
+
 from droidft.v1 import methods_pb2, progress_pb2
 
 LORA, DORA, FULL = methods_pb2.FINE_TUNE_TYPE_LORA, methods_pb2.FINE_TUNE_TYPE_DORA, methods_pb2.FINE_TUNE_TYPE_FULL
@@ -37,7 +38,9 @@ def test_training_lowers_the_loss_and_the_adapter_loads(tiny_model, chats, tmp_p
 def test_events_follow_the_report_eval_and_checkpoint_schedule(tiny_model, tmp_path):
     data = write_jsonl(tmp_path / "data" / "train.jsonl", CHATS)
     write_jsonl(tmp_path / "data" / "valid.jsonl", CHATS[:2])
-    spec = sft_spec(tiny_model, data.parent, iterations=6, report_every=2, eval_every=3, checkpoint_every=4, eval_batches=1)
+    spec = sft_spec(
+        tiny_model, data.parent, iterations=6, report_every=2, eval_every=3, checkpoint_every=4, eval_batches=1
+    )
     run = train_in_process(spec, tmp_path / "out")
 
     def step(event):
@@ -66,7 +69,9 @@ def test_events_follow_the_report_eval_and_checkpoint_schedule(tiny_model, tmp_p
 
 
 def test_rank_sets_the_adapter_shapes(tiny_model, chats, tmp_path):
-    train_in_process(sft_spec(tiny_model, chats, iterations=1, adapter=methods_pb2.AdapterConfig(rank=3)), tmp_path / "out")
+    train_in_process(
+        sft_spec(tiny_model, chats, iterations=1, adapter=methods_pb2.AdapterConfig(rank=3)), tmp_path / "out"
+    )
     tensors = adapter_tensors(tmp_path / "out")
     assert tensors["model.layers.0.self_attn.q_proj.lora_a"].shape == (64, 3)
     assert tensors["model.layers.0.mlp.down_proj.lora_b"].shape == (3, 64)
@@ -88,7 +93,9 @@ def test_num_layers_beyond_the_model_fails_clearly(tiny_model, chats, tmp_path):
 @pytest.mark.parametrize("fine_tune_type", [DORA, FULL])
 def test_dora_and_full_adapters_train_and_load(tiny_model, chats, tmp_path, fine_tune_type):
     adapter = methods_pb2.AdapterConfig(fine_tune_type=fine_tune_type, num_layers=1)
-    run = train_in_process(sft_spec(tiny_model, chats, iterations=10, report_every=5, adapter=adapter), tmp_path / "out")
+    run = train_in_process(
+        sft_spec(tiny_model, chats, iterations=10, report_every=5, adapter=adapter), tmp_path / "out"
+    )
     names = set(adapter_tensors(tmp_path / "out"))
     if fine_tune_type == DORA:
         assert "model.layers.1.self_attn.q_proj.m" in names
@@ -123,7 +130,9 @@ def test_adapter_and_optimizer_knobs_change_training(tiny_model, chats, tmp_path
 
 def test_mask_prompt_trains_on_the_response_tokens_only(tiny_model, chats, tmp_path):
     whole = train_in_process(sft_spec(tiny_model, chats), tmp_path / "whole")
-    masked = train_in_process(sft_spec(tiny_model, chats, sft=methods_pb2.SftConfig(mask_prompt=True)), tmp_path / "masked")
+    masked = train_in_process(
+        sft_spec(tiny_model, chats, sft=methods_pb2.SftConfig(mask_prompt=True)), tmp_path / "masked"
+    )
     whole_tokens = whole.of_kind("train_report")[-1].trained_tokens
     masked_tokens = masked.of_kind("train_report")[-1].trained_tokens
     assert 0 < masked_tokens < whole_tokens / 2
@@ -164,7 +173,14 @@ def test_early_stop_ends_training_when_validation_stops_improving(tiny_model, tm
     train = write_jsonl(tmp_path / "train.jsonl", [{"text": "the cat sat on the mat. the cat sat on the mat."}] * 4)
     valid = write_jsonl(tmp_path / "valid.jsonl", [{"text": "7 * 8 = 56; 9 - 3 = 6; 12 + 7 = 19"}] * 4)
     spec = sft_spec(
-        tiny_model, train, val_data_path=str(valid), iterations=40, eval_every=2, eval_batches=1, early_stop=True, patience=2
+        tiny_model,
+        train,
+        val_data_path=str(valid),
+        iterations=40,
+        eval_every=2,
+        eval_batches=1,
+        early_stop=True,
+        patience=2,
     )
     run = train_in_process(spec, tmp_path / "out")
 

@@ -27,10 +27,23 @@ def server_address(tmp_path_factory):
     """Host:port of the real droidft server, started as a user would start it, on a free port."""
     state = tmp_path_factory.mktemp("server")
     process = subprocess.Popen(
-        [str(ROOT / ".venv" / "bin" / "droidft-server"), "serve", "--listen", "127.0.0.1:0",
-         "--port-file", str(state / "port"), "--state-dir", str(state / "state"),
-         "--data-root", str(tmp_path_factory.getbasetemp()), "--model-root", str(tmp_path_factory.getbasetemp())],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        [
+            str(ROOT / ".venv" / "bin" / "droidft-server"),
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--port-file",
+            str(state / "port"),
+            "--state-dir",
+            str(state / "state"),
+            "--data-root",
+            str(tmp_path_factory.getbasetemp()),
+            "--model-root",
+            str(tmp_path_factory.getbasetemp()),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
     )
     try:
         port = serving_port(process)

@@ -44,8 +44,7 @@ def test_every_reason_is_documented_in_the_contract(contract_files):
     (enum,) = errors_file.enum_type
     enum_index = list(errors_file.enum_type).index(enum)
     comments = {
-        tuple(location.path): location.leading_comments.strip()
-        for location in errors_file.source_code_info.location
+        tuple(location.path): location.leading_comments.strip() for location in errors_file.source_code_info.location
     }
     # The source path of an enum value: enum_type (field 5 of the file), its index, value (field 2), its index.
     undocumented = [value.name for i, value in enumerate(enum.value) if not comments.get((5, enum_index, 2, i))]

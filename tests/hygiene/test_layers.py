@@ -10,13 +10,20 @@ ROOT = Path(__file__).resolve().parents[2]
 PACKAGE = ROOT / "server" / "droidft_server"
 CLIENT = ROOT / "clients" / "python" / "src" / "droidft"
 # What the server process imports: everything but the worker package and the development tools.
-SERVER_MODULES = ("droidft_server.main", "droidft_server.app", "droidft_server.transport.server",
-                  "droidft_server.supervisor.runner", "droidft_server.supervisor.calibration")
+SERVER_MODULES = (
+    "droidft_server.main",
+    "droidft_server.app",
+    "droidft_server.transport.server",
+    "droidft_server.supervisor.runner",
+    "droidft_server.supervisor.calibration",
+)
 
 
 def test_importing_the_server_loads_no_mlx_module():
-    probe = (f"import sys\nfor name in {SERVER_MODULES!r}: __import__(name)\n"
-             "print(sorted(m for m in sys.modules if m.split('.')[0].startswith('mlx')))")
+    probe = (
+        f"import sys\nfor name in {SERVER_MODULES!r}: __import__(name)\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0].startswith('mlx')))"
+    )
     loaded = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout
     assert loaded.strip() == "[]"
 

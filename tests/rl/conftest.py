@@ -7,11 +7,11 @@ import random
 from pathlib import Path
 
 import pytest
-from droidft.v1 import job_pb2
 
+from droidft.v1 import job_pb2
+from droidft_server.devtools.tiny_model import build_tiny_model
 from droidft_server.domain.spec import resolve
 from droidft_server.worker.contract import TrainingContext
-from droidft_server.devtools.tiny_model import build_tiny_model
 
 
 @pytest.fixture(scope="session")
@@ -31,9 +31,7 @@ def addition_records(count: int, seed: int) -> list[dict]:
     for _ in range(count):
         a = rng.randrange(0, 5)
         b = rng.randrange(0, 5)
-        records.append(
-            {"problem": f"{a} + {b} =", "reasoning_steps": [f"{a} + {b} = {a + b}"], "solution": str(a + b)}
-        )
+        records.append({"problem": f"{a} + {b} =", "reasoning_steps": [f"{a} + {b} = {a + b}"], "solution": str(a + b)})
     return records
 
 

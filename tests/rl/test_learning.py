@@ -20,9 +20,9 @@ import mlx.optimizers as optim
 import mlx_lm
 import numpy as np
 import pytest
-from droidft.v1 import job_pb2
 from mlx.utils import tree_flatten
 
+from droidft.v1 import job_pb2
 from droidft_server.domain.prompts import domain_system_prompt
 from droidft_server.worker.trainers import trainer_for
 
@@ -49,9 +49,11 @@ def warm_up(model_dir, out_dir, train_pairs, system=None, iterations=55, learnin
     model, tokenizer = mlx_lm.load(str(model_dir))
     examples = []
     for a, b in train_pairs:
-        messages = ([{"role": "system", "content": system}] if system else []) + [{"role": "user", "content": f"{a} {b}"}]
+        messages = ([{"role": "system", "content": system}] if system else []) + [
+            {"role": "user", "content": f"{a} {b}"}
+        ]
         prompt = list(tokenizer.apply_chat_template(messages, add_generation_prompt=True))
-        examples.append((prompt, tokenizer.encode(str(b)) + [tokenizer.eos_token_id]))
+        examples.append((prompt, [*tokenizer.encode(str(b)), tokenizer.eos_token_id]))
 
     def loss(model, inputs, mask):
         logits = model(inputs[:, :-1])
@@ -64,9 +66,7 @@ def warm_up(model_dir, out_dir, train_pairs, system=None, iterations=55, learnin
         batch = [examples[i] for i in rng.choice(len(examples), 8)]
         width = max(len(p) + len(a) for p, a in batch)
         inputs = mx.array([p + a + [0] * (width - len(p) - len(a)) for p, a in batch])
-        mask = mx.array(
-            [[float(len(p) - 1 <= t < len(p) + len(a) - 1) for t in range(width - 1)] for p, a in batch]
-        )
+        mask = mx.array([[float(len(p) - 1 <= t < len(p) + len(a) - 1) for t in range(width - 1)] for p, a in batch])
         _, grads = loss_and_grad(model, inputs, mask)
         optimizer.update(model, grads)
         mx.eval(model.parameters(), optimizer.state)
@@ -86,7 +86,10 @@ def task(tiny_model, tmp_path_factory):
         "plain": warm_up(tiny_model, root / "warm", train_pairs),
         # Dr. GRPO always sends its domain prompt; warm up under it so every method starts alike.
         "dr_grpo": warm_up(
-            tiny_model, root / "warm-domain", train_pairs, iterations=200,
+            tiny_model,
+            root / "warm-domain",
+            train_pairs,
+            iterations=200,
             system=domain_system_prompt("general", "intermediate"),
         ),
     }
@@ -107,9 +110,17 @@ def test_rl_raises_held_out_reward(method, task, tmp_path):
     root, warm, _, _ = task
     iterations = ITERATIONS[method]
     spec = job_pb2.TrainingJobSpec(
-        model_path=str(warm.get(method, warm["plain"])), train_data_path=str(root / "train.jsonl"), val_data_path=str(root / "valid.jsonl"),
-        iterations=iterations, learning_rate=1e-4, batch_size=4, report_every=20, eval_every=iterations,
-        eval_batches=HELD_OUT // 4, checkpoint_every=iterations, seed=0,
+        model_path=str(warm.get(method, warm["plain"])),
+        train_data_path=str(root / "train.jsonl"),
+        val_data_path=str(root / "valid.jsonl"),
+        iterations=iterations,
+        learning_rate=1e-4,
+        batch_size=4,
+        report_every=20,
+        eval_every=iterations,
+        eval_batches=HELD_OUT // 4,
+        checkpoint_every=iterations,
+        seed=0,
     )
     spec.adapter.scale = 100.0
     config = getattr(spec, method)
@@ -136,7 +147,7 @@ def test_rl_raises_held_out_reward(method, task, tmp_path):
 
 
 def test_dpo_reward_accuracy_rises(task, tmp_path):
-    root, warm, train_pairs, held_out = task
+    _, warm, train_pairs, held_out = task
 
     def pairs(items):
         return [{"prompt": f"{a} {b}", "chosen": str(b), "rejected": str(a)} for a, b in items]
@@ -145,9 +156,17 @@ def test_dpo_reward_accuracy_rises(task, tmp_path):
     write_jsonl(tmp_path / "valid.jsonl", pairs(held_out))
     iterations = 40
     spec = job_pb2.TrainingJobSpec(
-        model_path=str(warm["plain"]), train_data_path=str(tmp_path / "train.jsonl"),
-        val_data_path=str(tmp_path / "valid.jsonl"), iterations=iterations, learning_rate=1e-4, batch_size=4,
-        report_every=10, eval_every=iterations, eval_batches=HELD_OUT // 4, checkpoint_every=iterations, seed=0,
+        model_path=str(warm["plain"]),
+        train_data_path=str(tmp_path / "train.jsonl"),
+        val_data_path=str(tmp_path / "valid.jsonl"),
+        iterations=iterations,
+        learning_rate=1e-4,
+        batch_size=4,
+        report_every=10,
+        eval_every=iterations,
+        eval_batches=HELD_OUT // 4,
+        checkpoint_every=iterations,
+        seed=0,
     )
     spec.dpo.beta = 0.1
     ctx = RecordingContext(spec, tmp_path / "dpo")

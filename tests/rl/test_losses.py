@@ -136,8 +136,11 @@ def test_clipped_tokens_get_no_gradient_and_are_counted():
     assert grad[0, 1] == 0 and grad[1, 0] == 0
     assert grad[0, 0] != 0 and grad[1, 1] != 0
     _, metrics = losses.policy_loss(
-        mx.array(NEW, dtype=mx.float32), mx.array(OLD, dtype=mx.float32), mx.array(adv, dtype=mx.float32),
-        mx.array(MASK), config,
+        mx.array(NEW, dtype=mx.float32),
+        mx.array(OLD, dtype=mx.float32),
+        mx.array(adv, dtype=mx.float32),
+        mx.array(MASK),
+        config,
     )
     ratio = np.exp(LOG_RATIO)
     expected = ((((ratio > 1.2) & (adv[:, None] > 0)) | ((ratio < 0.8) & (adv[:, None] < 0))) * MASK).sum() / MASK.sum()

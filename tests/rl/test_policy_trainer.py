@@ -7,9 +7,9 @@ import json
 import mlx.core as mx
 import mlx_lm
 import pytest
-from droidft.v1 import job_pb2, methods_pb2
 from mlx_lm.tuner.lora import LoRALinear
 
+from droidft.v1 import job_pb2, methods_pb2
 from droidft_server.domain.spec import resolve
 from droidft_server.worker.adapters import apply_adapter
 from droidft_server.worker.rl.data import RlPrompt, rl_prompt
@@ -38,8 +38,9 @@ def data_dir(tmp_path):
 
 
 def test_grpo_run_reports_checkpoints_and_adapter(tiny_model, data_dir, tmp_path):
-    spec = make_spec(tiny_model, data_dir, "grpo", iterations=3, report_every=2, checkpoint_every=2, eval_every=2,
-                     eval_batches=1)
+    spec = make_spec(
+        tiny_model, data_dir, "grpo", iterations=3, report_every=2, checkpoint_every=2, eval_every=2, eval_batches=1
+    )
     spec.grpo.beta = 0.04  # loads the reference model and reports kl
     ctx = RecordingContext(spec, tmp_path / "out")
     result = trainer_for("grpo")(ctx)
@@ -48,8 +49,16 @@ def test_grpo_run_reports_checkpoints_and_adapter(tiny_model, data_dir, tmp_path
     reports = ctx.of("train_report")
     assert [r.iteration for r in reports] == [2, 3]
     metrics = reports[0].metrics
-    for key in ("reward_mean", "reward_std", "reward/exact_answer_mean", "reward/step_format_std", "kl",
-                "clip_fraction", "completion_length", "entropy"):
+    for key in (
+        "reward_mean",
+        "reward_std",
+        "reward/exact_answer_mean",
+        "reward/step_format_std",
+        "kl",
+        "clip_fraction",
+        "completion_length",
+        "entropy",
+    ):
         assert key in metrics, key
     assert 0 < metrics["completion_length"] <= 4 and metrics["kl"] >= 0
     assert 1 <= len(reports[0].samples) <= 3 and reports[0].samples[0].prompt.endswith("=")
@@ -75,8 +84,10 @@ def test_cancel_saves_the_adapter_after_the_current_iteration(tiny_model, data_d
 
 
 def test_dr_grpo_scales_adapter_and_filters_domain(tiny_model, tmp_path):
-    records = [dict(r, domain=d, expertise_level="beginner", domain_context={})
-               for r, d in zip(addition_records(4, seed=0), ["medical", "legal", "medical", "legal"])]
+    records = [
+        dict(r, domain=d, expertise_level="beginner", domain_context={})
+        for r, d in zip(addition_records(4, seed=0), ["medical", "legal", "medical", "legal"])
+    ]
     write_jsonl(tmp_path / "train.jsonl", records)
     spec = make_spec(tiny_model, tmp_path / "train.jsonl", "dr_grpo", iterations=1)
     spec.dr_grpo.domain = methods_pb2.DOMAIN_MEDICAL
@@ -101,7 +112,9 @@ def settings_for(method: str, **config):
 
 
 def test_dr_grpo_system_prompt_follows_domain_and_level():
-    prompt = RlPrompt(prompt="2 + 2 =", system="ignored", reward_example=rl_prompt({"prompt": "x", "answer": "4"}).reward_example)
+    prompt = RlPrompt(
+        prompt="2 + 2 =", system="ignored", reward_example=rl_prompt({"prompt": "x", "answer": "4"}).reward_example
+    )
     medical = policy_method(settings_for("dr_grpo", domain=methods_pb2.DOMAIN_MEDICAL))
     legal = policy_method(settings_for("dr_grpo", domain=methods_pb2.DOMAIN_LEGAL))
     expert = policy_method(
@@ -178,8 +191,9 @@ def test_trains_on_the_sample_generator_records(tiny_model, tmp_path):
 
 def test_early_stop_when_validation_reward_does_not_improve(tiny_model, data_dir, tmp_path):
     # The random model never answers right: validation reward stays 0 and never improves on iteration 0's.
-    spec = make_spec(tiny_model, data_dir, "dr_grpo", iterations=20, eval_every=1, eval_batches=1, early_stop=True,
-                     patience=1)
+    spec = make_spec(
+        tiny_model, data_dir, "dr_grpo", iterations=20, eval_every=1, eval_batches=1, early_stop=True, patience=1
+    )
     ctx = RecordingContext(spec, tmp_path / "out")
     result = trainer_for("dr_grpo")(ctx)
     assert result.stopped_early and result.message.startswith("early stop after iteration 1")

@@ -5,9 +5,9 @@ from __future__ import annotations
 import mlx.core as mx
 import numpy as np
 import pytest
-from droidft.v1 import job_pb2
 from mlx_lm_lora.trainer import cpo_trainer
 
+from droidft.v1 import job_pb2
 from droidft_server.worker import preference
 from droidft_server.worker.trainers import trainer_for
 
@@ -25,8 +25,14 @@ def test_dpo_accuracy_is_per_pair():
     zeros = mx.zeros(3)
     masks = mx.ones((3, 4))
     _, _, _, metrics = preference.dpo_pair_loss(
-        policy_chosen_score=chosen, policy_rejected_score=rejected, reference_chosen_score=zeros,
-        reference_rejected_score=zeros, chosen_masks=masks, rejected_masks=masks, beta=0.1, delta=50.0,
+        policy_chosen_score=chosen,
+        policy_rejected_score=rejected,
+        reference_chosen_score=zeros,
+        reference_rejected_score=zeros,
+        chosen_masks=masks,
+        rejected_masks=masks,
+        beta=0.1,
+        delta=50.0,
         loss_type="sigmoid",
     )
     assert metrics["accuracies"].item() == pytest.approx(1 / 3)
@@ -36,8 +42,15 @@ def test_dpo_accuracy_is_per_pair():
 def test_cpo_adds_nll_of_the_chosen_response():
     chosen, rejected = mx.array([-4.0, -6.0]), mx.array([-5.0, -3.0])
     chosen_masks = mx.array([[1, 1, 1, 0, 0], [1, 1, 1, 1, 1]], dtype=mx.float32)  # 2 and 4 scored tokens
-    args = dict(policy_chosen_score=chosen, policy_rejected_score=rejected, chosen_masks=chosen_masks,
-                rejected_masks=chosen_masks, beta=0.5, delta=50.0, loss_type="sigmoid")
+    args = dict(
+        policy_chosen_score=chosen,
+        policy_rejected_score=rejected,
+        chosen_masks=chosen_masks,
+        rejected_masks=chosen_masks,
+        beta=0.5,
+        delta=50.0,
+        loss_type="sigmoid",
+    )
     theirs = cpo_trainer.cpo_loss(**args)[0].item()
     ours, _, _, metrics = preference.cpo_pair_loss(**args)
     preference_term = np.mean(np.log1p(np.exp(-0.5 * np.array([1.0, -3.0]))))
@@ -57,9 +70,16 @@ def test_preference_run(method, tiny_model, tmp_path):
     write_jsonl(tmp_path / "train.jsonl", pair_records(6))
     write_jsonl(tmp_path / "valid.jsonl", pair_records(2))
     spec = job_pb2.TrainingJobSpec(
-        model_path=str(tiny_model), train_data_path=str(tmp_path / "train.jsonl"),
-        val_data_path=str(tmp_path / "valid.jsonl"), iterations=4, report_every=2, checkpoint_every=2,
-        eval_every=2, eval_batches=1, batch_size=2, learning_rate=1e-4,
+        model_path=str(tiny_model),
+        train_data_path=str(tmp_path / "train.jsonl"),
+        val_data_path=str(tmp_path / "valid.jsonl"),
+        iterations=4,
+        report_every=2,
+        checkpoint_every=2,
+        eval_every=2,
+        eval_batches=1,
+        batch_size=2,
+        learning_rate=1e-4,
     )
     getattr(spec, method).beta = 0.2
     ctx = RecordingContext(spec, tmp_path / "out")
@@ -78,7 +98,10 @@ def test_preference_run(method, tiny_model, tmp_path):
 def test_preference_cancel(tiny_model, tmp_path):
     write_jsonl(tmp_path / "train.jsonl", pair_records(4))
     spec = job_pb2.TrainingJobSpec(
-        model_path=str(tiny_model), train_data_path=str(tmp_path / "train.jsonl"), iterations=100, batch_size=2,
+        model_path=str(tiny_model),
+        train_data_path=str(tmp_path / "train.jsonl"),
+        iterations=100,
+        batch_size=2,
         report_every=50,
     )
     spec.dpo.SetInParent()

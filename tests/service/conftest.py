@@ -1,10 +1,9 @@
 import grpc
 import pytest
-from fixed_device import device_profile
 from fakes import FakeRunner
+from fixed_device import device_profile
 
 from droidft.v1 import job_pb2, service_pb2_grpc
-
 from droidft_server.app import DroidftServer, ServerConfig
 
 

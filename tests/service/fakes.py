@@ -7,7 +7,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from droidft.v1 import progress_pb2
-
 from droidft_server.domain import states
 from droidft_server.domain.runs import RunListener, RunOutcome
 

@@ -2,19 +2,17 @@
 
 import grpc
 import pytest
+from fakes import FakeRunner
+from fixed_device import device_profile
 from google.rpc import error_details_pb2
 from grpc_status import rpc_status
 
 from droidft.v1 import data_pb2, job_pb2, methods_pb2, progress_pb2, service_pb2
-
+from droidft_server.app import DroidftServer, ServerConfig
 from droidft_server.domain import states
 from droidft_server.domain.errors import DroidftError, ErrorKind, Reason
 from droidft_server.domain.jobs import JobManager
 from droidft_server.persistence.sqlite_store import SqliteJobStore
-from fixed_device import device_profile
-from fakes import FakeRunner
-
-from droidft_server.app import DroidftServer, ServerConfig
 
 
 def details(error: grpc.RpcError) -> dict:
@@ -219,7 +217,9 @@ def test_list_checkpoints_from_events(stub, spec, fake_runner, tmp_path):
     job_id = stub.CreateTrainingJob(service_pb2.CreateTrainingJobRequest(spec=spec)).job_id
     adapter = tmp_path / "adapters.safetensors"
     adapter.write_bytes(b"12345")
-    saved = progress_pb2.TrainingProgress(checkpoint_saved=progress_pb2.CheckpointSaved(iteration=5, path=str(adapter), final=True))
+    saved = progress_pb2.TrainingProgress(
+        checkpoint_saved=progress_pb2.CheckpointSaved(iteration=5, path=str(adapter), final=True)
+    )
     fake_runner.started[job_id].on_event(job_id, saved)
     checkpoints = stub.ListCheckpoints(service_pb2.ListCheckpointsRequest(job_id=job_id)).checkpoints
     assert [(c.iteration, c.size_bytes, c.final) for c in checkpoints] == [(5, 5, True)]
@@ -228,7 +228,9 @@ def test_list_checkpoints_from_events(stub, spec, fake_runner, tmp_path):
 def test_validate_dataset_reports_issues_with_line_numbers(stub, tmp_path):
     data = tmp_path / "train.jsonl"
     data.write_text('{"instruction": "a", "response": "b"}\n{"instruction": "a"}\n')
-    report = stub.ValidateDataset(data_pb2.ValidateDatasetRequest(path=str(data), method=methods_pb2.TRAINING_METHOD_SFT))
+    report = stub.ValidateDataset(
+        data_pb2.ValidateDatasetRequest(path=str(data), method=methods_pb2.TRAINING_METHOD_SFT)
+    )
     assert not report.valid
     assert [(i.line, i.code) for i in report.issues] == [(2, "missing_field")]
     assert report.files[0].format == "instruction_response" and report.files[0].record_count == 2
@@ -238,7 +240,9 @@ def test_generate_sample_data_inline_and_to_a_file(stub, tmp_path):
     inline = stub.GenerateSampleData(data_pb2.GenerateSampleDataRequest(format="gspo", count=3, seed=1))
     assert inline.record_count == 3 and len(inline.content.splitlines()) == 3
     path = tmp_path / "out.jsonl"
-    written = stub.GenerateSampleData(data_pb2.GenerateSampleDataRequest(format="preference", count=4, output_path=str(path)))
+    written = stub.GenerateSampleData(
+        data_pb2.GenerateSampleDataRequest(format="preference", count=4, output_path=str(path))
+    )
     assert written.path == str(path) and len(path.read_text().splitlines()) == 4
     checked = stub.ValidateDataset(data_pb2.ValidateDatasetRequest(content=inline.content, format="gspo"))
     assert checked.valid
@@ -257,9 +261,13 @@ def test_estimate_resources_breaks_down_the_peak(stub, spec):
 
 
 def test_a_job_that_cannot_fit_is_refused_or_warned_about(tmp_path, spec, roots):
-    tiny_device = lambda: device_profile(available_memory_bytes=2**20)
-    refusing = DroidftServer(ServerConfig(state_dir=tmp_path / "a", listen="127.0.0.1:0", device_profile=tiny_device, **roots),
-                             runner=FakeRunner())
+    def tiny_device():
+        return device_profile(available_memory_bytes=2**20)
+
+    refusing = DroidftServer(
+        ServerConfig(state_dir=tmp_path / "a", listen="127.0.0.1:0", device_profile=tiny_device, **roots),
+        runner=FakeRunner(),
+    )
     try:
         with pytest.raises(DroidftError) as caught:
             refusing.jobs.create(spec)
@@ -267,8 +275,16 @@ def test_a_job_that_cannot_fit_is_refused_or_warned_about(tmp_path, spec, roots)
         assert "does not fit" in caught.value.message
     finally:
         refusing.stop(grace=0)
-    warning = DroidftServer(ServerConfig(state_dir=tmp_path / "b", listen="127.0.0.1:0", device_profile=tiny_device, **roots,
-                                         refuse_when_memory_short=False), runner=FakeRunner())
+    warning = DroidftServer(
+        ServerConfig(
+            state_dir=tmp_path / "b",
+            listen="127.0.0.1:0",
+            device_profile=tiny_device,
+            **roots,
+            refuse_when_memory_short=False,
+        ),
+        runner=FakeRunner(),
+    )
     try:
         job = warning.jobs.create(spec)
         first_log = next(e.log for e in warning.jobs.watch(job.job_id, 0, lambda: True) if e.HasField("log"))
@@ -281,8 +297,13 @@ def test_stream_dataset_validation_reports_progress_then_the_result(stub, tmp_pa
     data = tmp_path / "big.jsonl"
     line = b'{"instruction": "add 2 and 3", "response": "5"}\n'
     data.write_bytes(b"".join(line.replace(b"2", str(i).encode()) for i in range(40_000)))
-    messages = list(stub.StreamDatasetValidation(data_pb2.StreamDatasetValidationRequest(
-        check=data_pb2.ValidateDatasetRequest(path=str(data)), progress_interval_seconds=0.1)))
+    messages = list(
+        stub.StreamDatasetValidation(
+            data_pb2.StreamDatasetValidationRequest(
+                check=data_pb2.ValidateDatasetRequest(path=str(data)), progress_interval_seconds=0.1
+            )
+        )
+    )
     progress, final = messages[:-1], messages[-1]
     assert progress and not any(m.HasField("result") for m in progress)
     first = progress[0]
@@ -300,7 +321,9 @@ def test_a_retry_is_answered_before_the_preflight_runs_again(stub, spec, sft_dat
 
 
 def test_inline_sample_data_beyond_64_mib_is_refused_with_a_hint(stub):
-    error = call_error(stub.GenerateSampleData, data_pb2.GenerateSampleDataRequest(format="chat_messages", count=1_000_000))
+    error = call_error(
+        stub.GenerateSampleData, data_pb2.GenerateSampleDataRequest(format="chat_messages", count=1_000_000)
+    )
     assert error.code() == grpc.StatusCode.INVALID_ARGUMENT
     [violation] = details(error)["BadRequest"].field_violations
     assert violation.field == "count" and "output_path" in violation.description

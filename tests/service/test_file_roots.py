@@ -31,8 +31,13 @@ def tree(tmp_path, tiny_model):
 @pytest.fixture()
 def served(tree):
     root, _ = tree
-    config = ServerConfig(state_dir=root / "state", listen="127.0.0.1:0", device_profile=device_profile,
-                          data_roots=[root / "data", root], model_roots=[root / "models"])
+    config = ServerConfig(
+        state_dir=root / "state",
+        listen="127.0.0.1:0",
+        device_profile=device_profile,
+        data_roots=[root / "data", root],
+        model_roots=[root / "models"],
+    )
     server = DroidftServer(config, runner=FakeRunner())
     with grpc.insecure_channel(f"127.0.0.1:{server.port}") as channel:
         yield service_pb2_grpc.TrainingServiceStub(channel)
@@ -65,8 +70,10 @@ def test_every_path_taking_rpc_refuses_a_path_outside_the_roots_and_names_it_res
     model = str(root / "models" / "tiny")
     calls = [
         (served.ValidateDataset, data_pb2.ValidateDatasetRequest(path=secret)),
-        (served.StreamDatasetValidation,
-         data_pb2.StreamDatasetValidationRequest(check=data_pb2.ValidateDatasetRequest(path=secret))),
+        (
+            served.StreamDatasetValidation,
+            data_pb2.StreamDatasetValidationRequest(check=data_pb2.ValidateDatasetRequest(path=secret)),
+        ),
         (served.EstimateResources, service_pb2.EstimateResourcesRequest(spec=_spec(model, secret))),
         (served.CreateTrainingJob, service_pb2.CreateTrainingJobRequest(spec=_spec(model, secret))),
         (served.CreateTrainingJob, service_pb2.CreateTrainingJobRequest(spec=_spec(str(outside), "train.jsonl"))),
@@ -102,8 +109,9 @@ def test_the_state_directory_is_unreachable_even_under_a_root(served, tree):
     database = root / "state" / "droidft.sqlite3"
     before = database.read_bytes()
     for overwrite in (False, True):
-        request = data_pb2.GenerateSampleDataRequest(format="text", count=2, output_path=str(database),
-                                                     overwrite=overwrite)
+        request = data_pb2.GenerateSampleDataRequest(
+            format="text", count=2, output_path=str(database), overwrite=overwrite
+        )
         error = _refusal(served.GenerateSampleData, request)
         assert _denied(error) == str(database) and "state directory" in error.details()
     assert _denied(_refusal(served.ValidateDataset, data_pb2.ValidateDatasetRequest(path="../state/droidft.sqlite3")))
@@ -114,10 +122,13 @@ def test_relative_paths_start_at_the_first_data_root_and_the_job_keeps_them_reso
     root, _ = tree
     report = served.ValidateDataset(data_pb2.ValidateDatasetRequest(path="train.jsonl"))
     assert report.valid and report.files[0].path == str(root / "data" / "train.jsonl")
-    job = served.CreateTrainingJob(service_pb2.CreateTrainingJobRequest(
-        spec=_spec(str(root / "models" / "x" / ".." / "tiny"), "train.jsonl")))
-    assert (job.spec.model_path, job.spec.train_data_path) == (str(root / "models" / "tiny"),
-                                                              str(root / "data" / "train.jsonl"))
+    job = served.CreateTrainingJob(
+        service_pb2.CreateTrainingJobRequest(spec=_spec(str(root / "models" / "x" / ".." / "tiny"), "train.jsonl"))
+    )
+    assert (job.spec.model_path, job.spec.train_data_path) == (
+        str(root / "models" / "tiny"),
+        str(root / "data" / "train.jsonl"),
+    )
 
 
 def test_models_are_read_only_under_the_model_roots(served, tree):

@@ -1,11 +1,10 @@
 """A server restart loses nothing: old jobs and their events are read back, interrupted ones are explained."""
 
 import grpc
-from fixed_device import device_profile
 from fakes import FakeRunner
+from fixed_device import device_profile
 
 from droidft.v1 import service_pb2, service_pb2_grpc
-
 from droidft_server.app import DroidftServer, ServerConfig
 from droidft_server.domain import states
 
@@ -30,7 +29,12 @@ def test_restart_keeps_jobs_and_events_fails_interrupted_and_requeues_waiting(tm
             old = stub.GetTrainingJob(service_pb2.GetTrainingJobRequest(job_id=finished))
             assert old.state == states.SUCCEEDED and old.adapter_path == "done.safetensors"
             replay = list(stub.StreamTrainingProgress(service_pb2.StreamTrainingProgressRequest(job_id=finished)))
-            assert [e.WhichOneof("event") for e in replay] == ["state_change", "state_change", "train_report", "state_change"]
+            assert [e.WhichOneof("event") for e in replay] == [
+                "state_change",
+                "state_change",
+                "train_report",
+                "state_change",
+            ]
 
             lost = stub.GetTrainingJob(service_pb2.GetTrainingJobRequest(job_id=interrupted))
             assert lost.state == states.FAILED and lost.error.reason == "SERVER_RESTARTED"

@@ -5,8 +5,14 @@ from droidft_server.domain import states
 
 @pytest.mark.parametrize(
     "current,new",
-    [(states.QUEUED, states.RUNNING), (states.QUEUED, states.CANCELLED), (states.QUEUED, states.FAILED),
-     (states.RUNNING, states.SUCCEEDED), (states.RUNNING, states.FAILED), (states.RUNNING, states.CANCELLED)],
+    [
+        (states.QUEUED, states.RUNNING),
+        (states.QUEUED, states.CANCELLED),
+        (states.QUEUED, states.FAILED),
+        (states.RUNNING, states.SUCCEEDED),
+        (states.RUNNING, states.FAILED),
+        (states.RUNNING, states.CANCELLED),
+    ],
 )
 def test_allowed_transitions(current, new):
     states.check_transition(current, new)
@@ -14,8 +20,13 @@ def test_allowed_transitions(current, new):
 
 @pytest.mark.parametrize(
     "current,new",
-    [(states.QUEUED, states.SUCCEEDED), (states.RUNNING, states.QUEUED), (states.SUCCEEDED, states.RUNNING),
-     (states.CANCELLED, states.FAILED), (states.FAILED, states.SUCCEEDED)],
+    [
+        (states.QUEUED, states.SUCCEEDED),
+        (states.RUNNING, states.QUEUED),
+        (states.SUCCEEDED, states.RUNNING),
+        (states.CANCELLED, states.FAILED),
+        (states.FAILED, states.SUCCEEDED),
+    ],
 )
 def test_forbidden_transitions(current, new):
     with pytest.raises(states.IllegalTransition):
@@ -23,5 +34,8 @@ def test_forbidden_transitions(current, new):
 
 
 def test_terminal_states():
-    assert {s for s in (states.QUEUED, states.RUNNING, states.SUCCEEDED, states.FAILED, states.CANCELLED)
-            if states.is_terminal(s)} == {states.SUCCEEDED, states.FAILED, states.CANCELLED}
+    assert {
+        s
+        for s in (states.QUEUED, states.RUNNING, states.SUCCEEDED, states.FAILED, states.CANCELLED)
+        if states.is_terminal(s)
+    } == {states.SUCCEEDED, states.FAILED, states.CANCELLED}

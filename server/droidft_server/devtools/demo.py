@@ -1,6 +1,6 @@
-"""`droidft-server demo` (`make demo`): build the tiny model, start a server on a free port, then drive it with the `droidft`
-CLI exactly as a user would: sample data, validate it, train an SFT job while streaming its progress
-to the terminal, list the job and its checkpoints, and stop the server."""
+"""`droidft-server demo` (`make demo`): build the tiny model, start a server on a free port, then drive
+it with the `droidft` CLI exactly as a user would: sample data, validate it, train an SFT job while
+streaming its progress to the terminal, list the job and its checkpoints, and stop the server."""
 
 from __future__ import annotations
 
@@ -18,17 +18,40 @@ from .tiny_model import build_tiny_model
 
 DEMO_DIR = Path("var/demo").resolve()
 SERVER_START_TIMEOUT_S = 120
-SPEC = {"maxSeqLength": 512, "batchSize": 4, "learningRate": 1e-4, "reportEvery": 3, "evalEvery": 10,
-        "checkpointEvery": 10, "seed": 0, "sft": {"maskPrompt": True}}
+SPEC = {
+    "maxSeqLength": 512,
+    "batchSize": 4,
+    "learningRate": 1e-4,
+    "reportEvery": 3,
+    "evalEvery": 10,
+    "checkpointEvery": 10,
+    "seed": 0,
+    "sft": {"maskPrompt": True},
+}
 
 
 def _start_server(state_dir: Path, port_file: Path, data_root: Path, model_root: Path) -> tuple[subprocess.Popen, int]:
     port_file.unlink(missing_ok=True)
-    log = open(DEMO_DIR / "server.log", "w")
+    log = open(DEMO_DIR / "server.log", "w")  # noqa: SIM115 (the server process writes it until the demo ends)
     server = subprocess.Popen(
-        [sys.executable, "-m", "droidft_server.main", "serve", "--listen", "127.0.0.1:0", "--port-file", str(port_file),
-         "--state-dir", str(state_dir), "--data-root", str(data_root), "--model-root", str(model_root)],
-        stdout=log, stderr=subprocess.STDOUT,
+        [
+            sys.executable,
+            "-m",
+            "droidft_server.main",
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--port-file",
+            str(port_file),
+            "--state-dir",
+            str(state_dir),
+            "--data-root",
+            str(data_root),
+            "--model-root",
+            str(model_root),
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
     )
     deadline = time.monotonic() + SERVER_START_TIMEOUT_S
     # The server writes the port file only once it serves; until then there is nothing to connect to.
@@ -58,13 +81,50 @@ def main() -> None:
     server = f"127.0.0.1:{port}"
     print(f"server listening on {server} (state: {DEMO_DIR / 'state'}, log: {DEMO_DIR / 'server.log'})")
     try:
-        _droidft(server, "data", "sample", "--format", "chat_messages", "-n", "200", "--seed", "0", "--overwrite",
-                 "-o", str(data_dir / "train.jsonl"))
-        _droidft(server, "data", "sample", "--format", "chat_messages", "-n", "24", "--seed", "1", "--overwrite",
-                 "-o", str(data_dir / "valid.jsonl"))
+        _droidft(
+            server,
+            "data",
+            "sample",
+            "--format",
+            "chat_messages",
+            "-n",
+            "200",
+            "--seed",
+            "0",
+            "--overwrite",
+            "-o",
+            str(data_dir / "train.jsonl"),
+        )
+        _droidft(
+            server,
+            "data",
+            "sample",
+            "--format",
+            "chat_messages",
+            "-n",
+            "24",
+            "--seed",
+            "1",
+            "--overwrite",
+            "-o",
+            str(data_dir / "valid.jsonl"),
+        )
         _droidft(server, "data", "validate", str(data_dir), "--method", "sft", "--model", str(model))
-        _droidft(server, "train", "--model", str(model), "--data", str(data_dir), "--method", "sft",
-                 "--iters", "30", "--spec", str(spec_file), "--watch")
+        _droidft(
+            server,
+            "train",
+            "--model",
+            str(model),
+            "--data",
+            str(data_dir),
+            "--method",
+            "sft",
+            "--iters",
+            "30",
+            "--spec",
+            str(spec_file),
+            "--watch",
+        )
         _droidft(server, "jobs", "list")
         with Client(server) as client:
             job = client.list_training_jobs(page_size=1).jobs[0]

@@ -62,7 +62,10 @@ def invalid_argument(violations: list[FieldViolation], message: str = "") -> Dro
     # The violations travel as details; the message only names the fields, so clients that print both stay readable.
     fields = ", ".join(dict.fromkeys(v.field or "(request)" for v in violations))
     return DroidftError(
-        ErrorKind.INVALID_ARGUMENT, Reason.INVALID_REQUEST, message or f"invalid request: check {fields}", field_violations=violations
+        ErrorKind.INVALID_ARGUMENT,
+        Reason.INVALID_REQUEST,
+        message or f"invalid request: check {fields}",
+        field_violations=violations,
     )
 
 

@@ -39,8 +39,11 @@ class FileRoots:
     @classmethod
     def of(cls, data: list[Path], models: list[Path], private: list[Path]) -> FileRoots:
         """Roots from the server's options; without any, the working directory holds data and models."""
-        return cls(data=_resolved_or_working_directory(data), models=_resolved_or_working_directory(models),
-                   private=tuple(Path(p).resolve() for p in private))
+        return cls(
+            data=_resolved_or_working_directory(data),
+            models=_resolved_or_working_directory(models),
+            private=tuple(Path(p).resolve() for p in private),
+        )
 
     def resolve(self, raw: str) -> Path:
         path = Path(raw)
@@ -72,9 +75,12 @@ class FileRoots:
         path = self._confined(field, raw, self.data, "data")
         if path.exists() or path.is_symlink():
             if not overwrite:
-                raise DroidftError(ErrorKind.ALREADY_EXISTS, Reason.OUTPUT_EXISTS,
-                                   f"{field}: {path} exists; set overwrite to replace it",
-                                   {"field": field, "path": str(path)})
+                raise DroidftError(
+                    ErrorKind.ALREADY_EXISTS,
+                    Reason.OUTPUT_EXISTS,
+                    f"{field}: {path} exists; set overwrite to replace it",
+                    {"field": field, "path": str(path)},
+                )
             _regular(field, path)
         return path
 
@@ -102,8 +108,12 @@ class FileRoots:
 
 
 def _outside(field: str, resolved: Path, why: str) -> DroidftError:
-    return DroidftError(ErrorKind.PERMISSION_DENIED, Reason.PATH_OUTSIDE_ROOTS, f"{field}: {resolved} {why}",
-                        {"field": field, "path": str(resolved)})
+    return DroidftError(
+        ErrorKind.PERMISSION_DENIED,
+        Reason.PATH_OUTSIDE_ROOTS,
+        f"{field}: {resolved} {why}",
+        {"field": field, "path": str(resolved)},
+    )
 
 
 def _unusable(field: str, why: str) -> DroidftError:
@@ -119,6 +129,9 @@ def _regular(field: str, path: Path) -> None:
     except OSError as error:
         raise _unusable(field, error.strerror or str(error)) from None
     if not stat.S_ISREG(mode):
-        raise DroidftError(ErrorKind.FAILED_PRECONDITION, Reason.NOT_A_REGULAR_FILE,
-                           f"{field}: {path} is not a regular file (only regular files are read)",
-                           {"field": field, "path": str(path)})
+        raise DroidftError(
+            ErrorKind.FAILED_PRECONDITION,
+            Reason.NOT_A_REGULAR_FILE,
+            f"{field}: {path} is not a regular file (only regular files are read)",
+            {"field": field, "path": str(path)},
+        )

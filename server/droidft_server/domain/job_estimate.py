@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from . import datasets
 from .errors import DroidftError, ErrorKind, Reason
@@ -13,8 +13,13 @@ from .spec import JobSettings
 
 def _token_lengths(settings: JobSettings) -> TokenLengths | None:
     """Token lengths of the training records, or None (rows of max_seq_length) when the data is not there."""
-    report = datasets.validate_path(settings.train_data_path, method=settings.method, model_path=settings.model_path,
-                                    max_seq_length=settings.max_seq_length, max_issues=1)
+    report = datasets.validate_path(
+        settings.train_data_path,
+        method=settings.method,
+        model_path=settings.model_path,
+        max_seq_length=settings.max_seq_length,
+        max_issues=1,
+    )
     stats = [f.token_statistics for f in report.files if f.split in ("", "train") and f.token_statistics]
     if not stats or not report.files[0].record_count:
         return None
@@ -25,9 +30,12 @@ def estimate_job(settings: JobSettings, device: DeviceProfile) -> Estimate:
     try:
         facts = read_model_facts(Path(settings.model_path))
     except (ModelFactsError, OSError) as error:
-        raise DroidftError(ErrorKind.FAILED_PRECONDITION, Reason.MODEL_UNREADABLE,
-                           f"spec.model_path: cannot read the model at {settings.model_path!r}: {error}",
-                           {"field": "spec.model_path", "path": settings.model_path}) from None
+        raise DroidftError(
+            ErrorKind.FAILED_PRECONDITION,
+            Reason.MODEL_UNREADABLE,
+            f"spec.model_path: cannot read the model at {settings.model_path!r}: {error}",
+            {"field": "spec.model_path", "path": settings.model_path},
+        ) from None
     return estimate(settings, facts, token_lengths=_token_lengths(settings), device=device)
 
 
@@ -40,10 +48,15 @@ def resources_fit(device: Callable[[], DeviceProfile], *, refuse: bool):
         if fits:
             return []
         if refuse:
-            raise DroidftError(ErrorKind.RESOURCE_EXHAUSTED, Reason.INSUFFICIENT_MEMORY, message, {
-                "peak_memory_bytes": str(prediction.peak_memory_bytes),
-                "available_memory_bytes": str(prediction.available_memory_bytes),
-            })
+            raise DroidftError(
+                ErrorKind.RESOURCE_EXHAUSTED,
+                Reason.INSUFFICIENT_MEMORY,
+                message,
+                {
+                    "peak_memory_bytes": str(prediction.peak_memory_bytes),
+                    "available_memory_bytes": str(prediction.available_memory_bytes),
+                },
+            )
         return [message]
 
     return check

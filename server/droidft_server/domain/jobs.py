@@ -11,14 +11,24 @@ import threading
 import time
 import uuid
 from collections import deque
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
-from typing import Callable, Iterable, Iterator, Protocol
+from typing import Protocol
 
 from droidft.v1 import job_pb2, progress_pb2
 
 from . import events, states
-from .errors import DroidftError, ErrorKind, FieldViolation, Reason, invalid_argument, job_error, job_not_found, shutting_down
-from .runs import RunOutcome, Runner
+from .errors import (
+    DroidftError,
+    ErrorKind,
+    FieldViolation,
+    Reason,
+    invalid_argument,
+    job_error,
+    job_not_found,
+    shutting_down,
+)
+from .runs import Runner, RunOutcome
 from .spec import METHOD_OF_CONFIG, method_name, resolve
 
 DEFAULT_PAGE_SIZE = 50
@@ -35,9 +45,13 @@ class JobStore(Protocol):
     def save(self, job: job_pb2.TrainingJob, events: Iterable[progress_pb2.TrainingProgress] = ()) -> None: ...
     def get(self, job_id: str) -> job_pb2.TrainingJob | None: ...
     def find_by_request_id(self, request_id: str) -> job_pb2.TrainingJob | None: ...
-    def list_jobs(self, *, states: Iterable[int], limit: int, before: tuple[int, str] | None) -> list[job_pb2.TrainingJob]: ...
+    def list_jobs(
+        self, *, states: Iterable[int], limit: int, before: tuple[int, str] | None
+    ) -> list[job_pb2.TrainingJob]: ...
     def jobs_in_states(self, states: Iterable[int]) -> list[job_pb2.TrainingJob]: ...
-    def events_after(self, job_id: str, after_sequence: int, limit: int = 1000) -> list[progress_pb2.TrainingProgress]: ...
+    def events_after(
+        self, job_id: str, after_sequence: int, limit: int = 1000
+    ) -> list[progress_pb2.TrainingProgress]: ...
 
 
 def _new_job_id() -> str:
@@ -58,7 +72,9 @@ def _decode_page_token(token: str) -> tuple[int, str]:
         micros, job_id = base64.urlsafe_b64decode(token.encode()).decode().split(":", 1)
         return int(micros), job_id
     except (ValueError, UnicodeDecodeError) as error:
-        raise invalid_argument([FieldViolation("page_token", "not a token from a previous page", "page_token.valid")]) from error
+        raise invalid_argument(
+            [FieldViolation("page_token", "not a token from a previous page", "page_token.valid")]
+        ) from error
 
 
 class JobManager:
@@ -109,7 +125,9 @@ class JobManager:
 
     # -- requests -----------------------------------------------------------------------------
 
-    def create(self, spec: job_pb2.TrainingJobSpec, *, request_id: str = "", validate_only: bool = False) -> job_pb2.TrainingJob:
+    def create(
+        self, spec: job_pb2.TrainingJobSpec, *, request_id: str = "", validate_only: bool = False
+    ) -> job_pb2.TrainingJob:
         self._check_method(spec)
         # A retry is answered before the (slow) preflight, and again under the lock in case a twin won the race.
         if (earlier := self._earlier_job(request_id, spec)) is not None:
@@ -131,7 +149,8 @@ class JobManager:
             job.create_time.CopyFrom(events.now())
             job.output_dir = str(self._jobs_dir / job.job_id)
             accepted = progress_pb2.StateChange(
-                previous_state=job_pb2.JOB_STATE_UNSPECIFIED, state=states.QUEUED, message="accepted")
+                previous_state=job_pb2.JOB_STATE_UNSPECIFIED, state=states.QUEUED, message="accepted"
+            )
             first_events = [self._next_event(job, progress_pb2.TrainingProgress(state_change=accepted))]
             first_events += [self._next_event(job, events.log(progress_pb2.LOG_LEVEL_WARNING, w)) for w in warnings]
             self._store.insert_job(job, first_events)
@@ -167,7 +186,9 @@ class JobManager:
             raise job_not_found(job_id)
         return job
 
-    def list(self, *, states_filter: Iterable[int] = (), page_size: int = 0, page_token: str = "") -> tuple[list[job_pb2.TrainingJob], str]:
+    def list(
+        self, *, states_filter: Iterable[int] = (), page_size: int = 0, page_token: str = ""
+    ) -> tuple[list[job_pb2.TrainingJob], str]:
         limit = page_size or DEFAULT_PAGE_SIZE
         before = _decode_page_token(page_token) if page_token else None
         with self._lock:
@@ -194,7 +215,10 @@ class JobManager:
             elif job_id not in self._cancel_requested:
                 self._cancel_requested.add(job_id)
                 self._runner.cancel(job_id)
-                self._append(job, events.log(progress_pb2.LOG_LEVEL_INFO, "cancel requested; stopping after the current iteration"))
+                self._append(
+                    job,
+                    events.log(progress_pb2.LOG_LEVEL_INFO, "cancel requested; stopping after the current iteration"),
+                )
             return self._copy(job)
 
     def checkpoints(self, job_id: str) -> list[job_pb2.Checkpoint]:
@@ -204,9 +228,15 @@ class JobManager:
             if event.WhichOneof("event") == "checkpoint_saved":
                 saved = event.checkpoint_saved
                 path = Path(saved.path)
-                found.append(job_pb2.Checkpoint(
-                    iteration=saved.iteration, path=saved.path, final=saved.final, create_time=event.time,
-                    size_bytes=path.stat().st_size if path.exists() else 0))
+                found.append(
+                    job_pb2.Checkpoint(
+                        iteration=saved.iteration,
+                        path=saved.path,
+                        final=saved.final,
+                        create_time=event.time,
+                        size_bytes=path.stat().st_size if path.exists() else 0,
+                    )
+                )
         return found
 
     def _all_events(self, job_id: str) -> Iterator[progress_pb2.TrainingProgress]:
@@ -215,7 +245,9 @@ class JobManager:
             yield from batch
             after = batch[-1].sequence
 
-    def watch(self, job_id: str, after_sequence: int, is_active: Callable[[], bool]) -> Iterator[progress_pb2.TrainingProgress]:
+    def watch(
+        self, job_id: str, after_sequence: int, is_active: Callable[[], bool]
+    ) -> Iterator[progress_pb2.TrainingProgress]:
         """The job's stored events after `after_sequence`, then live ones, ending after the terminal event."""
         job = self.get(job_id)
         if states.is_terminal(job.state) and after_sequence >= job.last_sequence:
@@ -233,7 +265,9 @@ class JobManager:
                 if self._closed:
                     raise shutting_down()
                 self._changed.wait_for(
-                    lambda: self._closed or self._last_sequence(job_id) > after_sequence, _WATCH_RECHECK_SECONDS)
+                    lambda after=after_sequence: self._closed or self._last_sequence(job_id) > after,
+                    _WATCH_RECHECK_SECONDS,
+                )
 
     def wake_watchers(self) -> None:
         with self._lock:
@@ -273,7 +307,8 @@ class JobManager:
             raise DroidftError(
                 ErrorKind.UNIMPLEMENTED,
                 Reason.METHOD_NOT_AVAILABLE,
-                f"method {name!r} is not available on this server yet (available: {', '.join(sorted(self._available))})",
+                f"method {name!r} is not available on this server yet "
+                f"(available: {', '.join(sorted(self._available))})",
                 {"method": name},
             )
 
@@ -289,7 +324,9 @@ class JobManager:
                 failure = job_error(Reason.WORKER_START_FAILED, f"could not start the worker: {error}")
                 self._transition(job, states.FAILED, failure.message, failure)
 
-    def _transition(self, job: job_pb2.TrainingJob, new_state: int, message: str, error: job_pb2.JobError | None = None) -> None:
+    def _transition(
+        self, job: job_pb2.TrainingJob, new_state: int, message: str, error: job_pb2.JobError | None = None
+    ) -> None:
         states.check_transition(job.state, new_state)
         previous = job.state
         job.state = new_state
@@ -305,7 +342,9 @@ class JobManager:
         if states.is_terminal(new_state):
             del self._active[job.job_id]
 
-    def _next_event(self, job: job_pb2.TrainingJob, event: progress_pb2.TrainingProgress) -> progress_pb2.TrainingProgress:
+    def _next_event(
+        self, job: job_pb2.TrainingJob, event: progress_pb2.TrainingProgress
+    ) -> progress_pb2.TrainingProgress:
         job.last_sequence += 1
         event.job_id = job.job_id
         event.sequence = job.last_sequence

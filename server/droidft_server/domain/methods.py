@@ -7,10 +7,10 @@ has one source.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
-from typing import Iterable
 
 from buf.validate import validate_pb2
 from google.protobuf import descriptor, descriptor_pb2
@@ -81,8 +81,14 @@ _ENUM_DEFAULTS = {
     "dpo.loss_type": "DPO_LOSS_TYPE_SIGMOID",
 }
 
-_NUMBER_RULES = {_F.TYPE_DOUBLE: "double", _F.TYPE_FLOAT: "float", _F.TYPE_UINT32: "uint32",
-                 _F.TYPE_UINT64: "uint64", _F.TYPE_INT32: "int32", _F.TYPE_INT64: "int64"}
+_NUMBER_RULES = {
+    _F.TYPE_DOUBLE: "double",
+    _F.TYPE_FLOAT: "float",
+    _F.TYPE_UINT32: "uint32",
+    _F.TYPE_UINT64: "uint64",
+    _F.TYPE_INT32: "int32",
+    _F.TYPE_INT64: "int64",
+}
 
 
 @lru_cache(maxsize=1)
@@ -115,8 +121,9 @@ def _default_for(path: str, field: descriptor.FieldDescriptor) -> str:
 
 
 def _parameter(path: str, field: descriptor.FieldDescriptor) -> methods_pb2.ParameterInfo:
-    info = methods_pb2.ParameterInfo(path=path, description=_comments().get(field.full_name, ""),
-                                     default_value=_default_for(path, field))
+    info = methods_pb2.ParameterInfo(
+        path=path, description=_comments().get(field.full_name, ""), default_value=_default_for(path, field)
+    )
     rules = field.GetOptions().Extensions[validate_pb2.field]
     if field.type == _F.TYPE_BOOL:
         info.type = methods_pb2.PARAMETER_TYPE_BOOL
@@ -131,15 +138,21 @@ def _parameter(path: str, field: descriptor.FieldDescriptor) -> methods_pb2.Para
         is_real = field.type in (_F.TYPE_DOUBLE, _F.TYPE_FLOAT)
         info.type = methods_pb2.PARAMETER_TYPE_NUMBER if is_real else methods_pb2.PARAMETER_TYPE_INTEGER
         number_rules = getattr(rules, _NUMBER_RULES[field.type])
-        for bound, attr, exclusive in (("gte", "minimum", False), ("gt", "minimum", True),
-                                       ("lte", "maximum", False), ("lt", "maximum", True)):
+        for bound, attr, exclusive in (
+            ("gte", "minimum", False),
+            ("gt", "minimum", True),
+            ("lte", "maximum", False),
+            ("lt", "maximum", True),
+        ):
             if number_rules.HasField(bound):
                 setattr(info, attr, getattr(number_rules, bound))
                 setattr(info, f"{attr}_exclusive", exclusive)
     return info
 
 
-def _parameters(message: descriptor.Descriptor, prefix: str, skip: Iterable[str] = ()) -> list[methods_pb2.ParameterInfo]:
+def _parameters(
+    message: descriptor.Descriptor, prefix: str, skip: Iterable[str] = ()
+) -> list[methods_pb2.ParameterInfo]:
     found = []
     for field in message.fields:
         if field.name in skip:
@@ -164,8 +177,13 @@ def _rewards(method: str) -> list[methods_pb2.RewardInfo]:
         return []
     defaults = rewards.METHOD_DEFAULT_REWARDS[method]
     return [
-        methods_pb2.RewardInfo(name=r.name, description=(
-            f"{r.description} Default weight {r.default_weight:g}{'; used by default' if r.name in defaults else ''}."))
+        methods_pb2.RewardInfo(
+            name=r.name,
+            description=(
+                f"{r.description} Default weight {r.default_weight:g}"
+                f"{'; used by default' if r.name in defaults else ''}."
+            ),
+        )
         for r in sorted(rewards.REWARDS.values(), key=lambda r: r.name)
     ]
 
@@ -186,9 +204,18 @@ def catalogue(available: Iterable[str]) -> list[methods_pb2.MethodInfo]:
     for name, method in sorted(METHOD_OF_CONFIG.items(), key=lambda item: item[1]):
         doc = METHOD_DOCS[name]
         config = spec.fields_by_name[name].message_type
-        infos.append(methods_pb2.MethodInfo(
-            method=method, config_field=name, title=doc.title, description=doc.description, reference=doc.reference,
-            data_formats=datasets.formats_for_method(name), parameters=shared + _parameters(config, f"{name}."),
-            available=name in available, rewards=_rewards(name), prompt_templates=_prompt_templates(name),
-        ))
+        infos.append(
+            methods_pb2.MethodInfo(
+                method=method,
+                config_field=name,
+                title=doc.title,
+                description=doc.description,
+                reference=doc.reference,
+                data_formats=datasets.formats_for_method(name),
+                parameters=shared + _parameters(config, f"{name}."),
+                available=name in available,
+                rewards=_rewards(name),
+                prompt_templates=_prompt_templates(name),
+            )
+        )
     return infos

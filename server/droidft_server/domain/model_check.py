@@ -4,6 +4,7 @@ without reading weight data: config.json, the tokenizer files, and the safetenso
 from __future__ import annotations
 
 import ast
+import contextlib
 import importlib.util
 import json
 from functools import lru_cache
@@ -28,10 +29,8 @@ def _mlx_lm_models() -> tuple[Path, dict, dict]:
     remappings = {"MODEL_REMAPPING": {}, "MODEL_ARCHITECTURE_REMAPPING": {}}
     for node in ast.parse((package / "utils.py").read_text()).body:
         if isinstance(node, ast.Assign) and len(node.targets) == 1 and getattr(node.targets[0], "id", "") in remappings:
-            try:
+            with contextlib.suppress(ValueError):  # not a literal in this version: the model type is taken as is
                 remappings[node.targets[0].id] = ast.literal_eval(node.value)
-            except ValueError:
-                pass  # not a literal in this version: the model type is taken as it is
     return package / "models", remappings["MODEL_REMAPPING"], remappings["MODEL_ARCHITECTURE_REMAPPING"]
 
 
@@ -62,10 +61,13 @@ def check_loadable(model_dir: Path) -> ModelFacts:
         known = sorted(path.stem for path in models.glob("*.py") if not path.stem.startswith("_"))
         raise ModelUnloadable(
             f"model_type {config['model_type']!r} is not an architecture the installed mlx-lm knows "
-            f"({len(known)} known, e.g. {', '.join(known[:8])}): convert the model or upgrade mlx-lm")
+            f"({len(known)} known, e.g. {', '.join(known[:8])}): convert the model or upgrade mlx-lm"
+        )
     if not any((model_dir / name).is_file() for name in TOKENIZER_FILES):
-        raise ModelUnloadable(f"no tokenizer: the directory needs {' or '.join(TOKENIZER_FILES)} "
-                              "(copy them from the model's original repository)")
+        raise ModelUnloadable(
+            f"no tokenizer: the directory needs {' or '.join(TOKENIZER_FILES)} "
+            "(copy them from the model's original repository)"
+        )
     try:
         facts = read_model_facts(model_dir)
     except (ModelFactsError, OSError) as error:
@@ -77,10 +79,14 @@ def check_loadable(model_dir: Path) -> ModelFacts:
 def _check_weights_match(config: dict, facts: ModelFacts) -> None:
     declared = config.get("num_hidden_layers")
     if declared is not None and facts.weight_blocks and facts.weight_blocks != int(declared):
-        raise ModelUnloadable(f"config.json has num_hidden_layers {declared} but the weights hold "
-                              f"{facts.weight_blocks} blocks: the weights are not this config's")
+        raise ModelUnloadable(
+            f"config.json has num_hidden_layers {declared} but the weights hold "
+            f"{facts.weight_blocks} blocks: the weights are not this config's"
+        )
     if facts.embedding_shape is not None and facts.quantization is None:
         expected = (facts.vocab_size, facts.hidden_size)
         if tuple(facts.embedding_shape) != expected:
-            raise ModelUnloadable(f"embed_tokens.weight has shape {tuple(facts.embedding_shape)} but config.json "
-                                  f"gives vocab_size x hidden_size = {expected}: the weights are not this config's")
+            raise ModelUnloadable(
+                f"embed_tokens.weight has shape {tuple(facts.embedding_shape)} but config.json "
+                f"gives vocab_size x hidden_size = {expected}: the weights are not this config's"
+            )

@@ -6,8 +6,8 @@ job's log. The data checks read the data set once, with the validator, and look 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from droidft.v1 import job_pb2
 
@@ -27,7 +27,9 @@ MASKABLE_FORMATS = ("chat_messages", "instruction_response")
 
 def _missing(field: str, path: str, what: str, reason: int) -> DroidftError:
     return DroidftError(
-        ErrorKind.FAILED_PRECONDITION, reason, f"{field}: {what} {path!r} not found on the server",
+        ErrorKind.FAILED_PRECONDITION,
+        reason,
+        f"{field}: {what} {path!r} not found on the server",
         {"field": field, "path": path},
     )
 
@@ -40,33 +42,41 @@ def model_loadable(spec: job_pb2.TrainingJobSpec, settings: JobSettings) -> list
     """The model directory exists and the installed mlx-lm can load it; adapter.num_layers fits it."""
     model_dir = Path(settings.model_path)
     if not (model_dir / "config.json").is_file():
-        raise _missing("spec.model_path", settings.model_path, "model directory (with config.json)", Reason.MODEL_NOT_FOUND)
+        raise _missing(
+            "spec.model_path", settings.model_path, "model directory (with config.json)", Reason.MODEL_NOT_FOUND
+        )
     try:
         facts = check_loadable(model_dir)
     except ModelUnloadable as error:
-        raise DroidftError(ErrorKind.FAILED_PRECONDITION, Reason.MODEL_UNLOADABLE,
-                           f"spec.model_path: the model at {settings.model_path!r} cannot be loaded: {error}",
-                           {"field": "spec.model_path", "path": settings.model_path}) from None
+        raise DroidftError(
+            ErrorKind.FAILED_PRECONDITION,
+            Reason.MODEL_UNLOADABLE,
+            f"spec.model_path: the model at {settings.model_path!r} cannot be loaded: {error}",
+            {"field": "spec.model_path", "path": settings.model_path},
+        ) from None
     layers = settings.adapter.num_layers
     if layers is not None and layers > facts.num_layers:
-        raise _violation("spec.adapter.num_layers",
-                         f"is {layers} but the model has {facts.num_layers} blocks: give at most {facts.num_layers}",
-                         "adapter.num_layers_within_model")
+        raise _violation(
+            "spec.adapter.num_layers",
+            f"is {layers} but the model has {facts.num_layers} blocks: give at most {facts.num_layers}",
+            "adapter.num_layers_within_model",
+        )
     return []
 
 
 def data_exists(spec: job_pb2.TrainingJobSpec, settings: JobSettings) -> list[str]:
     files = data_files(settings.train_data_path, settings.val_data_path)
     if files.train is None or not files.train.is_file():
-        raise _missing("spec.train_data_path", settings.train_data_path,
-                       "training data (a JSONL file, or a directory with train.jsonl or train.jsonl.gz)",
-                       Reason.DATASET_NOT_FOUND)
+        raise _missing(
+            "spec.train_data_path",
+            settings.train_data_path,
+            "training data (a JSONL file, or a directory with train.jsonl or train.jsonl.gz)",
+            Reason.DATASET_NOT_FOUND,
+        )
     if settings.val_data_path is not None and not Path(settings.val_data_path).is_file():
         raise _missing("spec.val_data_path", settings.val_data_path, "validation data", Reason.DATASET_NOT_FOUND)
     if settings.early_stop and files.valid is None:
-        raise _violation("spec.early_stop",
-                         EARLY_STOP_NEEDS_VALIDATION_DATA,
-                         "spec.early_stop_needs_validation_data")
+        raise _violation("spec.early_stop", EARLY_STOP_NEEDS_VALIDATION_DATA, "spec.early_stop_needs_validation_data")
     return []
 
 
@@ -78,27 +88,37 @@ def data_valid(spec: job_pb2.TrainingJobSpec, settings: JobSettings) -> list[str
     warnings = []
     data_format = ""
     for field, path in paths:
-        report = datasets.validate_path(path, method=settings.method, max_seq_length=settings.max_seq_length,
-                                        format=data_format, max_issues=VIOLATIONS_LISTED)
+        report = datasets.validate_path(
+            path,
+            method=settings.method,
+            max_seq_length=settings.max_seq_length,
+            format=data_format,
+            max_issues=VIOLATIONS_LISTED,
+        )
         if not report.valid:
             raise data_errors(report)
         data_format = data_format or report.files[0].format  # validation data must be in the training data's format
         _enough_records(field, report, settings)
         warnings += [f"{path}: {count} record(s) with {code}" for code, count in sorted(report.issue_counts.items())]
     if settings.sft is not None and settings.sft.mask_prompt and data_format not in MASKABLE_FORMATS:
-        raise _violation("spec.sft.mask_prompt",
-                         f"{data_format} data has no prompt to mask: turn mask_prompt off, or give "
-                         f"{' or '.join(MASKABLE_FORMATS)} data", "sft.mask_prompt_needs_a_prompt")
+        raise _violation(
+            "spec.sft.mask_prompt",
+            f"{data_format} data has no prompt to mask: turn mask_prompt off, or give "
+            f"{' or '.join(MASKABLE_FORMATS)} data",
+            "sft.mask_prompt_needs_a_prompt",
+        )
     return warnings
 
 
 def _enough_records(field: str, report: ValidationReport, settings: JobSettings) -> None:
     records = report.files[0].record_count
     if records < settings.batch_size:
-        raise _violation("spec.batch_size",
-                         f"is {settings.batch_size} but {field.removeprefix('spec.')} holds {records} record(s): "
-                         f"a batch needs that many; lower batch_size to at most {records} or add records",
-                         "batch_size_within_data")
+        raise _violation(
+            "spec.batch_size",
+            f"is {settings.batch_size} but {field.removeprefix('spec.')} holds {records} record(s): "
+            f"a batch needs that many; lower batch_size to at most {records} or add records",
+            "batch_size_within_data",
+        )
 
 
 def rewards_known(spec: job_pb2.TrainingJobSpec, settings: JobSettings) -> list[str]:
@@ -106,9 +126,13 @@ def rewards_known(spec: job_pb2.TrainingJobSpec, settings: JobSettings) -> list[
         return []
     known = rewards.REWARDS
     unknown = [
-        FieldViolation(f"spec.{settings.method}.rollout.rewards[{index}].name",
-                       f"no reward function {name!r}; this server has: {', '.join(sorted(known))}", "reward.registered")
-        for index, (name, _) in enumerate(settings.policy.rollout.rewards) if name not in known
+        FieldViolation(
+            f"spec.{settings.method}.rollout.rewards[{index}].name",
+            f"no reward function {name!r}; this server has: {', '.join(sorted(known))}",
+            "reward.registered",
+        )
+        for index, (name, _) in enumerate(settings.policy.rollout.rewards)
+        if name not in known
     ]
     if unknown:
         raise invalid_argument(unknown)

@@ -14,8 +14,8 @@ from __future__ import annotations
 import importlib
 import math
 import re
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Callable, Sequence
 
 
 @dataclass(frozen=True)
@@ -146,7 +146,8 @@ def exact_answer(completion: str, example: RewardExample, options: RewardOptions
 
 @register_reward(
     "numeric_answer",
-    "1 when the first number of the final answer is within a relative tolerance (1e-4) of the reference answer's, else 0.",
+    "1 when the first number of the final answer is within a relative tolerance (1e-4) of the reference "
+    "answer's, else 0.",
     correctness=True,
 )
 def numeric_answer(completion: str, example: RewardExample, options: RewardOptions) -> float:
@@ -228,7 +229,9 @@ def select_rewards(
             raise ValueError(f"unknown reward functions {unknown}; registered: {sorted(REWARDS)}")
         chosen = [WeightedReward(REWARDS[name], weight) for name, weight in requested]
     else:
-        chosen = [WeightedReward(REWARDS[name], REWARDS[name].default_weight) for name in METHOD_DEFAULT_REWARDS[method]]
+        chosen = [
+            WeightedReward(REWARDS[name], REWARDS[name].default_weight) for name in METHOD_DEFAULT_REWARDS[method]
+        ]
     if multi_step_training and all(item.reward.name != MULTI_STEP_REWARD for item in chosen):
         step_reward = REWARDS[MULTI_STEP_REWARD]
         chosen.append(WeightedReward(step_reward, step_reward.default_weight))

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Iterable
 
 from droidft.v1 import job_pb2, progress_pb2
 
@@ -46,7 +46,13 @@ class SqliteJobStore:
             self._db.execute("BEGIN")
             self._db.execute(
                 "INSERT INTO jobs (job_id, request_id, create_time_us, state, job) VALUES (?, ?, ?, ?, ?)",
-                (job.job_id, job.request_id or None, job.create_time.ToMicroseconds(), job.state, job.SerializeToString()),
+                (
+                    job.job_id,
+                    job.request_id or None,
+                    job.create_time.ToMicroseconds(),
+                    job.state,
+                    job.SerializeToString(),
+                ),
             )
             self._insert_events(job.job_id, events)
 

@@ -15,9 +15,9 @@ import platform
 import re
 import subprocess
 import sys
+from collections.abc import Callable
 from importlib import metadata
 from pathlib import Path
-from typing import Callable
 
 from ..domain.estimation.device import DeviceProfile
 from ..worker import blas
@@ -38,8 +38,10 @@ def _mlx_version() -> str:
 
 def cache_key(blas_threads: int = 1) -> str:
     """Platform, MLX version and BLAS: a new MLX build, BLAS, thread share or machine type measures again."""
-    raw = (f"v{MEASUREMENT_FORMAT}-{platform.system()}-{platform.machine()}-mlx{_mlx_version()}-{os.cpu_count()}cpu"
-           f"-blas-{blas.locate().name}-{blas_threads}t")
+    raw = (
+        f"v{MEASUREMENT_FORMAT}-{platform.system()}-{platform.machine()}-mlx{_mlx_version()}-{os.cpu_count()}cpu"
+        f"-blas-{blas.locate().name}-{blas_threads}t"
+    )
     return re.sub(r"[^A-Za-z0-9_.-]", "_", raw)
 
 

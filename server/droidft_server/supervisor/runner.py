@@ -19,8 +19,8 @@ from droidft.v1 import job_pb2, progress_pb2
 from ..domain.errors import Reason
 from ..domain.runs import RunListener, RunOutcome
 from ..worker.blas import worker_threads
-from ..worker.protocol import Event, Failed, Finished, Started, WorkerJob
 from ..worker.entry import run_worker
+from ..worker.protocol import Event, Failed, Finished, Started, WorkerJob
 
 logger = logging.getLogger(__name__)
 
@@ -64,8 +64,13 @@ class ProcessRunner:
             output_dir.mkdir(parents=True, exist_ok=True)
             receiver, sender = self._context.Pipe(duplex=False)
             cancel = self._context.Event()
-            job = WorkerJob(job_id=job_id, spec=spec.SerializeToString(), output_dir=str(output_dir),
-                            reward_plugins=self._reward_plugins, blas_threads=self._blas_threads)
+            job = WorkerJob(
+                job_id=job_id,
+                spec=spec.SerializeToString(),
+                output_dir=str(output_dir),
+                reward_plugins=self._reward_plugins,
+                blas_threads=self._blas_threads,
+            )
             process = self._context.Process(
                 target=run_worker, args=(job, sender, cancel), name=f"droidft-worker-{job_id}", daemon=True
             )
@@ -92,7 +97,9 @@ class ProcessRunner:
             run.relay.join(self._grace_period_s)
         for run in runs:
             if run.relay.is_alive():
-                logger.warning("worker of job %s did not stop within %ss; terminating it", run.job_id, self._grace_period_s)
+                logger.warning(
+                    "worker of job %s did not stop within %ss; terminating it", run.job_id, self._grace_period_s
+                )
                 run.process.terminate()
         for run in runs:
             run.relay.join()
@@ -137,7 +144,9 @@ class ProcessRunner:
             state = job_pb2.JOB_STATE_CANCELLED if cancelled else job_pb2.JOB_STATE_SUCCEEDED
             return RunOutcome(state=state, adapter_path=result.adapter_path, message=result.message)
         if isinstance(result, Failed):
-            return RunOutcome(state=job_pb2.JOB_STATE_FAILED, error_reason=Reason.TRAINING_ERROR, message=result.message)
+            return RunOutcome(
+                state=job_pb2.JOB_STATE_FAILED, error_reason=Reason.TRAINING_ERROR, message=result.message
+            )
         return RunOutcome(
             state=job_pb2.JOB_STATE_FAILED,
             error_reason=Reason.WORKER_CRASHED,

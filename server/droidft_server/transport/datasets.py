@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import queue
 import threading
-from typing import Callable, Iterator
+from collections.abc import Callable, Iterator
 
 from droidft.v1 import data_pb2
 
 from ..domain import datasets
-from ..domain.datasets.writer import ContentTooLarge
 from ..domain.datasets.progress import ProgressCallback, ValidationProgress, throttled
+from ..domain.datasets.writer import ContentTooLarge
 from ..domain.errors import FieldViolation, invalid_argument
 from ..domain.spec import config_of_method
+
 SEVERITIES = {
     datasets.Severity.ERROR: data_pb2.ISSUE_SEVERITY_ERROR,
     datasets.Severity.WARNING: data_pb2.ISSUE_SEVERITY_WARNING,
@@ -23,21 +24,34 @@ INLINE_LIMIT_BYTES = 64 * 2**20  # the same bound as ValidateDatasetRequest.cont
 
 def issue_to_proto(issue: datasets.Issue) -> data_pb2.DatasetIssue:
     return data_pb2.DatasetIssue(
-        file=issue.file, line=issue.line, field_path=issue.field_path, code=issue.code,
-        message=issue.message, severity=SEVERITIES[issue.severity],
+        file=issue.file,
+        line=issue.line,
+        field_path=issue.field_path,
+        code=issue.code,
+        message=issue.message,
+        severity=SEVERITIES[issue.severity],
     )
 
 
 def token_statistics_to_proto(stats: datasets.TokenStatistics) -> data_pb2.TokenStatistics:
     return data_pb2.TokenStatistics(
-        min=stats.min, mean=stats.mean, p95=stats.p95, max=stats.max, over_max_seq_length=stats.over_max_seq_length,
+        min=stats.min,
+        mean=stats.mean,
+        p95=stats.p95,
+        max=stats.max,
+        over_max_seq_length=stats.over_max_seq_length,
     )
 
 
 def file_report_to_proto(report: datasets.FileReport) -> data_pb2.DatasetFileReport:
     message = data_pb2.DatasetFileReport(
-        path=report.path, split=report.split, format=report.format, record_count=report.record_count,
-        error_count=report.error_count, warning_count=report.warning_count, field_presence=report.field_presence,
+        path=report.path,
+        split=report.split,
+        format=report.format,
+        record_count=report.record_count,
+        error_count=report.error_count,
+        warning_count=report.warning_count,
+        field_presence=report.field_presence,
     )
     if report.token_statistics is not None:
         message.token_statistics.CopyFrom(token_statistics_to_proto(report.token_statistics))
@@ -118,8 +132,11 @@ def stream_dataset_validation(
 
 def _progress_message(progress: ValidationProgress) -> data_pb2.StreamDatasetValidationResponse:
     return data_pb2.StreamDatasetValidationResponse(
-        bytes_read=progress.bytes_read, total_bytes=progress.total_bytes, records_read=progress.records_read,
-        issues_found=progress.issues_found, file=progress.file,
+        bytes_read=progress.bytes_read,
+        total_bytes=progress.total_bytes,
+        records_read=progress.records_read,
+        issues_found=progress.issues_found,
+        file=progress.file,
     )
 
 
@@ -135,14 +152,23 @@ def generate_sample_data(request: data_pb2.GenerateSampleDataRequest) -> data_pb
         try:
             content = datasets.to_jsonl_bytes(records, limit_bytes=INLINE_LIMIT_BYTES)
         except ContentTooLarge:
-            raise invalid_argument([FieldViolation(
-                "count", f"{count} records make more than the {INLINE_LIMIT_BYTES // 2**20} MiB that come back "
-                "inline; set output_path", "inline_size")]) from None
+            raise invalid_argument(
+                [
+                    FieldViolation(
+                        "count",
+                        f"{count} records make more than the {INLINE_LIMIT_BYTES // 2**20} MiB that come back "
+                        "inline; set output_path",
+                        "inline_size",
+                    )
+                ]
+            ) from None
         response.content = content
         return response
     try:
         datasets.write_jsonl(request.output_path, records)
     except OSError as exc:
-        raise invalid_argument([FieldViolation("output_path", f"cannot write: {exc.strerror or exc}", "writable")]) from None
+        raise invalid_argument(
+            [FieldViolation("output_path", f"cannot write: {exc.strerror or exc}", "writable")]
+        ) from None
     response.path = request.output_path
     return response

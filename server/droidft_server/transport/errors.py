@@ -30,18 +30,38 @@ def _packed(detail) -> any_pb2.Any:
 
 
 def to_status(error: DroidftError) -> grpc.Status:
-    details = [_packed(error_details_pb2.ErrorInfo(reason=error.reason_name, domain=ERROR_DOMAIN, metadata=error.metadata))]
+    details = [
+        _packed(error_details_pb2.ErrorInfo(reason=error.reason_name, domain=ERROR_DOMAIN, metadata=error.metadata))
+    ]
     if error.field_violations:
-        details.append(_packed(error_details_pb2.BadRequest(field_violations=[
-            error_details_pb2.BadRequest.FieldViolation(field=v.field, description=v.description, reason=v.rule)
-            for v in error.field_violations
-        ])))
+        details.append(
+            _packed(
+                error_details_pb2.BadRequest(
+                    field_violations=[
+                        error_details_pb2.BadRequest.FieldViolation(
+                            field=v.field, description=v.description, reason=v.rule
+                        )
+                        for v in error.field_violations
+                    ]
+                )
+            )
+        )
     if error.precondition_violations:
-        details.append(_packed(error_details_pb2.PreconditionFailure(violations=[
-            error_details_pb2.PreconditionFailure.Violation(type=v.type, subject=v.subject, description=v.description)
-            for v in error.precondition_violations
-        ])))
-    return rpc_status.to_status(status_pb2.Status(code=STATUS_CODES[error.kind], message=error.message, details=details))
+        details.append(
+            _packed(
+                error_details_pb2.PreconditionFailure(
+                    violations=[
+                        error_details_pb2.PreconditionFailure.Violation(
+                            type=v.type, subject=v.subject, description=v.description
+                        )
+                        for v in error.precondition_violations
+                    ]
+                )
+            )
+        )
+    return rpc_status.to_status(
+        status_pb2.Status(code=STATUS_CODES[error.kind], message=error.message, details=details)
+    )
 
 
 def internal_status(message: str) -> grpc.Status:

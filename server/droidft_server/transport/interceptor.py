@@ -3,7 +3,7 @@ error leaves as a rich status, so no servicer repeats either and no request can 
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import grpc
 import structlog

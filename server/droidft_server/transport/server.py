@@ -33,8 +33,10 @@ def start_server(servicer: service_pb2_grpc.TrainingServiceServicer, listen: str
     server = grpc.server(
         futures.ThreadPoolExecutor(max_workers=max_workers),
         interceptors=[GuardInterceptor()],
-        options=[("grpc.max_receive_message_length", MESSAGE_LIMIT_BYTES),
-                 ("grpc.max_send_message_length", MESSAGE_LIMIT_BYTES)],
+        options=[
+            ("grpc.max_receive_message_length", MESSAGE_LIMIT_BYTES),
+            ("grpc.max_send_message_length", MESSAGE_LIMIT_BYTES),
+        ],
     )
     service_pb2_grpc.add_TrainingServiceServicer_to_server(servicer, server)
     health_servicer = health.HealthServicer()

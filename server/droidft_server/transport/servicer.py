@@ -6,7 +6,7 @@ paths the caller may touch.
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 from droidft.v1 import data_pb2, service_pb2, service_pb2_grpc
 
@@ -48,8 +48,9 @@ class TrainingServicer(service_pb2_grpc.TrainingServiceServicer):
             return datasets.generate_sample_data(request)
         confined = data_pb2.GenerateSampleDataRequest()
         confined.CopyFrom(request)
-        confined.output_path = str(self._roots.data_output("output_path", request.output_path,
-                                                           overwrite=request.overwrite))
+        confined.output_path = str(
+            self._roots.data_output("output_path", request.output_path, overwrite=request.overwrite)
+        )
         return datasets.generate_sample_data(confined)
 
     def EstimateResources(self, request, context):

@@ -12,12 +12,13 @@ from pathlib import Path
 
 import mlx.core as mx
 import mlx.nn as nn
-from droidft.v1 import progress_pb2
 from mlx.utils import tree_flatten
 from mlx_lm.tuner.utils import linear_to_lora_layers
 
-from ..domain.spec import AdapterSettings, JobSettings
+from droidft.v1 import progress_pb2
+
 from ..domain import events
+from ..domain.spec import AdapterSettings, JobSettings
 from .contract import ADAPTER_CONFIG_FILE, ADAPTER_FILE, CHECKPOINT_DIR, TrainingContext
 
 
@@ -85,7 +86,9 @@ class AdapterCheckpoints:
         return str(self.final_path)
 
 
-def set_up_adapter(ctx: TrainingContext, model: nn.Module, adapter: AdapterSettings, trains_on: str) -> AdapterCheckpoints:
+def set_up_adapter(
+    ctx: TrainingContext, model: nn.Module, adapter: AdapterSettings, trains_on: str
+) -> AdapterCheckpoints:
     """Make `adapter` trainable in `model`, write its config to the output directory and log what is trained
     on what (`trains_on`, e.g. "8 training records"); returns where its checkpoints and final weights go."""
     settings = ctx.settings

@@ -91,8 +91,10 @@ def load(threads: int) -> str:
     choice = locate()
     if choice.library is None:
         if _optimised_blas_wanted():
-            logger.warning("no optimised BLAS installed (the mkl package); MLX's CPU matmuls use the "
-                           "reference BLAS, about 30x slower")
+            logger.warning(
+                "no optimised BLAS installed (the mkl package); MLX's CPU matmuls use the "
+                "reference BLAS, about 30x slower"
+            )
         return REFERENCE
     if "mlx.core" in sys.modules:
         logger.warning("mlx.core was imported before the BLAS was chosen; it keeps the reference BLAS")

@@ -10,16 +10,17 @@ import os
 import random
 import sys
 import traceback
+from collections.abc import Callable
 from functools import partial
 from multiprocessing.connection import Connection
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from droidft.v1 import job_pb2, progress_pb2
 
+from ..domain import events
 from ..domain.rewards import load_reward_plugins
 from ..domain.spec import resolve
-from ..domain import events
 from . import blas
 from .contract import TrainingContext
 from .protocol import WORKER_LOG, Event, Failed, Finished, Started, WorkerJob
@@ -36,8 +37,8 @@ def _redirect_output(log_path: Path) -> None:
     os.dup2(fd, 2)
     os.close(fd)
     # New line-buffered streams: the inherited ones may be missing (a server without a terminal).
-    sys.stdout = open(1, "w", buffering=1, encoding="utf-8", errors="replace", closefd=False)
-    sys.stderr = open(2, "w", buffering=1, encoding="utf-8", errors="replace", closefd=False)
+    sys.stdout = open(1, "w", buffering=1, encoding="utf-8", errors="replace", closefd=False)  # noqa: SIM115
+    sys.stderr = open(2, "w", buffering=1, encoding="utf-8", errors="replace", closefd=False)  # noqa: SIM115
 
 
 def _seed(seed: int) -> None:

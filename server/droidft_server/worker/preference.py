@@ -19,8 +19,9 @@ from __future__ import annotations
 
 import contextlib
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any, Callable, Iterator
+from typing import Any
 
 import mlx.core as mx
 import mlx.optimizers as optim
@@ -29,8 +30,8 @@ import numpy as np
 from mlx_lm.tuner.callbacks import TrainingCallback
 from mlx_lm_lora.trainer import cpo_trainer, dpo_trainer, orpo_trainer
 
-from ..domain.datasets.training_data import read_job_data
 from ..domain import events
+from ..domain.datasets.training_data import read_job_data
 from .adapters import set_up_adapter
 from .contract import TrainingContext, TrainingResult
 from .schedule import Schedule
@@ -196,8 +197,15 @@ def _args(settings, adapter_file: str, args_class=dpo_trainer.DPOTrainingArgs, *
 def _train_dpo(model, ref_model, optimizer, train_set, valid_set, adapter_file, callback, settings):
     loss_type = settings.preference.loss_type
     dpo_trainer.train_dpo(
-        model, ref_model, optimizer, train_set, valid_set, _args(settings, adapter_file, loss_type=loss_type),
-        loss_fn=dpo_pair_loss, training_callback=callback, loss_type=loss_type,
+        model,
+        ref_model,
+        optimizer,
+        train_set,
+        valid_set,
+        _args(settings, adapter_file, loss_type=loss_type),
+        loss_fn=dpo_pair_loss,
+        training_callback=callback,
+        loss_type=loss_type,
     )
 
 
@@ -205,15 +213,26 @@ def _train_cpo(model, ref_model, optimizer, train_set, valid_set, adapter_file, 
     # Their compiled CPO step fails on the CPU backend (IndexError "_Map_base::at"); run it eagerly.
     with compile_disabled():
         cpo_trainer.train_cpo(
-            model, optimizer, train_set, valid_set, _args(settings, adapter_file),
-            loss_fn=cpo_pair_loss, training_callback=callback,
+            model,
+            optimizer,
+            train_set,
+            valid_set,
+            _args(settings, adapter_file),
+            loss_fn=cpo_pair_loss,
+            training_callback=callback,
         )
 
 
 def _train_orpo(model, ref_model, optimizer, train_set, valid_set, adapter_file, callback, settings):
     args = _args(settings, adapter_file, orpo_trainer.ORPOTrainingArgs)
     orpo_trainer.train_orpo(
-        model, optimizer, train_set, valid_set, loss=orpo_pair_loss, args=args, training_callback=callback,
+        model,
+        optimizer,
+        train_set,
+        valid_set,
+        loss=orpo_pair_loss,
+        args=args,
+        training_callback=callback,
     )
 
 
@@ -239,13 +258,15 @@ class PreferencePairs:
         for example in examples:
             prompt = example["prompt"]
             prompt_length = len(tokenizer.apply_chat_template(prompt, add_generation_prompt=True, **template))
-            self._items.append({
-                "chosen": tokenizer.apply_chat_template(prompt + example["chosen"], **template),
-                "rejected": tokenizer.apply_chat_template(prompt + example["rejected"], **template),
-                "chosen_prompt_length": prompt_length,
-                "rejected_prompt_length": prompt_length,
-                "preference_score": 1.0,
-            })
+            self._items.append(
+                {
+                    "chosen": tokenizer.apply_chat_template(prompt + example["chosen"], **template),
+                    "rejected": tokenizer.apply_chat_template(prompt + example["rejected"], **template),
+                    "chosen_prompt_length": prompt_length,
+                    "rejected_prompt_length": prompt_length,
+                    "preference_score": 1.0,
+                }
+            )
 
     def __getitem__(self, index: int) -> dict:
         return self._items[index]
@@ -279,9 +300,7 @@ def train_preference(ctx: TrainingContext) -> TrainingResult:
     optimizer = optim.Adam(learning_rate=settings.learning_rate)
     try:
         with cpu_device_info():
-            method.train(
-                model, ref_model, optimizer, train_set, valid_set, str(checkpoints.final_path), loop, settings
-            )
+            method.train(model, ref_model, optimizer, train_set, valid_set, str(checkpoints.final_path), loop, settings)
     except _Stop:
         pass
     return schedule.finish(loop.completed)

@@ -3,8 +3,8 @@ cancellation, early stopping, and the result once training ends."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 from droidft.v1 import progress_pb2
 

@@ -9,20 +9,22 @@ training cleanly. The callback turns mlx-lm's loss reports into TrainReport even
 from __future__ import annotations
 
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import mlx.core as mx
 import mlx.nn as nn
 import mlx.optimizers as optim
 import mlx_lm
 import numpy as np
-from droidft.v1 import progress_pb2
 from mlx_lm.tuner.callbacks import TrainingCallback
 from mlx_lm.tuner.datasets import CacheDataset, ChatDataset, CompletionsDataset, TextDataset
 from mlx_lm.tuner.trainer import TrainingArgs, evaluate, iterate_batches, train
 
-from ..domain.datasets.training_data import read_job_data
+from droidft.v1 import progress_pb2
+
 from ..domain import events
+from ..domain.datasets.training_data import read_job_data
 from .adapters import AdapterCheckpoints, set_up_adapter
 from .contract import TrainingContext, TrainingResult
 from .schedule import Schedule
@@ -36,7 +38,8 @@ def _text(examples: list[dict], tokenizer: Any, mask_prompt: bool) -> TextDatase
 DATASETS: dict[str, Callable[[list[dict], Any, bool], Any]] = {
     "chat_messages": lambda examples, tokenizer, mask: ChatDataset(examples, tokenizer, mask_prompt=mask),
     "instruction_response": lambda examples, tokenizer, mask: CompletionsDataset(
-        examples, tokenizer, "prompt", "completion", mask),
+        examples, tokenizer, "prompt", "completion", mask
+    ),
     "text": _text,
 }
 

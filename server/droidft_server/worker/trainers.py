@@ -7,7 +7,7 @@ loads only its own method's libraries.
 from __future__ import annotations
 
 import importlib
-from typing import Callable
+from collections.abc import Callable
 
 from .contract import TrainingContext, TrainingResult
 

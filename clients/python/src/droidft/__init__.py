@@ -2,11 +2,18 @@
 
 from droidft.aio import AsyncClient
 from droidft.client import Client
-from droidft.errors import DroidftError, FieldViolation, PreconditionViolation
+from droidft.errors import DroidftError, FieldViolation, PreconditionViolation, Reason
 from droidft.job_handle import AsyncJobHandle, JobHandle
 from droidft.progress_stream import RetryPolicy
 
 __all__ = [
-    "AsyncClient", "AsyncJobHandle", "Client", "DroidftError", "FieldViolation", "JobHandle", "PreconditionViolation",
+    "AsyncClient",
+    "AsyncJobHandle",
+    "Client",
+    "DroidftError",
+    "FieldViolation",
+    "JobHandle",
+    "PreconditionViolation",
+    "Reason",
     "RetryPolicy",
 ]

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Any, AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Iterable
+from typing import Any
 
 import grpc
 import grpc.aio
@@ -182,7 +183,8 @@ class AsyncClient:
 
     async def _stream_once(self, cursor: ProgressCursor, deadline: float | None) -> AsyncIterator[Progress]:
         call = self._stub.StreamTrainingProgress(
-            cursor.request(), timeout=seconds_left(deadline), metadata=self._options.metadata)
+            cursor.request(), timeout=seconds_left(deadline), metadata=self._options.metadata
+        )
         try:
             async for event in call:
                 if cursor.accept(event):

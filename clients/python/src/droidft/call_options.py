@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Iterable, Mapping, Tuple, Union
 
-MetadataLike = Union[Mapping[str, str], Iterable[Tuple[str, str]], None]
+MetadataLike = Mapping[str, str] | Iterable[tuple[str, str]] | None
 
 DEFAULT_TARGET = "localhost:50051"
 
@@ -27,7 +27,7 @@ class CallOptions:
     metadata: tuple[tuple[str, str], ...] = ()
 
     @classmethod
-    def of(cls, timeout: float | None, metadata: MetadataLike) -> "CallOptions":
+    def of(cls, timeout: float | None, metadata: MetadataLike) -> CallOptions:
         pairs = metadata.items() if isinstance(metadata, Mapping) else (metadata or ())
         return cls(timeout=timeout, metadata=tuple((str(k).lower(), v) for k, v in pairs))
 

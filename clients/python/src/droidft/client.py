@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import time
-from typing import Any, Iterable, Iterator
+from collections.abc import Iterable, Iterator
+from typing import Any
 
 import grpc
 from google.protobuf.message import Message
@@ -96,7 +97,9 @@ class Client:
     list_checkpoints = _unary_method(rpcs.list_checkpoints)
     stream_progress = _progress_method(rpcs.stream_progress)
 
-    def iter_training_jobs(self, *, page_size: int = 0, states: Iterable[StateLike] = ()) -> Iterator[job_pb2.TrainingJob]:
+    def iter_training_jobs(
+        self, *, page_size: int = 0, states: Iterable[StateLike] = ()
+    ) -> Iterator[job_pb2.TrainingJob]:
         """Every job, newest first, fetching further pages as the iteration reaches them.
 
         Args:
@@ -165,7 +168,8 @@ class Client:
 
     def _stream_once(self, cursor: ProgressCursor, deadline: float | None) -> Iterator[Progress]:
         call = self._stub.StreamTrainingProgress(
-            cursor.request(), timeout=seconds_left(deadline), metadata=self._options.metadata)
+            cursor.request(), timeout=seconds_left(deadline), metadata=self._options.metadata
+        )
         try:
             for event in call:
                 if cursor.accept(event):

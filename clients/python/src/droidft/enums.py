@@ -7,12 +7,10 @@ clients accept and print the same spellings.
 
 from __future__ import annotations
 
-from typing import Union
-
 from droidft.v1 import job_pb2, methods_pb2
 
-MethodLike = Union[int, str]
-StateLike = Union[int, str]
+MethodLike = int | str
+StateLike = int | str
 
 _METHOD_PREFIX = "TRAINING_METHOD_"
 _STATE_PREFIX = "JOB_STATE_"

@@ -9,9 +9,9 @@ the server stands in the way, google.rpc.PreconditionFailure.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from enum import Enum
-from typing import Iterable, Mapping
 
 import grpc
 from google.rpc import error_details_pb2, status_pb2
@@ -28,10 +28,9 @@ class _ReasonName(str, Enum):
 
 # The contract's reasons (droidft.v1.ErrorReason, documented in proto/droidft/v1/errors.proto) as the
 # strings DroidftError.reason and JobError.reason hold: `error.reason == Reason.JOB_NOT_FOUND`. Built
-# from the generated enum, so it lists exactly what the contract does.
-Reason = _ReasonName(
-    "Reason", [(name, name) for name in errors_pb2.ErrorReason.keys() if name != "ERROR_REASON_UNSPECIFIED"]
-)
+# from the generated enum, so it lists exactly what the contract does (keys(): the enum wrapper is not iterable).
+_NAMES = [name for name in errors_pb2.ErrorReason.keys() if name != "ERROR_REASON_UNSPECIFIED"]  # noqa: SIM118
+Reason = _ReasonName("Reason", [(name, name) for name in _NAMES])
 
 
 @dataclass(frozen=True)

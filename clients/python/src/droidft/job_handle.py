@@ -6,7 +6,8 @@ any job, started by this program or not (as Temporal's workflow handles).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator
+from typing import TYPE_CHECKING
 
 import grpc
 
@@ -130,6 +131,8 @@ class AsyncJobHandle:
 
 def _timed_out(job_id: str, timeout: float | None) -> DeadlineExceededError:
     return DeadlineExceededError(
-        grpc.StatusCode.DEADLINE_EXCEEDED, f"job {job_id} did not end within {timeout:g} s",
-        reason=WAIT_TIMED_OUT, metadata={"job_id": job_id},
+        grpc.StatusCode.DEADLINE_EXCEEDED,
+        f"job {job_id} did not end within {timeout:g} s",
+        reason=WAIT_TIMED_OUT,
+        metadata={"job_id": job_id},
     )

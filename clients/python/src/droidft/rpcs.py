@@ -13,8 +13,14 @@ from __future__ import annotations
 
 import inspect
 import os
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator
 from typing import (
-    Any, AsyncIterator, Awaitable, Callable, Generic, Iterable, Iterator, ParamSpec, Protocol, TypeVar, overload,
+    Any,
+    Generic,
+    ParamSpec,
+    Protocol,
+    TypeVar,
+    overload,
 )
 
 from google.protobuf.message import Message
@@ -93,8 +99,12 @@ class Rpc(Generic[P, Req, Resp]):
                 widened = f"{annotation} | {message}"
             parameters[0] = first.replace(annotation=widened)
         else:
-            parameters.insert(0, inspect.Parameter(
-                "request", inspect.Parameter.POSITIONAL_ONLY, default=None, annotation=f"{message} | None"))
+            parameters.insert(
+                0,
+                inspect.Parameter(
+                    "request", inspect.Parameter.POSITIONAL_ONLY, default=None, annotation=f"{message} | None"
+                ),
+            )
         # `self` is positional-only exactly when the first parameter after it is.
         self_parameter = inspect.Parameter("self", parameters[0].kind)
         return inspect.Signature([self_parameter, *parameters], return_annotation=returns)
@@ -104,7 +114,7 @@ class Rpc(Generic[P, Req, Resp]):
         function.__name__ = self.method_name
         function.__qualname__ = f"{owner}.{self.method_name}"
         function.__doc__ = self.doc
-        setattr(function, "__signature__", self.signature(returns))
+        function.__signature__ = self.signature(returns)
         return function
 
 
@@ -180,8 +190,12 @@ def validate_dataset(
     return request
 
 
-@rpc("StreamDatasetValidation", data_pb2.StreamDatasetValidationRequest, data_pb2.StreamDatasetValidationResponse,
-     extends=validate_dataset)
+@rpc(
+    "StreamDatasetValidation",
+    data_pb2.StreamDatasetValidationRequest,
+    data_pb2.StreamDatasetValidationResponse,
+    extends=validate_dataset,
+)
 def stream_dataset_validation(
     *check: Any, progress_interval_seconds: float | None = None, **options: Any
 ) -> data_pb2.StreamDatasetValidationRequest:
@@ -202,7 +216,11 @@ def stream_dataset_validation(
 
 @rpc("GenerateSampleData", data_pb2.GenerateSampleDataRequest, data_pb2.GenerateSampleDataResponse)
 def generate_sample_data(
-    format: str, *, count: int | None = None, seed: int = 0, output_path: str | os.PathLike = "",
+    format: str,
+    *,
+    count: int | None = None,
+    seed: int = 0,
+    output_path: str | os.PathLike = "",
     overwrite: bool = False,
 ) -> data_pb2.GenerateSampleDataRequest:
     """Generate deterministic sample data.
@@ -343,8 +361,17 @@ def stream_progress(job_id: str, after_sequence: int = 0) -> service_pb2.StreamT
 
 
 ALL: tuple[Rpc[Any, Any, Any], ...] = (
-    list_training_methods, validate_dataset, stream_dataset_validation, generate_sample_data, estimate_resources,
-    create_training_job, get_training_job, list_training_jobs, cancel_training_job, list_checkpoints, stream_progress,
+    list_training_methods,
+    validate_dataset,
+    stream_dataset_validation,
+    generate_sample_data,
+    estimate_resources,
+    create_training_job,
+    get_training_job,
+    list_training_jobs,
+    cancel_training_job,
+    list_checkpoints,
+    stream_progress,
 )
 
 

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any, Mapping, Union
+from collections.abc import Mapping
+from typing import Any
 
 from google.protobuf import json_format
 
 from droidft.enums import MethodLike, method_name, parse_method
 from droidft.v1 import job_pb2
 
-SpecLike = Union[job_pb2.TrainingJobSpec, Mapping[str, Any]]
+SpecLike = job_pb2.TrainingJobSpec | Mapping[str, Any]
 
 
 def training_job_spec(spec: SpecLike) -> job_pb2.TrainingJobSpec:

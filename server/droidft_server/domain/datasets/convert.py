@@ -3,8 +3,9 @@ where the target needs something the source does not have (droidft does not inve
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator
+from typing import Any
 
 import msgspec
 
@@ -62,8 +63,10 @@ def _refusal(source: Format, target: Format) -> str:
     if target.name == "preference":
         return f"a preference record needs a rejected answer, which {source.name} data does not have"
     if missing:
-        return (f"{target.name} records need {', '.join(missing)}, which {source.name} data does not have; "
-                "droidft does not invent them")
+        return (
+            f"{target.name} records need {', '.join(missing)}, which {source.name} data does not have; "
+            "droidft does not invent them"
+        )
     return f"{source.name} data does not map onto {target.name} without losing its meaning"
 
 

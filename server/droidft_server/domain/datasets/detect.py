@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO, Sequence
+from typing import BinaryIO
 
 import msgspec
 
@@ -31,10 +32,18 @@ class Detection:
 def detect(stream: BinaryIO, candidates: Sequence[Format]) -> Detection:
     """The format of the first JSON object among the first lines (see choose_format)."""
     if _starts_as_json_array(stream):
-        return Detection(None, True, Problem("", NOT_JSONL, (
-            "the file is a JSON array, not JSON Lines: write one JSON object per line "
-            "(e.g. jq -c '.[]' data.json > data.jsonl)"
-        )))
+        return Detection(
+            None,
+            True,
+            Problem(
+                "",
+                NOT_JSONL,
+                (
+                    "the file is a JSON array, not JSON Lines: write one JSON object per line "
+                    "(e.g. jq -c '.[]' data.json > data.jsonl)"
+                ),
+            ),
+        )
     first_line = None
     for number, line in _first_lines(stream):
         first_line = first_line or line
@@ -47,15 +56,27 @@ def detect(stream: BinaryIO, candidates: Sequence[Format]) -> Detection:
             if fmt is not None:
                 return Detection(fmt, True, None)
             fields = ", ".join(list(record)[:8]) or "none"
-            return Detection(None, True, Problem("", UNKNOWN_FORMAT, (
-                f"line {number} is no known format (its fields: {fields}); "
-                f"expected one of: {', '.join(f.name for f in candidates)}"
-            )))
+            return Detection(
+                None,
+                True,
+                Problem(
+                    "",
+                    UNKNOWN_FORMAT,
+                    (
+                        f"line {number} is no known format (its fields: {fields}); "
+                        f"expected one of: {', '.join(f.name for f in candidates)}"
+                    ),
+                ),
+            )
     if first_line is None:
         return Detection(None, False, None)
-    return Detection(None, True, Problem("", UNKNOWN_FORMAT, (
-        f"none of the first {DETECT_LINES} lines is a JSON object: cannot tell the format"
-    )))
+    return Detection(
+        None,
+        True,
+        Problem(
+            "", UNKNOWN_FORMAT, (f"none of the first {DETECT_LINES} lines is a JSON object: cannot tell the format")
+        ),
+    )
 
 
 def choose_format(record: dict, candidates: Sequence[Format]) -> Format | None:

@@ -4,14 +4,21 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any, Iterable
+from typing import Any
 
 import msgspec
 
 from .formats import FORMATS, Format
 from .issues import (
-    FORMAT_MISMATCH, INVALID_JSON, INVALID_NUMBER, INVALID_UTF8, TOO_DEEP, WRONG_TYPE, Problem,
+    FORMAT_MISMATCH,
+    INVALID_JSON,
+    INVALID_NUMBER,
+    INVALID_UTF8,
+    TOO_DEEP,
+    WRONG_TYPE,
+    Problem,
 )
 from .schema import BadNumber, fits, json_kind, record_problems
 
@@ -44,9 +51,13 @@ def parse(line: bytes) -> tuple[Any, list[Problem]]:
     try:
         text = line.decode("utf-8")
     except UnicodeDecodeError as exc:
-        return None, [Problem("", INVALID_UTF8, (
-            f"byte 0x{line[exc.start]:02x} at byte {exc.start + 1} is not UTF-8: save the file as UTF-8"
-        ))]
+        return None, [
+            Problem(
+                "",
+                INVALID_UTF8,
+                (f"byte 0x{line[exc.start]:02x} at byte {exc.start + 1} is not UTF-8: save the file as UTF-8"),
+            )
+        ]
     try:
         value = _DECODER.decode(text)
     except RecursionError:
@@ -96,9 +107,13 @@ def diagnose(line: bytes, fmt: Format, fast_error: Exception) -> Diagnosis:
     if own and not fmt.built_as(set(value)):
         other = next((f for f in FORMATS.values() if f is not fmt and fits(value, f)), None)
         if other is not None:
-            own = [Problem("", FORMAT_MISMATCH, (
-                f"this record is {other.name} data, but the file is {fmt.name}: keep one format per file"
-            ))]
+            own = [
+                Problem(
+                    "",
+                    FORMAT_MISMATCH,
+                    (f"this record is {other.name} data, but the file is {fmt.name}: keep one format per file"),
+                )
+            ]
     problems += own
     if not problems:
         # Both readers disagree on this line (e.g. a lone surrogate the fast one rejects): say what it saw.

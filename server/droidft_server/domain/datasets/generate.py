@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Callable, Iterator
+from collections.abc import Callable, Iterator
 
 from .formats import get_format
 from .problems import SPACE, Problem, ProblemSequence
@@ -38,7 +38,9 @@ RENDERERS: dict[str, Callable[[Problem], dict]] = {
     "prompt_answer": lambda p: {"prompt": p.question, "answer": p.answer},
     "question_answer": lambda p: {"question": p.question, "answer": "\n".join(p.steps) + f"\n#### {p.answer}"},
     "preference": lambda p: {
-        "prompt": p.question, "chosen": f"The answer is {p.answer}.", "rejected": f"The answer is {p.wrong_answer}.",
+        "prompt": p.question,
+        "chosen": f"The answer is {p.answer}.",
+        "rejected": f"The answer is {p.wrong_answer}.",
     },
     "chat_messages": lambda p: {
         "messages": [{"role": "user", "content": p.question}, {"role": "assistant", "content": _worked(p)}],

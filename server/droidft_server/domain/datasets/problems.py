@@ -14,9 +14,46 @@ from .formats.dr_grpo import DOMAINS, EXPERTISE_LEVELS
 
 KINDS = ("arithmetic", "counting", "sorting", "unit_conversion")
 NAMES = (
-    "Ana", "Ben", "Chen", "Dara", "Eli", "Fay", "Gus", "Hana", "Ivan", "Jo", "Kai", "Lea", "Max", "Nia",
-    "Omar", "Pia", "Quinn", "Rosa", "Sam", "Tara", "Uma", "Vic", "Wen", "Xia", "Yuri", "Zoe", "Amir",
-    "Bea", "Cruz", "Dev", "Emma", "Finn", "Gia", "Hugo", "Isla", "Jon", "Kim", "Luis", "Mia", "Noor",
+    "Ana",
+    "Ben",
+    "Chen",
+    "Dara",
+    "Eli",
+    "Fay",
+    "Gus",
+    "Hana",
+    "Ivan",
+    "Jo",
+    "Kai",
+    "Lea",
+    "Max",
+    "Nia",
+    "Omar",
+    "Pia",
+    "Quinn",
+    "Rosa",
+    "Sam",
+    "Tara",
+    "Uma",
+    "Vic",
+    "Wen",
+    "Xia",
+    "Yuri",
+    "Zoe",
+    "Amir",
+    "Bea",
+    "Cruz",
+    "Dev",
+    "Emma",
+    "Finn",
+    "Gia",
+    "Hugo",
+    "Isla",
+    "Jon",
+    "Kim",
+    "Luis",
+    "Mia",
+    "Noor",
 )
 VARIANTS = 4
 DIGITS = 10
@@ -43,8 +80,12 @@ VOCABULARY = {
     "technical": Vocabulary("files", "servers", "port number", "response times in ms", "data center"),
 }
 LEVEL_BASE = {"beginner": 1, "intermediate": 11, "advanced": 21, "expert": 31}
-CONVERSIONS = (("km", "km", "m", 1000), ("hours", "hour", "minutes", 60), ("kg", "kg", "g", 1000),
-               ("minutes", "minute", "seconds", 60))
+CONVERSIONS = (
+    ("km", "km", "m", 1000),
+    ("hours", "hour", "minutes", 60),
+    ("kg", "kg", "g", 1000),
+    ("minutes", "minute", "seconds", 60),
+)
 
 
 @dataclass(frozen=True)
@@ -112,10 +153,11 @@ def _arithmetic(d: _Draw, level: int):
         steps, answer = (f"There are {a} {w.container}.", f"Each holds {b} {w.noun}.", f"{a} * {b} = {a * b}."), a * b
     else:
         total = a * b
-        question = (f"{d.name} shares {total} {w.noun} equally among {b} {w.container}. "
-                    f"How many {w.noun} go into each?")
-        steps, answer = (f"There are {total} {w.noun}.", f"Split them into {b} equal parts.",
-                         f"{total} / {b} = {a}."), a
+        question = f"{d.name} shares {total} {w.noun} equally among {b} {w.container}. How many {w.noun} go into each?"
+        steps, answer = (
+            (f"There are {total} {w.noun}.", f"Split them into {b} equal parts.", f"{total} / {b} = {a}."),
+            a,
+        )
     return question, steps, (0, 1, 1), str(answer), str(answer + 1)
 
 
@@ -135,10 +177,15 @@ def _sorting(d: _Draw, level: int):
     ordered = sorted(values)
     answer = ", ".join(map(str, ordered))
     wrong = ", ".join(map(str, [*ordered[:2], ordered[2] + 1]))
-    question = (f"{d.name} notes these {d.words.measures}: {values[0]}, {values[1]}, {values[2]}. "
-                "List them from smallest to largest.")
-    steps = (f"The values are {values[0]}, {values[1]} and {values[2]}.",
-             f"The smallest is {ordered[0]} and the largest is {ordered[2]}.", f"In order: {answer}.")
+    question = (
+        f"{d.name} notes these {d.words.measures}: {values[0]}, {values[1]}, {values[2]}. "
+        "List them from smallest to largest."
+    )
+    steps = (
+        f"The values are {values[0]}, {values[1]} and {values[2]}.",
+        f"The smallest is {ordered[0]} and the largest is {ordered[2]}.",
+        f"In order: {answer}.",
+    )
     return question, steps, (0, 1, 1), answer, wrong
 
 
@@ -153,5 +200,8 @@ def _unit_conversion(d: _Draw, level: int):
 
 
 _KIND_MAKERS = {
-    "arithmetic": _arithmetic, "counting": _counting, "sorting": _sorting, "unit_conversion": _unit_conversion,
+    "arithmetic": _arithmetic,
+    "counting": _counting,
+    "sorting": _sorting,
+    "unit_conversion": _unit_conversion,
 }

@@ -13,9 +13,10 @@ import gzip
 import io
 import os
 import stat
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, BinaryIO, Iterator
+from typing import Any, BinaryIO
 
 import msgspec
 
@@ -96,9 +97,14 @@ class _BoundedDecompression(io.BufferedIOBase):
             size = self._limit + 1 - self._stream.tell()  # never more than one past the limit at once
         data = self._stream.read(size)
         if self._stream.tell() > self._limit:
-            raise ReadLimitExceeded(DECOMPRESSED_TOO_LARGE, 0, (
-                f"the gzip stream expands past {self._limit:,} bytes (at most {MAX_EXPANSION}x its compressed "
-                f"size, or {MIN_DECOMPRESSED_LIMIT // 2**20} MiB); reading stopped"))
+            raise ReadLimitExceeded(
+                DECOMPRESSED_TOO_LARGE,
+                0,
+                (
+                    f"the gzip stream expands past {self._limit:,} bytes (at most {MAX_EXPANSION}x its compressed "
+                    f"size, or {MIN_DECOMPRESSED_LIMIT // 2**20} MiB); reading stopped"
+                ),
+            )
         return data
 
     def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
@@ -115,8 +121,11 @@ class _BoundedDecompression(io.BufferedIOBase):
 
 
 def _too_long(line: int, limit: int) -> ReadLimitExceeded:
-    return ReadLimitExceeded(LINE_TOO_LONG, line, (
-        f"line {line} is longer than {limit:,} bytes, the longest line read; reading stopped there"))
+    return ReadLimitExceeded(
+        LINE_TOO_LONG,
+        line,
+        (f"line {line} is longer than {limit:,} bytes, the longest line read; reading stopped there"),
+    )
 
 
 def line_batches(stream: BinaryIO, chunk_size: int = CHUNK_SIZE) -> Iterator[LineBatch]:

@@ -13,13 +13,17 @@ def data_errors(report: ValidationReport, listed: int = VIOLATIONS_LISTED) -> Dr
     violations = [
         PreconditionViolation(
             type=f"dataset_{issue.code}",
-            subject=" ".join(part for part in (f"{issue.file}:{issue.line}" if issue.line else issue.file,
-                                               issue.field_path) if part),
+            subject=" ".join(
+                part for part in (f"{issue.file}:{issue.line}" if issue.line else issue.file, issue.field_path) if part
+            ),
             description=issue.message,
         )
         for issue in report.first_errors(listed)
     ]
     return DroidftError(
-        ErrorKind.FAILED_PRECONDITION, Reason.DATASET_INVALID, report.summary(),
-        metadata={"error_count": str(report.error_count)}, precondition_violations=violations,
+        ErrorKind.FAILED_PRECONDITION,
+        Reason.DATASET_INVALID,
+        report.summary(),
+        metadata={"error_count": str(report.error_count)},
+        precondition_violations=violations,
     )

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import heapq
 from collections import Counter
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Iterable, Mapping
 
 from .issues import SEVERITY, Issue, Severity
 
@@ -64,8 +64,7 @@ class ValidationReport:
         if self.valid:
             return "no errors"
         kinds = ", ".join(
-            f"{code}: {count}" for code, count in sorted(self.issue_counts.items())
-            if SEVERITY[code] is Severity.ERROR
+            f"{code}: {count}" for code, count in sorted(self.issue_counts.items()) if SEVERITY[code] is Severity.ERROR
         )
         first = "; ".join(str(issue) for issue in self.first_errors(n))
         plural = "s" if self.error_count != 1 else ""
@@ -88,7 +87,7 @@ class IssueLog:
     def add_file_issue(self, file: str, code: str, message: str) -> None:
         self.add(Issue(file, 0, "", code, message))
 
-    def open_file(self, name: str) -> "FileIssues":
+    def open_file(self, name: str) -> FileIssues:
         return FileIssues(self, name)
 
 

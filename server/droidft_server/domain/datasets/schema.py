@@ -6,8 +6,9 @@ msgspec description, names each problem with its field path. It runs on failing 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import cache
-from typing import Any, Callable
+from typing import Any
 
 import msgspec
 import msgspec.inspect as mi
@@ -27,8 +28,14 @@ class BadNumber:
 
 
 _KIND_OF_VALUE = {
-    type(None): "null", bool: "boolean", int: "number", float: "number", BadNumber: "number",
-    str: "string", list: "array", dict: "object",
+    type(None): "null",
+    bool: "boolean",
+    int: "number",
+    float: "number",
+    BadNumber: "number",
+    str: "string",
+    list: "array",
+    dict: "object",
 }
 
 
@@ -38,8 +45,14 @@ def json_kind(value: Any) -> str:
 
 
 _KIND_OF_TYPE = {
-    mi.StrType: "string", mi.IntType: "number", mi.FloatType: "number", mi.BoolType: "boolean",
-    mi.ListType: "array", mi.DictType: "object", mi.StructType: "object", mi.NoneType: "null",
+    mi.StrType: "string",
+    mi.IntType: "number",
+    mi.FloatType: "number",
+    mi.BoolType: "boolean",
+    mi.ListType: "array",
+    mi.DictType: "object",
+    mi.StructType: "object",
+    mi.NoneType: "null",
 }
 
 

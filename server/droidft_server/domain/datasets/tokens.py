@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import math
 from collections import Counter
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Iterable
 
 from .report import TokenStatistics
 
@@ -52,7 +52,7 @@ class TokenCounter:
         """Measure the pending records; (line, tokens, exact) of those over max_seq_length."""
         over = []
         for start in range(0, len(self._pending), BATCH):
-            batch = self._pending[start:start + BATCH]
+            batch = self._pending[start : start + BATCH]
             huge = [(line, text) for line, text in batch if len(text) > self._certainly_too_long]
             normal = [(line, text) for line, text in batch if len(text) <= self._certainly_too_long]
             encodings = self._tokenizer.encode_batch_fast([text for _, text in normal], add_special_tokens=False)

@@ -43,8 +43,10 @@ def read_examples(path: Path, format_name: str) -> list[dict]:
     try:
         return [fmt.to_example(record) for _, record in iter_records(path, fmt.record_type)]
     except RecordError as error:
-        raise DataChanged(f"{error.path}:{error.line}: no longer {format_name} data ({error.reason}); "
-                          "the file changed after the job was accepted") from None
+        raise DataChanged(
+            f"{error.path}:{error.line}: no longer {format_name} data ({error.reason}); "
+            "the file changed after the job was accepted"
+        ) from None
 
 
 def decided_format(path: Path, method: str) -> str:

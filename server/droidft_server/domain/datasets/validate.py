@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import zlib
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from itertools import count
 from operator import not_
 from pathlib import Path
-from typing import BinaryIO, Callable
+from typing import BinaryIO
 
 import msgspec
 
@@ -23,11 +24,19 @@ from .detect import Detection, detect
 from .diagnose import diagnose
 from .duplicates import DuplicateFinder
 from .formats import FORMATS, Format, formats_for_method
-from .progress import ProgressCallback, ValidationProgress
 from .issues import (
-    DUPLICATE_RECORD, EMPTY_FILE, FORMAT_NOT_ACCEPTED, NO_TOKENIZER, NO_TRAIN_FILE, NOT_FOUND,
-    TOO_LONG, UNKNOWN_FORMAT, UNREADABLE_FILE, Problem,
+    DUPLICATE_RECORD,
+    EMPTY_FILE,
+    FORMAT_NOT_ACCEPTED,
+    NO_TOKENIZER,
+    NO_TRAIN_FILE,
+    NOT_FOUND,
+    TOO_LONG,
+    UNKNOWN_FORMAT,
+    UNREADABLE_FILE,
+    Problem,
 )
+from .progress import ProgressCallback, ValidationProgress
 from .reader import LineBatch, ReadLimitExceeded, line_batches, open_stream, split_files
 from .report import FileIssues, FileReport, IssueLog, ValidationReport
 from .tokens import TokenCounter, TokenizerMissing, load_tokenizer
@@ -61,9 +70,13 @@ def validate_path(path: str | Path, **options) -> ValidationReport:
         files = split_files(path)
         if "train" not in files:
             present = ", ".join(sorted(p.name for p in path.iterdir())[:10]) or "nothing"
-            missing.append((str(path), NO_TRAIN_FILE, (
-                f"the directory has no train.jsonl (it holds: {present}); name the training file train.jsonl"
-            )))
+            missing.append(
+                (
+                    str(path),
+                    NO_TRAIN_FILE,
+                    (f"the directory has no train.jsonl (it holds: {present}); name the training file train.jsonl"),
+                )
+            )
         sources = [(split, str(file), file) for split, file in files.items()]
     else:
         sources = [("", str(path), path)]
@@ -82,7 +95,9 @@ class _Validation:
         self.candidates = [FORMATS[name] for name in formats_for_method(options.method)]
         self.format: Format | None = None
 
-    def run(self, sources: list[tuple[str, str, Path | bytes]], missing: list[tuple[str, str, str]]) -> ValidationReport:
+    def run(
+        self, sources: list[tuple[str, str, Path | bytes]], missing: list[tuple[str, str, str]]
+    ) -> ValidationReport:
         for file, code, message in missing:
             self.log.add_file_issue(file, code, message)
         tokens = self._token_counter()
@@ -102,18 +117,24 @@ class _Validation:
     def _given_format(self, name: str) -> Format | None:
         fmt = FORMATS.get(self.options.format)
         if fmt is None:
-            self.log.add_file_issue(name, UNKNOWN_FORMAT, (
-                f'"{self.options.format}" is not a data format; known formats: {", ".join(FORMATS)}'
-            ))
+            self.log.add_file_issue(
+                name,
+                UNKNOWN_FORMAT,
+                (f'"{self.options.format}" is not a data format; known formats: {", ".join(FORMATS)}'),
+            )
         elif fmt not in self.candidates:
             self._not_accepted(name, fmt)
         return fmt
 
     def _not_accepted(self, name: str, fmt: Format) -> None:
-        self.log.add_file_issue(name, FORMAT_NOT_ACCEPTED, (
-            f"{fmt.name} data is not what {self.options.method} trains on; "
-            f"it takes: {', '.join(f.name for f in self.candidates)}"
-        ))
+        self.log.add_file_issue(
+            name,
+            FORMAT_NOT_ACCEPTED,
+            (
+                f"{fmt.name} data is not what {self.options.method} trains on; "
+                f"it takes: {', '.join(f.name for f in self.candidates)}"
+            ),
+        )
 
     def _token_counter(self) -> Callable[[], TokenCounter] | None:
         """A maker of one counter per file, sharing one loaded tokenizer; None without a model."""
@@ -126,8 +147,9 @@ class _Validation:
             return None
         return lambda: TokenCounter(tokenizer, self.options.max_seq_length)
 
-    def _file(self, split: str, name: str, source: Path | bytes,
-              tokens: Callable[[], TokenCounter] | None) -> FileReport:
+    def _file(
+        self, split: str, name: str, source: Path | bytes, tokens: Callable[[], TokenCounter] | None
+    ) -> FileReport:
         issues = self.log.open_file(name)
         scan = None
         try:
@@ -145,9 +167,12 @@ class _Validation:
         issues.end_batch()
         issues.close(scan.late_issues() if scan else ())
         return FileReport(
-            path=name, split=split, format=scan.format.name if scan else "",
+            path=name,
+            split=split,
+            format=scan.format.name if scan else "",
             record_count=scan.records if scan else 0,
-            error_count=issues.errors, warning_count=issues.warnings,
+            error_count=issues.errors,
+            warning_count=issues.warnings,
             field_presence=scan.field_presence() if scan else {},
             token_statistics=scan.tokens.statistics() if scan and scan.tokens else None,
         )
@@ -159,10 +184,15 @@ class _Validation:
         raw = getattr(stream, "fileobj", stream)  # a gzip stream: progress in compressed bytes
 
         def after_batch(records: int) -> None:
-            report(ValidationProgress(
-                file=name, bytes_read=self._bytes_done + raw.tell(), total_bytes=self._bytes_total,
-                records_read=self._records_done + records, issues_found=sum(self.log.counts.values()),
-            ))
+            report(
+                ValidationProgress(
+                    file=name,
+                    bytes_read=self._bytes_done + raw.tell(),
+                    total_bytes=self._bytes_total,
+                    records_read=self._records_done + records,
+                    issues_found=sum(self.log.counts.values()),
+                )
+            )
 
         return after_batch
 
@@ -219,10 +249,15 @@ class _FileScan:
             self.lines_read = batch.first_line + len(batch.lines) - 1
             if self.tokens is not None:
                 for line, length, exact in self.tokens.flush():
-                    self.issues.add(line, "", TOO_LONG, (
-                        f"{'' if exact else 'at least '}{length} tokens, over max_seq_length "
-                        f"{self.tokens.max_seq_length}: training cuts the rest; shorten it or raise max_seq_length"
-                    ))
+                    self.issues.add(
+                        line,
+                        "",
+                        TOO_LONG,
+                        (
+                            f"{'' if exact else 'at least '}{length} tokens, over max_seq_length "
+                            f"{self.tokens.max_seq_length}: training cuts the rest; shorten it or raise max_seq_length"
+                        ),
+                    )
             self.issues.end_batch()
             if after_batch is not None:
                 after_batch(self.records)

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Callable, Iterator
 
 from ..spec import JobSettings
 from .device import DeviceProfile
@@ -46,7 +46,9 @@ class _Prediction:
     trainable_parameters: int
 
 
-def _predict(settings: JobSettings, model: ModelFacts, lengths: TokenLengths | None, device: DeviceProfile) -> _Prediction:
+def _predict(
+    settings: JobSettings, model: ModelFacts, lengths: TokenLengths | None, device: DeviceProfile
+) -> _Prediction:
     work = workload(settings, lengths)
     train = trainable(settings, model)
     return _Prediction(

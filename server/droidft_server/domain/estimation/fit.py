@@ -22,9 +22,7 @@ def check_fit(estimate: Estimate) -> tuple[bool, str]:
     )
     if estimate.fits:
         return True, f"{figures}: fits"
-    fixes = [
-        f"{a.change} ({format_bytes(a.peak_memory_bytes)}{', fits' if a.fits else ''})" for a in estimate.advice
-    ]
+    fixes = [f"{a.change} ({format_bytes(a.peak_memory_bytes)}{', fits' if a.fits else ''})" for a in estimate.advice]
     message = f"{figures}: does not fit"
     if fixes:
         message += "; try " + ", ".join(fixes)

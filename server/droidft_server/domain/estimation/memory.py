@@ -41,7 +41,7 @@ class ActivationCopies:
     attention_backward: float = 2.22  # heads x sequence length: one block's score gradients
     framework_bytes: float = 1838.0  # measured per-token remainder (indices, masks, allocator slack)
 
-    def scaled(self, activations: float, logits: float) -> "ActivationCopies":
+    def scaled(self, activations: float, logits: float) -> ActivationCopies:
         """These copies with the vocabulary term scaled by `logits` and every other term by `activations`."""
         factors = {f.name: activations for f in fields(self)} | {"logits": logits}
         return ActivationCopies(**{name: getattr(self, name) * factor for name, factor in factors.items()})

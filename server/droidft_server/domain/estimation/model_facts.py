@@ -97,7 +97,11 @@ def _logical_shape(tensor: TensorInfo, by_name: dict[str, TensorInfo], quantizat
 
 def _is_quantisation_companion(name: str, by_name: dict[str, TensorInfo]) -> bool:
     for suffix in (".scales", ".biases"):
-        if name.endswith(suffix) and f"{name[: -len(suffix)]}.weight" in by_name and f"{name[: -len(suffix)]}.scales" in by_name:
+        if (
+            name.endswith(suffix)
+            and f"{name[: -len(suffix)]}.weight" in by_name
+            and f"{name[: -len(suffix)]}.scales" in by_name
+        ):
             return True
     return False
 

@@ -44,12 +44,12 @@ class Flops:
     weights_backward: float  # input gradients through those weights
     other: float  # attention, adapters: dense products of activations
 
-    def __add__(self, other: "Flops") -> "Flops":
+    def __add__(self, other: Flops) -> Flops:
         return Flops(
             self.weights + other.weights, self.weights_backward + other.weights_backward, self.other + other.other
         )
 
-    def scaled(self, factor: float) -> "Flops":
+    def scaled(self, factor: float) -> Flops:
         return Flops(self.weights * factor, self.weights_backward * factor, self.other * factor)
 
     def seconds(self, model: ModelFacts, device: DeviceProfile, efficiency: float = MATMUL_EFFICIENCY) -> float:

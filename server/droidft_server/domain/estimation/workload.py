@@ -9,8 +9,8 @@ sampled by mlx-lm-lora's batched generator, then one gradient over every complet
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 from ..method_families import PREFERENCE_METHODS
 from ..spec import JobSettings
@@ -29,7 +29,7 @@ class TokenLengths:
     max: int
 
     @classmethod
-    def from_counts(cls, counts: Sequence[int]) -> "TokenLengths":
+    def from_counts(cls, counts: Sequence[int]) -> TokenLengths:
         if not counts:
             raise ValueError("no records to measure")
         ordered = sorted(counts)

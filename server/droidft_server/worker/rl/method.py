@@ -102,4 +102,4 @@ def select_prompts(prompts: list[RlPrompt], method: PolicyMethod) -> list[RlProm
 def chat_messages(prompt: RlPrompt, method: PolicyMethod) -> list[dict[str, str]]:
     system = method.forced_system_prompt or prompt.system or method.default_system_prompt
     messages = [{"role": "system", "content": system}] if system else []
-    return messages + [{"role": "user", "content": prompt.prompt}]
+    return [*messages, {"role": "user", "content": prompt.prompt}]

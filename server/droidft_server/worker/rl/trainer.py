@@ -18,11 +18,12 @@ import mlx.nn as nn
 import mlx.optimizers as optim
 import mlx_lm
 import numpy as np
+
 from droidft.v1 import progress_pb2
 
+from ...domain import events
 from ...domain.datasets.training_data import read_job_data
 from ...domain.rewards import RewardScores, score_completions
-from ...domain import events
 from ..adapters import AdapterCheckpoints, set_up_adapter
 from ..contract import TrainingContext, TrainingResult
 from ..schedule import VALIDATION_REWARD, Schedule
@@ -118,7 +119,13 @@ class PolicyTrainer:
     def _loss(self, model, rollout: Rollout, advantages: mx.array, grad_mask: mx.array | None):
         log_probs, _ = policy_log_probs(model, rollout.inputs, self.method.sampling.temperature)
         return policy_loss(
-            log_probs, rollout.old_log_probs, advantages, rollout.mask, self.method.loss, rollout.ref_log_probs, grad_mask
+            log_probs,
+            rollout.old_log_probs,
+            advantages,
+            rollout.mask,
+            self.method.loss,
+            rollout.ref_log_probs,
+            grad_mask,
         )
 
     def iteration(self, batch: list[RlPrompt], window: _Window) -> None:

@@ -23,12 +23,12 @@ def register(subparsers) -> None:
     commands = parser.add_subparsers(dest="data_command", required=True, metavar="COMMAND")
 
     validate = commands.add_parser(
-        "validate", help="check every record of a data set (exit code 1 when not valid)",
+        "validate",
+        help="check every record of a data set (exit code 1 when not valid)",
         description="Check every record of a data set on the server (or, with --upload, a local file).",
     )
     validate.add_argument("path", metavar="PATH", help="JSONL file or directory with train/valid/test.jsonl")
-    validate.add_argument("--method", type=method_argument, metavar=METHOD_METAVAR,
-                          help="the method the data is for")
+    validate.add_argument("--method", type=method_argument, metavar=METHOD_METAVAR, help="the method the data is for")
     validate.add_argument("--format", default="", help="format to check against (default: detected)")
     validate.add_argument("--model", default="", metavar="PATH", help="model whose tokenizer measures lengths")
     validate.add_argument("--max-seq-length", type=int, metavar="N", help="token limit of the too_long check")
@@ -41,16 +41,27 @@ def register(subparsers) -> None:
     sample.add_argument("--format", required=True, help="e.g. chat_messages, grpo, preference")
     sample.add_argument("-n", "--count", type=int, metavar="N", help="records (default 100)")
     sample.add_argument("--seed", type=int, default=0)
-    sample.add_argument("-o", "--output", default="", metavar="PATH",
-                        help="file the server writes, under its data roots; without it the JSONL is printed")
+    sample.add_argument(
+        "-o",
+        "--output",
+        default="",
+        metavar="PATH",
+        help="file the server writes, under its data roots; without it the JSONL is printed",
+    )
     sample.add_argument("--overwrite", action="store_true", help="replace the output file if it exists")
     sample.set_defaults(handler=sample_data)
 
 
 def validate_data(args: argparse.Namespace, session: Session) -> int:
     source = {"content": Path(args.path).read_bytes()} if args.upload else {"path": args.path}
-    check = dict(**source, method=args.method, format=args.format, model_path=args.model,
-                 max_seq_length=args.max_seq_length, max_issues=args.max_issues)
+    check = dict(
+        **source,
+        method=args.method,
+        format=args.format,
+        model_path=args.model,
+        max_seq_length=args.max_seq_length,
+        max_issues=args.max_issues,
+    )
     if session.interactive and not args.json:
         response = _validate_showing_progress(session, check)
     else:

@@ -17,7 +17,9 @@ def token_lines(files: list[data_pb2.DatasetFileReport]) -> list[str]:
     return [
         f"{f.path}: tokens min {s.min}, mean {s.mean:.1f}, p95 {s.p95}, max {s.max}; "
         f"{s.over_max_seq_length} over max_seq_length"
-        for f in files if f.HasField("token_statistics") for s in [f.token_statistics]
+        for f in files
+        if f.HasField("token_statistics")
+        for s in [f.token_statistics]
     ]
 
 
@@ -55,5 +57,7 @@ def validation_report(response: data_pb2.ValidateDatasetResponse) -> str:
 def progress_line(progress: data_pb2.StreamDatasetValidationResponse) -> str:
     """One line of a data-set check under way, e.g. 'train.jsonl: 120.3 MiB of 200.0 MiB (60%), 41,003 records'."""
     share = f" ({100 * progress.bytes_read // progress.total_bytes}%)" if progress.total_bytes else ""
-    return (f"{progress.file}: {format_bytes(progress.bytes_read)} of {format_bytes(progress.total_bytes)}{share}, "
-            f"{progress.records_read:,} records, {progress.issues_found:,} issues")
+    return (
+        f"{progress.file}: {format_bytes(progress.bytes_read)} of {format_bytes(progress.total_bytes)}{share}, "
+        f"{progress.records_read:,} records, {progress.issues_found:,} issues"
+    )

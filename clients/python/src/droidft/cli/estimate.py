@@ -14,7 +14,8 @@ DOES_NOT_FIT_EXIT_CODE = 1
 
 def register(subparsers) -> None:
     parser = subparsers.add_parser(
-        "estimate", help="predict a job's peak memory and time (exit code 1 when it would not fit)",
+        "estimate",
+        help="predict a job's peak memory and time (exit code 1 when it would not fit)",
         description="Predict a job's peak memory and time without running it. Takes the same spec flags as train.",
     )
     add_spec_arguments(parser)

@@ -8,8 +8,9 @@ from droidft.v1 import resources_pb2
 
 def breakdown_rows(breakdown: resources_pb2.MemoryBreakdown) -> list[tuple[str, str]]:
     """Each memory component that takes any room, largest first."""
-    parts = [(field.name.removesuffix("_bytes").replace("_", " "), value)
-             for field, value in breakdown.ListFields() if value]
+    parts = [
+        (field.name.removesuffix("_bytes").replace("_", " "), value) for field, value in breakdown.ListFields() if value
+    ]
     return [(name, format_bytes(value)) for name, value in sorted(parts, key=lambda part: -part[1])]
 
 
@@ -18,7 +19,8 @@ def estimate_report(estimate: resources_pb2.ResourceEstimate) -> str:
     lines = [
         f"peak memory: {format_bytes(estimate.peak_memory_bytes)} of {format_bytes(estimate.available_memory_bytes)}"
         f" available on {estimate.device or 'the device'}: {verdict}",
-        f"time:        {estimate.seconds_per_iteration:.3g} s per iteration, {format_duration(estimate.total_seconds)} in all",
+        f"time:        {estimate.seconds_per_iteration:.3g} s per iteration, "
+        f"{format_duration(estimate.total_seconds)} in all",
         f"parameters:  {estimate.trainable_parameters:,} trainable of {estimate.total_parameters:,}",
     ]
     sections = ["\n".join(lines)]
@@ -27,8 +29,13 @@ def estimate_report(estimate: resources_pb2.ResourceEstimate) -> str:
         sections.append(format_table(("MEMORY", "SIZE"), rows))
     if estimate.advice:
         advice = (
-            (a.change, format_bytes(a.peak_memory_bytes), f"{a.seconds_per_iteration:.3g} s", "yes" if a.fits else "no",
-             a.description)
+            (
+                a.change,
+                format_bytes(a.peak_memory_bytes),
+                f"{a.seconds_per_iteration:.3g} s",
+                "yes" if a.fits else "no",
+                a.description,
+            )
             for a in estimate.advice
         )
         sections.append(format_table(("CHANGE", "PEAK MEMORY", "PER ITERATION", "FITS", "WHY"), advice))

@@ -25,7 +25,14 @@ def model_name(job: job_pb2.TrainingJob) -> str:
 
 def job_row(job: job_pb2.TrainingJob, now: float) -> tuple[str, ...]:
     age = format_age(now - job.create_time.ToNanoseconds() / 1e9) if job.HasField("create_time") else "-"
-    return (job.job_id, job_state_name(job.state), method_name(job.method), model_name(job), progress_text(job.metrics), age)
+    return (
+        job.job_id,
+        job_state_name(job.state),
+        method_name(job.method),
+        model_name(job),
+        progress_text(job.metrics),
+        age,
+    )
 
 
 def jobs_table(jobs: list[job_pb2.TrainingJob], now: float) -> str:
@@ -71,7 +78,9 @@ def _time_ago(job: job_pb2.TrainingJob, field: str, now: float) -> str:
     if not job.HasField(field):
         return ""
     stamp = getattr(job, field)
-    return f"{stamp.ToDatetime().strftime('%Y-%m-%d %H:%M:%S')} UTC ({format_age(now - stamp.ToNanoseconds() / 1e9)} ago)"
+    return (
+        f"{stamp.ToDatetime().strftime('%Y-%m-%d %H:%M:%S')} UTC ({format_age(now - stamp.ToNanoseconds() / 1e9)} ago)"
+    )
 
 
 def _run_time(job: job_pb2.TrainingJob) -> str:
@@ -83,8 +92,5 @@ def _run_time(job: job_pb2.TrainingJob) -> str:
 def checkpoints_table(checkpoints: list[job_pb2.Checkpoint]) -> str:
     if not checkpoints:
         return "No checkpoints yet."
-    rows = (
-        (c.iteration, format_bytes(c.size_bytes), "yes" if c.final else "", c.path)
-        for c in checkpoints
-    )
+    rows = ((c.iteration, format_bytes(c.size_bytes), "yes" if c.final else "", c.path) for c in checkpoints)
     return format_table(("ITERATION", "SIZE", "FINAL", "PATH"), rows)

@@ -18,8 +18,9 @@ def register(subparsers) -> None:
     commands = parser.add_subparsers(dest="jobs_command", required=True, metavar="COMMAND")
 
     listing = commands.add_parser("list", help="list jobs, newest first")
-    listing.add_argument("--state", action="append", default=[], choices=job_state_names(),
-                         help="only jobs in this state (repeatable)")
+    listing.add_argument(
+        "--state", action="append", default=[], choices=job_state_names(), help="only jobs in this state (repeatable)"
+    )
     listing.add_argument("--json", action="store_true")
     listing.set_defaults(handler=list_jobs)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from typing import Sequence
+from collections.abc import Sequence
 
 from google.protobuf import json_format
 
@@ -24,7 +24,9 @@ COMMAND_GROUPS = (methods, train, estimate, jobs, watch, plot, data)
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="droidft", description="Fine-tune language models on a droidft server.")
     parser.add_argument(
-        "--server", metavar="HOST:PORT", default=os.environ.get(SERVER_ENV, DEFAULT_TARGET),
+        "--server",
+        metavar="HOST:PORT",
+        default=os.environ.get(SERVER_ENV, DEFAULT_TARGET),
         help=f"server address (default: ${SERVER_ENV} or {DEFAULT_TARGET})",
     )
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")

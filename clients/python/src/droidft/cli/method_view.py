@@ -46,13 +46,14 @@ def method_section(info: methods_pb2.MethodInfo) -> str:
     if info.rewards:
         lines.append(f"  rewards: {', '.join(reward.name for reward in info.rewards)}")
     rows = (
-        (p.path, parameter_type_name(p.type), format_range(p), p.default_value, p.description)
-        for p in info.parameters
+        (p.path, parameter_type_name(p.type), format_range(p), p.default_value, p.description) for p in info.parameters
     )
     lines.append(format_table(PARAMETER_HEADERS, rows, indent="  "))
     return "\n".join(lines)
 
 
 def methods_overview(methods: list[methods_pb2.MethodInfo]) -> str:
-    rows = ((method_name(m.method), m.title, "yes" if m.available else "no", ", ".join(m.data_formats)) for m in methods)
+    rows = (
+        (method_name(m.method), m.title, "yes" if m.available else "no", ", ".join(m.data_formats)) for m in methods
+    )
     return format_table(("METHOD", "TITLE", "AVAILABLE", "DATA FORMATS"), rows)

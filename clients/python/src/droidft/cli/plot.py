@@ -10,9 +10,10 @@ from __future__ import annotations
 import argparse
 import re
 from collections import defaultdict
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterable, Iterator
+from typing import TYPE_CHECKING
 
 from droidft.cli.session import CommandError, Session
 from droidft.progress_stream import is_terminal_event
@@ -114,7 +115,7 @@ def training_figure(events: Iterable[progress_pb2.TrainingProgress], title: str 
         axes.set_xlabel("iteration")
         axes.xaxis.set_major_locator(MaxNLocator(integer=True))
         axes.grid(alpha=0.3)
-    for unused in figure.axes[len(panels):]:
+    for unused in figure.axes[len(panels) :]:
         unused.remove()
     if title:
         figure.suptitle(title)
@@ -160,7 +161,8 @@ def save_figure(figure: Figure, path: Path) -> None:
 
 def register(subparsers) -> None:
     parser = subparsers.add_parser(
-        "plot", help="draw a job's training curves to a PNG file",
+        "plot",
+        help="draw a job's training curves to a PNG file",
         description="Draw loss, validation loss, learning rate and (RL methods) reward and KL curves of a job.",
     )
     parser.add_argument("job_id", metavar="JOB")

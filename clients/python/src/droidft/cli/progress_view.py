@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from typing import Iterable, Sequence
+from collections.abc import Iterable, Sequence
 
 from droidft.cli.render import format_duration, format_number
 from droidft.enums import job_state_name
@@ -70,7 +70,7 @@ def progress_bar(report: progress_pb2.TrainReport, max_width: int = 200, loss_hi
     """
     filled = int(fraction_done(report) * BAR_WIDTH)
     bar = "[" + "#" * filled + "-" * (BAR_WIDTH - filled) + "]"
-    return "  ".join([bar] + _report_figures(report, loss_history))[:max_width]
+    return "  ".join([bar, *_report_figures(report, loss_history)])[:max_width]
 
 
 def event_line(event: progress_pb2.TrainingProgress) -> str:
@@ -78,7 +78,8 @@ def event_line(event: progress_pb2.TrainingProgress) -> str:
     kind = event.WhichOneof("event")
     if kind == "train_report":
         report = event.train_report
-        figures = _report_figures(report) + [
+        figures = [
+            *_report_figures(report),
             f"lr {report.learning_rate:.2e}",
             f"{report.iterations_per_second:.2f} it/s",
         ]
@@ -86,7 +87,8 @@ def event_line(event: progress_pb2.TrainingProgress) -> str:
     if kind == "eval_report":
         report = event.eval_report
         metrics = "".join(f"  {name} {format_number(value)}" for name, value in sorted(report.metrics.items()))
-        return f"eval        it {report.iteration}  val_loss {format_number(report.val_loss)}{metrics}  ({report.seconds:.1f}s)"
+        loss = format_number(report.val_loss)
+        return f"eval        it {report.iteration}  val_loss {loss}{metrics}  ({report.seconds:.1f}s)"
     if kind == "checkpoint_saved":
         saved = event.checkpoint_saved
         return f"checkpoint  it {saved.iteration}  {saved.path}{'  (final)' if saved.final else ''}"

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from typing import Iterable, Sequence
+from collections.abc import Iterable, Sequence
 
 from google.protobuf import json_format
 from google.protobuf.message import Message
@@ -22,7 +22,7 @@ def format_table(headers: Sequence[str], rows: Iterable[Sequence[object]], inden
 
 def format_duration(seconds: float) -> str:
     """A duration for a person, two units at most: "45s", "3m05s", "1h02m", "2d03h"."""
-    total = max(0, int(round(seconds)))
+    total = max(0, round(seconds))
     days, rest = divmod(total, 86_400)
     hours, rest = divmod(rest, 3_600)
     minutes, secs = divmod(rest, 60)

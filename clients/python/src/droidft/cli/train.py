@@ -12,7 +12,8 @@ from droidft.enums import job_state_name, method_name
 
 def register(subparsers) -> None:
     parser = subparsers.add_parser(
-        "train", help="start a training job",
+        "train",
+        help="start a training job",
         description="Start a training job. Paths are on the server. Flags override the --spec file.",
     )
     add_spec_arguments(parser)

@@ -16,7 +16,8 @@ CLEAR_LINE = "\r\x1b[K"
 
 def register(subparsers) -> None:
     parser = subparsers.add_parser(
-        "watch", help="follow a job's progress until it ends",
+        "watch",
+        help="follow a job's progress until it ends",
         description="Follow a job's progress until it ends. Exit code: 0 succeeded, 1 failed, 2 cancelled.",
     )
     parser.add_argument("job_id", metavar="JOB")

@@ -4,7 +4,15 @@ from __future__ import annotations
 
 from ...method_families import METHODS
 from . import (
-    chat_messages, dr_grpo, grpo, gspo, instruction_response, preference, prompt_answer, question_answer, text,
+    chat_messages,
+    dr_grpo,
+    grpo,
+    gspo,
+    instruction_response,
+    preference,
+    prompt_answer,
+    question_answer,
+    text,
 )
 from .base import Format
 
@@ -12,9 +20,18 @@ from .base import Format
 # (a Dr. GRPO record also fits grpo, whose decoder ignores the extra fields).
 FORMATS: dict[str, Format] = {
     module.FORMAT.name: module.FORMAT
-    for module in (dr_grpo, gspo, grpo, prompt_answer, question_answer, preference, chat_messages, instruction_response, text)
+    for module in (
+        dr_grpo,
+        gspo,
+        grpo,
+        prompt_answer,
+        question_answer,
+        preference,
+        chat_messages,
+        instruction_response,
+        text,
+    )
 }
-
 
 
 class UnknownFormatError(ValueError):

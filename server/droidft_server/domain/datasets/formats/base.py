@@ -6,8 +6,9 @@ and the slow path (schema.py) walks the same type to name every problem of a bro
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Annotated, Any, Callable, Literal, Sequence
+from typing import Annotated, Any, Literal
 
 import msgspec
 
@@ -63,7 +64,7 @@ class Format:
 
     @property
     def optional_fields(self) -> tuple[str, ...]:
-        return self.fields[len(self.required_fields):]
+        return self.fields[len(self.required_fields) :]
 
     def built_as(self, keys: set[str]) -> bool:
         """True when a record with these top-level keys is laid out as this format, valid or not."""

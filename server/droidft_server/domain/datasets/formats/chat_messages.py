@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ..issues import NO_ASSISTANT_TURN, Problem
-from .base import Format, Record, Messages, message_dicts, message_text
+from .base import Format, Messages, Record, message_dicts, message_text
 
 
 class ChatRecord(Record):
@@ -17,10 +17,13 @@ def check(record: ChatRecord) -> list[Problem] | None:
     for message in messages:
         if message.role == "assistant":
             return None
-    return [Problem(
-        "messages", NO_ASSISTANT_TURN,
-        'no message has role "assistant": SFT learns from assistant turns, so add the answer as one',
-    )]
+    return [
+        Problem(
+            "messages",
+            NO_ASSISTANT_TURN,
+            'no message has role "assistant": SFT learns from assistant turns, so add the answer as one',
+        )
+    ]
 
 
 FORMAT = Format(

@@ -18,10 +18,13 @@ def check(record: GspoRecord) -> list[Problem] | None:
     steps, flags = len(record.reasoning_steps), len(record.sparse_indicators)
     if steps == flags:
         return None
-    return [Problem(
-        "sparse_indicators", LENGTH_MISMATCH,
-        f"has {flags} entries but reasoning_steps has {steps}: give one 0 or 1 per reasoning step",
-    )]
+    return [
+        Problem(
+            "sparse_indicators",
+            LENGTH_MISMATCH,
+            f"has {flags} entries but reasoning_steps has {steps}: give one 0 or 1 per reasoning step",
+        )
+    ]
 
 
 FORMAT = Format(

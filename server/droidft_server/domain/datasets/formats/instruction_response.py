@@ -37,23 +37,41 @@ def check(record: InstructionRecord) -> list[Problem] | None:
         return [Problem("", CONFLICTING_FIELDS, "mixes instruction/response with prompt/completion: keep one pair")]
     first, second = used[0]
     if (first, second) == ("instruction", "response") and not present["response"]:
-        return [Problem("response", MISSING_FIELD,
-                        '"response" is missing: it pairs with "instruction" (Alpaca records give it as "output")')]
+        return [
+            Problem(
+                "response",
+                MISSING_FIELD,
+                '"response" is missing: it pairs with "instruction" (Alpaca records give it as "output")',
+            )
+        ]
     return [
         Problem(name, MISSING_FIELD, f'"{name}" is missing: it pairs with "{other}"')
-        for name, other in ((first, second), (second, first)) if not present[name]
+        for name, other in ((first, second), (second, first))
+        if not present[name]
     ] or None
 
 
 def _check_alpaca(record: InstructionRecord) -> list[Problem] | None:
     problems = []
-    if record.response is not msgspec.UNSET or record.prompt is not msgspec.UNSET or record.completion is not msgspec.UNSET:
-        problems.append(Problem("", CONFLICTING_FIELDS,
-                                "mixes Alpaca's input/output with response, prompt or completion: keep one form"))
+    if (
+        record.response is not msgspec.UNSET
+        or record.prompt is not msgspec.UNSET
+        or record.completion is not msgspec.UNSET
+    ):
+        problems.append(
+            Problem(
+                "", CONFLICTING_FIELDS, "mixes Alpaca's input/output with response, prompt or completion: keep one form"
+            )
+        )
     for name in ("instruction", ALPACA_ANSWER):
         if getattr(record, name) is msgspec.UNSET:
-            problems.append(Problem(name, MISSING_FIELD, f'"{name}" is missing: an Alpaca record is '
-                                    '{"instruction", "input" (optional), "output"}'))
+            problems.append(
+                Problem(
+                    name,
+                    MISSING_FIELD,
+                    f'"{name}" is missing: an Alpaca record is {{"instruction", "input" (optional), "output"}}',
+                )
+            )
     return problems or None
 
 
@@ -77,8 +95,9 @@ FORMAT = Format(
     name="instruction_response",
     record_type=InstructionRecord,
     methods=("sft",),
-    description=("An instruction and its response (or a prompt and its completion, or Alpaca's "
-                 "instruction, input and output)."),
+    description=(
+        "An instruction and its response (or a prompt and its completion, or Alpaca's instruction, input and output)."
+    ),
     training_text=training_text,
     to_example=to_example,
     check=check,

@@ -6,7 +6,7 @@ import msgspec
 
 from ...method_families import PREFERENCE_METHODS
 from ..issues import IDENTICAL_PAIR, Problem
-from .base import Format, Record, Messages, Text, joined, message_dicts, message_text, unset_to_none
+from .base import Format, Messages, Record, Text, joined, message_dicts, message_text, unset_to_none
 
 Answer = Text | Messages
 
@@ -32,8 +32,11 @@ def to_example(record: PreferenceRecord) -> dict:
     """The prompt as chat turns (system first), each answer as the assistant turns that follow it."""
     system = unset_to_none(record.system)
     prompt = ([{"role": "system", "content": system}] if system else []) + _turns(record.prompt, "user")
-    return {"prompt": prompt, "chosen": _turns(record.chosen, "assistant"),
-            "rejected": _turns(record.rejected, "assistant")}
+    return {
+        "prompt": prompt,
+        "chosen": _turns(record.chosen, "assistant"),
+        "rejected": _turns(record.rejected, "assistant"),
+    }
 
 
 def training_text(record: PreferenceRecord) -> str:

@@ -8,8 +8,8 @@ from typing import Literal
 import msgspec
 
 from ...method_families import POLICY_METHODS
-from .dr_grpo import DOMAINS
 from .base import Format, Record, Text, joined, unset_to_none
+from .dr_grpo import DOMAINS
 
 
 class PromptAnswerRecord(Record):
@@ -20,8 +20,12 @@ class PromptAnswerRecord(Record):
 
 
 def to_example(record: PromptAnswerRecord) -> dict:
-    return {"prompt": record.prompt, "answer": record.answer, "system": unset_to_none(record.system),
-            "domain": unset_to_none(record.domain)}
+    return {
+        "prompt": record.prompt,
+        "answer": record.answer,
+        "system": unset_to_none(record.system),
+        "domain": unset_to_none(record.domain),
+    }
 
 
 def training_text(record: PromptAnswerRecord) -> str:
