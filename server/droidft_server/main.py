@@ -68,7 +68,8 @@ def _add_serve_arguments(parser: argparse.ArgumentParser) -> None:
         action="append",
         default=[],
         metavar="DIR",
-        help="a directory requests may read models from (repeatable; default: the working directory)",
+        help="a directory requests may read models from (repeatable; relative model paths start at the first; "
+        "default: the working directory)",
     )
     parser.add_argument("--max-concurrent-jobs", type=int, default=1, help="jobs training at the same time")
     parser.add_argument(

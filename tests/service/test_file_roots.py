@@ -118,13 +118,11 @@ def test_the_state_directory_is_unreachable_even_under_a_root(served, tree):
     assert database.read_bytes() == before
 
 
-def test_relative_paths_start_at_the_first_data_root_and_the_job_keeps_them_resolved(served, tree):
+def test_relative_paths_start_at_the_first_root_of_their_kind_and_the_job_keeps_them_resolved(served, tree):
     root, _ = tree
     report = served.ValidateDataset(data_pb2.ValidateDatasetRequest(path="train.jsonl"))
     assert report.valid and report.files[0].path == str(root / "data" / "train.jsonl")
-    job = served.CreateTrainingJob(
-        service_pb2.CreateTrainingJobRequest(spec=_spec(str(root / "models" / "x" / ".." / "tiny"), "train.jsonl"))
-    )
+    job = served.CreateTrainingJob(service_pb2.CreateTrainingJobRequest(spec=_spec("x/../tiny", "train.jsonl")))
     assert (job.spec.model_path, job.spec.train_data_path) == (
         str(root / "models" / "tiny"),
         str(root / "data" / "train.jsonl"),

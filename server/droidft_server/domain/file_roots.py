@@ -1,8 +1,8 @@
 """Which files a request may touch: data under the data roots, models under the model roots, never
 the server's state directory.
 
-Every path a request names is resolved first (relative to the first data root, then `..` and every
-symlink), and only the resolved path is checked and used, so a symlink or `..` cannot lead out of a
+Every path a request names is resolved first (a relative one from the first root of its kind, then
+`..` and every symlink), and only the resolved path is checked and used, so a symlink or `..` cannot lead out of a
 root and the job records the file it really reads. A path outside the roots is refused before
 anything is read, written or even looked up there: the answer is the same whether it exists or not.
 Inside a root only regular files are read (never a FIFO or a device, which would block or never end),
@@ -45,13 +45,14 @@ class FileRoots:
             private=tuple(Path(p).resolve() for p in private),
         )
 
-    def resolve(self, raw: str) -> Path:
+    @staticmethod
+    def _resolve(raw: str, roots: tuple[Path, ...]) -> Path:
         path = Path(raw)
-        return (path if path.is_absolute() else self.data[0] / path).resolve()
+        return (path if path.is_absolute() else roots[0] / path).resolve()
 
     def _confined(self, field: str, raw: str, roots: tuple[Path, ...], kind: str) -> Path:
         try:
-            resolved = self.resolve(raw)
+            resolved = self._resolve(raw, roots)
         except (OSError, RuntimeError, ValueError) as error:  # a symlink loop, a NUL byte, a name too long
             raise _unusable(field, str(error)) from None
         if _inside(resolved, self.private):

@@ -159,8 +159,8 @@ export enum ErrorReason {
   INTERNAL = 17,
 
   /**
-   * PERMISSION_DENIED: the path, once resolved (relative to the first data root, `..` and symlinks
-   * followed), is outside the server's data roots (data) or model roots (models), or inside its state
+   * PERMISSION_DENIED: the path, once resolved (a relative one from the first root of its kind, `..` and
+   * symlinks followed), is outside the server's data roots (data) or model roots (models), or inside its state
    * directory; nothing was read or written. Metadata `field` and `path` (the resolved path).
    *
    * @generated from enum value: PATH_OUTSIDE_ROOTS = 18;

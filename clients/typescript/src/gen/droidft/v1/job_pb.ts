@@ -21,7 +21,7 @@ export const file_droidft_v1_job: GenFile = /*@__PURE__*/
 
 /**
  * Everything needed to run one fine-tuning job. Paths are on the server's file system, under its
- * model roots (model_path) and data roots (the data); a relative path starts at the first data root.
+ * model roots (model_path) and data roots (the data); a relative path starts at the first root of its kind.
  * The job keeps each path resolved (symlinks and `..` followed), as it was checked and read.
  *
  * @generated from message droidft.v1.TrainingJobSpec
