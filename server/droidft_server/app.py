@@ -18,7 +18,9 @@ from .domain.methods import catalogue
 from .domain.rewards import load_reward_plugins
 from .domain.runs import Runner
 from .persistence.sqlite_store import SqliteJobStore
+from .transport.auth import TokenFile
 from .transport.resources import estimate_resources
+from .transport.security import SecurityConfigError, is_loopback, server_credentials
 from .transport.server import BoundServer, start_server
 from .transport.servicer import TrainingServicer
 from .worker.blas import worker_threads
@@ -43,6 +45,11 @@ class ServerConfig:
     # Where requests may read data and write generated data, and read models; none: the working directory.
     data_roots: list[Path] = field(default_factory=list)
     model_roots: list[Path] = field(default_factory=list)
+    auth_token_file: Path | None = None  # bearer tokens every call but health needs; None: no tokens
+    allow_unauthenticated: bool = False  # serve beyond loopback without tokens, on purpose
+    tls_cert: Path | None = None  # the server's certificate chain (PEM); with tls_key, the port speaks TLS
+    tls_key: Path | None = None
+    tls_client_ca: Path | None = None  # CA of client certificates: mutual TLS, a client without one is refused
 
 
 class _CalibratedDevice:
@@ -68,6 +75,16 @@ def _process_runner(reward_plugins: list[str], blas_threads: int) -> Runner:
 
 class DroidftServer:
     def __init__(self, config: ServerConfig, runner: Runner | None = None):
+        # Refused before anything starts: serving beyond loopback without tokens must be asked for.
+        if config.auth_token_file is None and not config.allow_unauthenticated and not is_loopback(config.listen):
+            raise SecurityConfigError(
+                f"refusing to serve {config.listen} without --auth-token-file: any machine that reaches it could "
+                "train, read data and cancel jobs; give a token file, listen on 127.0.0.1, or pass "
+                "--allow-unauthenticated"
+            )
+        tokens = TokenFile(config.auth_token_file) if config.auth_token_file is not None else None
+        credentials = server_credentials(config.tls_cert, config.tls_key, config.tls_client_ca)
+        self.tokens = tokens
         config.state_dir.mkdir(parents=True, exist_ok=True)
         added = load_reward_plugins(config.reward_plugins)
         if added:
@@ -95,8 +112,13 @@ class DroidftServer:
         self.jobs.recover()
         methods = catalogue(AVAILABLE_METHODS)
         roots = FileRoots.of(config.data_roots, config.model_roots, private=[config.state_dir])
-        servicer = TrainingServicer(self.jobs, lambda: methods, lambda spec: estimate_resources(spec, device()), roots)
-        self._server: BoundServer = start_server(servicer, config.listen, max_workers=config.rpc_threads)
+        caller = (lambda context: tokens.caller(context.invocation_metadata()) or "") if tokens else (lambda _: "")
+        servicer = TrainingServicer(
+            self.jobs, lambda: methods, lambda spec: estimate_resources(spec, device()), roots, caller
+        )
+        self._server: BoundServer = start_server(
+            servicer, config.listen, max_workers=config.rpc_threads, tokens=tokens, credentials=credentials
+        )
         self.port = self._server.port
         log.info(
             "serving",
@@ -104,7 +126,14 @@ class DroidftServer:
             state_dir=str(config.state_dir),
             data_roots=[str(p) for p in roots.data],
             model_roots=[str(p) for p in roots.models],
+            tokens=tokens is not None,
+            tls="mutual" if config.tls_client_ca else bool(credentials),
         )
+
+    def reload_tokens(self) -> None:
+        """Read the token file again (SIGHUP): new tokens work and removed ones stop at once."""
+        if self.tokens is not None:
+            self.tokens.reload()
 
     def wait(self) -> None:
         self._server.server.wait_for_termination()

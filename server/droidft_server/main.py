@@ -16,6 +16,7 @@ from pathlib import Path
 COMMANDS = ("serve", "demo", "tiny-model", "convert-data")
 # Exit code of convert-data when it refuses a conversion (the droidft CLI's code for a refused request).
 REFUSED = 3
+USAGE = 2  # options that cannot serve as given, as argparse answers a bad flag
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -89,6 +90,22 @@ def _add_serve_arguments(parser: argparse.ArgumentParser) -> None:
         help="when a job's predicted peak memory does not fit the device: refuse it "
         "(RESOURCE_EXHAUSTED) or accept it with a warning in its events",
     )
+    parser.add_argument(
+        "--auth-token-file",
+        type=Path,
+        metavar="PATH",
+        help="bearer tokens, one a line (name:token names one); every call but health needs one; re-read on SIGHUP",
+    )
+    parser.add_argument(
+        "--allow-unauthenticated",
+        action="store_true",
+        help="serve an address beyond loopback without --auth-token-file (refused otherwise)",
+    )
+    parser.add_argument("--tls-cert", type=Path, metavar="PEM", help="the server's certificate chain: serve TLS")
+    parser.add_argument("--tls-key", type=Path, metavar="PEM", help="the private key of --tls-cert")
+    parser.add_argument(
+        "--tls-client-ca", type=Path, metavar="PEM", help="CA of client certificates: mutual TLS, others refused"
+    )
     parser.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
 
 
@@ -103,6 +120,8 @@ def _write_port_file(path: Path, port: int) -> None:
 def _serve(args: argparse.Namespace) -> int:
     from . import logging as droidft_logging
     from .app import DroidftServer, ServerConfig
+    from .transport.auth import TokenFileError
+    from .transport.security import SecurityConfigError
 
     droidft_logging.configure(args.log_level)
     config = ServerConfig(
@@ -114,11 +133,21 @@ def _serve(args: argparse.Namespace) -> int:
         refuse_when_memory_short=args.on_insufficient_memory == "refuse",
         data_roots=args.data_root,
         model_roots=args.model_root,
+        auth_token_file=args.auth_token_file,
+        allow_unauthenticated=args.allow_unauthenticated,
+        tls_cert=args.tls_cert,
+        tls_key=args.tls_key,
+        tls_client_ca=args.tls_client_ca,
     )
-    server = DroidftServer(config)
+    try:
+        server = DroidftServer(config)
+    except (SecurityConfigError, TokenFileError) as refused:
+        print(f"droidft-server: {refused}", file=sys.stderr)
+        return USAGE
     stop_requested = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop_requested.set())
+    signal.signal(signal.SIGHUP, lambda *_: server.reload_tokens())
     if args.port_file:
         _write_port_file(args.port_file, server.port)
     stop_requested.wait()

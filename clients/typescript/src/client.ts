@@ -1,6 +1,6 @@
 import { create, type DescMessage, type MessageInitShape, type MessageShape } from "@bufbuild/protobuf";
 import { createValidator, type Validator } from "@bufbuild/protovalidate";
-import { type CallOptions, type Client, createClient } from "@connectrpc/connect";
+import { type CallOptions, type Client, createClient, type Interceptor } from "@connectrpc/connect";
 import { createGrpcTransport, Http2SessionManager } from "@connectrpc/connect-node";
 import {
   type GenerateSampleDataResponse,
@@ -43,6 +43,21 @@ export interface DroidftClientOptions {
   readonly timeoutMs?: number;
   /** How streamProgress reconnects after a dropped connection. */
   readonly reconnect?: ReconnectPolicy;
+  /** Bearer token of a server that asks for one (its --auth-token-file), sent with every call. */
+  readonly token?: string;
+  /** TLS: `true` trusts the system's CAs; PEM contents give a CA, and a client certificate for mutual TLS. */
+  readonly tls?: true | TlsOptions;
+}
+
+export interface TlsOptions {
+  /** PEM of the CA that signed the server's certificate; default: the system's trusted roots. */
+  readonly ca?: string | Buffer;
+  /** PEM of this client's certificate chain, for a server that asks for one (mutual TLS). */
+  readonly cert?: string | Buffer;
+  /** PEM of that certificate's private key. */
+  readonly key?: string | Buffer;
+  /** Name to check the server's certificate for, when it is not the address's host. */
+  readonly serverName?: string;
 }
 
 export interface CreateTrainingJobOptions {
@@ -59,7 +74,7 @@ export interface StreamProgressOptions {
   readonly signal?: AbortSignal;
 }
 
-/** A typed client of droidft.v1.TrainingService over gRPC (HTTP/2, plaintext). */
+/** A typed client of droidft.v1.TrainingService over gRPC (HTTP/2, plaintext or TLS). */
 export class DroidftClient {
   private readonly sessions: Http2SessionManager;
   private readonly service: Client<typeof TrainingService>;
@@ -67,11 +82,18 @@ export class DroidftClient {
   private readonly timeoutMs: number | undefined;
   private readonly reconnect: ReconnectPolicy;
 
-  /** @param address "host:port", or a URL such as "http://host:port". */
+  /** @param address "host:port", or a URL such as "http://host:port" (with `tls`: "https://"). */
   constructor(address: string, options: DroidftClientOptions = {}) {
-    const baseUrl = address.includes("://") ? address : `http://${address}`;
-    this.sessions = new Http2SessionManager(baseUrl);
-    this.service = createClient(TrainingService, createGrpcTransport({ baseUrl, sessionManager: this.sessions }));
+    const scheme = options.tls ? "https" : "http";
+    const baseUrl = address.includes("://") ? address : `${scheme}://${address}`;
+    const tls = options.tls === true ? {} : options.tls;
+    const nodeOptions = tls ? { ca: tls.ca, cert: tls.cert, key: tls.key, servername: tls.serverName } : undefined;
+    this.sessions = new Http2SessionManager(baseUrl, undefined, nodeOptions);
+    const interceptors: Interceptor[] = options.token ? [bearer(options.token)] : [];
+    this.service = createClient(
+      TrainingService,
+      createGrpcTransport({ baseUrl, sessionManager: this.sessions, interceptors }),
+    );
     this.validator = (options.validate ?? true) ? createValidator() : undefined;
     this.timeoutMs = options.timeoutMs;
     this.reconnect = options.reconnect ?? defaultReconnectPolicy;
@@ -194,4 +216,12 @@ export class DroidftClient {
       throw fromCallError(error);
     }
   }
+}
+
+/** Sends `authorization: Bearer <token>` with every call. */
+function bearer(token: string): Interceptor {
+  return (next) => async (request) => {
+    request.header.set("authorization", `Bearer ${token}`);
+    return next(request);
+  };
 }

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { mkdtemp, rm } from "node:fs/promises";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
@@ -173,5 +173,35 @@ describe("droidft TypeScript client against a real server", () => {
     const events = await collect(client.streamProgress(job.jobId));
     assert.equal(finalState(events), JobState.CANCELLED);
     assert.equal((await client.getTrainingJob(job.jobId)).state, JobState.CANCELLED);
+  });
+});
+
+describe("droidft TypeScript client against a server that asks for a token", () => {
+  let dir: string;
+  let server: RunningServer;
+
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), "droidft-ts-auth-"));
+    await writeFile(join(dir, "tokens"), "ts:token-of-the-ts-test\n");
+    server = await startServer(join(dir, "server"), dir, ["--auth-token-file", join(dir, "tokens")]);
+  });
+
+  after(async () => {
+    await server?.stop();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  test("is refused without its token and served with it", async () => {
+    const anonymous = new DroidftClient(server.address);
+    const error = await rejection(anonymous.listTrainingMethods());
+    anonymous.close();
+    assert.equal(error.code, Code.Unauthenticated);
+    assert.equal(error.errorReason, ErrorReason.AUTHENTICATION_REQUIRED);
+    const client = new DroidftClient(server.address, { token: "token-of-the-ts-test" });
+    try {
+      assert.ok((await client.listTrainingMethods()).methods.length > 0);
+    } finally {
+      client.close();
+    }
   });
 });

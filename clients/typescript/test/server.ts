@@ -18,14 +18,14 @@ export interface RunningServer {
 }
 
 /** Starts the real server with its state under `dir`, reading models and data under `fileRoot`; resolves once its port file appears. */
-export async function startServer(dir: string, fileRoot: string): Promise<RunningServer> {
+export async function startServer(dir: string, fileRoot: string, extraArgs: string[] = []): Promise<RunningServer> {
   await mkdir(dir, { recursive: true });
   const portFile = join(dir, "port");
   const child = spawn(
     join(VENV_BIN, "droidft-server"),
     [
       "serve", "--listen", "127.0.0.1:0", "--port-file", portFile, "--state-dir", join(dir, "state"),
-      "--data-root", fileRoot, "--model-root", fileRoot,
+      "--data-root", fileRoot, "--model-root", fileRoot, ...extraArgs,
     ],
     { stdio: ["ignore", "pipe", "pipe"] },
   );

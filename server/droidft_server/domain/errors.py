@@ -25,6 +25,7 @@ class ErrorKind(Enum):
     RESOURCE_EXHAUSTED = "resource_exhausted"
     UNIMPLEMENTED = "unimplemented"
     UNAVAILABLE = "unavailable"
+    UNAUTHENTICATED = "unauthenticated"
 
 
 @dataclass(frozen=True)

@@ -126,8 +126,9 @@ class JobManager:
     # -- requests -----------------------------------------------------------------------------
 
     def create(
-        self, spec: job_pb2.TrainingJobSpec, *, request_id: str = "", validate_only: bool = False
+        self, spec: job_pb2.TrainingJobSpec, *, request_id: str = "", validate_only: bool = False, creator: str = ""
     ) -> job_pb2.TrainingJob:
+        """Accept a job after its preflight; `creator` names the caller's token (empty without tokens)."""
         self._check_method(spec)
         # A retry is answered before the (slow) preflight, and again under the lock in case a twin won the race.
         if (earlier := self._earlier_job(request_id, spec)) is not None:
@@ -140,7 +141,11 @@ class JobManager:
             if (earlier := self._earlier_job(request_id, spec)) is not None:
                 return earlier
             job = job_pb2.TrainingJob(
-                spec=spec, method=METHOD_OF_CONFIG[method_name(spec)], state=states.QUEUED, request_id=request_id
+                spec=spec,
+                method=METHOD_OF_CONFIG[method_name(spec)],
+                state=states.QUEUED,
+                request_id=request_id,
+                creator=creator,
             )
             job.metrics.total_iterations = settings.iterations
             if validate_only:

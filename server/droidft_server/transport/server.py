@@ -10,6 +10,7 @@ from grpc_reflection.v1alpha import reflection
 
 from droidft.v1 import service_pb2, service_pb2_grpc
 
+from .auth import AuthInterceptor, TokenFile
 from .interceptor import GuardInterceptor
 
 SERVICE_NAME = service_pb2.DESCRIPTOR.services_by_name["TrainingService"].full_name
@@ -28,11 +29,23 @@ class BoundServer:
         self.server.stop(grace).wait()
 
 
-def start_server(servicer: service_pb2_grpc.TrainingServiceServicer, listen: str, *, max_workers: int) -> BoundServer:
-    """Serve on `listen` (HOST:PORT, port 0 picks a free one) and return the bound port."""
+def start_server(
+    servicer: service_pb2_grpc.TrainingServiceServicer,
+    listen: str,
+    *,
+    max_workers: int,
+    tokens: TokenFile | None = None,
+    credentials: grpc.ServerCredentials | None = None,
+) -> BoundServer:
+    """Serve on `listen` (HOST:PORT, port 0 picks a free one) and return the bound port.
+
+    With `tokens`, every call but health checks needs one of them; with `credentials`, the port speaks TLS.
+    """
+    # Authentication first: a caller without a token learns nothing, not even whether its request is valid.
+    interceptors = ([AuthInterceptor(tokens)] if tokens is not None else []) + [GuardInterceptor()]
     server = grpc.server(
         futures.ThreadPoolExecutor(max_workers=max_workers),
-        interceptors=[GuardInterceptor()],
+        interceptors=interceptors,
         options=[
             ("grpc.max_receive_message_length", MESSAGE_LIMIT_BYTES),
             ("grpc.max_send_message_length", MESSAGE_LIMIT_BYTES),
@@ -43,7 +56,7 @@ def start_server(servicer: service_pb2_grpc.TrainingServiceServicer, listen: str
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     names = (SERVICE_NAME, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name, reflection.SERVICE_NAME)
     reflection.enable_server_reflection(names, server)
-    port = server.add_insecure_port(listen)
+    port = server.add_secure_port(listen, credentials) if credentials else server.add_insecure_port(listen)
     if port == 0:
         raise OSError(f"cannot listen on {listen}")
     server.start()

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import grpc
+
 from droidft.v1 import data_pb2, service_pb2, service_pb2_grpc
 
 from ..domain.file_roots import FileRoots
@@ -16,11 +18,19 @@ from . import datasets
 
 
 class TrainingServicer(service_pb2_grpc.TrainingServiceServicer):
-    def __init__(self, jobs: JobManager, methods: Callable[[], list], estimate: Callable, roots: FileRoots):
+    def __init__(
+        self,
+        jobs: JobManager,
+        methods: Callable[[], list],
+        estimate: Callable,
+        roots: FileRoots,
+        caller: Callable[[grpc.ServicerContext], str] = lambda context: "",
+    ):
         self._jobs = jobs
         self._methods = methods
         self._estimate = estimate
         self._roots = roots
+        self._caller = caller  # the name of the calling token, "" without tokens
 
     def _confined_check(self, request: data_pb2.ValidateDatasetRequest) -> data_pb2.ValidateDatasetRequest:
         confined = data_pb2.ValidateDatasetRequest()
@@ -58,7 +68,9 @@ class TrainingServicer(service_pb2_grpc.TrainingServiceServicer):
 
     def CreateTrainingJob(self, request, context):
         spec = self._roots.confine_spec(request.spec)
-        return self._jobs.create(spec, request_id=request.request_id, validate_only=request.validate_only)
+        return self._jobs.create(
+            spec, request_id=request.request_id, validate_only=request.validate_only, creator=self._caller(context)
+        )
 
     def GetTrainingJob(self, request, context):
         return self._jobs.get(request.job_id)

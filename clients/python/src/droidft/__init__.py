@@ -1,6 +1,7 @@
 """Python client and CLI of droidft, the MLX fine-tuning service (droidft.v1.TrainingService)."""
 
 from droidft.aio import AsyncClient
+from droidft.call_options import Tls
 from droidft.client import Client
 from droidft.errors import DroidftError, FieldViolation, PreconditionViolation, Reason
 from droidft.job_handle import AsyncJobHandle, JobHandle
@@ -16,4 +17,5 @@ __all__ = [
     "PreconditionViolation",
     "Reason",
     "RetryPolicy",
+    "Tls",
 ]

@@ -11,7 +11,7 @@ import grpc.aio
 from google.protobuf.message import Message
 
 from droidft import rpcs
-from droidft.call_options import CHANNEL_OPTIONS, DEFAULT_TARGET, CallOptions, MetadataLike, seconds_left
+from droidft.call_options import DEFAULT_TARGET, CallOptions, MetadataLike, TlsLike, open_channel, seconds_left
 from droidft.enums import StateLike
 from droidft.errors import DroidftError, from_rpc_error
 from droidft.job_handle import AsyncJobHandle
@@ -58,7 +58,10 @@ class AsyncClient:
         target: the server's "host:port".
         timeout: deadline in seconds of each unary call (streams last as long as the job); None: none.
         metadata: sent with every call, a dict or (key, value) pairs.
-        channel: a grpc.aio channel to use as is (then `target` is ignored, and close() leaves it open).
+        token: the bearer token of a server that asks for one (its --auth-token-file); None: none.
+        tls: TLS to the server: a droidft.Tls (a CA, a client certificate), True for the system's roots;
+            None: plaintext.
+        channel: a grpc.aio channel to use as is (then `target` and `tls` are ignored, and close() leaves it open).
         retry_policy: how stream_progress reconnects after a dropped connection.
     """
 
@@ -68,21 +71,24 @@ class AsyncClient:
         *,
         timeout: float | None = None,
         metadata: MetadataLike = None,
+        token: str | None = None,
+        tls: TlsLike = None,
         channel: grpc.aio.Channel | None = None,
         retry_policy: RetryPolicy = RetryPolicy(),
     ) -> None:
         self._target = target
+        self._tls = tls
         self._owns_channel = channel is None
         self._channel = channel
         self._opened_stub: service_pb2_grpc.TrainingServiceStub | None = None
-        self._options = CallOptions.of(timeout, metadata)
+        self._options = CallOptions.of(timeout, metadata, token)
         self._retry_policy = retry_policy
 
     @property
     def _stub(self) -> service_pb2_grpc.TrainingServiceStub:
         if self._opened_stub is None:
             if self._channel is None:
-                self._channel = grpc.aio.insecure_channel(self._target, options=CHANNEL_OPTIONS)
+                self._channel = open_channel(self._target, self._tls, asyncio=True)
             self._opened_stub = service_pb2_grpc.TrainingServiceStub(self._channel)
         return self._opened_stub
 

@@ -1,10 +1,15 @@
-"""Settings every call of a client carries, and the deadlines of calls that must end in time (JobHandle.wait)."""
+"""Settings every call of a client carries (deadline, metadata, the bearer token), how its channel is
+opened (plaintext or TLS), and the deadlines of calls that must end in time (JobHandle.wait)."""
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
+
+import grpc
 
 MetadataLike = Mapping[str, str] | Iterable[tuple[str, str]] | None
 
@@ -20,6 +25,53 @@ CHANNEL_OPTIONS = (
 
 
 @dataclass(frozen=True)
+class Tls:
+    """TLS to the server.
+
+    Args:
+        ca_file: PEM of the CA that signed the server's certificate; None: the system's trusted roots.
+        cert_file: PEM of this client's certificate chain, for a server that asks for one (mutual TLS).
+        key_file: PEM of that certificate's private key.
+        server_name: the name to check the server's certificate for, when it is not the target's host.
+    """
+
+    ca_file: str | os.PathLike | None = None
+    cert_file: str | os.PathLike | None = None
+    key_file: str | os.PathLike | None = None
+    server_name: str | None = None
+
+    def credentials(self) -> grpc.ChannelCredentials:
+        if (self.cert_file is None) != (self.key_file is None):
+            raise ValueError("give both cert_file and key_file for a client certificate, or neither")
+        return grpc.ssl_channel_credentials(
+            root_certificates=_read(self.ca_file),
+            private_key=_read(self.key_file),
+            certificate_chain=_read(self.cert_file),
+        )
+
+    def channel_options(self) -> tuple[tuple[str, str], ...]:
+        return (("grpc.ssl_target_name_override", self.server_name),) if self.server_name else ()
+
+
+def _read(path: str | os.PathLike | None) -> bytes | None:
+    return Path(path).read_bytes() if path is not None else None
+
+
+TlsLike = Tls | bool | None  # True: TLS with the system's roots; None or False: plaintext
+
+
+def open_channel(target: str, tls: TlsLike, *, asyncio: bool = False) -> grpc.Channel | grpc.aio.Channel:
+    """A channel to `target`, over TLS when asked (a Tls, or True for the system's roots)."""
+    grpc_module = grpc.aio if asyncio else grpc
+    if not tls:
+        return grpc_module.insecure_channel(target, options=CHANNEL_OPTIONS)
+    settings = tls if isinstance(tls, Tls) else Tls()
+    return grpc_module.secure_channel(
+        target, settings.credentials(), options=CHANNEL_OPTIONS + settings.channel_options()
+    )
+
+
+@dataclass(frozen=True)
 class CallOptions:
     """Deadline of unary calls (streams run as long as the job) and metadata sent with every call."""
 
@@ -27,9 +79,16 @@ class CallOptions:
     metadata: tuple[tuple[str, str], ...] = ()
 
     @classmethod
-    def of(cls, timeout: float | None, metadata: MetadataLike) -> CallOptions:
+    def of(cls, timeout: float | None, metadata: MetadataLike, token: str | None = None) -> CallOptions:
         pairs = metadata.items() if isinstance(metadata, Mapping) else (metadata or ())
-        return cls(timeout=timeout, metadata=tuple((str(k).lower(), v) for k, v in pairs))
+        sent = tuple((str(k).lower(), v) for k, v in pairs)
+        if token:
+            sent += (("authorization", f"Bearer {token}"),)
+        return cls(timeout=timeout, metadata=sent)
+
+    def __repr__(self) -> str:  # the token stays out of logs and tracebacks
+        shown = tuple((k, "<redacted>" if k == "authorization" else v) for k, v in self.metadata)
+        return f"CallOptions(timeout={self.timeout!r}, metadata={shown!r})"
 
     def timeout_within(self, deadline: float | None) -> float | None:
         """The timeout of one unary call made before `deadline`: the client's timeout, cut short by it."""

@@ -10,7 +10,7 @@ import grpc
 from google.protobuf.message import Message
 
 from droidft import rpcs
-from droidft.call_options import CHANNEL_OPTIONS, DEFAULT_TARGET, CallOptions, MetadataLike, seconds_left
+from droidft.call_options import DEFAULT_TARGET, CallOptions, MetadataLike, TlsLike, open_channel, seconds_left
 from droidft.enums import StateLike
 from droidft.errors import DroidftError, from_rpc_error
 from droidft.job_handle import JobHandle
@@ -55,7 +55,10 @@ class Client:
         target: the server's "host:port".
         timeout: deadline in seconds of each unary call (streams last as long as the job); None: none.
         metadata: sent with every call, a dict or (key, value) pairs.
-        channel: a channel to use as is (then `target` is ignored, and close() leaves it open).
+        token: the bearer token of a server that asks for one (its --auth-token-file); None: none.
+        tls: TLS to the server: a droidft.Tls (a CA, a client certificate), True for the system's roots;
+            None: plaintext.
+        channel: a channel to use as is (then `target` and `tls` are ignored, and close() leaves it open).
         retry_policy: how stream_progress reconnects after a dropped connection.
     """
 
@@ -65,13 +68,15 @@ class Client:
         *,
         timeout: float | None = None,
         metadata: MetadataLike = None,
+        token: str | None = None,
+        tls: TlsLike = None,
         channel: grpc.Channel | None = None,
         retry_policy: RetryPolicy = RetryPolicy(),
     ) -> None:
         self._owns_channel = channel is None
-        self._channel = channel if channel is not None else grpc.insecure_channel(target, options=CHANNEL_OPTIONS)
+        self._channel = channel if channel is not None else open_channel(target, tls)
         self._stub = service_pb2_grpc.TrainingServiceStub(self._channel)
-        self._options = CallOptions.of(timeout, metadata)
+        self._options = CallOptions.of(timeout, metadata, token)
         self._retry_policy = retry_policy
 
     def __enter__(self) -> Client:

@@ -6,15 +6,17 @@ import argparse
 import os
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from google.protobuf import json_format
 
-from droidft.call_options import DEFAULT_TARGET
+from droidft.call_options import DEFAULT_TARGET, Tls
 from droidft.cli import data, estimate, jobs, methods, plot, train, watch
 from droidft.cli.session import CommandError, Session
 from droidft.errors import DroidftError, UnavailableError
 
 SERVER_ENV = "DROIDFT_SERVER"
+TOKEN_ENV = "DROIDFT_TOKEN"
 ERROR_EXIT_CODE = 3
 INTERRUPTED_EXIT_CODE = 130
 BROKEN_PIPE_EXIT_CODE = 141  # what a shell reports for a reader that went away (128 + SIGPIPE)
@@ -29,16 +31,31 @@ def build_parser() -> argparse.ArgumentParser:
         default=os.environ.get(SERVER_ENV, DEFAULT_TARGET),
         help=f"server address (default: ${SERVER_ENV} or {DEFAULT_TARGET})",
     )
+    parser.add_argument(
+        "--token",
+        default=os.environ.get(TOKEN_ENV),
+        help=f"bearer token of a server that asks for one (default: ${TOKEN_ENV}, which keeps it out of `ps`)",
+    )
+    parser.add_argument("--tls", action="store_true", help="speak TLS, trusting the system's CAs")
+    parser.add_argument("--tls-ca", type=Path, metavar="PEM", help="speak TLS, trusting this CA (implies --tls)")
+    parser.add_argument("--tls-cert", type=Path, metavar="PEM", help="client certificate for mutual TLS")
+    parser.add_argument("--tls-key", type=Path, metavar="PEM", help="private key of --tls-cert")
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for group in COMMAND_GROUPS:
         group.register(subparsers)
     return parser
 
 
+def _tls(args: argparse.Namespace) -> Tls | None:
+    if not (args.tls or args.tls_ca or args.tls_cert or args.tls_key):
+        return None
+    return Tls(ca_file=args.tls_ca, cert_file=args.tls_cert, key_file=args.tls_key)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one command; returns its exit code (0 success, 3 error; watch: 1 failed, 2 cancelled)."""
     args = build_parser().parse_args(argv)
-    session = Session(server=args.server, out=sys.stdout)
+    session = Session(server=args.server, out=sys.stdout, token=args.token, tls=_tls(args))
     try:
         return args.handler(args, session)
     except BrokenPipeError:

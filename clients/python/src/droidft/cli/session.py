@@ -6,6 +6,7 @@ import shutil
 from dataclasses import dataclass, field
 from typing import TextIO
 
+from droidft.call_options import Tls
 from droidft.client import Client
 
 
@@ -17,12 +18,14 @@ class CommandError(Exception):
 class Session:
     server: str
     out: TextIO
+    token: str | None = field(default=None, repr=False)
+    tls: Tls | None = None
     _client: Client | None = field(default=None, repr=False)
 
     @property
     def client(self) -> Client:
         if self._client is None:
-            self._client = Client(self.server)
+            self._client = Client(self.server, token=self.token, tls=self.tls)
         return self._client
 
     @property

@@ -27,6 +27,7 @@ class ErrorReason(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     PATH_OUTSIDE_ROOTS: _ClassVar[ErrorReason]
     NOT_A_REGULAR_FILE: _ClassVar[ErrorReason]
     OUTPUT_EXISTS: _ClassVar[ErrorReason]
+    AUTHENTICATION_REQUIRED: _ClassVar[ErrorReason]
 ERROR_REASON_UNSPECIFIED: ErrorReason
 INVALID_REQUEST: ErrorReason
 JOB_NOT_FOUND: ErrorReason
@@ -48,3 +49,4 @@ INTERNAL: ErrorReason
 PATH_OUTSIDE_ROOTS: ErrorReason
 NOT_A_REGULAR_FILE: ErrorReason
 OUTPUT_EXISTS: ErrorReason
+AUTHENTICATION_REQUIRED: ErrorReason

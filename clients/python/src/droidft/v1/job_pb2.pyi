@@ -117,7 +117,7 @@ class JobMetrics(_message.Message):
     def __init__(self, iteration: _Optional[int] = ..., total_iterations: _Optional[int] = ..., train_loss: _Optional[float] = ..., val_loss: _Optional[float] = ..., learning_rate: _Optional[float] = ..., iterations_per_second: _Optional[float] = ..., tokens_per_second: _Optional[float] = ..., trained_tokens: _Optional[int] = ..., peak_memory_bytes: _Optional[int] = ..., method_metrics: _Optional[_Mapping[str, float]] = ...) -> None: ...
 
 class TrainingJob(_message.Message):
-    __slots__ = ("job_id", "spec", "method", "state", "create_time", "start_time", "end_time", "error", "metrics", "device", "output_dir", "adapter_path", "last_sequence", "request_id")
+    __slots__ = ("job_id", "spec", "method", "state", "create_time", "start_time", "end_time", "error", "metrics", "device", "output_dir", "adapter_path", "last_sequence", "request_id", "creator")
     JOB_ID_FIELD_NUMBER: _ClassVar[int]
     SPEC_FIELD_NUMBER: _ClassVar[int]
     METHOD_FIELD_NUMBER: _ClassVar[int]
@@ -132,6 +132,7 @@ class TrainingJob(_message.Message):
     ADAPTER_PATH_FIELD_NUMBER: _ClassVar[int]
     LAST_SEQUENCE_FIELD_NUMBER: _ClassVar[int]
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    CREATOR_FIELD_NUMBER: _ClassVar[int]
     job_id: str
     spec: TrainingJobSpec
     method: _methods_pb2.TrainingMethod
@@ -146,7 +147,8 @@ class TrainingJob(_message.Message):
     adapter_path: str
     last_sequence: int
     request_id: str
-    def __init__(self, job_id: _Optional[str] = ..., spec: _Optional[_Union[TrainingJobSpec, _Mapping]] = ..., method: _Optional[_Union[_methods_pb2.TrainingMethod, str]] = ..., state: _Optional[_Union[JobState, str]] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., start_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., end_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., error: _Optional[_Union[JobError, _Mapping]] = ..., metrics: _Optional[_Union[JobMetrics, _Mapping]] = ..., device: _Optional[str] = ..., output_dir: _Optional[str] = ..., adapter_path: _Optional[str] = ..., last_sequence: _Optional[int] = ..., request_id: _Optional[str] = ...) -> None: ...
+    creator: str
+    def __init__(self, job_id: _Optional[str] = ..., spec: _Optional[_Union[TrainingJobSpec, _Mapping]] = ..., method: _Optional[_Union[_methods_pb2.TrainingMethod, str]] = ..., state: _Optional[_Union[JobState, str]] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., start_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., end_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., error: _Optional[_Union[JobError, _Mapping]] = ..., metrics: _Optional[_Union[JobMetrics, _Mapping]] = ..., device: _Optional[str] = ..., output_dir: _Optional[str] = ..., adapter_path: _Optional[str] = ..., last_sequence: _Optional[int] = ..., request_id: _Optional[str] = ..., creator: _Optional[str] = ...) -> None: ...
 
 class Checkpoint(_message.Message):
     __slots__ = ("iteration", "path", "size_bytes", "create_time", "final")
