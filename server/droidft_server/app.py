@@ -13,7 +13,7 @@ from .domain import preflight
 from .domain.estimation import DeviceProfile
 from .domain.file_roots import FileRoots
 from .domain.job_estimate import resources_fit
-from .domain.jobs import JobManager
+from .domain.jobs import DEFAULT_MAX_QUEUED_JOBS, JobManager
 from .domain.methods import catalogue
 from .domain.rewards import load_reward_plugins
 from .domain.runs import Runner
@@ -37,6 +37,7 @@ class ServerConfig:
     state_dir: Path
     listen: str = "127.0.0.1:50051"
     max_concurrent_jobs: int = 1
+    max_queued_jobs: int = DEFAULT_MAX_QUEUED_JOBS  # jobs waiting QUEUED at most; past it creates are refused
     rpc_threads: int = 64
     reward_plugins: list[str] = field(default_factory=list)
     refuse_when_memory_short: bool = True  # False: accept the job and warn in its events
@@ -99,6 +100,7 @@ class DroidftServer:
             config.state_dir / "jobs",
             available_methods=AVAILABLE_METHODS,
             max_concurrent_jobs=config.max_concurrent_jobs,
+            max_queued_jobs=config.max_queued_jobs,
             preflight=preflight.run_checks(
                 [
                     preflight.model_loadable,

@@ -74,6 +74,12 @@ def _add_serve_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--max-concurrent-jobs", type=int, default=1, help="jobs training at the same time")
     parser.add_argument(
+        "--max-queued-jobs",
+        type=int,
+        default=1000,
+        help="jobs waiting QUEUED at most; past it CreateTrainingJob answers RESOURCE_EXHAUSTED (QUEUE_FULL)",
+    )
+    parser.add_argument(
         "--rpc-threads", type=int, default=64, help="threads serving RPCs; each open progress stream holds one"
     )
     parser.add_argument(
@@ -128,6 +134,7 @@ def _serve(args: argparse.Namespace) -> int:
         state_dir=args.state_dir.resolve(),
         listen=args.listen,
         max_concurrent_jobs=args.max_concurrent_jobs,
+        max_queued_jobs=args.max_queued_jobs,
         rpc_threads=args.rpc_threads,
         reward_plugins=args.reward_plugin,
         refuse_when_memory_short=args.on_insufficient_memory == "refuse",

@@ -26,6 +26,7 @@ class ErrorKind(Enum):
     UNIMPLEMENTED = "unimplemented"
     UNAVAILABLE = "unavailable"
     UNAUTHENTICATED = "unauthenticated"
+    OUT_OF_RANGE = "out_of_range"
 
 
 @dataclass(frozen=True)

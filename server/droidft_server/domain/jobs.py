@@ -32,6 +32,7 @@ from .runs import Runner, RunOutcome
 from .spec import METHOD_OF_CONFIG, method_name, resolve
 
 DEFAULT_PAGE_SIZE = 50
+DEFAULT_MAX_QUEUED_JOBS = 1000
 # Watchers re-check their stream's liveness this often even without events (a client that vanished
 # without the transport noticing); events themselves wake them at once.
 _WATCH_RECHECK_SECONDS = 5.0
@@ -70,11 +71,16 @@ def _encode_page_token(job: job_pb2.TrainingJob) -> str:
 def _decode_page_token(token: str) -> tuple[int, str]:
     try:
         micros, job_id = base64.urlsafe_b64decode(token.encode()).decode().split(":", 1)
-        return int(micros), job_id
+        decoded = int(micros), job_id
     except (ValueError, UnicodeDecodeError) as error:
-        raise invalid_argument(
-            [FieldViolation("page_token", "not a token from a previous page", "page_token.valid")]
-        ) from error
+        raise _bad_page_token() from error
+    if not 0 <= decoded[0] < 2**63:  # what a stored create_time can be; more would overflow the store's integers
+        raise _bad_page_token()
+    return decoded
+
+
+def _bad_page_token():
+    return invalid_argument([FieldViolation("page_token", "not a token from a previous page", "page_token.valid")])
 
 
 class JobManager:
@@ -86,6 +92,7 @@ class JobManager:
         *,
         available_methods: Iterable[str],
         max_concurrent_jobs: int = 1,
+        max_queued_jobs: int = DEFAULT_MAX_QUEUED_JOBS,
         preflight: Preflight | None = None,
     ):
         self._store = store
@@ -93,6 +100,7 @@ class JobManager:
         self._jobs_dir = jobs_dir
         self._available = frozenset(available_methods)
         self._max_concurrent = max_concurrent_jobs
+        self._max_queued = max_queued_jobs
         self._preflight = preflight or (lambda spec: [])
         self._lock = threading.RLock()
         self._changed = threading.Condition(self._lock)
@@ -133,6 +141,8 @@ class JobManager:
         # A retry is answered before the (slow) preflight, and again under the lock in case a twin won the race.
         if (earlier := self._earlier_job(request_id, spec)) is not None:
             return earlier
+        if not validate_only:
+            self._check_queue_room()  # before the (slow) preflight, and again under the lock
         warnings = self._preflight(spec)
         settings = resolve(spec)
         with self._lock:
@@ -150,6 +160,7 @@ class JobManager:
             job.metrics.total_iterations = settings.iterations
             if validate_only:
                 return job
+            self._check_queue_room()
             job.job_id = _new_job_id()
             job.create_time.CopyFrom(events.now())
             job.output_dir = str(self._jobs_dir / job.job_id)
@@ -164,6 +175,19 @@ class JobManager:
             self._changed.notify_all()
             self._schedule()
             return self._copy(job)
+
+    def _check_queue_room(self) -> None:
+        """A job that would wait behind --max-queued-jobs others is refused; one that starts at once never is."""
+        with self._lock:
+            would_wait = len(self._running) >= self._max_concurrent or self._queue
+            if would_wait and len(self._queue) >= self._max_queued:
+                raise DroidftError(
+                    ErrorKind.RESOURCE_EXHAUSTED,
+                    Reason.QUEUE_FULL,
+                    f"{len(self._queue)} jobs are already waiting, the most this server queues; "
+                    "retry once some have started, or cancel queued ones",
+                    {"max_queued_jobs": str(self._max_queued)},
+                )
 
     def _earlier_job(self, request_id: str, spec: job_pb2.TrainingJobSpec) -> job_pb2.TrainingJob | None:
         """The job an earlier request with this request_id created, if any (idempotent retries)."""
@@ -255,7 +279,15 @@ class JobManager:
     ) -> Iterator[progress_pb2.TrainingProgress]:
         """The job's stored events after `after_sequence`, then live ones, ending after the terminal event."""
         job = self.get(job_id)
-        if states.is_terminal(job.state) and after_sequence >= job.last_sequence:
+        if after_sequence > job.last_sequence:
+            raise DroidftError(
+                ErrorKind.OUT_OF_RANGE,
+                Reason.SEQUENCE_PAST_END,
+                f"after_sequence {after_sequence} is past job {job_id}'s last event, {job.last_sequence}: "
+                "resume from a sequence number the job has sent",
+                {"job_id": job_id, "last_sequence": str(job.last_sequence)},
+            )
+        if states.is_terminal(job.state) and after_sequence == job.last_sequence:
             return
         while is_active():
             stored = self._store.events_after(job_id, after_sequence)

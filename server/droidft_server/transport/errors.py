@@ -21,6 +21,7 @@ STATUS_CODES = {
     ErrorKind.UNIMPLEMENTED: code_pb2.UNIMPLEMENTED,
     ErrorKind.UNAVAILABLE: code_pb2.UNAVAILABLE,
     ErrorKind.UNAUTHENTICATED: code_pb2.UNAUTHENTICATED,
+    ErrorKind.OUT_OF_RANGE: code_pb2.OUT_OF_RANGE,
 }
 
 

@@ -24,7 +24,7 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x17\x64roidft/v1/errors.proto\x12\ndroidft.v1*\x83\x04\n\x0b\x45rrorReason\x12\x1c\n\x18\x45RROR_REASON_UNSPECIFIED\x10\x00\x12\x13\n\x0fINVALID_REQUEST\x10\x01\x12\x11\n\rJOB_NOT_FOUND\x10\x02\x12\x15\n\x11REQUEST_ID_REUSED\x10\x03\x12\x18\n\x14JOB_ALREADY_FINISHED\x10\x04\x12\x18\n\x14SERVER_SHUTTING_DOWN\x10\x05\x12\x14\n\x10SERVER_RESTARTED\x10\x06\x12\x17\n\x13WORKER_START_FAILED\x10\x07\x12\x12\n\x0eWORKER_CRASHED\x10\x08\x12\x12\n\x0eTRAINING_ERROR\x10\t\x12\x13\n\x0fMODEL_NOT_FOUND\x10\n\x12\x14\n\x10MODEL_UNLOADABLE\x10\x0b\x12\x14\n\x10MODEL_UNREADABLE\x10\x0c\x12\x15\n\x11\x44\x41TASET_NOT_FOUND\x10\r\x12\x13\n\x0f\x44\x41TASET_INVALID\x10\x0e\x12\x17\n\x13INSUFFICIENT_MEMORY\x10\x0f\x12\x18\n\x14METHOD_NOT_AVAILABLE\x10\x10\x12\x0c\n\x08INTERNAL\x10\x11\x12\x16\n\x12PATH_OUTSIDE_ROOTS\x10\x12\x12\x16\n\x12NOT_A_REGULAR_FILE\x10\x13\x12\x11\n\rOUTPUT_EXISTS\x10\x14\x12\x1b\n\x17\x41UTHENTICATION_REQUIRED\x10\x15\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x17\x64roidft/v1/errors.proto\x12\ndroidft.v1*\xaa\x04\n\x0b\x45rrorReason\x12\x1c\n\x18\x45RROR_REASON_UNSPECIFIED\x10\x00\x12\x13\n\x0fINVALID_REQUEST\x10\x01\x12\x11\n\rJOB_NOT_FOUND\x10\x02\x12\x15\n\x11REQUEST_ID_REUSED\x10\x03\x12\x18\n\x14JOB_ALREADY_FINISHED\x10\x04\x12\x18\n\x14SERVER_SHUTTING_DOWN\x10\x05\x12\x14\n\x10SERVER_RESTARTED\x10\x06\x12\x17\n\x13WORKER_START_FAILED\x10\x07\x12\x12\n\x0eWORKER_CRASHED\x10\x08\x12\x12\n\x0eTRAINING_ERROR\x10\t\x12\x13\n\x0fMODEL_NOT_FOUND\x10\n\x12\x14\n\x10MODEL_UNLOADABLE\x10\x0b\x12\x14\n\x10MODEL_UNREADABLE\x10\x0c\x12\x15\n\x11\x44\x41TASET_NOT_FOUND\x10\r\x12\x13\n\x0f\x44\x41TASET_INVALID\x10\x0e\x12\x17\n\x13INSUFFICIENT_MEMORY\x10\x0f\x12\x18\n\x14METHOD_NOT_AVAILABLE\x10\x10\x12\x0c\n\x08INTERNAL\x10\x11\x12\x16\n\x12PATH_OUTSIDE_ROOTS\x10\x12\x12\x16\n\x12NOT_A_REGULAR_FILE\x10\x13\x12\x11\n\rOUTPUT_EXISTS\x10\x14\x12\x1b\n\x17\x41UTHENTICATION_REQUIRED\x10\x15\x12\x15\n\x11SEQUENCE_PAST_END\x10\x16\x12\x0e\n\nQUEUE_FULL\x10\x17\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -32,5 +32,5 @@ _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'droidft.v1.errors_pb2', _gl
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_ERRORREASON']._serialized_start=40
-  _globals['_ERRORREASON']._serialized_end=555
+  _globals['_ERRORREASON']._serialized_end=594
 # @@protoc_insertion_point(module_scope)

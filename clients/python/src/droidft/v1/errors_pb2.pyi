@@ -28,6 +28,8 @@ class ErrorReason(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     NOT_A_REGULAR_FILE: _ClassVar[ErrorReason]
     OUTPUT_EXISTS: _ClassVar[ErrorReason]
     AUTHENTICATION_REQUIRED: _ClassVar[ErrorReason]
+    SEQUENCE_PAST_END: _ClassVar[ErrorReason]
+    QUEUE_FULL: _ClassVar[ErrorReason]
 ERROR_REASON_UNSPECIFIED: ErrorReason
 INVALID_REQUEST: ErrorReason
 JOB_NOT_FOUND: ErrorReason
@@ -50,3 +52,5 @@ PATH_OUTSIDE_ROOTS: ErrorReason
 NOT_A_REGULAR_FILE: ErrorReason
 OUTPUT_EXISTS: ErrorReason
 AUTHENTICATION_REQUIRED: ErrorReason
+SEQUENCE_PAST_END: ErrorReason
+QUEUE_FULL: ErrorReason
