@@ -4,7 +4,11 @@ from pathlib import Path
 
 import pytest
 
+from droidft_server import logging as droidft_logging
 from droidft_server.worker import blas
+
+# Servers started in this process log JSON to stderr, as droidft-server does: stdout stays the CLI's.
+droidft_logging.configure("info")
 
 # Tests that train in this process use the BLAS a worker uses (it must be chosen before MLX is imported).
 blas.load(blas.worker_threads(1))

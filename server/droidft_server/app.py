@@ -19,9 +19,11 @@ from .domain.rewards import load_reward_plugins
 from .domain.runs import Runner
 from .persistence.sqlite_store import SqliteJobStore
 from .transport.auth import TokenFile
+from .transport.interceptor import StreamCount
+from .transport.metrics import Metrics
 from .transport.resources import estimate_resources
 from .transport.security import SecurityConfigError, is_loopback, server_credentials
-from .transport.server import BoundServer, start_server
+from .transport.server import DEFAULT_MAX_STREAMS, BoundServer, start_server
 from .transport.servicer import TrainingServicer
 from .worker.blas import worker_threads
 from .worker.trainers import TRAINERS
@@ -38,7 +40,8 @@ class ServerConfig:
     listen: str = "127.0.0.1:50051"
     max_concurrent_jobs: int = 1
     max_queued_jobs: int = DEFAULT_MAX_QUEUED_JOBS  # jobs waiting QUEUED at most; past it creates are refused
-    rpc_threads: int = 64
+    rpc_threads: int = 64  # threads running blocking work for calls (streams cost none)
+    max_streams: int = DEFAULT_MAX_STREAMS  # open streams at most; past it a new one is RESOURCE_EXHAUSTED
     reward_plugins: list[str] = field(default_factory=list)
     refuse_when_memory_short: bool = True  # False: accept the job and warn in its events
     calibration_dir: Path | None = None  # where the device calibration is cached; default: state_dir
@@ -50,6 +53,7 @@ class ServerConfig:
     allow_unauthenticated: bool = False  # serve beyond loopback without tokens, on purpose
     tls_cert: Path | None = None  # the server's certificate chain (PEM); with tls_key, the port speaks TLS
     tls_key: Path | None = None
+    metrics_listen: str | None = None  # HOST:PORT of the Prometheus /metrics endpoint; None: no metrics
     tls_client_ca: Path | None = None  # CA of client certificates: mutual TLS, a client without one is refused
 
 
@@ -118,9 +122,22 @@ class DroidftServer:
         servicer = TrainingServicer(
             self.jobs, lambda: methods, lambda spec: estimate_resources(spec, device()), roots, caller
         )
+        metrics = Metrics() if config.metrics_listen else None
         self._server: BoundServer = start_server(
-            servicer, config.listen, max_workers=config.rpc_threads, tokens=tokens, credentials=credentials
+            servicer,
+            config.listen,
+            max_workers=config.rpc_threads,
+            tokens=tokens,
+            credentials=credentials,
+            max_streams=config.max_streams,
+            metrics=metrics,
         )
+        self._metrics_http = None
+        self.metrics_port = None
+        if metrics is not None:
+            metrics.watch(self.jobs.overview, lambda: self._server.open_streams.value)
+            self._metrics_http = metrics.serve(config.metrics_listen)
+            self.metrics_port = self._metrics_http.server_port
         self.port = self._server.port
         log.info(
             "serving",
@@ -132,16 +149,20 @@ class DroidftServer:
             tls="mutual" if config.tls_client_ca else bool(credentials),
         )
 
+    @property
+    def open_streams(self) -> StreamCount:
+        return self._server.open_streams
+
     def reload_tokens(self) -> None:
         """Read the token file again (SIGHUP): new tokens work and removed ones stop at once."""
         if self.tokens is not None:
             self.tokens.reload()
 
-    def wait(self) -> None:
-        self._server.server.wait_for_termination()
-
     def stop(self, grace: float = 5.0) -> None:
         log.info("stopping")
         self.jobs.shutdown()
         self._server.stop(grace)
+        if self._metrics_http is not None:
+            self._metrics_http.shutdown()
+            self._metrics_http.server_close()
         self._store.close()

@@ -80,7 +80,13 @@ def _add_serve_arguments(parser: argparse.ArgumentParser) -> None:
         help="jobs waiting QUEUED at most; past it CreateTrainingJob answers RESOURCE_EXHAUSTED (QUEUE_FULL)",
     )
     parser.add_argument(
-        "--rpc-threads", type=int, default=64, help="threads serving RPCs; each open progress stream holds one"
+        "--rpc-threads", type=int, default=64, help="threads running the blocking work of calls (streams hold none)"
+    )
+    parser.add_argument(
+        "--max-streams",
+        type=int,
+        default=10_000,
+        help="open streams at most; past it a new stream answers RESOURCE_EXHAUSTED (TOO_MANY_STREAMS)",
     )
     parser.add_argument(
         "--reward-plugin",
@@ -112,6 +118,11 @@ def _add_serve_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--tls-client-ca", type=Path, metavar="PEM", help="CA of client certificates: mutual TLS, others refused"
     )
+    parser.add_argument(
+        "--metrics-listen",
+        metavar="HOST:PORT",
+        help="serve Prometheus metrics at http://HOST:PORT/metrics (no tokens there: keep it on a private address)",
+    )
     parser.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
 
 
@@ -136,6 +147,7 @@ def _serve(args: argparse.Namespace) -> int:
         max_concurrent_jobs=args.max_concurrent_jobs,
         max_queued_jobs=args.max_queued_jobs,
         rpc_threads=args.rpc_threads,
+        max_streams=args.max_streams,
         reward_plugins=args.reward_plugin,
         refuse_when_memory_short=args.on_insufficient_memory == "refuse",
         data_roots=args.data_root,
@@ -145,6 +157,7 @@ def _serve(args: argparse.Namespace) -> int:
         tls_cert=args.tls_cert,
         tls_key=args.tls_key,
         tls_client_ca=args.tls_client_ca,
+        metrics_listen=args.metrics_listen,
     )
     try:
         server = DroidftServer(config)

@@ -287,7 +287,7 @@ def test_a_job_that_cannot_fit_is_refused_or_warned_about(tmp_path, spec, roots)
     )
     try:
         job = warning.jobs.create(spec)
-        first_log = next(e.log for e in warning.jobs.watch(job.job_id, 0, lambda: True) if e.HasField("log"))
+        first_log = next(e.log for e in warning.jobs.events_after(job.job_id) if e.HasField("log"))
         assert "does not fit" in first_log.message and first_log.level == progress_pb2.LOG_LEVEL_WARNING
     finally:
         warning.stop(grace=0)

@@ -88,7 +88,9 @@ export class DroidftClient {
     const baseUrl = address.includes("://") ? address : `${scheme}://${address}`;
     const tls = options.tls === true ? {} : options.tls;
     const nodeOptions = tls ? { ca: tls.ca, cert: tls.cert, key: tls.key, servername: tls.serverName } : undefined;
-    this.sessions = new Http2SessionManager(baseUrl, undefined, nodeOptions);
+    // Keepalive: a ping every 30 s (the server allows one every 10 s), the connection given up 10 s after
+    // an unanswered one, so a quiet progress stream notices a vanished server.
+    this.sessions = new Http2SessionManager(baseUrl, { pingIntervalMs: 30_000, pingTimeoutMs: 10_000 }, nodeOptions);
     const interceptors: Interceptor[] = options.token ? [bearer(options.token)] : [];
     this.service = createClient(
       TrainingService,

@@ -1,17 +1,20 @@
-"""The job manager: accepts jobs, schedules them onto a runner, records every event and serves watchers.
+"""The job manager: accepts jobs, schedules them onto a runner, and records what becomes of them.
 
 One lock guards the in-memory view; every change is written to the store together with the event
-that caused it, so the event log and the job row never disagree.
+that caused it (through the event log, which also serves watchers), so the event log and the job
+row never disagree.
 """
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import threading
 import time
 import uuid
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
@@ -28,14 +31,12 @@ from .errors import (
     job_not_found,
     shutting_down,
 )
+from .event_log import EventLog
 from .runs import Runner, RunOutcome
 from .spec import METHOD_OF_CONFIG, method_name, resolve
 
 DEFAULT_PAGE_SIZE = 50
 DEFAULT_MAX_QUEUED_JOBS = 1000
-# Watchers re-check their stream's liveness this often even without events (a client that vanished
-# without the transport noticing); events themselves wake them at once.
-_WATCH_RECHECK_SECONDS = 5.0
 
 # Raises DroidftError for a spec that cannot run; returns warnings to record in the job's log.
 Preflight = Callable[[job_pb2.TrainingJobSpec], list[str]]
@@ -50,17 +51,21 @@ class JobStore(Protocol):
         self, *, states: Iterable[int], limit: int, before: tuple[int, str] | None
     ) -> list[job_pb2.TrainingJob]: ...
     def jobs_in_states(self, states: Iterable[int]) -> list[job_pb2.TrainingJob]: ...
+    def count_by_state(self) -> dict[int, int]: ...
     def events_after(
         self, job_id: str, after_sequence: int, limit: int = 1000
     ) -> list[progress_pb2.TrainingProgress]: ...
 
 
+@dataclass(frozen=True)
+class JobsOverview:
+    by_state: dict[int, int]  # JobState value -> jobs
+    queued: int
+    running: list[job_pb2.TrainingJob]
+
+
 def _new_job_id() -> str:
     return f"job-{time.strftime('%Y%m%d-%H%M%S', time.gmtime())}-{uuid.uuid4().hex[:8]}"
-
-
-def is_terminal_event(event: progress_pb2.TrainingProgress) -> bool:
-    return event.WhichOneof("event") == "state_change" and states.is_terminal(event.state_change.state)
 
 
 def _encode_page_token(job: job_pb2.TrainingJob) -> str:
@@ -103,7 +108,7 @@ class JobManager:
         self._max_queued = max_queued_jobs
         self._preflight = preflight or (lambda spec: [])
         self._lock = threading.RLock()
-        self._changed = threading.Condition(self._lock)
+        self._log = EventLog(store)
         self._active: dict[str, job_pb2.TrainingJob] = {}  # queued and running jobs, the authoritative copy
         self._queue: deque[str] = deque()
         self._running: set[str] = set()
@@ -128,7 +133,7 @@ class JobManager:
         """Stop accepting work, stop running jobs (their adapters are saved) and release watchers."""
         with self._lock:
             self._closed = True
-            self._changed.notify_all()
+        self._log.close()
         self._runner.shutdown()
 
     # -- requests -----------------------------------------------------------------------------
@@ -167,12 +172,11 @@ class JobManager:
             accepted = progress_pb2.StateChange(
                 previous_state=job_pb2.JOB_STATE_UNSPECIFIED, state=states.QUEUED, message="accepted"
             )
-            first_events = [self._next_event(job, progress_pb2.TrainingProgress(state_change=accepted))]
-            first_events += [self._next_event(job, events.log(progress_pb2.LOG_LEVEL_WARNING, w)) for w in warnings]
-            self._store.insert_job(job, first_events)
+            first = [progress_pb2.TrainingProgress(state_change=accepted)]
+            first += [events.log(progress_pb2.LOG_LEVEL_WARNING, warning) for warning in warnings]
+            self._log.insert(job, [self._log.number(job, event) for event in first])
             self._active[job.job_id] = job
             self._queue.append(job.job_id)
-            self._changed.notify_all()
             self._schedule()
             return self._copy(job)
 
@@ -250,6 +254,13 @@ class JobManager:
                 )
             return self._copy(job)
 
+    def overview(self) -> JobsOverview:
+        """What the metrics show: jobs by state, the queue's length, and the figures of running jobs."""
+        with self._lock:
+            running = [self._copy(self._active[job_id]) for job_id in sorted(self._running)]
+            queued = len(self._queue)
+        return JobsOverview(self._store.count_by_state(), queued, running)
+
     def checkpoints(self, job_id: str) -> list[job_pb2.Checkpoint]:
         self.get(job_id)
         found = []
@@ -274,11 +285,14 @@ class JobManager:
             yield from batch
             after = batch[-1].sequence
 
-    def watch(
-        self, job_id: str, after_sequence: int, is_active: Callable[[], bool]
-    ) -> Iterator[progress_pb2.TrainingProgress]:
+    def events_after(self, job_id: str, after_sequence: int = 0) -> list[progress_pb2.TrainingProgress]:
+        """The job's stored events after `after_sequence` (a batch; none when there are no more)."""
+        self.get(job_id)
+        return self._store.events_after(job_id, after_sequence)
+
+    async def follow(self, job_id: str, after_sequence: int) -> AsyncIterator[progress_pb2.TrainingProgress]:
         """The job's stored events after `after_sequence`, then live ones, ending after the terminal event."""
-        job = self.get(job_id)
+        job = await asyncio.to_thread(self.get, job_id)
         if after_sequence > job.last_sequence:
             raise DroidftError(
                 ErrorKind.OUT_OF_RANGE,
@@ -289,26 +303,8 @@ class JobManager:
             )
         if states.is_terminal(job.state) and after_sequence == job.last_sequence:
             return
-        while is_active():
-            stored = self._store.events_after(job_id, after_sequence)
-            for event in stored:
-                yield event
-                if is_terminal_event(event):
-                    return
-            if stored:
-                after_sequence = stored[-1].sequence
-                continue
-            with self._lock:
-                if self._closed:
-                    raise shutting_down()
-                self._changed.wait_for(
-                    lambda after=after_sequence: self._closed or self._last_sequence(job_id) > after,
-                    _WATCH_RECHECK_SECONDS,
-                )
-
-    def wake_watchers(self) -> None:
-        with self._lock:
-            self._changed.notify_all()
+        async for event in self._log.follow(job_id, after_sequence):
+            yield event
 
     # -- RunListener --------------------------------------------------------------------------
 
@@ -379,24 +375,8 @@ class JobManager:
         if states.is_terminal(new_state):
             del self._active[job.job_id]
 
-    def _next_event(
-        self, job: job_pb2.TrainingJob, event: progress_pb2.TrainingProgress
-    ) -> progress_pb2.TrainingProgress:
-        job.last_sequence += 1
-        event.job_id = job.job_id
-        event.sequence = job.last_sequence
-        return events.stamped(event)
-
     def _append(self, job: job_pb2.TrainingJob, event: progress_pb2.TrainingProgress) -> None:
-        self._store.save(job, [self._next_event(job, event)])
-        self._changed.notify_all()
-
-    def _last_sequence(self, job_id: str) -> int:
-        job = self._active.get(job_id)
-        if job is not None:
-            return job.last_sequence
-        stored = self._store.get(job_id)
-        return stored.last_sequence if stored else 0
+        self._log.append(job, event)
 
     @staticmethod
     def _copy(job: job_pb2.TrainingJob) -> job_pb2.TrainingJob:

@@ -100,6 +100,11 @@ class SqliteJobStore:
             rows = self._db.execute(query, (*args, limit)).fetchall()
         return [job_pb2.TrainingJob.FromString(r[0]) for r in rows]
 
+    def count_by_state(self) -> dict[int, int]:
+        """How many jobs are in each state (JobState value -> count)."""
+        with self._lock:
+            return dict(self._db.execute("SELECT state, COUNT(*) FROM jobs GROUP BY state").fetchall())
+
     def jobs_in_states(self, states: Iterable[int]) -> list[job_pb2.TrainingJob]:
         states = list(states)
         query = f"SELECT job FROM jobs WHERE state IN ({','.join('?' * len(states))}) ORDER BY create_time_us, job_id"

@@ -101,23 +101,23 @@ def _refusal(method: str) -> Callable:
         )
     )
 
-    def refuse(request, context):
-        context.abort_with_status(status)
+    async def refuse(request_or_iterator, context):
+        await context.abort_with_status(status)
 
     return refuse
 
 
-class AuthInterceptor(grpc.ServerInterceptor):
+class AuthInterceptor(grpc.aio.ServerInterceptor):
     """Refuses every call but health checks whose bearer token the token file does not hold."""
 
     def __init__(self, tokens: TokenFile):
         self._tokens = tokens
 
-    def intercept_service(self, continuation, handler_call_details):
+    async def intercept_service(self, continuation, handler_call_details):
         method = handler_call_details.method
         if method.startswith(HEALTH_PREFIX) or self._tokens.caller(handler_call_details.invocation_metadata):
-            return continuation(handler_call_details)
-        handler = continuation(handler_call_details)
+            return await continuation(handler_call_details)
+        handler = await continuation(handler_call_details)
         if handler is None:
             return None
         log.info("rpc_unauthenticated", method=method)  # never the token it sent

@@ -1,68 +1,169 @@
-"""Every droidft RPC goes through here: its request is checked against the .proto rules, and any
-error leaves as a rich status, so no servicer repeats either and no request can crash the server."""
+"""Every droidft RPC goes through here: it gets a request id in the logs, its request is checked
+against the .proto rules, a stream past --max-streams is refused, and any error leaves as a rich
+status, so no servicer repeats any of it and no request can crash the server."""
 
 from __future__ import annotations
 
+import threading
+import time
+import uuid
 from collections.abc import Callable
 
 import grpc
 import structlog
 
-from ..domain.errors import DroidftError
+from ..domain.errors import DroidftError, ErrorKind, Reason
 from .errors import internal_status, to_status
+from .metrics import Metrics
 from .validation import check_request
 
 SERVICE_PREFIX = "/droidft.v1."
+REQUEST_ID_KEY = "x-request-id"  # a client may send its own, to find its calls in the server's logs
 
 log = structlog.get_logger("droidft.rpc")
 
 
-def _abort(context: grpc.ServicerContext, method: str, error: Exception):
+def wrap_handler(handler: grpc.RpcMethodHandler, unary: Callable, stream: Callable) -> grpc.RpcMethodHandler:
+    """The handler with its unary or server-streaming behaviour wrapped (the service has no other kinds)."""
+    options = {
+        "request_deserializer": handler.request_deserializer,
+        "response_serializer": handler.response_serializer,
+    }
+    if handler.unary_unary is not None:
+        return grpc.unary_unary_rpc_method_handler(unary(handler.unary_unary), **options)
+    if handler.unary_stream is not None:
+        return grpc.unary_stream_rpc_method_handler(stream(handler.unary_stream), **options)
+    return handler
+
+
+def _request_id(handler_call_details) -> str:
+    for key, value in handler_call_details.invocation_metadata or ():
+        if key == REQUEST_ID_KEY and isinstance(value, str) and 0 < len(value) <= 64 and value.isprintable():
+            return value
+    return uuid.uuid4().hex[:16]
+
+
+class RequestLogInterceptor(grpc.aio.ServerInterceptor):
+    """One `rpc` log line a call: method, status code, milliseconds, and the request id every line it
+    causes carries (the id comes from the caller's x-request-id, or is made here); and the call counted
+    in the metrics, when the server has them."""
+
+    def __init__(self, metrics: Metrics | None = None):
+        self._metrics = metrics
+
+    async def intercept_service(self, continuation, handler_call_details):
+        method = handler_call_details.method
+        request_id = _request_id(handler_call_details)
+        handler = await continuation(handler_call_details)
+        if handler is None:
+            return None
+
+        def unary(behaviour):
+            async def handle(request, context):
+                started = time.perf_counter()
+                structlog.contextvars.bind_contextvars(request_id=request_id)
+                try:
+                    return await behaviour(request, context)
+                finally:
+                    self._record(method, context, started)
+
+            return handle
+
+        def stream(behaviour):
+            async def handle(request, context):
+                started = time.perf_counter()
+                structlog.contextvars.bind_contextvars(request_id=request_id)
+                try:
+                    async for response in behaviour(request, context):
+                        yield response
+                finally:
+                    self._record(method, context, started)
+
+            return handle
+
+        return wrap_handler(handler, unary, stream)
+
+    def _record(self, method: str, context, started: float) -> None:
+        seconds = time.perf_counter() - started
+        code = getattr(context.code(), "name", None) or "OK"
+        log.info("rpc", method=method, code=code, ms=round(seconds * 1000, 2))
+        if self._metrics is not None:
+            self._metrics.observe_call(method, code, seconds)
+
+
+async def _abort(context: grpc.aio.ServicerContext, method: str, error: Exception):
     if isinstance(error, DroidftError):
         log.info("rpc_error", method=method, reason=error.reason_name, message=error.message)
-        context.abort_with_status(to_status(error))
+        await context.abort_with_status(to_status(error))
     log.exception("rpc_internal_error", method=method)
-    context.abort_with_status(internal_status(f"internal error in {method}: {type(error).__name__}"))
+    await context.abort_with_status(internal_status(f"internal error in {method}: {type(error).__name__}"))
 
 
-def _guard_unary(method: str, behaviour: Callable):
-    def handle(request, context):
-        try:
-            check_request(request)
-            return behaviour(request, context)
-        except Exception as error:
-            _abort(context, method, error)
+class StreamCount:
+    """Streams open now; readable (and awaitable) from any thread, for metrics and shutdown."""
 
-    return handle
+    def __init__(self):
+        self._changed = threading.Condition()
+        self.value = 0
 
+    def add(self, delta: int) -> None:
+        with self._changed:
+            self.value += delta
+            self._changed.notify_all()
 
-def _guard_stream(method: str, behaviour: Callable):
-    def handle(request, context):
-        try:
-            check_request(request)
-            yield from behaviour(request, context)
-        except Exception as error:
-            _abort(context, method, error)
-
-    return handle
+    def wait_for(self, predicate, timeout: float) -> bool:
+        with self._changed:
+            return self._changed.wait_for(lambda: predicate(self.value), timeout)
 
 
-class GuardInterceptor(grpc.ServerInterceptor):
-    def intercept_service(self, continuation, handler_call_details):
-        handler = continuation(handler_call_details)
+class GuardInterceptor(grpc.aio.ServerInterceptor):
+    """The .proto rules, the stream limit and the error mapping of every droidft.v1 call."""
+
+    def __init__(self, max_streams: int):
+        self._max_streams = max_streams
+        self.open_streams = StreamCount()
+
+    async def intercept_service(self, continuation, handler_call_details):
+        handler = await continuation(handler_call_details)
         method = handler_call_details.method
         if handler is None or not method.startswith(SERVICE_PREFIX):
             return handler
-        if handler.unary_unary is not None:
-            return grpc.unary_unary_rpc_method_handler(
-                _guard_unary(method, handler.unary_unary),
-                request_deserializer=handler.request_deserializer,
-                response_serializer=handler.response_serializer,
-            )
-        if handler.unary_stream is not None:
-            return grpc.unary_stream_rpc_method_handler(
-                _guard_stream(method, handler.unary_stream),
-                request_deserializer=handler.request_deserializer,
-                response_serializer=handler.response_serializer,
-            )
-        return handler
+
+        def unary(behaviour):
+            async def handle(request, context):
+                try:
+                    check_request(request)
+                    return await behaviour(request, context)
+                except grpc.aio.AbortError:
+                    raise
+                except Exception as error:
+                    await _abort(context, method, error)
+
+            return handle
+
+        def stream(behaviour):
+            async def handle(request, context):
+                try:
+                    check_request(request)
+                    if self.open_streams.value >= self._max_streams:
+                        raise DroidftError(
+                            ErrorKind.RESOURCE_EXHAUSTED,
+                            Reason.TOO_MANY_STREAMS,
+                            f"the server already serves {self.open_streams.value} streams, its --max-streams; "
+                            "retry later or close a stream",
+                            {"max_streams": str(self._max_streams)},
+                        )
+                    self.open_streams.add(1)  # checked and counted on the loop's one thread: no race
+                    try:
+                        async for response in behaviour(request, context):
+                            yield response
+                    finally:
+                        self.open_streams.add(-1)
+                except grpc.aio.AbortError:
+                    raise
+                except Exception as error:
+                    await _abort(context, method, error)
+
+            return handle
+
+        return wrap_handler(handler, unary, stream)

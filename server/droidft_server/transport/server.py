@@ -1,7 +1,15 @@
-"""The gRPC server: the droidft service plus health checking and reflection."""
+"""The gRPC server: the droidft service plus health checking and reflection, on grpc.aio.
+
+The server runs on an event loop of its own thread, so the rest of the process (the job manager,
+the runner's relay threads, main and the tests) stays synchronous. Streams are coroutines, so an
+open StreamTrainingProgress costs no thread; blocking domain calls run on the loop's thread pool
+of --rpc-threads threads.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import threading
 from concurrent import futures
 
 import grpc
@@ -11,55 +19,115 @@ from grpc_reflection.v1alpha import reflection
 from droidft.v1 import service_pb2, service_pb2_grpc
 
 from .auth import AuthInterceptor, TokenFile
-from .interceptor import GuardInterceptor
+from .interceptor import GuardInterceptor, RequestLogInterceptor, StreamCount
+from .metrics import Metrics
 
 SERVICE_NAME = service_pb2.DESCRIPTOR.services_by_name["TrainingService"].full_name
+HEALTH_SERVICE_NAME = health_pb2.DESCRIPTOR.services_by_name["Health"].full_name
 # ValidateDataset takes up to 64 MiB of inline data and GenerateSampleData returns as much.
 MESSAGE_LIMIT_BYTES = 80 * 2**20
+DEFAULT_MAX_STREAMS = 10_000
+# Keepalive: the server pings an idle connection every 30 s and drops it when no answer comes within
+# 10 s, so a client that vanished (a closed laptop, a dead NAT entry) stops holding its streams. It
+# lets clients ping every 10 s at the most, even with no call open (the clients ping every 30 s).
+KEEPALIVE_OPTIONS = [
+    ("grpc.keepalive_time_ms", 30_000),
+    ("grpc.keepalive_timeout_ms", 10_000),
+    ("grpc.keepalive_permit_without_calls", 1),
+    ("grpc.http2.min_recv_ping_interval_without_data_ms", 10_000),
+    ("grpc.http2.max_ping_strikes", 2),
+]
 
 
 class BoundServer:
-    def __init__(self, server: grpc.Server, port: int, health_servicer: health.HealthServicer):
-        self.server = server
+    """A started server: its port, and stop() for synchronous callers."""
+
+    def __init__(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        thread: threading.Thread,
+        server: grpc.aio.Server,
+        port: int,
+        health_servicer,
+        guard: GuardInterceptor,
+    ):
         self.port = port
+        self._loop, self._thread, self._server = loop, thread, server
         self._health = health_servicer
+        self._guard = guard
+
+    @property
+    def open_streams(self) -> StreamCount:
+        return self._guard.open_streams
+
+    def set_serving(self, serving: bool) -> None:
+        status = health_pb2.HealthCheckResponse.SERVING if serving else health_pb2.HealthCheckResponse.NOT_SERVING
+        for name in ("", SERVICE_NAME):
+            asyncio.run_coroutine_threadsafe(self._health.set(name, status), self._loop).result()
 
     def stop(self, grace: float) -> None:
-        self._health.enter_graceful_shutdown()
-        self.server.stop(grace).wait()
+        """Health says NOT_SERVING, calls in flight get `grace` seconds, then every call is cancelled."""
+
+        async def stop() -> None:
+            await self._health.enter_graceful_shutdown()
+            await self._server.stop(grace)
+
+        if not self._loop.is_closed():
+            asyncio.run_coroutine_threadsafe(stop(), self._loop).result()
+            self._loop.call_soon_threadsafe(self._loop.stop)
+            self._thread.join()
+            self._loop.close()
 
 
 def start_server(
-    servicer: service_pb2_grpc.TrainingServiceServicer,
+    servicer,
     listen: str,
     *,
     max_workers: int,
     tokens: TokenFile | None = None,
     credentials: grpc.ServerCredentials | None = None,
+    max_streams: int = DEFAULT_MAX_STREAMS,
+    metrics: Metrics | None = None,
 ) -> BoundServer:
-    """Serve on `listen` (HOST:PORT, port 0 picks a free one) and return the bound port.
+    """Serve on `listen` (HOST:PORT, port 0 picks a free one) and return once it serves.
 
     With `tokens`, every call but health checks needs one of them; with `credentials`, the port speaks TLS.
     """
-    # Authentication first: a caller without a token learns nothing, not even whether its request is valid.
-    interceptors = ([AuthInterceptor(tokens)] if tokens is not None else []) + [GuardInterceptor()]
-    server = grpc.server(
-        futures.ThreadPoolExecutor(max_workers=max_workers),
-        interceptors=interceptors,
-        options=[
-            ("grpc.max_receive_message_length", MESSAGE_LIMIT_BYTES),
-            ("grpc.max_send_message_length", MESSAGE_LIMIT_BYTES),
-        ],
-    )
-    service_pb2_grpc.add_TrainingServiceServicer_to_server(servicer, server)
-    health_servicer = health.HealthServicer()
-    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
-    names = (SERVICE_NAME, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name, reflection.SERVICE_NAME)
-    reflection.enable_server_reflection(names, server)
-    port = server.add_secure_port(listen, credentials) if credentials else server.add_insecure_port(listen)
-    if port == 0:
-        raise OSError(f"cannot listen on {listen}")
-    server.start()
-    for name in ("", SERVICE_NAME):
-        health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
-    return BoundServer(server, port, health_servicer)
+    loop = asyncio.new_event_loop()
+    loop.set_default_executor(futures.ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="droidft-rpc"))
+    thread = threading.Thread(target=loop.run_forever, name="droidft-grpc", daemon=True)
+    thread.start()
+    guard = GuardInterceptor(max_streams)
+    # Authentication before anything else: a caller without a token learns nothing, not even whether its
+    # request is valid.
+    interceptors = [RequestLogInterceptor(metrics), *([AuthInterceptor(tokens)] if tokens is not None else []), guard]
+
+    async def start():
+        server = grpc.aio.server(
+            interceptors=interceptors,
+            options=[
+                ("grpc.max_receive_message_length", MESSAGE_LIMIT_BYTES),
+                ("grpc.max_send_message_length", MESSAGE_LIMIT_BYTES),
+                *KEEPALIVE_OPTIONS,
+            ],
+        )
+        service_pb2_grpc.add_TrainingServiceServicer_to_server(servicer, server)
+        health_servicer = health.aio.HealthServicer()
+        health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
+        reflection.enable_server_reflection((SERVICE_NAME, HEALTH_SERVICE_NAME, reflection.SERVICE_NAME), server)
+        port = server.add_secure_port(listen, credentials) if credentials else server.add_insecure_port(listen)
+        if port == 0:
+            raise OSError(f"cannot listen on {listen}")
+        await server.start()
+        for name in ("", SERVICE_NAME):
+            await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
+        return server, port, health_servicer
+
+    try:
+        server, port, health_servicer = asyncio.run_coroutine_threadsafe(start(), loop).result()
+    except BaseException:
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join()
+        loop.close()
+        raise
+    return BoundServer(loop, thread, server, port, health_servicer, guard)

@@ -6,7 +6,9 @@ paths the caller may touch.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import asyncio
+import threading
+from collections.abc import AsyncIterator, Callable, Iterator
 
 import grpc
 
@@ -41,52 +43,127 @@ class TrainingServicer(service_pb2_grpc.TrainingServiceServicer):
             confined.model_path = str(self._roots.model_dir("model_path", request.model_path))
         return confined
 
-    def ListTrainingMethods(self, request, context):
+    async def ListTrainingMethods(self, request, context):
         return service_pb2.ListTrainingMethodsResponse(methods=self._methods())
 
-    def ValidateDataset(self, request, context):
-        return datasets.validate_dataset(self._confined_check(request))
+    async def ValidateDataset(self, request, context):
+        gone = _caller_gone(context)
 
-    def StreamDatasetValidation(self, request, context):
-        confined = data_pb2.StreamDatasetValidationRequest()
-        confined.CopyFrom(request)
-        confined.check.CopyFrom(self._confined_check(request.check))
-        yield from datasets.stream_dataset_validation(confined, context.is_active)
+        def validate():
+            return datasets.validate_dataset(self._confined_check(request), on_progress=gone.check)
 
-    def GenerateSampleData(self, request, context):
-        if not request.output_path:
-            return datasets.generate_sample_data(request)
-        confined = data_pb2.GenerateSampleDataRequest()
-        confined.CopyFrom(request)
-        confined.output_path = str(
-            self._roots.data_output("output_path", request.output_path, overwrite=request.overwrite)
-        )
-        return datasets.generate_sample_data(confined)
+        return await asyncio.to_thread(validate)
 
-    def EstimateResources(self, request, context):
-        return self._estimate(self._roots.confine_spec(request.spec))
+    async def StreamDatasetValidation(self, request, context):
+        def checks(is_active):
+            confined = data_pb2.StreamDatasetValidationRequest()
+            confined.CopyFrom(request)
+            confined.check.CopyFrom(self._confined_check(request.check))
+            return datasets.stream_dataset_validation(confined, is_active)
 
-    def CreateTrainingJob(self, request, context):
-        spec = self._roots.confine_spec(request.spec)
-        return self._jobs.create(
-            spec, request_id=request.request_id, validate_only=request.validate_only, creator=self._caller(context)
-        )
+        async for message in in_thread(checks):
+            yield message
 
-    def GetTrainingJob(self, request, context):
-        return self._jobs.get(request.job_id)
+    async def GenerateSampleData(self, request, context):
+        def generate():
+            if not request.output_path:
+                return datasets.generate_sample_data(request)
+            confined = data_pb2.GenerateSampleDataRequest()
+            confined.CopyFrom(request)
+            confined.output_path = str(
+                self._roots.data_output("output_path", request.output_path, overwrite=request.overwrite)
+            )
+            return datasets.generate_sample_data(confined)
 
-    def ListTrainingJobs(self, request, context):
-        jobs, token = self._jobs.list(
-            states_filter=request.states, page_size=request.page_size, page_token=request.page_token
+        return await asyncio.to_thread(generate)
+
+    async def EstimateResources(self, request, context):
+        return await asyncio.to_thread(lambda: self._estimate(self._roots.confine_spec(request.spec)))
+
+    async def CreateTrainingJob(self, request, context):
+        creator = self._caller(context)
+
+        def create():
+            spec = self._roots.confine_spec(request.spec)
+            return self._jobs.create(
+                spec, request_id=request.request_id, validate_only=request.validate_only, creator=creator
+            )
+
+        return await asyncio.to_thread(create)
+
+    async def GetTrainingJob(self, request, context):
+        return await asyncio.to_thread(self._jobs.get, request.job_id)
+
+    async def ListTrainingJobs(self, request, context):
+        jobs, token = await asyncio.to_thread(
+            self._jobs.list, states_filter=request.states, page_size=request.page_size, page_token=request.page_token
         )
         return service_pb2.ListTrainingJobsResponse(jobs=jobs, next_page_token=token)
 
-    def CancelTrainingJob(self, request, context):
-        return self._jobs.cancel(request.job_id)
+    async def CancelTrainingJob(self, request, context):
+        return await asyncio.to_thread(self._jobs.cancel, request.job_id)
 
-    def ListCheckpoints(self, request, context):
-        return service_pb2.ListCheckpointsResponse(checkpoints=self._jobs.checkpoints(request.job_id))
+    async def ListCheckpoints(self, request, context):
+        checkpoints = await asyncio.to_thread(self._jobs.checkpoints, request.job_id)
+        return service_pb2.ListCheckpointsResponse(checkpoints=checkpoints)
 
-    def StreamTrainingProgress(self, request, context):
-        context.add_callback(self._jobs.wake_watchers)
-        yield from self._jobs.watch(request.job_id, request.after_sequence, context.is_active)
+    async def StreamTrainingProgress(self, request, context):
+        async for event in self._jobs.follow(request.job_id, request.after_sequence):
+            yield event
+
+
+class CallerGone(Exception):
+    """The caller cancelled or went away: the work done for it stops."""
+
+
+class _Gone:
+    def __init__(self):
+        self._gone = threading.Event()
+
+    def set(self, *_: object) -> None:
+        self._gone.set()
+
+    def check(self, *_: object) -> None:
+        """A progress callback of the work: raises CallerGone once the call has ended."""
+        if self._gone.is_set():
+            raise CallerGone()
+
+
+def _caller_gone(context) -> _Gone:
+    gone = _Gone()
+    context.add_done_callback(gone.set)  # on the loop, when the call ends for any reason
+    return gone
+
+
+_END = object()
+
+
+async def in_thread(iterate: Callable[[Callable[[], bool]], Iterator]) -> AsyncIterator:
+    """The items of a blocking iterator, made in a worker thread; `iterate` gets an is_active() that
+    turns false once the caller stops listening, so the work stops with it."""
+    loop = asyncio.get_running_loop()
+    items: asyncio.Queue = asyncio.Queue()
+    active = threading.Event()
+    active.set()
+
+    def produce() -> None:
+        try:
+            for item in iterate(active.is_set):
+                loop.call_soon_threadsafe(items.put_nowait, (item, None))
+        except BaseException as error:  # handed to the coroutine, which raises it in the call
+            loop.call_soon_threadsafe(items.put_nowait, (_END, error))
+        else:
+            loop.call_soon_threadsafe(items.put_nowait, (_END, None))
+
+    worker = loop.run_in_executor(None, produce)
+    try:
+        while True:
+            item, error = await items.get()
+            if error is not None:
+                raise error
+            if item is _END:
+                return
+            yield item
+    finally:
+        active.clear()  # the worker stops at its next progress callback
+        del worker

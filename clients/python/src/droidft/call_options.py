@@ -18,9 +18,17 @@ DEFAULT_TARGET = "localhost:50051"
 # Sample data and inline data sets may be tens of MiB (up to 64 MiB of JSONL by the contract);
 # gRPC's default 4 MiB receive limit would refuse them.
 MAX_MESSAGE_BYTES = 128 * 1024 * 1024
+# Keepalive while a call is open: a ping every 30 s, the connection given up 10 s after an unanswered
+# one, so a progress stream notices a vanished server (or network) instead of waiting forever. Pings
+# go even when no data flows: a stream may be quiet for minutes between events. The server allows
+# a ping every 10 s.
 CHANNEL_OPTIONS = (
     ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
     ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
+    ("grpc.keepalive_time_ms", 30_000),
+    ("grpc.keepalive_timeout_ms", 10_000),
+    ("grpc.keepalive_permit_without_calls", 0),
+    ("grpc.http2.max_pings_without_data", 0),
 )
 
 

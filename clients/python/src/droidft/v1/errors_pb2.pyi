@@ -30,6 +30,7 @@ class ErrorReason(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     AUTHENTICATION_REQUIRED: _ClassVar[ErrorReason]
     SEQUENCE_PAST_END: _ClassVar[ErrorReason]
     QUEUE_FULL: _ClassVar[ErrorReason]
+    TOO_MANY_STREAMS: _ClassVar[ErrorReason]
 ERROR_REASON_UNSPECIFIED: ErrorReason
 INVALID_REQUEST: ErrorReason
 JOB_NOT_FOUND: ErrorReason
@@ -54,3 +55,4 @@ OUTPUT_EXISTS: ErrorReason
 AUTHENTICATION_REQUIRED: ErrorReason
 SEQUENCE_PAST_END: ErrorReason
 QUEUE_FULL: ErrorReason
+TOO_MANY_STREAMS: ErrorReason

@@ -1,0 +1,178 @@
+"""Thousands of watchers on a training job: do they all get every event, do unary calls stay quick,
+and does training slow down?
+
+A real `droidft-server` process trains the small llama (LoRA SFT) three times, side by side in one
+run: unwatched; watched by WATCHERS StreamTrainingProgress subscribers; and watched while CALLERS
+concurrent callers loop on GetTrainingJob and a health check runs every 100 ms. Subscribers and
+callers are coroutines of this process on one grpc.aio channel each. `python -m bench.watchers`
+writes its section of bench/README.md; tests/service/test_watchers.py is the shortened form.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+from bench.readme import markdown_table, write_section
+from bench.sft_throughput import SHAPES, write_chat_data
+
+WATCHERS = int(os.environ.get("DROIDFT_BENCH_WATCHERS", "2000"))
+CALLERS = 16
+CHANNELS = 20  # subscribers share channels as many clients behind a few hosts would
+ITERATIONS = 300
+REPORT_EVERY = 5
+
+
+def _start_server(root: Path) -> tuple[subprocess.Popen, str]:
+    process = subprocess.Popen(
+        [str(Path(sys.executable).parent / "droidft-server"), "serve", "--listen", "127.0.0.1:0",
+         "--state-dir", str(root / "state"), "--data-root", str(root), "--model-root", str(root)],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+    for line in process.stdout:
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        if record.get("event") == "serving":
+            # Keep reading, so that the server never blocks on a full pipe.
+            threading.Thread(target=process.stdout.read, daemon=True).start()
+            return process, f"127.0.0.1:{record['port']}"
+    raise RuntimeError("the server exited before serving")
+
+
+def _spec(model: Path, data: Path):
+    from droidft.v1 import job_pb2
+
+    spec = job_pb2.TrainingJobSpec(
+        model_path=str(model), train_data_path=str(data), iterations=ITERATIONS, batch_size=4,
+        learning_rate=1e-4, max_seq_length=512, report_every=REPORT_EVERY, checkpoint_every=ITERATIONS,
+    )  # fmt: skip
+    spec.sft.SetInParent()
+    return spec
+
+
+async def _one_job(target: str, spec, watchers: int, callers: int) -> dict:
+    import grpc
+    from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+    from droidft.v1 import service_pb2, service_pb2_grpc
+
+    channels = [grpc.aio.insecure_channel(target) for _ in range(CHANNELS)]
+    stubs = [service_pb2_grpc.TrainingServiceStub(channel) for channel in channels]
+    job = await stubs[0].CreateTrainingJob(service_pb2.CreateTrainingJobRequest(spec=spec))
+    request = service_pb2.StreamTrainingProgressRequest(job_id=job.job_id)
+
+    async def watch(stub) -> list[int]:
+        return [event.sequence async for event in stub.StreamTrainingProgress(request)]
+
+    subscribers = [asyncio.create_task(watch(stubs[i % CHANNELS])) for i in range(watchers)]
+    done = asyncio.Event()
+    latencies: list[float] = []
+    health_answers: list[int] = []
+
+    async def call(stub) -> None:
+        get = service_pb2.GetTrainingJobRequest(job_id=job.job_id)
+        while not done.is_set():
+            started = time.perf_counter()
+            await stub.GetTrainingJob(get, timeout=30)
+            latencies.append(time.perf_counter() - started)
+
+    async def check_health() -> None:
+        health = health_pb2_grpc.HealthStub(channels[0])
+        while not done.is_set():
+            health_answers.append((await health.Check(health_pb2.HealthCheckRequest(), timeout=5)).status)
+            await asyncio.sleep(0.1)
+
+    load = [asyncio.create_task(call(stubs[i % CHANNELS])) for i in range(callers)]
+    load += [asyncio.create_task(check_health())] if callers else []
+    reports = []
+    async for event in stubs[0].StreamTrainingProgress(request):
+        if event.HasField("train_report"):
+            reports.append(event.train_report)
+    done.set()
+    await asyncio.gather(*load)
+    received = await asyncio.gather(*subscribers)
+    final = await stubs[0].GetTrainingJob(service_pb2.GetTrainingJobRequest(job_id=job.job_id))
+    for channel in channels:
+        await channel.close()
+    expected = list(range(1, final.last_sequence + 1))
+    latencies.sort()
+    return {
+        "tokens_per_second": statistics.median(r.tokens_per_second for r in reports[1:]),
+        "complete": f"{sum(sequences == expected for sequences in received)}/{watchers}" if watchers else "",
+        "events": len(expected),
+        "p50_ms": latencies[len(latencies) // 2] * 1000 if latencies else None,
+        "p99_ms": latencies[int(len(latencies) * 0.99)] * 1000 if latencies else None,
+        "calls": len(latencies),
+        "health": f"{sum(status == health_pb2.HealthCheckResponse.SERVING for status in health_answers)}"
+        f"/{len(health_answers)}",
+    }
+
+
+def run() -> list[dict]:
+    from droidft_server.devtools.tiny_model import build_tiny_model
+
+    with tempfile.TemporaryDirectory(prefix="droidft-bench-watchers-") as tmp:
+        root = Path(tmp)
+        data = write_chat_data(root)
+        model = build_tiny_model(root / "small", seed=0, **SHAPES["small (h256 L4 v2048)"])
+        process, target = _start_server(root)
+        try:
+            spec = _spec(model, data)
+            runs = [("unwatched", 0, 0), (f"{WATCHERS} watchers", WATCHERS, 0),
+                    (f"{WATCHERS} watchers + {CALLERS} callers", WATCHERS, CALLERS)]  # fmt: skip
+            measured = [(label, asyncio.run(_one_job(target, spec, w, c))) for label, w, c in runs]
+        finally:
+            process.terminate()
+            process.wait(timeout=60)
+    baseline = measured[0][1]["tokens_per_second"]
+    rows = []
+    for label, figures in measured:
+        row = {
+            "run": label,
+            "toks": f"{figures['tokens_per_second']:,.0f}",
+            "ratio": f"{figures['tokens_per_second'] / baseline:.3f}",
+            "complete": figures["complete"],
+            "events": figures["events"],
+            "p50": f"{figures['p50_ms']:.1f}" if figures["p50_ms"] is not None else "",
+            "p99": f"{figures['p99_ms']:.1f}" if figures["p99_ms"] is not None else "",
+            "calls": figures["calls"] or "",
+            "health": figures["health"] if figures["calls"] else "",
+        }
+        print(row, flush=True)
+        rows.append(row)
+    columns = {
+        "run": "run",
+        "toks": "steady tokens/s",
+        "ratio": "vs unwatched",
+        "complete": "watchers that got every event",
+        "events": "events",
+        "p50": "GetTrainingJob p50 ms",
+        "p99": "p99 ms",
+        "calls": "unary calls",
+        "health": "health checks SERVING",
+    }
+    intro = (
+        f"`python -m bench.watchers`, on this machine ({os.cpu_count()} cores; the server, its training worker "
+        "and the watching process share them): three jobs side by side in one run, each LoRA SFT of the small "
+        f"llama (h256 L4 v2048), {ITERATIONS} iterations, a train report every {REPORT_EVERY}. Watchers are "
+        f"StreamTrainingProgress subscribers on {CHANNELS} grpc.aio channels; callers loop on GetTrainingJob, "
+        "and a health check runs every 100 ms. Whole-process figures."
+    )
+    write_section(
+        "## Watchers: thousands of progress streams on one training job", intro + "\n\n" + markdown_table(rows, columns)
+    )
+    return rows
+
+
+if __name__ == "__main__":
+    run()

@@ -1,0 +1,165 @@
+"""Each job's numbered events: sequence numbers, time stamps, storing, and waking that job's watchers.
+
+The job manager appends under its own lock; watchers are coroutines that read what is new and then
+wait on a wake-up of their job alone, so a thousand idle watchers cost a thousand parked futures,
+not threads, and an event of one job wakes none of another's. The last events of every active job
+are kept in memory, so watchers that keep up never touch the store; one that falls behind (or
+starts from the beginning) reads the store in a worker thread.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import threading
+from collections.abc import AsyncIterator, Iterable
+from dataclasses import dataclass, field
+
+from droidft.v1 import job_pb2, progress_pb2
+
+from . import events, states
+from .errors import shutting_down
+
+RECENT_EVENTS = 1024  # per active job: a watcher that keeps up reads only these
+STORE_BATCH = 1000
+
+
+def is_terminal_event(event: progress_pb2.TrainingProgress) -> bool:
+    return event.WhichOneof("event") == "state_change" and states.is_terminal(event.state_change.state)
+
+
+class EventStore:
+    """What the event log needs of the job store (jobs.JobStore has it all)."""
+
+    def insert_job(self, job: job_pb2.TrainingJob, events: Iterable[progress_pb2.TrainingProgress]) -> None: ...
+    def save(self, job: job_pb2.TrainingJob, events: Iterable[progress_pb2.TrainingProgress] = ()) -> None: ...
+    def events_after(
+        self, job_id: str, after_sequence: int, limit: int = STORE_BATCH
+    ) -> list[progress_pb2.TrainingProgress]: ...
+
+
+@dataclass
+class _Recent:
+    """The last events of an active job: events[i] has sequence first + i."""
+
+    first: int
+    events: list[progress_pb2.TrainingProgress] = field(default_factory=list)
+
+    def extend(self, new: list[progress_pb2.TrainingProgress]) -> None:
+        self.events.extend(new)
+        if len(self.events) > 2 * RECENT_EVENTS:  # trimmed by halves: appending stays O(1) amortised
+            drop = len(self.events) - RECENT_EVENTS
+            del self.events[:drop]
+            self.first += drop
+
+    def after(self, sequence: int) -> list[progress_pb2.TrainingProgress] | None:
+        start = sequence + 1 - self.first
+        return self.events[start:] if start >= 0 else None
+
+
+class EventLog:
+    def __init__(self, store: EventStore):
+        self._store = store
+        self._lock = threading.Lock()
+        self._recent: dict[str, _Recent] = {}
+        self._last: dict[str, int] = {}  # the last sequence published since start, by job
+        self._waiters: dict[str, list[tuple[asyncio.AbstractEventLoop, asyncio.Future]]] = {}
+        self._closed = False
+
+    # -- writing (the job manager, under its lock) ---------------------------------------------
+
+    def number(self, job: job_pb2.TrainingJob, event: progress_pb2.TrainingProgress) -> progress_pb2.TrainingProgress:
+        """The event as the job's next: its sequence number, job id and time."""
+        job.last_sequence += 1
+        event.job_id = job.job_id
+        event.sequence = job.last_sequence
+        return events.stamped(event)
+
+    def insert(self, job: job_pb2.TrainingJob, first: list[progress_pb2.TrainingProgress]) -> None:
+        """A new job with its first events (numbered already), stored together."""
+        self._store.insert_job(job, first)
+        self._published(job.job_id, first)
+
+    def append(self, job: job_pb2.TrainingJob, event: progress_pb2.TrainingProgress) -> None:
+        """Number the event, store it with the job's row, and wake the job's watchers."""
+        numbered = self.number(job, event)
+        self._store.save(job, [numbered])
+        self._published(job.job_id, [numbered])
+
+    def _published(self, job_id: str, new: list[progress_pb2.TrainingProgress]) -> None:
+        with self._lock:
+            self._recent.setdefault(job_id, _Recent(first=new[0].sequence)).extend(new)
+            self._last[job_id] = new[-1].sequence
+            if is_terminal_event(new[-1]):
+                del self._recent[job_id]  # the store has it all, and no more events will come
+            waiters = self._waiters.pop(job_id, [])
+        _wake(waiters)
+
+    def close(self) -> None:
+        """Watchers end with UNAVAILABLE (the server is shutting down)."""
+        with self._lock:
+            self._closed = True
+            waiters = [waiter for job_waiters in self._waiters.values() for waiter in job_waiters]
+            self._waiters.clear()
+        _wake(waiters)
+
+    # -- watching (coroutines on the server's event loop) --------------------------------------
+
+    async def follow(self, job_id: str, after_sequence: int) -> AsyncIterator[progress_pb2.TrainingProgress]:
+        """The job's events after `after_sequence`, stored then live, ending after its terminal event."""
+        after = after_sequence
+        while True:
+            batch = self._from_memory(job_id, after)
+            if batch is None:
+                batch = await asyncio.to_thread(self._store.events_after, job_id, after, STORE_BATCH)
+            for event in batch:
+                yield event
+                if is_terminal_event(event):
+                    return
+            if batch:
+                after = batch[-1].sequence
+                continue
+            await self._changed(job_id, after)
+
+    def _from_memory(self, job_id: str, after: int) -> list[progress_pb2.TrainingProgress] | None:
+        """The events after `after` when memory holds all of them; None when the store must be read."""
+        with self._lock:
+            recent = self._recent.get(job_id)
+            return recent.after(after) if recent is not None else None
+
+    async def _changed(self, job_id: str, after: int) -> None:
+        """Return once the job has an event after `after`; raise when the log closes."""
+        loop = asyncio.get_running_loop()
+        woken = loop.create_future()
+        with self._lock:
+            if self._closed:
+                raise shutting_down()
+            # Published since the caller read? Then it is there to read now. A job with nothing published
+            # since start can only get events through _published, which takes this lock and wakes us.
+            if self._last.get(job_id, 0) > after:
+                return
+            self._waiters.setdefault(job_id, []).append((loop, woken))
+        try:
+            await woken
+        finally:
+            self._forget(job_id, woken)
+        with self._lock:
+            if self._closed:
+                raise shutting_down()
+
+    def _forget(self, job_id: str, future: asyncio.Future) -> None:
+        with self._lock:
+            waiters = self._waiters.get(job_id)
+            if waiters:
+                self._waiters[job_id] = [waiter for waiter in waiters if waiter[1] is not future]
+
+
+def _wake(waiters: list[tuple[asyncio.AbstractEventLoop, asyncio.Future]]) -> None:
+    for loop, future in waiters:
+        with contextlib.suppress(RuntimeError):  # that loop is closed: its watcher is gone
+            loop.call_soon_threadsafe(_resolve, future)
+
+
+def _resolve(future: asyncio.Future) -> None:
+    if not future.done():
+        future.set_result(None)
