@@ -30,6 +30,7 @@ from .worker.trainers import TRAINERS
 
 log = structlog.get_logger("droidft.server")
 
+STORAGE_RETRY_SECONDS = 1.0  # how often a store that cannot write is tried again
 # Methods whose trainers the worker has; the others are listed but answer UNIMPLEMENTED.
 AVAILABLE_METHODS = tuple(TRAINERS)
 
@@ -97,7 +98,7 @@ class DroidftServer:
         # Each worker's BLAS gets its share of the cores; the calibration measures with the same share.
         blas_threads = worker_threads(config.max_concurrent_jobs)
         device = config.device_profile or _CalibratedDevice(config.calibration_dir or config.state_dir, blas_threads)
-        self._store = SqliteJobStore(config.state_dir / "droidft.sqlite3")
+        self._store = SqliteJobStore(config.state_dir / "droidft.sqlite3", job_dirs=config.state_dir / "jobs")
         self.jobs = JobManager(
             self._store,
             runner or _process_runner(config.reward_plugins, blas_threads),
@@ -139,6 +140,9 @@ class DroidftServer:
             self._metrics_http = metrics.serve(config.metrics_listen)
             self.metrics_port = self._metrics_http.server_port
         self.port = self._server.port
+        self.jobs.on_storage = self._storage_changed
+        self._stopping = threading.Event()
+        self._storage_watch: threading.Thread | None = None
         log.info(
             "serving",
             port=self.port,
@@ -153,6 +157,19 @@ class DroidftServer:
     def open_streams(self) -> StreamCount:
         return self._server.open_streams
 
+    def _storage_changed(self, writable: bool) -> None:
+        """Health follows the store: NOT_SERVING while it cannot write, and a thread retries it meanwhile."""
+        self._server.set_serving(writable)
+        if not writable and (self._storage_watch is None or not self._storage_watch.is_alive()):
+            self._storage_watch = threading.Thread(target=self._retry_storage, name="droidft-storage", daemon=True)
+            self._storage_watch.start()
+
+    def _retry_storage(self) -> None:
+        # A timer, not a wait for another thread: the disk frees up whenever its owner frees it.
+        while not self._stopping.wait(STORAGE_RETRY_SECONDS):
+            if self.jobs.retry_storage():
+                return
+
     def reload_tokens(self) -> None:
         """Read the token file again (SIGHUP): new tokens work and removed ones stop at once."""
         if self.tokens is not None:
@@ -160,6 +177,7 @@ class DroidftServer:
 
     def stop(self, grace: float = 5.0) -> None:
         log.info("stopping")
+        self._stopping.set()
         self.jobs.shutdown()
         self._server.stop(grace)
         if self._metrics_http is not None:

@@ -137,6 +137,7 @@ def _write_port_file(path: Path, port: int) -> None:
 def _serve(args: argparse.Namespace) -> int:
     from . import logging as droidft_logging
     from .app import DroidftServer, ServerConfig
+    from .persistence.sqlite_store import StateDirError
     from .transport.auth import TokenFileError
     from .transport.security import SecurityConfigError
 
@@ -161,7 +162,7 @@ def _serve(args: argparse.Namespace) -> int:
     )
     try:
         server = DroidftServer(config)
-    except (SecurityConfigError, TokenFileError) as refused:
+    except (SecurityConfigError, TokenFileError, StateDirError) as refused:
         print(f"droidft-server: {refused}", file=sys.stderr)
         return USAGE
     stop_requested = threading.Event()

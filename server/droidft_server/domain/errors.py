@@ -75,6 +75,19 @@ def job_not_found(job_id: str) -> DroidftError:
     return DroidftError(ErrorKind.NOT_FOUND, Reason.JOB_NOT_FOUND, f"no job {job_id!r}", {"job_id": job_id})
 
 
+class StorageError(Exception):
+    """The job store cannot write (or read): a full disk, a read-only file, a damaged page. The message
+    says which; it never names request contents."""
+
+
+def storage_unavailable(error: StorageError) -> DroidftError:
+    return DroidftError(
+        ErrorKind.UNAVAILABLE,
+        Reason.STORAGE_UNAVAILABLE,
+        f"the server cannot record jobs right now ({error}); retry once its disk can be written again",
+    )
+
+
 def shutting_down() -> DroidftError:
     return DroidftError(ErrorKind.UNAVAILABLE, Reason.SERVER_SHUTTING_DOWN, "the server is shutting down")
 

@@ -5,6 +5,10 @@ wait on a wake-up of their job alone, so a thousand idle watchers cost a thousan
 not threads, and an event of one job wakes none of another's. The last events of every active job
 are kept in memory, so watchers that keep up never touch the store; one that falls behind (or
 starts from the beginning) reads the store in a worker thread.
+
+An event the store cannot take (a full disk) is held, in order, with every later event of its job,
+and written by flush() once the store takes writes again; until then that job's watchers end with
+UNAVAILABLE, and resume from what they got once the events are written.
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ from dataclasses import dataclass, field
 from droidft.v1 import job_pb2, progress_pb2
 
 from . import events, states
-from .errors import shutting_down
+from .errors import StorageError, shutting_down, storage_unavailable
 
 RECENT_EVENTS = 1024  # per active job: a watcher that keeps up reads only these
 STORE_BATCH = 1000
@@ -64,6 +68,8 @@ class EventLog:
         self._recent: dict[str, _Recent] = {}
         self._last: dict[str, int] = {}  # the last sequence published since start, by job
         self._waiters: dict[str, list[tuple[asyncio.AbstractEventLoop, asyncio.Future]]] = {}
+        # Numbered events the store has not taken yet, by job, in order, with the job row to store them with.
+        self._held: dict[str, tuple[job_pb2.TrainingJob, list[progress_pb2.TrainingProgress], StorageError]] = {}
         self._closed = False
 
     # -- writing (the job manager, under its lock) ---------------------------------------------
@@ -81,10 +87,51 @@ class EventLog:
         self._published(job.job_id, first)
 
     def append(self, job: job_pb2.TrainingJob, event: progress_pb2.TrainingProgress) -> None:
-        """Number the event, store it with the job's row, and wake the job's watchers."""
+        """Number the event, store it with the job's row, and wake the job's watchers.
+
+        Raises StorageError when the store cannot take it; the event is then held (see flush)."""
         numbered = self.number(job, event)
-        self._store.save(job, [numbered])
-        self._published(job.job_id, [numbered])
+        with self._lock:
+            held = self._held.get(job.job_id)
+        if held is None:
+            try:
+                self._store.save(job, [numbered])
+            except StorageError as error:
+                self._hold(job, [numbered], error)
+                raise
+            self._published(job.job_id, [numbered])
+            return
+        self._hold(job, [numbered], held[2])
+        raise held[2]
+
+    def _hold(self, job: job_pb2.TrainingJob, new: list[progress_pb2.TrainingProgress], error: StorageError) -> None:
+        row = job_pb2.TrainingJob()
+        row.CopyFrom(job)
+        with self._lock:
+            earlier = self._held.get(job.job_id, (row, [], error))[1]
+            self._held[job.job_id] = (row, earlier + new, error)
+            waiters = self._waiters.pop(job.job_id, [])
+        _wake(waiters)  # they end with UNAVAILABLE rather than wait for events that are not written
+
+    def holding(self) -> bool:
+        with self._lock:
+            return bool(self._held)
+
+    def flush(self) -> list[str]:
+        """Write the held events, job by job; returns the jobs whose events are all written now.
+        Raises StorageError (keeping the rest held) when the store still cannot take them."""
+        with self._lock:
+            held = dict(self._held)
+        written = []
+        for job_id, (row, pending, _) in held.items():
+            self._store.save(row, pending)
+            with self._lock:
+                now = self._held.pop(job_id)
+                if len(now[1]) > len(pending):  # more came while writing: keep those
+                    self._held[job_id] = (now[0], now[1][len(pending) :], now[2])
+            self._published(job_id, pending)
+            written.append(job_id)
+        return written
 
     def _published(self, job_id: str, new: list[progress_pb2.TrainingProgress]) -> None:
         with self._lock:
@@ -109,6 +156,7 @@ class EventLog:
         """The job's events after `after_sequence`, stored then live, ending after its terminal event."""
         after = after_sequence
         while True:
+            self._raise_if_held(job_id)
             batch = self._from_memory(job_id, after)
             if batch is None:
                 batch = await asyncio.to_thread(self._store.events_after, job_id, after, STORE_BATCH)
@@ -120,6 +168,12 @@ class EventLog:
                 after = batch[-1].sequence
                 continue
             await self._changed(job_id, after)
+
+    def _raise_if_held(self, job_id: str) -> None:
+        with self._lock:
+            held = self._held.get(job_id)
+        if held is not None:
+            raise storage_unavailable(held[2])
 
     def _from_memory(self, job_id: str, after: int) -> list[progress_pb2.TrainingProgress] | None:
         """The events after `after` when memory holds all of them; None when the store must be read."""
@@ -146,6 +200,7 @@ class EventLog:
         with self._lock:
             if self._closed:
                 raise shutting_down()
+        self._raise_if_held(job_id)
 
     def _forget(self, job_id: str, future: asyncio.Future) -> None:
         with self._lock:

@@ -3,6 +3,10 @@
 One lock guards the in-memory view; every change is written to the store together with the event
 that caused it (through the event log, which also serves watchers), so the event log and the job
 row never disagree.
+
+When the store cannot write, nothing is dropped: creates answer UNAVAILABLE, a running job whose
+events cannot be recorded is stopped (FAILED, STORAGE_UNAVAILABLE) with its events held in memory,
+and `retry_storage()` writes them once the store takes writes again. `on_storage` hears each change.
 """
 
 from __future__ import annotations
@@ -18,6 +22,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
+import structlog
+
 from droidft.v1 import job_pb2, progress_pb2
 
 from . import events, states
@@ -26,14 +32,18 @@ from .errors import (
     ErrorKind,
     FieldViolation,
     Reason,
+    StorageError,
     invalid_argument,
     job_error,
     job_not_found,
     shutting_down,
+    storage_unavailable,
 )
 from .event_log import EventLog
 from .runs import Runner, RunOutcome
 from .spec import METHOD_OF_CONFIG, method_name, resolve
+
+log = structlog.get_logger("droidft.jobs")
 
 DEFAULT_PAGE_SIZE = 50
 DEFAULT_MAX_QUEUED_JOBS = 1000
@@ -52,6 +62,9 @@ class JobStore(Protocol):
     ) -> list[job_pb2.TrainingJob]: ...
     def jobs_in_states(self, states: Iterable[int]) -> list[job_pb2.TrainingJob]: ...
     def count_by_state(self) -> dict[int, int]: ...
+    def probe(self) -> None:
+        """Raise StorageError unless a write would succeed now."""
+
     def events_after(
         self, job_id: str, after_sequence: int, limit: int = 1000
     ) -> list[progress_pb2.TrainingProgress]: ...
@@ -113,6 +126,10 @@ class JobManager:
         self._queue: deque[str] = deque()
         self._running: set[str] = set()
         self._cancel_requested: set[str] = set()
+        self._stopped_for_storage: set[str] = set()
+        self._unrecorded: dict[str, job_pb2.TrainingJob] = {}  # finished, but the store has not taken it yet
+        self._storage_error: StorageError | None = None
+        self.on_storage: Callable[[bool], None] = lambda writable: None
         self._closed = False
 
     # -- life cycle ---------------------------------------------------------------------------
@@ -147,6 +164,7 @@ class JobManager:
         if (earlier := self._earlier_job(request_id, spec)) is not None:
             return earlier
         if not validate_only:
+            self._check_storage()
             self._check_queue_room()  # before the (slow) preflight, and again under the lock
         warnings = self._preflight(spec)
         settings = resolve(spec)
@@ -174,7 +192,11 @@ class JobManager:
             )
             first = [progress_pb2.TrainingProgress(state_change=accepted)]
             first += [events.log(progress_pb2.LOG_LEVEL_WARNING, warning) for warning in warnings]
-            self._log.insert(job, [self._log.number(job, event) for event in first])
+            try:
+                self._log.insert(job, [self._log.number(job, event) for event in first])
+            except StorageError as error:
+                self._storage_failed(error)
+                raise storage_unavailable(error) from None
             self._active[job.job_id] = job
             self._queue.append(job.job_id)
             self._schedule()
@@ -214,6 +236,8 @@ class JobManager:
         with self._lock:
             if job_id in self._active:
                 return self._copy(self._active[job_id])
+            if job_id in self._unrecorded:
+                return self._copy(self._unrecorded[job_id])
         job = self._store.get(job_id)
         if job is None:
             raise job_not_found(job_id)
@@ -253,6 +277,47 @@ class JobManager:
                     events.log(progress_pb2.LOG_LEVEL_INFO, "cancel requested; stopping after the current iteration"),
                 )
             return self._copy(job)
+
+    # -- storage faults ------------------------------------------------------------------------
+
+    @property
+    def storage_writable(self) -> bool:
+        with self._lock:
+            return self._storage_error is None
+
+    def _check_storage(self) -> None:
+        with self._lock:
+            error = self._storage_error
+        if error is not None:
+            raise storage_unavailable(error)
+
+    def _storage_failed(self, error: StorageError) -> None:
+        with self._lock:
+            first = self._storage_error is None
+            self._storage_error = error
+        if first:
+            log.error("storage_unwritable", error=str(error))
+            self.on_storage(False)
+
+    def retry_storage(self) -> bool:
+        """Write what is held once the store can take it; True when it is writable (and nothing is held) again."""
+        try:
+            self._store.probe()
+            written = self._log.flush()
+        except StorageError as error:
+            with self._lock:
+                self._storage_error = error
+            return False
+        with self._lock:
+            for job_id in written:
+                self._unrecorded.pop(job_id, None)
+            recovered = self._storage_error is not None and not self._log.holding()
+            if recovered:
+                self._storage_error = None
+        if recovered:
+            log.info("storage_writable_again", written_jobs=written)
+            self.on_storage(True)
+        return self._storage_error is None
 
     def overview(self) -> JobsOverview:
         """What the metrics show: jobs by state, the queue's length, and the figures of running jobs."""
@@ -325,6 +390,10 @@ class JobManager:
             job = self._active[job_id]
             job.adapter_path = outcome.adapter_path
             error = None
+            if job_id in self._stopped_for_storage:
+                self._stopped_for_storage.discard(job_id)
+                message = "stopped: its events could not be recorded (the job database cannot be written)"
+                outcome = RunOutcome(states.FAILED, outcome.adapter_path, Reason.STORAGE_UNAVAILABLE, message)
             if outcome.state == states.FAILED:
                 error = job_error(outcome.error_reason, outcome.message)
             self._running.discard(job_id)
@@ -374,9 +443,19 @@ class JobManager:
         self._append(job, progress_pb2.TrainingProgress(state_change=change))
         if states.is_terminal(new_state):
             del self._active[job.job_id]
+            if self._storage_error is not None and self._log.holding():
+                self._unrecorded[job.job_id] = job  # shown as it is until the store has it
 
     def _append(self, job: job_pb2.TrainingJob, event: progress_pb2.TrainingProgress) -> None:
-        self._log.append(job, event)
+        """Record the event; when the store cannot, the event is held and a running job is stopped:
+        training on without a record of it would be worse than stopping with its adapter saved."""
+        try:
+            self._log.append(job, event)
+        except StorageError as error:
+            self._storage_failed(error)
+            if job.job_id in self._running and job.job_id not in self._stopped_for_storage:
+                self._stopped_for_storage.add(job.job_id)
+                self._runner.cancel(job.job_id)
 
     @staticmethod
     def _copy(job: job_pb2.TrainingJob) -> job_pb2.TrainingJob:

@@ -1,13 +1,22 @@
-"""Jobs and their event logs in SQLite (WAL). A job row and the event that changed it commit together."""
+"""Jobs and their event logs in SQLite (WAL). A job row and the event that changed it commit together.
+
+Every failure of the database (a full disk, a read-only file, a corrupt page) leaves as the domain's
+StorageError, which the job manager turns into answers and a health status; nothing is dropped
+silently. Opening refuses a state directory whose database is missing or empty while job directories
+exist (that would start with no jobs and lose every one), and a database that fails its check.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from droidft.v1 import job_pb2, progress_pb2
+
+from ..domain.errors import StorageError
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS jobs (
@@ -24,26 +33,83 @@ CREATE TABLE IF NOT EXISTS events (
     event BLOB NOT NULL,
     PRIMARY KEY (job_id, sequence)
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS write_probe (bytes BLOB);
 """
+PROBE_BYTES = 16_384  # about what a few events take: a probe that fits says events fit again
+
+
+class StateDirError(RuntimeError):
+    """The state directory cannot be used as it is; the message says why and what to do."""
+
+
+def _check_before_open(path: Path, job_dirs: Path | None) -> None:
+    if path.exists() and path.stat().st_size > 0:
+        return
+    kept = sorted(p.name for p in job_dirs.iterdir() if p.is_dir()) if job_dirs and job_dirs.is_dir() else []
+    if kept:
+        state = "is empty" if path.exists() else "is missing"
+        raise StateDirError(
+            f"the job database {path} {state}, but {job_dirs} holds {len(kept)} job directories: starting would "
+            "forget every job. Restore the database from a backup, or move the job directories away to start afresh."
+        )
 
 
 class SqliteJobStore:
-    def __init__(self, path: Path):
+    def __init__(self, path: Path, job_dirs: Path | None = None):
+        """Open (or create) the database at `path`; `job_dirs` is where the jobs' directories live."""
         path.parent.mkdir(parents=True, exist_ok=True)
+        _check_before_open(path, job_dirs)
         self._lock = threading.Lock()
-        self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.execute("PRAGMA foreign_keys=ON")
-        self._db.executescript(_SCHEMA)
+        try:
+            self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            self._db.execute("PRAGMA foreign_keys=ON")
+            verdict = self._db.execute("PRAGMA quick_check").fetchone()[0]
+            if verdict != "ok":
+                raise StateDirError(f"the job database {path} is damaged ({verdict}); restore it from a backup")
+            self._db.executescript(_SCHEMA)
+        except sqlite3.Error as error:
+            raise StateDirError(
+                f"the job database {path} cannot be opened: {error}; restore it from a backup"
+            ) from None
+
+    @contextlib.contextmanager
+    def _writing(self) -> Iterator[None]:
+        with self._lock:
+            try:
+                with self._db:
+                    self._db.execute("BEGIN")
+                    yield
+            except sqlite3.Error as error:
+                raise StorageError(f"the job database cannot be written: {error}") from None
+
+    @contextlib.contextmanager
+    def _reading(self) -> Iterator[None]:
+        with self._lock:
+            try:
+                yield
+            except sqlite3.Error as error:
+                raise StorageError(f"the job database cannot be read: {error}") from None
+
+    def probe(self) -> None:
+        """Raise StorageError unless a write of a few events' size would succeed now (nothing is kept)."""
+        with self._lock:
+            try:
+                self._db.execute("BEGIN")
+                self._db.execute("INSERT INTO write_probe (bytes) VALUES (zeroblob(?))", (PROBE_BYTES,))
+            except sqlite3.Error as error:
+                raise StorageError(f"the job database cannot be written: {error}") from None
+            finally:
+                if self._db.in_transaction:
+                    self._db.execute("ROLLBACK")
 
     def close(self) -> None:
         with self._lock:
             self._db.close()
 
     def insert_job(self, job: job_pb2.TrainingJob, events: Iterable[progress_pb2.TrainingProgress]) -> None:
-        with self._lock, self._db:
-            self._db.execute("BEGIN")
+        with self._writing():
             self._db.execute(
                 "INSERT INTO jobs (job_id, request_id, create_time_us, state, job) VALUES (?, ?, ?, ?, ?)",
                 (
@@ -58,8 +124,7 @@ class SqliteJobStore:
 
     def save(self, job: job_pb2.TrainingJob, events: Iterable[progress_pb2.TrainingProgress] = ()) -> None:
         """Store the job's new version together with the events that produced it."""
-        with self._lock, self._db:
-            self._db.execute("BEGIN")
+        with self._writing():
             self._db.execute(
                 "UPDATE jobs SET state = ?, job = ? WHERE job_id = ?", (job.state, job.SerializeToString(), job.job_id)
             )
@@ -78,7 +143,7 @@ class SqliteJobStore:
         return self._one("SELECT job FROM jobs WHERE request_id = ?", (request_id,))
 
     def _one(self, query: str, args: tuple) -> job_pb2.TrainingJob | None:
-        with self._lock:
+        with self._reading():
             row = self._db.execute(query, args).fetchone()
         return job_pb2.TrainingJob.FromString(row[0]) if row else None
 
@@ -96,24 +161,24 @@ class SqliteJobStore:
             args.extend(before)
         where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
         query = f"SELECT job FROM jobs {where} ORDER BY create_time_us DESC, job_id DESC LIMIT ?"
-        with self._lock:
+        with self._reading():
             rows = self._db.execute(query, (*args, limit)).fetchall()
         return [job_pb2.TrainingJob.FromString(r[0]) for r in rows]
 
     def count_by_state(self) -> dict[int, int]:
         """How many jobs are in each state (JobState value -> count)."""
-        with self._lock:
+        with self._reading():
             return dict(self._db.execute("SELECT state, COUNT(*) FROM jobs GROUP BY state").fetchall())
 
     def jobs_in_states(self, states: Iterable[int]) -> list[job_pb2.TrainingJob]:
         states = list(states)
         query = f"SELECT job FROM jobs WHERE state IN ({','.join('?' * len(states))}) ORDER BY create_time_us, job_id"
-        with self._lock:
+        with self._reading():
             rows = self._db.execute(query, states).fetchall()
         return [job_pb2.TrainingJob.FromString(r[0]) for r in rows]
 
     def events_after(self, job_id: str, after_sequence: int, limit: int = 1000) -> list[progress_pb2.TrainingProgress]:
-        with self._lock:
+        with self._reading():
             rows = self._db.execute(
                 "SELECT event FROM events WHERE job_id = ? AND sequence > ? ORDER BY sequence LIMIT ?",
                 (job_id, after_sequence, limit),

@@ -27,6 +27,7 @@ HEALTH_SERVICE_NAME = health_pb2.DESCRIPTOR.services_by_name["Health"].full_name
 # ValidateDataset takes up to 64 MiB of inline data and GenerateSampleData returns as much.
 MESSAGE_LIMIT_BYTES = 80 * 2**20
 DEFAULT_MAX_STREAMS = 10_000
+PENDING_UNARY_CALLS = 1_000  # calls beside the streams that may wait to be taken at once
 # Keepalive: the server pings an idle connection every 30 s and drops it when no answer comes within
 # 10 s, so a client that vanished (a closed laptop, a dead NAT entry) stops holding its streams. It
 # lets clients ping every 10 s at the most, even with no call open (the clients ping every 30 s).
@@ -61,9 +62,11 @@ class BoundServer:
         return self._guard.open_streams
 
     def set_serving(self, serving: bool) -> None:
+        """What health checks answer from now on (called from any thread but the loop's)."""
         status = health_pb2.HealthCheckResponse.SERVING if serving else health_pb2.HealthCheckResponse.NOT_SERVING
         for name in ("", SERVICE_NAME):
-            asyncio.run_coroutine_threadsafe(self._health.set(name, status), self._loop).result()
+            if not self._loop.is_closed():
+                asyncio.run_coroutine_threadsafe(self._health.set(name, status), self._loop)
 
     def stop(self, grace: float) -> None:
         """Health says NOT_SERVING, calls in flight get `grace` seconds, then every call is cancelled."""
@@ -109,6 +112,11 @@ def start_server(
                 ("grpc.max_receive_message_length", MESSAGE_LIMIT_BYTES),
                 ("grpc.max_send_message_length", MESSAGE_LIMIT_BYTES),
                 *KEEPALIVE_OPTIONS,
+                # gRPC cancels calls that wait for the server to take them past 1,000 (its default): a
+                # burst of watchers (2,000 opening at once, measured) lost some streams as CANCELLED.
+                # --max-streams is the limit that answers with a reason instead.
+                ("grpc.server.max_pending_requests", max_streams + PENDING_UNARY_CALLS),
+                ("grpc.server.max_pending_requests_hard_limit", 2 * (max_streams + PENDING_UNARY_CALLS)),
             ],
         )
         service_pb2_grpc.add_TrainingServiceServicer_to_server(servicer, server)

@@ -31,6 +31,7 @@ class ErrorReason(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     SEQUENCE_PAST_END: _ClassVar[ErrorReason]
     QUEUE_FULL: _ClassVar[ErrorReason]
     TOO_MANY_STREAMS: _ClassVar[ErrorReason]
+    STORAGE_UNAVAILABLE: _ClassVar[ErrorReason]
 ERROR_REASON_UNSPECIFIED: ErrorReason
 INVALID_REQUEST: ErrorReason
 JOB_NOT_FOUND: ErrorReason
@@ -56,3 +57,4 @@ AUTHENTICATION_REQUIRED: ErrorReason
 SEQUENCE_PAST_END: ErrorReason
 QUEUE_FULL: ErrorReason
 TOO_MANY_STREAMS: ErrorReason
+STORAGE_UNAVAILABLE: ErrorReason
