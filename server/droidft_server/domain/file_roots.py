@@ -11,8 +11,10 @@ and a data directory's split files and a model directory's files must resolve in
 
 from __future__ import annotations
 
+import contextlib
 import os
 import stat
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -64,17 +66,23 @@ class FileRoots:
     def data_source(self, field: str, raw: str) -> Path:
         """A data file, or a directory of split files, to read."""
         path = self._confined(field, raw, self.data, "data")
+        with _usable(field):
+            self._check_source(field, path)
+        return path
+
+    def _check_source(self, field: str, path: Path) -> None:
         if path.is_dir():
             for split_file in split_files(path).values():
                 _regular(field, self._confined(field, str(split_file), self.data, "data"))
         else:
             _regular(field, path)
-        return path
 
     def data_output(self, field: str, raw: str, *, overwrite: bool) -> Path:
         """A data file to write: an existing one only with `overwrite`, and no directory made outside a root."""
         path = self._confined(field, raw, self.data, "data")
-        if path.exists() or path.is_symlink():
+        with _usable(field):
+            exists = path.exists() or path.is_symlink()
+        if exists:
             if not overwrite:
                 raise DroidftError(
                     ErrorKind.ALREADY_EXISTS,
@@ -88,9 +96,11 @@ class FileRoots:
     def model_dir(self, field: str, raw: str) -> Path:
         """A model directory, each file of which (symlinks resolved, as in a Hugging Face cache) is in a root."""
         path = self._confined(field, raw, self.models, "model")
-        if path.is_dir():
-            for entry in path.iterdir():
-                target = self._confined(field, str(entry), self.models, "model")
+        with _usable(field):
+            entries = list(path.iterdir()) if path.is_dir() else []
+        for entry in entries:
+            target = self._confined(field, str(entry), self.models, "model")
+            with _usable(field):
                 if not target.is_dir():
                     _regular(field, target)
         return path
@@ -106,6 +116,15 @@ class FileRoots:
         if spec.HasField("val_data_path"):
             confined.val_data_path = str(self.data_source("spec.val_data_path", spec.val_data_path))
         return confined
+
+
+@contextlib.contextmanager
+def _usable(field: str) -> Iterator[None]:
+    """A path the file system refuses to look at (a name too long, a loop) is the request's mistake."""
+    try:
+        yield
+    except OSError as error:
+        raise _unusable(field, error.strerror or str(error)) from None
 
 
 def _outside(field: str, resolved: Path, why: str) -> DroidftError:

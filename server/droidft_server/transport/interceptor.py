@@ -13,7 +13,7 @@ from collections.abc import Callable
 import grpc
 import structlog
 
-from ..domain.errors import DroidftError, ErrorKind, Reason
+from ..domain.errors import DroidftError, ErrorKind, FieldViolation, Reason, invalid_argument
 from .errors import internal_status, to_status
 from .metrics import Metrics
 from .validation import check_request
@@ -24,10 +24,12 @@ REQUEST_ID_KEY = "x-request-id"  # a client may send its own, to find its calls 
 log = structlog.get_logger("droidft.rpc")
 
 
-def wrap_handler(handler: grpc.RpcMethodHandler, unary: Callable, stream: Callable) -> grpc.RpcMethodHandler:
+def wrap_handler(
+    handler: grpc.RpcMethodHandler, unary: Callable, stream: Callable, deserializer: Callable | None = None
+) -> grpc.RpcMethodHandler:
     """The handler with its unary or server-streaming behaviour wrapped (the service has no other kinds)."""
     options = {
-        "request_deserializer": handler.request_deserializer,
+        "request_deserializer": deserializer or handler.request_deserializer,
         "response_serializer": handler.response_serializer,
     }
     if handler.unary_unary is not None:
@@ -120,6 +122,32 @@ class StreamCount:
             return self._changed.wait_for(lambda: predicate(self.value), timeout)
 
 
+class Unparsable:
+    """A request body that is not a message of the call's request type."""
+
+    def __init__(self, error: Exception):
+        self.error = error
+
+
+def _tolerant(deserialize: Callable) -> Callable:
+    # gRPC answers a body its deserializer rejects with UNKNOWN; here it becomes INVALID_ARGUMENT.
+    def parse(body: bytes):
+        try:
+            return deserialize(body)
+        except Exception as error:
+            return Unparsable(error)
+
+    return parse
+
+
+def _check(request) -> None:
+    if isinstance(request, Unparsable):
+        raise invalid_argument(
+            [FieldViolation("", f"the request body is not a valid message of its type: {request.error}", "parsable")]
+        )
+    check_request(request)
+
+
 class GuardInterceptor(grpc.aio.ServerInterceptor):
     """The .proto rules, the stream limit and the error mapping of every droidft.v1 call."""
 
@@ -136,7 +164,7 @@ class GuardInterceptor(grpc.aio.ServerInterceptor):
         def unary(behaviour):
             async def handle(request, context):
                 try:
-                    check_request(request)
+                    _check(request)
                     return await behaviour(request, context)
                 except grpc.aio.AbortError:
                     raise
@@ -148,7 +176,7 @@ class GuardInterceptor(grpc.aio.ServerInterceptor):
         def stream(behaviour):
             async def handle(request, context):
                 try:
-                    check_request(request)
+                    _check(request)
                     if self.open_streams.value >= self._max_streams:
                         raise DroidftError(
                             ErrorKind.RESOURCE_EXHAUSTED,
@@ -170,4 +198,4 @@ class GuardInterceptor(grpc.aio.ServerInterceptor):
 
             return handle
 
-        return wrap_handler(handler, unary, stream)
+        return wrap_handler(handler, unary, stream, _tolerant(handler.request_deserializer))
