@@ -1,9 +1,11 @@
 """Thousands of watchers on a training job: do they all get every event, do unary calls stay quick,
 and does training slow down?
 
-A real `droidft-server` process trains the small llama (LoRA SFT) three times, side by side in one
-run: unwatched; watched by WATCHERS StreamTrainingProgress subscribers; and watched while CALLERS
-concurrent callers loop on GetTrainingJob and a health check runs every 100 ms. Subscribers and
+A real `droidft-server` process trains the small llama (LoRA SFT) four times, side by side in one
+run: unwatched; watched by WATCHERS StreamTrainingProgress subscribers; watched while CALLERS callers
+each call GetTrainingJob every PAUSE_SECONDS (dashboards polling); and watched while they call it
+back to back (the worst case: 16 closed loops on a 2-core machine). A health check runs every 100 ms
+alongside the callers. Subscribers and
 callers are coroutines of this process on one grpc.aio channel each. `python -m bench.watchers`
 writes its section of bench/README.md; tests/service/test_watchers.py is the shortened form.
 """
@@ -27,6 +29,7 @@ from bench.sft_throughput import SHAPES, write_chat_data
 WATCHERS = int(os.environ.get("DROIDFT_BENCH_WATCHERS", "2000"))
 CALLERS = 16
 CHANNELS = 20  # subscribers share channels as many clients behind a few hosts would
+PAUSE_SECONDS = 0.05
 ITERATIONS = 300
 REPORT_EVERY = 5
 
@@ -60,7 +63,7 @@ def _spec(model: Path, data: Path):
     return spec
 
 
-async def _one_job(target: str, spec, watchers: int, callers: int) -> dict:
+async def _one_job(target: str, spec, watchers: int, callers: int, pause: float = 0.0) -> dict:
     import grpc
     from grpc_health.v1 import health_pb2, health_pb2_grpc
 
@@ -85,6 +88,8 @@ async def _one_job(target: str, spec, watchers: int, callers: int) -> dict:
             started = time.perf_counter()
             await stub.GetTrainingJob(get, timeout=30)
             latencies.append(time.perf_counter() - started)
+            if pause:
+                await asyncio.sleep(pause)  # think time of a polling client
 
     async def check_health() -> None:
         health = health_pb2_grpc.HealthStub(channels[0])
@@ -128,9 +133,14 @@ def run() -> list[dict]:
         process, target = _start_server(root)
         try:
             spec = _spec(model, data)
-            runs = [("unwatched", 0, 0), (f"{WATCHERS} watchers", WATCHERS, 0),
-                    (f"{WATCHERS} watchers + {CALLERS} callers", WATCHERS, CALLERS)]  # fmt: skip
-            measured = [(label, asyncio.run(_one_job(target, spec, w, c))) for label, w, c in runs]
+            runs = [
+                ("unwatched", 0, 0, 0.0),
+                (f"{WATCHERS} watchers", WATCHERS, 0, 0.0),
+                (f"{WATCHERS} watchers + {CALLERS} callers, every {PAUSE_SECONDS * 1000:.0f} ms", WATCHERS, CALLERS,
+                 PAUSE_SECONDS),
+                (f"{WATCHERS} watchers + {CALLERS} callers, back to back", WATCHERS, CALLERS, 0.0),
+            ]  # fmt: skip
+            measured = [(run[0], asyncio.run(_one_job(target, spec, *run[1:]))) for run in runs]
         finally:
             process.terminate()
             process.wait(timeout=60)
