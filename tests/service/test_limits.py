@@ -56,3 +56,32 @@ def test_a_page_token_the_server_could_not_have_made_is_invalid_argument(stub, k
     error = call_error(stub.ListTrainingJobs, service_pb2.ListTrainingJobsRequest(page_token=token))
     assert error.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert [v.field for v in details(error)["BadRequest"].field_violations] == ["page_token"]
+
+
+def test_error_details_stay_small_however_many_violations_there_are():
+    from droidft_server.domain.errors import FieldViolation, invalid_argument
+    from droidft_server.transport.errors import LISTED_VIOLATIONS, to_status
+
+    error = invalid_argument([FieldViolation(f"spec.grpo.rollout.rewards[{i}].name", "x" * 5000) for i in range(600)])
+    status = to_status(error)
+    trailer = dict(status.trailing_metadata)["grpc-status-details-bin"]
+    assert len(trailer) < 8192 and len(status.details) <= 1000
+    decoded = rpc_status_from(trailer)
+    info, bad_request = (_unpacked(decoded, kind) for kind in ("ErrorInfo", "BadRequest"))
+    assert info.metadata["violations_omitted"] == str(600 - LISTED_VIOLATIONS)
+    assert len(bad_request.field_violations) == LISTED_VIOLATIONS
+    assert all(len(v.description) <= 300 for v in bad_request.field_violations)
+
+
+def rpc_status_from(trailer: bytes):
+    from google.rpc import status_pb2
+
+    return status_pb2.Status.FromString(trailer)
+
+
+def _unpacked(status, kind: str):
+    from google.rpc import error_details_pb2
+
+    message = getattr(error_details_pb2, kind)()
+    assert any(detail.Unpack(message) for detail in status.details)
+    return message

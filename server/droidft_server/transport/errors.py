@@ -31,39 +31,43 @@ def _packed(detail) -> any_pb2.Any:
     return packed
 
 
+# gRPC clients refuse trailers past 8-16 KiB (the details travel in one): an error with hundreds of
+# violations would arrive as RESOURCE_EXHAUSTED instead of itself. The first ones are listed, each
+# text is cut, and metadata `violations_omitted` counts the rest.
+LISTED_VIOLATIONS = 20
+TEXT_LIMIT = 300  # characters of a description, a field path or a subject
+MESSAGE_LIMIT = 1000
+
+
+def _cut(text: str, limit: int = TEXT_LIMIT) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
 def to_status(error: DroidftError) -> grpc.Status:
-    details = [
-        _packed(error_details_pb2.ErrorInfo(reason=error.reason_name, domain=ERROR_DOMAIN, metadata=error.metadata))
-    ]
-    if error.field_violations:
-        details.append(
-            _packed(
-                error_details_pb2.BadRequest(
-                    field_violations=[
-                        error_details_pb2.BadRequest.FieldViolation(
-                            field=v.field, description=v.description, reason=v.rule
-                        )
-                        for v in error.field_violations
-                    ]
-                )
+    fields, preconditions = error.field_violations, error.precondition_violations
+    omitted = max(0, len(fields) - LISTED_VIOLATIONS) + max(0, len(preconditions) - LISTED_VIOLATIONS)
+    metadata = {key: _cut(value) for key, value in error.metadata.items()}
+    if omitted:
+        metadata["violations_omitted"] = str(omitted)
+    details = [_packed(error_details_pb2.ErrorInfo(reason=error.reason_name, domain=ERROR_DOMAIN, metadata=metadata))]
+    if fields:
+        listed = [
+            error_details_pb2.BadRequest.FieldViolation(
+                field=_cut(v.field), description=_cut(v.description), reason=v.rule
             )
-        )
-    if error.precondition_violations:
-        details.append(
-            _packed(
-                error_details_pb2.PreconditionFailure(
-                    violations=[
-                        error_details_pb2.PreconditionFailure.Violation(
-                            type=v.type, subject=v.subject, description=v.description
-                        )
-                        for v in error.precondition_violations
-                    ]
-                )
+            for v in fields[:LISTED_VIOLATIONS]
+        ]
+        details.append(_packed(error_details_pb2.BadRequest(field_violations=listed)))
+    if preconditions:
+        listed = [
+            error_details_pb2.PreconditionFailure.Violation(
+                type=v.type, subject=_cut(v.subject), description=_cut(v.description)
             )
-        )
-    return rpc_status.to_status(
-        status_pb2.Status(code=STATUS_CODES[error.kind], message=error.message, details=details)
-    )
+            for v in preconditions[:LISTED_VIOLATIONS]
+        ]
+        details.append(_packed(error_details_pb2.PreconditionFailure(violations=listed)))
+    message = _cut(error.message, MESSAGE_LIMIT)
+    return rpc_status.to_status(status_pb2.Status(code=STATUS_CODES[error.kind], message=message, details=details))
 
 
 def internal_status(message: str) -> grpc.Status:
