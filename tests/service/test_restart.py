@@ -4,7 +4,7 @@ import grpc
 from fakes import FakeRunner
 from fixed_device import device_profile
 
-from droidft.v1 import service_pb2, service_pb2_grpc
+from droidft.v1 import progress_pb2, service_pb2, service_pb2_grpc
 from droidft_server.app import DroidftServer, ServerConfig
 from droidft_server.domain import states
 
@@ -19,6 +19,8 @@ def test_restart_keeps_jobs_and_events_fails_interrupted_and_requeues_waiting(tm
     interrupted = first.jobs.create(spec).job_id
     waiting = first.jobs.create(spec).job_id
     first_runner.report(interrupted, 1, 2.0)
+    checkpoint = progress_pb2.CheckpointSaved(iteration=1, path="0000001_adapters.safetensors")
+    first_runner.started[interrupted].on_event(interrupted, progress_pb2.TrainingProgress(checkpoint_saved=checkpoint))
     first.stop(grace=0)
 
     second_runner = FakeRunner()
@@ -38,8 +40,9 @@ def test_restart_keeps_jobs_and_events_fails_interrupted_and_requeues_waiting(tm
 
             lost = stub.GetTrainingJob(service_pb2.GetTrainingJobRequest(job_id=interrupted))
             assert lost.state == states.FAILED and lost.error.reason == "SERVER_RESTARTED"
+            assert lost.adapter_path == "0000001_adapters.safetensors" and "iteration 1 is kept" in lost.error.message
             events = list(stub.StreamTrainingProgress(service_pb2.StreamTrainingProgressRequest(job_id=interrupted)))
-            assert events[-2].train_report.loss == 2.0
+            assert events[-3].train_report.loss == 2.0
             assert events[-1].state_change.error.reason == "SERVER_RESTARTED"
 
             assert list(second_runner.started) == [waiting]

@@ -140,7 +140,12 @@ class JobManager:
             for job in self._store.jobs_in_states([states.QUEUED, states.RUNNING]):
                 self._active[job.job_id] = job
                 if job.state == states.RUNNING:
-                    error = job_error(Reason.SERVER_RESTARTED, "the server stopped while the job was running")
+                    message = "the server stopped while the job was running"
+                    checkpoint = self._last_checkpoint(job.job_id)
+                    if checkpoint is not None:  # what it had trained is kept: listed as its adapter
+                        job.adapter_path = checkpoint.path
+                        message += f"; its checkpoint of iteration {checkpoint.iteration} is kept"
+                    error = job_error(Reason.SERVER_RESTARTED, message)
                     self._transition(job, states.FAILED, error.message, error)
                 else:
                     self._queue.append(job.job_id)
@@ -343,6 +348,10 @@ class JobManager:
                     )
                 )
         return found
+
+    def _last_checkpoint(self, job_id: str) -> progress_pb2.CheckpointSaved | None:
+        saved = [e.checkpoint_saved for e in self._all_events(job_id) if e.WhichOneof("event") == "checkpoint_saved"]
+        return saved[-1] if saved else None
 
     def _all_events(self, job_id: str) -> Iterator[progress_pb2.TrainingProgress]:
         after = 0

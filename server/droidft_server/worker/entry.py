@@ -6,9 +6,14 @@ crash in training cannot take it down; the server imports this module only to na
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import os
 import random
+import signal
 import sys
+import threading
+import time
 import traceback
 from collections.abc import Callable
 from functools import partial
@@ -27,6 +32,9 @@ from .protocol import WORKER_LOG, Event, Failed, Finished, Started, WorkerJob
 from .trainers import trainer_for
 
 TRACEBACK_LINES = 12  # of a training error, sent as a log event
+PR_SET_PDEATHSIG = 1  # prctl(2): the signal the kernel sends this process when its parent dies
+ORPHAN_CHECK_SECONDS = 0.5
+EXIT_ORPHANED = 75  # the server is gone: nobody to train for
 
 
 def _redirect_output(log_path: Path) -> None:
@@ -81,8 +89,29 @@ def run_job(job: WorkerJob, send: Callable[[Any], None], should_stop: Callable[[
     return Finished(result.adapter_path, result.stopped_early, result.message)
 
 
+def _die_with_the_server() -> None:
+    """A worker must not outlive its server: a restarted server would run another job beside it (two
+    trainings under --max-concurrent-jobs 1), or this job twice. On Linux the kernel kills the worker
+    when the server dies; elsewhere a watchdog thread sees the worker orphaned and ends it."""
+    server = os.getppid()
+    if sys.platform.startswith("linux"):
+        with contextlib.suppress(OSError, AttributeError):
+            ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    if os.getppid() != server:  # it died before prctl took effect
+        os._exit(EXIT_ORPHANED)
+
+    def watch() -> None:
+        while True:
+            time.sleep(ORPHAN_CHECK_SECONDS)  # a timer: nothing signals a parent's death portably
+            if os.getppid() != server:
+                os._exit(EXIT_ORPHANED)
+
+    threading.Thread(target=watch, name="droidft-orphan-watch", daemon=True).start()
+
+
 def run_worker(job: WorkerJob, connection: Connection, cancel: Any) -> None:
     """Process entry point; `cancel` is a multiprocessing Event set when the job should stop."""
+    _die_with_the_server()
     _redirect_output(Path(job.output_dir) / WORKER_LOG)
     try:
         blas.load(job.blas_threads)  # before MLX is imported, or it keeps its own BLAS
