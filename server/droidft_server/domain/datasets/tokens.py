@@ -29,7 +29,10 @@ def load_tokenizer(model_path: str | Path):
     path = Path(model_path) / "tokenizer.json"
     if not path.is_file():
         raise TokenizerMissing(f"{path} does not exist: token lengths need the model's tokenizer.json")
-    return Tokenizer.from_file(str(path))
+    try:
+        return Tokenizer.from_file(str(path))
+    except Exception as error:  # the tokenizers library raises its own exception types for a broken file
+        raise TokenizerMissing(f"{path} is not a tokenizer the tokenizers library reads ({error})") from None
 
 
 class TokenCounter:
