@@ -173,10 +173,11 @@ def run() -> list[dict]:
     }
     intro = (
         f"`python -m bench.watchers`, on this machine ({os.cpu_count()} cores; the server, its training worker "
-        "and the watching process share them): three jobs side by side in one run, each LoRA SFT of the small "
+        "and the watching process share them): four jobs side by side in one run, each LoRA SFT of the small "
         f"llama (h256 L4 v2048), {ITERATIONS} iterations, a train report every {REPORT_EVERY}. Watchers are "
-        f"StreamTrainingProgress subscribers on {CHANNELS} grpc.aio channels; callers loop on GetTrainingJob, "
-        "and a health check runs every 100 ms. Whole-process figures."
+        f"StreamTrainingProgress subscribers on {CHANNELS} grpc.aio channels; callers call GetTrainingJob "
+        f"every {PAUSE_SECONDS * 1000:.0f} ms or back to back, and a health check runs every 100 ms. "
+        "Whole-process figures."
     )
     write_section(
         "## Watchers: thousands of progress streams on one training job", intro + "\n\n" + markdown_table(rows, columns)

@@ -1,7 +1,4 @@
-import json
-import subprocess
 import sys
-import threading
 from pathlib import Path
 
 import pytest
@@ -25,45 +22,12 @@ def contract_files(tmp_path_factory) -> list[descriptor_pb2.FileDescriptorProto]
 @pytest.fixture(scope="module")
 def server_address(tmp_path_factory):
     """Host:port of the real droidft server, started as a user would start it, on a free port."""
-    state = tmp_path_factory.mktemp("server")
-    process = subprocess.Popen(
-        [
-            str(ROOT / ".venv" / "bin" / "droidft-server"),
-            "serve",
-            "--listen",
-            "127.0.0.1:0",
-            "--port-file",
-            str(state / "port"),
-            "--state-dir",
-            str(state / "state"),
-            "--data-root",
-            str(tmp_path_factory.getbasetemp()),
-            "--model-root",
-            str(tmp_path_factory.getbasetemp()),
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
+    from server_process import serve
+
+    state, base = tmp_path_factory.mktemp("server"), str(tmp_path_factory.getbasetemp())
+    process, target = serve("--state-dir", str(state / "state"), "--data-root", base, "--model-root", base)
     try:
-        port = serving_port(process)
-        # Keep reading so that the server never blocks on a full pipe.
-        threading.Thread(target=process.stdout.read, daemon=True).start()
-        yield f"127.0.0.1:{port}"
+        yield target
     finally:
         process.terminate()
         process.wait(timeout=30)
-
-
-def serving_port(process: subprocess.Popen) -> int:
-    """The port from the server's "serving" log line (JSON logs, one a line)."""
-    seen = []
-    for line in process.stdout:
-        seen.append(line)
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError:
-            continue
-        if record.get("event") == "serving":
-            return int(record["port"])
-    raise RuntimeError("server exited before serving:\n" + "".join(seen))

@@ -1,62 +1,34 @@
 """Tokens as an operator meets them: droidft-server re-reads its token file on SIGHUP, the CLI sends
 --token or $DROIDFT_TOKEN, and no token ever reaches the server's logs."""
 
-import json
 import signal
 import subprocess
-from pathlib import Path
 
 import pytest
+from server_process import BIN, serve, until_logged
 
 from droidft import Client
 from droidft.errors import UnauthenticatedError
 
-BIN = Path(__file__).resolve().parents[2] / ".venv" / "bin"
 OLD, NEW = "old-secret-0123456789", "new-secret-9876543210"
-
-
-def _until(process: subprocess.Popen, event: str, seen: list[str]) -> dict:
-    for line in process.stdout:
-        seen.append(line)
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError:
-            continue
-        if record.get("event") == event:
-            return record
-    raise AssertionError(f"the server exited before logging {event}:\n" + "".join(seen))
 
 
 def test_sighup_reloads_the_tokens_the_cli_sends_them_and_the_logs_never_show_them(tmp_path):
     tokens = tmp_path / "tokens"
     tokens.write_text(f"ops:{OLD}\n")
-    process = subprocess.Popen(
-        [
-            str(BIN / "droidft-server"),
-            "serve",
-            "--listen",
-            "127.0.0.1:0",
-            "--state-dir",
-            str(tmp_path / "state"),
-            "--auth-token-file",
-            str(tokens),
-            "--log-level",
-            "debug",
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
     seen: list[str] = []
+    process, target = serve(
+        "--state-dir", str(tmp_path / "state"), "--auth-token-file", str(tokens), "--log-level", "debug",
+        drain=False, seen=seen,
+    )  # fmt: skip
     try:
-        target = f"127.0.0.1:{_until(process, 'serving', seen)['port']}"
         cli = [str(BIN / "droidft"), "--server", target, "jobs", "list"]
         assert subprocess.run([*cli, "--json"], env={"DROIDFT_TOKEN": OLD}, capture_output=True).returncode == 0
         refused = subprocess.run(cli, env={}, capture_output=True, text=True)
         assert refused.returncode == 3 and "UNAUTHENTICATED" in refused.stderr
         tokens.write_text(f"ops:{NEW}\n")
         process.send_signal(signal.SIGHUP)
-        _until(process, "token_file_reloaded", seen)
+        until_logged(process, "token_file_reloaded", seen)
         with Client(target, token=OLD) as old, pytest.raises(UnauthenticatedError):
             old.list_training_jobs()
         given = subprocess.run(

@@ -1,32 +1,17 @@
 """SIGTERM stops the server within its grace period, whatever is open: progress streams of a training
 job, and a reflection stream that was sent garbage and is still open."""
 
-import json
 import signal
-import subprocess
 import threading
 import time
-from pathlib import Path
 
 import grpc
+from server_process import serve
 
 from droidft import Client
 
-BIN = Path(__file__).resolve().parents[2] / ".venv" / "bin"
 # The worker's grace to stop after its iteration, the server's grace for calls, and start-up slack.
 SHUTDOWN_BOUND_SECONDS = 60
-
-
-def _port(process: subprocess.Popen) -> int:
-    for line in process.stdout:
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError:
-            continue
-        if record.get("event") == "serving":
-            threading.Thread(target=process.stdout.read, daemon=True).start()
-            return int(record["port"])
-    raise AssertionError("the server exited before serving")
 
 
 def _drain(replies) -> None:
@@ -38,13 +23,11 @@ def _drain(replies) -> None:
 
 
 def test_sigterm_stops_the_server_with_streams_and_a_garbage_fed_reflection_call_open(tmp_path, tiny_model, sft_data):
-    process = subprocess.Popen(
-        [str(BIN / "droidft-server"), "serve", "--listen", "127.0.0.1:0", "--state-dir", str(tmp_path / "state"),
-         "--data-root", str(sft_data.parent), "--model-root", str(tiny_model.parent)],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    process, target = serve(
+        "--state-dir", str(tmp_path / "state"), "--data-root", str(sft_data.parent),
+        "--model-root", str(tiny_model.parent),
     )  # fmt: skip
     try:
-        target = f"127.0.0.1:{_port(process)}"
         with Client(target) as client:
             spec = {"model_path": str(tiny_model), "train_data_path": str(sft_data), "iterations": 100_000,
                     "batch_size": 2, "sft": {}}  # fmt: skip

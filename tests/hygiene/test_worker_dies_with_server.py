@@ -1,36 +1,19 @@
 """One worker per job, ever: a worker dies with its server (kill -9) at once, not at its next report,
 so a restarted server never trains beside a leftover worker."""
 
-import json
 import os
 import select
 import signal
-import subprocess
-import threading
 from pathlib import Path
 
 import pytest
+from server_process import serve
 
 from droidft import Client
 
-BIN = Path(__file__).resolve().parents[2] / ".venv" / "bin"
 
-
-def _serve(state: Path, roots: Path) -> tuple[subprocess.Popen, str]:
-    process = subprocess.Popen(
-        [str(BIN / "droidft-server"), "serve", "--listen", "127.0.0.1:0", "--state-dir", str(state),
-         "--data-root", str(roots), "--model-root", str(roots)],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-    )  # fmt: skip
-    for line in process.stdout:
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError:
-            continue
-        if record.get("event") == "serving":
-            threading.Thread(target=process.stdout.read, daemon=True).start()
-            return process, f"127.0.0.1:{record['port']}"
-    raise AssertionError("the server exited before serving")
+def _serve(state: Path, roots: Path):
+    return serve("--state-dir", str(state), "--data-root", str(roots), "--model-root", str(roots))
 
 
 def _children(pid: int) -> list[int]:

@@ -70,6 +70,7 @@ class AdapterCheckpoints:
         self._ctx = ctx
         self._model = model
         self.final_path = ctx.output_dir / ADAPTER_FILE
+        self._best: dict[str, mx.array] | None = None  # the weights early stopping would return to
 
     def _save(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -80,8 +81,17 @@ class AdapterCheckpoints:
         self._save(path)
         self._ctx.emit(events.checkpoint_saved(iteration, str(path), final=False))
 
-    def save_final(self, iteration: int) -> str:
-        self._save(self.final_path)
+    def keep_best(self, iteration: int) -> None:
+        """Hold the current weights as the best so far (MLX arrays are immutable: no copy is made)."""
+        self._best = dict(tree_flatten(self._model.trainable_parameters()))
+
+    def save_final(self, iteration: int, *, best: bool = False) -> str:
+        """Save the final adapter: the current weights, or with `best` those keep_best held (of `iteration`)."""
+        if best and self._best is not None:
+            self.final_path.parent.mkdir(parents=True, exist_ok=True)
+            mx.save_safetensors(str(self.final_path), self._best)
+        else:
+            self._save(self.final_path)
         self._ctx.emit(events.checkpoint_saved(iteration, str(self.final_path), final=True))
         return str(self.final_path)
 

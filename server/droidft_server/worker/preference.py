@@ -165,9 +165,10 @@ class PreferenceLoop(TrainingCallback):
 
     def on_val_loss_report(self, val_info: dict) -> None:
         val_loss = float(val_info["val_loss"])
-        self._schedule.record(val_loss)
         # mlx-lm-lora validates before the update of the iteration it names.
-        event = events.eval_report(int(val_info["iteration"]) - 1, val_loss, float(val_info["val_time"]))
+        iteration = int(val_info["iteration"]) - 1
+        self._schedule.record(val_loss, iteration)
+        event = events.eval_report(iteration, val_loss, float(val_info["val_time"]))
         event.eval_report.metrics.update(_metrics(val_info, "val_"))
         self._ctx.emit(event)
         self._window_started += float(val_info["val_time"])

@@ -44,16 +44,22 @@ class Schedule:
         self._validate = validate
         self._watched = watched
         self._best = -float("inf") if watched.higher_is_better else float("inf")
+        self._best_iteration: int | None = None
         self._evals_without_improvement = 0
+        self._early_stopped = False
         self.stop_reason = ""
 
     def validate(self, iteration: int) -> None:
-        self.record(self._validate(iteration))
+        self.record(self._validate(iteration), iteration)
 
-    def record(self, figure: float) -> None:
+    def record(self, figure: float, iteration: int) -> None:
+        """A validation figure of the weights after `iteration` iterations; with early_stop, the best weights
+        are kept, since an early stop comes `patience` evaluations after them."""
         improved = figure > self._best if self._watched.higher_is_better else figure < self._best
         if improved:
-            self._best, self._evals_without_improvement = figure, 0
+            self._best, self._best_iteration, self._evals_without_improvement = figure, iteration, 0
+            if self._settings.early_stop:
+                self._checkpoints.keep_best(iteration)
         else:
             self._evals_without_improvement += 1
 
@@ -63,11 +69,14 @@ class Schedule:
         settings = self._settings
         if iteration and iteration % settings.checkpoint_every == 0:
             self._checkpoints.save(iteration)
-        if self._ctx.should_stop():
+        # A stop asked for during the last iteration comes too late to change anything: the job did all it
+        # was asked, so it finishes (validated, SUCCEEDED) rather than ending CANCELLED.
+        if self._ctx.should_stop() and iteration < settings.iterations:
             return self._stop(f"cancelled after iteration {iteration}")
         if self._validate is not None and (iteration % settings.eval_every == 0 or iteration == settings.iterations):
             self.validate(iteration)
         if settings.early_stop and self._evals_without_improvement >= settings.patience:
+            self._early_stopped = True
             return self._stop(
                 f"early stop after iteration {iteration}: {self._watched.name} did not improve for "
                 f"{self._evals_without_improvement} evaluations (best {self._best:.4f})"
@@ -80,9 +89,13 @@ class Schedule:
         return True
 
     def finish(self, iteration: int) -> TrainingResult:
-        """Save the adapter as trained for `iteration` iterations; the run's result."""
-        return TrainingResult(
-            adapter_path=self._checkpoints.save_final(iteration),
-            stopped_early=bool(self.stop_reason),
-            message=self.stop_reason or f"trained {iteration} iterations",
-        )
+        """Save the final adapter: after an early stop the best weights (the message says from which
+        iteration), else the weights as trained for `iteration` iterations; the run's result."""
+        if self._early_stopped and self._best_iteration is not None:
+            adapter_path = self._checkpoints.save_final(self._best_iteration, best=True)
+            message = (f"{self.stop_reason}; the adapter is the best, from iteration {self._best_iteration} "
+                       f"({self._watched.name} {self._best:.4f})")  # fmt: skip
+        else:
+            adapter_path = self._checkpoints.save_final(iteration)
+            message = self.stop_reason or f"trained {iteration} iterations"
+        return TrainingResult(adapter_path=adapter_path, stopped_early=bool(self.stop_reason), message=message)

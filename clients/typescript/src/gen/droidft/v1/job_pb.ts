@@ -77,7 +77,9 @@ export type TrainingJobSpec = Message<"droidft.v1.TrainingJobSpec"> & {
   iterations?: number | undefined;
 
   /**
-   * Stop when the validation loss has not improved for `patience` evaluations; needs validation data.
+   * Stop when the validation loss (the GRPO family: validation reward) has not improved for `patience`
+   * evaluations; the final adapter is then the best one, and the final checkpoint_saved event names the
+   * iteration it is from. Needs validation data.
    *
    * @generated from field: bool early_stop = 8;
    */
