@@ -67,7 +67,8 @@ class EventLog:
         self._lock = threading.Lock()
         self._recent: dict[str, _Recent] = {}
         self._last: dict[str, int] = {}  # the last sequence published since start, by job
-        self._waiters: dict[str, list[tuple[asyncio.AbstractEventLoop, asyncio.Future]]] = {}
+        # Parked watchers by job: each future with the loop it belongs to.
+        self._waiters: dict[str, dict[asyncio.Future, asyncio.AbstractEventLoop]] = {}
         # Numbered events the store has not taken yet, by job, in order, with the job row to store them with.
         self._held: dict[str, tuple[job_pb2.TrainingJob, list[progress_pb2.TrainingProgress], StorageError]] = {}
         self._closed = False
@@ -110,7 +111,7 @@ class EventLog:
         with self._lock:
             earlier = self._held.get(job.job_id, (row, [], error))[1]
             self._held[job.job_id] = (row, earlier + new, error)
-            waiters = self._waiters.pop(job.job_id, [])
+            waiters = self._waiters.pop(job.job_id, {})
         _wake(waiters)  # they end with UNAVAILABLE rather than wait for events that are not written
 
     def holding(self) -> bool:
@@ -139,14 +140,14 @@ class EventLog:
             self._last[job_id] = new[-1].sequence
             if is_terminal_event(new[-1]):
                 del self._recent[job_id]  # the store has it all, and no more events will come
-            waiters = self._waiters.pop(job_id, [])
+            waiters = self._waiters.pop(job_id, {})
         _wake(waiters)
 
     def close(self) -> None:
         """Watchers end with UNAVAILABLE (the server is shutting down)."""
         with self._lock:
             self._closed = True
-            waiters = [waiter for job_waiters in self._waiters.values() for waiter in job_waiters]
+            waiters = {future: loop for job_waiters in self._waiters.values() for future, loop in job_waiters.items()}
             self._waiters.clear()
         _wake(waiters)
 
@@ -192,7 +193,7 @@ class EventLog:
             # since start can only get events through _published, which takes this lock and wakes us.
             if self._last.get(job_id, 0) > after:
                 return
-            self._waiters.setdefault(job_id, []).append((loop, woken))
+            self._waiters.setdefault(job_id, {})[woken] = loop
         try:
             await woken
         finally:
@@ -204,15 +205,22 @@ class EventLog:
 
     def _forget(self, job_id: str, future: asyncio.Future) -> None:
         with self._lock:
-            waiters = self._waiters.get(job_id)
-            if waiters:
-                self._waiters[job_id] = [waiter for waiter in waiters if waiter[1] is not future]
+            self._waiters.get(job_id, {}).pop(future, None)
 
 
-def _wake(waiters: list[tuple[asyncio.AbstractEventLoop, asyncio.Future]]) -> None:
-    for loop, future in waiters:
-        with contextlib.suppress(RuntimeError):  # that loop is closed: its watcher is gone
-            loop.call_soon_threadsafe(_resolve, future)
+def _wake(waiters: dict[asyncio.Future, asyncio.AbstractEventLoop]) -> None:
+    """Resolve the futures, with one call into each loop: a thousand watchers cost one wake-up, not a thousand."""
+    by_loop: dict[asyncio.AbstractEventLoop, list[asyncio.Future]] = {}
+    for future, loop in waiters.items():
+        by_loop.setdefault(loop, []).append(future)
+    for loop, futures in by_loop.items():
+        with contextlib.suppress(RuntimeError):  # that loop is closed: its watchers are gone
+            loop.call_soon_threadsafe(_resolve_all, futures)
+
+
+def _resolve_all(futures: list[asyncio.Future]) -> None:
+    for future in futures:
+        _resolve(future)
 
 
 def _resolve(future: asyncio.Future) -> None:
