@@ -63,6 +63,12 @@ def _spec(model: Path, data: Path):
     return spec
 
 
+def _cpu_seconds(pid: int) -> float:
+    """User plus system CPU time of a process so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 async def _one_job(target: str, spec, watchers: int, callers: int, pause: float = 0.0) -> dict:
     import grpc
     from grpc_health.v1 import health_pb2, health_pb2_grpc
@@ -140,7 +146,13 @@ def run() -> list[dict]:
                  PAUSE_SECONDS),
                 (f"{WATCHERS} watchers + {CALLERS} callers, back to back", WATCHERS, CALLERS, 0.0),
             ]  # fmt: skip
-            measured = [(run[0], asyncio.run(_one_job(target, spec, *run[1:]))) for run in runs]
+            measured = []
+            for label, *load in runs:
+                server_cpu, own_cpu = _cpu_seconds(process.pid), time.process_time()
+                figures = asyncio.run(_one_job(target, spec, *load))
+                figures["server_cpu"] = _cpu_seconds(process.pid) - server_cpu
+                figures["own_cpu"] = time.process_time() - own_cpu
+                measured.append((label, figures))
         finally:
             process.terminate()
             process.wait(timeout=60)
@@ -157,6 +169,8 @@ def run() -> list[dict]:
             "p99": f"{figures['p99_ms']:.1f}" if figures["p99_ms"] is not None else "",
             "calls": figures["calls"] or "",
             "health": figures["health"] if figures["calls"] else "",
+            "server_cpu": f"{figures['server_cpu']:.1f}",
+            "own_cpu": f"{figures['own_cpu']:.1f}",
         }
         print(row, flush=True)
         rows.append(row)
@@ -170,6 +184,8 @@ def run() -> list[dict]:
         "p99": "p99 ms",
         "calls": "unary calls",
         "health": "health checks SERVING",
+        "server_cpu": "server CPU s",
+        "own_cpu": "watching process CPU s",
     }
     intro = (
         f"`python -m bench.watchers`, on this machine ({os.cpu_count()} cores; the server, its training worker "
