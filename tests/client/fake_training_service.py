@@ -256,6 +256,11 @@ class FakeTrainingService(service_pb2_grpc.TrainingServiceServicer):
         job.state = job_pb2.JOB_STATE_CANCELLED
         return job
 
+    def DeleteTrainingJob(self, request, context):
+        self._enter("DeleteTrainingJob", request, context)
+        self._job(request.job_id, context)
+        return service_pb2.DeleteTrainingJobResponse(job_id=request.job_id, bytes_freed=1234)
+
     def ListCheckpoints(self, request, context):
         self._enter("ListCheckpoints", request, context)
         self._job(request.job_id, context)

@@ -91,6 +91,12 @@ def test_jobs_cancel_prints_the_new_state(droidft, fake):
     assert droidft("jobs", "cancel", "job-1")[:2] == (0, "Job job-1: cancelled\n")
 
 
+def test_jobs_delete_says_what_it_freed(droidft, fake):
+    fake.service.jobs = [make_job("job-1")]
+    assert droidft("jobs", "delete", "job-1")[:2] == (0, "Deleted job job-1 (1,234 bytes of files freed on the server)\n")
+    assert fake.service.requests_of("DeleteTrainingJob")[0].job_id == "job-1"
+
+
 def test_jobs_checkpoints_lists_saved_adapters(droidft, fake):
     fake.service.jobs = [make_job("job-1")]
     fake.service.checkpoints = [

@@ -69,6 +69,7 @@ CALLS = {
     ),
     "CancelTrainingJob": (("job-1",), {}, service_pb2.CancelTrainingJobRequest(job_id="job-1")),
     "ListCheckpoints": (("job-1",), {}, service_pb2.ListCheckpointsRequest(job_id="job-1")),
+    "DeleteTrainingJob": (("job-1",), {}, service_pb2.DeleteTrainingJobRequest(job_id="job-1")),
     "StreamTrainingProgress": (
         ("job-1",),
         {"after_sequence": 0},

@@ -15,6 +15,8 @@ import type { TrainingProgress } from "./gen/droidft/v1/progress_pb.js";
 import {
   CancelTrainingJobRequestSchema,
   CreateTrainingJobRequestSchema,
+  DeleteTrainingJobRequestSchema,
+  type DeleteTrainingJobResponse,
   EstimateResourcesRequestSchema,
   type EstimateResourcesResponse,
   GetTrainingJobRequestSchema,
@@ -161,6 +163,13 @@ export class DroidftClient {
   cancelTrainingJob(jobId: string): Promise<TrainingJob> {
     return this.unary(CancelTrainingJobRequestSchema, { jobId }, (request, call) =>
       this.service.cancelTrainingJob(request, call),
+    );
+  }
+
+  /** Deletes a finished job with its files on the server; a queued or running one must be cancelled first. */
+  deleteTrainingJob(jobId: string): Promise<DeleteTrainingJobResponse> {
+    return this.unary(DeleteTrainingJobRequestSchema, { jobId }, (request, call) =>
+      this.service.deleteTrainingJob(request, call),
     );
   }
 

@@ -164,6 +164,11 @@ describe("droidft TypeScript client against a real server", () => {
     assert.ok(checkpoints.some((checkpoint) => checkpoint.final));
     const { jobs } = await client.listTrainingJobs({ states: [JobState.SUCCEEDED] });
     assert.ok(jobs.some((listed) => listed.jobId === job.jobId));
+
+    const deleted = await client.deleteTrainingJob(job.jobId);
+    assert.equal(deleted.jobId, job.jobId);
+    assert.ok(deleted.bytesFreed > 0n, "its adapter and checkpoints were removed");
+    assert.equal((await rejection(client.getTrainingJob(job.jobId))).code, Code.NotFound);
   });
 
   test("cancels a job, whose progress then ends with CANCELLED", async () => {

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import shutil
 import threading
 import time
 import uuid
@@ -62,6 +63,7 @@ class JobStore(Protocol):
     ) -> list[job_pb2.TrainingJob]: ...
     def jobs_in_states(self, states: Iterable[int]) -> list[job_pb2.TrainingJob]: ...
     def count_by_state(self) -> dict[int, int]: ...
+    def delete_job(self, job_id: str) -> None: ...
     def probe(self) -> None:
         """Raise StorageError unless a write would succeed now."""
 
@@ -75,6 +77,16 @@ class JobsOverview:
     by_state: dict[int, int]  # JobState value -> jobs
     queued: int
     running: list[job_pb2.TrainingJob]
+
+
+def _remove_job_dir(jobs_dir: Path, output_dir: Path) -> int:
+    """Remove a job's directory, only ever one inside the server's jobs directory; the bytes it held."""
+    jobs_dir, output_dir = jobs_dir.resolve(), output_dir.resolve()
+    if output_dir.parent != jobs_dir or not output_dir.is_dir():
+        return 0
+    freed = sum(f.stat().st_size for f in output_dir.rglob("*") if f.is_file() and not f.is_symlink())
+    shutil.rmtree(output_dir, ignore_errors=True)
+    return freed
 
 
 def _new_job_id() -> str:
@@ -323,6 +335,28 @@ class JobManager:
             log.info("storage_writable_again", written_jobs=written)
             self.on_storage(True)
         return self._storage_error is None
+
+    def delete(self, job_id: str) -> int:
+        """Delete a finished job: its row and events first (one transaction), then its directory.
+        Returns the bytes of files removed; a queued or running job is refused (cancel it first)."""
+        with self._lock:
+            job = self._active.get(job_id) or self._unrecorded.get(job_id)
+            if job is not None:
+                raise DroidftError(
+                    ErrorKind.FAILED_PRECONDITION,
+                    Reason.JOB_NOT_FINISHED,
+                    f"job {job_id} is {states.name(job.state)}: cancel it, then delete it once it has ended",
+                    {"job_id": job_id, "state": states.name(job.state)},
+                )
+            stored = self._store.get(job_id)
+            if stored is None:
+                raise job_not_found(job_id)
+            try:
+                self._store.delete_job(job_id)
+            except StorageError as error:
+                self._storage_failed(error)
+                raise storage_unavailable(error) from None
+        return _remove_job_dir(self._jobs_dir, Path(stored.output_dir))
 
     def overview(self) -> JobsOverview:
         """What the metrics show: jobs by state, the queue's length, and the figures of running jobs."""

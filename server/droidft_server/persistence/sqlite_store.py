@@ -165,6 +165,12 @@ class SqliteJobStore:
             rows = self._db.execute(query, (*args, limit)).fetchall()
         return [job_pb2.TrainingJob.FromString(r[0]) for r in rows]
 
+    def delete_job(self, job_id: str) -> None:
+        """The job's row and its whole event log, in one transaction."""
+        with self._writing():
+            self._db.execute("DELETE FROM events WHERE job_id = ?", (job_id,))
+            self._db.execute("DELETE FROM jobs WHERE job_id = ?", (job_id,))
+
     def count_by_state(self) -> dict[int, int]:
         """How many jobs are in each state (JobState value -> count)."""
         with self._reading():

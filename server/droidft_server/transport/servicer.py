@@ -107,6 +107,10 @@ class TrainingServicer(service_pb2_grpc.TrainingServiceServicer):
         checkpoints = await asyncio.to_thread(self._jobs.checkpoints, request.job_id)
         return service_pb2.ListCheckpointsResponse(checkpoints=checkpoints)
 
+    async def DeleteTrainingJob(self, request, context):
+        freed = await asyncio.to_thread(self._jobs.delete, request.job_id)
+        return service_pb2.DeleteTrainingJobResponse(job_id=request.job_id, bytes_freed=freed)
+
     async def StreamTrainingProgress(self, request, context):
         async for event in self._jobs.follow(request.job_id, request.after_sequence):
             yield event

@@ -42,6 +42,10 @@ class JobHandle:
         """Stop the job if it is queued or running (the adapter trained so far is kept); returns the job."""
         return self._client.cancel_training_job(self.id)
 
+    def delete(self) -> int:
+        """Delete the finished job with its files on the server; returns the bytes freed."""
+        return self._client.delete_training_job(self.id).bytes_freed
+
     def checkpoints(self) -> list[job_pb2.Checkpoint]:
         """The job's saved adapter checkpoints, by iteration, the final adapter last."""
         return list(self._client.list_checkpoints(self.id).checkpoints)
@@ -94,6 +98,10 @@ class AsyncJobHandle:
     async def cancel(self) -> job_pb2.TrainingJob:
         """Stop the job if it is queued or running (the adapter trained so far is kept); returns the job."""
         return await self._client.cancel_training_job(self.id)
+
+    async def delete(self) -> int:
+        """Delete the finished job with its files on the server; returns the bytes freed."""
+        return (await self._client.delete_training_job(self.id)).bytes_freed
 
     async def checkpoints(self) -> list[job_pb2.Checkpoint]:
         """The job's saved adapter checkpoints, by iteration, the final adapter last."""

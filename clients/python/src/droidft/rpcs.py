@@ -360,6 +360,20 @@ def stream_progress(job_id: str, after_sequence: int = 0) -> service_pb2.StreamT
     return service_pb2.StreamTrainingProgressRequest(job_id=job_id, after_sequence=after_sequence)
 
 
+@rpc("DeleteTrainingJob", service_pb2.DeleteTrainingJobRequest, service_pb2.DeleteTrainingJobResponse)
+def delete_training_job(job_id: str) -> service_pb2.DeleteTrainingJobRequest:
+    """Delete a finished job: its record, its events, and its adapters and checkpoints on the server.
+
+    Args:
+        job_id: the job; a queued or running one must be cancelled first (FailedPreconditionError,
+            reason JOB_NOT_FINISHED).
+
+    Returns:
+        DeleteTrainingJobResponse: the `job_id` and the `bytes_freed` on the server.
+    """
+    return service_pb2.DeleteTrainingJobRequest(job_id=job_id)
+
+
 ALL: tuple[Rpc[Any, Any, Any], ...] = (
     list_training_methods,
     validate_dataset,
@@ -372,6 +386,7 @@ ALL: tuple[Rpc[Any, Any, Any], ...] = (
     cancel_training_job,
     list_checkpoints,
     stream_progress,
+    delete_training_job,
 )
 
 

@@ -1,4 +1,4 @@
-"""`droidft jobs list|get|cancel|checkpoints`."""
+"""`droidft jobs list|get|cancel|delete|checkpoints`."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ PAGE_SIZE = 100
 
 
 def register(subparsers) -> None:
-    parser = subparsers.add_parser("jobs", help="list, inspect and cancel jobs")
+    parser = subparsers.add_parser("jobs", help="list, inspect, cancel and delete jobs")
     commands = parser.add_subparsers(dest="jobs_command", required=True, metavar="COMMAND")
 
     listing = commands.add_parser("list", help="list jobs, newest first")
@@ -32,6 +32,9 @@ def register(subparsers) -> None:
     cancel = commands.add_parser("cancel", help="stop a queued or running job (its adapter so far is kept)")
     cancel.add_argument("job_id", metavar="JOB")
     cancel.set_defaults(handler=cancel_job)
+    delete = commands.add_parser("delete", help="delete a finished job with its adapters and checkpoints")
+    delete.add_argument("job_id", metavar="JOB")
+    delete.set_defaults(handler=delete_job)
 
     checkpoints = commands.add_parser("checkpoints", help="list a job's saved adapters")
     checkpoints.add_argument("job_id", metavar="JOB")
@@ -54,6 +57,12 @@ def get_job(args: argparse.Namespace, session: Session) -> int:
 def cancel_job(args: argparse.Namespace, session: Session) -> int:
     job = session.client.cancel_training_job(args.job_id)
     session.print(f"Job {job.job_id}: {job_state_name(job.state)}")
+    return 0
+
+
+def delete_job(args: argparse.Namespace, session: Session) -> int:
+    response = session.client.delete_training_job(args.job_id)
+    session.print(f"Deleted job {response.job_id} ({response.bytes_freed:,} bytes of files freed on the server)")
     return 0
 
 

@@ -32,6 +32,7 @@ class ErrorReason(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     QUEUE_FULL: _ClassVar[ErrorReason]
     TOO_MANY_STREAMS: _ClassVar[ErrorReason]
     STORAGE_UNAVAILABLE: _ClassVar[ErrorReason]
+    JOB_NOT_FINISHED: _ClassVar[ErrorReason]
 ERROR_REASON_UNSPECIFIED: ErrorReason
 INVALID_REQUEST: ErrorReason
 JOB_NOT_FOUND: ErrorReason
@@ -58,3 +59,4 @@ SEQUENCE_PAST_END: ErrorReason
 QUEUE_FULL: ErrorReason
 TOO_MANY_STREAMS: ErrorReason
 STORAGE_UNAVAILABLE: ErrorReason
+JOB_NOT_FINISHED: ErrorReason

@@ -74,6 +74,20 @@ class CancelTrainingJobRequest(_message.Message):
     job_id: str
     def __init__(self, job_id: _Optional[str] = ...) -> None: ...
 
+class DeleteTrainingJobRequest(_message.Message):
+    __slots__ = ("job_id",)
+    JOB_ID_FIELD_NUMBER: _ClassVar[int]
+    job_id: str
+    def __init__(self, job_id: _Optional[str] = ...) -> None: ...
+
+class DeleteTrainingJobResponse(_message.Message):
+    __slots__ = ("job_id", "bytes_freed")
+    JOB_ID_FIELD_NUMBER: _ClassVar[int]
+    BYTES_FREED_FIELD_NUMBER: _ClassVar[int]
+    job_id: str
+    bytes_freed: int
+    def __init__(self, job_id: _Optional[str] = ..., bytes_freed: _Optional[int] = ...) -> None: ...
+
 class ListCheckpointsRequest(_message.Message):
     __slots__ = ("job_id",)
     JOB_ID_FIELD_NUMBER: _ClassVar[int]

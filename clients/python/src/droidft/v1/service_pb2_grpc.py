@@ -93,6 +93,11 @@ class TrainingServiceStub:
                 request_serializer=droidft_dot_v1_dot_service__pb2.StreamTrainingProgressRequest.SerializeToString,
                 response_deserializer=droidft_dot_v1_dot_progress__pb2.TrainingProgress.FromString,
                 _registered_method=True)
+        self.DeleteTrainingJob = channel.unary_unary(
+                '/droidft.v1.TrainingService/DeleteTrainingJob',
+                request_serializer=droidft_dot_v1_dot_service__pb2.DeleteTrainingJobRequest.SerializeToString,
+                response_deserializer=droidft_dot_v1_dot_service__pb2.DeleteTrainingJobResponse.FromString,
+                _registered_method=True)
 
 
 class TrainingServiceServicer:
@@ -176,6 +181,14 @@ class TrainingServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def DeleteTrainingJob(self, request, context):
+        """Deletes a finished job: its row, its event log, and its directory of adapters and checkpoints.
+        A queued or running job must be cancelled first (FAILED_PRECONDITION, JOB_NOT_FINISHED).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_TrainingServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -233,6 +246,11 @@ def add_TrainingServiceServicer_to_server(servicer, server):
                     servicer.StreamTrainingProgress,
                     request_deserializer=droidft_dot_v1_dot_service__pb2.StreamTrainingProgressRequest.FromString,
                     response_serializer=droidft_dot_v1_dot_progress__pb2.TrainingProgress.SerializeToString,
+            ),
+            'DeleteTrainingJob': grpc.unary_unary_rpc_method_handler(
+                    servicer.DeleteTrainingJob,
+                    request_deserializer=droidft_dot_v1_dot_service__pb2.DeleteTrainingJobRequest.FromString,
+                    response_serializer=droidft_dot_v1_dot_service__pb2.DeleteTrainingJobResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -533,6 +551,33 @@ class TrainingService:
             '/droidft.v1.TrainingService/StreamTrainingProgress',
             droidft_dot_v1_dot_service__pb2.StreamTrainingProgressRequest.SerializeToString,
             droidft_dot_v1_dot_progress__pb2.TrainingProgress.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DeleteTrainingJob(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/droidft.v1.TrainingService/DeleteTrainingJob',
+            droidft_dot_v1_dot_service__pb2.DeleteTrainingJobRequest.SerializeToString,
+            droidft_dot_v1_dot_service__pb2.DeleteTrainingJobResponse.FromString,
             options,
             channel_credentials,
             insecure,

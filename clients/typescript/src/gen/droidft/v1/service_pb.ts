@@ -27,7 +27,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file droidft/v1/service.proto.
  */
 export const file_droidft_v1_service: GenFile = /*@__PURE__*/
-  fileDesc("Chhkcm9pZGZ0L3YxL3NlcnZpY2UucHJvdG8SCmRyb2lkZnQudjEiHAoaTGlzdFRyYWluaW5nTWV0aG9kc1JlcXVlc3QiRgobTGlzdFRyYWluaW5nTWV0aG9kc1Jlc3BvbnNlEicKB21ldGhvZHMYASADKAsyFi5kcm9pZGZ0LnYxLk1ldGhvZEluZm8iTQoYRXN0aW1hdGVSZXNvdXJjZXNSZXF1ZXN0EjEKBHNwZWMYASABKAsyGy5kcm9pZGZ0LnYxLlRyYWluaW5nSm9iU3BlY0IGukgDyAEBIksKGUVzdGltYXRlUmVzb3VyY2VzUmVzcG9uc2USLgoIZXN0aW1hdGUYASABKAsyHC5kcm9pZGZ0LnYxLlJlc291cmNlRXN0aW1hdGUilgEKGENyZWF0ZVRyYWluaW5nSm9iUmVxdWVzdBIxCgRzcGVjGAEgASgLMhsuZHJvaWRmdC52MS5UcmFpbmluZ0pvYlNwZWNCBrpIA8gBARIwCgpyZXF1ZXN0X2lkGAIgASgJQhy6SBlyFxiAATISXltBLVphLXowLTlfLjotXSokEhUKDXZhbGlkYXRlX29ubHkYAyABKAgiMwoVR2V0VHJhaW5pbmdKb2JSZXF1ZXN0EhoKBmpvYl9pZBgBIAEoCUIKukgHcgUQARiAASKLAQoXTGlzdFRyYWluaW5nSm9ic1JlcXVlc3QSGwoJcGFnZV9zaXplGAEgASgNQgi6SAUqAxjoBxIcCgpwYWdlX3Rva2VuGAIgASgJQgi6SAVyAxiAAhI1CgZzdGF0ZXMYAyADKA4yFC5kcm9pZGZ0LnYxLkpvYlN0YXRlQg+6SAySAQkiB4IBBBABIAAiWgoYTGlzdFRyYWluaW5nSm9ic1Jlc3BvbnNlEiUKBGpvYnMYASADKAsyFy5kcm9pZGZ0LnYxLlRyYWluaW5nSm9iEhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSI2ChhDYW5jZWxUcmFpbmluZ0pvYlJlcXVlc3QSGgoGam9iX2lkGAEgASgJQgq6SAdyBRABGIABIjQKFkxpc3RDaGVja3BvaW50c1JlcXVlc3QSGgoGam9iX2lkGAEgASgJQgq6SAdyBRABGIABIkYKF0xpc3RDaGVja3BvaW50c1Jlc3BvbnNlEisKC2NoZWNrcG9pbnRzGAEgAygLMhYuZHJvaWRmdC52MS5DaGVja3BvaW50IlMKHVN0cmVhbVRyYWluaW5nUHJvZ3Jlc3NSZXF1ZXN0EhoKBmpvYl9pZBgBIAEoCUIKukgHcgUQARiAARIWCg5hZnRlcl9zZXF1ZW5jZRgCIAEoBDKoCAoPVHJhaW5pbmdTZXJ2aWNlEmYKE0xpc3RUcmFpbmluZ01ldGhvZHMSJi5kcm9pZGZ0LnYxLkxpc3RUcmFpbmluZ01ldGhvZHNSZXF1ZXN0GicuZHJvaWRmdC52MS5MaXN0VHJhaW5pbmdNZXRob2RzUmVzcG9uc2USWgoPVmFsaWRhdGVEYXRhc2V0EiIuZHJvaWRmdC52MS5WYWxpZGF0ZURhdGFzZXRSZXF1ZXN0GiMuZHJvaWRmdC52MS5WYWxpZGF0ZURhdGFzZXRSZXNwb25zZRJ0ChdTdHJlYW1EYXRhc2V0VmFsaWRhdGlvbhIqLmRyb2lkZnQudjEuU3RyZWFtRGF0YXNldFZhbGlkYXRpb25SZXF1ZXN0GisuZHJvaWRmdC52MS5TdHJlYW1EYXRhc2V0VmFsaWRhdGlvblJlc3BvbnNlMAESYwoSR2VuZXJhdGVTYW1wbGVEYXRhEiUuZHJvaWRmdC52MS5HZW5lcmF0ZVNhbXBsZURhdGFSZXF1ZXN0GiYuZHJvaWRmdC52MS5HZW5lcmF0ZVNhbXBsZURhdGFSZXNwb25zZRJgChFFc3RpbWF0ZVJlc291cmNlcxIkLmRyb2lkZnQudjEuRXN0aW1hdGVSZXNvdXJjZXNSZXF1ZXN0GiUuZHJvaWRmdC52MS5Fc3RpbWF0ZVJlc291cmNlc1Jlc3BvbnNlElIKEUNyZWF0ZVRyYWluaW5nSm9iEiQuZHJvaWRmdC52MS5DcmVhdGVUcmFpbmluZ0pvYlJlcXVlc3QaFy5kcm9pZGZ0LnYxLlRyYWluaW5nSm9iEkwKDkdldFRyYWluaW5nSm9iEiEuZHJvaWRmdC52MS5HZXRUcmFpbmluZ0pvYlJlcXVlc3QaFy5kcm9pZGZ0LnYxLlRyYWluaW5nSm9iEl0KEExpc3RUcmFpbmluZ0pvYnMSIy5kcm9pZGZ0LnYxLkxpc3RUcmFpbmluZ0pvYnNSZXF1ZXN0GiQuZHJvaWRmdC52MS5MaXN0VHJhaW5pbmdKb2JzUmVzcG9uc2USUgoRQ2FuY2VsVHJhaW5pbmdKb2ISJC5kcm9pZGZ0LnYxLkNhbmNlbFRyYWluaW5nSm9iUmVxdWVzdBoXLmRyb2lkZnQudjEuVHJhaW5pbmdKb2ISWgoPTGlzdENoZWNrcG9pbnRzEiIuZHJvaWRmdC52MS5MaXN0Q2hlY2twb2ludHNSZXF1ZXN0GiMuZHJvaWRmdC52MS5MaXN0Q2hlY2twb2ludHNSZXNwb25zZRJjChZTdHJlYW1UcmFpbmluZ1Byb2dyZXNzEikuZHJvaWRmdC52MS5TdHJlYW1UcmFpbmluZ1Byb2dyZXNzUmVxdWVzdBocLmRyb2lkZnQudjEuVHJhaW5pbmdQcm9ncmVzczABYgZwcm90bzM", [file_buf_validate_validate, file_droidft_v1_data, file_droidft_v1_job, file_droidft_v1_methods, file_droidft_v1_progress, file_droidft_v1_resources]);
+  fileDesc("Chhkcm9pZGZ0L3YxL3NlcnZpY2UucHJvdG8SCmRyb2lkZnQudjEiHAoaTGlzdFRyYWluaW5nTWV0aG9kc1JlcXVlc3QiRgobTGlzdFRyYWluaW5nTWV0aG9kc1Jlc3BvbnNlEicKB21ldGhvZHMYASADKAsyFi5kcm9pZGZ0LnYxLk1ldGhvZEluZm8iTQoYRXN0aW1hdGVSZXNvdXJjZXNSZXF1ZXN0EjEKBHNwZWMYASABKAsyGy5kcm9pZGZ0LnYxLlRyYWluaW5nSm9iU3BlY0IGukgDyAEBIksKGUVzdGltYXRlUmVzb3VyY2VzUmVzcG9uc2USLgoIZXN0aW1hdGUYASABKAsyHC5kcm9pZGZ0LnYxLlJlc291cmNlRXN0aW1hdGUilgEKGENyZWF0ZVRyYWluaW5nSm9iUmVxdWVzdBIxCgRzcGVjGAEgASgLMhsuZHJvaWRmdC52MS5UcmFpbmluZ0pvYlNwZWNCBrpIA8gBARIwCgpyZXF1ZXN0X2lkGAIgASgJQhy6SBlyFxiAATISXltBLVphLXowLTlfLjotXSokEhUKDXZhbGlkYXRlX29ubHkYAyABKAgiMwoVR2V0VHJhaW5pbmdKb2JSZXF1ZXN0EhoKBmpvYl9pZBgBIAEoCUIKukgHcgUQARiAASKLAQoXTGlzdFRyYWluaW5nSm9ic1JlcXVlc3QSGwoJcGFnZV9zaXplGAEgASgNQgi6SAUqAxjoBxIcCgpwYWdlX3Rva2VuGAIgASgJQgi6SAVyAxiAAhI1CgZzdGF0ZXMYAyADKA4yFC5kcm9pZGZ0LnYxLkpvYlN0YXRlQg+6SAySAQkiB4IBBBABIAAiWgoYTGlzdFRyYWluaW5nSm9ic1Jlc3BvbnNlEiUKBGpvYnMYASADKAsyFy5kcm9pZGZ0LnYxLlRyYWluaW5nSm9iEhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSI2ChhDYW5jZWxUcmFpbmluZ0pvYlJlcXVlc3QSGgoGam9iX2lkGAEgASgJQgq6SAdyBRABGIABIjYKGERlbGV0ZVRyYWluaW5nSm9iUmVxdWVzdBIaCgZqb2JfaWQYASABKAlCCrpIB3IFEAEYgAEiQAoZRGVsZXRlVHJhaW5pbmdKb2JSZXNwb25zZRIOCgZqb2JfaWQYASABKAkSEwoLYnl0ZXNfZnJlZWQYAiABKAQiNAoWTGlzdENoZWNrcG9pbnRzUmVxdWVzdBIaCgZqb2JfaWQYASABKAlCCrpIB3IFEAEYgAEiRgoXTGlzdENoZWNrcG9pbnRzUmVzcG9uc2USKwoLY2hlY2twb2ludHMYASADKAsyFi5kcm9pZGZ0LnYxLkNoZWNrcG9pbnQiUwodU3RyZWFtVHJhaW5pbmdQcm9ncmVzc1JlcXVlc3QSGgoGam9iX2lkGAEgASgJQgq6SAdyBRABGIABEhYKDmFmdGVyX3NlcXVlbmNlGAIgASgEMooJCg9UcmFpbmluZ1NlcnZpY2USZgoTTGlzdFRyYWluaW5nTWV0aG9kcxImLmRyb2lkZnQudjEuTGlzdFRyYWluaW5nTWV0aG9kc1JlcXVlc3QaJy5kcm9pZGZ0LnYxLkxpc3RUcmFpbmluZ01ldGhvZHNSZXNwb25zZRJaCg9WYWxpZGF0ZURhdGFzZXQSIi5kcm9pZGZ0LnYxLlZhbGlkYXRlRGF0YXNldFJlcXVlc3QaIy5kcm9pZGZ0LnYxLlZhbGlkYXRlRGF0YXNldFJlc3BvbnNlEnQKF1N0cmVhbURhdGFzZXRWYWxpZGF0aW9uEiouZHJvaWRmdC52MS5TdHJlYW1EYXRhc2V0VmFsaWRhdGlvblJlcXVlc3QaKy5kcm9pZGZ0LnYxLlN0cmVhbURhdGFzZXRWYWxpZGF0aW9uUmVzcG9uc2UwARJjChJHZW5lcmF0ZVNhbXBsZURhdGESJS5kcm9pZGZ0LnYxLkdlbmVyYXRlU2FtcGxlRGF0YVJlcXVlc3QaJi5kcm9pZGZ0LnYxLkdlbmVyYXRlU2FtcGxlRGF0YVJlc3BvbnNlEmAKEUVzdGltYXRlUmVzb3VyY2VzEiQuZHJvaWRmdC52MS5Fc3RpbWF0ZVJlc291cmNlc1JlcXVlc3QaJS5kcm9pZGZ0LnYxLkVzdGltYXRlUmVzb3VyY2VzUmVzcG9uc2USUgoRQ3JlYXRlVHJhaW5pbmdKb2ISJC5kcm9pZGZ0LnYxLkNyZWF0ZVRyYWluaW5nSm9iUmVxdWVzdBoXLmRyb2lkZnQudjEuVHJhaW5pbmdKb2ISTAoOR2V0VHJhaW5pbmdKb2ISIS5kcm9pZGZ0LnYxLkdldFRyYWluaW5nSm9iUmVxdWVzdBoXLmRyb2lkZnQudjEuVHJhaW5pbmdKb2ISXQoQTGlzdFRyYWluaW5nSm9icxIjLmRyb2lkZnQudjEuTGlzdFRyYWluaW5nSm9ic1JlcXVlc3QaJC5kcm9pZGZ0LnYxLkxpc3RUcmFpbmluZ0pvYnNSZXNwb25zZRJSChFDYW5jZWxUcmFpbmluZ0pvYhIkLmRyb2lkZnQudjEuQ2FuY2VsVHJhaW5pbmdKb2JSZXF1ZXN0GhcuZHJvaWRmdC52MS5UcmFpbmluZ0pvYhJaCg9MaXN0Q2hlY2twb2ludHMSIi5kcm9pZGZ0LnYxLkxpc3RDaGVja3BvaW50c1JlcXVlc3QaIy5kcm9pZGZ0LnYxLkxpc3RDaGVja3BvaW50c1Jlc3BvbnNlEmMKFlN0cmVhbVRyYWluaW5nUHJvZ3Jlc3MSKS5kcm9pZGZ0LnYxLlN0cmVhbVRyYWluaW5nUHJvZ3Jlc3NSZXF1ZXN0GhwuZHJvaWRmdC52MS5UcmFpbmluZ1Byb2dyZXNzMAESYAoRRGVsZXRlVHJhaW5pbmdKb2ISJC5kcm9pZGZ0LnYxLkRlbGV0ZVRyYWluaW5nSm9iUmVxdWVzdBolLmRyb2lkZnQudjEuRGVsZXRlVHJhaW5pbmdKb2JSZXNwb25zZWIGcHJvdG8z", [file_buf_validate_validate, file_droidft_v1_data, file_droidft_v1_job, file_droidft_v1_methods, file_droidft_v1_progress, file_droidft_v1_resources]);
 
 /**
  * Request of ListTrainingMethods.
@@ -248,6 +248,55 @@ export const CancelTrainingJobRequestSchema: GenMessage<CancelTrainingJobRequest
   messageDesc(file_droidft_v1_service, 8);
 
 /**
+ * Request of DeleteTrainingJob.
+ *
+ * @generated from message droidft.v1.DeleteTrainingJobRequest
+ */
+export type DeleteTrainingJobRequest = Message<"droidft.v1.DeleteTrainingJobRequest"> & {
+  /**
+   * The job; it must have finished (SUCCEEDED, FAILED or CANCELLED).
+   *
+   * @generated from field: string job_id = 1;
+   */
+  jobId: string;
+};
+
+/**
+ * Describes the message droidft.v1.DeleteTrainingJobRequest.
+ * Use `create(DeleteTrainingJobRequestSchema)` to create a new message.
+ */
+export const DeleteTrainingJobRequestSchema: GenMessage<DeleteTrainingJobRequest> = /*@__PURE__*/
+  messageDesc(file_droidft_v1_service, 9);
+
+/**
+ * What DeleteTrainingJob removed.
+ *
+ * @generated from message droidft.v1.DeleteTrainingJobResponse
+ */
+export type DeleteTrainingJobResponse = Message<"droidft.v1.DeleteTrainingJobResponse"> & {
+  /**
+   * The job deleted.
+   *
+   * @generated from field: string job_id = 1;
+   */
+  jobId: string;
+
+  /**
+   * Bytes of files removed with it (adapters, checkpoints, the worker's log).
+   *
+   * @generated from field: uint64 bytes_freed = 2;
+   */
+  bytesFreed: bigint;
+};
+
+/**
+ * Describes the message droidft.v1.DeleteTrainingJobResponse.
+ * Use `create(DeleteTrainingJobResponseSchema)` to create a new message.
+ */
+export const DeleteTrainingJobResponseSchema: GenMessage<DeleteTrainingJobResponse> = /*@__PURE__*/
+  messageDesc(file_droidft_v1_service, 10);
+
+/**
  * Request of ListCheckpoints.
  *
  * @generated from message droidft.v1.ListCheckpointsRequest
@@ -266,7 +315,7 @@ export type ListCheckpointsRequest = Message<"droidft.v1.ListCheckpointsRequest"
  * Use `create(ListCheckpointsRequestSchema)` to create a new message.
  */
 export const ListCheckpointsRequestSchema: GenMessage<ListCheckpointsRequest> = /*@__PURE__*/
-  messageDesc(file_droidft_v1_service, 9);
+  messageDesc(file_droidft_v1_service, 11);
 
 /**
  * A job's checkpoints.
@@ -287,7 +336,7 @@ export type ListCheckpointsResponse = Message<"droidft.v1.ListCheckpointsRespons
  * Use `create(ListCheckpointsResponseSchema)` to create a new message.
  */
 export const ListCheckpointsResponseSchema: GenMessage<ListCheckpointsResponse> = /*@__PURE__*/
-  messageDesc(file_droidft_v1_service, 10);
+  messageDesc(file_droidft_v1_service, 12);
 
 /**
  * Request of StreamTrainingProgress.
@@ -315,7 +364,7 @@ export type StreamTrainingProgressRequest = Message<"droidft.v1.StreamTrainingPr
  * Use `create(StreamTrainingProgressRequestSchema)` to create a new message.
  */
 export const StreamTrainingProgressRequestSchema: GenMessage<StreamTrainingProgressRequest> = /*@__PURE__*/
-  messageDesc(file_droidft_v1_service, 11);
+  messageDesc(file_droidft_v1_service, 13);
 
 /**
  * Start, watch and stop fine-tuning jobs.
@@ -432,6 +481,17 @@ export const TrainingService: GenService<{
     methodKind: "server_streaming";
     input: typeof StreamTrainingProgressRequestSchema;
     output: typeof TrainingProgressSchema;
+  },
+  /**
+   * Deletes a finished job: its row, its event log, and its directory of adapters and checkpoints.
+   * A queued or running job must be cancelled first (FAILED_PRECONDITION, JOB_NOT_FINISHED).
+   *
+   * @generated from rpc droidft.v1.TrainingService.DeleteTrainingJob
+   */
+  deleteTrainingJob: {
+    methodKind: "unary";
+    input: typeof DeleteTrainingJobRequestSchema;
+    output: typeof DeleteTrainingJobResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_droidft_v1_service, 0);
