@@ -18,6 +18,7 @@ import contextlib
 import threading
 from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from droidft.v1 import job_pb2, progress_pb2
 
@@ -32,7 +33,7 @@ def is_terminal_event(event: progress_pb2.TrainingProgress) -> bool:
     return event.WhichOneof("event") == "state_change" and states.is_terminal(event.state_change.state)
 
 
-class EventStore:
+class EventStore(Protocol):
     """What the event log needs of the job store (jobs.JobStore has it all)."""
 
     def insert_job(self, job: job_pb2.TrainingJob, events: Iterable[progress_pb2.TrainingProgress]) -> None: ...
