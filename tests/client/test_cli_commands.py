@@ -93,7 +93,10 @@ def test_jobs_cancel_prints_the_new_state(droidft, fake):
 
 def test_jobs_delete_says_what_it_freed(droidft, fake):
     fake.service.jobs = [make_job("job-1")]
-    assert droidft("jobs", "delete", "job-1")[:2] == (0, "Deleted job job-1 (1,234 bytes of files freed on the server)\n")
+    assert droidft("jobs", "delete", "job-1")[:2] == (
+        0,
+        "Deleted job job-1 (1,234 bytes of files freed on the server)\n",
+    )
     assert fake.service.requests_of("DeleteTrainingJob")[0].job_id == "job-1"
 
 
