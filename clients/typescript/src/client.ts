@@ -30,6 +30,7 @@ import {
   TrainingService,
 } from "./gen/droidft/v1/service_pb.js";
 import { fromCallError, fromViolations } from "./errors.js";
+import { JobHandle } from "./job.js";
 import { defaultReconnectPolicy, type ReconnectPolicy, resumableProgress } from "./progress.js";
 
 export type TrainingJobSpecInit = MessageInitShape<typeof TrainingJobSpecSchema>;
@@ -101,6 +102,16 @@ export class DroidftClient {
     this.validator = (options.validate ?? true) ? createValidator() : undefined;
     this.timeoutMs = options.timeoutMs;
     this.reconnect = options.reconnect ?? defaultReconnectPolicy;
+  }
+
+  /** The handle of a job: get, cancel, delete, checkpoints, progress and wait. */
+  job(jobId: string): JobHandle {
+    return new JobHandle(this, jobId);
+  }
+
+  /** Submits a job like createTrainingJob, resolving to its handle. */
+  async startTrainingJob(spec: TrainingJobSpecInit, options: CreateTrainingJobOptions = {}): Promise<JobHandle> {
+    return this.job((await this.createTrainingJob(spec, options)).jobId);
   }
 
   /** Closes the connection; calls in flight fail. */

@@ -1,5 +1,6 @@
 export * from "./client.js";
 export * from "./errors.js";
+export { JobHandle } from "./job.js";
 export { defaultReconnectPolicy, isTerminal, type ReconnectPolicy } from "./progress.js";
 export * from "./gen/droidft/v1/data_pb.js";
 export * from "./gen/droidft/v1/errors_pb.js";

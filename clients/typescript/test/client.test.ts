@@ -171,6 +171,15 @@ describe("droidft TypeScript client against a real server", () => {
     assert.equal((await rejection(client.getTrainingJob(job.jobId))).code, Code.NotFound);
   });
 
+  test("a job handle waits for its job and lists its checkpoints", async () => {
+    const job = await client.startTrainingJob({ ...spec, iterations: 4 });
+    const finished = await job.wait();
+    assert.equal(finished.jobId, job.id);
+    assert.equal(finished.state, JobState.SUCCEEDED);
+    assert.ok((await job.checkpoints()).some((checkpoint) => checkpoint.final));
+    assert.ok((await job.delete()) > 0n);
+  });
+
   test("cancels a job, whose progress then ends with CANCELLED", async () => {
     const job = await client.createTrainingJob({ ...spec, iterations: 100_000 });
     const cancelled = await client.cancelTrainingJob(job.jobId);

@@ -1,0 +1,51 @@
+import type { Checkpoint, TrainingJob } from "./gen/droidft/v1/job_pb.js";
+import { JobState } from "./gen/droidft/v1/job_pb.js";
+import type { TrainingProgress } from "./gen/droidft/v1/progress_pb.js";
+import type { DroidftClient, StreamProgressOptions } from "./client.js";
+
+const FINISHED = new Set([JobState.SUCCEEDED, JobState.FAILED, JobState.CANCELLED]);
+
+/** One job, by id: what the client can do with it, as the Python client's JobHandle. */
+export class JobHandle {
+  constructor(
+    private readonly client: DroidftClient,
+    readonly id: string,
+  ) {}
+
+  /** The job as it is now. */
+  get(): Promise<TrainingJob> {
+    return this.client.getTrainingJob(this.id);
+  }
+
+  /** Stops the job if it is queued or running (the adapter trained so far is kept). */
+  cancel(): Promise<TrainingJob> {
+    return this.client.cancelTrainingJob(this.id);
+  }
+
+  /** Deletes the finished job with its files on the server; resolves to the bytes freed. */
+  async delete(): Promise<bigint> {
+    return (await this.client.deleteTrainingJob(this.id)).bytesFreed;
+  }
+
+  /** The job's saved adapter checkpoints, by iteration, the final adapter last. */
+  async checkpoints(): Promise<Checkpoint[]> {
+    return (await this.client.listCheckpoints(this.id)).checkpoints;
+  }
+
+  /** The job's events, resuming across dropped connections, until its terminal state change. */
+  progress(options: StreamProgressOptions = {}): AsyncGenerator<TrainingProgress> {
+    return this.client.streamProgress(this.id, options);
+  }
+
+  /** Follows the job until it ends and resolves to the final job (SUCCEEDED, FAILED or CANCELLED). */
+  async wait(options: { signal?: AbortSignal } = {}): Promise<TrainingJob> {
+    const now = await this.get();
+    if (FINISHED.has(now.state)) {
+      return now;
+    }
+    for await (const _ of this.progress({ afterSequence: now.lastSequence, signal: options.signal })) {
+      // The stream ends after the terminal event.
+    }
+    return this.get();
+  }
+}
