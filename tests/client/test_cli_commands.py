@@ -113,6 +113,8 @@ def test_jobs_checkpoints_lists_saved_adapters(droidft, fake):
         "2          2.0 KiB         /out/0000002_adapters.safetensors",
         "4          2.0 KiB  yes    /out/adapters.safetensors",
     ]
+    fake.service.checkpoints[0].removed, fake.service.checkpoints[0].size_bytes = True, 0
+    assert droidft("jobs", "checkpoints", "job-1")[1].splitlines()[1].split()[:2] == ["2", "removed"]
 
 
 @pytest.mark.parametrize("final_state, exit_code", [(SUCCEEDED, 0), (FAILED, 1), (CANCELLED, 2)])

@@ -5,7 +5,7 @@ from pathlib import Path
 import grpc
 from test_contract import call_error, details
 
-from droidft.v1 import service_pb2
+from droidft.v1 import progress_pb2, service_pb2
 from droidft_server.domain import states
 
 
@@ -35,3 +35,15 @@ def test_a_finished_job_is_deleted_with_its_files_and_a_running_one_is_refused(s
     assert call_error(stub.StreamTrainingProgress, progress).code() == grpc.StatusCode.NOT_FOUND
     assert job.job_id not in {j.job_id for j in stub.ListTrainingJobs(service_pb2.ListTrainingJobsRequest()).jobs}
     assert call_error(stub.DeleteTrainingJob, delete).code() == grpc.StatusCode.NOT_FOUND
+
+
+def test_list_checkpoints_marks_the_ones_whose_file_is_gone(stub, spec, fake_runner, tmp_path):
+    job = stub.CreateTrainingJob(service_pb2.CreateTrainingJobRequest(spec=spec))
+    listener = fake_runner.wait_started(job.job_id)
+    kept, gone = tmp_path / "0000004_adapters.safetensors", tmp_path / "0000002_adapters.safetensors"
+    kept.write_bytes(b"\0" * 64)
+    for iteration, path in ((2, gone), (4, kept)):
+        saved = progress_pb2.CheckpointSaved(iteration=iteration, path=str(path))
+        listener.on_event(job.job_id, progress_pb2.TrainingProgress(checkpoint_saved=saved))
+    listed = stub.ListCheckpoints(service_pb2.ListCheckpointsRequest(job_id=job.job_id)).checkpoints
+    assert [(c.iteration, c.removed, c.size_bytes) for c in listed] == [(2, True, 0), (4, False, 64)]

@@ -372,13 +372,15 @@ class JobManager:
             if event.WhichOneof("event") == "checkpoint_saved":
                 saved = event.checkpoint_saved
                 path = Path(saved.path)
+                present = path.is_file()
                 found.append(
                     job_pb2.Checkpoint(
                         iteration=saved.iteration,
                         path=saved.path,
                         final=saved.final,
                         create_time=event.time,
-                        size_bytes=path.stat().st_size if path.exists() else 0,
+                        size_bytes=path.stat().st_size if present else 0,
+                        removed=not present,
                     )
                 )
         return found

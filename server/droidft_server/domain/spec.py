@@ -24,6 +24,7 @@ DEFAULTS: dict[str, Any] = {
     "eval_every": 100,
     "eval_batches": 25,
     "checkpoint_every": 100,
+    "keep_checkpoints": 0,  # all
     "adapter.rank": 8,
     "adapter.scale": 20.0,
     "adapter.dropout": 0.0,
@@ -176,6 +177,7 @@ class JobSettings:
     eval_every: int
     eval_batches: int
     checkpoint_every: int
+    keep_checkpoints: int  # 0: all
     sft: SftSettings | None = None
     policy: PolicySettings | None = None
     preference: PreferenceSettings | None = None
@@ -266,6 +268,7 @@ def resolve(spec: job_pb2.TrainingJobSpec) -> JobSettings:
         eval_every=_get(spec, "eval_every", "eval_every"),
         eval_batches=_get(spec, "eval_batches", "eval_batches"),
         checkpoint_every=_get(spec, "checkpoint_every", "checkpoint_every"),
+        keep_checkpoints=_get(spec, "keep_checkpoints", "keep_checkpoints"),
     )
     if name == "sft":
         settings["sft"] = SftSettings(

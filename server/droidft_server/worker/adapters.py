@@ -71,6 +71,7 @@ class AdapterCheckpoints:
         self._model = model
         self.final_path = ctx.output_dir / ADAPTER_FILE
         self._best: dict[str, mx.array] | None = None  # the weights early stopping would return to
+        self._periodic: list[tuple[int, Path]] = []  # saved checkpoints still on disk, oldest first
 
     def _save(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -80,6 +81,17 @@ class AdapterCheckpoints:
         path = self._ctx.output_dir / CHECKPOINT_DIR / f"{iteration:07d}_{ADAPTER_FILE}"
         self._save(path)
         self._ctx.emit(events.checkpoint_saved(iteration, str(path), final=False))
+        self._periodic.append((iteration, path))
+        keep = self._ctx.settings.keep_checkpoints
+        while keep and len(self._periodic) > keep:  # only once the new one is safely written
+            old_iteration, old = self._periodic.pop(0)
+            old.unlink(missing_ok=True)
+            self._ctx.emit(
+                events.log(
+                    progress_pb2.LOG_LEVEL_INFO,
+                    f"removed the checkpoint of iteration {old_iteration} (keep_checkpoints={keep})",
+                )
+            )
 
     def keep_best(self, iteration: int) -> None:
         """Hold the current weights as the best so far (MLX arrays are immutable: no copy is made)."""

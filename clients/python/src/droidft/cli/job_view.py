@@ -92,5 +92,8 @@ def _run_time(job: job_pb2.TrainingJob) -> str:
 def checkpoints_table(checkpoints: list[job_pb2.Checkpoint]) -> str:
     if not checkpoints:
         return "No checkpoints yet."
-    rows = ((c.iteration, format_bytes(c.size_bytes), "yes" if c.final else "", c.path) for c in checkpoints)
+    rows = (
+        (c.iteration, "removed" if c.removed else format_bytes(c.size_bytes), "yes" if c.final else "", c.path)
+        for c in checkpoints
+    )
     return format_table(("ITERATION", "SIZE", "FINAL", "PATH"), rows)
