@@ -19,6 +19,7 @@ import structlog
 
 from ..domain.errors import DroidftError, ErrorKind, Reason
 from .errors import to_status
+from .interceptor import wrap_handler
 
 HEALTH_PREFIX = "/grpc.health.v1.Health/"
 BEARER = "bearer "
@@ -122,14 +123,8 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):
             return None
         log.info("rpc_unauthenticated", method=method)  # never the token it sent
         refuse = _refusal(method)
-        options = {
-            "request_deserializer": handler.request_deserializer,
-            "response_serializer": handler.response_serializer,
-        }
-        if handler.unary_unary is not None:
-            return grpc.unary_unary_rpc_method_handler(refuse, **options)
-        if handler.unary_stream is not None:
-            return grpc.unary_stream_rpc_method_handler(refuse, **options)
-        if handler.stream_unary is not None:
-            return grpc.stream_unary_rpc_method_handler(refuse, **options)
-        return grpc.stream_stream_rpc_method_handler(refuse, **options)
+
+        def refused(behaviour: Callable) -> Callable:
+            return refuse
+
+        return wrap_handler(handler, refused, refused, client_streaming=refused)

@@ -24,18 +24,35 @@ REQUEST_ID_KEY = "x-request-id"  # a client may send its own, to find its calls 
 log = structlog.get_logger("droidft.rpc")
 
 
+_HANDLER_KINDS = (
+    ("unary_unary", grpc.unary_unary_rpc_method_handler),
+    ("unary_stream", grpc.unary_stream_rpc_method_handler),
+    ("stream_unary", grpc.stream_unary_rpc_method_handler),
+    ("stream_stream", grpc.stream_stream_rpc_method_handler),
+)
+
+
 def wrap_handler(
-    handler: grpc.RpcMethodHandler, unary: Callable, stream: Callable, deserializer: Callable | None = None
+    handler: grpc.RpcMethodHandler,
+    unary: Callable,
+    stream: Callable,
+    deserializer: Callable | None = None,
+    client_streaming: Callable | None = None,
 ) -> grpc.RpcMethodHandler:
-    """The handler with its unary or server-streaming behaviour wrapped (the service has no other kinds)."""
-    options = {
-        "request_deserializer": deserializer or handler.request_deserializer,
-        "response_serializer": handler.response_serializer,
-    }
-    if handler.unary_unary is not None:
-        return grpc.unary_unary_rpc_method_handler(unary(handler.unary_unary), **options)
-    if handler.unary_stream is not None:
-        return grpc.unary_stream_rpc_method_handler(stream(handler.unary_stream), **options)
+    """The handler with its behaviour wrapped: `unary` for unary calls, `stream` for server-streaming ones,
+    `client_streaming` for the two kinds whose requests stream (reflection); without it those stay as they are."""
+    wrappers = {"unary_unary": unary, "unary_stream": stream}
+    wrappers |= {"stream_unary": client_streaming, "stream_stream": client_streaming}
+    for kind, make in _HANDLER_KINDS:
+        behaviour = getattr(handler, kind)
+        if behaviour is not None:
+            if wrappers[kind] is None:
+                return handler
+            return make(
+                wrappers[kind](behaviour),
+                request_deserializer=deserializer or handler.request_deserializer,
+                response_serializer=handler.response_serializer,
+            )
     return handler
 
 
