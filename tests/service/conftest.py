@@ -20,9 +20,19 @@ def fake_runner():
 
 
 @pytest.fixture()
-def server(tmp_path, fake_runner, roots):
-    config = ServerConfig(state_dir=tmp_path / "state", listen="127.0.0.1:0", device_profile=device_profile, **roots)
-    started = DroidftServer(config, runner=fake_runner)
+def make_server(tmp_path, roots):
+    """Starts a server on a free port, its state under tmp_path; `options` override ServerConfig's fields."""
+
+    def make(runner=None, **options) -> DroidftServer:
+        settings = {"state_dir": tmp_path / "state", "listen": "127.0.0.1:0", "device_profile": device_profile}
+        return DroidftServer(ServerConfig(**{**settings, **roots, **options}), runner=runner or FakeRunner())
+
+    return make
+
+
+@pytest.fixture()
+def server(make_server, fake_runner):
+    started = make_server(fake_runner)
     yield started
     started.stop(grace=0)
 

@@ -7,13 +7,10 @@ import sys
 import grpc
 import pytest
 from certificates import make_certificates
-from fakes import FakeRunner
-from fixed_device import device_profile
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from droidft import Client, Reason, Tls
 from droidft.errors import UnauthenticatedError, UnavailableError
-from droidft_server.app import DroidftServer, ServerConfig
 from droidft_server.transport.auth import TokenFileError, parse_tokens
 from droidft_server.transport.security import SecurityConfigError, is_loopback
 
@@ -27,14 +24,9 @@ def token_file(tmp_path):
     return path
 
 
-def _server(tmp_path, roots, **options) -> DroidftServer:
-    settings = {"state_dir": tmp_path / "state", "listen": "127.0.0.1:0", "device_profile": device_profile}
-    return DroidftServer(ServerConfig(**{**settings, **roots, **options}), runner=FakeRunner())
-
-
 @pytest.fixture()
-def guarded(tmp_path, roots, token_file):
-    server = _server(tmp_path, roots, auth_token_file=token_file)
+def guarded(make_server, token_file):
+    server = make_server(auth_token_file=token_file)
     yield server
     server.stop(grace=0)
 
@@ -88,13 +80,13 @@ def test_reloading_the_token_file_adds_and_removes_tokens_at_once(guarded, token
         assert bob.list_training_methods().methods
 
 
-def test_beyond_loopback_without_tokens_is_refused_unless_asked_for(tmp_path, roots, token_file):
+def test_beyond_loopback_without_tokens_is_refused_unless_asked_for(make_server, tmp_path, token_file):
     assert is_loopback("127.0.0.1:1") and is_loopback("[::1]:1") and is_loopback("localhost:1")
     assert not is_loopback("0.0.0.0:1") and not is_loopback("[::]:1") and not is_loopback(":1")
     with pytest.raises(SecurityConfigError, match="--allow-unauthenticated"):
-        _server(tmp_path, roots, listen="0.0.0.0:0")
+        make_server(listen="0.0.0.0:0")
     for options in ({"allow_unauthenticated": True}, {"auth_token_file": token_file}):
-        server = _server(tmp_path, roots, listen="0.0.0.0:0", **options)
+        server = make_server(listen="0.0.0.0:0", **options)
         server.stop(grace=0)
     refused = subprocess.run(
         [f"{ROOT_BIN}/droidft-server", "serve", "--listen", "0.0.0.0:0", "--state-dir", str(tmp_path / "s")],
@@ -106,9 +98,9 @@ def test_beyond_loopback_without_tokens_is_refused_unless_asked_for(tmp_path, ro
     assert "Traceback" not in refused.stderr
 
 
-def test_tls_and_mutual_tls(tmp_path, roots):
+def test_tls_and_mutual_tls(make_server, tmp_path):
     certificates = make_certificates(tmp_path / "pki")
-    server = _server(tmp_path, roots, tls_cert=certificates.server_cert, tls_key=certificates.server_key)
+    server = make_server(tls_cert=certificates.server_cert, tls_key=certificates.server_key)
     target = f"localhost:{server.port}"
     try:
         with Client(target, tls=Tls(ca_file=certificates.ca)) as client:
@@ -117,9 +109,7 @@ def test_tls_and_mutual_tls(tmp_path, roots):
             plaintext.list_training_methods()
     finally:
         server.stop(grace=0)
-    mutual = _server(
-        tmp_path,
-        roots,
+    mutual = make_server(
         tls_cert=certificates.server_cert,
         tls_key=certificates.server_key,
         tls_client_ca=certificates.ca,
@@ -138,8 +128,8 @@ def test_tls_and_mutual_tls(tmp_path, roots):
         mutual.stop(grace=0)
 
 
-def test_tls_options_that_cannot_serve_are_refused(tmp_path, roots):
+def test_tls_options_that_cannot_serve_are_refused(make_server, tmp_path):
     certificates = make_certificates(tmp_path / "pki")
     for options in ({"tls_cert": certificates.server_cert}, {"tls_client_ca": certificates.ca}):
         with pytest.raises(SecurityConfigError):
-            _server(tmp_path, roots, **options)
+            make_server(**options)

@@ -5,20 +5,14 @@ import base64
 
 import grpc
 import pytest
-from fakes import FakeRunner
-from fixed_device import device_profile
 from test_contract import call_error, details
 
 from droidft.v1 import job_pb2, service_pb2, service_pb2_grpc
-from droidft_server.app import DroidftServer, ServerConfig
 
 
 @pytest.fixture()
-def short_queue(tmp_path, roots):
-    config = ServerConfig(
-        state_dir=tmp_path / "state", listen="127.0.0.1:0", device_profile=device_profile, max_queued_jobs=2, **roots
-    )
-    server = DroidftServer(config, runner=FakeRunner())
+def short_queue(make_server):
+    server = make_server(max_queued_jobs=2)
     with grpc.insecure_channel(f"127.0.0.1:{server.port}") as channel:
         yield service_pb2_grpc.TrainingServiceStub(channel)
     server.stop(grace=0)

@@ -5,10 +5,8 @@ import urllib.request
 import grpc
 import pytest
 from fakes import FakeRunner
-from fixed_device import device_profile
 
 from droidft.v1 import progress_pb2, service_pb2, service_pb2_grpc
-from droidft_server.app import DroidftServer, ServerConfig
 
 
 def _scrape(port: int) -> str:
@@ -16,10 +14,9 @@ def _scrape(port: int) -> str:
         return response.read().decode()
 
 
-def test_metrics_count_calls_by_code_and_show_jobs_streams_and_running_figures(tmp_path, roots, spec):
+def test_metrics_count_calls_by_code_and_show_jobs_streams_and_running_figures(make_server, spec):
     runner = FakeRunner()
-    settings = {"state_dir": tmp_path / "state", "listen": "127.0.0.1:0", "device_profile": device_profile}
-    server = DroidftServer(ServerConfig(**settings, **roots, metrics_listen="127.0.0.1:0"), runner=runner)
+    server = make_server(runner, metrics_listen="127.0.0.1:0")
     try:
         with grpc.insecure_channel(f"127.0.0.1:{server.port}") as channel:
             stub = service_pb2_grpc.TrainingServiceStub(channel)

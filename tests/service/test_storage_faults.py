@@ -12,21 +12,15 @@ import sys
 import grpc
 import pytest
 from fakes import FakeRunner
-from fixed_device import device_profile
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from test_contract import call_error, details
 
 from droidft.v1 import job_pb2, service_pb2, service_pb2_grpc
-from droidft_server.app import DroidftServer, ServerConfig
+from droidft_server.app import DroidftServer
 from droidft_server.domain import states
 from droidft_server.persistence.sqlite_store import StateDirError
 
 REPORTS = 200
-
-
-def _server(tmp_path, roots, runner=None) -> DroidftServer:
-    settings = {"state_dir": tmp_path / "state", "listen": "127.0.0.1:0", "device_profile": device_profile}
-    return DroidftServer(ServerConfig(**settings, **roots), runner=runner or FakeRunner())
 
 
 def _fill_disk(server: DroidftServer, full: bool) -> None:
@@ -39,9 +33,9 @@ def _health_changes(channel):
     return health_pb2_grpc.HealthStub(channel).Watch(health_pb2.HealthCheckRequest(), timeout=60)
 
 
-def test_a_full_disk_stops_the_job_with_a_reason_refuses_creates_and_loses_nothing(tmp_path, roots, spec):
+def test_a_full_disk_stops_the_job_with_a_reason_refuses_creates_and_loses_nothing(make_server, spec):
     runner = FakeRunner()
-    server = _server(tmp_path, roots, runner)
+    server = make_server(runner)
     try:
         with grpc.insecure_channel(f"127.0.0.1:{server.port}") as channel:
             stub = service_pb2_grpc.TrainingServiceStub(channel)
@@ -86,8 +80,8 @@ def test_a_full_disk_stops_the_job_with_a_reason_refuses_creates_and_loses_nothi
         server.stop(grace=0)
 
 
-def test_a_state_directory_whose_database_is_gone_or_empty_is_refused(tmp_path, roots, spec):
-    server = _server(tmp_path, roots)
+def test_a_state_directory_whose_database_is_gone_or_empty_is_refused(make_server, tmp_path, spec):
+    server = make_server()
     job = server.jobs.create(spec)
     server.stop(grace=0)
     (tmp_path / "state" / "jobs" / job.job_id).mkdir(parents=True, exist_ok=True)  # its worker's directory
@@ -96,10 +90,10 @@ def test_a_state_directory_whose_database_is_gone_or_empty_is_refused(tmp_path, 
         (tmp_path / "state" / f"droidft.sqlite3{suffix}").unlink(missing_ok=True)
     database.write_bytes(b"")
     with pytest.raises(StateDirError, match=r"is empty, but .* holds 1 job directories"):
-        _server(tmp_path, roots)
+        make_server()
     database.unlink()
     with pytest.raises(StateDirError, match="is missing"):
-        _server(tmp_path, roots)
+        make_server()
 
 
 def test_a_damaged_database_is_reported_without_a_traceback(tmp_path):

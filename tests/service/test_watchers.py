@@ -10,20 +10,13 @@ import asyncio
 import grpc
 import pytest
 from fakes import FakeRunner
-from fixed_device import device_profile
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from droidft.v1 import job_pb2, service_pb2, service_pb2_grpc
-from droidft_server.app import DroidftServer, ServerConfig
 from droidft_server.domain import states
 
 WATCHERS = 300
 REPORTS = 20
-
-
-def _server(tmp_path, roots, runner, **options) -> DroidftServer:
-    settings = {"state_dir": tmp_path / "state", "listen": "127.0.0.1:0", "device_profile": device_profile}
-    return DroidftServer(ServerConfig(**{**settings, **roots, **options}), runner=runner)
 
 
 async def _watch(stub, job_id: str, first_seen: asyncio.Event, counter: list[int]) -> list[int]:
@@ -37,9 +30,9 @@ async def _watch(stub, job_id: str, first_seen: asyncio.Event, counter: list[int
     return sequences
 
 
-def test_hundreds_of_watchers_get_every_event_while_unary_calls_and_health_go_on(tmp_path, roots, spec):
+def test_hundreds_of_watchers_get_every_event_while_unary_calls_and_health_go_on(make_server, spec):
     runner = FakeRunner()
-    server = _server(tmp_path, roots, runner, rpc_threads=4)
+    server = make_server(runner, rpc_threads=4)
     try:
         asyncio.run(_watched_job(server, runner, spec))
     finally:
@@ -71,9 +64,9 @@ async def _watched_job(server, runner, spec):
         assert all(sequences == expected for sequences in received)
 
 
-def test_past_max_streams_a_new_stream_is_refused_and_a_closed_one_frees_its_place(tmp_path, roots, spec):
+def test_past_max_streams_a_new_stream_is_refused_and_a_closed_one_frees_its_place(make_server, spec):
     runner = FakeRunner()
-    server = _server(tmp_path, roots, runner, max_streams=5)
+    server = make_server(runner, max_streams=5)
     try:
         asyncio.run(_five_streams_then_one_more(server, runner, spec))
     finally:
