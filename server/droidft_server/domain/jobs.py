@@ -297,11 +297,6 @@ class JobManager:
 
     # -- storage faults ------------------------------------------------------------------------
 
-    @property
-    def storage_writable(self) -> bool:
-        with self._lock:
-            return self._storage_error is None
-
     def _check_storage(self) -> None:
         with self._lock:
             error = self._storage_error
