@@ -45,6 +45,7 @@ class ServerConfig:
     max_streams: int = DEFAULT_MAX_STREAMS  # open streams at most; past it a new one is RESOURCE_EXHAUSTED
     reward_plugins: list[str] = field(default_factory=list)
     refuse_when_memory_short: bool = True  # False: accept the job and warn in its events
+    resume_on_restart: bool = True  # False: jobs running when the server stopped end FAILED (SERVER_RESTARTED)
     calibration_dir: Path | None = None  # where the device calibration is cached; default: state_dir
     device_profile: Callable[[], DeviceProfile] | None = None  # a fixed profile instead of calibrating
     # Where requests may read data and write generated data, and read models; none: the working directory.
@@ -56,6 +57,9 @@ class ServerConfig:
     tls_key: Path | None = None
     metrics_listen: str | None = None  # HOST:PORT of the Prometheus /metrics endpoint; None: no metrics
     tls_client_ca: Path | None = None  # CA of client certificates: mutual TLS, a client without one is refused
+
+
+STOP_GRACE_SECONDS = 8.0
 
 
 class _CalibratedDevice:
@@ -76,7 +80,11 @@ class _CalibratedDevice:
 def _process_runner(reward_plugins: list[str], blas_threads: int) -> Runner:
     from .supervisor.runner import ProcessRunner
 
-    return ProcessRunner(reward_plugins=tuple(reward_plugins), blas_threads=blas_threads)
+    # A stopping server gives each worker this long to finish its iteration and checkpoint it; past it the worker is
+    # killed and its job goes on from its last periodic checkpoint instead.
+    return ProcessRunner(
+        grace_period_s=STOP_GRACE_SECONDS, reward_plugins=tuple(reward_plugins), blas_threads=blas_threads
+    )
 
 
 class DroidftServer:
@@ -106,6 +114,7 @@ class DroidftServer:
             available_methods=AVAILABLE_METHODS,
             max_concurrent_jobs=config.max_concurrent_jobs,
             max_queued_jobs=config.max_queued_jobs,
+            resume_on_restart=config.resume_on_restart,
             preflight=preflight.run_checks(
                 [
                     preflight.model_loadable,

@@ -96,6 +96,13 @@ def _add_serve_arguments(parser: argparse.ArgumentParser) -> None:
         help="Python module registering extra reward functions (repeatable)",
     )
     parser.add_argument(
+        "--on-restart",
+        choices=["resume", "fail"],
+        default="resume",
+        help="jobs that were running when the server stopped or died: go on from their last full-state checkpoint "
+        "(resume), or end FAILED with reason SERVER_RESTARTED, resumable later by ResumeTrainingJob (fail)",
+    )
+    parser.add_argument(
         "--on-insufficient-memory",
         choices=["refuse", "warn"],
         default="refuse",
@@ -151,6 +158,7 @@ def _serve(args: argparse.Namespace) -> int:
         max_streams=args.max_streams,
         reward_plugins=args.reward_plugin,
         refuse_when_memory_short=args.on_insufficient_memory == "refuse",
+        resume_on_restart=args.on_restart == "resume",
         data_roots=args.data_root,
         model_roots=args.model_root,
         auth_token_file=args.auth_token_file,

@@ -256,6 +256,21 @@ class FakeTrainingService(service_pb2_grpc.TrainingServiceServicer):
         job.state = job_pb2.JOB_STATE_CANCELLED
         return job
 
+    def PauseTrainingJob(self, request, context):
+        self._enter("PauseTrainingJob", request, context)
+        job = job_pb2.TrainingJob()
+        job.CopyFrom(self._job(request.job_id, context))
+        job.state = job_pb2.JOB_STATE_PAUSING
+        return job
+
+    def ResumeTrainingJob(self, request, context):
+        self._enter("ResumeTrainingJob", request, context)
+        job = job_pb2.TrainingJob()
+        job.CopyFrom(self._job(request.job_id, context))
+        job.state = job_pb2.JOB_STATE_QUEUED
+        job.resume_iteration = request.from_iteration or 4
+        return job
+
     def DeleteTrainingJob(self, request, context):
         self._enter("DeleteTrainingJob", request, context)
         self._job(request.job_id, context)

@@ -381,3 +381,13 @@ def test_estimate_exits_1_when_the_job_would_not_fit(droidft, fake):
     fake.service.estimate.fits = False
     code, out, _ = droidft("estimate", "--model", "/m", "--data", "/d", "--method", "sft", "--json")
     assert (code, json.loads(out)["device"]) == (1, "cpu")
+
+
+def test_jobs_pause_and_resume(droidft, fake):
+    fake.service.jobs = [make_job("job-1")]
+    assert droidft("jobs", "pause", "job-1")[:2] == (0, "Job job-1: pausing\n")
+    assert droidft("jobs", "resume", "job-1", "--from-iteration", "2")[:2] == (
+        0,
+        "Job job-1: queued, going on after iteration 2\n",
+    )
+    assert fake.service.requests_of("ResumeTrainingJob")[0].from_iteration == 2

@@ -70,6 +70,12 @@ CALLS = {
     "CancelTrainingJob": (("job-1",), {}, service_pb2.CancelTrainingJobRequest(job_id="job-1")),
     "ListCheckpoints": (("job-1",), {}, service_pb2.ListCheckpointsRequest(job_id="job-1")),
     "DeleteTrainingJob": (("job-1",), {}, service_pb2.DeleteTrainingJobRequest(job_id="job-1")),
+    "PauseTrainingJob": (("job-1",), {}, service_pb2.PauseTrainingJobRequest(job_id="job-1")),
+    "ResumeTrainingJob": (
+        ("job-1",),
+        {"from_iteration": 3},
+        service_pb2.ResumeTrainingJobRequest(job_id="job-1", from_iteration=3),
+    ),
     "StreamTrainingProgress": (
         ("job-1",),
         {"after_sequence": 0},

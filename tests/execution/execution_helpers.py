@@ -54,12 +54,16 @@ class InProcessRun:
         return [r.loss for r in self.of_kind("train_report")]
 
 
-def train_in_process(spec: job_pb2.TrainingJobSpec, output_dir: Path, should_stop=lambda: False) -> InProcessRun:
+def train_in_process(
+    spec: job_pb2.TrainingJobSpec, output_dir: Path, should_stop=lambda: False, resume_from: Path | None = None
+) -> InProcessRun:
     """What a worker process does, in this process (no grad_checkpoint here: it patches the model class)."""
     from droidft_server.worker.entry import run_job
 
     events = []
-    job = WorkerJob(job_id="job", spec=spec.SerializeToString(), output_dir=str(output_dir))
+    job = WorkerJob(
+        job_id="job", spec=spec.SerializeToString(), output_dir=str(output_dir), resume_from=str(resume_from or "")
+    )
     result = run_job(job, lambda m: events.append(progress_pb2.TrainingProgress.FromString(m.progress)), should_stop)
     return InProcessRun(result, events)
 

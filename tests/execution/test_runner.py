@@ -50,8 +50,8 @@ def test_a_run_reports_in_order_and_succeeds(runner, tiny_model, tmp_path):
         "checkpoint_saved",
         "train_report",
         "train_report",
+        "eval_report",  # validation first: a checkpoint holds all of its iteration's work
         "checkpoint_saved",
-        "eval_report",
         "checkpoint_saved",
     ]
     assert [r.train_report.iteration for r in listener.events if r.HasField("train_report")] == [2, 4, 6]
@@ -104,7 +104,7 @@ def test_a_killed_worker_fails_the_run_as_crashed(runner, tiny_model, chats, tmp
     assert "killed by SIGKILL" in outcome.message
 
 
-def test_shutdown_stops_every_run_and_keeps_their_adapters(tiny_model, chats, tmp_path):
+def test_shutdown_pauses_every_run_with_a_resumable_checkpoint(tiny_model, chats, tmp_path):
     runner = ProcessRunner(grace_period_s=60)
     listener = RecordingListener()
     runner.start("a", sft_spec(tiny_model, chats, iterations=LONG, report_every=1), tmp_path / "a", listener)
@@ -112,8 +112,12 @@ def test_shutdown_stops_every_run_and_keeps_their_adapters(tiny_model, chats, tm
     runner.shutdown()
 
     assert listener.finished.is_set()
-    assert listener.outcome().state == job_pb2.JOB_STATE_CANCELLED
+    outcome = listener.outcome()
+    assert outcome.state == job_pb2.JOB_STATE_PAUSED  # the job manager queues it again for the next start
     assert (tmp_path / "a" / "adapters.safetensors").is_file()
+    saved_events = [e.checkpoint_saved for e in listener.events if e.HasField("checkpoint_saved")]
+    (saved,) = [saved for saved in saved_events if not saved.final]
+    assert saved.resumable and outcome.message == f"paused after iteration {saved.iteration}"
 
 
 def test_grad_checkpoint_gives_the_same_losses_with_less_memory(runner, tiny_model, tmp_path):

@@ -1,4 +1,5 @@
-"""Between iterations: a stop asked for during the last iteration changes nothing, one asked for earlier stops."""
+"""Between iterations: a stop asked for during the last iteration changes nothing, one asked for earlier stops
+with a checkpoint; a validation a stop skipped is run first when the run resumes."""
 
 from types import SimpleNamespace
 
@@ -8,10 +9,13 @@ from droidft_server.worker.schedule import Schedule
 class _Checkpoints:
     def __init__(self):
         self.saved: list[int] = []
+        self.notes: list[dict] = []
         self.best: list[int] = []
+        self.schedule_state = dict
 
-    def save(self, iteration: int) -> None:
+    def save(self, iteration: int, **notes) -> None:
         self.saved.append(iteration)
+        self.notes.append({**self.schedule_state(), **notes})
 
     def keep_best(self, iteration: int) -> None:
         self.best.append(iteration)
@@ -47,11 +51,23 @@ def test_a_stop_during_the_last_iteration_still_finishes_the_job_validated():
     )
 
 
-def test_a_stop_before_the_last_iteration_stops_with_its_reason():
-    schedule, _ = _schedule(stop_requested=True, validated=[])
+def test_a_stop_before_the_last_iteration_stops_with_its_reason_and_a_checkpoint():
+    schedule, checkpoints = _schedule(stop_requested=True, validated=[])
     assert schedule.after(3) is True
+    assert checkpoints.saved == [3]
     result = schedule.finish(3)
     assert result.stopped_early and result.message == "cancelled after iteration 3"
+
+
+def test_a_validation_a_stop_skipped_runs_first_when_the_run_resumes():
+    validated: list[int] = []
+    schedule, checkpoints = _schedule(stop_requested="paused", validated=validated, eval_every=3)
+    assert schedule.after(3) is True
+    assert validated == [] and checkpoints.notes[-1]["validation_pending"] is True
+    resumed, _ = _schedule(stop_requested=False, validated=validated, eval_every=3)
+    assert resumed.resumed(3, checkpoints.notes[-1]) is False
+    assert validated == [3]
+    assert resumed.after(4) is False and validated == [3, 4]  # the last iteration is always validated
 
 
 def test_an_early_stop_keeps_the_best_weights_and_says_which_iteration_they_are_from():

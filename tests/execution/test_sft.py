@@ -64,7 +64,7 @@ def test_events_follow_the_report_eval_and_checkpoint_schedule(tiny_model, tmp_p
     assert all(r.iterations_per_second > 0 and r.tokens_per_second > 0 and r.peak_memory_bytes > 0 for r in reports)
     assert reports[0].trained_tokens < reports[1].trained_tokens < reports[2].trained_tokens
     checkpoint = run.of_kind("checkpoint_saved")[0].path
-    assert checkpoint == str(tmp_path / "out" / "checkpoints" / "0000004_adapters.safetensors")
+    assert checkpoint == str(tmp_path / "out" / "checkpoints" / "0000004" / "adapters.safetensors")
     assert mx.load(checkpoint).keys() == adapter_tensors(tmp_path / "out").keys()
 
 

@@ -12,8 +12,8 @@ from server_process import serve
 from droidft import Client
 
 
-def _serve(state: Path, roots: Path):
-    return serve("--state-dir", str(state), "--data-root", str(roots), "--model-root", str(roots))
+def _serve(state: Path, roots: Path, *options: str):
+    return serve("--state-dir", str(state), "--data-root", str(roots), "--model-root", str(roots), *options)
 
 
 def _children(pid: int) -> list[int]:
@@ -47,7 +47,7 @@ def test_kill_9_of_the_server_takes_its_worker_along_at_once(tmp_path, tiny_mode
     finally:
         if server.poll() is None:
             server.kill()
-    again, target = _serve(tmp_path / "state", roots)
+    again, target = _serve(tmp_path / "state", roots, "--on-restart", "fail")
     try:
         with Client(target) as client:
             assert client.get_training_job(job.id).error.reason == "SERVER_RESTARTED"

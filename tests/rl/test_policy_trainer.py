@@ -65,7 +65,7 @@ def test_grpo_run_reports_checkpoints_and_adapter(tiny_model, data_dir, tmp_path
     assert reports[-1].trained_tokens > 0 and reports[-1].peak_memory_bytes > 0
     saved = ctx.of("checkpoint_saved")
     assert [(c.iteration, c.final) for c in saved] == [(2, False), (3, True)]
-    assert (tmp_path / "out" / "checkpoints" / "0000002_adapters.safetensors").is_file()
+    assert (tmp_path / "out" / "checkpoints" / "0000002" / "adapters.safetensors").is_file()
     assert [e.iteration for e in ctx.of("eval_report")] == [0, 2, 3]
     config = json.loads((tmp_path / "out" / "adapter_config.json").read_text())
     assert config["method"] == "grpo"

@@ -91,8 +91,9 @@ def test_preference_run(method, tiny_model, tmp_path):
         assert key in reports[0].metrics
     assert reports[-1].trained_tokens > 0
     assert [(c.iteration, c.final) for c in ctx.of("checkpoint_saved")] == [(2, False), (4, False), (4, True)]
-    assert (tmp_path / "out" / "checkpoints" / "0000002_adapters.safetensors").is_file()
-    assert ctx.of("eval_report")[0].iteration == 0 and "reward_accuracy" in ctx.of("eval_report")[0].metrics
+    assert (tmp_path / "out" / "checkpoints" / "0000002" / "adapters.safetensors").is_file()
+    assert [e.iteration for e in ctx.of("eval_report")] == [0, 2, 4]  # after iterations, the last one included
+    assert "reward_accuracy" in ctx.of("eval_report")[0].metrics
 
 
 def test_preference_cancel(tiny_model, tmp_path):

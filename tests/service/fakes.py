@@ -8,23 +8,31 @@ from pathlib import Path
 
 from droidft.v1 import progress_pb2
 from droidft_server.domain import states
-from droidft_server.domain.runs import RunListener, RunOutcome
+from droidft_server.domain.runs import FROM_THE_BEGINNING, RunListener, RunOutcome, RunStart, StopKind
 
 
 @dataclass
 class FakeRunner:
     started: dict[str, RunListener] = field(default_factory=dict)
     cancelled: list[str] = field(default_factory=list)
+    paused: list[str] = field(default_factory=list)
+    starts: dict[str, RunStart] = field(default_factory=dict)
     start_signal: threading.Condition = field(default_factory=threading.Condition)
     shut_down: bool = False
 
-    def start(self, job_id: str, spec, output_dir: Path, listener: RunListener) -> None:
+    def start(
+        self, job_id: str, spec, output_dir: Path, listener: RunListener, start: RunStart = FROM_THE_BEGINNING
+    ) -> None:
         with self.start_signal:
             self.started[job_id] = listener
+            self.starts[job_id] = start
             self.start_signal.notify_all()
 
     def cancel(self, job_id: str) -> None:
-        self.cancelled.append(job_id)
+        self.stop(job_id, StopKind.CANCEL)
+
+    def stop(self, job_id: str, kind: StopKind) -> None:
+        (self.cancelled if kind == StopKind.CANCEL else self.paused).append(job_id)
 
     def shutdown(self) -> None:
         self.shut_down = True

@@ -22,7 +22,9 @@ def test_allowed_transitions(current, new):
     "current,new",
     [
         (states.QUEUED, states.SUCCEEDED),
-        (states.RUNNING, states.QUEUED),
+        (states.PAUSED, states.RUNNING),  # a resume queues it first
+        (states.SUCCEEDED, states.QUEUED),  # a finished job is never resumed: from_checkpoint continues it
+        (states.PAUSING, states.QUEUED),
         (states.SUCCEEDED, states.RUNNING),
         (states.CANCELLED, states.FAILED),
         (states.FAILED, states.SUCCEEDED),

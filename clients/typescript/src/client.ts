@@ -26,6 +26,8 @@ import {
   type ListTrainingJobsResponse,
   ListTrainingMethodsRequestSchema,
   type ListTrainingMethodsResponse,
+  PauseTrainingJobRequestSchema,
+  ResumeTrainingJobRequestSchema,
   StreamTrainingProgressRequestSchema,
   TrainingService,
 } from "./gen/droidft/v1/service_pb.js";
@@ -174,6 +176,23 @@ export class DroidftClient {
   cancelTrainingJob(jobId: string): Promise<TrainingJob> {
     return this.unary(CancelTrainingJobRequestSchema, { jobId }, (request, call) =>
       this.service.cancelTrainingJob(request, call),
+    );
+  }
+
+  /** Pauses a running job: it checkpoints after its current iteration and its worker exits (PAUSING, then PAUSED). */
+  pauseTrainingJob(jobId: string): Promise<TrainingJob> {
+    return this.unary(PauseTrainingJobRequestSchema, { jobId }, (request, call) =>
+      this.service.pauseTrainingJob(request, call),
+    );
+  }
+
+  /**
+   * Resumes a paused job, or a failed or cancelled one with a resumable checkpoint, from its last resumable
+   * checkpoint or the one of `fromIteration`; the job keeps its id and goes on as if never interrupted.
+   */
+  resumeTrainingJob(jobId: string, fromIteration?: number): Promise<TrainingJob> {
+    return this.unary(ResumeTrainingJobRequestSchema, { jobId, fromIteration }, (request, call) =>
+      this.service.resumeTrainingJob(request, call),
     );
   }
 

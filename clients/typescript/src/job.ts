@@ -22,6 +22,16 @@ export class JobHandle {
     return this.client.cancelTrainingJob(this.id);
   }
 
+  /** Checkpoints the running job after its current iteration and frees its worker. */
+  pause(): Promise<TrainingJob> {
+    return this.client.pauseTrainingJob(this.id);
+  }
+
+  /** Goes on from the last resumable checkpoint (or the one of `fromIteration`). */
+  resume(fromIteration?: number): Promise<TrainingJob> {
+    return this.client.resumeTrainingJob(this.id, fromIteration);
+  }
+
   /** Deletes the finished job with its files on the server; resolves to the bytes freed. */
   async delete(): Promise<bigint> {
     return (await this.client.deleteTrainingJob(this.id)).bytesFreed;

@@ -17,7 +17,8 @@ export const defaultReconnectPolicy: ReconnectPolicy = {
   delayMs: (attempt) => Math.min(100 * 2 ** (attempt - 1), 5_000),
 };
 
-const TERMINAL_STATES = new Set([JobState.SUCCEEDED, JobState.FAILED, JobState.CANCELLED]);
+// At rest: no worker runs until a client resumes the job (PAUSED, and FAILED or CANCELLED with a checkpoint).
+const TERMINAL_STATES = new Set([JobState.SUCCEEDED, JobState.FAILED, JobState.CANCELLED, JobState.PAUSED]);
 
 /** True for the event that ends a job's progress: its change to a terminal state. */
 export function isTerminal(event: TrainingProgress): boolean {

@@ -57,9 +57,9 @@ def eval_report(iteration: int, val_loss: float, seconds: float) -> progress_pb2
     )
 
 
-def checkpoint_saved(iteration: int, path: str, final: bool) -> progress_pb2.TrainingProgress:
+def checkpoint_saved(iteration: int, path: str, final: bool, resumable: bool = False) -> progress_pb2.TrainingProgress:
     return progress_pb2.TrainingProgress(
-        checkpoint_saved=progress_pb2.CheckpointSaved(iteration=iteration, path=path, final=final)
+        checkpoint_saved=progress_pb2.CheckpointSaved(iteration=iteration, path=path, final=final, resumable=resumable)
     )
 
 

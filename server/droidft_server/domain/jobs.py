@@ -28,6 +28,7 @@ import structlog
 from droidft.v1 import job_pb2, progress_pb2
 
 from . import events, states
+from .checkpoints import ADAPTER_FILE, checkpoint_dir, is_resumable
 from .errors import (
     DroidftError,
     ErrorKind,
@@ -41,7 +42,7 @@ from .errors import (
     storage_unavailable,
 )
 from .event_log import EventLog
-from .runs import Runner, RunOutcome
+from .runs import Runner, RunOutcome, RunStart, StopKind
 from .spec import METHOD_OF_CONFIG, method_name, resolve
 
 log = structlog.get_logger("droidft.jobs")
@@ -124,6 +125,7 @@ class JobManager:
         max_concurrent_jobs: int = 1,
         max_queued_jobs: int = DEFAULT_MAX_QUEUED_JOBS,
         preflight: Preflight | None = None,
+        resume_on_restart: bool = True,
     ):
         self._store = store
         self._runner = runner
@@ -143,28 +145,46 @@ class JobManager:
         self._storage_error: StorageError | None = None
         self.on_storage: Callable[[bool], None] = lambda writable: None
         self._closed = False
+        self._resume_on_restart = resume_on_restart
+        self._last_resumable: dict[str, int] = {}  # running jobs: the iteration of their last full-state checkpoint
 
     # -- life cycle ---------------------------------------------------------------------------
 
     def recover(self) -> None:
-        """Adopt the jobs a previous server left unfinished: queued ones wait again, running ones failed."""
+        """Adopt the jobs a previous server left unfinished: queued ones wait again; running ones go on from
+        their last full-state checkpoint (or from the beginning, if they had none), or with resume_on_restart
+        off fail, keeping their last checkpoint as their adapter; a pausing one is paused at that checkpoint."""
         with self._lock:
-            for job in self._store.jobs_in_states([states.QUEUED, states.RUNNING]):
+            for job in self._store.jobs_in_states([states.QUEUED, states.RUNNING, states.PAUSING]):
                 self._active[job.job_id] = job
-                if job.state == states.RUNNING:
-                    message = "the server stopped while the job was running"
-                    checkpoint = self._last_checkpoint(job.job_id)
-                    if checkpoint is not None:  # what it had trained is kept: listed as its adapter
-                        job.adapter_path = checkpoint.path
-                        message += f"; its checkpoint of iteration {checkpoint.iteration} is kept"
-                    error = job_error(Reason.SERVER_RESTARTED, message)
-                    self._transition(job, states.FAILED, error.message, error)
-                else:
+                if job.state == states.QUEUED:
                     self._queue.append(job.job_id)
+                    continue
+                resume_at = self._last_resumable_checkpoint(job)
+                was = "pausing" if job.state == states.PAUSING else "running"
+                if job.state == states.PAUSING or self._resume_on_restart:
+                    job.resume_iteration = resume_at or 0
+                    since = f"its checkpoint of iteration {resume_at}" if resume_at else "the beginning"
+                    if job.state == states.PAUSING:
+                        self._transition(job, states.PAUSED, f"the server stopped while the job was {was}; "
+                                         f"it resumes from {since}")  # fmt: skip
+                    else:
+                        self._transition(job, states.QUEUED, f"the server stopped while the job was {was}; "
+                                         f"it goes on from {since}")  # fmt: skip
+                        self._queue.append(job.job_id)
+                    continue
+                message = "the server stopped while the job was running"
+                checkpoint = self._last_checkpoint(job.job_id)
+                if checkpoint is not None:  # what it had trained is kept: listed as its adapter
+                    job.adapter_path = checkpoint.path
+                    message += f"; its checkpoint of iteration {checkpoint.iteration} is kept"
+                error = job_error(Reason.SERVER_RESTARTED, message)
+                self._transition(job, states.FAILED, error.message, error)
             self._schedule()
 
     def shutdown(self) -> None:
-        """Stop accepting work, stop running jobs (their adapters are saved) and release watchers."""
+        """Stop accepting work, stop running jobs (each writes a full-state checkpoint and goes back to the queue,
+        to go on at the next start) and release watchers."""
         with self._lock:
             self._closed = True
         self._log.close()
@@ -177,6 +197,8 @@ class JobManager:
     ) -> job_pb2.TrainingJob:
         """Accept a job after its preflight; `creator` names the caller's token (empty without tokens)."""
         self._check_method(spec)
+        if spec.HasField("from_checkpoint"):
+            self._check_start_weights(spec)
         # A retry is answered before the (slow) preflight, and again under the lock in case a twin won the race.
         if (earlier := self._earlier_job(request_id, spec)) is not None:
             return earlier
@@ -218,6 +240,32 @@ class JobManager:
             self._queue.append(job.job_id)
             self._schedule()
             return self._copy(job)
+
+    def _check_start_weights(self, spec: job_pb2.TrainingJobSpec) -> None:
+        """spec.from_checkpoint must name an adapter that exists and fits this job's model and adapter."""
+        source = spec.from_checkpoint
+        where = {"field": "spec.from_checkpoint", "job_id": source.job_id, "iteration": str(source.iteration)}
+
+        def unusable(why: str) -> DroidftError:
+            return DroidftError(ErrorKind.FAILED_PRECONDITION, Reason.CHECKPOINT_UNUSABLE,
+                                f"spec.from_checkpoint: {why}", where)  # fmt: skip
+
+        try:
+            path = self.start_weights_of(source)
+        except DroidftError:
+            raise unusable(f"no job {source.job_id!r}") from None
+        if not path.is_file():
+            what = "final adapter" if source.iteration == 0 else f"checkpoint of iteration {source.iteration}"
+            raise unusable(f"job {source.job_id} has no {what} ({path})")
+        earlier, ours = resolve(self.get(source.job_id).spec), resolve(spec)
+        if earlier.model_path != ours.model_path:
+            raise unusable(f"job {source.job_id} trained {earlier.model_path}, not {ours.model_path}")
+        shape = lambda adapter: (adapter.fine_tune_type, adapter.rank, adapter.num_layers)  # noqa: E731
+        if shape(earlier.adapter) != shape(ours.adapter):
+            raise unusable(
+                f"job {source.job_id} trained a {earlier.adapter.fine_tune_type} adapter of rank "
+                f"{earlier.adapter.rank} on {earlier.adapter.num_layers or 'all'} blocks; set spec.adapter the same"
+            )
 
     def _check_queue_room(self) -> None:
         """A job that would wait behind --max-queued-jobs others is refused; one that starts at once never is."""
@@ -277,6 +325,10 @@ class JobManager:
                 stored = self._store.get(job_id)
                 if stored is None:
                     raise job_not_found(job_id)
+                if stored.state == states.PAUSED:  # no worker to stop: its checkpoint stays, resumable
+                    self._active[job_id] = stored
+                    self._transition(stored, states.CANCELLED, "cancelled while paused")
+                    return self._copy(stored)
                 raise DroidftError(
                     ErrorKind.FAILED_PRECONDITION,
                     Reason.JOB_ALREADY_FINISHED,
@@ -288,12 +340,108 @@ class JobManager:
                 self._transition(job, states.CANCELLED, "cancelled before it started")
             elif job_id not in self._cancel_requested:
                 self._cancel_requested.add(job_id)
-                self._runner.cancel(job_id)
+                self._runner.stop(job_id, StopKind.CANCEL)
                 self._append(
                     job,
                     events.log(progress_pb2.LOG_LEVEL_INFO, "cancel requested; stopping after the current iteration"),
                 )
             return self._copy(job)
+
+    def pause(self, job_id: str) -> job_pb2.TrainingJob:
+        """A running job checkpoints after its current iteration and its worker exits (PAUSING, then PAUSED);
+        a queued one is paused at once."""
+        with self._lock:
+            job = self._active.get(job_id)
+            if job is None or job.state not in (states.QUEUED, states.RUNNING, states.PAUSING):
+                raise self._state_conflict(job_id, job, "pause", "only a queued or running job can be paused")
+            if job.state == states.QUEUED:
+                self._queue.remove(job_id)
+                self._transition(job, states.PAUSED, "paused before it started")
+            elif job.state == states.RUNNING:
+                self._runner.stop(job_id, StopKind.PAUSE)
+                self._transition(job, states.PAUSING, "pause requested; checkpointing after the current iteration")
+            return self._copy(job)
+
+    def resume(self, job_id: str, from_iteration: int | None = None) -> job_pb2.TrainingJob:
+        """A paused job, or a failed or cancelled one with a resumable checkpoint, goes back to the queue to go on
+        from its last resumable checkpoint (or that of `from_iteration`), keeping its id and its event log."""
+        self._check_storage()
+        with self._lock:
+            job = None if job_id in self._active else self._store.get(job_id)
+            if job is None or job.state not in states.RESUMABLE:
+                rule = "only a paused, failed or cancelled job can be resumed"
+                raise self._state_conflict(job_id, job or self._active.get(job_id), "resume", rule)
+            self._check_queue_room()
+            resumable = self._resumable_iterations(job)
+            if from_iteration is not None:
+                if from_iteration not in resumable:
+                    why = f"no resumable checkpoint of iteration {from_iteration}"
+                    raise self._no_checkpoint(job_id, resumable, why)
+                resume_at = from_iteration
+            elif resumable:
+                resume_at = resumable[-1]
+            elif job.state == states.PAUSED and not job.HasField("start_time"):
+                resume_at = 0  # paused while queued: it starts from the beginning
+            else:
+                raise self._no_checkpoint(job_id, resumable, "it saved no resumable checkpoint")
+            self._active[job_id] = job
+            job.resume_iteration = resume_at
+            job.ClearField("error")
+            job.ClearField("end_time")
+            since = f"its checkpoint of iteration {resume_at}" if resume_at else "the beginning"
+            self._transition(job, states.QUEUED, f"resumed; it goes on from {since}")
+            self._queue.append(job_id)
+            self._schedule()
+            return self._copy(job)
+
+    def _resumable_iterations(self, job: job_pb2.TrainingJob) -> list[int]:
+        """Iterations of the job's full-state checkpoints whose files still check out, in the order saved."""
+        output_dir = Path(job.output_dir)
+        saved = [
+            e.checkpoint_saved.iteration
+            for e in self._all_events(job.job_id)
+            if e.WhichOneof("event") == "checkpoint_saved" and e.checkpoint_saved.resumable
+        ]
+        seen: dict[int, None] = {}
+        for iteration in saved:  # the latest save of an iteration counts: a resume may have written it again
+            seen.pop(iteration, None)
+            seen[iteration] = None
+        return [i for i in seen if is_resumable(checkpoint_dir(output_dir, i))]
+
+    def _last_resumable_checkpoint(self, job: job_pb2.TrainingJob) -> int | None:
+        resumable = self._resumable_iterations(job)
+        return resumable[-1] if resumable else None
+
+    def _state_conflict(self, job_id: str, job: job_pb2.TrainingJob | None, action: str, rule: str) -> DroidftError:
+        if job is None:
+            job = self._store.get(job_id)
+            if job is None:
+                return job_not_found(job_id)
+        state = states.name(job.state)
+        return DroidftError(
+            ErrorKind.FAILED_PRECONDITION,
+            Reason.JOB_STATE_CONFLICT,
+            f"job {job_id} is {state}: {rule}",
+            {"job_id": job_id, "state": state, "action": action},
+        )
+
+    @staticmethod
+    def _no_checkpoint(job_id: str, resumable: list[int], why: str) -> DroidftError:
+        listed = ", ".join(map(str, resumable)) or "none"
+        return DroidftError(
+            ErrorKind.FAILED_PRECONDITION,
+            Reason.NO_RESUMABLE_CHECKPOINT,
+            f"job {job_id} cannot be resumed: {why} (resumable iterations: {listed})",
+            {"job_id": job_id, "resumable_iterations": ",".join(map(str, resumable))},
+        )
+
+    def start_weights_of(self, source: job_pb2.FromCheckpoint) -> Path:
+        """The adapter file spec.from_checkpoint names: a job's final adapter (iteration 0) or a checkpoint's."""
+        job = self.get(source.job_id)
+        output_dir = Path(job.output_dir)
+        if source.iteration == 0:
+            return Path(job.adapter_path) if job.adapter_path else output_dir / ADAPTER_FILE
+        return checkpoint_dir(output_dir, source.iteration) / ADAPTER_FILE
 
     # -- storage faults ------------------------------------------------------------------------
 
@@ -376,6 +524,7 @@ class JobManager:
                         create_time=event.time,
                         size_bytes=path.stat().st_size if present else 0,
                         removed=not present,
+                        resumable=saved.resumable and present and is_resumable(path.parent),
                     )
                 )
         return found
@@ -423,6 +572,8 @@ class JobManager:
         with self._lock:
             job = self._active[job_id]
             _update_metrics(job.metrics, event)
+            if event.WhichOneof("event") == "checkpoint_saved" and event.checkpoint_saved.resumable:
+                self._last_resumable[job_id] = event.checkpoint_saved.iteration
             self._append(job, event)
 
     def on_finished(self, job_id: str, outcome: RunOutcome) -> None:
@@ -438,6 +589,16 @@ class JobManager:
                 error = job_error(outcome.error_reason, outcome.message)
             self._running.discard(job_id)
             self._cancel_requested.discard(job_id)
+            resume_at = self._last_resumable.pop(job_id, 0)
+            if outcome.state == states.PAUSED:
+                job.resume_iteration = resume_at
+            # A run the server's stop ended (paused, or killed when it did not stop in time) goes on at the next start.
+            if self._closed and job.state == states.RUNNING and outcome.state in (states.PAUSED, states.FAILED):
+                job.resume_iteration = resume_at
+                since = f"its checkpoint of iteration {resume_at}" if resume_at else "the beginning"
+                message = f"the server stopped; the job goes on from {since} at its next start"
+                self._transition(job, states.QUEUED, message)
+                return
             self._transition(job, outcome.state, outcome.message or "finished", error)
             self._schedule()
 
@@ -458,9 +619,18 @@ class JobManager:
         while self._queue and len(self._running) < self._max_concurrent and not self._closed:
             job = self._active[self._queue.popleft()]
             self._running.add(job.job_id)
-            self._transition(job, states.RUNNING, "started")
+            output_dir = Path(job.output_dir)
+            if job.resume_iteration:
+                start = RunStart(resume_from=checkpoint_dir(output_dir, job.resume_iteration))
+                message = f"started; going on after iteration {job.resume_iteration}"
+            elif job.spec.HasField("from_checkpoint"):
+                start = RunStart(start_weights=self.start_weights_of(job.spec.from_checkpoint))
+                message = f"started from the weights of job {job.spec.from_checkpoint.job_id}"
+            else:
+                start, message = RunStart(), "started"
+            self._transition(job, states.RUNNING, message)
             try:
-                self._runner.start(job.job_id, job.spec, Path(job.output_dir), self)
+                self._runner.start(job.job_id, job.spec, output_dir, self, start)
             except Exception as error:  # a runner that cannot start must not wedge the queue
                 self._running.discard(job.job_id)
                 failure = job_error(Reason.WORKER_START_FAILED, f"could not start the worker: {error}")
@@ -473,7 +643,7 @@ class JobManager:
         previous = job.state
         job.state = new_state
         now = events.now()
-        if new_state == states.RUNNING:
+        if new_state == states.RUNNING and not job.HasField("start_time"):
             job.start_time.CopyFrom(now)
         if states.is_terminal(new_state):
             job.end_time.CopyFrom(now)

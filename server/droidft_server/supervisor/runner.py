@@ -16,8 +16,9 @@ from typing import Any
 
 from droidft.v1 import job_pb2, progress_pb2
 
+from ..domain.checkpoints import last_log_lines
 from ..domain.errors import Reason
-from ..domain.runs import RunListener, RunOutcome
+from ..domain.runs import FROM_THE_BEGINNING, STOPPED_STATE, RunListener, RunOutcome, RunStart, StopKind
 from ..worker.blas import worker_threads
 from ..worker.entry import run_worker
 from ..worker.protocol import Event, Failed, Finished, Started, WorkerJob
@@ -25,13 +26,17 @@ from ..worker.protocol import Event, Failed, Finished, Started, WorkerJob
 logger = logging.getLogger(__name__)
 
 
+CRASH_LOG_LINES = 8  # of the worker's log, in the error of a worker that died
+
+
 @dataclass
 class _Run:
     job_id: str
     process: Any  # a spawn-context Process
     receiver: Connection
-    cancel: Any  # a spawn-context Event
+    stop: Any  # a spawn-context Value: StopKind, what the worker is asked to do after its iteration
     listener: RunListener
+    output_dir: Path
     relay: threading.Thread | None = None
 
 
@@ -57,42 +62,55 @@ class ProcessRunner:
         self._runs: dict[str, _Run] = {}
         self._lock = threading.Lock()
 
-    def start(self, job_id: str, spec: job_pb2.TrainingJobSpec, output_dir: Path, listener: RunListener) -> None:
+    def start(
+        self,
+        job_id: str,
+        spec: job_pb2.TrainingJobSpec,
+        output_dir: Path,
+        listener: RunListener,
+        start: RunStart = FROM_THE_BEGINNING,
+    ) -> None:
         with self._lock:
             if job_id in self._runs:
                 raise ValueError(f"job {job_id} is already running")
             output_dir.mkdir(parents=True, exist_ok=True)
             receiver, sender = self._context.Pipe(duplex=False)
-            cancel = self._context.Event()
+            stop = self._context.Value("i", StopKind.NONE, lock=False)
             job = WorkerJob(
                 job_id=job_id,
                 spec=spec.SerializeToString(),
                 output_dir=str(output_dir),
                 reward_plugins=self._reward_plugins,
                 blas_threads=self._blas_threads,
+                resume_from=str(start.resume_from or ""),
+                start_weights=str(start.start_weights or ""),
             )
             process = self._context.Process(
-                target=run_worker, args=(job, sender, cancel), name=f"droidft-worker-{job_id}", daemon=True
+                target=run_worker, args=(job, sender, stop), name=f"droidft-worker-{job_id}", daemon=True
             )
             process.start()
             # Only the child may hold the sending end, so that its death reads as end-of-file here.
             sender.close()
-            run = _Run(job_id, process, receiver, cancel, listener)
+            run = _Run(job_id, process, receiver, stop, listener, output_dir)
             run.relay = threading.Thread(target=self._relay, args=(run,), name=f"droidft-relay-{job_id}", daemon=True)
             self._runs[job_id] = run
         run.relay.start()
 
     def cancel(self, job_id: str) -> None:
+        self.stop(job_id, StopKind.CANCEL)
+
+    def stop(self, job_id: str, kind: StopKind) -> None:
+        """Ask a started run to stop after its current iteration, writing a full-state checkpoint of it."""
         with self._lock:
             run = self._runs.get(job_id)
         if run is not None:
-            run.cancel.set()
+            run.stop.value = kind
 
     def shutdown(self) -> None:
         with self._lock:
             runs = list(self._runs.values())
         for run in runs:
-            run.cancel.set()
+            run.stop.value = StopKind.PAUSE  # a server stop: each job is resumed on the next start
         for run in runs:
             run.relay.join(self._grace_period_s)
         for run in runs:
@@ -139,19 +157,18 @@ class ProcessRunner:
     @staticmethod
     def _outcome(run: _Run, result: Finished | Failed | None) -> RunOutcome:
         if isinstance(result, Finished):
-            # A cancel that came after the last iteration changed nothing: the job did all it was asked.
-            cancelled = run.cancel.is_set() and result.stopped_early
-            state = job_pb2.JOB_STATE_CANCELLED if cancelled else job_pb2.JOB_STATE_SUCCEEDED
+            # A stop that came after the last iteration changed nothing: the job did all it was asked.
+            stopped = result.stopped_early and run.stop.value != StopKind.NONE
+            state = STOPPED_STATE[run.stop.value] if stopped else job_pb2.JOB_STATE_SUCCEEDED
             return RunOutcome(state=state, adapter_path=result.adapter_path, message=result.message)
         if isinstance(result, Failed):
             return RunOutcome(
                 state=job_pb2.JOB_STATE_FAILED, error_reason=Reason.TRAINING_ERROR, message=result.message
             )
-        return RunOutcome(
-            state=job_pb2.JOB_STATE_FAILED,
-            error_reason=Reason.WORKER_CRASHED,
-            message=f"the worker process {_exit_description(run.process.exitcode)} before reporting a result",
-        )
+        message = f"the worker process {_exit_description(run.process.exitcode)} before reporting a result"
+        if lines := last_log_lines(run.output_dir, CRASH_LOG_LINES):
+            message += "; its last lines:\n" + "\n".join(lines)
+        return RunOutcome(state=job_pb2.JOB_STATE_FAILED, error_reason=Reason.WORKER_CRASHED, message=message)
 
     @staticmethod
     def _notify(run: _Run, method: str, *args: Any) -> None:

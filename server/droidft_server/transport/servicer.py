@@ -103,6 +103,13 @@ class TrainingServicer(service_pb2_grpc.TrainingServiceServicer):
     async def CancelTrainingJob(self, request, context):
         return await asyncio.to_thread(self._jobs.cancel, request.job_id)
 
+    async def PauseTrainingJob(self, request, context):
+        return await asyncio.to_thread(self._jobs.pause, request.job_id)
+
+    async def ResumeTrainingJob(self, request, context):
+        from_iteration = request.from_iteration if request.HasField("from_iteration") else None
+        return await asyncio.to_thread(self._jobs.resume, request.job_id, from_iteration)
+
     async def ListCheckpoints(self, request, context):
         checkpoints = await asyncio.to_thread(self._jobs.checkpoints, request.job_id)
         return service_pb2.ListCheckpointsResponse(checkpoints=checkpoints)

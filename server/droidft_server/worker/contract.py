@@ -5,14 +5,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from droidft.v1 import job_pb2, progress_pb2
 
 from ..domain.spec import JobSettings
 
-ADAPTER_FILE = "adapters.safetensors"
-ADAPTER_CONFIG_FILE = "adapter_config.json"
-CHECKPOINT_DIR = "checkpoints"
+if TYPE_CHECKING:  # the server imports this module (through entry.py), and must not load MLX
+    from .training_state import TrainingState
 
 
 @dataclass
@@ -20,9 +20,13 @@ class TrainingContext:
     job_id: str
     spec: job_pb2.TrainingJobSpec
     settings: JobSettings
-    output_dir: Path  # the final adapter goes to output_dir/ADAPTER_FILE, checkpoints to output_dir/CHECKPOINT_DIR
+    output_dir: Path  # laid out as domain/checkpoints.py says
     emit: Callable[[progress_pb2.TrainingProgress], None]  # sends one event (oneof set) to the server
-    should_stop: Callable[[], bool]  # True once a cancel was asked for: stop after this iteration
+    # Once a stop is asked for, what it is ("cancelled", "paused"; any truthy value reads "cancelled"):
+    # stop after this iteration, with a full-state checkpoint of it.
+    should_stop: Callable[[], str | bool]
+    resume: TrainingState | None = None  # the checkpoint this run goes on from
+    start_weights: Path | None = None  # an adapter file to start from (spec.from_checkpoint), else a fresh one
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import fcntl
 import os
 import random
 import signal
@@ -24,11 +25,13 @@ from typing import Any
 from droidft.v1 import job_pb2, progress_pb2
 
 from ..domain import events
+from ..domain.checkpoints import WORKER_LOCK, WORKER_LOG
 from ..domain.rewards import load_reward_plugins
+from ..domain.runs import StopKind
 from ..domain.spec import resolve
 from . import blas
 from .contract import TrainingContext
-from .protocol import WORKER_LOG, Event, Failed, Finished, Started, WorkerJob
+from .protocol import Event, Failed, Finished, Started, WorkerJob
 from .trainers import trainer_for
 
 TRACEBACK_LINES = 12  # of a training error, sent as a log event
@@ -77,6 +80,11 @@ def run_job(job: WorkerJob, send: Callable[[Any], None], should_stop: Callable[[
     trainer = trainer_for(settings.method)
     _seed(settings.seed)
     _quiet_mlx_lm()
+    resume = None
+    if job.resume_from:
+        from .training_state import read_checkpoint
+
+        resume = read_checkpoint(Path(job.resume_from))
     ctx = TrainingContext(
         job_id=job.job_id,
         spec=spec,
@@ -84,6 +92,8 @@ def run_job(job: WorkerJob, send: Callable[[Any], None], should_stop: Callable[[
         output_dir=Path(job.output_dir),
         emit=partial(_send_event, send),
         should_stop=should_stop,
+        resume=resume,
+        start_weights=Path(job.start_weights) if job.start_weights else None,
     )
     result = trainer(ctx)
     return Finished(result.adapter_path, result.stopped_early, result.message)
@@ -109,14 +119,35 @@ def _die_with_the_server() -> None:
     threading.Thread(target=watch, name="droidft-orphan-watch", daemon=True).start()
 
 
-def run_worker(job: WorkerJob, connection: Connection, cancel: Any) -> None:
-    """Process entry point; `cancel` is a multiprocessing Event set when the job should stop."""
+STOP_WORDS = {StopKind.NONE: "", StopKind.CANCEL: "cancelled", StopKind.PAUSE: "paused"}
+LOCK_WAIT_SECONDS = 30.0  # for a leftover worker of the same job to die (it dies with its server)
+
+
+def _hold_job_lock(output_dir: Path) -> None:
+    """One worker per job, ever: hold the job's lock for this process's life (the kernel drops it when the
+    process dies, however it dies). A leftover worker of the same job still holding it is waited for."""
+    output_dir.mkdir(parents=True, exist_ok=True)
+    fd = os.open(output_dir / WORKER_LOCK, os.O_WRONLY | os.O_CREAT, 0o644)
+    deadline = time.monotonic() + LOCK_WAIT_SECONDS
+    while True:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return  # fd stays open, unclosed, until the process exits
+        except BlockingIOError:
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"another worker of this job still holds {output_dir / WORKER_LOCK}") from None
+            time.sleep(0.1)  # flock has no timeout of its own
+
+
+def run_worker(job: WorkerJob, connection: Connection, stop: Any) -> None:
+    """Process entry point; `stop` is a shared integer, a StopKind the server sets when the job should stop."""
     _die_with_the_server()
     _redirect_output(Path(job.output_dir) / WORKER_LOG)
     try:
+        _hold_job_lock(Path(job.output_dir))
         blas.load(job.blas_threads)  # before MLX is imported, or it keeps its own BLAS
         connection.send(Started(blas.describe_device()))
-        connection.send(run_job(job, connection.send, cancel.is_set))
+        connection.send(run_job(job, connection.send, lambda: STOP_WORDS[StopKind(stop.value)]))
     except Exception as error:
         lines = traceback.format_exc()
         print(lines, file=sys.stderr)

@@ -35,6 +35,7 @@ from ..domain.datasets.training_data import read_job_data
 from .adapters import set_up_adapter
 from .contract import TrainingContext, TrainingResult
 from .schedule import Schedule
+from .training_state import restore_random
 
 WORKING_SET_KEY = "max_recommended_working_set_size"
 
@@ -56,13 +57,21 @@ def cpu_device_info() -> Iterator[None]:
         mx.device_info = original
 
 
+_compile_disabled_depth = 0  # compile_disabled nests: validation runs inside the CPO loop, and also before it
+
+
 @contextlib.contextmanager
 def compile_disabled() -> Iterator[None]:
-    mx.disable_compile()
+    global _compile_disabled_depth
+    if _compile_disabled_depth == 0:
+        mx.disable_compile()
+    _compile_disabled_depth += 1
     try:
         yield
     finally:
-        mx.enable_compile()
+        _compile_disabled_depth -= 1
+        if _compile_disabled_depth == 0:
+            mx.enable_compile()
 
 
 def _pair_metrics(metrics: dict, chosen_rewards: mx.array, rejected_rewards: mx.array) -> dict:
@@ -119,25 +128,34 @@ def _metrics(info: dict, prefix: str) -> dict[str, float]:
 
 
 class PreferenceLoop(TrainingCallback):
-    """mlx-lm-lora's callback, called after every iteration: reports, checkpoints, cancel, early stop."""
+    """mlx-lm-lora's callback, called after every iteration: reports, validation, checkpoints, cancel, early stop.
 
-    def __init__(self, ctx: TrainingContext, schedule: Schedule) -> None:
-        self._ctx, self._settings, self._schedule = ctx, ctx.settings, schedule
-        self.completed = 0
+    Their loop counts iterations from 1 in each call; a run resumed after iteration `start` adds it.
+    """
+
+    def __init__(self, ctx: TrainingContext, start: int = 0, trained_tokens: int = 0) -> None:
+        self._ctx, self._settings = ctx, ctx.settings
+        self.schedule: Schedule | None = None
+        self.start = start
+        self.completed = start
         self._window: list[dict] = []
         self._window_started = time.perf_counter()
-        self._trained_tokens = 0
-        self._tokens_before_window = 0
+        self._tokens_at_start = trained_tokens
+        self.trained_tokens = trained_tokens
+        self._tokens_before_window = trained_tokens
+
+    def trainer_state(self) -> dict:
+        return {"trained_tokens": self.trained_tokens}
 
     def on_train_loss_report(self, train_info: dict) -> None:
-        self.completed = int(train_info["iteration"])
+        self.completed = self.start + int(train_info["iteration"])
         self._window.append(train_info)
-        self._trained_tokens = int(train_info["trained_tokens"])
+        self.trained_tokens = self._tokens_at_start + int(train_info["trained_tokens"])
         if self.completed % self._settings.report_every == 0 or self.completed == self._settings.iterations:
             self.report()
-        if self._schedule.after(self.completed):
+        if self.schedule.after(self.completed):
             self.report()
-            raise _Stop(self._schedule.stop_reason)
+            raise _Stop(self.schedule.stop_reason)
 
     def report(self) -> None:
         if not self._window:
@@ -152,8 +170,8 @@ class PreferenceLoop(TrainingCallback):
                     loss=float(np.mean([info["train_loss"] for info in self._window])),
                     learning_rate=float(self._window[-1]["learning_rate"]),
                     iterations_per_second=len(self._window) / seconds,
-                    tokens_per_second=(self._trained_tokens - self._tokens_before_window) / seconds,
-                    trained_tokens=self._trained_tokens,
+                    tokens_per_second=(self.trained_tokens - self._tokens_before_window) / seconds,
+                    trained_tokens=self.trained_tokens,
                     peak_memory_bytes=mx.get_peak_memory(),
                     metrics={name: float(np.mean([m[name] for m in per_iteration])) for name in per_iteration[-1]},
                 )
@@ -161,33 +179,41 @@ class PreferenceLoop(TrainingCallback):
         )
         self._window = []
         self._window_started = time.perf_counter()
-        self._tokens_before_window = self._trained_tokens
+        self._tokens_before_window = self.trained_tokens
 
-    def on_val_loss_report(self, val_info: dict) -> None:
-        val_loss = float(val_info["val_loss"])
-        # mlx-lm-lora validates before the update of the iteration it names.
-        iteration = int(val_info["iteration"]) - 1
-        self._schedule.record(val_loss, iteration)
-        event = events.eval_report(iteration, val_loss, float(val_info["val_time"]))
-        event.eval_report.metrics.update(_metrics(val_info, "val_"))
-        self._ctx.emit(event)
-        self._window_started += float(val_info["val_time"])
+    def validation(self, evaluate: Callable[[], tuple]) -> Callable[[int], float]:
+        """The schedule's validation: `evaluate` is mlx-lm-lora's evaluator of the method, bound to its data."""
+
+        def validate(iteration: int) -> float:
+            tic = time.perf_counter()
+            val_loss, rewards, _, metrics = evaluate()
+            seconds = time.perf_counter() - tic
+            figures = {"val_chosen_reward": rewards[0], "val_rejected_reward": rewards[1]}
+            figures.update({f"val_{name}": value for name, value in metrics.items()})
+            event = events.eval_report(iteration, float(val_loss), seconds)
+            event.eval_report.metrics.update(_metrics(figures, "val_"))
+            self._ctx.emit(event)
+            self._window_started += seconds  # validation time is not training time
+            return float(val_loss)
+
+        return validate
 
 
 @dataclass(frozen=True)
 class _Method:
     needs_reference: bool
-    train: Callable[..., None]  # (model, ref_model, optimizer, train_set, valid_set, args, callback, settings)
+    train: Callable[..., None]  # (model, ref_model, optimizer, train_set, args, callback)
+    evaluate: Callable[..., tuple]  # (model, ref_model, valid_set, args) -> (loss, rewards, tokens, metrics)
 
 
-def _args(settings, adapter_file: str, args_class=dpo_trainer.DPOTrainingArgs, **method_args):
+def _args(settings, iterations: int, adapter_file: str, args_class=dpo_trainer.DPOTrainingArgs, **method_args):
     return args_class(
         batch_size=settings.batch_size,
-        iters=settings.iterations,
+        iters=iterations,
         val_batches=settings.eval_batches,
         steps_per_report=1,
-        steps_per_eval=settings.eval_every,
-        steps_per_save=settings.iterations + 1,  # checkpoints are written by the callback
+        steps_per_eval=iterations + 1,  # validation runs on droidft's schedule (see train_preference)
+        steps_per_save=iterations + 1,  # checkpoints are written by the callback
         max_seq_length=settings.max_seq_length,
         adapter_file=adapter_file,
         beta=settings.preference.beta,
@@ -195,53 +221,81 @@ def _args(settings, adapter_file: str, args_class=dpo_trainer.DPOTrainingArgs, *
     )
 
 
-def _train_dpo(model, ref_model, optimizer, train_set, valid_set, adapter_file, callback, settings):
-    loss_type = settings.preference.loss_type
+def _train_dpo(model, ref_model, optimizer, train_set, args, callback):
     dpo_trainer.train_dpo(
         model,
         ref_model,
         optimizer,
         train_set,
-        valid_set,
-        _args(settings, adapter_file, loss_type=loss_type),
+        None,
+        args,
         loss_fn=dpo_pair_loss,
         training_callback=callback,
-        loss_type=loss_type,
+        loss_type=args.loss_type,
     )
 
 
-def _train_cpo(model, ref_model, optimizer, train_set, valid_set, adapter_file, callback, settings):
+def _evaluate_dpo(model, ref_model, valid_set, args):
+    return dpo_trainer.evaluate_dpo(
+        model=model,
+        ref_model=ref_model,
+        dataset=valid_set,
+        batch_size=args.batch_size,
+        num_batches=args.val_batches,
+        beta=args.beta,
+        delta=args.delta,
+        max_seq_length=args.max_seq_length,
+        loss_type=args.loss_type,
+        loss_fn=dpo_pair_loss,
+    )
+
+
+def _train_cpo(model, ref_model, optimizer, train_set, args, callback):
     # Their compiled CPO step fails on the CPU backend (IndexError "_Map_base::at"); run it eagerly.
     with compile_disabled():
         cpo_trainer.train_cpo(
-            model,
-            optimizer,
-            train_set,
-            valid_set,
-            _args(settings, adapter_file),
-            loss_fn=cpo_pair_loss,
-            training_callback=callback,
+            model, optimizer, train_set, None, args, loss_fn=cpo_pair_loss, training_callback=callback
         )
 
 
-def _train_orpo(model, ref_model, optimizer, train_set, valid_set, adapter_file, callback, settings):
-    args = _args(settings, adapter_file, orpo_trainer.ORPOTrainingArgs)
+def _evaluate_cpo(model, ref_model, valid_set, args):
+    with compile_disabled():
+        return cpo_trainer.evaluate_cpo(
+            model=model,
+            dataset=valid_set,
+            batch_size=args.batch_size,
+            num_batches=args.val_batches,
+            beta=args.beta,
+            delta=args.delta,
+            max_seq_length=args.max_seq_length,
+            loss_type=args.loss_type,
+            loss_fn=cpo_pair_loss,
+        )
+
+
+def _train_orpo(model, ref_model, optimizer, train_set, args, callback):
     orpo_trainer.train_orpo(
-        model,
-        optimizer,
-        train_set,
-        valid_set,
-        loss=orpo_pair_loss,
-        args=args,
-        training_callback=callback,
+        model, optimizer, train_set, None, loss=orpo_pair_loss, args=args, training_callback=callback
+    )
+
+
+def _evaluate_orpo(model, ref_model, valid_set, args):
+    return orpo_trainer.evaluate_orpo(
+        model=model,
+        dataset=valid_set,
+        batch_size=args.batch_size,
+        num_batches=args.val_batches,
+        beta=args.beta,
+        max_seq_length=args.max_seq_length,
     )
 
 
 METHODS = {
-    "dpo": _Method(True, _train_dpo),
-    "cpo": _Method(False, _train_cpo),
-    "orpo": _Method(False, _train_orpo),
+    "dpo": _Method(True, _train_dpo, _evaluate_dpo),
+    "cpo": _Method(False, _train_cpo, _evaluate_cpo),
+    "orpo": _Method(False, _train_orpo, _evaluate_orpo),
 }
+ARGS_CLASSES = {"orpo": orpo_trainer.ORPOTrainingArgs}
 
 
 class PreferencePairs:
@@ -295,13 +349,36 @@ def train_preference(ctx: TrainingContext) -> TrainingResult:
     train_set = PreferencePairs(data.train, tokenizer)
     valid_set = PreferencePairs(data.valid, tokenizer) if data.valid is not None else None
     checkpoints = set_up_adapter(ctx, model, settings.adapter, f"{len(train_set)} preference pairs")
-    # Their loop validates (on_val_loss_report records each loss), so this schedule runs no validation itself.
-    schedule = Schedule(ctx, checkpoints)
-    loop = PreferenceLoop(ctx, schedule)
+    resume = ctx.resume
+    start = resume.iteration if resume is not None else 0
+    loop = PreferenceLoop(ctx, start, int(resume.trainer["trained_tokens"]) if resume is not None else 0)
+    method_args = {"loss_type": settings.preference.loss_type} if settings.method == "dpo" else {}
+    args = _args(
+        settings,
+        settings.iterations - start,
+        str(checkpoints.final_path),
+        ARGS_CLASSES.get(settings.method, dpo_trainer.DPOTrainingArgs),
+        **method_args,
+    )
+    # Validation runs here, after iterations (0, every eval_every, the last), as for every method; their loop
+    # would validate before an update, never after the last one, and on its own count of a resumed run.
+    validate = None
+    if valid_set is not None:
+        validate = loop.validation(lambda: method.evaluate(model, ref_model, valid_set, args))
+    schedule = loop.schedule = Schedule(ctx, checkpoints, validate)
     optimizer = optim.Adam(learning_rate=settings.learning_rate)
-    try:
-        with cpu_device_info():
-            method.train(model, ref_model, optimizer, train_set, valid_set, str(checkpoints.final_path), loop, settings)
-    except _Stop:
-        pass
+    checkpoints.track(optimizer, loop.trainer_state)
+    if resume is not None:
+        checkpoints.restore(resume)  # before their loop captures the optimizer state for its compiled step
+        restore_random(resume.random)  # numpy's generator is their batch order
+        if schedule.resumed(start, resume.schedule):
+            return schedule.finish(start)
+    elif validate is not None:
+        schedule.validate(0)
+    if start < settings.iterations:
+        try:
+            with cpu_device_info():
+                method.train(model, ref_model, optimizer, train_set, args, loop)
+        except _Stop:
+            pass
     return schedule.finish(loop.completed)

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-WORKER_LOG = "worker.log"  # the worker's stdout and stderr, in the job's output directory
-
 
 @dataclass(frozen=True)
 class WorkerJob:
@@ -16,6 +14,8 @@ class WorkerJob:
     output_dir: str
     reward_plugins: tuple[str, ...] = ()  # operator modules registering rewards, loaded before training
     blas_threads: int = 1  # the worker's share of the cores, for the BLAS under MLX's CPU matmuls
+    resume_from: str = ""  # a full-state checkpoint directory to go on from
+    start_weights: str = ""  # an adapter file to start from (spec.from_checkpoint)
 
 
 @dataclass(frozen=True)

@@ -30,6 +30,11 @@ class Schedule:
 
     `validate(iteration)` runs one validation, emits its EvalReport and returns the watched figure;
     a trainer whose validation runs inside a library's loop passes none and hands each figure to `record`.
+
+    After each iteration (`after`): validation when due, then a checkpoint when due or when a stop was asked
+    for, then the decision to stop. A checkpoint so holds everything up to the end of that iteration's
+    work, and a run resumed from it (`resumed`) goes on with the next iteration, as the uninterrupted
+    run would have; only a validation a stop skipped is run first.
     """
 
     def __init__(
@@ -48,6 +53,16 @@ class Schedule:
         self._evals_without_improvement = 0
         self._early_stopped = False
         self.stop_reason = ""
+        checkpoints.schedule_state = self.state
+
+    def state(self) -> dict:
+        """Early stopping's figures, for a checkpoint (JSON: an infinite best is written as null)."""
+        finite = self._best not in (float("inf"), -float("inf"))
+        return {
+            "best": self._best if finite else None,
+            "best_iteration": self._best_iteration,
+            "evals_without_improvement": self._evals_without_improvement,
+        }
 
     def validate(self, iteration: int) -> None:
         self.record(self._validate(iteration), iteration)
@@ -63,19 +78,41 @@ class Schedule:
         else:
             self._evals_without_improvement += 1
 
-    def after(self, iteration: int) -> bool:
-        """Checkpoint, then validate (at 0, every eval_every and the last iteration) unless cancelled;
-        True when training must stop, `stop_reason` saying why."""
+    def _validation_due(self, iteration: int) -> bool:
         settings = self._settings
-        if iteration and iteration % settings.checkpoint_every == 0:
-            self._checkpoints.save(iteration)
+        return self._validate is not None and (iteration % settings.eval_every == 0 or iteration == settings.iterations)
+
+    def after(self, iteration: int) -> bool:
+        """The work after `iteration` iterations (see the class); True when training must stop, `stop_reason`
+        saying why."""
+        settings = self._settings
         # A stop asked for during the last iteration comes too late to change anything: the job did all it
         # was asked, so it finishes (validated, SUCCEEDED) rather than ending CANCELLED.
-        if self._ctx.should_stop() and iteration < settings.iterations:
-            return self._stop(f"cancelled after iteration {iteration}")
-        if self._validate is not None and (iteration % settings.eval_every == 0 or iteration == settings.iterations):
+        stop = self._ctx.should_stop() if iteration < settings.iterations else False
+        validation_skipped = bool(stop) and self._validation_due(iteration)
+        if not stop and self._validation_due(iteration):
             self.validate(iteration)
-        if settings.early_stop and self._evals_without_improvement >= settings.patience:
+        if iteration and (iteration % settings.checkpoint_every == 0 or stop):
+            self._checkpoints.save(iteration, validation_pending=validation_skipped)
+        if stop:
+            return self._stop(f"{stop if isinstance(stop, str) else 'cancelled'} after iteration {iteration}")
+        return self._early_stop_due(iteration)
+
+    def resumed(self, iteration: int, state: dict) -> bool:
+        """Take up a checkpoint's schedule state after `iteration`: run the validation its stop skipped, if
+        any; True when training must stop (an early stop that validation decides)."""
+        best = state.get("best")
+        if best is not None:
+            self._best = best
+        self._best_iteration = state.get("best_iteration")
+        self._evals_without_improvement = state.get("evals_without_improvement", 0)
+        if not state.get("validation_pending"):
+            return False
+        self.validate(iteration)
+        return self._early_stop_due(iteration)
+
+    def _early_stop_due(self, iteration: int) -> bool:
+        if self._settings.early_stop and self._evals_without_improvement >= self._settings.patience:
             self._early_stopped = True
             return self._stop(
                 f"early stop after iteration {iteration}: {self._watched.name} did not improve for "

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 import mlx.core as mx
@@ -28,6 +29,7 @@ from ..domain.datasets.training_data import read_job_data
 from .adapters import AdapterCheckpoints, set_up_adapter
 from .contract import TrainingContext, TrainingResult
 from .schedule import Schedule
+from .training_state import restore_random
 
 
 def _text(examples: list[dict], tokenizer: Any, mask_prompt: bool) -> TextDataset:
@@ -44,8 +46,23 @@ DATASETS: dict[str, Callable[[list[dict], Any, bool], Any]] = {
 }
 
 
+@dataclass
+class _ReportWindow:
+    """The micro-steps since the last train report."""
+
+    losses: list[float] = field(default_factory=list)
+    seconds: float = 0.0
+    tokens: int = 0
+
+
 class _SftLoop(TrainingCallback):
-    """The batch source and report callback handed to mlx-lm's train."""
+    """The batch source and report callback handed to mlx-lm's train.
+
+    mlx-lm counts its steps from 1 in each call; a resumed run starts after the checkpoint's iteration,
+    so the loop counts micro-steps over the whole run. mlx-lm reports every micro-step here, and the
+    loop sums them into a TrainReport every report_every iterations of the whole run, so a resumed run
+    reports at the iterations an uninterrupted one does (and a stopped run reports its last iterations).
+    """
 
     def __init__(
         self, ctx: TrainingContext, model: nn.Module, valid_set: CacheDataset | None, checkpoints: AdapterCheckpoints
@@ -56,23 +73,37 @@ class _SftLoop(TrainingCallback):
         self._model = model
         self._valid_set = valid_set
         self.schedule = Schedule(ctx, checkpoints, self.evaluate if valid_set is not None else None)
-        self.completed = 0  # optimizer steps done
-        self._last_report_step = 0  # micro-batches, as mlx-lm counts
+        resume = ctx.resume
+        self.start = resume.iteration if resume is not None else 0  # iterations trained before this run
+        self.completed = self.start  # optimizer steps done
+        self.trained_tokens = int(resume.trainer["trained_tokens"]) if resume is not None else 0
+        self._window = _ReportWindow()
+        self._learning_rate = self._settings.learning_rate
         self._warned_truncation = False
 
-    @property
-    def micro_steps_per_report(self) -> int:
-        return self._settings.report_every * self._accumulation
+    def trainer_state(self) -> dict:
+        return {"trained_tokens": self.trained_tokens}
 
     def batches(self, dataset, batch_size, max_seq_length, loop=False, comm_group=None, seed=None):
         """mlx-lm's endless batch stream (shuffled by numpy's generator, which the worker seeded),
         with the between-iteration work before each optimizer step; that work may end the stream."""
         source = iterate_batches(dataset, batch_size, max_seq_length, loop=True, comm_group=comm_group)
-        micro_steps = 0
+        micro_steps = self.start * self._accumulation
+        resume = self._ctx.resume
+        if resume is not None:
+            # The batch order follows from the seed alone: draw (and drop) the batches already trained on,
+            # then take up the random generators as the checkpoint holds them.
+            for _ in range(micro_steps):
+                next(source)
+            restore_random(resume.random)
+            if self.schedule.resumed(self.start, resume.schedule):
+                return
+        resumed_at = micro_steps if resume is not None else None  # that boundary's work was done above
         while True:
-            if micro_steps % self._accumulation == 0:
+            if micro_steps % self._accumulation == 0 and micro_steps != resumed_at:
                 self.completed = micro_steps // self._accumulation
                 if self.schedule.after(self.completed):
+                    self.report()
                     return
             batch = next(source)
             self._warn_once_if_truncated(batch, max_seq_length)
@@ -110,31 +141,48 @@ class _SftLoop(TrainingCallback):
     def finish(self) -> TrainingResult:
         """After mlx-lm's loop: when training ran to the end, the schedule's work after the last iteration
         (mlx-lm draws no batch after it); then the adapter."""
-        if not self.schedule.stop_reason:
+        ran_to_the_end = not self.schedule.stop_reason and self.start < self._settings.iterations
+        if ran_to_the_end:  # (a run resumed from a checkpoint of the last iteration had it done already)
             self.completed = self._settings.iterations
             self.schedule.after(self.completed)
         return self.schedule.finish(self.completed)
 
     def on_train_loss_report(self, train_info: dict) -> None:
-        micro_step = train_info["iteration"]
-        # mlx-lm divides a full report interval by the time taken, even for a shorter last interval.
-        seconds = self.micro_steps_per_report / train_info["iterations_per_second"]
-        iterations = (micro_step - self._last_report_step) / self._accumulation
-        self._last_report_step = micro_step
+        """mlx-lm's report of one micro-step (steps_per_report=1)."""
+        window = self._window
+        window.losses.append(float(train_info["train_loss"]))
+        window.seconds += 1 / train_info["iterations_per_second"]
+        tokens = round(train_info["tokens_per_second"] / train_info["iterations_per_second"])
+        window.tokens += tokens
+        self.trained_tokens += tokens
+        self._learning_rate = float(train_info["learning_rate"])
+        micro_step = self.start * self._accumulation + int(train_info["iteration"])
+        if micro_step % self._accumulation == 0:
+            iteration = micro_step // self._accumulation
+            if iteration % self._settings.report_every == 0 or iteration == self._settings.iterations:
+                self.report(iteration)
+
+    def report(self, iteration: int | None = None) -> None:
+        """A TrainReport of the window's micro-steps, after `iteration` (default: the last completed)."""
+        window = self._window
+        if not window.losses:
+            return
+        iterations = len(window.losses) / self._accumulation
         self._ctx.emit(
             events.train_report(
                 events.TrainFigures(
-                    iteration=micro_step // self._accumulation,
+                    iteration=self.completed if iteration is None else iteration,
                     total_iterations=self._settings.iterations,
-                    loss=float(train_info["train_loss"]),
-                    learning_rate=float(train_info["learning_rate"]),
-                    iterations_per_second=iterations / seconds,
-                    tokens_per_second=float(train_info["tokens_per_second"]),
-                    trained_tokens=int(train_info["trained_tokens"]),
+                    loss=float(np.mean(window.losses)),
+                    learning_rate=self._learning_rate,
+                    iterations_per_second=iterations / window.seconds,
+                    tokens_per_second=window.tokens / window.seconds,
+                    trained_tokens=self.trained_tokens,
                     peak_memory_bytes=mx.get_peak_memory(),
                 )
             )
         )
+        self._window = _ReportWindow()
 
 
 def train_sft(ctx: TrainingContext) -> TrainingResult:
@@ -153,19 +201,23 @@ def train_sft(ctx: TrainingContext) -> TrainingResult:
         f"{len(train_set)} training records"
         + (f", {len(valid_set)} validation records" if valid_set is not None else ""),
     )
+    optimizer = optim.Adam(learning_rate=settings.learning_rate)
     loop = _SftLoop(ctx, model, valid_set, checkpoints)
-    micro_steps = settings.iterations * sft.grad_accumulation_steps
+    checkpoints.track(optimizer, loop.trainer_state)
+    if ctx.resume is not None:
+        checkpoints.restore(ctx.resume)  # before train() captures the optimizer state for its compiled step
+    micro_steps = (settings.iterations - loop.start) * sft.grad_accumulation_steps
     args = TrainingArgs(
         batch_size=settings.batch_size,
         iters=micro_steps,
-        steps_per_report=loop.micro_steps_per_report,
+        steps_per_report=1,  # the loop sums micro-steps into reports (see _SftLoop)
         steps_per_save=micro_steps + 1,  # checkpoints are written by the batch source
         max_seq_length=settings.max_seq_length,
         adapter_file=str(checkpoints.final_path),
         grad_checkpoint=sft.grad_checkpoint,
         grad_accumulation_steps=sft.grad_accumulation_steps,
     )
-    optimizer = optim.Adam(learning_rate=settings.learning_rate)
     # Validation runs in the batch source (val_dataset=None), on droidft's schedule.
-    train(model, optimizer, train_set, None, args, iterate_batches=loop.batches, training_callback=loop)
+    if micro_steps:
+        train(model, optimizer, train_set, None, args, iterate_batches=loop.batches, training_callback=loop)
     return loop.finish()

@@ -100,6 +100,8 @@ class Client:
     list_training_jobs = _unary_method(rpcs.list_training_jobs)
     cancel_training_job = _unary_method(rpcs.cancel_training_job)
     delete_training_job = _unary_method(rpcs.delete_training_job)
+    pause_training_job = _unary_method(rpcs.pause_training_job)
+    resume_training_job = _unary_method(rpcs.resume_training_job)
     list_checkpoints = _unary_method(rpcs.list_checkpoints)
     stream_progress = _progress_method(rpcs.stream_progress)
 

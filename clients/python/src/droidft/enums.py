@@ -15,7 +15,11 @@ StateLike = int | str
 _METHOD_PREFIX = "TRAINING_METHOD_"
 _STATE_PREFIX = "JOB_STATE_"
 
-TERMINAL_STATES = frozenset({job_pb2.JOB_STATE_SUCCEEDED, job_pb2.JOB_STATE_FAILED, job_pb2.JOB_STATE_CANCELLED})
+# At rest: no worker runs until a client acts, and the progress stream ends (PAUSED, FAILED and CANCELLED jobs
+# with a resumable checkpoint can be resumed, and their stream then goes on).
+TERMINAL_STATES = frozenset(
+    {job_pb2.JOB_STATE_SUCCEEDED, job_pb2.JOB_STATE_FAILED, job_pb2.JOB_STATE_CANCELLED, job_pb2.JOB_STATE_PAUSED}
+)
 
 
 def _parse(value: int | str, enum_type, prefix: str, kind: str) -> int:
@@ -77,5 +81,5 @@ def job_state_names() -> list[str]:
 
 
 def is_terminal(state: int) -> bool:
-    """True for SUCCEEDED, FAILED and CANCELLED: the job will not change again."""
+    """True for SUCCEEDED, FAILED, CANCELLED and PAUSED: the job changes again only if a client resumes it."""
     return state in TERMINAL_STATES

@@ -46,6 +46,14 @@ class JobHandle:
         """Delete the finished job with its files on the server; returns the bytes freed."""
         return self._client.delete_training_job(self.id).bytes_freed
 
+    def pause(self) -> job_pb2.TrainingJob:
+        """Checkpoint the running job after its current iteration and free its worker; returns the job."""
+        return self._client.pause_training_job(self.id)
+
+    def resume(self, from_iteration: int | None = None) -> job_pb2.TrainingJob:
+        """Go on from the last resumable checkpoint (or that of `from_iteration`); returns the job."""
+        return self._client.resume_training_job(self.id, from_iteration)
+
     def checkpoints(self) -> list[job_pb2.Checkpoint]:
         """The job's saved adapter checkpoints, by iteration, the final adapter last."""
         return list(self._client.list_checkpoints(self.id).checkpoints)
@@ -102,6 +110,14 @@ class AsyncJobHandle:
     async def delete(self) -> int:
         """Delete the finished job with its files on the server; returns the bytes freed."""
         return (await self._client.delete_training_job(self.id)).bytes_freed
+
+    async def pause(self) -> job_pb2.TrainingJob:
+        """Checkpoint the running job after its current iteration and free its worker; returns the job."""
+        return await self._client.pause_training_job(self.id)
+
+    async def resume(self, from_iteration: int | None = None) -> job_pb2.TrainingJob:
+        """Go on from the last resumable checkpoint (or that of `from_iteration`); returns the job."""
+        return await self._client.resume_training_job(self.id, from_iteration)
 
     async def checkpoints(self) -> list[job_pb2.Checkpoint]:
         """The job's saved adapter checkpoints, by iteration, the final adapter last."""

@@ -374,6 +374,40 @@ def delete_training_job(job_id: str) -> service_pb2.DeleteTrainingJobRequest:
     return service_pb2.DeleteTrainingJobRequest(job_id=job_id)
 
 
+@rpc("PauseTrainingJob", service_pb2.PauseTrainingJobRequest, job_pb2.TrainingJob)
+def pause_training_job(job_id: str) -> service_pb2.PauseTrainingJobRequest:
+    """Pause a running job: it writes a full-state checkpoint after its current iteration and its worker exits
+    (PAUSING, then PAUSED); a queued job is paused at once. Another state answers FailedPreconditionError,
+    reason JOB_STATE_CONFLICT.
+
+    Args:
+        job_id: the job.
+
+    Returns:
+        TrainingJob: the job after the request (PAUSING, or PAUSED).
+    """
+    return service_pb2.PauseTrainingJobRequest(job_id=job_id)
+
+
+@rpc("ResumeTrainingJob", service_pb2.ResumeTrainingJobRequest, job_pb2.TrainingJob)
+def resume_training_job(job_id: str, from_iteration: int | None = None) -> service_pb2.ResumeTrainingJobRequest:
+    """Resume a paused job, or a failed or cancelled one with a resumable checkpoint: it keeps its id, goes
+    QUEUED then RUNNING, and goes on exactly as if never interrupted.
+
+    Args:
+        job_id: the job.
+        from_iteration: resume from the checkpoint of this iteration rather than the last resumable one
+            (FailedPreconditionError, reason NO_RESUMABLE_CHECKPOINT, when there is none).
+
+    Returns:
+        TrainingJob: the job, QUEUED, its resume_iteration saying where it goes on from.
+    """
+    request = service_pb2.ResumeTrainingJobRequest(job_id=job_id)
+    if from_iteration is not None:
+        request.from_iteration = from_iteration
+    return request
+
+
 ALL: tuple[Rpc[Any, Any, Any], ...] = (
     list_training_methods,
     validate_dataset,
@@ -387,6 +421,8 @@ ALL: tuple[Rpc[Any, Any, Any], ...] = (
     list_checkpoints,
     stream_progress,
     delete_training_job,
+    pause_training_job,
+    resume_training_job,
 )
 
 

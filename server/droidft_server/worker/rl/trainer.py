@@ -27,6 +27,7 @@ from ...domain.rewards import RewardScores, score_completions
 from ..adapters import AdapterCheckpoints, set_up_adapter
 from ..contract import TrainingContext, TrainingResult
 from ..schedule import VALIDATION_REWARD, Schedule
+from ..training_state import TrainingState, generator_state, restore_random, set_generator_state
 from .data import RlPrompt, rl_prompt
 from .losses import group_advantages, policy_loss, top_entropy_mask
 from .method import PolicyMethod, chat_messages, policy_method, select_prompts
@@ -202,15 +203,37 @@ class PolicyTrainer:
 
     # --- the run -----------------------------------------------------------------------------
 
+    def state(self) -> dict:
+        """What the next rollouts depend on besides the weights, the optimizer and MLX's key."""
+        return {
+            "prompt_order": [int(i) for i in self._order],
+            "generator": generator_state(self.rng),
+            "trained_tokens": self.trained_tokens,
+        }
+
+    def _restore(self, resume: TrainingState) -> None:
+        self.checkpoints.restore(resume)
+        self._order = list(resume.trainer["prompt_order"])
+        set_generator_state(self.rng, resume.trainer["generator"])
+        self.trained_tokens = int(resume.trainer["trained_tokens"])
+        restore_random(resume.random)
+
     def run(self, train: list[RlPrompt], valid: list[RlPrompt] | None) -> TrainingResult:
         settings = self.settings
         validate = (lambda iteration: self.evaluate(iteration, valid)) if valid else None
         schedule = Schedule(self.ctx, self.checkpoints, validate, VALIDATION_REWARD)
+        self.checkpoints.track(self.optimizer, self.state)
         self.model.train()
-        if valid:
+        resume = self.ctx.resume
+        done = resume.iteration if resume is not None else 0
+        if resume is not None:
+            self._restore(resume)
+            if schedule.resumed(done, resume.schedule):
+                return schedule.finish(done)
+        elif valid:
             schedule.validate(0)  # before training; should_stop is first asked after iteration 1
-        window, done = _Window(), 0
-        for iteration in range(1, settings.iterations + 1):
+        window = _Window()
+        for iteration in range(done + 1, settings.iterations + 1):
             self.iteration(self.next_batch(train), window)
             done = iteration
             if iteration % settings.report_every == 0 or iteration == settings.iterations:

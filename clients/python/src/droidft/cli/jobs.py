@@ -1,4 +1,4 @@
-"""`droidft jobs list|get|cancel|delete|checkpoints`."""
+"""`droidft jobs list|get|cancel|pause|resume|delete|checkpoints`."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ PAGE_SIZE = 100
 
 
 def register(subparsers) -> None:
-    parser = subparsers.add_parser("jobs", help="list, inspect, cancel and delete jobs")
+    parser = subparsers.add_parser("jobs", help="list, inspect, cancel, pause, resume and delete jobs")
     commands = parser.add_subparsers(dest="jobs_command", required=True, metavar="COMMAND")
 
     listing = commands.add_parser("list", help="list jobs, newest first")
@@ -32,6 +32,15 @@ def register(subparsers) -> None:
     cancel = commands.add_parser("cancel", help="stop a queued or running job (its adapter so far is kept)")
     cancel.add_argument("job_id", metavar="JOB")
     cancel.set_defaults(handler=cancel_job)
+    pause = commands.add_parser("pause", help="checkpoint a running job after its iteration and free its worker")
+    pause.add_argument("job_id", metavar="JOB")
+    pause.set_defaults(handler=pause_job)
+    resume = commands.add_parser(
+        "resume", help="go on with a paused, failed or cancelled job from its last resumable checkpoint"
+    )
+    resume.add_argument("job_id", metavar="JOB")
+    resume.add_argument("--from-iteration", type=int, help="resume from the checkpoint of this iteration instead")
+    resume.set_defaults(handler=resume_job)
     delete = commands.add_parser("delete", help="delete a finished job with its adapters and checkpoints")
     delete.add_argument("job_id", metavar="JOB")
     delete.set_defaults(handler=delete_job)
@@ -57,6 +66,19 @@ def get_job(args: argparse.Namespace, session: Session) -> int:
 def cancel_job(args: argparse.Namespace, session: Session) -> int:
     job = session.client.cancel_training_job(args.job_id)
     session.print(f"Job {job.job_id}: {job_state_name(job.state)}")
+    return 0
+
+
+def pause_job(args: argparse.Namespace, session: Session) -> int:
+    job = session.client.pause_training_job(args.job_id)
+    session.print(f"Job {job.job_id}: {job_state_name(job.state)}")
+    return 0
+
+
+def resume_job(args: argparse.Namespace, session: Session) -> int:
+    job = session.client.resume_training_job(args.job_id, args.from_iteration)
+    since = f"after iteration {job.resume_iteration}" if job.resume_iteration else "from the beginning"
+    session.print(f"Job {job.job_id}: {job_state_name(job.state)}, going on {since}")
     return 0
 
 

@@ -33,6 +33,9 @@ class ErrorReason(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     TOO_MANY_STREAMS: _ClassVar[ErrorReason]
     STORAGE_UNAVAILABLE: _ClassVar[ErrorReason]
     JOB_NOT_FINISHED: _ClassVar[ErrorReason]
+    JOB_STATE_CONFLICT: _ClassVar[ErrorReason]
+    NO_RESUMABLE_CHECKPOINT: _ClassVar[ErrorReason]
+    CHECKPOINT_UNUSABLE: _ClassVar[ErrorReason]
 ERROR_REASON_UNSPECIFIED: ErrorReason
 INVALID_REQUEST: ErrorReason
 JOB_NOT_FOUND: ErrorReason
@@ -60,3 +63,6 @@ QUEUE_FULL: ErrorReason
 TOO_MANY_STREAMS: ErrorReason
 STORAGE_UNAVAILABLE: ErrorReason
 JOB_NOT_FINISHED: ErrorReason
+JOB_STATE_CONFLICT: ErrorReason
+NO_RESUMABLE_CHECKPOINT: ErrorReason
+CHECKPOINT_UNUSABLE: ErrorReason

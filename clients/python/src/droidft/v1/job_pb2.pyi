@@ -20,15 +20,19 @@ class JobState(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     JOB_STATE_SUCCEEDED: _ClassVar[JobState]
     JOB_STATE_FAILED: _ClassVar[JobState]
     JOB_STATE_CANCELLED: _ClassVar[JobState]
+    JOB_STATE_PAUSING: _ClassVar[JobState]
+    JOB_STATE_PAUSED: _ClassVar[JobState]
 JOB_STATE_UNSPECIFIED: JobState
 JOB_STATE_QUEUED: JobState
 JOB_STATE_RUNNING: JobState
 JOB_STATE_SUCCEEDED: JobState
 JOB_STATE_FAILED: JobState
 JOB_STATE_CANCELLED: JobState
+JOB_STATE_PAUSING: JobState
+JOB_STATE_PAUSED: JobState
 
 class TrainingJobSpec(_message.Message):
-    __slots__ = ("model_path", "train_data_path", "val_data_path", "learning_rate", "batch_size", "max_seq_length", "iterations", "early_stop", "patience", "adapter", "seed", "report_every", "eval_every", "eval_batches", "checkpoint_every", "display_name", "keep_checkpoints", "sft", "grpo", "gspo", "dr_grpo", "dpo", "orpo", "cpo")
+    __slots__ = ("model_path", "train_data_path", "val_data_path", "learning_rate", "batch_size", "max_seq_length", "iterations", "early_stop", "patience", "adapter", "seed", "report_every", "eval_every", "eval_batches", "checkpoint_every", "display_name", "keep_checkpoints", "from_checkpoint", "sft", "grpo", "gspo", "dr_grpo", "dpo", "orpo", "cpo")
     MODEL_PATH_FIELD_NUMBER: _ClassVar[int]
     TRAIN_DATA_PATH_FIELD_NUMBER: _ClassVar[int]
     VAL_DATA_PATH_FIELD_NUMBER: _ClassVar[int]
@@ -46,6 +50,7 @@ class TrainingJobSpec(_message.Message):
     CHECKPOINT_EVERY_FIELD_NUMBER: _ClassVar[int]
     DISPLAY_NAME_FIELD_NUMBER: _ClassVar[int]
     KEEP_CHECKPOINTS_FIELD_NUMBER: _ClassVar[int]
+    FROM_CHECKPOINT_FIELD_NUMBER: _ClassVar[int]
     SFT_FIELD_NUMBER: _ClassVar[int]
     GRPO_FIELD_NUMBER: _ClassVar[int]
     GSPO_FIELD_NUMBER: _ClassVar[int]
@@ -70,6 +75,7 @@ class TrainingJobSpec(_message.Message):
     checkpoint_every: int
     display_name: str
     keep_checkpoints: int
+    from_checkpoint: FromCheckpoint
     sft: _methods_pb2.SftConfig
     grpo: _methods_pb2.GrpoConfig
     gspo: _methods_pb2.GspoConfig
@@ -77,7 +83,15 @@ class TrainingJobSpec(_message.Message):
     dpo: _methods_pb2.DpoConfig
     orpo: _methods_pb2.OrpoConfig
     cpo: _methods_pb2.CpoConfig
-    def __init__(self, model_path: _Optional[str] = ..., train_data_path: _Optional[str] = ..., val_data_path: _Optional[str] = ..., learning_rate: _Optional[float] = ..., batch_size: _Optional[int] = ..., max_seq_length: _Optional[int] = ..., iterations: _Optional[int] = ..., early_stop: _Optional[bool] = ..., patience: _Optional[int] = ..., adapter: _Optional[_Union[_methods_pb2.AdapterConfig, _Mapping]] = ..., seed: _Optional[int] = ..., report_every: _Optional[int] = ..., eval_every: _Optional[int] = ..., eval_batches: _Optional[int] = ..., checkpoint_every: _Optional[int] = ..., display_name: _Optional[str] = ..., keep_checkpoints: _Optional[int] = ..., sft: _Optional[_Union[_methods_pb2.SftConfig, _Mapping]] = ..., grpo: _Optional[_Union[_methods_pb2.GrpoConfig, _Mapping]] = ..., gspo: _Optional[_Union[_methods_pb2.GspoConfig, _Mapping]] = ..., dr_grpo: _Optional[_Union[_methods_pb2.DrGrpoConfig, _Mapping]] = ..., dpo: _Optional[_Union[_methods_pb2.DpoConfig, _Mapping]] = ..., orpo: _Optional[_Union[_methods_pb2.OrpoConfig, _Mapping]] = ..., cpo: _Optional[_Union[_methods_pb2.CpoConfig, _Mapping]] = ...) -> None: ...
+    def __init__(self, model_path: _Optional[str] = ..., train_data_path: _Optional[str] = ..., val_data_path: _Optional[str] = ..., learning_rate: _Optional[float] = ..., batch_size: _Optional[int] = ..., max_seq_length: _Optional[int] = ..., iterations: _Optional[int] = ..., early_stop: _Optional[bool] = ..., patience: _Optional[int] = ..., adapter: _Optional[_Union[_methods_pb2.AdapterConfig, _Mapping]] = ..., seed: _Optional[int] = ..., report_every: _Optional[int] = ..., eval_every: _Optional[int] = ..., eval_batches: _Optional[int] = ..., checkpoint_every: _Optional[int] = ..., display_name: _Optional[str] = ..., keep_checkpoints: _Optional[int] = ..., from_checkpoint: _Optional[_Union[FromCheckpoint, _Mapping]] = ..., sft: _Optional[_Union[_methods_pb2.SftConfig, _Mapping]] = ..., grpo: _Optional[_Union[_methods_pb2.GrpoConfig, _Mapping]] = ..., gspo: _Optional[_Union[_methods_pb2.GspoConfig, _Mapping]] = ..., dr_grpo: _Optional[_Union[_methods_pb2.DrGrpoConfig, _Mapping]] = ..., dpo: _Optional[_Union[_methods_pb2.DpoConfig, _Mapping]] = ..., orpo: _Optional[_Union[_methods_pb2.OrpoConfig, _Mapping]] = ..., cpo: _Optional[_Union[_methods_pb2.CpoConfig, _Mapping]] = ...) -> None: ...
+
+class FromCheckpoint(_message.Message):
+    __slots__ = ("job_id", "iteration")
+    JOB_ID_FIELD_NUMBER: _ClassVar[int]
+    ITERATION_FIELD_NUMBER: _ClassVar[int]
+    job_id: str
+    iteration: int
+    def __init__(self, job_id: _Optional[str] = ..., iteration: _Optional[int] = ...) -> None: ...
 
 class JobError(_message.Message):
     __slots__ = ("reason", "message")
@@ -119,7 +133,7 @@ class JobMetrics(_message.Message):
     def __init__(self, iteration: _Optional[int] = ..., total_iterations: _Optional[int] = ..., train_loss: _Optional[float] = ..., val_loss: _Optional[float] = ..., learning_rate: _Optional[float] = ..., iterations_per_second: _Optional[float] = ..., tokens_per_second: _Optional[float] = ..., trained_tokens: _Optional[int] = ..., peak_memory_bytes: _Optional[int] = ..., method_metrics: _Optional[_Mapping[str, float]] = ...) -> None: ...
 
 class TrainingJob(_message.Message):
-    __slots__ = ("job_id", "spec", "method", "state", "create_time", "start_time", "end_time", "error", "metrics", "device", "output_dir", "adapter_path", "last_sequence", "request_id", "creator")
+    __slots__ = ("job_id", "spec", "method", "state", "create_time", "start_time", "end_time", "error", "metrics", "device", "output_dir", "adapter_path", "last_sequence", "request_id", "creator", "resume_iteration")
     JOB_ID_FIELD_NUMBER: _ClassVar[int]
     SPEC_FIELD_NUMBER: _ClassVar[int]
     METHOD_FIELD_NUMBER: _ClassVar[int]
@@ -135,6 +149,7 @@ class TrainingJob(_message.Message):
     LAST_SEQUENCE_FIELD_NUMBER: _ClassVar[int]
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
     CREATOR_FIELD_NUMBER: _ClassVar[int]
+    RESUME_ITERATION_FIELD_NUMBER: _ClassVar[int]
     job_id: str
     spec: TrainingJobSpec
     method: _methods_pb2.TrainingMethod
@@ -150,20 +165,23 @@ class TrainingJob(_message.Message):
     last_sequence: int
     request_id: str
     creator: str
-    def __init__(self, job_id: _Optional[str] = ..., spec: _Optional[_Union[TrainingJobSpec, _Mapping]] = ..., method: _Optional[_Union[_methods_pb2.TrainingMethod, str]] = ..., state: _Optional[_Union[JobState, str]] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., start_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., end_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., error: _Optional[_Union[JobError, _Mapping]] = ..., metrics: _Optional[_Union[JobMetrics, _Mapping]] = ..., device: _Optional[str] = ..., output_dir: _Optional[str] = ..., adapter_path: _Optional[str] = ..., last_sequence: _Optional[int] = ..., request_id: _Optional[str] = ..., creator: _Optional[str] = ...) -> None: ...
+    resume_iteration: int
+    def __init__(self, job_id: _Optional[str] = ..., spec: _Optional[_Union[TrainingJobSpec, _Mapping]] = ..., method: _Optional[_Union[_methods_pb2.TrainingMethod, str]] = ..., state: _Optional[_Union[JobState, str]] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., start_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., end_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., error: _Optional[_Union[JobError, _Mapping]] = ..., metrics: _Optional[_Union[JobMetrics, _Mapping]] = ..., device: _Optional[str] = ..., output_dir: _Optional[str] = ..., adapter_path: _Optional[str] = ..., last_sequence: _Optional[int] = ..., request_id: _Optional[str] = ..., creator: _Optional[str] = ..., resume_iteration: _Optional[int] = ...) -> None: ...
 
 class Checkpoint(_message.Message):
-    __slots__ = ("iteration", "path", "size_bytes", "create_time", "final", "removed")
+    __slots__ = ("iteration", "path", "size_bytes", "create_time", "final", "removed", "resumable")
     ITERATION_FIELD_NUMBER: _ClassVar[int]
     PATH_FIELD_NUMBER: _ClassVar[int]
     SIZE_BYTES_FIELD_NUMBER: _ClassVar[int]
     CREATE_TIME_FIELD_NUMBER: _ClassVar[int]
     FINAL_FIELD_NUMBER: _ClassVar[int]
     REMOVED_FIELD_NUMBER: _ClassVar[int]
+    RESUMABLE_FIELD_NUMBER: _ClassVar[int]
     iteration: int
     path: str
     size_bytes: int
     create_time: _timestamp_pb2.Timestamp
     final: bool
     removed: bool
-    def __init__(self, iteration: _Optional[int] = ..., path: _Optional[str] = ..., size_bytes: _Optional[int] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., final: _Optional[bool] = ..., removed: _Optional[bool] = ...) -> None: ...
+    resumable: bool
+    def __init__(self, iteration: _Optional[int] = ..., path: _Optional[str] = ..., size_bytes: _Optional[int] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., final: _Optional[bool] = ..., removed: _Optional[bool] = ..., resumable: _Optional[bool] = ...) -> None: ...

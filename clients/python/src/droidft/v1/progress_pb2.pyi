@@ -97,14 +97,16 @@ class EvalReport(_message.Message):
     def __init__(self, iteration: _Optional[int] = ..., val_loss: _Optional[float] = ..., seconds: _Optional[float] = ..., metrics: _Optional[_Mapping[str, float]] = ...) -> None: ...
 
 class CheckpointSaved(_message.Message):
-    __slots__ = ("iteration", "path", "final")
+    __slots__ = ("iteration", "path", "final", "resumable")
     ITERATION_FIELD_NUMBER: _ClassVar[int]
     PATH_FIELD_NUMBER: _ClassVar[int]
     FINAL_FIELD_NUMBER: _ClassVar[int]
+    RESUMABLE_FIELD_NUMBER: _ClassVar[int]
     iteration: int
     path: str
     final: bool
-    def __init__(self, iteration: _Optional[int] = ..., path: _Optional[str] = ..., final: _Optional[bool] = ...) -> None: ...
+    resumable: bool
+    def __init__(self, iteration: _Optional[int] = ..., path: _Optional[str] = ..., final: _Optional[bool] = ..., resumable: _Optional[bool] = ...) -> None: ...
 
 class LogLine(_message.Message):
     __slots__ = ("level", "message")

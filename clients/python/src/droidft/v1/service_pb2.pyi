@@ -74,6 +74,20 @@ class CancelTrainingJobRequest(_message.Message):
     job_id: str
     def __init__(self, job_id: _Optional[str] = ...) -> None: ...
 
+class PauseTrainingJobRequest(_message.Message):
+    __slots__ = ("job_id",)
+    JOB_ID_FIELD_NUMBER: _ClassVar[int]
+    job_id: str
+    def __init__(self, job_id: _Optional[str] = ...) -> None: ...
+
+class ResumeTrainingJobRequest(_message.Message):
+    __slots__ = ("job_id", "from_iteration")
+    JOB_ID_FIELD_NUMBER: _ClassVar[int]
+    FROM_ITERATION_FIELD_NUMBER: _ClassVar[int]
+    job_id: str
+    from_iteration: int
+    def __init__(self, job_id: _Optional[str] = ..., from_iteration: _Optional[int] = ...) -> None: ...
+
 class DeleteTrainingJobRequest(_message.Message):
     __slots__ = ("job_id",)
     JOB_ID_FIELD_NUMBER: _ClassVar[int]

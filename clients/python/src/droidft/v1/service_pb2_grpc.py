@@ -98,6 +98,16 @@ class TrainingServiceStub:
                 request_serializer=droidft_dot_v1_dot_service__pb2.DeleteTrainingJobRequest.SerializeToString,
                 response_deserializer=droidft_dot_v1_dot_service__pb2.DeleteTrainingJobResponse.FromString,
                 _registered_method=True)
+        self.PauseTrainingJob = channel.unary_unary(
+                '/droidft.v1.TrainingService/PauseTrainingJob',
+                request_serializer=droidft_dot_v1_dot_service__pb2.PauseTrainingJobRequest.SerializeToString,
+                response_deserializer=droidft_dot_v1_dot_job__pb2.TrainingJob.FromString,
+                _registered_method=True)
+        self.ResumeTrainingJob = channel.unary_unary(
+                '/droidft.v1.TrainingService/ResumeTrainingJob',
+                request_serializer=droidft_dot_v1_dot_service__pb2.ResumeTrainingJobRequest.SerializeToString,
+                response_deserializer=droidft_dot_v1_dot_job__pb2.TrainingJob.FromString,
+                _registered_method=True)
 
 
 class TrainingServiceServicer:
@@ -183,7 +193,25 @@ class TrainingServiceServicer:
 
     def DeleteTrainingJob(self, request, context):
         """Deletes a finished job: its row, its event log, and its directory of adapters and checkpoints.
-        A queued or running job must be cancelled first (FAILED_PRECONDITION, JOB_NOT_FINISHED).
+        A queued, running or pausing job must be cancelled first (FAILED_PRECONDITION, JOB_NOT_FINISHED).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def PauseTrainingJob(self, request, context):
+        """Pauses a running job: it goes PAUSING, its worker writes a full-state checkpoint after the current
+        iteration and exits (its memory is freed), and the job goes PAUSED. A queued job is paused at once.
+        Other states answer FAILED_PRECONDITION (JOB_STATE_CONFLICT) naming the current state.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ResumeTrainingJob(self, request, context):
+        """Resumes a PAUSED job, or a FAILED or CANCELLED one that has a resumable checkpoint, from its last
+        resumable checkpoint (or the one of `from_iteration`): the job keeps its id, goes QUEUED, then RUNNING,
+        and its event log goes on with no gap. The run continues as if never interrupted (README: durability).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -251,6 +279,16 @@ def add_TrainingServiceServicer_to_server(servicer, server):
                     servicer.DeleteTrainingJob,
                     request_deserializer=droidft_dot_v1_dot_service__pb2.DeleteTrainingJobRequest.FromString,
                     response_serializer=droidft_dot_v1_dot_service__pb2.DeleteTrainingJobResponse.SerializeToString,
+            ),
+            'PauseTrainingJob': grpc.unary_unary_rpc_method_handler(
+                    servicer.PauseTrainingJob,
+                    request_deserializer=droidft_dot_v1_dot_service__pb2.PauseTrainingJobRequest.FromString,
+                    response_serializer=droidft_dot_v1_dot_job__pb2.TrainingJob.SerializeToString,
+            ),
+            'ResumeTrainingJob': grpc.unary_unary_rpc_method_handler(
+                    servicer.ResumeTrainingJob,
+                    request_deserializer=droidft_dot_v1_dot_service__pb2.ResumeTrainingJobRequest.FromString,
+                    response_serializer=droidft_dot_v1_dot_job__pb2.TrainingJob.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -578,6 +616,60 @@ class TrainingService:
             '/droidft.v1.TrainingService/DeleteTrainingJob',
             droidft_dot_v1_dot_service__pb2.DeleteTrainingJobRequest.SerializeToString,
             droidft_dot_v1_dot_service__pb2.DeleteTrainingJobResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def PauseTrainingJob(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/droidft.v1.TrainingService/PauseTrainingJob',
+            droidft_dot_v1_dot_service__pb2.PauseTrainingJobRequest.SerializeToString,
+            droidft_dot_v1_dot_job__pb2.TrainingJob.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ResumeTrainingJob(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/droidft.v1.TrainingService/ResumeTrainingJob',
+            droidft_dot_v1_dot_service__pb2.ResumeTrainingJobRequest.SerializeToString,
+            droidft_dot_v1_dot_job__pb2.TrainingJob.FromString,
             options,
             channel_credentials,
             insecure,

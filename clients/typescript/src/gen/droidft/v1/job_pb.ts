@@ -17,7 +17,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file droidft/v1/job.proto.
  */
 export const file_droidft_v1_job: GenFile = /*@__PURE__*/
-  fileDesc("ChRkcm9pZGZ0L3YxL2pvYi5wcm90bxIKZHJvaWRmdC52MSLmCQoPVHJhaW5pbmdKb2JTcGVjEh4KCm1vZGVsX3BhdGgYASABKAlCCrpIB3IFEAEYgCASIwoPdHJhaW5fZGF0YV9wYXRoGAIgASgJQgq6SAdyBRABGIAgEiYKDXZhbF9kYXRhX3BhdGgYAyABKAlCCrpIB3IFEAEYgCBIAYgBARIzCg1sZWFybmluZ19yYXRlGAQgASgBQhe6SBQSEhktQxzr4jYaPymN7bWg98awPkgCiAEBEiIKCmJhdGNoX3NpemUYBSABKA1CCbpIBioEGAgoAUgDiAEBEigKDm1heF9zZXFfbGVuZ3RoGAYgASgNQgu6SAgqBhiAQCiABEgEiAEBEiQKCml0ZXJhdGlvbnMYByABKA1CC7pICCoGGMCEPSgBSAWIAQESEgoKZWFybHlfc3RvcBgIIAEoCBIhCghwYXRpZW5jZRgJIAEoDUIKukgHKgUY6AcoAUgGiAEBEioKB2FkYXB0ZXIYCiABKAsyGS5kcm9pZGZ0LnYxLkFkYXB0ZXJDb25maWcSDAoEc2VlZBgLIAEoBBImCgxyZXBvcnRfZXZlcnkYDCABKA1CC7pICCoGGKCNBigBSAeIAQESJAoKZXZhbF9ldmVyeRgNIAEoDUILukgIKgYYoI0GKAFICIgBARIlCgxldmFsX2JhdGNoZXMYDiABKA1CCrpIByoFGJBOKAFICYgBARIqChBjaGVja3BvaW50X2V2ZXJ5GA8gASgNQgu6SAgqBhjAhD0oAUgKiAEBEh4KDGRpc3BsYXlfbmFtZRgQIAEoCUIIukgFcgMYyAESKAoQa2VlcF9jaGVja3BvaW50cxgRIAEoDUIJukgGKgQYoI0GSAuIAQESJAoDc2Z0GBQgASgLMhUuZHJvaWRmdC52MS5TZnRDb25maWdIABImCgRncnBvGBUgASgLMhYuZHJvaWRmdC52MS5HcnBvQ29uZmlnSAASJgoEZ3NwbxgWIAEoCzIWLmRyb2lkZnQudjEuR3Nwb0NvbmZpZ0gAEisKB2RyX2dycG8YFyABKAsyGC5kcm9pZGZ0LnYxLkRyR3Jwb0NvbmZpZ0gAEiQKA2RwbxgYIAEoCzIVLmRyb2lkZnQudjEuRHBvQ29uZmlnSAASJgoEb3JwbxgZIAEoCzIWLmRyb2lkZnQudjEuT3Jwb0NvbmZpZ0gAEiQKA2NwbxgaIAEoCzIVLmRyb2lkZnQudjEuQ3BvQ29uZmlnSAA6fLpIeRp3Ch5zcGVjLnBhdGllbmNlX25lZWRzX2Vhcmx5X3N0b3ASLXBhdGllbmNlIG9ubHkgYXBwbGllcyB3aGVuIGVhcmx5X3N0b3AgaXMgdHJ1ZRomIWhhcyh0aGlzLnBhdGllbmNlKSB8fCB0aGlzLmVhcmx5X3N0b3BCDwoGbWV0aG9kEgW6SAIIAUIQCg5fdmFsX2RhdGFfcGF0aEIQCg5fbGVhcm5pbmdfcmF0ZUINCgtfYmF0Y2hfc2l6ZUIRCg9fbWF4X3NlcV9sZW5ndGhCDQoLX2l0ZXJhdGlvbnNCCwoJX3BhdGllbmNlQg8KDV9yZXBvcnRfZXZlcnlCDQoLX2V2YWxfZXZlcnlCDwoNX2V2YWxfYmF0Y2hlc0ITChFfY2hlY2twb2ludF9ldmVyeUITChFfa2VlcF9jaGVja3BvaW50cyIrCghKb2JFcnJvchIOCgZyZWFzb24YASABKAkSDwoHbWVzc2FnZRgCIAEoCSLTAwoKSm9iTWV0cmljcxIRCglpdGVyYXRpb24YASABKA0SGAoQdG90YWxfaXRlcmF0aW9ucxgCIAEoDRIXCgp0cmFpbl9sb3NzGAMgASgBSACIAQESFQoIdmFsX2xvc3MYBCABKAFIAYgBARIaCg1sZWFybmluZ19yYXRlGAUgASgBSAKIAQESIgoVaXRlcmF0aW9uc19wZXJfc2Vjb25kGAYgASgBSAOIAQESHgoRdG9rZW5zX3Blcl9zZWNvbmQYByABKAFIBIgBARIWCg50cmFpbmVkX3Rva2VucxgIIAEoBBIZChFwZWFrX21lbW9yeV9ieXRlcxgJIAEoBBJBCg5tZXRob2RfbWV0cmljcxgKIAMoCzIpLmRyb2lkZnQudjEuSm9iTWV0cmljcy5NZXRob2RNZXRyaWNzRW50cnkaNAoSTWV0aG9kTWV0cmljc0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoAToCOAFCDQoLX3RyYWluX2xvc3NCCwoJX3ZhbF9sb3NzQhAKDl9sZWFybmluZ19yYXRlQhgKFl9pdGVyYXRpb25zX3Blcl9zZWNvbmRCFAoSX3Rva2Vuc19wZXJfc2Vjb25kIuwDCgtUcmFpbmluZ0pvYhIOCgZqb2JfaWQYASABKAkSKQoEc3BlYxgCIAEoCzIbLmRyb2lkZnQudjEuVHJhaW5pbmdKb2JTcGVjEioKBm1ldGhvZBgDIAEoDjIaLmRyb2lkZnQudjEuVHJhaW5pbmdNZXRob2QSIwoFc3RhdGUYBCABKA4yFC5kcm9pZGZ0LnYxLkpvYlN0YXRlEi8KC2NyZWF0ZV90aW1lGAUgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIuCgpzdGFydF90aW1lGAYgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIsCghlbmRfdGltZRgHIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASIwoFZXJyb3IYCCABKAsyFC5kcm9pZGZ0LnYxLkpvYkVycm9yEicKB21ldHJpY3MYCSABKAsyFi5kcm9pZGZ0LnYxLkpvYk1ldHJpY3MSDgoGZGV2aWNlGAogASgJEhIKCm91dHB1dF9kaXIYCyABKAkSFAoMYWRhcHRlcl9wYXRoGAwgASgJEhUKDWxhc3Rfc2VxdWVuY2UYDSABKAQSEgoKcmVxdWVzdF9pZBgOIAEoCRIPCgdjcmVhdG9yGA8gASgJIpIBCgpDaGVja3BvaW50EhEKCWl0ZXJhdGlvbhgBIAEoDRIMCgRwYXRoGAIgASgJEhIKCnNpemVfYnl0ZXMYAyABKAQSLwoLY3JlYXRlX3RpbWUYBCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEg0KBWZpbmFsGAUgASgIEg8KB3JlbW92ZWQYBiABKAgqmgEKCEpvYlN0YXRlEhkKFUpPQl9TVEFURV9VTlNQRUNJRklFRBAAEhQKEEpPQl9TVEFURV9RVUVVRUQQARIVChFKT0JfU1RBVEVfUlVOTklORxACEhcKE0pPQl9TVEFURV9TVUNDRUVERUQQAxIUChBKT0JfU1RBVEVfRkFJTEVEEAQSFwoTSk9CX1NUQVRFX0NBTkNFTExFRBAFYgZwcm90bzM", [file_buf_validate_validate, file_droidft_v1_methods, file_google_protobuf_timestamp]);
+  fileDesc("ChRkcm9pZGZ0L3YxL2pvYi5wcm90bxIKZHJvaWRmdC52MSKbCgoPVHJhaW5pbmdKb2JTcGVjEh4KCm1vZGVsX3BhdGgYASABKAlCCrpIB3IFEAEYgCASIwoPdHJhaW5fZGF0YV9wYXRoGAIgASgJQgq6SAdyBRABGIAgEiYKDXZhbF9kYXRhX3BhdGgYAyABKAlCCrpIB3IFEAEYgCBIAYgBARIzCg1sZWFybmluZ19yYXRlGAQgASgBQhe6SBQSEhktQxzr4jYaPymN7bWg98awPkgCiAEBEiIKCmJhdGNoX3NpemUYBSABKA1CCbpIBioEGAgoAUgDiAEBEigKDm1heF9zZXFfbGVuZ3RoGAYgASgNQgu6SAgqBhiAQCiABEgEiAEBEiQKCml0ZXJhdGlvbnMYByABKA1CC7pICCoGGMCEPSgBSAWIAQESEgoKZWFybHlfc3RvcBgIIAEoCBIhCghwYXRpZW5jZRgJIAEoDUIKukgHKgUY6AcoAUgGiAEBEioKB2FkYXB0ZXIYCiABKAsyGS5kcm9pZGZ0LnYxLkFkYXB0ZXJDb25maWcSDAoEc2VlZBgLIAEoBBImCgxyZXBvcnRfZXZlcnkYDCABKA1CC7pICCoGGKCNBigBSAeIAQESJAoKZXZhbF9ldmVyeRgNIAEoDUILukgIKgYYoI0GKAFICIgBARIlCgxldmFsX2JhdGNoZXMYDiABKA1CCrpIByoFGJBOKAFICYgBARIqChBjaGVja3BvaW50X2V2ZXJ5GA8gASgNQgu6SAgqBhjAhD0oAUgKiAEBEh4KDGRpc3BsYXlfbmFtZRgQIAEoCUIIukgFcgMYyAESKAoQa2VlcF9jaGVja3BvaW50cxgRIAEoDUIJukgGKgQYoI0GSAuIAQESMwoPZnJvbV9jaGVja3BvaW50GBIgASgLMhouZHJvaWRmdC52MS5Gcm9tQ2hlY2twb2ludBIkCgNzZnQYFCABKAsyFS5kcm9pZGZ0LnYxLlNmdENvbmZpZ0gAEiYKBGdycG8YFSABKAsyFi5kcm9pZGZ0LnYxLkdycG9Db25maWdIABImCgRnc3BvGBYgASgLMhYuZHJvaWRmdC52MS5Hc3BvQ29uZmlnSAASKwoHZHJfZ3JwbxgXIAEoCzIYLmRyb2lkZnQudjEuRHJHcnBvQ29uZmlnSAASJAoDZHBvGBggASgLMhUuZHJvaWRmdC52MS5EcG9Db25maWdIABImCgRvcnBvGBkgASgLMhYuZHJvaWRmdC52MS5PcnBvQ29uZmlnSAASJAoDY3BvGBogASgLMhUuZHJvaWRmdC52MS5DcG9Db25maWdIADp8ukh5GncKHnNwZWMucGF0aWVuY2VfbmVlZHNfZWFybHlfc3RvcBItcGF0aWVuY2Ugb25seSBhcHBsaWVzIHdoZW4gZWFybHlfc3RvcCBpcyB0cnVlGiYhaGFzKHRoaXMucGF0aWVuY2UpIHx8IHRoaXMuZWFybHlfc3RvcEIPCgZtZXRob2QSBbpIAggBQhAKDl92YWxfZGF0YV9wYXRoQhAKDl9sZWFybmluZ19yYXRlQg0KC19iYXRjaF9zaXplQhEKD19tYXhfc2VxX2xlbmd0aEINCgtfaXRlcmF0aW9uc0ILCglfcGF0aWVuY2VCDwoNX3JlcG9ydF9ldmVyeUINCgtfZXZhbF9ldmVyeUIPCg1fZXZhbF9iYXRjaGVzQhMKEV9jaGVja3BvaW50X2V2ZXJ5QhMKEV9rZWVwX2NoZWNrcG9pbnRzIj8KDkZyb21DaGVja3BvaW50EhoKBmpvYl9pZBgBIAEoCUIKukgHcgUQARiAARIRCglpdGVyYXRpb24YAiABKA0iKwoISm9iRXJyb3ISDgoGcmVhc29uGAEgASgJEg8KB21lc3NhZ2UYAiABKAki0wMKCkpvYk1ldHJpY3MSEQoJaXRlcmF0aW9uGAEgASgNEhgKEHRvdGFsX2l0ZXJhdGlvbnMYAiABKA0SFwoKdHJhaW5fbG9zcxgDIAEoAUgAiAEBEhUKCHZhbF9sb3NzGAQgASgBSAGIAQESGgoNbGVhcm5pbmdfcmF0ZRgFIAEoAUgCiAEBEiIKFWl0ZXJhdGlvbnNfcGVyX3NlY29uZBgGIAEoAUgDiAEBEh4KEXRva2Vuc19wZXJfc2Vjb25kGAcgASgBSASIAQESFgoOdHJhaW5lZF90b2tlbnMYCCABKAQSGQoRcGVha19tZW1vcnlfYnl0ZXMYCSABKAQSQQoObWV0aG9kX21ldHJpY3MYCiADKAsyKS5kcm9pZGZ0LnYxLkpvYk1ldHJpY3MuTWV0aG9kTWV0cmljc0VudHJ5GjQKEk1ldGhvZE1ldHJpY3NFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAE6AjgBQg0KC190cmFpbl9sb3NzQgsKCV92YWxfbG9zc0IQCg5fbGVhcm5pbmdfcmF0ZUIYChZfaXRlcmF0aW9uc19wZXJfc2Vjb25kQhQKEl90b2tlbnNfcGVyX3NlY29uZCKGBAoLVHJhaW5pbmdKb2ISDgoGam9iX2lkGAEgASgJEikKBHNwZWMYAiABKAsyGy5kcm9pZGZ0LnYxLlRyYWluaW5nSm9iU3BlYxIqCgZtZXRob2QYAyABKA4yGi5kcm9pZGZ0LnYxLlRyYWluaW5nTWV0aG9kEiMKBXN0YXRlGAQgASgOMhQuZHJvaWRmdC52MS5Kb2JTdGF0ZRIvCgtjcmVhdGVfdGltZRgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLgoKc3RhcnRfdGltZRgGIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLAoIZW5kX3RpbWUYByABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEiMKBWVycm9yGAggASgLMhQuZHJvaWRmdC52MS5Kb2JFcnJvchInCgdtZXRyaWNzGAkgASgLMhYuZHJvaWRmdC52MS5Kb2JNZXRyaWNzEg4KBmRldmljZRgKIAEoCRISCgpvdXRwdXRfZGlyGAsgASgJEhQKDGFkYXB0ZXJfcGF0aBgMIAEoCRIVCg1sYXN0X3NlcXVlbmNlGA0gASgEEhIKCnJlcXVlc3RfaWQYDiABKAkSDwoHY3JlYXRvchgPIAEoCRIYChByZXN1bWVfaXRlcmF0aW9uGBAgASgNIqUBCgpDaGVja3BvaW50EhEKCWl0ZXJhdGlvbhgBIAEoDRIMCgRwYXRoGAIgASgJEhIKCnNpemVfYnl0ZXMYAyABKAQSLwoLY3JlYXRlX3RpbWUYBCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEg0KBWZpbmFsGAUgASgIEg8KB3JlbW92ZWQYBiABKAgSEQoJcmVzdW1hYmxlGAcgASgIKscBCghKb2JTdGF0ZRIZChVKT0JfU1RBVEVfVU5TUEVDSUZJRUQQABIUChBKT0JfU1RBVEVfUVVFVUVEEAESFQoRSk9CX1NUQVRFX1JVTk5JTkcQAhIXChNKT0JfU1RBVEVfU1VDQ0VFREVEEAMSFAoQSk9CX1NUQVRFX0ZBSUxFRBAEEhcKE0pPQl9TVEFURV9DQU5DRUxMRUQQBRIVChFKT0JfU1RBVEVfUEFVU0lORxAGEhQKEEpPQl9TVEFURV9QQVVTRUQQB2IGcHJvdG8z", [file_buf_validate_validate, file_droidft_v1_methods, file_google_protobuf_timestamp]);
 
 /**
  * Everything needed to run one fine-tuning job. Paths are on the server's file system, under its
@@ -150,6 +150,16 @@ export type TrainingJobSpec = Message<"droidft.v1.TrainingJobSpec"> & {
   keepCheckpoints?: number | undefined;
 
   /**
+   * Start from the weights of another job's checkpoint (or final adapter) instead of a fresh adapter: the
+   * adapter (or the fine-tuned blocks) carries over; the optimizer state, learning-rate schedule, data
+   * order and iteration count start afresh, as in a new job. The model and the adapter's type, rank and
+   * block count must be those of that job.
+   *
+   * @generated from field: droidft.v1.FromCheckpoint from_checkpoint = 18;
+   */
+  fromCheckpoint?: FromCheckpoint | undefined;
+
+  /**
    * The method, with its settings. Exactly one must be set.
    *
    * @generated from oneof droidft.v1.TrainingJobSpec.method
@@ -221,6 +231,34 @@ export const TrainingJobSpecSchema: GenMessage<TrainingJobSpec> = /*@__PURE__*/
   messageDesc(file_droidft_v1_job, 0);
 
 /**
+ * A checkpoint of an earlier job to start training from.
+ *
+ * @generated from message droidft.v1.FromCheckpoint
+ */
+export type FromCheckpoint = Message<"droidft.v1.FromCheckpoint"> & {
+  /**
+   * The job whose weights to start from.
+   *
+   * @generated from field: string job_id = 1;
+   */
+  jobId: string;
+
+  /**
+   * Its checkpoint of this iteration; 0: its final adapter.
+   *
+   * @generated from field: uint32 iteration = 2;
+   */
+  iteration: number;
+};
+
+/**
+ * Describes the message droidft.v1.FromCheckpoint.
+ * Use `create(FromCheckpointSchema)` to create a new message.
+ */
+export const FromCheckpointSchema: GenMessage<FromCheckpoint> = /*@__PURE__*/
+  messageDesc(file_droidft_v1_job, 1);
+
+/**
  * Why a job failed.
  *
  * @generated from message droidft.v1.JobError
@@ -246,7 +284,7 @@ export type JobError = Message<"droidft.v1.JobError"> & {
  * Use `create(JobErrorSchema)` to create a new message.
  */
 export const JobErrorSchema: GenMessage<JobError> = /*@__PURE__*/
-  messageDesc(file_droidft_v1_job, 1);
+  messageDesc(file_droidft_v1_job, 2);
 
 /**
  * The latest figures of a job, updated with every report.
@@ -330,7 +368,7 @@ export type JobMetrics = Message<"droidft.v1.JobMetrics"> & {
  * Use `create(JobMetricsSchema)` to create a new message.
  */
 export const JobMetricsSchema: GenMessage<JobMetrics> = /*@__PURE__*/
-  messageDesc(file_droidft_v1_job, 2);
+  messageDesc(file_droidft_v1_job, 3);
 
 /**
  * One fine-tuning job.
@@ -443,6 +481,14 @@ export type TrainingJob = Message<"droidft.v1.TrainingJob"> & {
    * @generated from field: string creator = 15;
    */
   creator: string;
+
+  /**
+   * For a QUEUED or PAUSED job that goes on from a checkpoint (after a pause, a resume, a server stop or
+   * a restart): the iteration it resumes after; 0 when it starts from the beginning.
+   *
+   * @generated from field: uint32 resume_iteration = 16;
+   */
+  resumeIteration: number;
 };
 
 /**
@@ -450,7 +496,7 @@ export type TrainingJob = Message<"droidft.v1.TrainingJob"> & {
  * Use `create(TrainingJobSchema)` to create a new message.
  */
 export const TrainingJobSchema: GenMessage<TrainingJob> = /*@__PURE__*/
-  messageDesc(file_droidft_v1_job, 3);
+  messageDesc(file_droidft_v1_job, 4);
 
 /**
  * A saved adapter checkpoint.
@@ -499,6 +545,14 @@ export type Checkpoint = Message<"droidft.v1.Checkpoint"> & {
    * @generated from field: bool removed = 6;
    */
   removed: boolean;
+
+  /**
+   * It holds the full training state (optimizer, random generators, data position, early stopping) and its
+   * manifest checks out, so ResumeTrainingJob can continue from it exactly; the final adapter never is.
+   *
+   * @generated from field: bool resumable = 7;
+   */
+  resumable: boolean;
 };
 
 /**
@@ -506,7 +560,7 @@ export type Checkpoint = Message<"droidft.v1.Checkpoint"> & {
  * Use `create(CheckpointSchema)` to create a new message.
  */
 export const CheckpointSchema: GenMessage<Checkpoint> = /*@__PURE__*/
-  messageDesc(file_droidft_v1_job, 4);
+  messageDesc(file_droidft_v1_job, 5);
 
 /**
  * Life cycle of a job (AIP-216). QUEUED -> RUNNING -> SUCCEEDED | FAILED | CANCELLED;
@@ -551,11 +605,25 @@ export enum JobState {
   FAILED = 4,
 
   /**
-   * Stopped on request; the adapter trained so far is saved.
+   * Stopped on request; the adapter trained so far is saved, with a resumable checkpoint of its last iteration.
    *
    * @generated from enum value: JOB_STATE_CANCELLED = 5;
    */
   CANCELLED = 5,
+
+  /**
+   * A pause was asked for: the worker writes a full-state checkpoint after its current iteration, then exits.
+   *
+   * @generated from enum value: JOB_STATE_PAUSING = 6;
+   */
+  PAUSING = 6,
+
+  /**
+   * Paused: no worker runs and its memory is free; ResumeTrainingJob continues it from its checkpoint.
+   *
+   * @generated from enum value: JOB_STATE_PAUSED = 7;
+   */
+  PAUSED = 7,
 }
 
 /**

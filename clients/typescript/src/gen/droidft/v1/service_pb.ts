@@ -27,7 +27,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file droidft/v1/service.proto.
  */
 export const file_droidft_v1_service: GenFile = /*@__PURE__*/
-  fileDesc("Chhkcm9pZGZ0L3YxL3NlcnZpY2UucHJvdG8SCmRyb2lkZnQudjEiHAoaTGlzdFRyYWluaW5nTWV0aG9kc1JlcXVlc3QiRgobTGlzdFRyYWluaW5nTWV0aG9kc1Jlc3BvbnNlEicKB21ldGhvZHMYASADKAsyFi5kcm9pZGZ0LnYxLk1ldGhvZEluZm8iTQoYRXN0aW1hdGVSZXNvdXJjZXNSZXF1ZXN0EjEKBHNwZWMYASABKAsyGy5kcm9pZGZ0LnYxLlRyYWluaW5nSm9iU3BlY0IGukgDyAEBIksKGUVzdGltYXRlUmVzb3VyY2VzUmVzcG9uc2USLgoIZXN0aW1hdGUYASABKAsyHC5kcm9pZGZ0LnYxLlJlc291cmNlRXN0aW1hdGUilgEKGENyZWF0ZVRyYWluaW5nSm9iUmVxdWVzdBIxCgRzcGVjGAEgASgLMhsuZHJvaWRmdC52MS5UcmFpbmluZ0pvYlNwZWNCBrpIA8gBARIwCgpyZXF1ZXN0X2lkGAIgASgJQhy6SBlyFxiAATISXltBLVphLXowLTlfLjotXSokEhUKDXZhbGlkYXRlX29ubHkYAyABKAgiMwoVR2V0VHJhaW5pbmdKb2JSZXF1ZXN0EhoKBmpvYl9pZBgBIAEoCUIKukgHcgUQARiAASKLAQoXTGlzdFRyYWluaW5nSm9ic1JlcXVlc3QSGwoJcGFnZV9zaXplGAEgASgNQgi6SAUqAxjoBxIcCgpwYWdlX3Rva2VuGAIgASgJQgi6SAVyAxiAAhI1CgZzdGF0ZXMYAyADKA4yFC5kcm9pZGZ0LnYxLkpvYlN0YXRlQg+6SAySAQkiB4IBBBABIAAiWgoYTGlzdFRyYWluaW5nSm9ic1Jlc3BvbnNlEiUKBGpvYnMYASADKAsyFy5kcm9pZGZ0LnYxLlRyYWluaW5nSm9iEhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSI2ChhDYW5jZWxUcmFpbmluZ0pvYlJlcXVlc3QSGgoGam9iX2lkGAEgASgJQgq6SAdyBRABGIABIjYKGERlbGV0ZVRyYWluaW5nSm9iUmVxdWVzdBIaCgZqb2JfaWQYASABKAlCCrpIB3IFEAEYgAEiQAoZRGVsZXRlVHJhaW5pbmdKb2JSZXNwb25zZRIOCgZqb2JfaWQYASABKAkSEwoLYnl0ZXNfZnJlZWQYAiABKAQiNAoWTGlzdENoZWNrcG9pbnRzUmVxdWVzdBIaCgZqb2JfaWQYASABKAlCCrpIB3IFEAEYgAEiRgoXTGlzdENoZWNrcG9pbnRzUmVzcG9uc2USKwoLY2hlY2twb2ludHMYASADKAsyFi5kcm9pZGZ0LnYxLkNoZWNrcG9pbnQiUwodU3RyZWFtVHJhaW5pbmdQcm9ncmVzc1JlcXVlc3QSGgoGam9iX2lkGAEgASgJQgq6SAdyBRABGIABEhYKDmFmdGVyX3NlcXVlbmNlGAIgASgEMooJCg9UcmFpbmluZ1NlcnZpY2USZgoTTGlzdFRyYWluaW5nTWV0aG9kcxImLmRyb2lkZnQudjEuTGlzdFRyYWluaW5nTWV0aG9kc1JlcXVlc3QaJy5kcm9pZGZ0LnYxLkxpc3RUcmFpbmluZ01ldGhvZHNSZXNwb25zZRJaCg9WYWxpZGF0ZURhdGFzZXQSIi5kcm9pZGZ0LnYxLlZhbGlkYXRlRGF0YXNldFJlcXVlc3QaIy5kcm9pZGZ0LnYxLlZhbGlkYXRlRGF0YXNldFJlc3BvbnNlEnQKF1N0cmVhbURhdGFzZXRWYWxpZGF0aW9uEiouZHJvaWRmdC52MS5TdHJlYW1EYXRhc2V0VmFsaWRhdGlvblJlcXVlc3QaKy5kcm9pZGZ0LnYxLlN0cmVhbURhdGFzZXRWYWxpZGF0aW9uUmVzcG9uc2UwARJjChJHZW5lcmF0ZVNhbXBsZURhdGESJS5kcm9pZGZ0LnYxLkdlbmVyYXRlU2FtcGxlRGF0YVJlcXVlc3QaJi5kcm9pZGZ0LnYxLkdlbmVyYXRlU2FtcGxlRGF0YVJlc3BvbnNlEmAKEUVzdGltYXRlUmVzb3VyY2VzEiQuZHJvaWRmdC52MS5Fc3RpbWF0ZVJlc291cmNlc1JlcXVlc3QaJS5kcm9pZGZ0LnYxLkVzdGltYXRlUmVzb3VyY2VzUmVzcG9uc2USUgoRQ3JlYXRlVHJhaW5pbmdKb2ISJC5kcm9pZGZ0LnYxLkNyZWF0ZVRyYWluaW5nSm9iUmVxdWVzdBoXLmRyb2lkZnQudjEuVHJhaW5pbmdKb2ISTAoOR2V0VHJhaW5pbmdKb2ISIS5kcm9pZGZ0LnYxLkdldFRyYWluaW5nSm9iUmVxdWVzdBoXLmRyb2lkZnQudjEuVHJhaW5pbmdKb2ISXQoQTGlzdFRyYWluaW5nSm9icxIjLmRyb2lkZnQudjEuTGlzdFRyYWluaW5nSm9ic1JlcXVlc3QaJC5kcm9pZGZ0LnYxLkxpc3RUcmFpbmluZ0pvYnNSZXNwb25zZRJSChFDYW5jZWxUcmFpbmluZ0pvYhIkLmRyb2lkZnQudjEuQ2FuY2VsVHJhaW5pbmdKb2JSZXF1ZXN0GhcuZHJvaWRmdC52MS5UcmFpbmluZ0pvYhJaCg9MaXN0Q2hlY2twb2ludHMSIi5kcm9pZGZ0LnYxLkxpc3RDaGVja3BvaW50c1JlcXVlc3QaIy5kcm9pZGZ0LnYxLkxpc3RDaGVja3BvaW50c1Jlc3BvbnNlEmMKFlN0cmVhbVRyYWluaW5nUHJvZ3Jlc3MSKS5kcm9pZGZ0LnYxLlN0cmVhbVRyYWluaW5nUHJvZ3Jlc3NSZXF1ZXN0GhwuZHJvaWRmdC52MS5UcmFpbmluZ1Byb2dyZXNzMAESYAoRRGVsZXRlVHJhaW5pbmdKb2ISJC5kcm9pZGZ0LnYxLkRlbGV0ZVRyYWluaW5nSm9iUmVxdWVzdBolLmRyb2lkZnQudjEuRGVsZXRlVHJhaW5pbmdKb2JSZXNwb25zZWIGcHJvdG8z", [file_buf_validate_validate, file_droidft_v1_data, file_droidft_v1_job, file_droidft_v1_methods, file_droidft_v1_progress, file_droidft_v1_resources]);
+  fileDesc("Chhkcm9pZGZ0L3YxL3NlcnZpY2UucHJvdG8SCmRyb2lkZnQudjEiHAoaTGlzdFRyYWluaW5nTWV0aG9kc1JlcXVlc3QiRgobTGlzdFRyYWluaW5nTWV0aG9kc1Jlc3BvbnNlEicKB21ldGhvZHMYASADKAsyFi5kcm9pZGZ0LnYxLk1ldGhvZEluZm8iTQoYRXN0aW1hdGVSZXNvdXJjZXNSZXF1ZXN0EjEKBHNwZWMYASABKAsyGy5kcm9pZGZ0LnYxLlRyYWluaW5nSm9iU3BlY0IGukgDyAEBIksKGUVzdGltYXRlUmVzb3VyY2VzUmVzcG9uc2USLgoIZXN0aW1hdGUYASABKAsyHC5kcm9pZGZ0LnYxLlJlc291cmNlRXN0aW1hdGUilgEKGENyZWF0ZVRyYWluaW5nSm9iUmVxdWVzdBIxCgRzcGVjGAEgASgLMhsuZHJvaWRmdC52MS5UcmFpbmluZ0pvYlNwZWNCBrpIA8gBARIwCgpyZXF1ZXN0X2lkGAIgASgJQhy6SBlyFxiAATISXltBLVphLXowLTlfLjotXSokEhUKDXZhbGlkYXRlX29ubHkYAyABKAgiMwoVR2V0VHJhaW5pbmdKb2JSZXF1ZXN0EhoKBmpvYl9pZBgBIAEoCUIKukgHcgUQARiAASKLAQoXTGlzdFRyYWluaW5nSm9ic1JlcXVlc3QSGwoJcGFnZV9zaXplGAEgASgNQgi6SAUqAxjoBxIcCgpwYWdlX3Rva2VuGAIgASgJQgi6SAVyAxiAAhI1CgZzdGF0ZXMYAyADKA4yFC5kcm9pZGZ0LnYxLkpvYlN0YXRlQg+6SAySAQkiB4IBBBABIAAiWgoYTGlzdFRyYWluaW5nSm9ic1Jlc3BvbnNlEiUKBGpvYnMYASADKAsyFy5kcm9pZGZ0LnYxLlRyYWluaW5nSm9iEhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSI2ChhDYW5jZWxUcmFpbmluZ0pvYlJlcXVlc3QSGgoGam9iX2lkGAEgASgJQgq6SAdyBRABGIABIjUKF1BhdXNlVHJhaW5pbmdKb2JSZXF1ZXN0EhoKBmpvYl9pZBgBIAEoCUIKukgHcgUQARiAASJmChhSZXN1bWVUcmFpbmluZ0pvYlJlcXVlc3QSGgoGam9iX2lkGAEgASgJQgq6SAdyBRABGIABEhsKDmZyb21faXRlcmF0aW9uGAIgASgNSACIAQFCEQoPX2Zyb21faXRlcmF0aW9uIjYKGERlbGV0ZVRyYWluaW5nSm9iUmVxdWVzdBIaCgZqb2JfaWQYASABKAlCCrpIB3IFEAEYgAEiQAoZRGVsZXRlVHJhaW5pbmdKb2JSZXNwb25zZRIOCgZqb2JfaWQYASABKAkSEwoLYnl0ZXNfZnJlZWQYAiABKAQiNAoWTGlzdENoZWNrcG9pbnRzUmVxdWVzdBIaCgZqb2JfaWQYASABKAlCCrpIB3IFEAEYgAEiRgoXTGlzdENoZWNrcG9pbnRzUmVzcG9uc2USKwoLY2hlY2twb2ludHMYASADKAsyFi5kcm9pZGZ0LnYxLkNoZWNrcG9pbnQiUwodU3RyZWFtVHJhaW5pbmdQcm9ncmVzc1JlcXVlc3QSGgoGam9iX2lkGAEgASgJQgq6SAdyBRABGIABEhYKDmFmdGVyX3NlcXVlbmNlGAIgASgEMrAKCg9UcmFpbmluZ1NlcnZpY2USZgoTTGlzdFRyYWluaW5nTWV0aG9kcxImLmRyb2lkZnQudjEuTGlzdFRyYWluaW5nTWV0aG9kc1JlcXVlc3QaJy5kcm9pZGZ0LnYxLkxpc3RUcmFpbmluZ01ldGhvZHNSZXNwb25zZRJaCg9WYWxpZGF0ZURhdGFzZXQSIi5kcm9pZGZ0LnYxLlZhbGlkYXRlRGF0YXNldFJlcXVlc3QaIy5kcm9pZGZ0LnYxLlZhbGlkYXRlRGF0YXNldFJlc3BvbnNlEnQKF1N0cmVhbURhdGFzZXRWYWxpZGF0aW9uEiouZHJvaWRmdC52MS5TdHJlYW1EYXRhc2V0VmFsaWRhdGlvblJlcXVlc3QaKy5kcm9pZGZ0LnYxLlN0cmVhbURhdGFzZXRWYWxpZGF0aW9uUmVzcG9uc2UwARJjChJHZW5lcmF0ZVNhbXBsZURhdGESJS5kcm9pZGZ0LnYxLkdlbmVyYXRlU2FtcGxlRGF0YVJlcXVlc3QaJi5kcm9pZGZ0LnYxLkdlbmVyYXRlU2FtcGxlRGF0YVJlc3BvbnNlEmAKEUVzdGltYXRlUmVzb3VyY2VzEiQuZHJvaWRmdC52MS5Fc3RpbWF0ZVJlc291cmNlc1JlcXVlc3QaJS5kcm9pZGZ0LnYxLkVzdGltYXRlUmVzb3VyY2VzUmVzcG9uc2USUgoRQ3JlYXRlVHJhaW5pbmdKb2ISJC5kcm9pZGZ0LnYxLkNyZWF0ZVRyYWluaW5nSm9iUmVxdWVzdBoXLmRyb2lkZnQudjEuVHJhaW5pbmdKb2ISTAoOR2V0VHJhaW5pbmdKb2ISIS5kcm9pZGZ0LnYxLkdldFRyYWluaW5nSm9iUmVxdWVzdBoXLmRyb2lkZnQudjEuVHJhaW5pbmdKb2ISXQoQTGlzdFRyYWluaW5nSm9icxIjLmRyb2lkZnQudjEuTGlzdFRyYWluaW5nSm9ic1JlcXVlc3QaJC5kcm9pZGZ0LnYxLkxpc3RUcmFpbmluZ0pvYnNSZXNwb25zZRJSChFDYW5jZWxUcmFpbmluZ0pvYhIkLmRyb2lkZnQudjEuQ2FuY2VsVHJhaW5pbmdKb2JSZXF1ZXN0GhcuZHJvaWRmdC52MS5UcmFpbmluZ0pvYhJaCg9MaXN0Q2hlY2twb2ludHMSIi5kcm9pZGZ0LnYxLkxpc3RDaGVja3BvaW50c1JlcXVlc3QaIy5kcm9pZGZ0LnYxLkxpc3RDaGVja3BvaW50c1Jlc3BvbnNlEmMKFlN0cmVhbVRyYWluaW5nUHJvZ3Jlc3MSKS5kcm9pZGZ0LnYxLlN0cmVhbVRyYWluaW5nUHJvZ3Jlc3NSZXF1ZXN0GhwuZHJvaWRmdC52MS5UcmFpbmluZ1Byb2dyZXNzMAESYAoRRGVsZXRlVHJhaW5pbmdKb2ISJC5kcm9pZGZ0LnYxLkRlbGV0ZVRyYWluaW5nSm9iUmVxdWVzdBolLmRyb2lkZnQudjEuRGVsZXRlVHJhaW5pbmdKb2JSZXNwb25zZRJQChBQYXVzZVRyYWluaW5nSm9iEiMuZHJvaWRmdC52MS5QYXVzZVRyYWluaW5nSm9iUmVxdWVzdBoXLmRyb2lkZnQudjEuVHJhaW5pbmdKb2ISUgoRUmVzdW1lVHJhaW5pbmdKb2ISJC5kcm9pZGZ0LnYxLlJlc3VtZVRyYWluaW5nSm9iUmVxdWVzdBoXLmRyb2lkZnQudjEuVHJhaW5pbmdKb2JiBnByb3RvMw", [file_buf_validate_validate, file_droidft_v1_data, file_droidft_v1_job, file_droidft_v1_methods, file_droidft_v1_progress, file_droidft_v1_resources]);
 
 /**
  * Request of ListTrainingMethods.
@@ -248,6 +248,55 @@ export const CancelTrainingJobRequestSchema: GenMessage<CancelTrainingJobRequest
   messageDesc(file_droidft_v1_service, 8);
 
 /**
+ * Request of PauseTrainingJob.
+ *
+ * @generated from message droidft.v1.PauseTrainingJobRequest
+ */
+export type PauseTrainingJobRequest = Message<"droidft.v1.PauseTrainingJobRequest"> & {
+  /**
+   * The job to pause.
+   *
+   * @generated from field: string job_id = 1;
+   */
+  jobId: string;
+};
+
+/**
+ * Describes the message droidft.v1.PauseTrainingJobRequest.
+ * Use `create(PauseTrainingJobRequestSchema)` to create a new message.
+ */
+export const PauseTrainingJobRequestSchema: GenMessage<PauseTrainingJobRequest> = /*@__PURE__*/
+  messageDesc(file_droidft_v1_service, 9);
+
+/**
+ * Request of ResumeTrainingJob.
+ *
+ * @generated from message droidft.v1.ResumeTrainingJobRequest
+ */
+export type ResumeTrainingJobRequest = Message<"droidft.v1.ResumeTrainingJobRequest"> & {
+  /**
+   * The job to resume.
+   *
+   * @generated from field: string job_id = 1;
+   */
+  jobId: string;
+
+  /**
+   * Resume from the checkpoint of this iteration instead of the last resumable one.
+   *
+   * @generated from field: optional uint32 from_iteration = 2;
+   */
+  fromIteration?: number | undefined;
+};
+
+/**
+ * Describes the message droidft.v1.ResumeTrainingJobRequest.
+ * Use `create(ResumeTrainingJobRequestSchema)` to create a new message.
+ */
+export const ResumeTrainingJobRequestSchema: GenMessage<ResumeTrainingJobRequest> = /*@__PURE__*/
+  messageDesc(file_droidft_v1_service, 10);
+
+/**
  * Request of DeleteTrainingJob.
  *
  * @generated from message droidft.v1.DeleteTrainingJobRequest
@@ -266,7 +315,7 @@ export type DeleteTrainingJobRequest = Message<"droidft.v1.DeleteTrainingJobRequ
  * Use `create(DeleteTrainingJobRequestSchema)` to create a new message.
  */
 export const DeleteTrainingJobRequestSchema: GenMessage<DeleteTrainingJobRequest> = /*@__PURE__*/
-  messageDesc(file_droidft_v1_service, 9);
+  messageDesc(file_droidft_v1_service, 11);
 
 /**
  * What DeleteTrainingJob removed.
@@ -294,7 +343,7 @@ export type DeleteTrainingJobResponse = Message<"droidft.v1.DeleteTrainingJobRes
  * Use `create(DeleteTrainingJobResponseSchema)` to create a new message.
  */
 export const DeleteTrainingJobResponseSchema: GenMessage<DeleteTrainingJobResponse> = /*@__PURE__*/
-  messageDesc(file_droidft_v1_service, 10);
+  messageDesc(file_droidft_v1_service, 12);
 
 /**
  * Request of ListCheckpoints.
@@ -315,7 +364,7 @@ export type ListCheckpointsRequest = Message<"droidft.v1.ListCheckpointsRequest"
  * Use `create(ListCheckpointsRequestSchema)` to create a new message.
  */
 export const ListCheckpointsRequestSchema: GenMessage<ListCheckpointsRequest> = /*@__PURE__*/
-  messageDesc(file_droidft_v1_service, 11);
+  messageDesc(file_droidft_v1_service, 13);
 
 /**
  * A job's checkpoints.
@@ -336,7 +385,7 @@ export type ListCheckpointsResponse = Message<"droidft.v1.ListCheckpointsRespons
  * Use `create(ListCheckpointsResponseSchema)` to create a new message.
  */
 export const ListCheckpointsResponseSchema: GenMessage<ListCheckpointsResponse> = /*@__PURE__*/
-  messageDesc(file_droidft_v1_service, 12);
+  messageDesc(file_droidft_v1_service, 14);
 
 /**
  * Request of StreamTrainingProgress.
@@ -364,7 +413,7 @@ export type StreamTrainingProgressRequest = Message<"droidft.v1.StreamTrainingPr
  * Use `create(StreamTrainingProgressRequestSchema)` to create a new message.
  */
 export const StreamTrainingProgressRequestSchema: GenMessage<StreamTrainingProgressRequest> = /*@__PURE__*/
-  messageDesc(file_droidft_v1_service, 13);
+  messageDesc(file_droidft_v1_service, 15);
 
 /**
  * Start, watch and stop fine-tuning jobs.
@@ -484,7 +533,7 @@ export const TrainingService: GenService<{
   },
   /**
    * Deletes a finished job: its row, its event log, and its directory of adapters and checkpoints.
-   * A queued or running job must be cancelled first (FAILED_PRECONDITION, JOB_NOT_FINISHED).
+   * A queued, running or pausing job must be cancelled first (FAILED_PRECONDITION, JOB_NOT_FINISHED).
    *
    * @generated from rpc droidft.v1.TrainingService.DeleteTrainingJob
    */
@@ -492,6 +541,30 @@ export const TrainingService: GenService<{
     methodKind: "unary";
     input: typeof DeleteTrainingJobRequestSchema;
     output: typeof DeleteTrainingJobResponseSchema;
+  },
+  /**
+   * Pauses a running job: it goes PAUSING, its worker writes a full-state checkpoint after the current
+   * iteration and exits (its memory is freed), and the job goes PAUSED. A queued job is paused at once.
+   * Other states answer FAILED_PRECONDITION (JOB_STATE_CONFLICT) naming the current state.
+   *
+   * @generated from rpc droidft.v1.TrainingService.PauseTrainingJob
+   */
+  pauseTrainingJob: {
+    methodKind: "unary";
+    input: typeof PauseTrainingJobRequestSchema;
+    output: typeof TrainingJobSchema;
+  },
+  /**
+   * Resumes a PAUSED job, or a FAILED or CANCELLED one that has a resumable checkpoint, from its last
+   * resumable checkpoint (or the one of `from_iteration`): the job keeps its id, goes QUEUED, then RUNNING,
+   * and its event log goes on with no gap. The run continues as if never interrupted (README: durability).
+   *
+   * @generated from rpc droidft.v1.TrainingService.ResumeTrainingJob
+   */
+  resumeTrainingJob: {
+    methodKind: "unary";
+    input: typeof ResumeTrainingJobRequestSchema;
+    output: typeof TrainingJobSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_droidft_v1_service, 0);

@@ -1,0 +1,137 @@
+"""Jobs survive: paused and resumed, or resumed after their worker was killed (-9), a job trains exactly as the
+same job left alone: the same loss at every iteration and the same final adapter, bit for bit."""
+
+import json
+import multiprocessing
+import os
+import signal
+
+import pytest
+
+from droidft import Client
+from droidft.errors import FailedPreconditionError
+from droidft.v1 import job_pb2
+from droidft_server.app import DroidftServer, ServerConfig
+
+ITERATIONS = 10
+
+
+@pytest.fixture(scope="module")
+def client(tmp_path_factory, calibration_dir, roots):
+    server = DroidftServer(
+        ServerConfig(
+            state_dir=tmp_path_factory.mktemp("state"), listen="127.0.0.1:0", calibration_dir=calibration_dir, **roots
+        )
+    )
+    with Client(f"127.0.0.1:{server.port}") as connected:
+        yield connected
+    server.stop(grace=0)
+
+
+def spec(tiny_model, sft_data, **overrides):
+    return {
+        "modelPath": str(tiny_model),
+        "trainDataPath": str(sft_data),
+        "iterations": ITERATIONS,
+        "batchSize": 2,
+        "learningRate": 1e-4,
+        "maxSeqLength": 512,
+        "reportEvery": 1,
+        "seed": 7,
+        "adapter": {"dropout": 0.1},  # dropout draws from MLX's generator: resume must restore it
+        "sft": {},
+        **overrides,
+    }
+
+
+def losses(events) -> dict[int, float]:
+    """Loss by iteration; a resumed run reports each iteration once, after its checkpoint."""
+    return {e.train_report.iteration: e.train_report.loss for e in events if e.HasField("train_report")}
+
+
+def adapter_bytes(job: job_pb2.TrainingJob) -> bytes:
+    with open(job.adapter_path, "rb") as handle:
+        return handle.read()
+
+
+@pytest.fixture(scope="module")
+def sft_data(tmp_path_factory):
+    path = tmp_path_factory.mktemp("data") / "train.jsonl"
+    chats = [
+        {"messages": [{"role": "user", "content": f"What is {a} + {b}?"}, {"role": "assistant", "content": f"{a + b}"}]}
+        for a in range(1, 7)
+        for b in range(1, 4)
+    ]
+    path.write_text("".join(json.dumps(chat) + "\n" for chat in chats))
+    return path
+
+
+@pytest.fixture(scope="module")
+def uninterrupted(client, tiny_model, sft_data):
+    job = client.start_training_job(spec(tiny_model, sft_data))
+    final = job.wait(timeout=240)
+    assert final.state == job_pb2.JOB_STATE_SUCCEEDED
+    return losses(job.progress()), adapter_bytes(final)
+
+
+def test_a_paused_job_resumes_exactly_where_it_stopped(client, tiny_model, sft_data, uninterrupted):
+    job = client.start_training_job(spec(tiny_model, sft_data))
+    events = []
+    for event in job.progress():
+        events.append(event)
+        if event.HasField("train_report") and event.train_report.iteration == 3:
+            assert job.pause().state == job_pb2.JOB_STATE_PAUSING
+    paused = job.get()
+    assert paused.state == job_pb2.JOB_STATE_PAUSED and 3 <= paused.resume_iteration < ITERATIONS
+    (checkpoint,) = [c for c in job.checkpoints() if c.resumable]
+    assert checkpoint.iteration == paused.resume_iteration
+    with pytest.raises(FailedPreconditionError) as refused:
+        job.pause()
+    assert refused.value.reason == "JOB_STATE_CONFLICT" and "PAUSED" in str(refused.value)
+
+    resumed = job.resume()
+    assert resumed.state in (job_pb2.JOB_STATE_QUEUED, job_pb2.JOB_STATE_RUNNING) and resumed.job_id == paused.job_id
+    final = job.wait(timeout=240)
+    assert final.state == job_pb2.JOB_STATE_SUCCEEDED
+    events += list(job.progress(after_sequence=events[-1].sequence))
+    assert [e.sequence for e in events] == list(range(1, final.last_sequence + 1))  # no gap, no repeat
+    assert (losses(events), adapter_bytes(final)) == uninterrupted
+
+
+def test_a_killed_worker_fails_the_job_with_its_last_lines_and_the_job_resumes(
+    client, tiny_model, sft_data, uninterrupted
+):
+    job = client.start_training_job(spec(tiny_model, sft_data, checkpointEvery=2))
+    events = []
+    for event in job.progress():
+        events.append(event)
+        if event.HasField("checkpoint_saved") and event.checkpoint_saved.iteration == 4:
+            (worker,) = [p for p in multiprocessing.active_children() if p.name == f"droidft-worker-{job.id}"]
+            os.kill(worker.pid, signal.SIGKILL)
+    failed = job.get()
+    assert failed.state == job_pb2.JOB_STATE_FAILED and failed.error.reason == "WORKER_CRASHED"
+    assert "killed by SIGKILL" in failed.error.message  # with the last lines of its log, when it printed any
+
+    assert job.resume().resume_iteration >= 4
+    final = job.wait(timeout=240)
+    assert final.state == job_pb2.JOB_STATE_SUCCEEDED
+    events += list(job.progress(after_sequence=events[-1].sequence))
+    assert (losses(events), adapter_bytes(final)) == uninterrupted
+
+
+def test_resume_needs_a_resumable_checkpoint_and_a_finished_job_is_continued_from_its_weights(
+    client, tiny_model, sft_data
+):
+    done = client.start_training_job(spec(tiny_model, sft_data, iterations=2))
+    assert done.wait(timeout=240).state == job_pb2.JOB_STATE_SUCCEEDED
+    with pytest.raises(FailedPreconditionError) as refused:
+        done.resume()
+    assert refused.value.reason == "JOB_STATE_CONFLICT"
+
+    follow_on = client.start_training_job(spec(tiny_model, sft_data, iterations=2, fromCheckpoint={"jobId": done.id}))
+    assert follow_on.wait(timeout=240).state == job_pb2.JOB_STATE_SUCCEEDED
+    with pytest.raises(FailedPreconditionError) as unusable:
+        client.create_training_job(
+            spec(tiny_model, sft_data, adapter={"rank": 4}, fromCheckpoint={"jobId": done.id, "iteration": 1})
+        )
+    assert unusable.value.reason == "CHECKPOINT_UNUSABLE"
