@@ -32,7 +32,9 @@ def _parser() -> argparse.ArgumentParser:
         help="convert a data set file to another format, without losing "
         "or inventing information (refused otherwise, exit code 3)",
     )
-    convert.add_argument("source", type=Path, metavar="SRC", help="JSONL file to read (gzip too)")
+    convert.add_argument(
+        "source", type=Path, metavar="SRC", help="data file to read (JSON Lines, JSON array, CSV or Parquet; gzip too)"
+    )
     convert.add_argument("destination", type=Path, metavar="DST", help="JSONL file to write")
     convert.add_argument("--to", dest="to_format", required=True, metavar="FORMAT", help="e.g. chat_messages")
     convert.add_argument(

@@ -43,7 +43,7 @@ VALID = {
 
 
 def test_methods_take_the_formats_of_the_spec():
-    assert formats_for_method("sft") == ["chat_messages", "instruction_response", "text"]
+    assert formats_for_method("sft") == ["chat_messages", "sharegpt", "instruction_response", "text"]
     assert formats_for_method("grpo") == ["grpo", "prompt_answer", "question_answer"]
     assert formats_for_method("gspo") == ["gspo", "grpo", "prompt_answer", "question_answer"]
     assert formats_for_method("dr_grpo") == ["dr_grpo", "grpo", "prompt_answer", "question_answer"]
@@ -78,8 +78,25 @@ CASES = {
             [("messages[1].role", "unknown_enum_value")],
         ),
         (
-            {"messages": [{"role": "user", "content": ""}, {"role": "assistant"}]},
-            [("messages[0].content", "empty_value"), ("messages[1].content", "missing_field")],
+            {"messages": [{"role": "user", "content": ""}, {"role": "assistant", "content": "5"}]},
+            [("messages[0].content", "empty_value")],
+        ),
+        (
+            {"messages": [{"role": "user", "content": "hi"}, {"role": "assistant"}]},
+            [("messages[1].content", "missing_field")],
+        ),
+        (
+            {"messages": [{"role": "user", "content": [{"type": "image_url", "image_url": {"url": "x"}}]}]},
+            [("messages[0].content[0].type", "unknown_enum_value"), ("messages[0].content[0].text", "missing_field")],
+        ),
+        (
+            {
+                "messages": [
+                    {"role": "user", "content": "hi", "tool_calls": [{"function": {"name": "f"}}]},
+                    {"role": "assistant", "content": "x"},
+                ]
+            },
+            [("messages[0].tool_calls", "wrong_role")],
         ),
         ({"messages": [{"role": "user", "content": "hi"}]}, [("messages", "no_assistant_turn")]),
         ({"messages": []}, [("messages", "empty_value")]),

@@ -61,13 +61,11 @@ def test_deeply_nested_json_is_too_deep():
     assert found(report) == [(2, "", "too_deep")]
 
 
-def test_a_json_array_file_is_not_jsonl():
-    array = json.dumps([CHAT, CHAT], indent=2).encode()
-    assert found(validate_bytes(array)) == [(0, "", "not_jsonl")]
-    one_line = json.dumps([CHAT, CHAT]).encode()
-    report = validate_bytes(one_line)
-    assert found(report) == [(0, "", "not_jsonl")]
-    assert "JSON Lines" in report.issues[0].message
+def test_a_json_array_file_is_read_element_by_element():
+    for array in (json.dumps([CHAT, CHAT], indent=2).encode(), json.dumps([CHAT, {"messages": 1}]).encode()):
+        report = validate_bytes(array)
+        assert report.files[0].record_count == 2
+        assert found(report) in ([(2, "", "duplicate_record")], [(2, "messages", "wrong_type")])
 
 
 def test_an_array_record_inside_jsonl_is_a_wrong_type():

@@ -5,6 +5,7 @@ validation and then failed in training."""
 
 from __future__ import annotations
 
+import csv
 import gzip
 import json
 import shutil
@@ -13,6 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import grpc
+import pyarrow
+import pyarrow.parquet
 import pytest
 from google.rpc import error_details_pb2, status_pb2
 
@@ -37,6 +40,73 @@ PREFERENCE_TURNS = [
 ]
 
 
+TOOL_CHATS = [
+    {
+        "messages": [
+            {"role": "user", "content": f"What is {a} + 2?"},
+            {
+                "role": "assistant",
+                "content": None,
+                "tool_calls": [
+                    {"id": "c1", "type": "function", "function": {"name": "add", "arguments": {"a": a, "b": 2}}}
+                ],
+            },
+            {"role": "tool", "tool_call_id": "c1", "content": str(a + 2)},
+            {
+                "role": "assistant",
+                "content": [{"type": "text", "text": "It is "}, {"type": "text", "text": str(a + 2)}],
+            },
+        ],
+        "tools": [
+            {
+                "type": "function",
+                "function": {
+                    "name": "add",
+                    "description": "Add two numbers.",
+                    "parameters": {"type": "object", "properties": {"a": {"type": "number"}, "b": {"type": "number"}}},
+                },
+            }
+        ],
+    }
+    for a in range(4)
+]
+# A Parquet column holds one type: the same chats with every content a string (or null).
+TOOL_CHATS_AS_COLUMNS = [
+    {
+        **chat,
+        "messages": [
+            *chat["messages"][:-1],
+            {"role": "assistant", "content": chat["messages"][-1]["content"][1]["text"]},
+        ],
+    }
+    for chat in TOOL_CHATS
+]
+SHAREGPT = [
+    {
+        "conversations": [
+            {"from": "system", "value": "Answer with a number."},
+            {"from": "human", "value": f"What is {a} + 1?"},
+            {"from": "gpt", "value": str(a + 1)},
+        ]
+    }
+    for a in range(4)
+]
+TRL_PROMPT_COMPLETION = [
+    {
+        "prompt": [{"role": "user", "content": f"What is {a} + 3?"}],
+        "completion": [{"role": "assistant", "content": str(a + 3)}],
+    }
+    for a in range(4)
+]
+TRL_IMPLICIT_PREFERENCE = [
+    {
+        "chosen": [{"role": "user", "content": f"Say {word}."}, {"role": "assistant", "content": word}],
+        "rejected": [{"role": "user", "content": f"Say {word}."}, {"role": "assistant", "content": f"not {word}"}],
+    }
+    for word in ("yes", "no", "maybe", "often")
+]
+
+
 def jsonl(records: list[dict]) -> bytes:
     return "".join(json.dumps(record) + "\n" for record in records).encode()
 
@@ -46,7 +116,9 @@ class Case:
     name: str
     method: str
     write_data: Callable[[Path], Path]  # writes under a folder, returns train_data_path
-    refused_field: str = ""  # "": the job must train; else the field path the refusal names
+    # "": the job must train; else the field path the refusal names, or for data the issue it lists
+    # as "dataset_<code> <file>:<line> <field path>"
+    refused_field: str = ""
     model: str = "tiny"  # a key of the models fixture
     configure: Callable[[job_pb2.TrainingJobSpec], None] = lambda spec: None
 
@@ -64,12 +136,57 @@ def generated(format_name: str, count: int = 6):
     return file_of(list(generate(format_name, count, seed=1)))
 
 
+def parquet_of(records: list[dict], name: str = "train.parquet"):
+    def write(folder: Path) -> Path:
+        path = folder / name
+        pyarrow.parquet.write_table(pyarrow.Table.from_pylist(records), path, row_group_size=2)
+        return path
+
+    return write
+
+
+def csv_of(records: list[dict], name: str = "train.csv"):
+    def write(folder: Path) -> Path:
+        path = folder / name
+        with open(path, "w", newline="", encoding="utf-8") as stream:
+            writer = csv.DictWriter(stream, fieldnames=list(records[0]))
+            writer.writeheader()
+            writer.writerows(records)
+        return path
+
+    return write
+
+
+def json_array_of(records: list[dict], name: str = "train.json"):
+    def write(folder: Path) -> Path:
+        path = folder / name
+        path.write_text(json.dumps(records, indent=2))
+        return path
+
+    return write
+
+
+def directory_of(write_train: Callable[[Path], Path]):
+    def write(folder: Path) -> Path:
+        data = folder / "data"
+        data.mkdir()
+        write_train(data)
+        return data
+
+    return write
+
+
 def gzip_directory(folder: Path) -> Path:
     data = folder / "data"
     data.mkdir()
     (data / "train.jsonl.gz").write_bytes(gzip.compress(jsonl(CHAT)))
     (data / "valid.jsonl.gz").write_bytes(gzip.compress(jsonl(CHAT[:4])))
     return data
+
+
+def _written(path: Path, content: bytes) -> Path:
+    path.write_bytes(content)
+    return path
 
 
 def set_field(path: str, value) -> Callable[[job_pb2.TrainingJobSpec], None]:
@@ -110,6 +227,88 @@ CASES = [
             ]
         ),
         configure=set_field("sft.mask_prompt", True),
+    ),
+    Case("chat with tool calls, a tools list and text parts", "sft", file_of(TOOL_CHATS)),
+    Case("chat with tool calls, mask_prompt", "sft", file_of(TOOL_CHATS), configure=set_field("sft.mask_prompt", True)),
+    Case("ShareGPT conversations", "sft", file_of(SHAREGPT), configure=set_field("sft.mask_prompt", True)),
+    Case(
+        "TRL conversational prompt/completion",
+        "sft",
+        file_of(TRL_PROMPT_COMPLETION),
+        configure=set_field("sft.mask_prompt", True),
+    ),
+    *(
+        Case(f"TRL implicit-prompt preference for {method}", method, file_of(TRL_IMPLICIT_PREFERENCE))
+        for method in ("dpo", "orpo", "cpo")
+    ),
+    Case("a Parquet file of chats with tool calls", "sft", parquet_of(TOOL_CHATS_AS_COLUMNS)),
+    Case("a directory holding train.parquet", "dpo", directory_of(parquet_of(PREFERENCE_TURNS))),
+    Case(
+        "a CSV file of Alpaca records",
+        "sft",
+        csv_of([{"instruction": f"Add {a} and 2.", "input": "", "output": str(a + 2)} for a in range(4)]),
+    ),
+    Case("a directory holding train.csv", "grpo", directory_of(csv_of(list(generate("prompt_answer", 4, seed=2))))),
+    Case("a JSON array of ShareGPT conversations", "sft", json_array_of(SHAREGPT)),
+    Case("a directory holding train.json", "gspo", directory_of(json_array_of(list(generate("gspo", 4, seed=3))))),
+    # Near misses: refused at create with the record's line.
+    Case(
+        "ShareGPT roles inside messages",
+        "sft",
+        file_of([{"messages": [{"role": "human", "content": "Hi"}, {"role": "gpt", "content": "Hello"}]}] * 2),
+        refused_field="dataset_unknown_enum_value train.jsonl:1 messages[0].role",
+    ),
+    Case(
+        "an image part in a chat",
+        "sft",
+        file_of(
+            [
+                {
+                    "messages": [
+                        {"role": "user", "content": [{"type": "image_url", "image_url": {"url": "a.png"}}]},
+                        {"role": "assistant", "content": "A cat."},
+                    ]
+                }
+            ]
+            * 2
+        ),
+        refused_field="dataset_unknown_enum_value train.jsonl:1 messages[0].content[0].type",
+    ),
+    Case(
+        "a user turn that calls tools",
+        "sft",
+        file_of(
+            [
+                {
+                    "messages": [
+                        {"role": "user", "content": "Hi", "tool_calls": [{"function": {"name": "add"}}]},
+                        {"role": "assistant", "content": "Hello"},
+                    ]
+                }
+            ]
+            * 2
+        ),
+        refused_field="dataset_wrong_role train.jsonl:1 messages[0].tool_calls",
+    ),
+    Case(
+        "implicit-prompt preference lists that share no prompt",
+        "dpo",
+        file_of(
+            [
+                {
+                    "chosen": [{"role": "user", "content": "A?"}, {"role": "assistant", "content": "a"}],
+                    "rejected": [{"role": "user", "content": "B?"}, {"role": "assistant", "content": "b"}],
+                }
+            ]
+            * 2
+        ),
+        refused_field="dataset_no_shared_prompt train.jsonl:1 rejected",
+    ),
+    Case(
+        "a CSV row with more cells than the header",
+        "sft",
+        lambda folder: _written(folder / "train.csv", b"text\nhello\nhello, world\n"),
+        refused_field="dataset_unreadable_file train.csv:3",
     ),
     # The inputs validation passed and training then failed on.
     Case("gzip JSONL", "sft", file_of(CHAT, "train.jsonl.gz", gzip.compress)),
@@ -226,7 +425,8 @@ def spec_for(case: Case, model: Path, data: Path) -> job_pb2.TrainingJobSpec:
 
 
 def refusal(error: grpc.RpcError) -> tuple[grpc.StatusCode, list[str]]:
-    """The status and the field paths of a refusal's BadRequest (or ErrorInfo's field)."""
+    """The status and the field paths of a refusal's BadRequest (or ErrorInfo's field), and the data issues
+    of its PreconditionFailure as "dataset_<code> <file name>:<line> <field path>"."""
     status = status_pb2.Status.FromString(dict(error.trailing_metadata())["grpc-status-details-bin"])
     fields = []
     for detail in status.details:
@@ -238,6 +438,10 @@ def refusal(error: grpc.RpcError) -> tuple[grpc.StatusCode, list[str]]:
             info = error_details_pb2.ErrorInfo()
             detail.Unpack(info)
             fields += [info.metadata["field"]] if "field" in info.metadata else []
+        elif detail.Is(error_details_pb2.PreconditionFailure.DESCRIPTOR):
+            failure = error_details_pb2.PreconditionFailure()
+            detail.Unpack(failure)
+            fields += [f"{violation.type} {Path(violation.subject).name}" for violation in failure.violations]
     return error.code(), fields
 
 

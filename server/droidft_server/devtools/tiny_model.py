@@ -22,10 +22,19 @@ PAD_TOKEN = "<|pad|>"
 TURN_START = "<|im_start|>"
 SPECIAL_TOKENS = [PAD_TOKEN, BOS_TOKEN, TURN_START, EOS_TOKEN]
 
-# ChatML: every message is <|im_start|>role\ncontent<|im_end|>\n.
+# ChatML: every message is <|im_start|>role\ncontent<|im_end|>\n. As in Qwen's templates, a tools
+# list is a system turn of JSON schemas first, and each tool call a <tool_call> JSON line after the content.
 CHAT_TEMPLATE = (
+    "{% if tools %}{{ '<|im_start|>system\\n' }}"
+    "{% for tool in tools %}{{ tool | tojson }}{{ '\\n' }}{% endfor %}{{ '<|im_end|>\\n' }}{% endif %}"
     "{% for message in messages %}"
-    "{{ '<|im_start|>' + message['role'] + '\\n' + (message['content'] or '') + '<|im_end|>\\n' }}"
+    "{{ '<|im_start|>' + message['role'] + '\\n' + (message['content'] or '') }}"
+    "{% for call in message['tool_calls'] or [] %}"
+    "{% set function = call['function'] if call['function'] is defined else call %}"
+    "{{ ('\\n' if message['content'] else '') + '<tool_call>' }}"
+    "{{ {'name': function['name'], 'arguments': function['arguments'] or {}} | tojson + '</tool_call>' }}"
+    "{% endfor %}"
+    "{{ '<|im_end|>\\n' }}"
     "{% endfor %}"
     "{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}"
 )

@@ -22,7 +22,7 @@ from .spec import EARLY_STOP_NEEDS_VALIDATION_DATA, JobSettings, resolve
 # A check raises DroidftError or returns warnings for the job's log.
 Check = Callable[[job_pb2.TrainingJobSpec, JobSettings], list[str]]
 # SFT formats with a prompt to mask (mask_prompt trains on the completion or assistant turns only).
-MASKABLE_FORMATS = ("chat_messages", "instruction_response")
+MASKABLE_FORMATS = ("chat_messages", "sharegpt", "instruction_response")
 
 
 def _missing(field: str, path: str, what: str, reason: int) -> DroidftError:
@@ -70,7 +70,8 @@ def data_exists(spec: job_pb2.TrainingJobSpec, settings: JobSettings) -> list[st
         raise _missing(
             "spec.train_data_path",
             settings.train_data_path,
-            "training data (a JSONL file, or a directory with train.jsonl or train.jsonl.gz)",
+            "training data (a JSON Lines, JSON array, CSV or Parquet file, or a directory with train.jsonl, "
+            "train.json, train.csv or train.parquet)",
             Reason.DATASET_NOT_FOUND,
         )
     if settings.val_data_path is not None and not Path(settings.val_data_path).is_file():

@@ -19,7 +19,7 @@ import mlx.optimizers as optim
 import mlx_lm
 import numpy as np
 from mlx_lm.tuner.callbacks import TrainingCallback
-from mlx_lm.tuner.datasets import CacheDataset, ChatDataset, CompletionsDataset, TextDataset
+from mlx_lm.tuner.datasets import CacheDataset, ChatDataset, TextDataset
 from mlx_lm.tuner.trainer import TrainingArgs, evaluate, iterate_batches, train
 
 from droidft.v1 import progress_pb2
@@ -36,11 +36,36 @@ def _text(examples: list[dict], tokenizer: Any, mask_prompt: bool) -> TextDatase
     return TextDataset(examples, tokenizer)  # preflight refuses mask_prompt for text data
 
 
-# mlx-lm's dataset for each SFT format, over the examples Format.to_example made.
+class PromptCompletionDataset(ChatDataset):
+    """Conversations whose first `prompt_turns` turns are the prompt, as instruction_response's
+    to_example makes them: mask_prompt masks exactly those (mlx-lm's ChatDataset masks all turns but
+    the last, which is the same only for a one-turn completion). A string pair renders as mlx-lm's
+    CompletionsDataset renders it: one user turn, one assistant turn."""
+
+    def process(self, example: dict) -> tuple[list[int], int]:
+        messages, prompt_turns = example["messages"], example["prompt_turns"]
+        tokens = self.tokenizer.apply_chat_template(messages, return_dict=False)
+        if not self.mask_prompt:
+            return tokens, 0
+        prompt = self.tokenizer.apply_chat_template(
+            messages[:prompt_turns],
+            add_generation_prompt=messages[prompt_turns]["role"] == "assistant",
+            return_dict=False,
+        )
+        return tokens, len(prompt)
+
+
+def _chat(examples: list[dict], tokenizer: Any, mask_prompt: bool) -> ChatDataset:
+    # mlx-lm's ChatDataset hands the example's "tools" to the chat template.
+    return ChatDataset(examples, tokenizer, mask_prompt=mask_prompt)
+
+
+# The dataset for each SFT format, over the examples Format.to_example made.
 DATASETS: dict[str, Callable[[list[dict], Any, bool], Any]] = {
-    "chat_messages": lambda examples, tokenizer, mask: ChatDataset(examples, tokenizer, mask_prompt=mask),
-    "instruction_response": lambda examples, tokenizer, mask: CompletionsDataset(
-        examples, tokenizer, "prompt", "completion", mask
+    "chat_messages": _chat,
+    "sharegpt": _chat,
+    "instruction_response": lambda examples, tokenizer, mask: PromptCompletionDataset(
+        examples, tokenizer, mask_prompt=mask
     ),
     "text": _text,
 }

@@ -10,7 +10,8 @@ from typing import Any
 import msgspec
 
 from .detect import detect_format
-from .formats import Format, get_format
+from .formats import Format, get_format, instruction_response, sharegpt
+from .formats.base import SHAREGPT_ROLES, content_text
 from .reader import RecordError, iter_records
 from .writer import write_jsonl
 
@@ -20,19 +21,38 @@ class ConversionError(ValueError):
 
 
 def _chat_from_pair(record) -> dict:
-    question = record.instruction if record.instruction is not msgspec.UNSET else record.prompt
-    answer = record.response if record.response is not msgspec.UNSET else record.completion
-    return {"messages": [{"role": "user", "content": question}, {"role": "assistant", "content": answer}]}
+    # The conversation the record trains as, whichever of its forms it has (Alpaca, TRL's message lists).
+    return {"messages": instruction_response.to_example(record)["messages"]}
+
+
+def _plain_turns(record, into: str) -> list[dict]:
+    """The record's turns as role and text; ConversionError when a turn calls tools or the record has tools."""
+    if record.tools is not msgspec.UNSET or any(message.tool_calls is not msgspec.UNSET for message in record.messages):
+        raise ConversionError(f"it calls tools, which {into} records cannot hold")
+    return [{"role": message.role, "content": content_text(message.content)} for message in record.messages]
 
 
 def _pair_from_chat(record) -> dict:
-    roles = [message.role for message in record.messages]
+    turns = _plain_turns(record, "instruction_response")
+    roles = [turn["role"] for turn in turns]
     if roles != ["user", "assistant"]:
         raise ConversionError(
             f"its messages are {', '.join(roles)}: instruction_response holds exactly one user turn "
             "and the assistant's answer"
         )
-    return {"instruction": record.messages[0].content, "response": record.messages[1].content}
+    return {"instruction": turns[0]["content"], "response": turns[1]["content"]}
+
+
+_SPEAKERS = {role: speaker for speaker, role in SHAREGPT_ROLES.items()}
+
+
+def _sharegpt_from_chat(record) -> dict:
+    turns = _plain_turns(record, "sharegpt")
+    return {"conversations": [{"from": _SPEAKERS[turn["role"]], "value": turn["content"]} for turn in turns]}
+
+
+def _chat_from_sharegpt(record) -> dict:
+    return {"messages": sharegpt.to_example(record)["messages"]}
 
 
 def _prompt_answer_from_problem(record) -> dict:
@@ -46,6 +66,8 @@ def _grpo_from_richer(record) -> dict:
 CONVERTERS: dict[tuple[str, str], Callable[[Any], dict]] = {
     ("instruction_response", "chat_messages"): _chat_from_pair,
     ("chat_messages", "instruction_response"): _pair_from_chat,
+    ("chat_messages", "sharegpt"): _sharegpt_from_chat,
+    ("sharegpt", "chat_messages"): _chat_from_sharegpt,
     ("grpo", "prompt_answer"): _prompt_answer_from_problem,
     ("gspo", "prompt_answer"): _prompt_answer_from_problem,
     ("dr_grpo", "prompt_answer"): _prompt_answer_from_problem,
@@ -102,7 +124,8 @@ def convert(records: Iterable[dict], from_format: str, to_format: str) -> Iterat
 
 
 def convert_file(src: str | Path, dst: str | Path, to_format: str, from_format: str = "") -> int:
-    """Convert a JSONL file (gzip too) into another format, streaming; returns records written.
+    """Convert a data file (JSONL, a JSON array, CSV or Parquet; gzip too) into a JSONL file of another
+    format (or the same one), streaming; returns records written.
 
     from_format empty: detected from the first record. The output is written under a temporary
     name and renamed, so a refused record leaves no half-written file.

@@ -2,22 +2,18 @@
 
 from __future__ import annotations
 
-import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
 
 import msgspec
 
 from .formats import FORMATS, Format
-from .issues import NOT_JSONL, UNKNOWN_FORMAT, Problem
-from .reader import BOM, SPLITS, line_batches, open_stream, split_files
+from .issues import UNKNOWN_FORMAT, Problem
+from .reader import SPLITS, LineBatch, LineBatches, layout_of, open_stream, record_batches, split_files
 
-# Lines read at most to find one JSON object to detect from.
+# Records read at most to find one JSON object to detect from.
 DETECT_LINES = 1000
-_HEAD_BYTES = 4096
-_JSON_ARRAY_START = re.compile(rb"\s*\[\s*(\{|$)")
 
 _decode_any = msgspec.json.Decoder().decode
 
@@ -26,26 +22,20 @@ _decode_any = msgspec.json.Decoder().decode
 class Detection:
     format: Format | None
     has_records: bool  # a non-blank line exists
-    problem: Problem | None  # not_jsonl or unknown_format; None when a format was found
+    problem: Problem | None  # unknown_format; None when a format was found
 
 
-def detect(stream: BinaryIO, candidates: Sequence[Format]) -> Detection:
-    """The format of the first JSON object among the first lines (see choose_format)."""
-    if _starts_as_json_array(stream):
-        return Detection(
-            None,
-            True,
-            Problem(
-                "",
-                NOT_JSONL,
-                (
-                    "the file is a JSON array, not JSON Lines: write one JSON object per line "
-                    "(e.g. jq -c '.[]' data.json > data.jsonl)"
-                ),
-            ),
-        )
+def detect(batches: LineBatches, candidates: Sequence[Format]) -> Detection:
+    """The format of the first JSON object among the first records (see choose_format); closes batches."""
+    try:
+        return _detect(batches, candidates)
+    finally:
+        batches.close()  # a reader stopped early lets go of what it holds now, not when collected
+
+
+def _detect(batches: Iterator[LineBatch], candidates: Sequence[Format]) -> Detection:
     first_line = None
-    for number, line in _first_lines(stream):
+    for number, line in _first_lines(batches):
         first_line = first_line or line
         try:
             record = _decode_any(line)
@@ -74,7 +64,9 @@ def detect(stream: BinaryIO, candidates: Sequence[Format]) -> Detection:
         None,
         True,
         Problem(
-            "", UNKNOWN_FORMAT, (f"none of the first {DETECT_LINES} lines is a JSON object: cannot tell the format")
+            "",
+            UNKNOWN_FORMAT,
+            (f"none of the first {DETECT_LINES} lines is a JSON object: cannot tell the format"),
         ),
     )
 
@@ -92,9 +84,9 @@ def choose_format(record: dict, candidates: Sequence[Format]) -> Format | None:
     return best if shared else None
 
 
-def _first_lines(stream: BinaryIO):
+def _first_lines(batches: Iterator[LineBatch]):
     seen = 0
-    for batch in line_batches(stream):
+    for batch in batches:
         for number, line in enumerate(batch.lines, batch.first_line):
             if line.strip():
                 yield number, line
@@ -103,18 +95,8 @@ def _first_lines(stream: BinaryIO):
                     return
 
 
-def _starts_as_json_array(stream: BinaryIO) -> bool:
-    """An array of objects, or "[" alone on its line: a JSON file, however long its first line.
-
-    Decided from the first bytes, so a 1 GB one-line array is never read whole. ([1, 2] is a
-    record, of the wrong type; it is reported as such.)"""
-    head = stream.read(_HEAD_BYTES).removeprefix(BOM)
-    stream.seek(0)
-    return _JSON_ARRAY_START.match(head) is not None
-
-
 def detect_format(path: str | Path) -> str:
-    """The format of a JSONL file or of a data-set directory's first split; "" when unknown."""
+    """The format of a data file or of a data-set directory's first split; "" when unknown."""
     path = Path(path)
     if path.is_dir():
         files = split_files(path)
@@ -122,5 +104,5 @@ def detect_format(path: str | Path) -> str:
     if path is None or not path.is_file():
         return ""
     with open_stream(path) as stream:
-        fmt = detect(stream, list(FORMATS.values())).format
+        fmt = detect(record_batches(stream, layout_of(path.name, stream)), list(FORMATS.values())).format
     return fmt.name if fmt else ""

@@ -45,6 +45,9 @@ RENDERERS: dict[str, Callable[[Problem], dict]] = {
     "chat_messages": lambda p: {
         "messages": [{"role": "user", "content": p.question}, {"role": "assistant", "content": _worked(p)}],
     },
+    "sharegpt": lambda p: {
+        "conversations": [{"from": "human", "value": p.question}, {"from": "gpt", "value": _worked(p)}],
+    },
     "instruction_response": lambda p: {"instruction": p.question, "response": _worked(p)},
     "text": lambda p: {"text": f"Question: {p.question}\nAnswer: {_worked(p)}"},
 }

@@ -25,6 +25,8 @@ EMPTY_VALUE = "empty_value"
 UNKNOWN_ENUM_VALUE = "unknown_enum_value"
 LENGTH_MISMATCH = "length_mismatch"
 NO_ASSISTANT_TURN = "no_assistant_turn"
+WRONG_ROLE = "wrong_role"  # a turn of a role that cannot do what it does (a user turn calling tools)
+NO_SHARED_PROMPT = "no_shared_prompt"  # implicit-prompt preference lists that share no prompt
 CONFLICTING_FIELDS = "conflicting_fields"
 FORMAT_MISMATCH = "format_mismatch"
 DUPLICATE_RECORD = "duplicate_record"
@@ -55,6 +57,8 @@ SEVERITY: dict[str, Severity] = {
         UNKNOWN_ENUM_VALUE,
         LENGTH_MISMATCH,
         NO_ASSISTANT_TURN,
+        WRONG_ROLE,
+        NO_SHARED_PROMPT,
         CONFLICTING_FIELDS,
         FORMAT_MISMATCH,
         NOT_FOUND,

@@ -13,7 +13,7 @@ from typing import Any
 import msgspec
 import msgspec.inspect as mi
 
-from .formats.base import Format
+from .formats.base import HINTS, Format
 from .issues import EMPTY_VALUE, MISSING_FIELD, UNKNOWN_ENUM_VALUE, WRONG_TYPE, Problem, quote
 
 # A record with a million wrong items gets this many issues, not a million.
@@ -57,6 +57,8 @@ _KIND_OF_TYPE = {
 
 
 def _expected_kind(info: mi.Type) -> str:
+    if isinstance(info, mi.Metadata):
+        return _expected_kind(info.type)
     if isinstance(info, mi.LiteralType):
         return json_kind(info.values[0])
     return _KIND_OF_TYPE.get(type(info), "value")
@@ -135,6 +137,11 @@ def _union_check(info: mi.UnionType) -> Check:
 
 def _value_check(info: mi.Type) -> Check | None:
     """What to check of a value once it is of the expected kind; None: nothing."""
+    if isinstance(info, mi.Metadata):
+        hints = (info.extra or {}).get(HINTS, {})
+        if isinstance(info.type, mi.LiteralType):
+            return _literal_check(info.type, hints)
+        return _value_check(info.type)
     if isinstance(info, mi.LiteralType):
         return _literal_check(info)
     if isinstance(info, mi.StrType) and info.min_length:
@@ -146,13 +153,18 @@ def _value_check(info: mi.Type) -> Check | None:
     return None
 
 
-def _literal_check(info: mi.LiteralType) -> Check:
+def _literal_check(info: mi.LiteralType, hints: dict[str, str] | None = None) -> Check:
+    """hints: what to write instead of a refused value, by value ("*": for any other value)."""
     allowed = ", ".join(str(v) for v in info.values)
+    hints = hints or {}
 
     def check(value: Any, path: str, problems: list[Problem]) -> None:
         if value not in info.values or isinstance(value, bool):
             shown = quote(value) if isinstance(value, str) else str(value)
-            problems.append(Problem(path, UNKNOWN_ENUM_VALUE, f"{shown} is not one of: {allowed}"))
+            hint = hints.get(value, hints.get("*")) if isinstance(value, str) else hints.get("*")
+            problems.append(
+                Problem(path, UNKNOWN_ENUM_VALUE, f"{shown} is not one of: {allowed}" + (f"; {hint}" if hint else ""))
+            )
 
     return check
 
@@ -177,7 +189,8 @@ def _list_check(info: mi.ListType) -> Check:
 
 
 def _struct_check(info: mi.StructType) -> Check:
-    fields = [(field.name, field.required, _check_for(field.type)) for field in info.fields]
+    # encode_name: the key as the JSON has it (ShareGPT's "from" is the field from_).
+    fields = [(field.encode_name, field.required, _check_for(field.type)) for field in info.fields]
 
     def check(value: dict, path: str, problems: list[Problem]) -> None:
         for name, required, check_field in fields:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from .detect import detect
 from .formats import FORMATS, formats_for_method, get_format
-from .reader import RecordError, iter_records, open_stream, split_files
+from .reader import RecordError, iter_records, layout_of, open_stream, record_batches, split_files
 
 
 @dataclass(frozen=True)
@@ -22,7 +22,8 @@ class DataFiles:
 
 
 def data_files(train_data_path: str, val_data_path: str | None = None) -> DataFiles:
-    """train_data_path is a file, or a directory with train.jsonl[.gz] (and maybe valid.jsonl[.gz]);
+    """train_data_path is a file, or a directory with a train file (train.jsonl, .parquet, ...: see
+    reader.split_files) and maybe a valid one;
     val_data_path, when given, is the validation file whatever the directory holds."""
     train = Path(train_data_path)
     valid = Path(val_data_path) if val_data_path else None
@@ -53,7 +54,7 @@ def decided_format(path: Path, method: str) -> str:
     """The format validation decides for this file and method: the same detection over the same candidates."""
     candidates = [FORMATS[name] for name in formats_for_method(method)]
     with open_stream(path) as stream:
-        fmt = detect(stream, candidates).format
+        fmt = detect(record_batches(stream, layout_of(path.name, stream)), candidates).format
     if fmt is None:
         raise DataChanged(f"{path}: no longer holds {method} data; the file changed after the job was accepted")
     return fmt.name
@@ -70,7 +71,7 @@ def read_job_data(train_data_path: str, val_data_path: str | None, method: str) 
     """A job's training and validation examples, in the one format of its data set."""
     files = data_files(train_data_path, val_data_path)
     if files.train is None:
-        raise DataChanged(f"{train_data_path}: holds no train.jsonl; the directory changed after the job was accepted")
+        raise DataChanged(f"{train_data_path}: holds no train file; the directory changed after the job was accepted")
     format_name = decided_format(files.train, method)
     valid = read_examples(files.valid, format_name) if files.valid is not None else None
     return JobData(format_name, read_examples(files.train, format_name), valid)

@@ -37,7 +37,7 @@ from .issues import (
     Problem,
 )
 from .progress import ProgressCallback, ValidationProgress
-from .reader import LineBatch, ReadLimitExceeded, line_batches, open_stream, split_files
+from .reader import LineBatch, LineBatches, ReadStopped, layout_of, open_stream, record_batches, split_files
 from .report import FileIssues, FileReport, IssueLog, ValidationReport
 from .tokens import TokenCounter, TokenizerMissing, load_tokenizer
 
@@ -56,7 +56,8 @@ class ValidationOptions:
 
 
 def validate_path(path: str | Path, **options) -> ValidationReport:
-    """Check a JSONL file (gzip too) or a directory with train.jsonl / valid.jsonl / test.jsonl.
+    """Check a data file (JSON Lines, a JSON array, CSV or Parquet; gzip too) or a directory with train /
+    valid / test files (see reader.split_files).
 
     options: the fields of ValidationOptions (method, format, model_path, max_seq_length,
     max_issues). An unknown method name raises ValueError; everything about the data is an issue.
@@ -74,7 +75,10 @@ def validate_path(path: str | Path, **options) -> ValidationReport:
                 (
                     str(path),
                     NO_TRAIN_FILE,
-                    (f"the directory has no train.jsonl (it holds: {present}); name the training file train.jsonl"),
+                    (
+                        f"the directory has no train file (it holds: {present}); name the training file "
+                        "train.jsonl (or train.json, train.csv, train.parquet)"
+                    ),
                 )
             )
         sources = [(split, str(file), file) for split, file in files.items()]
@@ -84,7 +88,7 @@ def validate_path(path: str | Path, **options) -> ValidationReport:
 
 
 def validate_bytes(content: bytes, **options) -> ValidationReport:
-    """Check JSONL content (gzip too) given as bytes; options as for validate_path."""
+    """Check content given as bytes (JSON Lines, a JSON array or Parquet; gzip too); options as for validate_path."""
     return _Validation(ValidationOptions(**options)).run([("", CONTENT_NAME, content)], [])
 
 
@@ -154,12 +158,13 @@ class _Validation:
         scan = None
         try:
             with open_stream(source) as stream:
-                fmt = self._file_format(name, stream, issues)
+                layout = layout_of(name, stream)
+                fmt = self._file_format(name, record_batches(stream, layout), issues)
                 if fmt is not None:
                     stream.seek(0)
                     scan = _FileScan(fmt, issues, tokens() if tokens else None)
-                    scan.run(stream, self._progress_reporter(name, stream))
-        except ReadLimitExceeded as exc:
+                    scan.run(record_batches(stream, layout), self._progress_reporter(name, stream))
+        except ReadStopped as exc:
             issues.add(exc.line, "", exc.code, str(exc))
         except (OSError, EOFError, zlib.error) as exc:  # a corrupt gzip stream, a read error, not a regular file
             line = scan.lines_read if scan else 0
@@ -196,9 +201,9 @@ class _Validation:
 
         return after_batch
 
-    def _file_format(self, name: str, stream: BinaryIO, issues: FileIssues) -> Format | None:
+    def _file_format(self, name: str, batches: LineBatches, issues: FileIssues) -> Format | None:
         """The format to check this file against; reports why there is none."""
-        detection: Detection = detect(stream, self.candidates)
+        detection: Detection = detect(batches, self.candidates)
         if not detection.has_records:
             issues.add(0, "", EMPTY_FILE, "no records: the file is empty or holds only blank lines")
             return None
@@ -243,8 +248,8 @@ class _FileScan:
         # cut by failing lines cost no set-up (not_ drops a record at C speed without a rule).
         self._plain_visit = (fmt.check or not_) if not fmt.optional_fields and tokens is None else None
 
-    def run(self, stream: BinaryIO, after_batch: Callable[[int], None] | None = None) -> None:
-        for batch in line_batches(stream):
+    def run(self, batches: LineBatches, after_batch: Callable[[int], None] | None = None) -> None:
+        for batch in batches:
             self._scan_batch(batch)
             self.lines_read = batch.first_line + len(batch.lines) - 1
             if self.tokens is not None:

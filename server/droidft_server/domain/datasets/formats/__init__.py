@@ -12,6 +12,7 @@ from . import (
     preference,
     prompt_answer,
     question_answer,
+    sharegpt,
     text,
 )
 from .base import Format
@@ -28,6 +29,7 @@ FORMATS: dict[str, Format] = {
         question_answer,
         preference,
         chat_messages,
+        sharegpt,
         instruction_response,
         text,
     )

@@ -15,7 +15,26 @@ import msgspec
 from ..issues import Problem
 
 Text = Annotated[str, msgspec.Meta(min_length=1)]
-Role = Literal["system", "user", "assistant", "tool"]
+
+# ShareGPT's speakers and the chat roles they are (sharegpt.py reads them; the hints below name them).
+SHAREGPT_ROLES = {"human": "user", "gpt": "assistant", "system": "system", "tool": "tool"}
+# A value a Literal refuses, with what to write instead (schema.py adds the hint to the refusal).
+HINTS = "hints"
+Role = Annotated[
+    Literal["system", "user", "assistant", "tool"],
+    msgspec.Meta(
+        extra={
+            HINTS: {
+                **{
+                    speaker: f'"{speaker}" is ShareGPT\'s name for "{role}": write "{role}"'
+                    for speaker, role in SHAREGPT_ROLES.items()
+                    if speaker != role
+                },
+                "model": '"model" is Gemini\'s name for "assistant": write "assistant"',
+            }
+        }
+    ),
+]
 
 
 class Record(msgspec.Struct, gc=False):
@@ -30,9 +49,24 @@ class JsonObject(Record):
     cost more than decoding all the rest of the record."""
 
 
+class TextPart(Record):
+    """One part of a content list, as OpenAI's and Hugging Face's multimodal messages write them."""
+
+    type: Annotated[
+        Literal["text"],
+        msgspec.Meta(extra={HINTS: {"*": "the models droidft trains read text only: keep the text parts"}}),
+    ]
+    text: Text
+
+
+# Content is text, or a list of text parts that are joined (CONTENT_PART_SEPARATOR) as one text.
+Content = Text | Annotated[list[TextPart], msgspec.Meta(min_length=1)]
+CONTENT_PART_SEPARATOR = ""  # parts join as chat templates render a list of text parts: back to back
+
+
 class Message(Record):
     role: Role
-    content: Text
+    content: Content
 
 
 Messages = Annotated[list[Message], msgspec.Meta(min_length=1)]
@@ -75,8 +109,14 @@ def joined(*parts: str) -> str:
     return "\n".join(part for part in parts if part)
 
 
+def content_text(content: str | list[TextPart]) -> str:
+    if isinstance(content, str):
+        return content
+    return CONTENT_PART_SEPARATOR.join(part.text for part in content)
+
+
 def message_dicts(messages: list[Message]) -> list[dict[str, str]]:
-    return [{"role": message.role, "content": message.content} for message in messages]
+    return [{"role": message.role, "content": content_text(message.content)} for message in messages]
 
 
 def unset_to_none(value: Any) -> Any:
@@ -86,4 +126,4 @@ def unset_to_none(value: Any) -> Any:
 def message_text(messages: list[Message] | str) -> str:
     if isinstance(messages, str):
         return messages
-    return joined(*(message.content for message in messages))
+    return joined(*(content_text(message.content) for message in messages if message.content))

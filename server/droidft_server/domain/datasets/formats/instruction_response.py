@@ -1,12 +1,17 @@
 """Single-turn pairs: {"instruction", "response"}, the same as {"prompt", "completion"}, or
-Alpaca's {"instruction", "input"?, "output"} (a non-empty input is joined to the instruction)."""
+Alpaca's {"instruction", "input"?, "output"} (a non-empty input is joined to the instruction);
+and TRL's conversational prompt/completion, both message lists (the completion's turns are trained).
+
+Every record becomes a conversation and the number of its turns that are prompt (to_example), so
+that mask_prompt masks exactly the prompt whichever form the record has."""
 
 from __future__ import annotations
 
 import msgspec
 
 from ..issues import CONFLICTING_FIELDS, MISSING_FIELD, Problem
-from .base import Format, Record, Text, joined
+from .base import Format, Messages, Record, Text, joined, message_dicts, message_text
+from .chat_messages import no_assistant_turn
 
 PAIRS = (("instruction", "response"), ("prompt", "completion"))
 ALPACA_ANSWER = "output"
@@ -16,8 +21,8 @@ ALPACA_INPUT_SEPARATOR = "\n\n"
 class InstructionRecord(Record):
     instruction: Text | msgspec.UnsetType = msgspec.UNSET
     response: Text | msgspec.UnsetType = msgspec.UNSET
-    prompt: Text | msgspec.UnsetType = msgspec.UNSET
-    completion: Text | msgspec.UnsetType = msgspec.UNSET
+    prompt: Text | Messages | msgspec.UnsetType = msgspec.UNSET  # TRL's conversational form: message lists
+    completion: Text | Messages | msgspec.UnsetType = msgspec.UNSET
     input: str | msgspec.UnsetType = msgspec.UNSET  # Alpaca: context for the instruction, often ""
     output: Text | msgspec.UnsetType = msgspec.UNSET  # Alpaca's name for the response
 
@@ -36,6 +41,8 @@ def check(record: InstructionRecord) -> list[Problem] | None:
     if len(used) > 1:
         return [Problem("", CONFLICTING_FIELDS, "mixes instruction/response with prompt/completion: keep one pair")]
     first, second = used[0]
+    if first == "prompt" and present["prompt"] and present["completion"]:
+        return _check_conversational(record)
     if (first, second) == ("instruction", "response") and not present["response"]:
         return [
             Problem(
@@ -49,6 +56,22 @@ def check(record: InstructionRecord) -> list[Problem] | None:
         for name, other in ((first, second), (second, first))
         if not present[name]
     ] or None
+
+
+def _check_conversational(record: InstructionRecord) -> list[Problem] | None:
+    prompt_listed, completion_listed = isinstance(record.prompt, list), isinstance(record.completion, list)
+    if prompt_listed != completion_listed:
+        listed, string = ("prompt", "completion") if prompt_listed else ("completion", "prompt")
+        return [
+            Problem(
+                string,
+                CONFLICTING_FIELDS,
+                f"is a string but {listed} is a message list: give both as strings or both as message lists",
+            )
+        ]
+    if completion_listed and not any(message.role == "assistant" for message in record.completion):
+        return [no_assistant_turn("completion")]
+    return None
 
 
 def _check_alpaca(record: InstructionRecord) -> list[Problem] | None:
@@ -75,20 +98,37 @@ def _check_alpaca(record: InstructionRecord) -> list[Problem] | None:
     return problems or None
 
 
-def to_example(record: InstructionRecord) -> dict:
-    """{"prompt", "completion"} whichever form the record uses (check() has made sure it uses one)."""
+def prompt_and_completion(record: InstructionRecord) -> tuple[str | list, str | list]:
+    """The prompt and the completion whichever form the record uses (check() has made sure it uses one)."""
     if _is_alpaca(record):
         context = record.input if record.input is not msgspec.UNSET else ""
-        prompt = record.instruction + (ALPACA_INPUT_SEPARATOR + context if context else "")
-        return {"prompt": prompt, "completion": record.output}
+        return record.instruction + (ALPACA_INPUT_SEPARATOR + context if context else ""), record.output
     if record.instruction is not msgspec.UNSET:
-        return {"prompt": record.instruction, "completion": record.response}
-    return {"prompt": record.prompt, "completion": record.completion}
+        return record.instruction, record.response
+    return record.prompt, record.completion
+
+
+def to_example(record: InstructionRecord) -> dict:
+    """The conversation ({"messages"}) and how many of its first turns are the prompt ("prompt_turns"):
+    a string prompt is one user turn and a string completion one assistant turn, as mlx-lm's
+    CompletionsDataset renders them."""
+    prompt, completion = prompt_and_completion(record)
+    prompt_turns = message_dicts(prompt) if isinstance(prompt, list) else [{"role": "user", "content": prompt}]
+    answer_turns = (
+        message_dicts(completion) if isinstance(completion, list) else [{"role": "assistant", "content": completion}]
+    )
+    return {"messages": prompt_turns + answer_turns, "prompt_turns": len(prompt_turns)}
 
 
 def training_text(record: InstructionRecord) -> str:
     # Runs before check() (token lengths of every record), so it takes whichever fields are there.
-    return joined(*(value for value in msgspec.structs.astuple(record) if value is not msgspec.UNSET))
+    return joined(
+        *(
+            message_text(value) if isinstance(value, list) else value
+            for value in msgspec.structs.astuple(record)
+            if value is not msgspec.UNSET
+        )
+    )
 
 
 FORMAT = Format(
@@ -96,7 +136,8 @@ FORMAT = Format(
     record_type=InstructionRecord,
     methods=("sft",),
     description=(
-        "An instruction and its response (or a prompt and its completion, or Alpaca's instruction, input and output)."
+        "An instruction and its response (or a prompt and its completion, as strings or as message lists, "
+        "or Alpaca's instruction, input and output)."
     ),
     training_text=training_text,
     to_example=to_example,

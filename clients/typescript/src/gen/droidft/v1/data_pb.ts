@@ -206,8 +206,9 @@ export type ValidateDatasetRequest = Message<"droidft.v1.ValidateDatasetRequest"
    */
   source: {
     /**
-     * A JSONL file (optionally gzip-compressed), or a directory with train.jsonl / valid.jsonl / test.jsonl,
-     * under one of the server's data roots (a relative path starts at the first).
+     * A data file (JSON Lines, a JSON array, CSV or Parquet; gzip-compressed too), or a directory with
+     * train / valid / test files (train.jsonl, train.json, train.csv, train.parquet, ...), under one of
+     * the server's data roots (a relative path starts at the first).
      *
      * @generated from field: string path = 1;
      */
@@ -215,7 +216,7 @@ export type ValidateDatasetRequest = Message<"droidft.v1.ValidateDatasetRequest"
     case: "path";
   } | {
     /**
-     * The JSONL content itself, at most 64 MiB.
+     * The content itself (JSON Lines, a JSON array or Parquet; gzip too), at most 64 MiB.
      *
      * @generated from field: bytes content = 2;
      */

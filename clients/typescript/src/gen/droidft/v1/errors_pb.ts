@@ -121,8 +121,9 @@ export enum ErrorReason {
   MODEL_UNREADABLE = 12,
 
   /**
-   * FAILED_PRECONDITION: a data path names no file the reader accepts (a JSONL file, optionally
-   * gzip, or a directory holding train.jsonl); metadata `field` and `path`.
+   * FAILED_PRECONDITION: a data path names no file the reader accepts (a JSON Lines, JSON array, CSV
+   * or Parquet file, or a directory holding train.jsonl, train.json, train.csv or train.parquet);
+   * metadata `field` and `path`.
    *
    * @generated from enum value: DATASET_NOT_FOUND = 13;
    */

@@ -35,14 +35,16 @@ export type TrainingJobSpec = Message<"droidft.v1.TrainingJobSpec"> & {
   modelPath: string;
 
   /**
-   * Training data: a JSONL file, or a directory holding train.jsonl.
+   * Training data: a JSON Lines, JSON array, CSV or Parquet file, or a directory holding one as train.jsonl,
+   * train.json, train.csv or train.parquet (gzip too, but for Parquet).
    *
    * @generated from field: string train_data_path = 2;
    */
   trainDataPath: string;
 
   /**
-   * Validation data (JSONL); when a directory is given as train_data_path, its valid.jsonl is used.
+   * Validation data (any layout train_data_path takes); when a directory is given as train_data_path,
+   * its valid file (valid.jsonl, valid.parquet, ...) is used.
    *
    * @generated from field: optional string val_data_path = 3;
    */
