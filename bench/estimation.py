@@ -27,6 +27,7 @@ from pathlib import Path
 from droidft.v1 import job_pb2
 from droidft_server.devtools.tiny_model import TinyModelShape, build_tiny_model
 from droidft_server.domain.estimation import DeviceProfile, TokenLengths, estimate, read_model_facts
+from droidft_server.domain.job_estimate import estimate_job
 from droidft_server.domain.spec import resolve
 from droidft_server.supervisor.calibration import load_or_calibrate
 from droidft_server.worker import blas
@@ -41,6 +42,7 @@ TIME_GOAL = 0.30
 WARMUP_ITERATIONS = 2
 MEASURED_ITERATIONS = 4
 SUBPROCESS_TIMEOUT = 600
+CHAT_RECORDS = 32
 
 
 @dataclass(frozen=True)
@@ -71,6 +73,10 @@ class Config:
     beta: float = 0.0
     quantized_bits: int | None = None  # base model converted with mlx_lm.convert (bfloat16 scales)
     held_out: bool = False  # no constant of the estimator was fitted on this configuration
+    # SFT on CHAT_RECORDS generated chat records of (shortest, longest) text tokens, read and batched as
+    # droidft's SFT trainer does (chat template, batches padded to their longest record); predicted from
+    # the data file as EstimateResources does. None: identical records of `tokens` token ids.
+    chat_tokens: tuple[int, int] | None = None
 
 
 MIDDLE = Shape(hidden_size=96, num_layers=3, num_heads=6, num_kv_heads=3, intermediate_size=320, vocab_size=768)
@@ -126,16 +132,20 @@ CONFIGS = (
         beta=0.05,
         held_out=True,
     ),
+    Config("sft tiny chat 6-80 tokens", chat_tokens=(6, 80), held_out=True),
+    Config("sft tiny chat 6-80 tokens batch 8", batch_size=8, chat_tokens=(6, 80), held_out=True),
+    Config("sft tiny chat 20-60 tokens", chat_tokens=(20, 60), held_out=True),
+    Config("sft small chat 10-200 tokens", shape=SMALL, batch_size=2, chat_tokens=(10, 200), held_out=True),
 )
 
 
 # --- prediction (no MLX in this process) ---------------------------------------------------
 
 
-def spec_of(config: Config, model_path: Path) -> job_pb2.TrainingJobSpec:
+def spec_of(config: Config, model_path: Path, data_path: Path | None = None) -> job_pb2.TrainingJobSpec:
     spec = job_pb2.TrainingJobSpec(
         model_path=str(model_path),
-        train_data_path="bench.jsonl",
+        train_data_path=str(data_path or "bench.jsonl"),
         batch_size=config.batch_size,
         max_seq_length=config.max_seq_length,
         iterations=MEASURED_ITERATIONS,
@@ -155,11 +165,44 @@ def spec_of(config: Config, model_path: Path) -> job_pb2.TrainingJobSpec:
     return spec
 
 
-def predict(config: Config, model_path: Path, device: DeviceProfile):
+def predict(config: Config, model_path: Path, device: DeviceProfile, data_path: Path | None = None):
+    if data_path is not None:  # what EstimateResources does: token lengths measured on the data file
+        return estimate_job(resolve(spec_of(config, model_path, data_path)), device)
     lengths = TokenLengths(mean=config.tokens, p95=config.tokens, max=config.tokens)
     return estimate(
         resolve(spec_of(config, model_path)), read_model_facts(model_path), token_lengths=lengths, device=device
     )
+
+
+def write_chat_records(path: Path, model_path: Path, config: Config) -> Path:
+    """CHAT_RECORDS two-turn chat records whose texts have lengths spread over config.chat_tokens
+    (tokens of the model's tokenizer, without the chat template), in random order."""
+    import numpy as np
+
+    from droidft_server.domain.datasets.tokens import load_tokenizer
+
+    tokenizer = load_tokenizer(model_path)
+    words = [w[1:] for w in tokenizer.get_vocab() if w.startswith("\u0120") and w[1:].isalpha()]
+    rng = np.random.default_rng(0)
+
+    def count(text: str) -> int:
+        return len(tokenizer.encode(text, add_special_tokens=False).ids)
+
+    def text_of(tokens: int) -> str:  # `tokens` tokens, or a word more
+        chosen = [str(rng.choice(words))]
+        while count(" ".join(chosen)) < tokens:
+            chosen.append(str(rng.choice(words)))
+        return " ".join(chosen)
+
+    shortest, longest = config.chat_tokens
+    with path.open("w") as out:
+        for _ in range(CHAT_RECORDS):
+            total = int(rng.integers(shortest, longest + 1))
+            question = text_of(max(1, total // 3))
+            answer = text_of(max(1, total - count(question) - 1))  # the validator joins the turns with a newline
+            messages = [{"role": "user", "content": question}, {"role": "assistant", "content": answer}]
+            out.write(json.dumps({"messages": messages}) + "\n")
+    return path
 
 
 # --- measurement (runs in a fresh subprocess per configuration) ---------------------------
@@ -182,21 +225,38 @@ def _adapt(model, config: Config) -> None:
         )
 
 
-def _sft_iteration(model, config: Config):
+def _sft_batches(config: Config, tokenizer, data_path: Path | None):
+    """mlx-lm's iterate_batches over identical records of config.tokens token ids, or over the chat data
+    file read and tokenised by droidft's SFT trainer's own dataset builders."""
+    import numpy as np
+    from mlx_lm.tuner.datasets import CacheDataset
+    from mlx_lm.tuner.trainer import iterate_batches
+
+    from droidft_server.domain.datasets.training_data import read_job_data
+    from droidft_server.worker.sft import DATASETS
+
+    if data_path is None:
+        rng = np.random.default_rng(0)
+        records = [
+            (rng.integers(4, config.shape.vocab_size, config.tokens).tolist(), 0) for _ in range(config.batch_size)
+        ]
+    else:
+        data = read_job_data(str(data_path), None, "sft")
+        records = CacheDataset(DATASETS[data.format](data.train, tokenizer, False))
+    return iterate_batches(records, config.batch_size, config.max_seq_length, loop=True, seed=0)
+
+
+def _sft_iteration(model, config: Config, batches):
     """mlx-lm's compiled SFT step on batches padded by mlx-lm's own iterate_batches."""
     from functools import partial
 
     import mlx.core as mx
     import mlx.nn as nn
     import mlx.optimizers as optim
-    import numpy as np
-    from mlx_lm.tuner.trainer import default_loss, grad_checkpoint, iterate_batches
+    from mlx_lm.tuner.trainer import default_loss, grad_checkpoint
 
     if config.grad_checkpoint:
         grad_checkpoint(model.layers[0])
-    rng = np.random.default_rng(0)
-    records = [(rng.integers(4, config.shape.vocab_size, config.tokens).tolist(), 0) for _ in range(config.batch_size)]
-    batches = iterate_batches(records, config.batch_size, config.max_seq_length, loop=True, seed=0)
     optimizer = optim.Adam(learning_rate=1e-5)
     loss_and_grad = nn.value_and_grad(model, default_loss)
     state = [model.state, optimizer.state, mx.random.state]
@@ -324,9 +384,19 @@ def _measure_dpo(model, reference, config: Config, clock) -> tuple[list[float], 
     return device_seconds, wall_seconds
 
 
-def measure(config: Config, model_path: Path) -> dict:
-    """Train for a few iterations; peak memory and median time per iteration after warm-up, on the
-    BLAS and thread share a worker of a one-job server has."""
+def iteration_counts(config: Config) -> tuple[int, int]:
+    """(warm-up, measured) iterations: chat rows warm up and measure one whole epoch each, so every
+    batch length is compiled first and the longest batch is in the measurement."""
+    if config.chat_tokens is not None:
+        epoch = CHAT_RECORDS // config.batch_size
+        return epoch, epoch
+    return WARMUP_ITERATIONS, MEASURED_ITERATIONS
+
+
+def measure(config: Config, model_path: Path, data_path: Path | None = None) -> dict:
+    """Train for a few iterations; peak memory and time per iteration after warm-up (median; mean over
+    the epoch for chat rows, whose batches differ in length), on the BLAS and thread share a worker of
+    a one-job server has."""
     threads = blas.worker_threads(1)
     blas.load(threads)
     import mlx.core as mx
@@ -345,27 +415,29 @@ def measure(config: Config, model_path: Path) -> dict:
         device_seconds, wall_seconds = _measure_dpo(model, reference, config, clock)
         return _figures(mx.get_peak_memory(), device_seconds, wall_seconds)
     if config.method == "sft":
-        iteration = _sft_iteration(model, config)
+        iteration = _sft_iteration(model, config, _sft_batches(config, tokenizer, data_path))
     else:
         iteration = _grpo_iteration(model, tokenizer, config, reference)
-    for _ in range(WARMUP_ITERATIONS):  # MLX compiles CPU kernels on first use
+    warmup, measured = iteration_counts(config)
+    for _ in range(warmup):  # MLX compiles CPU kernels on first use
         iteration()
     mx.clear_cache()
     mx.reset_peak_memory()
     device_seconds, wall_seconds = [], []
-    for _ in range(MEASURED_ITERATIONS):
+    for _ in range(measured):
         tic, wall = clock(), time.perf_counter()
         iteration()
         device_seconds.append(clock() - tic)
         wall_seconds.append(time.perf_counter() - wall)
-    return _figures(mx.get_peak_memory(), device_seconds, wall_seconds)
+    summary = statistics.mean if config.chat_tokens is not None else statistics.median
+    return _figures(mx.get_peak_memory(), device_seconds, wall_seconds, summary)
 
 
-def _figures(peak: int, device_seconds: list[float], wall_seconds: list[float]) -> dict:
+def _figures(peak: int, device_seconds: list[float], wall_seconds: list[float], summary=statistics.median) -> dict:
     return {
         "peak_memory_bytes": peak,
-        "seconds_per_iteration": statistics.median(device_seconds),
-        "wall_seconds_per_iteration": statistics.median(wall_seconds),
+        "seconds_per_iteration": summary(device_seconds),
+        "wall_seconds_per_iteration": summary(wall_seconds),
     }
 
 
@@ -388,8 +460,10 @@ def build_model(directory: Path, config: Config) -> Path:
     return directory
 
 
-def measure_in_subprocess(config: Config, model_path: Path) -> dict:
-    payload = json.dumps({"config": asdict(config), "model_path": str(model_path)})
+def measure_in_subprocess(config: Config, model_path: Path, data_path: Path | None = None) -> dict:
+    payload = json.dumps(
+        {"config": asdict(config), "model_path": str(model_path), "data_path": str(data_path) if data_path else None}
+    )
     completed = subprocess.run(
         [sys.executable, "-m", "bench.estimation", "--measure", payload],
         cwd=REPO_ROOT,
@@ -428,6 +502,8 @@ def _describe(config: Config) -> str:
     parts = [config.shape.label(), f"b{config.batch_size}"]
     if config.method == "dpo":
         parts.append(f"{config.tokens} tok chosen + rejected")
+    elif config.chat_tokens is not None:
+        parts.append(f"{CHAT_RECORDS} chat records of {config.chat_tokens[0]}-{config.chat_tokens[1]} text tok")
     elif config.method == "sft":
         parts.append(
             f"{config.tokens} tok" + (f" (max {config.max_seq_length})" if config.max_seq_length < 2048 else "")
@@ -501,8 +577,11 @@ def run(configs: tuple[Config, ...] = CONFIGS, readme: Path = README) -> list[Ro
             if key not in models:
                 models[key] = build_model(tmp / f"model-{len(models)}", config)
             path = models[key]
-            predicted = predict(config, path, device)
-            measured = measure_in_subprocess(config, path)
+            data = None
+            if config.chat_tokens is not None:
+                data = write_chat_records(tmp / f"chat-{len(rows)}.jsonl", path, config)
+            predicted = predict(config, path, device, data)
+            measured = measure_in_subprocess(config, path, data)
             row = Row(
                 config,
                 predicted.peak_memory_bytes,
@@ -529,7 +608,10 @@ def _main() -> None:
         payload = json.loads(args.measure)
         config = payload["config"]
         config["shape"] = Shape(**config["shape"])
-        print(json.dumps(measure(Config(**config), Path(payload["model_path"]))))
+        if config["chat_tokens"] is not None:
+            config["chat_tokens"] = tuple(config["chat_tokens"])
+        data_path = Path(payload["data_path"]) if payload["data_path"] else None
+        print(json.dumps(measure(Config(**config), Path(payload["model_path"]), data_path)))
     else:
         run()
 
