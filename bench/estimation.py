@@ -9,13 +9,16 @@ mx.get_peak_memory() after warm-up; time is the median per iteration on
 worker/calibration.py's device_clock (process CPU time on the CPU with a one-thread
 BLAS, wall time otherwise) with wall time alongside. The table goes into bench/README.md.
 
-Run: python -m bench.estimation   (or `make bench`, which runs every bench module)
+Run: python -m bench.estimation   (or `make bench`, which runs every bench module); about 15 minutes on
+2 cores, most of it the 0.5B-1B rows; --quick skips those and leaves bench/README.md as it is.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -41,13 +44,18 @@ MEMORY_GOAL = 0.15
 TIME_GOAL = 0.30
 WARMUP_ITERATIONS = 2
 MEASURED_ITERATIONS = 4
+LARGE_ITERATIONS = (1, 2)  # (warm-up, measured): a 1B model's SFT step takes seconds to a minute on 2 cores
 SUBPROCESS_TIMEOUT = 600
 CHAT_RECORDS = 32
 
 
 @dataclass(frozen=True)
 class Shape(TinyModelShape):
+    family: str = ""  # the real model whose shape this is, e.g. "Qwen2-0.5B"
+
     def label(self) -> str:
+        if self.family:
+            return f"{self.family} shape ({self.model_type} h{self.hidden_size} L{self.num_layers} v{self.vocab_size})"
         return f"h{self.hidden_size} L{self.num_layers} v{self.vocab_size}"
 
 
@@ -72,6 +80,8 @@ class Config:
     completion_tokens: int = 32
     beta: float = 0.0
     quantized_bits: int | None = None  # base model converted with mlx_lm.convert (bfloat16 scales)
+    dtype: str = "float32"  # the base model's; others are converted with mlx_lm.convert
+    large: bool = False  # a 0.5B-1B model: LARGE_ITERATIONS, and only with --large
     held_out: bool = False  # no constant of the estimator was fitted on this configuration
     # SFT on CHAT_RECORDS generated chat records of (shortest, longest) text tokens, read and batched as
     # droidft's SFT trainer does (chat template, batches padded to their longest record); predicted from
@@ -80,6 +90,36 @@ class Config:
 
 
 MIDDLE = Shape(hidden_size=96, num_layers=3, num_heads=6, num_kv_heads=3, intermediate_size=320, vocab_size=768)
+# Real families' shapes (random weights, built here): grouped-query attention in all three.
+QWEN2_05B = Shape(
+    hidden_size=896,
+    num_layers=24,
+    num_heads=14,
+    num_kv_heads=2,
+    intermediate_size=4864,
+    vocab_size=151936,
+    model_type="qwen2",
+    family="Qwen2-0.5B",
+)
+LLAMA32_1B = Shape(
+    hidden_size=2048,
+    num_layers=16,
+    num_heads=32,
+    num_kv_heads=8,
+    intermediate_size=8192,
+    vocab_size=128256,
+    family="Llama-3.2-1B",
+)
+TINYLLAMA_11B = Shape(
+    hidden_size=2048,
+    num_layers=22,
+    num_heads=32,
+    num_kv_heads=4,
+    intermediate_size=5632,
+    vocab_size=32000,
+    tie_word_embeddings=False,
+    family="TinyLlama-1.1B",
+)
 
 CONFIGS = (
     Config("sft tiny"),
@@ -136,6 +176,19 @@ CONFIGS = (
     Config("sft tiny chat 6-80 tokens batch 8", batch_size=8, chat_tokens=(6, 80), held_out=True),
     Config("sft tiny chat 20-60 tokens", chat_tokens=(20, 60), held_out=True),
     Config("sft small chat 10-200 tokens", shape=SMALL, batch_size=2, chat_tokens=(10, 200), held_out=True),
+    Config("sft qwen2 0.5B bf16", QWEN2_05B, batch_size=1, tokens=32, dtype="bfloat16", large=True, held_out=True),
+    Config("sft qwen2 0.5B 4-bit", QWEN2_05B, batch_size=1, tokens=4, quantized_bits=4, large=True, held_out=True),
+    Config("sft llama 1B tied", shape=LLAMA32_1B, batch_size=1, tokens=64, large=True, held_out=True),
+    Config(
+        "sft tinyllama 1.1B untied last 8",
+        shape=TINYLLAMA_11B,
+        batch_size=2,
+        tokens=48,
+        rank=16,
+        num_layers=8,
+        large=True,
+        held_out=True,
+    ),
 )
 
 
@@ -390,7 +443,7 @@ def iteration_counts(config: Config) -> tuple[int, int]:
     if config.chat_tokens is not None:
         epoch = CHAT_RECORDS // config.batch_size
         return epoch, epoch
-    return WARMUP_ITERATIONS, MEASURED_ITERATIONS
+    return LARGE_ITERATIONS if config.large else (WARMUP_ITERATIONS, MEASURED_ITERATIONS)
 
 
 def measure(config: Config, model_path: Path, data_path: Path | None = None) -> dict:
@@ -442,21 +495,34 @@ def _figures(peak: int, device_seconds: list[float], wall_seconds: list[float], 
 
 
 def build_model(directory: Path, config: Config) -> Path:
-    """A tiny llama of the configuration's shape; quantised by mlx_lm.convert (in a subprocess) when asked."""
-    if config.quantized_bits is None:
-        return build_tiny_model(directory, **asdict(config.shape))
-    source = build_tiny_model(directory.with_name(directory.name + "-source"), **asdict(config.shape))
+    """A random model of the configuration's shape (float32); converted to its dtype or quantised (bfloat16
+    scales) by mlx_lm.convert, in a subprocess, when asked."""
+    shape = {name: value for name, value in asdict(config.shape).items() if name != "family"}
+    if config.quantized_bits is None and config.dtype == "float32":
+        return build_tiny_model(directory, **shape)
+    source = build_tiny_model(directory.with_name(directory.name + "-source"), **shape)
+    quantized = config.quantized_bits is not None
     convert = (
         "import sys; from mlx_lm import convert; "
-        "convert(hf_path=sys.argv[1], mlx_path=sys.argv[2], quantize=True, q_bits=int(sys.argv[3]), "
-        "q_group_size=32, dtype='bfloat16')"
+        "convert(hf_path=sys.argv[1], mlx_path=sys.argv[2], quantize=sys.argv[3] == 'q', q_bits=int(sys.argv[4]), "
+        "q_group_size=32, dtype=sys.argv[5])"
     )
     subprocess.run(
-        [sys.executable, "-c", convert, str(source), str(directory), str(config.quantized_bits)],
+        [
+            sys.executable,
+            "-c",
+            convert,
+            str(source),
+            str(directory),
+            "q" if quantized else "-",
+            str(config.quantized_bits or 4),
+            "bfloat16" if quantized else config.dtype,
+        ],
         check=True,
         capture_output=True,
         timeout=SUBPROCESS_TIMEOUT,
     )
+    shutil.rmtree(source)  # a 1B model's float32 copy takes 5 GB
     return directory
 
 
@@ -517,6 +583,10 @@ def _describe(config: Config) -> str:
     )
     if config.quantized_bits:
         parts.append(f"{config.quantized_bits}-bit base")
+    elif config.dtype != "float32":
+        parts.append(config.dtype)
+    if not config.shape.tie_word_embeddings:
+        parts.append("untied")
     if config.num_layers:
         parts.append(f"last {config.num_layers}")
     if config.grad_checkpoint:
@@ -527,13 +597,20 @@ def _describe(config: Config) -> str:
 def table(rows: list[Row], device: DeviceProfile) -> str:
     mib = 1024**2
     lines = [
-        f"`python -m bench.estimation` on {device.name}, MLX {device.mlx_version}; calibration: "
-        f"{device.matmul_flops_per_second / 1e9:.2f} GFLOP/s matmul, "
+        f"`python -m bench.estimation` on {device.name} ({os.cpu_count()} cores), MLX "
+        f"{device.mlx_version}, BLAS {blas.locate().name} with {blas.worker_threads(1)} thread(s); calibration "
+        f"(measured at the start of the run): {device.matmul_flops_per_second / 1e9:.2f} GFLOP/s float32 matmul, "
+        f"{device.half_matmul_flops_per_second / 1e9:.2f} bfloat16, "
         f"{device.memory_bytes_per_second / 1e9:.2f} GB/s, {device.seconds_per_op * 1e6:.1f} us per kernel. "
+        "The machine was shared with two other developers' training runs during the run: memory figures are "
+        "not affected, but with more than one BLAS thread time is wall time, and both the calibration and the "
+        "measured times move with the other runs' load, so the time columns are noisy. "
         f"Memory: mx.get_peak_memory() over {MEASURED_ITERATIONS} iterations after {WARMUP_ITERATIONS} warm-up "
-        f"iterations; BLAS {blas.locate().name} with {blas.worker_threads(1)} thread(s). Time: median seconds "
-        "per iteration in process CPU time with a one-thread BLAS, in wall time with more (each BLAS thread "
-        "adds CPU time); wall time alongside. "
+        f"iterations; rows of {CHAT_RECORDS} generated chat records over one epoch after a warm-up epoch (their "
+        "batches differ in length; time is the epoch's mean); 0.5B-1B rows (random weights in the named "
+        f"family's shape, built here) over {LARGE_ITERATIONS[1]} after {LARGE_ITERATIONS[0]}. Time: median "
+        "seconds per iteration in process CPU time with a one-thread BLAS, in wall time with more (each BLAS "
+        "thread adds CPU time); wall time alongside. "
         f"Goals: memory within {MEMORY_GOAL:.0%}, time within {TIME_GOAL:.0%}. "
         "Held out: no constant of the estimator was fitted on that configuration (the memory copies were "
         "fitted on a separate sweep of SFT steps and 10 GRPO rollouts, the matmul efficiency and decoding "
@@ -563,17 +640,17 @@ def table(rows: list[Row], device: DeviceProfile) -> str:
     return "\n".join(lines)
 
 
-def run(configs: tuple[Config, ...] = CONFIGS, readme: Path = README) -> list[Row]:
-    """Measure every configuration, compare with the estimate, and write the table into the README."""
+def run(configs: tuple[Config, ...] = CONFIGS, readme: Path | None = README) -> list[Row]:
+    """Measure every configuration, compare with the estimate, and write the table into the README (unless None)."""
     with tempfile.TemporaryDirectory(prefix="droidft-bench-estimation-") as tmp:
         tmp = Path(tmp)
         device = load_or_calibrate(
             tmp / "state", blas_threads=blas.worker_threads(1)
         )  # measured now, under the same load as the rows
-        models: dict[tuple[Shape, int | None], Path] = {}
+        models: dict[tuple[Shape, int | None, str], Path] = {}
         rows = []
         for config in configs:
-            key = (config.shape, config.quantized_bits)
+            key = (config.shape, config.quantized_bits, config.dtype)
             if key not in models:
                 models[key] = build_model(tmp / f"model-{len(models)}", config)
             path = models[key]
@@ -596,13 +673,17 @@ def run(configs: tuple[Config, ...] = CONFIGS, readme: Path = README) -> list[Ro
                 flush=True,
             )
             rows.append(row)
-    write_section(SECTION_TITLE, table(rows, device), readme)
+    if readme is not None:
+        write_section(SECTION_TITLE, table(rows, device), readme)
     return rows
 
 
 def _main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--measure", help="(internal) measure one configuration given as JSON")
+    parser.add_argument(
+        "--quick", action="store_true", help="skip the 0.5B-1B rows (minutes each) and leave bench/README.md as it is"
+    )
     args = parser.parse_args()
     if args.measure:
         payload = json.loads(args.measure)
@@ -612,6 +693,8 @@ def _main() -> None:
             config["chat_tokens"] = tuple(config["chat_tokens"])
         data_path = Path(payload["data_path"]) if payload["data_path"] else None
         print(json.dumps(measure(Config(**config), Path(payload["model_path"]), data_path)))
+    elif args.quick:
+        run(tuple(c for c in CONFIGS if not c.large), readme=None)
     else:
         run()
 
