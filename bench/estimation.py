@@ -9,13 +9,16 @@ mx.get_peak_memory() after warm-up; time is the median per iteration on
 worker/calibration.py's device_clock (process CPU time on the CPU with a one-thread
 BLAS, wall time otherwise) with wall time alongside. The table goes into bench/README.md.
 
-Run: python -m bench.estimation   (or `make bench`, which runs every bench module)
+Run: python -m bench.estimation   (or `make bench`, which runs every bench module); about 15 minutes on
+2 cores, most of it the 0.5B-1B rows; --quick skips those and leaves bench/README.md as it is.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -27,6 +30,7 @@ from pathlib import Path
 from droidft.v1 import job_pb2
 from droidft_server.devtools.tiny_model import TinyModelShape, build_tiny_model
 from droidft_server.domain.estimation import DeviceProfile, TokenLengths, estimate, read_model_facts
+from droidft_server.domain.job_estimate import estimate_job
 from droidft_server.domain.spec import resolve
 from droidft_server.supervisor.calibration import load_or_calibrate
 from droidft_server.worker import blas
@@ -40,12 +44,18 @@ MEMORY_GOAL = 0.15
 TIME_GOAL = 0.30
 WARMUP_ITERATIONS = 2
 MEASURED_ITERATIONS = 4
+LARGE_ITERATIONS = (1, 2)  # (warm-up, measured): a 1B model's SFT step takes seconds to a minute on 2 cores
 SUBPROCESS_TIMEOUT = 600
+CHAT_RECORDS = 32
 
 
 @dataclass(frozen=True)
 class Shape(TinyModelShape):
+    family: str = ""  # the real model whose shape this is, e.g. "Qwen2-0.5B"
+
     def label(self) -> str:
+        if self.family:
+            return f"{self.family} shape ({self.model_type} h{self.hidden_size} L{self.num_layers} v{self.vocab_size})"
         return f"h{self.hidden_size} L{self.num_layers} v{self.vocab_size}"
 
 
@@ -70,10 +80,46 @@ class Config:
     completion_tokens: int = 32
     beta: float = 0.0
     quantized_bits: int | None = None  # base model converted with mlx_lm.convert (bfloat16 scales)
+    dtype: str = "float32"  # the base model's; others are converted with mlx_lm.convert
+    large: bool = False  # a 0.5B-1B model: LARGE_ITERATIONS, and only with --large
     held_out: bool = False  # no constant of the estimator was fitted on this configuration
+    # SFT on CHAT_RECORDS generated chat records of (shortest, longest) text tokens, read and batched as
+    # droidft's SFT trainer does (chat template, batches padded to their longest record); predicted from
+    # the data file as EstimateResources does. None: identical records of `tokens` token ids.
+    chat_tokens: tuple[int, int] | None = None
 
 
 MIDDLE = Shape(hidden_size=96, num_layers=3, num_heads=6, num_kv_heads=3, intermediate_size=320, vocab_size=768)
+# Real families' shapes (random weights, built here): grouped-query attention in all three.
+QWEN2_05B = Shape(
+    hidden_size=896,
+    num_layers=24,
+    num_heads=14,
+    num_kv_heads=2,
+    intermediate_size=4864,
+    vocab_size=151936,
+    model_type="qwen2",
+    family="Qwen2-0.5B",
+)
+LLAMA32_1B = Shape(
+    hidden_size=2048,
+    num_layers=16,
+    num_heads=32,
+    num_kv_heads=8,
+    intermediate_size=8192,
+    vocab_size=128256,
+    family="Llama-3.2-1B",
+)
+TINYLLAMA_11B = Shape(
+    hidden_size=2048,
+    num_layers=22,
+    num_heads=32,
+    num_kv_heads=4,
+    intermediate_size=5632,
+    vocab_size=32000,
+    tie_word_embeddings=False,
+    family="TinyLlama-1.1B",
+)
 
 CONFIGS = (
     Config("sft tiny"),
@@ -126,16 +172,34 @@ CONFIGS = (
         beta=0.05,
         held_out=True,
     ),
+    Config("sft tiny chat 6-80 tokens", chat_tokens=(6, 80), held_out=True),
+    Config("sft tiny chat 6-80 tokens batch 8", batch_size=8, chat_tokens=(6, 80), held_out=True),
+    Config("sft tiny chat 20-60 tokens", chat_tokens=(20, 60), held_out=True),
+    Config("sft small chat 10-200 tokens", shape=SMALL, batch_size=2, chat_tokens=(10, 200), held_out=True),
+    # A 4-bit Qwen2-0.5B row ran past the 10-minute limit of a row (4 tokens, 3 iterations): MLX's CPU
+    # quantised matmul runs below 1 GFLOP/s here, so the 4-bit path is held by the tiny 4-bit row only.
+    Config("sft qwen2 0.5B bf16", QWEN2_05B, batch_size=1, tokens=32, dtype="bfloat16", large=True, held_out=True),
+    Config("sft llama 1B tied", shape=LLAMA32_1B, batch_size=1, tokens=64, large=True, held_out=True),
+    Config(
+        "sft tinyllama 1.1B untied last 8",
+        shape=TINYLLAMA_11B,
+        batch_size=2,
+        tokens=48,
+        rank=16,
+        num_layers=8,
+        large=True,
+        held_out=True,
+    ),
 )
 
 
 # --- prediction (no MLX in this process) ---------------------------------------------------
 
 
-def spec_of(config: Config, model_path: Path) -> job_pb2.TrainingJobSpec:
+def spec_of(config: Config, model_path: Path, data_path: Path | None = None) -> job_pb2.TrainingJobSpec:
     spec = job_pb2.TrainingJobSpec(
         model_path=str(model_path),
-        train_data_path="bench.jsonl",
+        train_data_path=str(data_path or "bench.jsonl"),
         batch_size=config.batch_size,
         max_seq_length=config.max_seq_length,
         iterations=MEASURED_ITERATIONS,
@@ -155,11 +219,44 @@ def spec_of(config: Config, model_path: Path) -> job_pb2.TrainingJobSpec:
     return spec
 
 
-def predict(config: Config, model_path: Path, device: DeviceProfile):
+def predict(config: Config, model_path: Path, device: DeviceProfile, data_path: Path | None = None):
+    if data_path is not None:  # what EstimateResources does: token lengths measured on the data file
+        return estimate_job(resolve(spec_of(config, model_path, data_path)), device)
     lengths = TokenLengths(mean=config.tokens, p95=config.tokens, max=config.tokens)
     return estimate(
         resolve(spec_of(config, model_path)), read_model_facts(model_path), token_lengths=lengths, device=device
     )
+
+
+def write_chat_records(path: Path, model_path: Path, config: Config) -> Path:
+    """CHAT_RECORDS two-turn chat records whose texts have lengths spread over config.chat_tokens
+    (tokens of the model's tokenizer, without the chat template), in random order."""
+    import numpy as np
+
+    from droidft_server.domain.datasets.tokens import load_tokenizer
+
+    tokenizer = load_tokenizer(model_path)
+    words = [w[1:] for w in tokenizer.get_vocab() if w.startswith("\u0120") and w[1:].isalpha()]
+    rng = np.random.default_rng(0)
+
+    def count(text: str) -> int:
+        return len(tokenizer.encode(text, add_special_tokens=False).ids)
+
+    def text_of(tokens: int) -> str:  # `tokens` tokens, or a word more
+        chosen = [str(rng.choice(words))]
+        while count(" ".join(chosen)) < tokens:
+            chosen.append(str(rng.choice(words)))
+        return " ".join(chosen)
+
+    shortest, longest = config.chat_tokens
+    with path.open("w") as out:
+        for _ in range(CHAT_RECORDS):
+            total = int(rng.integers(shortest, longest + 1))
+            question = text_of(max(1, total // 3))
+            answer = text_of(max(1, total - count(question) - 1))  # the validator joins the turns with a newline
+            messages = [{"role": "user", "content": question}, {"role": "assistant", "content": answer}]
+            out.write(json.dumps({"messages": messages}) + "\n")
+    return path
 
 
 # --- measurement (runs in a fresh subprocess per configuration) ---------------------------
@@ -182,21 +279,38 @@ def _adapt(model, config: Config) -> None:
         )
 
 
-def _sft_iteration(model, config: Config):
+def _sft_batches(config: Config, tokenizer, data_path: Path | None):
+    """mlx-lm's iterate_batches over identical records of config.tokens token ids, or over the chat data
+    file read and tokenised by droidft's SFT trainer's own dataset builders."""
+    import numpy as np
+    from mlx_lm.tuner.datasets import CacheDataset
+    from mlx_lm.tuner.trainer import iterate_batches
+
+    from droidft_server.domain.datasets.training_data import read_job_data
+    from droidft_server.worker.sft import DATASETS
+
+    if data_path is None:
+        rng = np.random.default_rng(0)
+        records = [
+            (rng.integers(4, config.shape.vocab_size, config.tokens).tolist(), 0) for _ in range(config.batch_size)
+        ]
+    else:
+        data = read_job_data(str(data_path), None, "sft")
+        records = CacheDataset(DATASETS[data.format](data.train, tokenizer, False))
+    return iterate_batches(records, config.batch_size, config.max_seq_length, loop=True, seed=0)
+
+
+def _sft_iteration(model, config: Config, batches):
     """mlx-lm's compiled SFT step on batches padded by mlx-lm's own iterate_batches."""
     from functools import partial
 
     import mlx.core as mx
     import mlx.nn as nn
     import mlx.optimizers as optim
-    import numpy as np
-    from mlx_lm.tuner.trainer import default_loss, grad_checkpoint, iterate_batches
+    from mlx_lm.tuner.trainer import default_loss, grad_checkpoint
 
     if config.grad_checkpoint:
         grad_checkpoint(model.layers[0])
-    rng = np.random.default_rng(0)
-    records = [(rng.integers(4, config.shape.vocab_size, config.tokens).tolist(), 0) for _ in range(config.batch_size)]
-    batches = iterate_batches(records, config.batch_size, config.max_seq_length, loop=True, seed=0)
     optimizer = optim.Adam(learning_rate=1e-5)
     loss_and_grad = nn.value_and_grad(model, default_loss)
     state = [model.state, optimizer.state, mx.random.state]
@@ -324,9 +438,19 @@ def _measure_dpo(model, reference, config: Config, clock) -> tuple[list[float], 
     return device_seconds, wall_seconds
 
 
-def measure(config: Config, model_path: Path) -> dict:
-    """Train for a few iterations; peak memory and median time per iteration after warm-up, on the
-    BLAS and thread share a worker of a one-job server has."""
+def iteration_counts(config: Config) -> tuple[int, int]:
+    """(warm-up, measured) iterations: chat rows warm up and measure one whole epoch each, so every
+    batch length is compiled first and the longest batch is in the measurement."""
+    if config.chat_tokens is not None:
+        epoch = CHAT_RECORDS // config.batch_size
+        return epoch, epoch
+    return LARGE_ITERATIONS if config.large else (WARMUP_ITERATIONS, MEASURED_ITERATIONS)
+
+
+def measure(config: Config, model_path: Path, data_path: Path | None = None) -> dict:
+    """Train for a few iterations; peak memory and time per iteration after warm-up (median; mean over
+    the epoch for chat rows, whose batches differ in length), on the BLAS and thread share a worker of
+    a one-job server has."""
     threads = blas.worker_threads(1)
     blas.load(threads)
     import mlx.core as mx
@@ -345,51 +469,68 @@ def measure(config: Config, model_path: Path) -> dict:
         device_seconds, wall_seconds = _measure_dpo(model, reference, config, clock)
         return _figures(mx.get_peak_memory(), device_seconds, wall_seconds)
     if config.method == "sft":
-        iteration = _sft_iteration(model, config)
+        iteration = _sft_iteration(model, config, _sft_batches(config, tokenizer, data_path))
     else:
         iteration = _grpo_iteration(model, tokenizer, config, reference)
-    for _ in range(WARMUP_ITERATIONS):  # MLX compiles CPU kernels on first use
+    warmup, measured = iteration_counts(config)
+    for _ in range(warmup):  # MLX compiles CPU kernels on first use
         iteration()
     mx.clear_cache()
     mx.reset_peak_memory()
     device_seconds, wall_seconds = [], []
-    for _ in range(MEASURED_ITERATIONS):
+    for _ in range(measured):
         tic, wall = clock(), time.perf_counter()
         iteration()
         device_seconds.append(clock() - tic)
         wall_seconds.append(time.perf_counter() - wall)
-    return _figures(mx.get_peak_memory(), device_seconds, wall_seconds)
+    summary = statistics.mean if config.chat_tokens is not None else statistics.median
+    return _figures(mx.get_peak_memory(), device_seconds, wall_seconds, summary)
 
 
-def _figures(peak: int, device_seconds: list[float], wall_seconds: list[float]) -> dict:
+def _figures(peak: int, device_seconds: list[float], wall_seconds: list[float], summary=statistics.median) -> dict:
     return {
         "peak_memory_bytes": peak,
-        "seconds_per_iteration": statistics.median(device_seconds),
-        "wall_seconds_per_iteration": statistics.median(wall_seconds),
+        "seconds_per_iteration": summary(device_seconds),
+        "wall_seconds_per_iteration": summary(wall_seconds),
     }
 
 
 def build_model(directory: Path, config: Config) -> Path:
-    """A tiny llama of the configuration's shape; quantised by mlx_lm.convert (in a subprocess) when asked."""
-    if config.quantized_bits is None:
-        return build_tiny_model(directory, **asdict(config.shape))
-    source = build_tiny_model(directory.with_name(directory.name + "-source"), **asdict(config.shape))
+    """A random model of the configuration's shape (float32); converted to its dtype or quantised (bfloat16
+    scales) by mlx_lm.convert, in a subprocess, when asked."""
+    shape = {name: value for name, value in asdict(config.shape).items() if name != "family"}
+    if config.quantized_bits is None and config.dtype == "float32":
+        return build_tiny_model(directory, **shape)
+    source = build_tiny_model(directory.with_name(directory.name + "-source"), **shape)
+    quantized = config.quantized_bits is not None
     convert = (
         "import sys; from mlx_lm import convert; "
-        "convert(hf_path=sys.argv[1], mlx_path=sys.argv[2], quantize=True, q_bits=int(sys.argv[3]), "
-        "q_group_size=32, dtype='bfloat16')"
+        "convert(hf_path=sys.argv[1], mlx_path=sys.argv[2], quantize=sys.argv[3] == 'q', q_bits=int(sys.argv[4]), "
+        "q_group_size=32, dtype=sys.argv[5])"
     )
     subprocess.run(
-        [sys.executable, "-c", convert, str(source), str(directory), str(config.quantized_bits)],
+        [
+            sys.executable,
+            "-c",
+            convert,
+            str(source),
+            str(directory),
+            "q" if quantized else "-",
+            str(config.quantized_bits or 4),
+            "bfloat16" if quantized else config.dtype,
+        ],
         check=True,
         capture_output=True,
         timeout=SUBPROCESS_TIMEOUT,
     )
+    shutil.rmtree(source)  # a 1B model's float32 copy takes 5 GB
     return directory
 
 
-def measure_in_subprocess(config: Config, model_path: Path) -> dict:
-    payload = json.dumps({"config": asdict(config), "model_path": str(model_path)})
+def measure_in_subprocess(config: Config, model_path: Path, data_path: Path | None = None) -> dict:
+    payload = json.dumps(
+        {"config": asdict(config), "model_path": str(model_path), "data_path": str(data_path) if data_path else None}
+    )
     completed = subprocess.run(
         [sys.executable, "-m", "bench.estimation", "--measure", payload],
         cwd=REPO_ROOT,
@@ -428,6 +569,8 @@ def _describe(config: Config) -> str:
     parts = [config.shape.label(), f"b{config.batch_size}"]
     if config.method == "dpo":
         parts.append(f"{config.tokens} tok chosen + rejected")
+    elif config.chat_tokens is not None:
+        parts.append(f"{CHAT_RECORDS} chat records of {config.chat_tokens[0]}-{config.chat_tokens[1]} text tok")
     elif config.method == "sft":
         parts.append(
             f"{config.tokens} tok" + (f" (max {config.max_seq_length})" if config.max_seq_length < 2048 else "")
@@ -441,6 +584,10 @@ def _describe(config: Config) -> str:
     )
     if config.quantized_bits:
         parts.append(f"{config.quantized_bits}-bit base")
+    elif config.dtype != "float32":
+        parts.append(config.dtype)
+    if not config.shape.tie_word_embeddings:
+        parts.append("untied")
     if config.num_layers:
         parts.append(f"last {config.num_layers}")
     if config.grad_checkpoint:
@@ -451,13 +598,20 @@ def _describe(config: Config) -> str:
 def table(rows: list[Row], device: DeviceProfile) -> str:
     mib = 1024**2
     lines = [
-        f"`python -m bench.estimation` on {device.name}, MLX {device.mlx_version}; calibration: "
-        f"{device.matmul_flops_per_second / 1e9:.2f} GFLOP/s matmul, "
+        f"`python -m bench.estimation` on {device.name} ({os.cpu_count()} cores), MLX "
+        f"{device.mlx_version}, BLAS {blas.locate().name} with {blas.worker_threads(1)} thread(s); calibration "
+        f"(measured at the start of the run): {device.matmul_flops_per_second / 1e9:.2f} GFLOP/s float32 matmul, "
+        f"{device.half_matmul_flops_per_second / 1e9:.2f} bfloat16, "
         f"{device.memory_bytes_per_second / 1e9:.2f} GB/s, {device.seconds_per_op * 1e6:.1f} us per kernel. "
+        "The machine was shared with two other developers' training runs during the run: memory figures are "
+        "not affected, but with more than one BLAS thread time is wall time, and both the calibration and the "
+        "measured times move with the other runs' load, so the time columns are noisy. "
         f"Memory: mx.get_peak_memory() over {MEASURED_ITERATIONS} iterations after {WARMUP_ITERATIONS} warm-up "
-        f"iterations; BLAS {blas.locate().name} with {blas.worker_threads(1)} thread(s). Time: median seconds "
-        "per iteration in process CPU time with a one-thread BLAS, in wall time with more (each BLAS thread "
-        "adds CPU time); wall time alongside. "
+        f"iterations; rows of {CHAT_RECORDS} generated chat records over one epoch after a warm-up epoch (their "
+        "batches differ in length; time is the epoch's mean); 0.5B-1B rows (random weights in the named "
+        f"family's shape, built here) over {LARGE_ITERATIONS[1]} after {LARGE_ITERATIONS[0]}. Time: median "
+        "seconds per iteration in process CPU time with a one-thread BLAS, in wall time with more (each BLAS "
+        "thread adds CPU time); wall time alongside. "
         f"Goals: memory within {MEMORY_GOAL:.0%}, time within {TIME_GOAL:.0%}. "
         "Held out: no constant of the estimator was fitted on that configuration (the memory copies were "
         "fitted on a separate sweep of SFT steps and 10 GRPO rollouts, the matmul efficiency and decoding "
@@ -487,22 +641,25 @@ def table(rows: list[Row], device: DeviceProfile) -> str:
     return "\n".join(lines)
 
 
-def run(configs: tuple[Config, ...] = CONFIGS, readme: Path = README) -> list[Row]:
-    """Measure every configuration, compare with the estimate, and write the table into the README."""
+def run(configs: tuple[Config, ...] = CONFIGS, readme: Path | None = README) -> list[Row]:
+    """Measure every configuration, compare with the estimate, and write the table into the README (unless None)."""
     with tempfile.TemporaryDirectory(prefix="droidft-bench-estimation-") as tmp:
         tmp = Path(tmp)
         device = load_or_calibrate(
             tmp / "state", blas_threads=blas.worker_threads(1)
         )  # measured now, under the same load as the rows
-        models: dict[tuple[Shape, int | None], Path] = {}
+        models: dict[tuple[Shape, int | None, str], Path] = {}
         rows = []
         for config in configs:
-            key = (config.shape, config.quantized_bits)
+            key = (config.shape, config.quantized_bits, config.dtype)
             if key not in models:
                 models[key] = build_model(tmp / f"model-{len(models)}", config)
             path = models[key]
-            predicted = predict(config, path, device)
-            measured = measure_in_subprocess(config, path)
+            data = None
+            if config.chat_tokens is not None:
+                data = write_chat_records(tmp / f"chat-{len(rows)}.jsonl", path, config)
+            predicted = predict(config, path, device, data)
+            measured = measure_in_subprocess(config, path, data)
             row = Row(
                 config,
                 predicted.peak_memory_bytes,
@@ -517,19 +674,28 @@ def run(configs: tuple[Config, ...] = CONFIGS, readme: Path = README) -> list[Ro
                 flush=True,
             )
             rows.append(row)
-    write_section(SECTION_TITLE, table(rows, device), readme)
+    if readme is not None:
+        write_section(SECTION_TITLE, table(rows, device), readme)
     return rows
 
 
 def _main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--measure", help="(internal) measure one configuration given as JSON")
+    parser.add_argument(
+        "--quick", action="store_true", help="skip the 0.5B-1B rows (minutes each) and leave bench/README.md as it is"
+    )
     args = parser.parse_args()
     if args.measure:
         payload = json.loads(args.measure)
         config = payload["config"]
         config["shape"] = Shape(**config["shape"])
-        print(json.dumps(measure(Config(**config), Path(payload["model_path"]))))
+        if config["chat_tokens"] is not None:
+            config["chat_tokens"] = tuple(config["chat_tokens"])
+        data_path = Path(payload["data_path"]) if payload["data_path"] else None
+        print(json.dumps(measure(Config(**config), Path(payload["model_path"]), data_path)))
+    elif args.quick:
+        run(tuple(c for c in CONFIGS if not c.large), readme=None)
     else:
         run()
 

@@ -3,6 +3,7 @@ import json
 import mlx_lm
 
 from droidft_server.devtools.tiny_model import build_tiny_model
+from droidft_server.domain.estimation import read_model_facts
 from droidft_server.main import main
 
 FILES = ["config.json", "model.safetensors", "special_tokens_map.json", "tokenizer.json", "tokenizer_config.json"]
@@ -27,6 +28,16 @@ def test_sizes_are_honoured_and_the_model_is_small(tmp_path):
     assert len(model.layers) == 3
     assert len(tokenizer.vocab) == 400
     assert sum(f.stat().st_size for f in path.iterdir()) < 2_000_000
+
+
+def test_qwen2_layout_with_an_untied_head_loads_as_mlx_lm_builds_it(tmp_path):
+    qwen2 = dict(hidden_size=32, num_heads=2, model_type="qwen2", tie_word_embeddings=False)
+    path = build_tiny_model(tmp_path / "qwen2", **qwen2)
+    config = json.loads((path / "config.json").read_text())
+    assert config["model_type"] == "qwen2" and config["tie_word_embeddings"] is False
+    model, _ = mlx_lm.load(str(path))  # strict: every tensor must be one the qwen2 model has
+    assert "bias" in model.layers[0].self_attn.q_proj and "lm_head" in model
+    assert read_model_facts(path).tie_word_embeddings is False
 
 
 def test_loads_with_mlx_lm_and_generates(tiny_model):

@@ -3,7 +3,9 @@
 No model can be downloaded here, so tests and `make demo` train this one. It is a
 regular Hugging Face layout directory (config.json, model.safetensors, tokenizer
 files) that mlx_lm.load reads like any other model. Building it needs no MLX.
-`droidft-server tiny-model OUTPUT_DIR` builds one.
+`droidft-server tiny-model OUTPUT_DIR` builds one. The same builder makes random models
+of real families' shapes (Qwen2's biased q/k/v projections, untied output heads) for the
+estimator's bench.
 """
 
 from __future__ import annotations
@@ -171,6 +173,11 @@ class TinyModelShape:
     num_kv_heads: int = 2
     intermediate_size: int = 128
     vocab_size: int = 512
+    model_type: str = "llama"  # or "qwen2": the same blocks with biases on the q, k and v projections
+    tie_word_embeddings: bool = True  # False: a separate lm_head
+
+
+ARCHITECTURES = {"llama": "LlamaForCausalLM", "qwen2": "Qwen2ForCausalLM"}
 
 
 def _corpus() -> list[str]:
@@ -207,8 +214,8 @@ def _train_tokenizer(vocab_size: int) -> Tokenizer:
 
 def _model_config(shape: TinyModelShape, tokenizer: Tokenizer) -> dict:
     return {
-        "architectures": ["LlamaForCausalLM"],
-        "model_type": "llama",
+        "architectures": [ARCHITECTURES[shape.model_type]],
+        "model_type": shape.model_type,
         "hidden_size": shape.hidden_size,
         "num_hidden_layers": shape.num_layers,
         "num_attention_heads": shape.num_heads,
@@ -224,7 +231,7 @@ def _model_config(shape: TinyModelShape, tokenizer: Tokenizer) -> dict:
         "hidden_act": "silu",
         "attention_bias": False,
         "mlp_bias": False,
-        "tie_word_embeddings": True,
+        "tie_word_embeddings": shape.tie_word_embeddings,
         "torch_dtype": "float32",
         "bos_token_id": tokenizer.token_to_id(BOS_TOKEN),
         "eos_token_id": tokenizer.token_to_id(EOS_TOKEN),
@@ -237,15 +244,21 @@ def _weights(shape: TinyModelShape, seed: int) -> dict[str, np.ndarray]:
     head_dim = shape.hidden_size // shape.num_heads
     hidden, inter = shape.hidden_size, shape.intermediate_size
 
-    def normal(rows: int, cols: int) -> np.ndarray:
-        return (rng.standard_normal((rows, cols)) * 0.02).astype(np.float32)
+    def normal(*dims: int) -> np.ndarray:
+        return (rng.standard_normal(dims) * 0.02).astype(np.float32)
 
     weights = {"model.embed_tokens.weight": normal(shape.vocab_size, hidden)}
+    if not shape.tie_word_embeddings:
+        weights["lm_head.weight"] = normal(shape.vocab_size, hidden)
     for i in range(shape.num_layers):
         prefix = f"model.layers.{i}"
         weights[f"{prefix}.self_attn.q_proj.weight"] = normal(shape.num_heads * head_dim, hidden)
         weights[f"{prefix}.self_attn.k_proj.weight"] = normal(shape.num_kv_heads * head_dim, hidden)
         weights[f"{prefix}.self_attn.v_proj.weight"] = normal(shape.num_kv_heads * head_dim, hidden)
+        if shape.model_type == "qwen2":
+            weights[f"{prefix}.self_attn.q_proj.bias"] = normal(shape.num_heads * head_dim)
+            weights[f"{prefix}.self_attn.k_proj.bias"] = normal(shape.num_kv_heads * head_dim)
+            weights[f"{prefix}.self_attn.v_proj.bias"] = normal(shape.num_kv_heads * head_dim)
         weights[f"{prefix}.self_attn.o_proj.weight"] = normal(hidden, shape.num_heads * head_dim)
         weights[f"{prefix}.mlp.gate_proj.weight"] = normal(inter, hidden)
         weights[f"{prefix}.mlp.up_proj.weight"] = normal(inter, hidden)
@@ -270,9 +283,16 @@ def build_tiny_model(
     num_kv_heads: int = 2,
     intermediate_size: int = 128,
     vocab_size: int = 512,
+    model_type: str = "llama",
+    tie_word_embeddings: bool = True,
 ) -> Path:
-    """Write a random llama model directory; the same arguments give byte-identical files."""
-    shape = TinyModelShape(hidden_size, num_layers, num_heads, num_kv_heads, intermediate_size, vocab_size)
+    """Write a random model directory (llama unless model_type says qwen2); the same arguments give
+    byte-identical files."""
+    shape = TinyModelShape(
+        hidden_size, num_layers, num_heads, num_kv_heads, intermediate_size, vocab_size, model_type, tie_word_embeddings
+    )
+    if model_type not in ARCHITECTURES:
+        raise ValueError(f"model_type must be one of {sorted(ARCHITECTURES)}, not {model_type!r}")
     if hidden_size % num_heads or num_heads % num_kv_heads:
         raise ValueError(f"heads must divide hidden_size and kv heads must divide heads: {asdict(shape)}")
     output_dir = Path(output_dir)

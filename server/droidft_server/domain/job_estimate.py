@@ -6,13 +6,15 @@ from collections.abc import Callable
 from pathlib import Path
 
 from . import datasets
+from .datasets.trained_tokens import template_tokens
 from .errors import DroidftError, ErrorKind, Reason
 from .estimation import DeviceProfile, Estimate, ModelFactsError, TokenLengths, check_fit, estimate, read_model_facts
 from .spec import JobSettings
 
 
 def _token_lengths(settings: JobSettings) -> TokenLengths | None:
-    """Token lengths of the training records, or None (rows of max_seq_length) when the data is not there."""
+    """Token lengths of the training records as trained, or None (rows of max_seq_length) when the data
+    is not there."""
     report = datasets.validate_path(
         settings.train_data_path,
         method=settings.method,
@@ -20,10 +22,15 @@ def _token_lengths(settings: JobSettings) -> TokenLengths | None:
         max_seq_length=settings.max_seq_length,
         max_issues=1,
     )
-    stats = [f.token_statistics for f in report.files if f.split in ("", "train") and f.token_statistics]
-    if not stats or not report.files[0].record_count:
+    train = [f for f in report.files if f.split in ("", "train") and f.token_statistics and f.record_count]
+    if not train:
         return None
-    return TokenLengths(mean=stats[0].mean, p95=stats[0].p95, max=stats[0].max)
+    stats = train[0].token_statistics
+    lengths = TokenLengths(mean=stats.mean, p95=stats.p95, max=stats.max)
+    if settings.sft is None:
+        return lengths
+    extra = template_tokens(settings.model_path, Path(train[0].path), train[0].format, train[0].record_count)
+    return lengths.plus(extra.mean, extra.max)
 
 
 def estimate_job(settings: JobSettings, device: DeviceProfile) -> Estimate:

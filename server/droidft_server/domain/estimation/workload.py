@@ -21,8 +21,9 @@ KV_CACHE_STEP = 256  # mlx-lm grows key/value caches in blocks of 256 positions
 
 @dataclass(frozen=True)
 class TokenLengths:
-    """Token counts of the training records: whole examples (SFT), the longer of chosen and rejected
-    (preference methods), or prompts (GRPO family). The peak uses max, time uses mean."""
+    """Token counts of the training records: whole examples as trained (SFT: with the chat template's
+    tokens), the longer of chosen and rejected (preference methods), or prompts (GRPO family). The peak
+    uses max, time uses mean."""
 
     mean: float
     p95: int
@@ -35,6 +36,10 @@ class TokenLengths:
         ordered = sorted(counts)
         p95 = ordered[min(len(ordered) - 1, math.ceil(0.95 * len(ordered)) - 1)]
         return cls(mean=sum(ordered) / len(ordered), p95=p95, max=ordered[-1])
+
+    def plus(self, mean: float, most: int) -> TokenLengths:
+        """These lengths with tokens added to every record: `mean` on average, at most `most`."""
+        return TokenLengths(mean=self.mean + mean, p95=self.p95 + most, max=self.max + most)
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,145 @@
+"""Tokens an SFT record trains on beyond the text the validator counts (tokens.py).
+
+mlx-lm's SFT datasets tokenize more than a record's text: chat_messages and instruction_response
+records go through the model's chat template (role markers, turn separators, and the default
+system prompt some templates insert), text records get the tokenizer's special tokens and an
+end-of-sequence token. Batches are padded to a multiple of 32 tokens, so these few tokens per
+record can move the longest batch into the next multiple: on the tiny ChatML model a two-turn
+record gains 15 tokens, and records of 20-60 text tokens train in rows of 96, not 64.
+
+The template is rendered as transformers renders it for mlx-lm (a sandboxed jinja2 environment
+with the same extensions, filters and special-token variables), on an evenly spread sample of
+the records.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import ClassVar
+
+import jinja2
+from jinja2.ext import Extension, loopcontrols
+from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+from .formats import get_format
+from .reader import iter_records
+from .tokens import load_tokenizer
+
+SAMPLE_RECORDS = 1000  # records rendered per data set, evenly spread: the template costs a jinja render each
+CHAT_FORMATS = ("chat_messages", "instruction_response")  # rendered through the chat template by mlx-lm
+# (the other SFT format, text, is tokenized as it is)
+
+
+@dataclass(frozen=True)
+class TemplateTokens:
+    """Tokens a record trains on beyond its text, over the sampled records."""
+
+    mean: float
+    max: int
+
+
+NONE = TemplateTokens(mean=0.0, max=0)
+
+
+class _GenerationBlocks(Extension):
+    """transformers' {% generation %} ... {% endgeneration %} tag (it marks assistant tokens): renders its body."""
+
+    tags: ClassVar[set[str]] = {"generation"}
+
+    def parse(self, parser):
+        next(parser.stream)
+        return parser.parse_statements(("name:endgeneration",), drop_needle=True)
+
+
+def _raise_exception(message: str):
+    raise jinja2.exceptions.TemplateError(message)
+
+
+def _tojson(value, ensure_ascii=False, indent=None, separators=None, sort_keys=False) -> str:
+    return json.dumps(value, ensure_ascii=ensure_ascii, indent=indent, separators=separators, sort_keys=sort_keys)
+
+
+def _environment() -> ImmutableSandboxedEnvironment:
+    environment = ImmutableSandboxedEnvironment(
+        trim_blocks=True, lstrip_blocks=True, extensions=[_GenerationBlocks, loopcontrols]
+    )
+    environment.filters["tojson"] = _tojson
+    environment.globals["raise_exception"] = _raise_exception
+    environment.globals["strftime_now"] = lambda fmt: datetime.now().strftime(fmt)
+    return environment
+
+
+def _token_text(value) -> str | None:
+    if isinstance(value, dict):
+        value = value.get("content")
+    return value if isinstance(value, str) else None
+
+
+class ChatTemplate:
+    def __init__(self, source: str, special_tokens: dict[str, str]):
+        self._template = _environment().from_string(source)
+        self._special_tokens = special_tokens  # bos_token, eos_token, ...: variables the template may use
+
+    def render(self, messages: list[dict], tools: list | None = None) -> str:
+        variables = dict(messages=messages, tools=tools, add_generation_prompt=False)
+        return self._template.render(**variables, **self._special_tokens)
+
+
+def read_chat_template(model_path: str | Path) -> ChatTemplate | None:
+    """The model's chat template (chat_template.jinja, or tokenizer_config.json's), as transformers finds it."""
+    model_path = Path(model_path)
+    config_path = model_path / "tokenizer_config.json"
+    config = json.loads(config_path.read_text(encoding="utf-8")) if config_path.is_file() else {}
+    special = {name: text for name, value in config.items() if name.endswith("_token") and (text := _token_text(value))}
+    jinja_file = model_path / "chat_template.jinja"
+    if jinja_file.is_file():
+        return ChatTemplate(jinja_file.read_text(encoding="utf-8"), special)
+    source = config.get("chat_template")
+    if isinstance(source, list):  # named templates: mlx-lm applies the default one
+        source = next((t.get("template") for t in source if t.get("name") == "default"), None)
+    return ChatTemplate(source, special) if isinstance(source, str) else None
+
+
+def _sample(path: Path, format_name: str, record_count: int) -> Iterator[tuple[str, dict]]:
+    """(text the validator counts, example the trainer takes) of every n-th record."""
+    fmt = get_format(format_name)
+    stride = max(1, -(-record_count // SAMPLE_RECORDS))
+    for index, (_, record) in enumerate(iter_records(path, fmt.record_type)):
+        if index % stride == 0:
+            yield fmt.training_text(record), fmt.to_example(record)
+
+
+def _example_messages(example: dict) -> list[dict]:
+    if "messages" in example:
+        return example["messages"]
+    # mlx-lm's CompletionsDataset: the prompt as the user's turn, the completion as the assistant's.
+    return [{"role": "user", "content": example["prompt"]}, {"role": "assistant", "content": example["completion"]}]
+
+
+def template_tokens(model_path: str | Path, path: Path, format_name: str, record_count: int) -> TemplateTokens:
+    """Tokens mlx-lm's SFT dataset for `format_name` adds to a record's text, measured on a sample of `path`;
+    none when the model has no chat template or it does not render these records (mlx-lm cannot train them)."""
+    tokenizer = load_tokenizer(model_path)
+    texts, trained = [], []
+    try:
+        template = read_chat_template(model_path) if format_name in CHAT_FORMATS else None
+        if format_name in CHAT_FORMATS and template is None:
+            return NONE
+        for text, example in _sample(path, format_name, record_count):
+            texts.append(text)
+            messages = _example_messages(example) if template else None
+            trained.append(template.render(messages, example.get("tools")) if template else example["text"])
+    except jinja2.TemplateError:
+        return NONE
+    if not texts:
+        return NONE
+    counted = tokenizer.encode_batch_fast(texts, add_special_tokens=False)
+    # Templated text is tokenized as it is; plain text with the tokenizer's special tokens, then mlx-lm appends EOS.
+    tokenized = tokenizer.encode_batch_fast(trained, add_special_tokens=template is None)
+    end_of_sequence = 0 if template else 1
+    extra = [max(0, len(t.ids) + end_of_sequence - len(c.ids)) for c, t in zip(counted, tokenized)]
+    return TemplateTokens(mean=sum(extra) / len(extra), max=max(extra))
