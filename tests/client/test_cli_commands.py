@@ -391,3 +391,14 @@ def test_jobs_pause_and_resume(droidft, fake):
         "Job job-1: queued, going on after iteration 2\n",
     )
     assert fake.service.requests_of("ResumeTrainingJob")[0].from_iteration == 2
+
+
+def test_train_from_another_jobs_checkpoint(droidft, fake):
+    args = ("train", "--model", "/m", "--data", "/d", "--method", "sft")
+    assert droidft(*args, "--from-checkpoint", "job-1:40")[0] == 0
+    assert droidft(*args, "--from-checkpoint", "job-2")[0] == 0
+    first, second = (r.spec.from_checkpoint for r in fake.service.requests_of("CreateTrainingJob"))
+    assert (first.job_id, first.iteration, second.job_id, second.iteration) == ("job-1", 40, "job-2", 0)
+    with pytest.raises(SystemExit) as refused:  # argparse refuses the flag, with its usage
+        droidft(*args, "--from-checkpoint", "job-1:last")
+    assert refused.value.code == 2

@@ -2,12 +2,23 @@
 reports the same per-iteration losses and saves the same final adapter, bit for bit, as the same run
 left alone (worker processes, kill -9 and the server's part are in tests/service/test_durability.py)."""
 
+import shutil
+
 import mlx.core as mx
 import pytest
 from execution_helpers import CHATS, sft_spec, train_in_process, write_jsonl
 
 from droidft.v1 import methods_pb2
-from droidft_server.domain.checkpoints import checkpoint_dir, read_manifest
+from droidft_server.domain.checkpoints import (
+    CHECKPOINT_DIR,
+    MANIFEST_FILE,
+    TEMPORARY_PREFIX,
+    NotResumable,
+    checkpoint_dir,
+    read_manifest,
+    resumable_checkpoints,
+)
+from droidft_server.worker.training_state import read_checkpoint
 
 FULL = methods_pb2.FINE_TUNE_TYPE_FULL
 
@@ -115,3 +126,26 @@ def test_dpo_resumes_exactly(tiny_model, tmp_path):
     spec.ClearField("sft")
     spec.dpo.beta = 0.1
     assert_resumed_equals_whole(spec, tmp_path, at=3)
+
+
+def test_a_checkpoint_cut_short_is_never_taken(tiny_model, tmp_path):
+    """A worker killed while writing leaves a temporary directory, or (a disk that lost writes) files that do not
+    match the manifest: neither is listed as resumable, and reading one refuses instead of resuming wrongly."""
+    data = write_jsonl(tmp_path / "train.jsonl", CHATS)
+    out = tmp_path / "out"
+    train_in_process(sft_spec(tiny_model, data, iterations=6, checkpoint_every=2), out)
+    assert [c.iteration for c in resumable_checkpoints(out)] == [2, 4, 6]
+
+    shutil.copytree(checkpoint_dir(out, 6), out / CHECKPOINT_DIR / f"{TEMPORARY_PREFIX}0000008-999")
+    (out / CHECKPOINT_DIR / f"{TEMPORARY_PREFIX}0000008-999" / MANIFEST_FILE).unlink()  # killed before the manifest
+    with open(checkpoint_dir(out, 6) / "optimizer.safetensors", "r+b") as optimizer:
+        optimizer.truncate(100)  # a short file
+    with open(checkpoint_dir(out, 4) / "adapters.safetensors", "r+b") as adapter:
+        adapter.seek(-1, 2)
+        adapter.write(b"\x00")  # the same size, other bytes
+
+    assert [c.iteration for c in resumable_checkpoints(out)] == [2, 4]  # the listing checks sizes only
+    for iteration, why in ((6, "not the size"), (4, "SHA-256")):
+        with pytest.raises(NotResumable, match=why):
+            read_checkpoint(checkpoint_dir(out, iteration))  # resuming checks every byte
+    assert read_checkpoint(checkpoint_dir(out, 2)).iteration == 2

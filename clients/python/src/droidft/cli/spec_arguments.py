@@ -31,7 +31,20 @@ def add_spec_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--iters", type=int, metavar="N", help="optimizer steps")
     parser.add_argument("--batch-size", type=int, metavar="N")
     parser.add_argument("--learning-rate", type=float, metavar="X")
+    parser.add_argument(
+        "--from-checkpoint",
+        type=checkpoint_argument,
+        metavar="JOB[:ITERATION]",
+        help="start from the weights of another job: its final adapter, or its checkpoint of ITERATION",
+    )
     parser.add_argument("--spec", type=Path, metavar="FILE", help="TrainingJobSpec as proto JSON; flags override it")
+
+
+def checkpoint_argument(value: str) -> job_pb2.FromCheckpoint:
+    job_id, _, iteration = value.partition(":")
+    if not job_id or (iteration and not iteration.isdigit()):
+        raise argparse.ArgumentTypeError(f"{value!r} is not JOB or JOB:ITERATION")
+    return job_pb2.FromCheckpoint(job_id=job_id, iteration=int(iteration or 0))
 
 
 def build_spec(args: argparse.Namespace) -> job_pb2.TrainingJobSpec:
@@ -41,6 +54,8 @@ def build_spec(args: argparse.Namespace) -> job_pb2.TrainingJobSpec:
         value = getattr(args, flag)
         if value is not None:
             setattr(spec, field, value)
+    if args.from_checkpoint is not None:
+        spec.from_checkpoint.CopyFrom(args.from_checkpoint)
     if args.method:
         with_method(spec, args.method)
     missing = [flag for flag, field in REQUIRED_FIELDS.items() if not getattr(spec, field)]
