@@ -103,21 +103,23 @@ def test_jobs_delete_says_what_it_freed(droidft, fake):
 def test_jobs_checkpoints_lists_saved_adapters(droidft, fake):
     fake.service.jobs = [make_job("job-1")]
     fake.service.checkpoints = [
-        job_pb2.Checkpoint(iteration=2, path="/out/0000002_adapters.safetensors", size_bytes=2048),
+        job_pb2.Checkpoint(iteration=2, path="/out/0000002/adapters.safetensors", size_bytes=2048, resumable=True),
         job_pb2.Checkpoint(iteration=4, path="/out/adapters.safetensors", size_bytes=2048, final=True),
     ]
     code, out, _ = droidft("jobs", "checkpoints", "job-1")
     assert code == 0
     assert out.splitlines() == [
-        "ITERATION  SIZE     FINAL  PATH",
-        "2          2.0 KiB         /out/0000002_adapters.safetensors",
-        "4          2.0 KiB  yes    /out/adapters.safetensors",
+        "ITERATION  SIZE     FINAL  RESUMABLE  PATH",
+        "2          2.0 KiB         yes        /out/0000002/adapters.safetensors",
+        "4          2.0 KiB  yes               /out/adapters.safetensors",
     ]
     fake.service.checkpoints[0].removed, fake.service.checkpoints[0].size_bytes = True, 0
     assert droidft("jobs", "checkpoints", "job-1")[1].splitlines()[1].split()[:2] == ["2", "removed"]
 
 
-@pytest.mark.parametrize("final_state, exit_code", [(SUCCEEDED, 0), (FAILED, 1), (CANCELLED, 2)])
+@pytest.mark.parametrize(
+    "final_state, exit_code", [(SUCCEEDED, 0), (FAILED, 1), (CANCELLED, 2), (job_pb2.JOB_STATE_PAUSED, 3)]
+)
 def test_watch_prints_one_line_per_event_and_exits_with_the_outcome(droidft, fake, final_state, exit_code):
     fake.service.connections = [Connection(job_events(final_state))]
     code, out, _ = droidft("watch", "job-1")

@@ -180,6 +180,24 @@ describe("droidft TypeScript client against a real server", () => {
     assert.ok((await job.delete()) > 0n);
   });
 
+  test("pauses a running job, which then resumes under the same id and succeeds", async () => {
+    const job = await client.startTrainingJob({ ...spec, iterations: 8, reportEvery: 1 });
+    let pausing: Promise<unknown> | undefined;
+    const events = await collect(job.progress(), (event) => {
+      if (event.event.case === "trainReport" && !pausing) pausing = job.pause();
+    });
+    await pausing;
+    assert.equal(finalState(events), JobState.PAUSED);
+    const paused = await job.get();
+    assert.ok(paused.resumeIteration > 0);
+    assert.ok((await job.checkpoints()).some((checkpoint) => checkpoint.resumable));
+    const refused = await rejection(job.pause());
+    assert.equal(refused.reason, "JOB_STATE_CONFLICT");
+    const resumed = await job.resume();
+    assert.equal(resumed.jobId, job.id);
+    assert.equal((await job.wait()).state, JobState.SUCCEEDED);
+  });
+
   test("cancels a job, whose progress then ends with CANCELLED", async () => {
     const job = await client.createTrainingJob({ ...spec, iterations: 100_000 });
     const cancelled = await client.cancelTrainingJob(job.jobId);

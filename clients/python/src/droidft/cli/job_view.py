@@ -11,7 +11,12 @@ from droidft.v1 import job_pb2
 JOB_TABLE_HEADERS = ("ID", "STATE", "METHOD", "MODEL", "PROGRESS", "AGE")
 
 # The outcome of `droidft watch` (and `train --watch`) as a process exit code.
-EXIT_CODE_OF_STATE = {job_pb2.JOB_STATE_SUCCEEDED: 0, job_pb2.JOB_STATE_FAILED: 1, job_pb2.JOB_STATE_CANCELLED: 2}
+EXIT_CODE_OF_STATE = {
+    job_pb2.JOB_STATE_SUCCEEDED: 0,
+    job_pb2.JOB_STATE_FAILED: 1,
+    job_pb2.JOB_STATE_CANCELLED: 2,
+    job_pb2.JOB_STATE_PAUSED: 3,
+}
 
 
 def progress_text(metrics: job_pb2.JobMetrics) -> str:
@@ -93,7 +98,13 @@ def checkpoints_table(checkpoints: list[job_pb2.Checkpoint]) -> str:
     if not checkpoints:
         return "No checkpoints yet."
     rows = (
-        (c.iteration, "removed" if c.removed else format_bytes(c.size_bytes), "yes" if c.final else "", c.path)
+        (
+            c.iteration,
+            "removed" if c.removed else format_bytes(c.size_bytes),
+            "yes" if c.final else "",
+            "yes" if c.resumable else "",
+            c.path,
+        )
         for c in checkpoints
     )
-    return format_table(("ITERATION", "SIZE", "FINAL", "PATH"), rows)
+    return format_table(("ITERATION", "SIZE", "FINAL", "RESUMABLE", "PATH"), rows)

@@ -18,7 +18,8 @@ def register(subparsers) -> None:
     parser = subparsers.add_parser(
         "watch",
         help="follow a job's progress until it ends",
-        description="Follow a job's progress until it ends. Exit code: 0 succeeded, 1 failed, 2 cancelled.",
+        description="Follow a job's progress until it ends. Exit code: 0 succeeded, 1 failed, 2 cancelled, 3 paused "
+        "(`droidft jobs resume JOB` goes on; watch it again).",
     )
     parser.add_argument("job_id", metavar="JOB")
     parser.add_argument("--after", type=int, default=0, metavar="N", help="only events after sequence number N")
