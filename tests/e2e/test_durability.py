@@ -1,5 +1,6 @@
-"""Jobs survive: paused and resumed, or resumed after their worker was killed (-9), a job trains exactly as the
-same job left alone: the same loss at every iteration and the same final adapter, bit for bit."""
+"""Jobs survive: paused and resumed, or resumed after their worker was killed (-9), an SFT, GRPO or DPO job
+trains exactly as the same job left alone: the same loss at every iteration and the same final adapter, bit
+for bit (a kill -9 of the server: tests/hygiene/test_crash_loop.py)."""
 
 import json
 import multiprocessing
@@ -28,10 +29,46 @@ def client(tmp_path_factory, calibration_dir, roots):
     server.stop(grace=0)
 
 
-def spec(tiny_model, sft_data, **overrides):
+RECORDS = {
+    "sft": [
+        {"messages": [{"role": "user", "content": f"What is {a} + {b}?"}, {"role": "assistant", "content": f"{a + b}"}]}
+        for a in range(1, 7)
+        for b in range(1, 4)
+    ],
+    "grpo": [{"prompt": f"{a} + {b} =", "answer": str(a + b)} for a in range(3) for b in range(3)],
+    "dpo": [{"prompt": f"{a} {b}", "chosen": str(b), "rejected": str(a)} for a in range(3) for b in range(3) if a != b],
+}
+# Each method's settings: GRPO with two updates per rollout, so a checkpoint falls between rollouts that matter.
+METHODS = {
+    "sft": {"sft": {}},
+    "grpo": {
+        "grpo": {
+            "rollout": {
+                "groupSize": 4,
+                "maxCompletionLength": 4,
+                "numIterations": 2,
+                "rewards": [{"name": "exact_answer", "weight": 1.0}],
+            }
+        }
+    },
+    "dpo": {"dpo": {"beta": 0.1}},
+}
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory) -> dict:
+    root = tmp_path_factory.mktemp("data")
+    paths = {}
+    for method, records in RECORDS.items():
+        paths[method] = root / f"{method}.jsonl"
+        paths[method].write_text("".join(json.dumps(record) + "\n" for record in records))
+    return paths
+
+
+def spec(tiny_model, data, method="sft", **overrides):
     return {
         "modelPath": str(tiny_model),
-        "trainDataPath": str(sft_data),
+        "trainDataPath": str(data[method]),
         "iterations": ITERATIONS,
         "batchSize": 2,
         "learningRate": 1e-4,
@@ -39,7 +76,7 @@ def spec(tiny_model, sft_data, **overrides):
         "reportEvery": 1,
         "seed": 7,
         "adapter": {"dropout": 0.1},  # dropout draws from MLX's generator: resume must restore it
-        "sft": {},
+        **METHODS[method],
         **overrides,
     }
 
@@ -55,27 +92,24 @@ def adapter_bytes(job: job_pb2.TrainingJob) -> bytes:
 
 
 @pytest.fixture(scope="module")
-def sft_data(tmp_path_factory):
-    path = tmp_path_factory.mktemp("data") / "train.jsonl"
-    chats = [
-        {"messages": [{"role": "user", "content": f"What is {a} + {b}?"}, {"role": "assistant", "content": f"{a + b}"}]}
-        for a in range(1, 7)
-        for b in range(1, 4)
-    ]
-    path.write_text("".join(json.dumps(chat) + "\n" for chat in chats))
-    return path
+def uninterrupted(client, tiny_model, data):
+    """The losses and final adapter of each method's job left alone, trained once per module."""
+    done = {}
+
+    def of(method: str):
+        if method not in done:
+            job = client.start_training_job(spec(tiny_model, data, method))
+            final = job.wait(timeout=240)
+            assert final.state == job_pb2.JOB_STATE_SUCCEEDED
+            done[method] = (losses(job.progress()), adapter_bytes(final))
+        return done[method]
+
+    return of
 
 
-@pytest.fixture(scope="module")
-def uninterrupted(client, tiny_model, sft_data):
-    job = client.start_training_job(spec(tiny_model, sft_data))
-    final = job.wait(timeout=240)
-    assert final.state == job_pb2.JOB_STATE_SUCCEEDED
-    return losses(job.progress()), adapter_bytes(final)
-
-
-def test_a_paused_job_resumes_exactly_where_it_stopped(client, tiny_model, sft_data, uninterrupted):
-    job = client.start_training_job(spec(tiny_model, sft_data))
+@pytest.mark.parametrize("method", sorted(METHODS))
+def test_a_paused_job_resumes_exactly_where_it_stopped(client, tiny_model, data, uninterrupted, method):
+    job = client.start_training_job(spec(tiny_model, data, method))
     events = []
     for event in job.progress():
         events.append(event)
@@ -95,13 +129,12 @@ def test_a_paused_job_resumes_exactly_where_it_stopped(client, tiny_model, sft_d
     assert final.state == job_pb2.JOB_STATE_SUCCEEDED
     events += list(job.progress(after_sequence=events[-1].sequence))
     assert [e.sequence for e in events] == list(range(1, final.last_sequence + 1))  # no gap, no repeat
-    assert (losses(events), adapter_bytes(final)) == uninterrupted
+    assert (losses(events), adapter_bytes(final)) == uninterrupted(method)
 
 
-def test_a_killed_worker_fails_the_job_with_its_last_lines_and_the_job_resumes(
-    client, tiny_model, sft_data, uninterrupted
-):
-    job = client.start_training_job(spec(tiny_model, sft_data, checkpointEvery=2))
+@pytest.mark.parametrize("method", sorted(METHODS))
+def test_a_killed_worker_fails_the_job_and_the_job_resumes(client, tiny_model, data, uninterrupted, method):
+    job = client.start_training_job(spec(tiny_model, data, method, checkpointEvery=2))
     events = []
     for event in job.progress():
         events.append(event)
@@ -116,22 +149,20 @@ def test_a_killed_worker_fails_the_job_with_its_last_lines_and_the_job_resumes(
     final = job.wait(timeout=240)
     assert final.state == job_pb2.JOB_STATE_SUCCEEDED
     events += list(job.progress(after_sequence=events[-1].sequence))
-    assert (losses(events), adapter_bytes(final)) == uninterrupted
+    assert (losses(events), adapter_bytes(final)) == uninterrupted(method)
 
 
-def test_resume_needs_a_resumable_checkpoint_and_a_finished_job_is_continued_from_its_weights(
-    client, tiny_model, sft_data
-):
-    done = client.start_training_job(spec(tiny_model, sft_data, iterations=2))
+def test_resume_needs_a_resumable_checkpoint_and_a_finished_job_is_continued_from_its_weights(client, tiny_model, data):
+    done = client.start_training_job(spec(tiny_model, data, iterations=2))
     assert done.wait(timeout=240).state == job_pb2.JOB_STATE_SUCCEEDED
     with pytest.raises(FailedPreconditionError) as refused:
         done.resume()
     assert refused.value.reason == "JOB_STATE_CONFLICT"
 
-    follow_on = client.start_training_job(spec(tiny_model, sft_data, iterations=2, fromCheckpoint={"jobId": done.id}))
+    follow_on = client.start_training_job(spec(tiny_model, data, iterations=2, fromCheckpoint={"jobId": done.id}))
     assert follow_on.wait(timeout=240).state == job_pb2.JOB_STATE_SUCCEEDED
     with pytest.raises(FailedPreconditionError) as unusable:
         client.create_training_job(
-            spec(tiny_model, sft_data, adapter={"rank": 4}, fromCheckpoint={"jobId": done.id, "iteration": 1})
+            spec(tiny_model, data, adapter={"rank": 4}, fromCheckpoint={"jobId": done.id, "iteration": 1})
         )
     assert unusable.value.reason == "CHECKPOINT_UNUSABLE"

@@ -30,8 +30,9 @@ from .reader import iter_records
 from .tokens import load_tokenizer
 
 SAMPLE_RECORDS = 1000  # records rendered per data set, evenly spread: the template costs a jinja render each
-CHAT_FORMATS = ("chat_messages", "instruction_response")  # rendered through the chat template by mlx-lm
-# (the other SFT format, text, is tokenized as it is)
+# The SFT format tokenized as it is; every other SFT format's examples are conversations ({"messages"}) that
+# the trainer renders through the chat template.
+PLAIN_TEXT_FORMAT = "text"
 
 
 @dataclass(frozen=True)
@@ -113,26 +114,19 @@ def _sample(path: Path, format_name: str, record_count: int) -> Iterator[tuple[s
             yield fmt.training_text(record), fmt.to_example(record)
 
 
-def _example_messages(example: dict) -> list[dict]:
-    if "messages" in example:
-        return example["messages"]
-    # mlx-lm's CompletionsDataset: the prompt as the user's turn, the completion as the assistant's.
-    return [{"role": "user", "content": example["prompt"]}, {"role": "assistant", "content": example["completion"]}]
-
-
 def template_tokens(model_path: str | Path, path: Path, format_name: str, record_count: int) -> TemplateTokens:
     """Tokens mlx-lm's SFT dataset for `format_name` adds to a record's text, measured on a sample of `path`;
     none when the model has no chat template or it does not render these records (mlx-lm cannot train them)."""
     tokenizer = load_tokenizer(model_path)
     texts, trained = [], []
     try:
-        template = read_chat_template(model_path) if format_name in CHAT_FORMATS else None
-        if format_name in CHAT_FORMATS and template is None:
+        templated = format_name != PLAIN_TEXT_FORMAT
+        template = read_chat_template(model_path) if templated else None
+        if templated and template is None:
             return NONE
         for text, example in _sample(path, format_name, record_count):
             texts.append(text)
-            messages = _example_messages(example) if template else None
-            trained.append(template.render(messages, example.get("tools")) if template else example["text"])
+            trained.append(template.render(example["messages"], example.get("tools")) if template else example["text"])
     except jinja2.TemplateError:
         return NONE
     if not texts:
