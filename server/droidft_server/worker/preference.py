@@ -11,8 +11,11 @@ loss argument and their callback:
   or early stop (the adapter is then saved here: their loop's final save is skipped).
 - Their trainers read mx.device_info()["max_recommended_working_set_size"], which the CPU
   backend does not report: the key is supplied (0, no wired limit) while they run.
-Their validation runs before the update of iterations 1, k*eval_every and the last one, so
-an EvalReport's iteration is the number of updates done before it (0: before training).
+- Validation runs on droidft's schedule, through their evaluators: before training and after every
+  eval_every iterations and the last one (their loop would validate before updates, never after
+  the last, and count a resumed run's iterations from 1). A resumed run starts their loop afresh
+  for the iterations left, with the optimizer state and numpy's generator (their batch order) of
+  its checkpoint.
 """
 
 from __future__ import annotations
@@ -235,18 +238,22 @@ def _train_dpo(model, ref_model, optimizer, train_set, args, callback):
     )
 
 
+def _pair_evaluation(valid_set, args) -> dict:
+    """The arguments mlx-lm-lora's DPO and CPO evaluators share, from the run's."""
+    return {
+        "dataset": valid_set,
+        "batch_size": args.batch_size,
+        "num_batches": args.val_batches,
+        "beta": args.beta,
+        "delta": args.delta,
+        "max_seq_length": args.max_seq_length,
+        "loss_type": args.loss_type,
+    }
+
+
 def _evaluate_dpo(model, ref_model, valid_set, args):
     return dpo_trainer.evaluate_dpo(
-        model=model,
-        ref_model=ref_model,
-        dataset=valid_set,
-        batch_size=args.batch_size,
-        num_batches=args.val_batches,
-        beta=args.beta,
-        delta=args.delta,
-        max_seq_length=args.max_seq_length,
-        loss_type=args.loss_type,
-        loss_fn=dpo_pair_loss,
+        model=model, ref_model=ref_model, loss_fn=dpo_pair_loss, **_pair_evaluation(valid_set, args)
     )
 
 
@@ -260,17 +267,7 @@ def _train_cpo(model, ref_model, optimizer, train_set, args, callback):
 
 def _evaluate_cpo(model, ref_model, valid_set, args):
     with compile_disabled():
-        return cpo_trainer.evaluate_cpo(
-            model=model,
-            dataset=valid_set,
-            batch_size=args.batch_size,
-            num_batches=args.val_batches,
-            beta=args.beta,
-            delta=args.delta,
-            max_seq_length=args.max_seq_length,
-            loss_type=args.loss_type,
-            loss_fn=cpo_pair_loss,
-        )
+        return cpo_trainer.evaluate_cpo(model=model, loss_fn=cpo_pair_loss, **_pair_evaluation(valid_set, args))
 
 
 def _train_orpo(model, ref_model, optimizer, train_set, args, callback):
