@@ -130,6 +130,8 @@ def test_a_paused_job_resumes_exactly_where_it_stopped(client, tiny_model, data,
     events += list(job.progress(after_sequence=events[-1].sequence))
     assert [e.sequence for e in events] == list(range(1, final.last_sequence + 1))  # no gap, no repeat
     assert (losses(events), adapter_bytes(final)) == uninterrupted(method)
+    # Followed from the start, the log runs on past the pause to the end.
+    assert [e.sequence for e in job.progress()] == list(range(1, final.last_sequence + 1))
 
 
 @pytest.mark.parametrize("method", sorted(METHODS))

@@ -56,18 +56,19 @@ export async function* resumableProgress(args: ResumableProgressArgs): AsyncGene
   for (;;) {
     let cause: unknown = new ConnectError("progress stream ended before the job's terminal event", Code.Unavailable);
     try {
+      // The server ends the stream after the job's last event: a resumed job's log goes on past the pause,
+      // failure or cancel it was resumed from, so a terminal event ends the stream only when the server does.
+      let atRest = false;
       for await (const event of args.open(lastSequence)) {
         if (event.sequence <= lastSequence) {
           continue;
         }
         lastSequence = event.sequence;
         attempt = 0;
+        atRest = isTerminal(event);
         yield event;
-        if (isTerminal(event)) {
-          return;
-        }
       }
-      if (await endedBefore(lastSequence, args.fetchJob)) {
+      if (atRest || (await endedBefore(lastSequence, args.fetchJob))) {
         return;
       }
     } catch (error) {

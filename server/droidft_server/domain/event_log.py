@@ -155,7 +155,8 @@ class EventLog:
     # -- watching (coroutines on the server's event loop) --------------------------------------
 
     async def follow(self, job_id: str, after_sequence: int) -> AsyncIterator[progress_pb2.TrainingProgress]:
-        """The job's events after `after_sequence`, stored then live, ending after its terminal event."""
+        """The job's events after `after_sequence`, stored then live, ending after its terminal event (the last
+        one: a resumed job's log goes on past the pause, failure or cancel it was resumed from)."""
         after = after_sequence
         while True:
             self._raise_if_held(job_id)
@@ -164,12 +165,20 @@ class EventLog:
                 batch = await asyncio.to_thread(self._store.events_after, job_id, after, STORE_BATCH)
             for event in batch:
                 yield event
-                if is_terminal_event(event):
-                    return
+            if batch and is_terminal_event(batch[-1]) and not await self._resumed_since(job_id, batch[-1]):
+                return
             if batch:
                 after = batch[-1].sequence
                 continue
             await self._changed(job_id, after)
+
+    async def _resumed_since(self, job_id: str, event: progress_pb2.TrainingProgress) -> bool:
+        """A job at rest can be resumed, and its log then goes on: a change to a resting state ends a stream only
+        when nothing came after it."""
+        with self._lock:
+            if self._last.get(job_id, 0) > event.sequence:
+                return True
+        return bool(await asyncio.to_thread(self._store.events_after, job_id, event.sequence, 1))
 
     def _raise_if_held(self, job_id: str) -> None:
         with self._lock:

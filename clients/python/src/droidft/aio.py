@@ -196,10 +196,10 @@ class AsyncClient:
         )
         try:
             async for event in call:
+                # The server ends the stream after the job's last event: a resumed job's log goes on past the
+                # pause, failure or cancel it was resumed from.
                 if cursor.accept(event):
                     yield event
-                if cursor.finished:
-                    return
         except grpc.RpcError as exc:
             raise from_rpc_error(exc) from exc
         finally:

@@ -39,7 +39,8 @@ class RetryPolicy:
 
 
 def is_terminal_event(event: progress_pb2.TrainingProgress) -> bool:
-    """True for the job's last event: a change to SUCCEEDED, FAILED or CANCELLED."""
+    """True for a change to a state at rest (SUCCEEDED, FAILED, CANCELLED, PAUSED): the job's last event, unless
+    the job was resumed after it."""
     return event.WhichOneof("event") == "state_change" and is_terminal(event.state_change.state)
 
 
