@@ -145,7 +145,8 @@ def test_a_killed_worker_fails_the_job_and_the_job_resumes(client, tiny_model, d
             os.kill(worker.pid, signal.SIGKILL)
     failed = job.get()
     assert failed.state == job_pb2.JOB_STATE_FAILED and failed.error.reason == "WORKER_CRASHED"
-    assert "killed by SIGKILL" in failed.error.message  # with the last lines of its log, when it printed any
+    assert "killed by SIGKILL" in failed.error.message
+    assert "its last lines" in failed.error.message and "checkpoint_saved" in failed.error.message
 
     assert job.resume().resume_iteration >= 4
     final = job.wait(timeout=240)

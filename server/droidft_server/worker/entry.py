@@ -22,6 +22,8 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
+from google.protobuf import text_format
+
 from droidft.v1 import job_pb2, progress_pb2
 
 from ..domain import events
@@ -69,7 +71,10 @@ def _quiet_mlx_lm() -> None:
 
 
 def _send_event(send: Any, event: progress_pb2.TrainingProgress) -> None:
-    send(Event(events.stamped(event).SerializeToString()))
+    stamped = events.stamped(event)
+    # Also one line in the worker's log: the last lines of a worker that dies tell how far it got.
+    print(text_format.MessageToString(stamped, as_one_line=True))
+    send(Event(stamped.SerializeToString()))
 
 
 def run_job(job: WorkerJob, send: Callable[[Any], None], should_stop: Callable[[], bool]) -> Finished:
