@@ -61,7 +61,7 @@ def test_a_job_survives_five_kill_9s_and_a_sigterm_of_its_server(tmp_path, tiny_
     assert all(len(seen) == 1 for seen in losses.values()), {i: s for i, s in losses.items() if len(s) > 1}
     messages = [e.state_change.message for e in events if e.HasField("state_change")]
     assert sum("the server stopped while the job was running" in m for m in messages) == KILLS
-    sigterm = "the server stopped; the job goes on from its checkpoint"
+    sigterm = "the server stopped; at its next start it goes on from its checkpoint"
     assert any(m.startswith(sigterm) for m in messages), messages
     with sqlite3.connect(state / "droidft.sqlite3") as database:
         assert database.execute("PRAGMA integrity_check").fetchone() == ("ok",)

@@ -159,28 +159,30 @@ class JobManager:
                 self._active[job.job_id] = job
                 if job.state == states.QUEUED:
                     self._queue.append(job.job_id)
-                    continue
-                resume_at = self._last_resumable_checkpoint(job)
-                was = "pausing" if job.state == states.PAUSING else "running"
-                if job.state == states.PAUSING or self._resume_on_restart:
-                    job.resume_iteration = resume_at or 0
-                    since = f"its checkpoint of iteration {resume_at}" if resume_at else "the beginning"
-                    if job.state == states.PAUSING:
-                        self._transition(job, states.PAUSED, f"the server stopped while the job was {was}; "
-                                         f"it resumes from {since}")  # fmt: skip
-                    else:
-                        self._transition(job, states.QUEUED, f"the server stopped while the job was {was}; "
-                                         f"it goes on from {since}")  # fmt: skip
-                        self._queue.append(job.job_id)
-                    continue
-                message = "the server stopped while the job was running"
-                checkpoint = self._last_checkpoint(job.job_id)
-                if checkpoint is not None:  # what it had trained is kept: listed as its adapter
-                    job.adapter_path = checkpoint.path
-                    message += f"; its checkpoint of iteration {checkpoint.iteration} is kept"
-                error = job_error(Reason.SERVER_RESTARTED, message)
-                self._transition(job, states.FAILED, error.message, error)
+                elif job.state == states.PAUSING or self._resume_on_restart:
+                    self._go_on_after_restart(job)
+                else:
+                    self._fail_after_restart(job)
             self._schedule()
+
+    def _go_on_after_restart(self, job: job_pb2.TrainingJob) -> None:
+        """A job the server's death interrupted goes on from its last resumable checkpoint: queued again, or
+        paused when a pause had been asked for."""
+        job.resume_iteration = self._last_resumable_checkpoint(job) or 0
+        was, state = ("pausing", states.PAUSED) if job.state == states.PAUSING else ("running", states.QUEUED)
+        self._transition(job, state, f"the server stopped while the job was {was}; {_goes_on(job)}")
+        if state == states.QUEUED:
+            self._queue.append(job.job_id)
+
+    def _fail_after_restart(self, job: job_pb2.TrainingJob) -> None:
+        """--on-restart fail: the interrupted job ends FAILED, its last checkpoint listed as its adapter."""
+        message = "the server stopped while the job was running"
+        checkpoint = self._last_checkpoint(job.job_id)
+        if checkpoint is not None:  # what it had trained is kept: listed as its adapter
+            job.adapter_path = checkpoint.path
+            message += f"; its checkpoint of iteration {checkpoint.iteration} is kept"
+        error = job_error(Reason.SERVER_RESTARTED, message)
+        self._transition(job, states.FAILED, error.message, error)
 
     def shutdown(self) -> None:
         """Stop accepting work, stop running jobs (each writes a full-state checkpoint and goes back to the queue,
@@ -388,8 +390,7 @@ class JobManager:
             job.resume_iteration = resume_at
             job.ClearField("error")
             job.ClearField("end_time")
-            since = f"its checkpoint of iteration {resume_at}" if resume_at else "the beginning"
-            self._transition(job, states.QUEUED, f"resumed; it goes on from {since}")
+            self._transition(job, states.QUEUED, f"resumed; {_goes_on(job)}")
             self._queue.append(job_id)
             self._schedule()
             return self._copy(job)
@@ -595,9 +596,7 @@ class JobManager:
             # A run the server's stop ended (paused, or killed when it did not stop in time) goes on at the next start.
             if self._closed and job.state == states.RUNNING and outcome.state in (states.PAUSED, states.FAILED):
                 job.resume_iteration = resume_at
-                since = f"its checkpoint of iteration {resume_at}" if resume_at else "the beginning"
-                message = f"the server stopped; the job goes on from {since} at its next start"
-                self._transition(job, states.QUEUED, message)
+                self._transition(job, states.QUEUED, f"the server stopped; at its next start {_goes_on(job)}")
                 return
             self._transition(job, outcome.state, outcome.message or "finished", error)
             self._schedule()
@@ -672,6 +671,13 @@ class JobManager:
         copy = job_pb2.TrainingJob()
         copy.CopyFrom(job)
         return copy
+
+
+def _goes_on(job: job_pb2.TrainingJob) -> str:
+    """Where a job resumes, for its state change's message."""
+    if job.resume_iteration:
+        return f"it goes on from its checkpoint of iteration {job.resume_iteration}"
+    return "it goes on from the beginning"
 
 
 def _update_metrics(metrics: job_pb2.JobMetrics, event: progress_pb2.TrainingProgress) -> None:
