@@ -19,7 +19,7 @@ import pyarrow.parquet
 import pytest
 from google.rpc import error_details_pb2, status_pb2
 
-from droidft.v1 import job_pb2, service_pb2, service_pb2_grpc
+from droidft.v1 import job_pb2, methods_pb2, service_pb2, service_pb2_grpc
 from droidft_server.app import DroidftServer, ServerConfig
 from droidft_server.devtools.tiny_model import build_tiny_model
 from droidft_server.domain import states
@@ -189,6 +189,25 @@ def _written(path: Path, content: bytes) -> Path:
     return path
 
 
+def of_domains(train: list[str], valid: list[str] | None = None):
+    """Dr. GRPO records of these domains, as a directory with train.jsonl (and valid.jsonl)."""
+
+    def records(domains: list[str]) -> list[dict]:
+        return [
+            record | {"domain": domain} for record, domain in zip(generate("dr_grpo", len(domains), seed=1), domains)
+        ]
+
+    def write(folder: Path) -> Path:
+        data = folder / "data"
+        data.mkdir()
+        (data / "train.jsonl").write_bytes(jsonl(records(train)))
+        if valid is not None:
+            (data / "valid.jsonl").write_bytes(jsonl(records(valid)))
+        return data
+
+    return write
+
+
 def set_field(path: str, value) -> Callable[[job_pb2.TrainingJobSpec], None]:
     def configure(spec):
         *parents, name = path.split(".")
@@ -199,6 +218,8 @@ def set_field(path: str, value) -> Callable[[job_pb2.TrainingJobSpec], None]:
 
     return configure
 
+
+MEDICAL = set_field("dr_grpo.domain", methods_pb2.DOMAIN_MEDICAL)
 
 CASES = [
     # Every generator format, for a method that trains on it.
@@ -340,6 +361,38 @@ CASES = [
         file_of(CHAT),
         refused_field="spec.early_stop",
         configure=set_field("early_stop", True),
+    ),
+    # Dr. GRPO trains on the records of its domain (and those naming none): too few for a batch is refused.
+    Case(
+        "Dr. GRPO, two records of its domain", "dr_grpo", of_domains(["medical", "legal", "medical"]), configure=MEDICAL
+    ),
+    Case("Dr. GRPO, GRPO records naming no domain", "dr_grpo", generated("grpo"), configure=MEDICAL),
+    Case(
+        "Dr. GRPO, no training record of its domain",
+        "dr_grpo",
+        of_domains(["legal", "technical", "general"]),
+        refused_field="spec.dr_grpo.domain",
+        configure=MEDICAL,
+    ),
+    Case(
+        "Dr. GRPO, one training record of its domain for a batch of two",
+        "dr_grpo",
+        of_domains(["legal", "medical", "legal"]),
+        refused_field="spec.dr_grpo.domain",
+        configure=MEDICAL,
+    ),
+    Case(
+        "Dr. GRPO, no validation record of its domain",
+        "dr_grpo",
+        of_domains(["medical", "medical"], valid=["legal", "legal"]),
+        refused_field="spec.dr_grpo.domain",
+        configure=MEDICAL,
+    ),
+    Case(
+        "Dr. GRPO, early_stop on validation records of its domain",
+        "dr_grpo",
+        of_domains(["medical", "medical"], valid=["medical", "legal", "medical"]),
+        configure=lambda spec: (MEDICAL(spec), set_field("early_stop", True)(spec)),
     ),
     Case(
         "a model_type mlx-lm does not know", "sft", file_of(CHAT), refused_field="spec.model_path", model="unknown_type"
