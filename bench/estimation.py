@@ -286,7 +286,7 @@ def _sft_batches(config: Config, tokenizer, data_path: Path | None):
     from mlx_lm.tuner.datasets import CacheDataset
     from mlx_lm.tuner.trainer import iterate_batches
 
-    from droidft_server.domain.datasets.training_data import read_job_data
+    from droidft_server.domain.datasets.training_data import detected_plan, read_job_data
     from droidft_server.worker.sft import DATASETS
 
     if data_path is None:
@@ -295,7 +295,7 @@ def _sft_batches(config: Config, tokenizer, data_path: Path | None):
             (rng.integers(4, config.shape.vocab_size, config.tokens).tolist(), 0) for _ in range(config.batch_size)
         ]
     else:
-        data = read_job_data(str(data_path), None, "sft")
+        data = read_job_data(detected_plan(str(data_path), None, "sft"))
         records = CacheDataset(DATASETS[data.format](data.train, tokenizer, False))
     return iterate_batches(records, config.batch_size, config.max_seq_length, loop=True, seed=0)
 

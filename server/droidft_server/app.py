@@ -12,7 +12,6 @@ import structlog
 from .domain import preflight
 from .domain.estimation import DeviceProfile
 from .domain.file_roots import FileRoots
-from .domain.job_estimate import resources_fit
 from .domain.jobs import DEFAULT_MAX_QUEUED_JOBS, JobManager
 from .domain.methods import catalogue
 from .domain.rewards import load_reward_plugins
@@ -121,7 +120,7 @@ class DroidftServer:
                     preflight.data_exists,
                     preflight.data_valid,
                     preflight.rewards_known,
-                    resources_fit(device, refuse=config.refuse_when_memory_short),
+                    preflight.resources_fit(device, refuse=config.refuse_when_memory_short),
                 ]
             ),
         )

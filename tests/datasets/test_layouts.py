@@ -18,7 +18,7 @@ from droidft_server.domain.datasets import (
     validate_bytes,
     validate_path,
 )
-from droidft_server.domain.datasets.training_data import read_job_data
+from droidft_server.domain.datasets.training_data import detected_plan, read_job_data
 
 ALPACA_CSV = (
     '\ufeffinstruction,input,output\r\nAdd 1 and 2.,,3\r\n\r\n"Add 2\r\nand 3.",Show it.,5\r\nAdd 3 and 4.,x\r\n'
@@ -128,7 +128,7 @@ def test_directories_find_train_files_of_every_layout(tmp_path):
             (folder / name).write_bytes(gzip.compress(content) if name.endswith(".gz") else content)
         assert split_files(folder) == {"train": folder / name}
         assert validate_path(folder).valid, name
-        data = read_job_data(str(folder), None, "sft")
+        data = read_job_data(detected_plan(str(folder), None, "sft"))
         assert data.format == detect_format(folder) and len(data.train) == 2
 
 

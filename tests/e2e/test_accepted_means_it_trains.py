@@ -1,13 +1,19 @@
 """Accepted means it trains: every job that validate_only and create accept trains 2 iterations to
 SUCCEEDED on real workers, and every other one is refused at create with its field and reason,
 never in the worker. The corpus holds each generator format and the inputs that once passed
-validation and then failed in training."""
+validation and then failed in training; generated jobs (hypothesis) vary the format, the record
+counts around batch_size, num_layers around the model's blocks, mask_prompt and early_stop.
+
+`make test` runs GENERATED_EXAMPLES generated jobs, the same ones each time (derandomized, so a
+failure reproduces); DROIDFT_ACCEPTED_EXAMPLES=200 runs that many, drawn afresh.
+"""
 
 from __future__ import annotations
 
 import csv
 import gzip
 import json
+import os
 import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -18,8 +24,10 @@ import pyarrow
 import pyarrow.parquet
 import pytest
 from google.rpc import error_details_pb2, status_pb2
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
-from droidft.v1 import job_pb2, service_pb2, service_pb2_grpc
+from droidft.v1 import job_pb2, methods_pb2, service_pb2, service_pb2_grpc
 from droidft_server.app import DroidftServer, ServerConfig
 from droidft_server.devtools.tiny_model import build_tiny_model
 from droidft_server.domain import states
@@ -189,6 +197,25 @@ def _written(path: Path, content: bytes) -> Path:
     return path
 
 
+def of_domains(train: list[str], valid: list[str] | None = None):
+    """Dr. GRPO records of these domains, as a directory with train.jsonl (and valid.jsonl)."""
+
+    def records(domains: list[str]) -> list[dict]:
+        return [
+            record | {"domain": domain} for record, domain in zip(generate("dr_grpo", len(domains), seed=1), domains)
+        ]
+
+    def write(folder: Path) -> Path:
+        data = folder / "data"
+        data.mkdir()
+        (data / "train.jsonl").write_bytes(jsonl(records(train)))
+        if valid is not None:
+            (data / "valid.jsonl").write_bytes(jsonl(records(valid)))
+        return data
+
+    return write
+
+
 def set_field(path: str, value) -> Callable[[job_pb2.TrainingJobSpec], None]:
     def configure(spec):
         *parents, name = path.split(".")
@@ -200,22 +227,23 @@ def set_field(path: str, value) -> Callable[[job_pb2.TrainingJobSpec], None]:
     return configure
 
 
+MEDICAL = set_field("dr_grpo.domain", methods_pb2.DOMAIN_MEDICAL)
+
+# Every generator format, with a method that trains on it.
+GENERATOR_FORMATS = [
+    ("text", "sft"),
+    ("instruction_response", "sft"),
+    ("chat_messages", "sft"),
+    ("preference", "dpo"),
+    ("grpo", "grpo"),
+    ("gspo", "gspo"),
+    ("dr_grpo", "dr_grpo"),
+    ("prompt_answer", "grpo"),
+    ("question_answer", "gspo"),
+]
+
 CASES = [
-    # Every generator format, for a method that trains on it.
-    *(
-        Case(f"generated {fmt} for {method}", method, generated(fmt))
-        for fmt, method in [
-            ("text", "sft"),
-            ("instruction_response", "sft"),
-            ("chat_messages", "sft"),
-            ("preference", "dpo"),
-            ("grpo", "grpo"),
-            ("gspo", "gspo"),
-            ("dr_grpo", "dr_grpo"),
-            ("prompt_answer", "grpo"),
-            ("question_answer", "gspo"),
-        ]
-    ),
+    *(Case(f"generated {fmt} for {method}", method, generated(fmt)) for fmt, method in GENERATOR_FORMATS),
     # The data users already have.
     Case(
         "Alpaca records",
@@ -340,6 +368,38 @@ CASES = [
         file_of(CHAT),
         refused_field="spec.early_stop",
         configure=set_field("early_stop", True),
+    ),
+    # Dr. GRPO trains on the records of its domain (and those naming none): too few for a batch is refused.
+    Case(
+        "Dr. GRPO, two records of its domain", "dr_grpo", of_domains(["medical", "legal", "medical"]), configure=MEDICAL
+    ),
+    Case("Dr. GRPO, GRPO records naming no domain", "dr_grpo", generated("grpo"), configure=MEDICAL),
+    Case(
+        "Dr. GRPO, no training record of its domain",
+        "dr_grpo",
+        of_domains(["legal", "technical", "general"]),
+        refused_field="spec.dr_grpo.domain",
+        configure=MEDICAL,
+    ),
+    Case(
+        "Dr. GRPO, one training record of its domain for a batch of two",
+        "dr_grpo",
+        of_domains(["legal", "medical", "legal"]),
+        refused_field="spec.dr_grpo.domain",
+        configure=MEDICAL,
+    ),
+    Case(
+        "Dr. GRPO, no validation record of its domain",
+        "dr_grpo",
+        of_domains(["medical", "medical"], valid=["legal", "legal"]),
+        refused_field="spec.dr_grpo.domain",
+        configure=MEDICAL,
+    ),
+    Case(
+        "Dr. GRPO, early_stop on validation records of its domain",
+        "dr_grpo",
+        of_domains(["medical", "medical"], valid=["medical", "legal", "medical"]),
+        configure=lambda spec: (MEDICAL(spec), set_field("early_stop", True)(spec)),
     ),
     Case(
         "a model_type mlx-lm does not know", "sft", file_of(CHAT), refused_field="spec.model_path", model="unknown_type"
@@ -469,3 +529,79 @@ def test_accepted_jobs_train_and_refused_ones_say_why_at_create(case, stub, mode
     final = stub.GetTrainingJob(service_pb2.GetTrainingJobRequest(job_id=job.job_id))
     assert final.state == states.SUCCEEDED, final.error
     assert final.metrics.iteration == 2
+
+
+GENERATED_EXAMPLES = int(os.environ.get("DROIDFT_ACCEPTED_EXAMPLES", "10"))
+TINY_MODEL_BLOCKS = 2  # build_tiny_model's num_hidden_layers
+
+
+@st.composite
+def generated_cases(draw) -> Case:
+    """A generator format and its method; records around batch_size; num_layers around the model's blocks;
+    mask_prompt (SFT); early_stop with or without validation data."""
+    fmt, method = draw(st.sampled_from(GENERATOR_FORMATS))
+    records = draw(st.integers(1, 5))
+    # Each value past a limit refuses the job: the limits are hit often enough, but not in most examples.
+    valid_records = draw(st.sampled_from([0, 1, 4, 4]))
+    batch_size = max(1, min(records, 4) + draw(st.sampled_from([-1, 0, 0, 1])))
+    num_layers = draw(st.sampled_from([None, None, TINY_MODEL_BLOCKS - 1, TINY_MODEL_BLOCKS, TINY_MODEL_BLOCKS + 1]))
+    mask_prompt = method == "sft" and draw(st.booleans())
+    early_stop = draw(st.booleans())
+
+    def write(folder: Path) -> Path:
+        data = folder / "data"
+        data.mkdir()
+        (data / "train.jsonl").write_bytes(jsonl(list(generate(fmt, records, seed=1))))
+        if valid_records:
+            (data / "valid.jsonl").write_bytes(jsonl(list(generate(fmt, valid_records, seed=2))))
+        return data
+
+    def configure(spec: job_pb2.TrainingJobSpec) -> None:
+        spec.batch_size = batch_size
+        spec.early_stop = early_stop
+        if num_layers is not None:
+            spec.adapter.num_layers = num_layers
+        if mask_prompt:
+            spec.sft.mask_prompt = True
+
+    name = (
+        f"{records} {fmt} records (+{valid_records} valid) for {method}, batch_size {batch_size}, "
+        f"num_layers {num_layers}, mask_prompt {mask_prompt}, early_stop {early_stop}"
+    )
+    return Case(name, method, write, configure=configure)
+
+
+@settings(
+    max_examples=GENERATED_EXAMPLES,
+    deadline=None,
+    database=None,
+    derandomize="DROIDFT_ACCEPTED_EXAMPLES" not in os.environ,
+    suppress_health_check=list(HealthCheck),
+)
+@given(case=generated_cases())
+def test_generated_jobs_train_when_accepted_and_are_refused_at_create_otherwise(case, stub, models, tmp_path_factory):
+    spec = spec_for(case, models["tiny"], case.write_data(tmp_path_factory.mktemp("generated")))
+    outcomes = []
+    for validate_only in (True, False):
+        try:
+            outcomes.append(
+                stub.CreateTrainingJob(service_pb2.CreateTrainingJobRequest(spec=spec, validate_only=validate_only))
+            )
+        except grpc.RpcError as error:
+            code, fields = refusal(error)
+            assert code in (grpc.StatusCode.INVALID_ARGUMENT, grpc.StatusCode.FAILED_PRECONDITION), (
+                case.name,
+                error.details(),
+            )
+            assert fields, (case.name, error.details())  # the refusal names the field or the data issue
+            outcomes.append(code)
+    checked, created = outcomes
+    if not isinstance(created, job_pb2.TrainingJob):
+        assert checked == created, case.name  # validate_only refuses what create refuses
+        return
+    assert isinstance(checked, job_pb2.TrainingJob), case.name
+    for _ in stub.StreamTrainingProgress(service_pb2.StreamTrainingProgressRequest(job_id=created.job_id)):
+        pass  # the stream ends when the job does
+    final = stub.GetTrainingJob(service_pb2.GetTrainingJobRequest(job_id=created.job_id))
+    assert final.state == states.SUCCEEDED, (case.name, final.error)
+    assert final.metrics.iteration == 2, case.name

@@ -6,6 +6,7 @@ import pytest
 from estimation_helpers import DEVICE, settings
 
 from bench.estimation import MEMORY_GOAL, Config, predict, write_chat_records
+from droidft_server.domain.datasets import get_format, iter_records
 from droidft_server.domain.datasets.trained_tokens import template_tokens
 from droidft_server.domain.estimation import TokenLengths
 from droidft_server.domain.estimation.workload import workload
@@ -21,6 +22,10 @@ CHATML_TWO_TURNS = 15
 CHATML_SYSTEM_TURN = 8
 
 
+def _records(path, format_name):
+    return [record for _, record in iter_records(path, get_format(format_name).record_type)]
+
+
 def _write(path, records):
     path.write_text("".join(json.dumps(r) + "\n" for r in records))
     return path
@@ -30,14 +35,14 @@ def test_chat_records_gain_their_template_tokens(tiny_model, tmp_path):
     two_turns = {"messages": [{"role": "user", "content": "what is two"}, {"role": "assistant", "content": "four"}]}
     three_turns = {"messages": [{"role": "system", "content": "be brief"}, *two_turns["messages"]]}
     data = _write(tmp_path / "chat.jsonl", [two_turns, three_turns])
-    extra = template_tokens(tiny_model, data, "chat_messages", 2)
+    extra = template_tokens(tiny_model, "chat_messages", _records(data, "chat_messages"))
     assert extra.max == CHATML_TWO_TURNS + CHATML_SYSTEM_TURN
     assert extra.mean == pytest.approx(CHATML_TWO_TURNS + CHATML_SYSTEM_TURN / 2)
 
 
 def test_text_records_gain_an_end_of_sequence_token(tiny_model, tmp_path):
     data = _write(tmp_path / "text.jsonl", [{"text": "the answer is four"}])
-    extra = template_tokens(tiny_model, data, "text", 1)
+    extra = template_tokens(tiny_model, "text", _records(data, "text"))
     assert (extra.mean, extra.max) == (1.0, 1)
 
 

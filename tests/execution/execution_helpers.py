@@ -55,14 +55,23 @@ class InProcessRun:
 
 
 def train_in_process(
-    spec: job_pb2.TrainingJobSpec, output_dir: Path, should_stop=lambda: False, resume_from: Path | None = None
+    spec: job_pb2.TrainingJobSpec,
+    output_dir: Path,
+    should_stop=lambda: False,
+    resume_from: Path | None = None,
+    data: job_pb2.TrainingData | None = None,
 ) -> InProcessRun:
-    """What a worker process does, in this process (no grad_checkpoint here: it patches the model class)."""
+    """What a worker process does, in this process (no grad_checkpoint here: it patches the model class);
+    without `data` the worker finds the format itself, as for a job accepted before create kept its data."""
     from droidft_server.worker.entry import run_job
 
     events = []
     job = WorkerJob(
-        job_id="job", spec=spec.SerializeToString(), output_dir=str(output_dir), resume_from=str(resume_from or "")
+        job_id="job",
+        spec=spec.SerializeToString(),
+        output_dir=str(output_dir),
+        resume_from=str(resume_from or ""),
+        data=data.SerializeToString() if data is not None else b"",
     )
     result = run_job(job, lambda m: events.append(progress_pb2.TrainingProgress.FromString(m.progress)), should_stop)
     return InProcessRun(result, events)

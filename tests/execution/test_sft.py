@@ -9,7 +9,8 @@ import mlx_lm
 import pytest
 from execution_helpers import CHATS, sft_spec, train_in_process, write_jsonl
 
-from droidft.v1 import methods_pb2, progress_pb2
+from droidft.v1 import data_pb2, job_pb2, methods_pb2, progress_pb2
+from droidft_server.domain.datasets.training_data import DataChanged
 
 LORA, DORA, FULL = methods_pb2.FINE_TUNE_TYPE_LORA, methods_pb2.FINE_TUNE_TYPE_DORA, methods_pb2.FINE_TUNE_TYPE_FULL
 
@@ -33,6 +34,26 @@ def test_training_lowers_the_loss_and_the_adapter_loads(tiny_model, chats, tmp_p
     base, tokenizer = mlx_lm.load(str(tiny_model))
     tuned, _ = mlx_lm.load(str(tiny_model), adapter_path=str(tmp_path / "out"))
     assert chat_loss(tuned, tokenizer, CHATS[0]) < chat_loss(base, tokenizer, CHATS[0]) - 0.5
+
+
+def planned(path, format_name: str, records: int) -> job_pb2.TrainingData:
+    return job_pb2.TrainingData(
+        train=data_pb2.DatasetFileReport(path=str(path), format=format_name, record_count=records),
+        train_records_used=records,
+    )
+
+
+def test_the_worker_reads_the_files_create_checked_in_the_format_it_decided(tiny_model, chats, tmp_path):
+    # The spec's path is gone: what trains is the plan's file, in the plan's format, with no detection.
+    spec = sft_spec(tiny_model, tmp_path / "moved-away", iterations=2)
+    run = train_in_process(spec, tmp_path / "out", data=planned(chats, "chat_messages", len(CHATS)))
+    assert run.result.adapter_path and len(run.losses) == 1
+
+
+def test_a_data_file_that_changed_after_create_fails_saying_so(tiny_model, chats, tmp_path):
+    spec = sft_spec(tiny_model, chats, iterations=2)
+    with pytest.raises(DataChanged, match=f"holds {len(CHATS)} records, {len(CHATS) - 1} when the job was accepted"):
+        train_in_process(spec, tmp_path / "out", data=planned(chats, "chat_messages", len(CHATS) - 1))
 
 
 def test_events_follow_the_report_eval_and_checkpoint_schedule(tiny_model, tmp_path):

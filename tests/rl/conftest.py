@@ -10,6 +10,7 @@ import pytest
 
 from droidft.v1 import job_pb2
 from droidft_server.devtools.tiny_model import build_tiny_model
+from droidft_server.domain.datasets.training_data import detected_plan
 from droidft_server.domain.spec import resolve
 from droidft_server.worker.contract import TrainingContext
 
@@ -42,10 +43,12 @@ class RecordingContext(TrainingContext):
         self.events = []
         self._calls = 0
         self._stop_after = stop_after
+        settings = resolve(spec)
         super().__init__(
             job_id="job-1",
             spec=spec,
-            settings=resolve(spec),
+            settings=settings,
+            data=detected_plan(settings.train_data_path, settings.val_data_path, settings.method),
             output_dir=output_dir,
             emit=self.events.append,
             should_stop=self._should_stop,

@@ -17,15 +17,23 @@ class FakeRunner:
     cancelled: list[str] = field(default_factory=list)
     paused: list[str] = field(default_factory=list)
     starts: dict[str, RunStart] = field(default_factory=dict)
+    data: dict[str, object] = field(default_factory=dict)  # job id -> the TrainingData its run was started with
     start_signal: threading.Condition = field(default_factory=threading.Condition)
     shut_down: bool = False
 
     def start(
-        self, job_id: str, spec, output_dir: Path, listener: RunListener, start: RunStart = FROM_THE_BEGINNING
+        self,
+        job_id: str,
+        spec,
+        output_dir: Path,
+        listener: RunListener,
+        start: RunStart = FROM_THE_BEGINNING,
+        data=None,
     ) -> None:
         with self.start_signal:
             self.started[job_id] = listener
             self.starts[job_id] = start
+            self.data[job_id] = data
             self.start_signal.notify_all()
 
     def cancel(self, job_id: str) -> None:

@@ -139,6 +139,29 @@ def test_validate_only_creates_nothing(stub, spec, fake_runner):
     assert fake_runner.started == {}
 
 
+def test_a_job_keeps_its_data_as_create_checked_it_and_its_run_gets_it(stub, spec, fake_runner, sft_data):
+    folder = sft_data.parent / "data"
+    folder.mkdir()
+    train = folder / "train.jsonl"
+    train.write_bytes(sft_data.read_bytes())
+    (folder / "valid.jsonl").write_text("\n".join(sft_data.read_text().splitlines()[:5]) + "\n")
+    spec.train_data_path = str(folder)
+    checked = stub.CreateTrainingJob(service_pb2.CreateTrainingJobRequest(spec=spec, validate_only=True))
+    job = stub.CreateTrainingJob(service_pb2.CreateTrainingJobRequest(spec=spec))
+
+    assert checked.data == job.data
+    data = job.data
+    assert (data.train.path, data.train.split, data.train.format) == (str(train), "train", "chat_messages")
+    assert (data.train.record_count, data.train_records_used) == (18, 18)
+    assert (data.valid.path, data.valid.format, data.valid.record_count, data.valid_records_used) == (
+        str(folder / "valid.jsonl"), "chat_messages", 5, 5,
+    )  # fmt: skip
+    assert data.train.token_statistics.max > 0
+    fake_runner.wait_started(job.job_id)
+    assert fake_runner.data[job.job_id] == data
+    assert stub.GetTrainingJob(service_pb2.GetTrainingJobRequest(job_id=job.job_id)).data == data
+
+
 def test_jobs_wait_queued_while_the_device_is_busy_and_pages_walk_all(stub, spec, fake_runner):
     ids = [stub.CreateTrainingJob(service_pb2.CreateTrainingJobRequest(spec=spec)).job_id for _ in range(5)]
     assert list(fake_runner.started) == ids[:1]

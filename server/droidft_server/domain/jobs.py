@@ -42,6 +42,7 @@ from .errors import (
     storage_unavailable,
 )
 from .event_log import EventLog
+from .preflight import Accepted
 from .runs import Runner, RunOutcome, RunStart, StopKind
 from .spec import METHOD_OF_CONFIG, method_name, resolve
 
@@ -50,8 +51,9 @@ log = structlog.get_logger("droidft.jobs")
 DEFAULT_PAGE_SIZE = 50
 DEFAULT_MAX_QUEUED_JOBS = 1000
 
-# Raises DroidftError for a spec that cannot run; returns warnings to record in the job's log.
-Preflight = Callable[[job_pb2.TrainingJobSpec], list[str]]
+# Raises DroidftError for a spec that cannot run; returns what it accepted (preflight.Accepted): warnings
+# to record in the job's log and the data plan kept with the job.
+Preflight = Callable[[job_pb2.TrainingJobSpec], Accepted]
 
 
 class JobStore(Protocol):
@@ -133,7 +135,7 @@ class JobManager:
         self._available = frozenset(available_methods)
         self._max_concurrent = max_concurrent_jobs
         self._max_queued = max_queued_jobs
-        self._preflight = preflight or (lambda spec: [])
+        self._preflight = preflight or (lambda spec: Accepted([], None))
         self._lock = threading.RLock()
         self._log = EventLog(store)
         self._active: dict[str, job_pb2.TrainingJob] = {}  # queued and running jobs, the authoritative copy
@@ -207,7 +209,7 @@ class JobManager:
         if not validate_only:
             self._check_storage()
             self._check_queue_room()  # before the (slow) preflight, and again under the lock
-        warnings = self._preflight(spec)
+        checked = self._preflight(spec)
         settings = resolve(spec)
         with self._lock:
             if self._closed:
@@ -222,6 +224,8 @@ class JobManager:
                 creator=creator,
             )
             job.metrics.total_iterations = settings.iterations
+            if checked.data is not None:
+                job.data.CopyFrom(checked.data)
             if validate_only:
                 return job
             self._check_queue_room()
@@ -232,7 +236,7 @@ class JobManager:
                 previous_state=job_pb2.JOB_STATE_UNSPECIFIED, state=states.QUEUED, message="accepted"
             )
             first = [progress_pb2.TrainingProgress(state_change=accepted)]
-            first += [events.log(progress_pb2.LOG_LEVEL_WARNING, warning) for warning in warnings]
+            first += [events.log(progress_pb2.LOG_LEVEL_WARNING, warning) for warning in checked.warnings]
             try:
                 self._log.insert(job, [self._log.number(job, event) for event in first])
             except StorageError as error:
@@ -629,7 +633,9 @@ class JobManager:
                 start, message = RunStart(), "started"
             self._transition(job, states.RUNNING, message)
             try:
-                self._runner.start(job.job_id, job.spec, output_dir, self, start)
+                self._runner.start(
+                    job.job_id, job.spec, output_dir, self, start, job.data if job.HasField("data") else None
+                )
             except Exception as error:  # a runner that cannot start must not wedge the queue
                 self._running.discard(job.job_id)
                 failure = job_error(Reason.WORKER_START_FAILED, f"could not start the worker: {error}")

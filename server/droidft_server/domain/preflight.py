@@ -1,26 +1,51 @@
 """Checks a job must pass before it is accepted: everything that would otherwise fail in the worker.
 
 Each check raises DroidftError (with the field path and the fix) or returns warnings for the
-job's log. The data checks read the data set once, with the validator, and look at its report.
+job's log. The data is read once (job_data.check_job_data, in data_valid): its one report serves
+validity, the records each method keeps, the plan kept with the job (TrainingJob.data) and the
+memory estimate's token lengths (resources_fit).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 from droidft.v1 import job_pb2
 
-from . import datasets, rewards
+from . import rewards
 from .datasets.refusal import VIOLATIONS_LISTED, data_errors
-from .datasets.report import ValidationReport
+from .datasets.report import FileReport
 from .datasets.training_data import data_files
 from .errors import DroidftError, ErrorKind, FieldViolation, Reason, invalid_argument
+from .estimation import DeviceProfile, check_fit
+from .job_data import JobDataCheck, check_job_data
+from .job_estimate import estimate_job
 from .model_check import ModelUnloadable, check_loadable
+from .record_selection import kept_domain
 from .spec import EARLY_STOP_NEEDS_VALIDATION_DATA, JobSettings, resolve
 
+
+@dataclass
+class Candidate:
+    """A job under its checks: its spec, its settings, and its data once data_valid has read it."""
+
+    spec: job_pb2.TrainingJobSpec
+    settings: JobSettings
+    data: JobDataCheck | None = None
+
+
+@dataclass(frozen=True)
+class Accepted:
+    """What the checks of an accepted job leave: warnings for its log, and its data plan."""
+
+    warnings: list[str]
+    data: job_pb2.TrainingData | None  # None: no check read the data
+
+
 # A check raises DroidftError or returns warnings for the job's log.
-Check = Callable[[job_pb2.TrainingJobSpec, JobSettings], list[str]]
+Check = Callable[[Candidate], list[str]]
 # SFT formats with a prompt to mask (mask_prompt trains on the completion or assistant turns only).
 MASKABLE_FORMATS = ("chat_messages", "sharegpt", "instruction_response")
 
@@ -38,8 +63,9 @@ def _violation(field: str, message: str, rule: str) -> DroidftError:
     return invalid_argument([FieldViolation(field, message, rule)])
 
 
-def model_loadable(spec: job_pb2.TrainingJobSpec, settings: JobSettings) -> list[str]:
+def model_loadable(job: Candidate) -> list[str]:
     """The model directory exists and the installed mlx-lm can load it; adapter.num_layers fits it."""
+    settings = job.settings
     model_dir = Path(settings.model_path)
     if not (model_dir / "config.json").is_file():
         raise _missing(
@@ -64,7 +90,8 @@ def model_loadable(spec: job_pb2.TrainingJobSpec, settings: JobSettings) -> list
     return []
 
 
-def data_exists(spec: job_pb2.TrainingJobSpec, settings: JobSettings) -> list[str]:
+def data_exists(job: Candidate) -> list[str]:
+    settings = job.settings
     files = data_files(settings.train_data_path, settings.val_data_path)
     if files.train is None or not files.train.is_file():
         raise _missing(
@@ -81,26 +108,17 @@ def data_exists(spec: job_pb2.TrainingJobSpec, settings: JobSettings) -> list[st
     return []
 
 
-def data_valid(spec: job_pb2.TrainingJobSpec, settings: JobSettings) -> list[str]:
+def data_valid(job: Candidate) -> list[str]:
     """Every record of the training (and validation) data, checked for the job's method before it runs,
-    then what the trainer needs of the data set as a whole."""
-    files = data_files(settings.train_data_path, settings.val_data_path)
-    paths = [("spec.train_data_path", files.train)] + ([("spec.val_data_path", files.valid)] if files.valid else [])
-    warnings = []
-    data_format = ""
-    for field, path in paths:
-        report = datasets.validate_path(
-            path,
-            method=settings.method,
-            max_seq_length=settings.max_seq_length,
-            format=data_format,
-            max_issues=VIOLATIONS_LISTED,
-        )
-        if not report.valid:
-            raise data_errors(report)
-        data_format = data_format or report.files[0].format  # validation data must be in the training data's format
-        _enough_records(field, report, settings)
-        warnings += [f"{path}: {count} record(s) with {code}" for code, count in sorted(report.issue_counts.items())]
+    then what the trainer needs of the data set as a whole: the one read of the data (the module's docstring)."""
+    settings = job.settings
+    job.data = data = check_job_data(settings, max_issues=VIOLATIONS_LISTED)
+    if not data.report.valid:
+        raise data_errors(data.report)
+    files = [("spec.train_data_path", data.train)] + ([("spec.val_data_path", data.valid)] if data.valid else [])
+    for field, file in files:
+        _enough_records(field, file, data.records_used(file), settings)
+    data_format = data.train.format
     if settings.sft is not None and settings.sft.mask_prompt and data_format not in MASKABLE_FORMATS:
         raise _violation(
             "spec.sft.mask_prompt",
@@ -108,21 +126,37 @@ def data_valid(spec: job_pb2.TrainingJobSpec, settings: JobSettings) -> list[str
             f"{' or '.join(MASKABLE_FORMATS)} data",
             "sft.mask_prompt_needs_a_prompt",
         )
-    return warnings
+    return [
+        f"{file.path}: {count} record(s) with {code}"
+        for _, file in files
+        for code, count in sorted(file.issue_counts.items())
+    ]
 
 
-def _enough_records(field: str, report: ValidationReport, settings: JobSettings) -> None:
-    records = report.files[0].record_count
-    if records < settings.batch_size:
+def _enough_records(field: str, file: FileReport, used: int, settings: JobSettings) -> None:
+    """A batch needs batch_size records of those the method trains on (Dr. GRPO: of its domain)."""
+    if used >= settings.batch_size:
+        return
+    what = field.removeprefix("spec.")
+    domain = kept_domain(settings)
+    if domain is not None and used < file.record_count:
         raise _violation(
-            "spec.batch_size",
-            f"is {settings.batch_size} but {field.removeprefix('spec.')} holds {records} record(s): "
-            f"a batch needs that many; lower batch_size to at most {records} or add records",
-            "batch_size_within_data",
+            "spec.dr_grpo.domain",
+            f"is {domain} but {what} holds {used} record(s) of that domain (or of none) among "
+            f"{file.record_count}, fewer than batch_size {settings.batch_size}: choose the domain of the "
+            f'records, "general" for every domain, lower batch_size to at most {used}, or add {domain} records',
+            "dr_grpo.domain_records_within_data",
         )
+    raise _violation(
+        "spec.batch_size",
+        f"is {settings.batch_size} but {what} holds {used} record(s): "
+        f"a batch needs that many; lower batch_size to at most {used} or add records",
+        "batch_size_within_data",
+    )
 
 
-def rewards_known(spec: job_pb2.TrainingJobSpec, settings: JobSettings) -> list[str]:
+def rewards_known(job: Candidate) -> list[str]:
+    settings = job.settings
     if settings.policy is None:
         return []
     known = rewards.REWARDS
@@ -140,9 +174,34 @@ def rewards_known(spec: job_pb2.TrainingJobSpec, settings: JobSettings) -> list[
     return []
 
 
-def run_checks(checks: list[Check]) -> Callable[[job_pb2.TrainingJobSpec], list[str]]:
-    def preflight(spec: job_pb2.TrainingJobSpec) -> list[str]:
-        settings = resolve(spec)
-        return [warning for check in checks for warning in check(spec, settings)]
+def resources_fit(device: Callable[[], DeviceProfile], *, refuse: bool) -> Check:
+    """A check: refuse (RESOURCE_EXHAUSTED) or warn when the predicted peak does not fit; it estimates
+    with the token lengths data_valid measured (a check after it)."""
+
+    def check(job: Candidate) -> list[str]:
+        prediction = estimate_job(job.settings, device(), job.data)
+        fits, message = check_fit(prediction)
+        if fits:
+            return []
+        if refuse:
+            raise DroidftError(
+                ErrorKind.RESOURCE_EXHAUSTED,
+                Reason.INSUFFICIENT_MEMORY,
+                message,
+                {
+                    "peak_memory_bytes": str(prediction.peak_memory_bytes),
+                    "available_memory_bytes": str(prediction.available_memory_bytes),
+                },
+            )
+        return [message]
+
+    return check
+
+
+def run_checks(checks: list[Check]) -> Callable[[job_pb2.TrainingJobSpec], Accepted]:
+    def preflight(spec: job_pb2.TrainingJobSpec) -> Accepted:
+        job = Candidate(spec, resolve(spec))
+        warnings = [warning for check in checks for warning in check(job)]
+        return Accepted(warnings, job.data.plan() if job.data is not None else None)
 
     return preflight

@@ -66,7 +66,10 @@ class Runner(Protocol):
         output_dir: Path,
         listener: RunListener,
         start: RunStart = FROM_THE_BEGINNING,
-    ) -> None: ...
+        data: job_pb2.TrainingData | None = None,
+    ) -> None:
+        """Start a run of the job; `data` is its data as create checked it (None for a job accepted before
+        create kept it: the worker then finds the format again)."""
 
     def cancel(self, job_id: str) -> None:
         """Ask a started run to stop after its current iteration and save its adapter."""

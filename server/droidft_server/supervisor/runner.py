@@ -69,6 +69,7 @@ class ProcessRunner:
         output_dir: Path,
         listener: RunListener,
         start: RunStart = FROM_THE_BEGINNING,
+        data: job_pb2.TrainingData | None = None,
     ) -> None:
         with self._lock:
             if job_id in self._runs:
@@ -84,6 +85,7 @@ class ProcessRunner:
                 blas_threads=self._blas_threads,
                 resume_from=str(start.resume_from or ""),
                 start_weights=str(start.start_weights or ""),
+                data=data.SerializeToString() if data is not None else b"",
             )
             process = self._context.Process(
                 target=run_worker, args=(job, sender, stop), name=f"droidft-worker-{job_id}", daemon=True

@@ -12,6 +12,7 @@ from ..domain import datasets
 from ..domain.datasets.progress import ProgressCallback, ValidationProgress, throttled
 from ..domain.datasets.writer import ContentTooLarge
 from ..domain.errors import FieldViolation, invalid_argument
+from ..domain.report_proto import file_report_to_proto
 from ..domain.spec import config_of_method
 
 SEVERITIES = {
@@ -31,31 +32,6 @@ def issue_to_proto(issue: datasets.Issue) -> data_pb2.DatasetIssue:
         message=issue.message,
         severity=SEVERITIES[issue.severity],
     )
-
-
-def token_statistics_to_proto(stats: datasets.TokenStatistics) -> data_pb2.TokenStatistics:
-    return data_pb2.TokenStatistics(
-        min=stats.min,
-        mean=stats.mean,
-        p95=stats.p95,
-        max=stats.max,
-        over_max_seq_length=stats.over_max_seq_length,
-    )
-
-
-def file_report_to_proto(report: datasets.FileReport) -> data_pb2.DatasetFileReport:
-    message = data_pb2.DatasetFileReport(
-        path=report.path,
-        split=report.split,
-        format=report.format,
-        record_count=report.record_count,
-        error_count=report.error_count,
-        warning_count=report.warning_count,
-        field_presence=report.field_presence,
-    )
-    if report.token_statistics is not None:
-        message.token_statistics.CopyFrom(token_statistics_to_proto(report.token_statistics))
-    return message
 
 
 def validation_report_to_proto(report: datasets.ValidationReport) -> data_pb2.ValidateDatasetResponse:

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 
 from droidft.v1 import job_pb2, progress_pb2
 
+from ..domain.datasets.training_data import DataPlan
 from ..domain.spec import JobSettings
 
 if TYPE_CHECKING:  # the server imports this module (through entry.py), and must not load MLX
@@ -20,6 +21,7 @@ class TrainingContext:
     job_id: str
     spec: job_pb2.TrainingJobSpec
     settings: JobSettings
+    data: DataPlan  # the files and format create checked: the trainer reads these
     output_dir: Path  # laid out as domain/checkpoints.py says
     emit: Callable[[progress_pb2.TrainingProgress], None]  # sends one event (oneof set) to the server
     # Once a stop is asked for, what it is ("cancelled", "paused"; any truthy value reads "cancelled"):

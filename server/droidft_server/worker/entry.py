@@ -28,9 +28,11 @@ from droidft.v1 import job_pb2, progress_pb2
 
 from ..domain import events
 from ..domain.checkpoints import WORKER_LOCK, WORKER_LOG
+from ..domain.datasets.training_data import DataPlan, detected_plan
+from ..domain.job_data import data_plan
 from ..domain.rewards import load_reward_plugins
 from ..domain.runs import StopKind
-from ..domain.spec import resolve
+from ..domain.spec import JobSettings, resolve
 from . import blas
 from .contract import TrainingContext
 from .protocol import Event, Failed, Finished, Started, WorkerJob
@@ -94,6 +96,7 @@ def run_job(job: WorkerJob, send: Callable[[Any], None], should_stop: Callable[[
         job_id=job.job_id,
         spec=spec,
         settings=settings,
+        data=_data_plan(job, settings),
         output_dir=Path(job.output_dir),
         emit=partial(_send_event, send),
         should_stop=should_stop,
@@ -102,6 +105,14 @@ def run_job(job: WorkerJob, send: Callable[[Any], None], should_stop: Callable[[
     )
     result = trainer(ctx)
     return Finished(result.adapter_path, result.stopped_early, result.message)
+
+
+def _data_plan(job: WorkerJob, settings: JobSettings) -> DataPlan:
+    if job.data:
+        return data_plan(job_pb2.TrainingData.FromString(job.data))
+    # A job accepted before create kept its data plan (stored jobs are resumed after an upgrade): its
+    # format is found again, as create found it.
+    return detected_plan(settings.train_data_path, settings.val_data_path, settings.method)
 
 
 def _die_with_the_server() -> None:

@@ -336,7 +336,7 @@ def train_preference(ctx: TrainingContext) -> TrainingResult:
     method = METHODS[settings.method]
     mx.random.seed(settings.seed)
     np.random.seed(settings.seed)  # their batch order
-    data = read_job_data(settings.train_data_path, settings.val_data_path, settings.method)
+    data = read_job_data(ctx.data)
 
     model, tokenizer = mlx_lm.load(settings.model_path)
     ref_model = None

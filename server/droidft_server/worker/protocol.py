@@ -16,6 +16,7 @@ class WorkerJob:
     blas_threads: int = 1  # the worker's share of the cores, for the BLAS under MLX's CPU matmuls
     resume_from: str = ""  # a full-state checkpoint directory to go on from
     start_weights: str = ""  # an adapter file to start from (spec.from_checkpoint)
+    data: bytes = b""  # a serialized TrainingData, the job's data as create checked it; empty: none was kept
 
 
 @dataclass(frozen=True)

@@ -214,7 +214,7 @@ def train_sft(ctx: TrainingContext) -> TrainingResult:
     settings = ctx.settings
     sft = settings.sft
     model, tokenizer = mlx_lm.load(settings.model_path)
-    data = read_job_data(settings.train_data_path, settings.val_data_path, settings.method)
+    data = read_job_data(ctx.data)
     build = DATASETS[data.format]
     train_set = CacheDataset(build(data.train, tokenizer, sft.mask_prompt))
     valid_set = CacheDataset(build(data.valid, tokenizer, sft.mask_prompt)) if data.valid is not None else None

@@ -10,7 +10,7 @@ from .generate import MAX_COUNT, generate
 from .issues import Issue, Severity
 from .reader import RecordError, iter_records, split_files
 from .report import FileReport, TokenStatistics, ValidationReport
-from .validate import CONTENT_NAME, ValidationOptions, validate_bytes, validate_path
+from .validate import CONTENT_NAME, ValidationOptions, validate_bytes, validate_files, validate_path
 from .writer import to_jsonl_bytes, write_jsonl
 
 __all__ = [
@@ -39,6 +39,7 @@ __all__ = [
     "split_files",
     "to_jsonl_bytes",
     "validate_bytes",
+    "validate_files",
     "validate_path",
     "write_jsonl",
 ]

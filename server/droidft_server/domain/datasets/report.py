@@ -31,6 +31,11 @@ class FileReport:
     warning_count: int
     field_presence: Mapping[str, int]  # how many records have each of the format's top-level fields
     token_statistics: TokenStatistics | None = None
+    issue_counts: Mapping[str, int] = field(default_factory=dict)  # this file's issues by code, listed or not
+    # Records per value of the format's tallied field (Dr. GRPO's domain); empty for other formats.
+    tallied_values: Mapping[str, int] = field(default_factory=dict)
+    # Decoded records, evenly spread over the file, when the check was asked for a sample (sample_records).
+    sample: tuple = ()
 
 
 @dataclass(frozen=True)
@@ -103,6 +108,7 @@ class FileIssues:
     name: str
     errors: int = 0
     warnings: int = 0
+    codes: Counter = field(default_factory=Counter)  # this file's issues by code
     _pending: list[Issue] = field(default_factory=list)
     _listed: list[Issue] = field(default_factory=list)
     # The listing is full and batches come in line order: later issues are only counted.
@@ -110,6 +116,7 @@ class FileIssues:
 
     def add(self, line: int, field_path: str, code: str, message: str) -> None:
         self.log.counts[code] += 1
+        self.codes[code] += 1
         if SEVERITY[code] is Severity.ERROR:
             self.errors += 1
         else:

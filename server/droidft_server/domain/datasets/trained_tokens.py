@@ -9,13 +9,13 @@ record gains 15 tokens, and records of 20-60 text tokens train in rows of 96, no
 
 The template is rendered as transformers renders it for mlx-lm (a sandboxed jinja2 environment
 with the same extensions, filters and special-token variables), on an evenly spread sample of
-the records.
+the records that the validator keeps while it reads the data (ValidationOptions.sample_records).
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -26,10 +26,9 @@ from jinja2.ext import Extension, loopcontrols
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from .formats import get_format
-from .reader import iter_records
 from .tokens import load_tokenizer
 
-SAMPLE_RECORDS = 1000  # records rendered per data set, evenly spread: the template costs a jinja render each
+SAMPLE_RECORDS = 1000  # records rendered per data set, up to twice as many, evenly spread: a jinja render each
 # The SFT format tokenized as it is; every other SFT format's examples are conversations ({"messages"}) that
 # the trainer renders through the chat template.
 PLAIN_TEXT_FORMAT = "text"
@@ -105,27 +104,21 @@ def read_chat_template(model_path: str | Path) -> ChatTemplate | None:
     return ChatTemplate(source, special) if isinstance(source, str) else None
 
 
-def _sample(path: Path, format_name: str, record_count: int) -> Iterator[tuple[str, dict]]:
-    """(text the validator counts, example the trainer takes) of every n-th record."""
-    fmt = get_format(format_name)
-    stride = max(1, -(-record_count // SAMPLE_RECORDS))
-    for index, (_, record) in enumerate(iter_records(path, fmt.record_type)):
-        if index % stride == 0:
-            yield fmt.training_text(record), fmt.to_example(record)
-
-
-def template_tokens(model_path: str | Path, path: Path, format_name: str, record_count: int) -> TemplateTokens:
-    """Tokens mlx-lm's SFT dataset for `format_name` adds to a record's text, measured on a sample of `path`;
-    none when the model has no chat template or it does not render these records (mlx-lm cannot train them)."""
+def template_tokens(model_path: str | Path, format_name: str, sample: Sequence) -> TemplateTokens:
+    """Tokens mlx-lm's SFT dataset for `format_name` adds to a record's text, measured on `sample` (records
+    decoded as that format); none when the model has no chat template or it does not render these records
+    (mlx-lm cannot train them)."""
     tokenizer = load_tokenizer(model_path)
+    fmt = get_format(format_name)
     texts, trained = [], []
     try:
         templated = format_name != PLAIN_TEXT_FORMAT
         template = read_chat_template(model_path) if templated else None
         if templated and template is None:
             return NONE
-        for text, example in _sample(path, format_name, record_count):
-            texts.append(text)
+        for record in sample:
+            example = fmt.to_example(record)
+            texts.append(fmt.training_text(record))
             trained.append(template.render(example["messages"], example.get("tools")) if template else example["text"])
     except jinja2.TemplateError:
         return NONE

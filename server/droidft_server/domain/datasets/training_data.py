@@ -1,8 +1,9 @@
 """What a job trains on: the files its spec names and their records, as its trainer takes them.
 
 The file rule and the reader are the validator's own (reader.py), and each record is decoded
-into the format validation decided and converted by that format (Format.to_example), so the
-worker trains exactly what validation checked: no second reader, no second detection.
+into the format validation decided at create (the job's DataPlan) and converted by that format
+(Format.to_example), so the worker trains exactly what validation checked: no second reader, no
+second detection.
 """
 
 from __future__ import annotations
@@ -34,6 +35,17 @@ def data_files(train_data_path: str, val_data_path: str | None = None) -> DataFi
     return DataFiles(train=train, valid=valid)
 
 
+@dataclass(frozen=True)
+class DataPlan:
+    """The data a job trains on, as create checked it: the files, their one format, their records."""
+
+    format: str
+    train: Path
+    valid: Path | None
+    train_records: int | None  # None: not counted (a plan found again for a job accepted without one)
+    valid_records: int | None
+
+
 class DataChanged(ValueError):
     """A record no longer decodes as the format validation found: the file changed after the job was accepted."""
 
@@ -60,6 +72,15 @@ def decided_format(path: Path, method: str) -> str:
     return fmt.name
 
 
+def detected_plan(train_data_path: str, val_data_path: str | None, method: str) -> DataPlan:
+    """The plan of a job accepted before create kept one (stored jobs outlive server versions and are
+    resumed): its files and format found again as create found them, its records not counted."""
+    files = data_files(train_data_path, val_data_path)
+    if files.train is None:
+        raise DataChanged(f"{train_data_path}: holds no train file; the directory changed after the job was accepted")
+    return DataPlan(decided_format(files.train, method), files.train, files.valid, None, None)
+
+
 @dataclass(frozen=True)
 class JobData:
     format: str
@@ -67,11 +88,17 @@ class JobData:
     valid: list[dict] | None
 
 
-def read_job_data(train_data_path: str, val_data_path: str | None, method: str) -> JobData:
-    """A job's training and validation examples, in the one format of its data set."""
-    files = data_files(train_data_path, val_data_path)
-    if files.train is None:
-        raise DataChanged(f"{train_data_path}: holds no train file; the directory changed after the job was accepted")
-    format_name = decided_format(files.train, method)
-    valid = read_examples(files.valid, format_name) if files.valid is not None else None
-    return JobData(format_name, read_examples(files.train, format_name), valid)
+def read_job_data(plan: DataPlan) -> JobData:
+    """A job's training and validation examples, read in the plan's format."""
+    valid = _read_planned(plan.valid, plan.format, plan.valid_records) if plan.valid is not None else None
+    return JobData(plan.format, _read_planned(plan.train, plan.format, plan.train_records), valid)
+
+
+def _read_planned(path: Path, format_name: str, records: int | None) -> list[dict]:
+    examples = read_examples(path, format_name)
+    if records is not None and len(examples) != records:
+        raise DataChanged(
+            f"{path}: holds {len(examples)} records, {records} when the job was accepted; "
+            "the file changed after the job was accepted"
+        )
+    return examples

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import zlib
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from itertools import count
 from operator import not_
@@ -39,6 +39,7 @@ from .issues import (
 from .progress import ProgressCallback, ValidationProgress
 from .reader import LineBatch, LineBatches, ReadStopped, layout_of, open_stream, record_batches, split_files
 from .report import FileIssues, FileReport, IssueLog, ValidationReport
+from .sample import EvenSample
 from .tokens import TokenCounter, TokenizerMissing, load_tokenizer
 
 CONTENT_NAME = "<content>"  # the file name issues carry for validate_bytes
@@ -52,6 +53,9 @@ class ValidationOptions:
     model_path: str = ""  # a model directory with tokenizer.json: token statistics
     max_seq_length: int = DEFAULTS["max_seq_length"]  # a job's default, so a check without one judges as training will
     max_issues: int = 100
+    # Decoded records kept per file (FileReport.sample), evenly spread, for measures of whole records
+    # (the chat template's tokens); 0: none.
+    sample_records: int = 0
     on_progress: ProgressCallback | None = None  # told after each batch of lines how far the check has got
 
 
@@ -85,6 +89,12 @@ def validate_path(path: str | Path, **options) -> ValidationReport:
     else:
         sources = [("", str(path), path)]
     return _Validation(ValidationOptions(**options)).run(sources, missing)
+
+
+def validate_files(files: Sequence[tuple[str, Path]], **options) -> ValidationReport:
+    """Check the files of one data set, given as (split, path), in one format: the given one, or the
+    first file's; options as for validate_path. A job's training and validation files, read once."""
+    return _Validation(ValidationOptions(**options)).run([(split, str(path), path) for split, path in files], [])
 
 
 def validate_bytes(content: bytes, **options) -> ValidationReport:
@@ -162,7 +172,8 @@ class _Validation:
                 fmt = self._file_format(name, record_batches(stream, layout), issues)
                 if fmt is not None:
                     stream.seek(0)
-                    scan = _FileScan(fmt, issues, tokens() if tokens else None)
+                    sample = EvenSample(self.options.sample_records) if self.options.sample_records else None
+                    scan = _FileScan(fmt, issues, tokens() if tokens else None, sample)
                     scan.run(record_batches(stream, layout), self._progress_reporter(name, stream))
         except ReadStopped as exc:
             issues.add(exc.line, "", exc.code, str(exc))
@@ -180,6 +191,9 @@ class _Validation:
             warning_count=issues.warnings,
             field_presence=scan.field_presence() if scan else {},
             token_statistics=scan.tokens.statistics() if scan and scan.tokens else None,
+            issue_counts=dict(issues.codes),
+            tallied_values=dict(scan.tallied_values) if scan else {},
+            sample=tuple(record for _, record in scan.sample.items) if scan and scan.sample else (),
         )
 
     def _progress_reporter(self, name: str, stream: BinaryIO) -> Callable[[int], None] | None:
@@ -222,7 +236,8 @@ class _Tally:
     """What a run of records adds up to, kept apart until the whole run is accepted."""
 
     presence: Counter = field(default_factory=Counter)
-    texts: list[str] = field(default_factory=list)
+    values: Counter = field(default_factory=Counter)  # of the format's tallied field
+    records: list = field(default_factory=list)  # kept for token lengths and the sample
 
 
 class _FileScan:
@@ -234,10 +249,12 @@ class _FileScan:
     only for lines that fail.
     """
 
-    def __init__(self, fmt: Format, issues: FileIssues, tokens: TokenCounter | None):
+    def __init__(self, fmt: Format, issues: FileIssues, tokens: TokenCounter | None, sample: EvenSample | None = None):
         self.format = fmt
         self.issues = issues
         self.tokens = tokens
+        self.sample = sample
+        self.tallied_values: Counter[str] = Counter()
         self.records = 0
         self.lines_read = 0
         self._typed = 0  # records that decoded into the format's Struct
@@ -246,7 +263,8 @@ class _FileScan:
         self._decode = msgspec.json.Decoder(fmt.record_type).decode
         # The format's rule alone, when there is nothing to tally per record: then segments
         # cut by failing lines cost no set-up (not_ drops a record at C speed without a rule).
-        self._plain_visit = (fmt.check or not_) if not fmt.optional_fields and tokens is None else None
+        per_record = fmt.optional_fields or fmt.tallied_field or tokens is not None or sample is not None
+        self._plain_visit = None if per_record else (fmt.check or not_)
 
     def run(self, batches: LineBatches, after_batch: Callable[[int], None] | None = None) -> None:
         for batch in batches:
@@ -283,16 +301,18 @@ class _FileScan:
 
     def _visitor(self, tally: _Tally) -> Callable[[msgspec.Struct], list[Problem] | None]:
         """The per-record work of this scan, writing into tally."""
-        check, optional = self.format.check, self.format.optional_fields
-        text = self.format.training_text if self.tokens is not None else None
-        presence, texts = tally.presence, tally.texts
+        check, optional, tallied = self.format.check, self.format.optional_fields, self.format.tallied_field
+        keep = self.tokens is not None or self.sample is not None
+        presence, values, records = tally.presence, tally.values, tally.records
 
         def visit(record: msgspec.Struct) -> list[Problem] | None:
             for name in optional:
                 if getattr(record, name) is not msgspec.UNSET:
                     presence[name] += 1
-            if text is not None:
-                texts.append(text(record))
+            if tallied:
+                values[getattr(record, tallied)] += 1
+            if keep:
+                records.append(record)
             return check(record) if check is not None else None
 
         return visit
@@ -331,8 +351,15 @@ class _FileScan:
                     self._problems_at(first + offset, problems)
         if tally is not None:
             self._presence.update(tally.presence)
+            self.tallied_values.update(tally.values)
+            numbered = list(zip(count(first), tally.records))
             if self.tokens is not None:
-                self.tokens.add(zip(count(first), tally.texts))
+                text = self.format.training_text
+                self.tokens.add((line, text(record)) for line, record in numbered)
+            if self.sample is not None:
+                for line, record in numbered:
+                    if self.sample.wants(line):
+                        self.sample.add(line, record)
 
     def _slow(self, number: int, line: bytes, error: Exception) -> None:
         self._duplicates.drop(number)

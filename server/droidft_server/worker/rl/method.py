@@ -15,6 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 from ...domain import prompts as prompt_templates
+from ...domain.record_selection import keeps, kept_domain
 from ...domain.rewards import RewardOptions, WeightedReward, select_rewards
 from ...domain.spec import AdapterSettings, JobSettings
 from .data import RlPrompt
@@ -88,15 +89,13 @@ def policy_method(settings: JobSettings) -> PolicyMethod:
         forced_system_prompt=(
             prompt_templates.domain_system_prompt(policy.domain, policy.expertise_level) if name == "dr_grpo" else None
         ),
-        domain=policy.domain if name == "dr_grpo" and policy.domain != "general" else None,
+        domain=kept_domain(settings),
     )
 
 
 def select_prompts(prompts: list[RlPrompt], method: PolicyMethod) -> list[RlPrompt]:
-    """The records a job trains on: Dr. GRPO keeps its domain's (and records naming none)."""
-    if method.domain is None:
-        return prompts
-    return [p for p in prompts if p.domain is None or p.domain == method.domain]
+    """The records a job trains on (record_selection.py: Dr. GRPO keeps its domain's and those naming none)."""
+    return [p for p in prompts if keeps(method.domain, p.domain)]
 
 
 def chat_messages(prompt: RlPrompt, method: PolicyMethod) -> list[dict[str, str]]:

@@ -22,7 +22,7 @@ import numpy as np
 from droidft.v1 import progress_pb2
 
 from ...domain import events
-from ...domain.datasets.training_data import read_job_data
+from ...domain.datasets.training_data import DataChanged, read_job_data
 from ...domain.rewards import RewardScores, score_completions
 from ..adapters import AdapterCheckpoints, set_up_adapter
 from ..contract import TrainingContext, TrainingResult
@@ -258,13 +258,16 @@ def train_policy(ctx: TrainingContext) -> TrainingResult:
     settings = ctx.settings
     method = policy_method(settings)
     mx.random.seed(settings.seed)
-    data = read_job_data(settings.train_data_path, settings.val_data_path, settings.method)
+    data = read_job_data(ctx.data)
     train = select_prompts([rl_prompt(example) for example in data.train], method)
     valid = select_prompts([rl_prompt(example) for example in data.valid], method) if data.valid is not None else None
-    if not train:
-        raise ValueError(f"{settings.train_data_path}: no training records for domain {method.domain!r}")
-    if settings.early_stop and not valid:  # preflight saw validation data; the domain filter left none of it
-        raise ValueError(f"early_stop: the validation data holds no records for domain {method.domain!r}")
+    # Create counted the records the domain filter keeps and refused too few; the data file changed since.
+    if len(train) < settings.batch_size or (valid is not None and len(valid) < settings.batch_size):
+        raise DataChanged(
+            f"{ctx.data.train}: {len(train)} training and {len(valid or [])} validation records of domain "
+            f"{method.domain!r} are left, fewer than batch_size {settings.batch_size}; "
+            "the data changed after the job was accepted"
+        )
 
     model, tokenizer = mlx_lm.load(settings.model_path)
     # The reference (the model before training) is only loaded when a KL term uses it.

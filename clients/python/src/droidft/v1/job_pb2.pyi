@@ -1,6 +1,7 @@
 import datetime
 
 from buf.validate import validate_pb2 as _validate_pb2
+from droidft.v1 import data_pb2 as _data_pb2
 from droidft.v1 import methods_pb2 as _methods_pb2
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from google.protobuf.internal import containers as _containers
@@ -133,7 +134,7 @@ class JobMetrics(_message.Message):
     def __init__(self, iteration: _Optional[int] = ..., total_iterations: _Optional[int] = ..., train_loss: _Optional[float] = ..., val_loss: _Optional[float] = ..., learning_rate: _Optional[float] = ..., iterations_per_second: _Optional[float] = ..., tokens_per_second: _Optional[float] = ..., trained_tokens: _Optional[int] = ..., peak_memory_bytes: _Optional[int] = ..., method_metrics: _Optional[_Mapping[str, float]] = ...) -> None: ...
 
 class TrainingJob(_message.Message):
-    __slots__ = ("job_id", "spec", "method", "state", "create_time", "start_time", "end_time", "error", "metrics", "device", "output_dir", "adapter_path", "last_sequence", "request_id", "creator", "resume_iteration")
+    __slots__ = ("job_id", "spec", "method", "state", "create_time", "start_time", "end_time", "error", "metrics", "device", "output_dir", "adapter_path", "last_sequence", "request_id", "creator", "resume_iteration", "data")
     JOB_ID_FIELD_NUMBER: _ClassVar[int]
     SPEC_FIELD_NUMBER: _ClassVar[int]
     METHOD_FIELD_NUMBER: _ClassVar[int]
@@ -150,6 +151,7 @@ class TrainingJob(_message.Message):
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
     CREATOR_FIELD_NUMBER: _ClassVar[int]
     RESUME_ITERATION_FIELD_NUMBER: _ClassVar[int]
+    DATA_FIELD_NUMBER: _ClassVar[int]
     job_id: str
     spec: TrainingJobSpec
     method: _methods_pb2.TrainingMethod
@@ -166,7 +168,20 @@ class TrainingJob(_message.Message):
     request_id: str
     creator: str
     resume_iteration: int
-    def __init__(self, job_id: _Optional[str] = ..., spec: _Optional[_Union[TrainingJobSpec, _Mapping]] = ..., method: _Optional[_Union[_methods_pb2.TrainingMethod, str]] = ..., state: _Optional[_Union[JobState, str]] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., start_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., end_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., error: _Optional[_Union[JobError, _Mapping]] = ..., metrics: _Optional[_Union[JobMetrics, _Mapping]] = ..., device: _Optional[str] = ..., output_dir: _Optional[str] = ..., adapter_path: _Optional[str] = ..., last_sequence: _Optional[int] = ..., request_id: _Optional[str] = ..., creator: _Optional[str] = ..., resume_iteration: _Optional[int] = ...) -> None: ...
+    data: TrainingData
+    def __init__(self, job_id: _Optional[str] = ..., spec: _Optional[_Union[TrainingJobSpec, _Mapping]] = ..., method: _Optional[_Union[_methods_pb2.TrainingMethod, str]] = ..., state: _Optional[_Union[JobState, str]] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., start_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., end_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., error: _Optional[_Union[JobError, _Mapping]] = ..., metrics: _Optional[_Union[JobMetrics, _Mapping]] = ..., device: _Optional[str] = ..., output_dir: _Optional[str] = ..., adapter_path: _Optional[str] = ..., last_sequence: _Optional[int] = ..., request_id: _Optional[str] = ..., creator: _Optional[str] = ..., resume_iteration: _Optional[int] = ..., data: _Optional[_Union[TrainingData, _Mapping]] = ...) -> None: ...
+
+class TrainingData(_message.Message):
+    __slots__ = ("train", "valid", "train_records_used", "valid_records_used")
+    TRAIN_FIELD_NUMBER: _ClassVar[int]
+    VALID_FIELD_NUMBER: _ClassVar[int]
+    TRAIN_RECORDS_USED_FIELD_NUMBER: _ClassVar[int]
+    VALID_RECORDS_USED_FIELD_NUMBER: _ClassVar[int]
+    train: _data_pb2.DatasetFileReport
+    valid: _data_pb2.DatasetFileReport
+    train_records_used: int
+    valid_records_used: int
+    def __init__(self, train: _Optional[_Union[_data_pb2.DatasetFileReport, _Mapping]] = ..., valid: _Optional[_Union[_data_pb2.DatasetFileReport, _Mapping]] = ..., train_records_used: _Optional[int] = ..., valid_records_used: _Optional[int] = ...) -> None: ...
 
 class Checkpoint(_message.Message):
     __slots__ = ("iteration", "path", "size_bytes", "create_time", "final", "removed", "resumable")

@@ -86,6 +86,9 @@ class Format:
     to_example: Callable[[Any], dict]
     # Rules a type cannot say (e.g. "one assistant turn at least"); None: the type says it all.
     check: Callable[[Any], Sequence[Problem] | None] | None = None
+    # A field whose values validation counts per file (FileReport.tallied_values): Dr. GRPO's domain,
+    # which decides the records a job keeps (record_selection.py).
+    tallied_field: str | None = None
 
     @property
     def fields(self) -> tuple[str, ...]:
