@@ -17,7 +17,7 @@ from droidft_server.domain.spec import resolve
 from droidft_server.worker.adapters import apply_adapter, set_up_adapter
 from droidft_server.worker.rl import trainer as rl_trainer
 from droidft_server.worker.rl.data import RlPrompt, rl_prompt
-from droidft_server.worker.rl.losses import policy_loss
+from droidft_server.worker.rl.losses import policy_loss, top_entropy_mask
 from droidft_server.worker.rl.method import chat_messages, policy_method, select_prompts
 from droidft_server.worker.rl.rollout import policy_log_probs
 from droidft_server.worker.rl.trainer import PolicyTrainer
@@ -246,6 +246,7 @@ def loss_calls(monkeypatch) -> list[LossCall]:
 
 def trained_start_weights(tiny_model, settings, path):
     """An adapter with nonzero B matrices: a fresh LoRA adapter's B is 0, so dropout on its input changes nothing."""
+    mx.random.seed(settings.seed)
     model, _ = mlx_lm.load(str(tiny_model))
     apply_adapter(model, policy_method(settings).adapter)
     weights = dict(tree_flatten(model.trainable_parameters()))
@@ -259,6 +260,7 @@ def trained_start_weights(tiny_model, settings, path):
 def policy_trainer(ctx) -> PolicyTrainer:
     """The trainer train_policy builds, for driving one rollout and update at a time."""
     method = policy_method(ctx.settings)
+    mx.random.seed(ctx.settings.seed)
     model, tokenizer = mlx_lm.load(ctx.settings.model_path)
     checkpoints = set_up_adapter(ctx, model, method.adapter, "a test")
     model.train()
@@ -316,3 +318,32 @@ def test_updates_keep_adapter_dropout_in_the_gradient_only(tiny_model, data_dir,
         gradients.append(dict(tree_flatten(grads)))
     assert losses[0] == losses[1]
     assert any(not mx.allclose(gradients[0][k], gradients[1][k]).item() for k in gradients[0])
+
+
+def test_sparse_tokens_of_each_update_are_the_current_policys_top_entropy(tiny_model, data_dir, tmp_path, loss_calls):
+    """The second update's mask is the top-entropy selection of the policy after the first update, not the sampler's."""
+    spec = make_spec(tiny_model, data_dir, "gspo", iterations=1)
+    spec.learning_rate = 1e-2  # a step large enough to reorder the entropies
+    spec.gspo.sparse_optimization = True
+    ctx = RecordingContext(spec, tmp_path / "out")
+    ctx.start_weights = trained_start_weights(tiny_model, ctx.settings, tmp_path / "start.safetensors")
+    trainer = policy_trainer(ctx)
+    rollout, _ = trainer.rollout(addition_prompts(2))
+    advantages = mx.array([1.0, -1.0, -1.0, 1.0])
+
+    def selection() -> np.ndarray:
+        trainer.model.eval()
+        _, entropy = policy_log_probs(trainer.model, rollout.inputs, trainer.method.sampling.temperature)
+        trainer.model.train()
+        return np.array(top_entropy_mask(entropy, rollout.mask, 0.2))
+
+    sampler_selection = selection()
+    np.testing.assert_array_equal(sampler_selection, top_entropy_mask(rollout.entropy, rollout.mask, 0.2))
+    window = rl_trainer._Window()
+    trainer.update(rollout, advantages, 0, window)
+    after_first = selection()
+    trainer.update(rollout, advantages, 1, window)
+    first, second = loss_calls
+    np.testing.assert_array_equal(first.grad_mask, sampler_selection)
+    np.testing.assert_array_equal(second.grad_mask, after_first)
+    assert (after_first != sampler_selection).any()

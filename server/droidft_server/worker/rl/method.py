@@ -4,8 +4,9 @@ Each knob of the original design maps to a mechanism here:
 - GRPO reasoning_steps: the step count step_format expects (and the system prompt asks for);
   multi_step_training: adds the step_overlap reward (partial credit per matched reference step).
 - GSPO sparse_optimization / sparse_ratio: only the top sparse_ratio fraction of completion tokens
-  by policy entropy get policy gradient (arXiv 2506.01939); efficiency_threshold: completions
-  longer than reference length / threshold lose their correctness rewards.
+  by the current policy's entropy (chosen again at every update) get policy gradient (arXiv
+  2506.01939); efficiency_threshold: completions longer than reference length / threshold lose
+  their correctness rewards.
 - Dr. GRPO domain / expertise_level: the system prompt template, and records of other domains
   are left out; domain_adaptation_strength multiplies the LoRA adapter scale.
 """

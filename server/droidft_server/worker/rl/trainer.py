@@ -5,10 +5,12 @@ num_iterations optimisation steps on it against the fixed pi_old log-probabiliti
 from the second step on the ratios move away from 1 and clipping acts.
 
 Each step sees the policy as it is at that step, as it samples (eval mode, no adapter dropout):
-its log-probabilities make the ratio, the clipping and the KL. Before the first step that policy
-is pi_old itself, so the first ratio is exactly 1. Adapter dropout stays a training regulariser:
-the gradient flows through a forward pass with dropout, weighted by the dropout-free ratio and
-clip (each step after the first then costs one more forward pass, without gradient).
+its log-probabilities make the ratio, the clipping and the KL, and its entropies pick the
+sparse-optimisation tokens (the paper's selection is of the current policy; a mask made at
+rollout time drifts with every step). Before the first step that policy is pi_old itself, so
+the first ratio is exactly 1. Adapter dropout stays a training regulariser: the gradient flows
+through a forward pass with dropout, weighted by the dropout-free ratio and clip. With dropout
+or sparse optimisation, each step after the first costs one more forward pass, without gradient.
 
 Validation samples group_size completions per validation prompt; its val_loss is minus the
 mean reward (what early stopping watches), its metrics the rewards.
@@ -153,11 +155,14 @@ class PolicyTrainer:
 
     def update(self, rollout: Rollout, advantages: mx.array, step: int, window: _Window) -> None:
         """One optimisation step on the rollout (the `step`-th on it)."""
+        dropout = self.method.adapter.dropout > 0
+        sparse_ratio = self.method.sparse_ratio
         log_probs_now = grad_mask = None
-        if self.method.adapter.dropout > 0:
-            log_probs_now, _ = self.policy_now(rollout, step)
-        if self.method.sparse_ratio is not None:
-            grad_mask = top_entropy_mask(rollout.entropy, rollout.mask, self.method.sparse_ratio)
+        if dropout or sparse_ratio is not None:
+            log_probs, entropy = self.policy_now(rollout, step)
+            log_probs_now = log_probs if dropout else None
+            if sparse_ratio is not None:
+                grad_mask = top_entropy_mask(entropy, rollout.mask, sparse_ratio)
         (loss, metrics), grads = self.loss_and_grad(self.model, rollout, advantages, log_probs_now, grad_mask)
         self.optimizer.update(self.model, grads)
         mx.eval(self.model.parameters(), self.optimizer.state, loss, metrics)
