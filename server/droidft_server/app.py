@@ -121,6 +121,7 @@ class DroidftServer:
                     preflight.data_exists,
                     preflight.data_valid,
                     preflight.rewards_known,
+                    preflight.settings_take_effect,
                     resources_fit(device, refuse=config.refuse_when_memory_short),
                 ]
             ),

@@ -13,6 +13,9 @@ from mlx.utils import tree_flatten
 from mlx_lm.tuner.lora import LoRALinear
 
 from droidft.v1 import job_pb2, methods_pb2
+from droidft_server.domain import preflight
+from droidft_server.domain.errors import DroidftError
+from droidft_server.domain.rewards import REWARDS, RewardFunction
 from droidft_server.domain.spec import resolve
 from droidft_server.worker.adapters import apply_adapter, set_up_adapter
 from droidft_server.worker.rl import trainer as rl_trainer
@@ -158,6 +161,66 @@ def test_grpo_reasoning_steps_reach_reward_and_prompt():
     multi = policy_method(settings_for("grpo", multi_step_training=True))
     assert "step_overlap" not in [w.reward.name for w in plain.rewards]
     assert "step_overlap" in [w.reward.name for w in multi.rewards]
+
+
+def preflight_refusal(spec: job_pb2.TrainingJobSpec) -> dict[str, str]:
+    """Field -> description of each violation settings_take_effect finds ({} when it accepts the spec)."""
+    try:
+        preflight.settings_take_effect(spec, resolve(spec))
+    except DroidftError as error:
+        return {v.field: v.description for v in error.field_violations}
+    return {}
+
+
+def test_settings_that_would_do_nothing_are_refused_with_the_fix(tmp_path):
+    write_jsonl(tmp_path / "prompt_answer.jsonl", [{"prompt": "1 + 1 =", "answer": "2"}] * 2)
+    write_jsonl(tmp_path / "grpo.jsonl", addition_records(2, seed=0))
+
+    def spec(method, data="prompt_answer", **config):
+        built = job_pb2.TrainingJobSpec(model_path="m", train_data_path=str(tmp_path / f"{data}.jsonl"))
+        for name, value in config.items():
+            setattr(getattr(built, method), name, value)
+        getattr(built, method).SetInParent()
+        return built
+
+    full = spec("dr_grpo", domain_adaptation_strength=1.5)
+    full.adapter.fine_tune_type = methods_pb2.FINE_TUNE_TYPE_FULL
+    assert (
+        "set spec.adapter.fine_tune_type to LORA or DORA"
+        in preflight_refusal(full)["spec.dr_grpo.domain_adaptation_strength"]
+    )
+    assert preflight_refusal(spec("dr_grpo", domain_adaptation_strength=1.5)) == {}
+
+    unread = spec("grpo", reasoning_steps=5)
+    unread.grpo.rollout.rewards.add(name="exact_answer")
+    assert preflight_refusal(unread) == {
+        "spec.grpo.reasoning_steps": "is 5 but only step_format reads it, and the job's rewards are exact_answer: "
+        "add step_format to spec.grpo.rollout.rewards, or leave reasoning_steps unset"
+    }
+    assert preflight_refusal(spec("grpo", reasoning_steps=5)) == {}  # step_format is a default reward
+
+    assert (
+        "give grpo or question_answer data, or turn multi_step_training off"
+        in preflight_refusal(spec("grpo", multi_step_training=True))["spec.grpo.multi_step_training"]
+    )
+    assert preflight_refusal(spec("grpo", data="grpo", multi_step_training=True)) == {}
+    overlap = spec("dr_grpo")
+    overlap.dr_grpo.rollout.rewards.add(name="step_overlap")
+    assert "or remove step_overlap" in preflight_refusal(overlap)["spec.dr_grpo.rollout.rewards[0].name"]
+
+
+def test_a_plugin_reward_that_reads_reasoning_steps_gives_them_their_effect(monkeypatch, tmp_path):
+    monkeypatch.setitem(
+        REWARDS,
+        "steps_counted",
+        RewardFunction("steps_counted", "test", 1.0, lambda c, e, o: 0.0, reads_reasoning_steps=True),
+    )
+    write_jsonl(tmp_path / "train.jsonl", addition_records(2, seed=0))
+    spec = job_pb2.TrainingJobSpec(model_path="m", train_data_path=str(tmp_path / "train.jsonl"))
+    spec.grpo.reasoning_steps = 6
+    spec.grpo.rollout.rewards.add(name="steps_counted")
+    preflight.settings_take_effect(spec, resolve(spec))
+    assert "exactly 6 numbered steps" in policy_method(resolve(spec)).default_system_prompt
 
 
 def test_method_losses():

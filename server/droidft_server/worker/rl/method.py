@@ -67,8 +67,8 @@ def _scaled_adapter(name: str, settings: JobSettings) -> AdapterSettings:
 def policy_method(settings: JobSettings) -> PolicyMethod:
     name, policy = settings.method, settings.policy
     rollout = policy.rollout
-    rewards = select_rewards(name, rollout.rewards, multi_step_training=name == "grpo" and policy.multi_step_training)
-    asks_for_steps = name == "grpo" and any(item.reward.name == "step_format" for item in rewards)
+    rewards = select_rewards(name, rollout.rewards, multi_step_training=policy.multi_step_training)
+    asks_for_steps = name == "grpo" and any(item.reward.reads_reasoning_steps for item in rewards)
     return PolicyMethod(
         name=name,
         loss=_loss_config(name, settings),

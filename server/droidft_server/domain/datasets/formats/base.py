@@ -86,6 +86,8 @@ class Format:
     to_example: Callable[[Any], dict]
     # Rules a type cannot say (e.g. "one assistant turn at least"); None: the type says it all.
     check: Callable[[Any], Sequence[Problem] | None] | None = None
+    # Its examples carry the reference solution's steps (what the step_overlap reward scores against).
+    reference_steps: bool = False
 
     @property
     def fields(self) -> tuple[str, ...]:

@@ -24,4 +24,5 @@ FORMAT = Format(
     description="A GRPO record with domain, expertise_level and a domain_context object.",
     training_text=training_text,
     to_example=to_example,
+    reference_steps=True,
 )
