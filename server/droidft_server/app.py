@@ -120,6 +120,7 @@ class DroidftServer:
                     preflight.data_exists,
                     preflight.data_valid,
                     preflight.rewards_known,
+                    preflight.settings_take_effect,
                     preflight.resources_fit(device, refuse=config.refuse_when_memory_short),
                 ]
             ),

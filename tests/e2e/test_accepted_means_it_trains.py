@@ -242,6 +242,23 @@ GENERATOR_FORMATS = [
     ("question_answer", "gspo"),
 ]
 
+
+def with_rewards(method: str, *names: str) -> Callable[[job_pb2.TrainingJobSpec], None]:
+    def configure(spec):
+        for name in names:
+            getattr(spec, method).rollout.rewards.add(name=name)
+
+    return configure
+
+
+def all_of(*configures: Callable[[job_pb2.TrainingJobSpec], None]) -> Callable[[job_pb2.TrainingJobSpec], None]:
+    def configure(spec):
+        for step in configures:
+            step(spec)
+
+    return configure
+
+
 CASES = [
     *(Case(f"generated {fmt} for {method}", method, generated(fmt)) for fmt, method in GENERATOR_FORMATS),
     # The data users already have.
@@ -399,7 +416,51 @@ CASES = [
         "Dr. GRPO, early_stop on validation records of its domain",
         "dr_grpo",
         of_domains(["medical", "medical"], valid=["medical", "legal", "medical"]),
-        configure=lambda spec: (MEDICAL(spec), set_field("early_stop", True)(spec)),
+        configure=all_of(MEDICAL, set_field("early_stop", True)),
+    ),
+    # Settings that the rest of the job would leave without effect: refused, not accepted and ignored.
+    Case(
+        "domain_adaptation_strength with full fine-tuning",
+        "dr_grpo",
+        generated("dr_grpo"),
+        refused_field="spec.dr_grpo.domain_adaptation_strength",
+        configure=all_of(
+            set_field("adapter.fine_tune_type", methods_pb2.FINE_TUNE_TYPE_FULL),
+            set_field("dr_grpo.domain_adaptation_strength", 1.5),
+        ),
+    ),
+    Case(
+        "reasoning_steps without a reward that reads it",
+        "grpo",
+        generated("grpo"),
+        refused_field="spec.grpo.reasoning_steps",
+        configure=all_of(set_field("grpo.reasoning_steps", 5), with_rewards("grpo", "exact_answer")),
+    ),
+    Case(
+        "reasoning_steps with step_format among the default rewards",
+        "grpo",
+        generated("grpo"),
+        configure=set_field("grpo.reasoning_steps", 5),
+    ),
+    Case(
+        "multi_step_training on prompt/answer data",
+        "grpo",
+        generated("prompt_answer"),
+        refused_field="spec.grpo.multi_step_training",
+        configure=set_field("grpo.multi_step_training", True),
+    ),
+    Case(
+        "step_overlap on prompt/answer data",
+        "gspo",
+        generated("prompt_answer"),
+        refused_field="spec.gspo.rollout.rewards[1].name",
+        configure=with_rewards("gspo", "exact_answer", "step_overlap"),
+    ),
+    Case(
+        "multi_step_training on question/answer data with worked steps",
+        "grpo",
+        generated("question_answer"),
+        configure=set_field("grpo.multi_step_training", True),
     ),
     Case(
         "a model_type mlx-lm does not know", "sft", file_of(CHAT), refused_field="spec.model_path", model="unknown_type"

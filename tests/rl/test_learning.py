@@ -9,7 +9,8 @@ trainer's own validation (iteration 0 = before training), and exactly: the mean 
 gives the answer (its digit, then the end token) on the held-out prompts, before and after, computed from
 the logits rather than sampled, so the margin is free of sampling noise (the sampled validation reward of 24
 prompts x 8 completions has a standard deviation near its old 0.05 margin, and moved with the machine's
-float rounding).
+float rounding). The control is the same GRPO run rewarded by a seeded coin flip that ignores the completion:
+it must not gain the margin, so the gain comes from the reward, not from the updates as such.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from mlx.utils import tree_flatten
 
 from droidft.v1 import job_pb2
 from droidft_server.domain.prompts import domain_system_prompt
+from droidft_server.domain.rewards import REWARDS, register_reward
 from droidft_server.domain.spec import resolve
 from droidft_server.worker.rl.method import policy_method
 from droidft_server.worker.trainers import trainer_for
@@ -103,7 +105,8 @@ def task(tiny_model, tmp_path_factory):
 # differs from the Intel Xeon it was tuned on, and its updates then fitted the training pairs only). Dr. GRPO's
 # system prompt (62 tokens with the tiny tokenizer) makes its iterations about 4x dearer; with no std scaling its
 # steps are smaller too, so it is held to half the margin. Measured here (seed 0, 2 AMD EPYC cores, MKL), exact
-# held-out probability of the answer: grpo 0.604 -> 0.736, gspo 0.604 -> 0.743, dr_grpo 0.416 -> 0.489.
+# held-out probability of the answer: grpo 0.604 -> 0.736, gspo 0.604 -> 0.743, dr_grpo 0.416 -> 0.489; the coin-flip
+# control 0.604 -> 0.0006 (coin seed 1: 0.072): rewarded at random, the policy grows sure of arbitrary answers.
 ITERATIONS = {"grpo": 100, "gspo": 100, "dr_grpo": 100}
 MARGIN = {"grpo": 0.05, "gspo": 0.05, "dr_grpo": 0.025}
 
@@ -129,9 +132,10 @@ def answer_probability(spec: job_pb2.TrainingJobSpec, pairs, adapter_dir=None) -
     return float(np.mean(probabilities))
 
 
-@pytest.mark.parametrize("method", sorted(ITERATIONS))
-def test_rl_raises_held_out_reward(method, task, tmp_path):
-    root, warm, _, _ = task
+def train_and_measure(method: str, task, output_dir, reward: str = "exact_answer") -> tuple[float, float]:
+    """Train `method` on the task with `reward` as the only reward; the exact held-out probability of the answer
+    before and after."""
+    root, warm, _, held_out = task
     iterations = ITERATIONS[method]
     spec = job_pb2.TrainingJobSpec(
         model_path=str(warm.get(method, warm["plain"])),
@@ -152,8 +156,8 @@ def test_rl_raises_held_out_reward(method, task, tmp_path):
     config.rollout.max_completion_length = 2
     config.rollout.temperature = 1.0
     config.rollout.num_iterations = 2  # the second update of each batch is off-policy: clipping acts
-    config.rollout.rewards.add(name="exact_answer", weight=1.0)
-    ctx = RecordingContext(spec, tmp_path / method)
+    config.rollout.rewards.add(name=reward, weight=1.0)
+    ctx = RecordingContext(spec, output_dir)
     tic = time.perf_counter()
     trainer_for(method)(ctx)
     seconds = time.perf_counter() - tic
@@ -162,16 +166,42 @@ def test_rl_raises_held_out_reward(method, task, tmp_path):
     reports = ctx.of("train_report")
     clip = np.mean([r.metrics["clip_fraction"] for r in reports])
     print(
-        f"\n{method}: held-out reward {before:.3f} -> {after:.3f}; train reward "
+        f"\n{method} ({reward}): held-out reward {before:.3f} -> {after:.3f}; train reward "
         f"{reports[0].metrics['reward_mean']:.3f} -> {reports[-1].metrics['reward_mean']:.3f}; "
         f"mean clip fraction {clip:.3f}; {seconds / iterations:.2f}s per iteration ({seconds:.0f}s)"
     )
     assert (evals[0].iteration, evals[-1].iteration) == (0, iterations)
-    _, _, _, held_out = task
     exact_before = answer_probability(spec, held_out)
-    exact_after = answer_probability(spec, held_out, tmp_path / method)
-    print(f"{method}: held-out probability of the answer {exact_before:.4f} -> {exact_after:.4f}")
-    assert exact_after >= exact_before + MARGIN[method]
+    exact_after = answer_probability(spec, held_out, output_dir)
+    print(f"{method} ({reward}): held-out probability of the answer {exact_before:.4f} -> {exact_after:.4f}")
+    return exact_before, exact_after
+
+
+@pytest.mark.parametrize("method", sorted(ITERATIONS))
+def test_rl_raises_held_out_reward(method, task, tmp_path):
+    before, after = train_and_measure(method, task, tmp_path / method)
+    assert after >= before + MARGIN[method]
+
+
+COIN_FLIP = "coin_flip_control"
+
+
+@pytest.fixture()
+def coin_flip_reward():
+    """A reward that ignores the completion: 1 or 0 by a seeded coin, registered for this test only."""
+    coin = random.Random(0)
+    register_reward(COIN_FLIP, "1 or 0 at random, whatever the completion (the learning test's control).")(
+        lambda completion, example, options: float(coin.random() < 0.5)
+    )
+    yield COIN_FLIP
+    del REWARDS[COIN_FLIP]
+
+
+def test_a_random_reward_does_not_raise_held_out_probability(task, tmp_path, coin_flip_reward):
+    """The control: the same GRPO run, rewarded by a coin instead of the answer, gains less than the margin, so the
+    gain above comes from the reward and not from the updates themselves (clipping, the warm-up's drift)."""
+    before, after = train_and_measure("grpo", task, tmp_path / "grpo-control", reward=coin_flip_reward)
+    assert after < before + MARGIN["grpo"]
 
 
 def test_dpo_reward_accuracy_rises(task, tmp_path):

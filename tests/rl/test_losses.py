@@ -230,3 +230,13 @@ def test_token_log_probs_and_entropy():
         lp, h = losses.token_log_probs(mx.array(logits, dtype=mx.float32), mx.array(targets), temperature)
         np.testing.assert_allclose(np.array(lp), expected_lp, atol=1e-5)
         np.testing.assert_allclose(np.array(h), expected_h, atol=1e-5)
+
+
+def test_valued_as_keeps_the_values_and_takes_the_other_gradient():
+    x = mx.array([0.3, -1.2, 2.0])
+
+    def combined(x):
+        return losses.valued_as(mx.sin(x), x**2)
+
+    np.testing.assert_array_equal(np.array(combined(x)), np.array(mx.sin(x)))  # exactly, not within rounding
+    np.testing.assert_allclose(np.array(mx.grad(lambda x: combined(x).sum())(x)), 2 * np.array(x), atol=1e-6)

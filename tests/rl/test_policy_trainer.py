@@ -3,17 +3,27 @@
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 
 import mlx.core as mx
 import mlx_lm
+import numpy as np
 import pytest
+from mlx.utils import tree_flatten
 from mlx_lm.tuner.lora import LoRALinear
 
 from droidft.v1 import job_pb2, methods_pb2
+from droidft_server.domain import preflight
+from droidft_server.domain.errors import DroidftError
+from droidft_server.domain.rewards import REWARDS, RewardFunction
 from droidft_server.domain.spec import resolve
-from droidft_server.worker.adapters import apply_adapter
+from droidft_server.worker.adapters import apply_adapter, set_up_adapter
+from droidft_server.worker.rl import trainer as rl_trainer
 from droidft_server.worker.rl.data import RlPrompt, rl_prompt
+from droidft_server.worker.rl.losses import policy_loss, top_entropy_mask
 from droidft_server.worker.rl.method import chat_messages, policy_method, select_prompts
+from droidft_server.worker.rl.rollout import policy_log_probs
+from droidft_server.worker.rl.trainer import PolicyTrainer
 from droidft_server.worker.trainers import trainer_for
 
 from .conftest import RecordingContext, addition_records, write_jsonl
@@ -153,6 +163,66 @@ def test_grpo_reasoning_steps_reach_reward_and_prompt():
     assert "step_overlap" in [w.reward.name for w in multi.rewards]
 
 
+def preflight_refusal(spec: job_pb2.TrainingJobSpec) -> dict[str, str]:
+    """Field -> description of each violation settings_take_effect finds ({} when it accepts the spec)."""
+    try:
+        preflight.settings_take_effect(spec, resolve(spec))
+    except DroidftError as error:
+        return {v.field: v.description for v in error.field_violations}
+    return {}
+
+
+def test_settings_that_would_do_nothing_are_refused_with_the_fix(tmp_path):
+    write_jsonl(tmp_path / "prompt_answer.jsonl", [{"prompt": "1 + 1 =", "answer": "2"}] * 2)
+    write_jsonl(tmp_path / "grpo.jsonl", addition_records(2, seed=0))
+
+    def spec(method, data="prompt_answer", **config):
+        built = job_pb2.TrainingJobSpec(model_path="m", train_data_path=str(tmp_path / f"{data}.jsonl"))
+        for name, value in config.items():
+            setattr(getattr(built, method), name, value)
+        getattr(built, method).SetInParent()
+        return built
+
+    full = spec("dr_grpo", domain_adaptation_strength=1.5)
+    full.adapter.fine_tune_type = methods_pb2.FINE_TUNE_TYPE_FULL
+    assert (
+        "set spec.adapter.fine_tune_type to LORA or DORA"
+        in preflight_refusal(full)["spec.dr_grpo.domain_adaptation_strength"]
+    )
+    assert preflight_refusal(spec("dr_grpo", domain_adaptation_strength=1.5)) == {}
+
+    unread = spec("grpo", reasoning_steps=5)
+    unread.grpo.rollout.rewards.add(name="exact_answer")
+    assert preflight_refusal(unread) == {
+        "spec.grpo.reasoning_steps": "is 5 but only step_format reads it, and the job's rewards are exact_answer: "
+        "add step_format to spec.grpo.rollout.rewards, or leave reasoning_steps unset"
+    }
+    assert preflight_refusal(spec("grpo", reasoning_steps=5)) == {}  # step_format is a default reward
+
+    assert (
+        "give grpo or question_answer data, or turn multi_step_training off"
+        in preflight_refusal(spec("grpo", multi_step_training=True))["spec.grpo.multi_step_training"]
+    )
+    assert preflight_refusal(spec("grpo", data="grpo", multi_step_training=True)) == {}
+    overlap = spec("dr_grpo")
+    overlap.dr_grpo.rollout.rewards.add(name="step_overlap")
+    assert "or remove step_overlap" in preflight_refusal(overlap)["spec.dr_grpo.rollout.rewards[0].name"]
+
+
+def test_a_plugin_reward_that_reads_reasoning_steps_gives_them_their_effect(monkeypatch, tmp_path):
+    monkeypatch.setitem(
+        REWARDS,
+        "steps_counted",
+        RewardFunction("steps_counted", "test", 1.0, lambda c, e, o: 0.0, reads_reasoning_steps=True),
+    )
+    write_jsonl(tmp_path / "train.jsonl", addition_records(2, seed=0))
+    spec = job_pb2.TrainingJobSpec(model_path="m", train_data_path=str(tmp_path / "train.jsonl"))
+    spec.grpo.reasoning_steps = 6
+    spec.grpo.rollout.rewards.add(name="steps_counted")
+    preflight.settings_take_effect(spec, resolve(spec))
+    assert "exactly 6 numbered steps" in policy_method(resolve(spec)).default_system_prompt
+
+
 def test_method_losses():
     grpo = policy_method(settings_for("grpo")).loss
     gspo = policy_method(settings_for("gspo", sparse_optimization=True, sparse_ratio=0.3))
@@ -199,3 +269,144 @@ def test_early_stop_when_validation_reward_does_not_improve(tiny_model, data_dir
     assert result.stopped_early and result.message.startswith("early stop after iteration 1")
     assert [e.iteration for e in ctx.of("eval_report")] == [0, 1]
     assert ctx.of("eval_report")[0].val_loss == -ctx.of("eval_report")[0].metrics["reward_mean"]
+
+
+# --- each update sees the policy as it samples ------------------------------------------------------------------
+
+
+@dataclass
+class LossCall:
+    """What one call of the policy loss was given, and its clip fraction."""
+
+    log_probs: np.ndarray
+    old_log_probs: np.ndarray
+    mask: np.ndarray
+    grad_mask: np.ndarray | None
+    clip_fraction: float
+
+
+@pytest.fixture()
+def loss_calls(monkeypatch) -> list[LossCall]:
+    """Every call the trainer makes of policy_loss, in order (num_iterations per rollout)."""
+    calls: list[LossCall] = []
+
+    def recorded(log_probs, old_log_probs, advantages, mask, config, ref_log_probs=None, grad_mask=None):
+        loss, metrics = policy_loss(log_probs, old_log_probs, advantages, mask, config, ref_log_probs, grad_mask)
+        calls.append(
+            LossCall(
+                log_probs=np.array(mx.stop_gradient(log_probs)),
+                old_log_probs=np.array(old_log_probs),
+                mask=np.array(mask),
+                grad_mask=None if grad_mask is None else np.array(grad_mask),
+                clip_fraction=float(mx.stop_gradient(metrics["clip_fraction"]).item()),
+            )
+        )
+        return loss, metrics
+
+    monkeypatch.setattr(rl_trainer, "policy_loss", recorded)
+    return calls
+
+
+def trained_start_weights(tiny_model, settings, path):
+    """An adapter with nonzero B matrices: a fresh LoRA adapter's B is 0, so dropout on its input changes nothing."""
+    mx.random.seed(settings.seed)
+    model, _ = mlx_lm.load(str(tiny_model))
+    apply_adapter(model, policy_method(settings).adapter)
+    weights = dict(tree_flatten(model.trainable_parameters()))
+    for index, name in enumerate(sorted(weights)):
+        if name.endswith("lora_b"):
+            weights[name] = 0.05 * mx.random.normal(weights[name].shape, key=mx.random.key(index))
+    mx.save_safetensors(str(path), weights)
+    return path
+
+
+def policy_trainer(ctx) -> PolicyTrainer:
+    """The trainer train_policy builds, for driving one rollout and update at a time."""
+    method = policy_method(ctx.settings)
+    mx.random.seed(ctx.settings.seed)
+    model, tokenizer = mlx_lm.load(ctx.settings.model_path)
+    checkpoints = set_up_adapter(ctx, model, method.adapter, "a test")
+    model.train()
+    return PolicyTrainer(ctx, method, model, tokenizer, checkpoints)
+
+
+def addition_prompts(count: int) -> list[RlPrompt]:
+    return [rl_prompt({"prompt": r["problem"], "answer": r["solution"]}) for r in addition_records(count, seed=0)]
+
+
+def dropout_spec(tiny_model, data_dir, tmp_path, method: str, **fields):
+    spec = make_spec(tiny_model, data_dir, method, **fields)
+    spec.adapter.dropout = 0.1
+    ctx = RecordingContext(spec, tmp_path / "out")
+    ctx.start_weights = trained_start_weights(tiny_model, ctx.settings, tmp_path / "start.safetensors")
+    return ctx
+
+
+def test_old_log_probs_are_the_policy_as_it_samples_without_dropout(tiny_model, data_dir, tmp_path):
+    trainer = policy_trainer(dropout_spec(tiny_model, data_dir, tmp_path, "grpo"))
+    rollout, _ = trainer.rollout(addition_prompts(2))
+    assert trainer.model.training  # the trainer's mode is left as it was
+    with_dropout, _ = policy_log_probs(trainer.model, rollout.inputs, 0.8)
+    trainer.model.eval()
+    as_sampled, _ = policy_log_probs(trainer.model, rollout.inputs, 0.8)
+    mask = rollout.mask.astype(mx.bool_)
+    assert mx.array_equal(mx.where(mask, rollout.old_log_probs, 0), mx.where(mask, as_sampled, 0)).item()
+    assert mx.abs(mx.where(mask, rollout.old_log_probs - with_dropout, 0)).max().item() > 1e-2
+
+
+@pytest.mark.parametrize("method", ["grpo", "gspo"])
+def test_first_update_of_each_rollout_is_on_policy_with_adapter_dropout(
+    method, tiny_model, data_dir, tmp_path, loss_calls
+):
+    """The ratio of the first update is pi / pi_old of one and the same policy: 1, whatever the dropout."""
+    trainer_for(method)(dropout_spec(tiny_model, data_dir, tmp_path, method, iterations=3))
+    assert len(loss_calls) == 6  # 3 rollouts x num_iterations 2
+    for first in loss_calls[::2]:
+        on = first.mask == 1
+        np.testing.assert_allclose(np.exp(first.log_probs - first.old_log_probs)[on], 1.0, rtol=0, atol=1e-6)
+        assert first.clip_fraction == 0
+
+
+def test_updates_keep_adapter_dropout_in_the_gradient_only(tiny_model, data_dir, tmp_path):
+    """Two dropout draws give the same loss (its values are the policy's as it samples) and different gradients."""
+    trainer = policy_trainer(dropout_spec(tiny_model, data_dir, tmp_path, "grpo"))
+    rollout, _ = trainer.rollout(addition_prompts(2))
+    advantages = mx.array([1.0, -1.0, -1.0, 1.0])
+    log_probs_now, _ = trainer.policy_now(rollout, 0)
+    losses, gradients = [], []
+    for seed in (1, 2):
+        mx.random.seed(seed)
+        (loss, _), grads = trainer.loss_and_grad(trainer.model, rollout, advantages, log_probs_now, None)
+        losses.append(loss.item())
+        gradients.append(dict(tree_flatten(grads)))
+    assert losses[0] == losses[1]
+    assert any(not mx.allclose(gradients[0][k], gradients[1][k]).item() for k in gradients[0])
+
+
+def test_sparse_tokens_of_each_update_are_the_current_policys_top_entropy(tiny_model, data_dir, tmp_path, loss_calls):
+    """The second update's mask is the top-entropy selection of the policy after the first update, not the sampler's."""
+    spec = make_spec(tiny_model, data_dir, "gspo", iterations=1)
+    spec.learning_rate = 1e-2  # a step large enough to reorder the entropies
+    spec.gspo.sparse_optimization = True
+    ctx = RecordingContext(spec, tmp_path / "out")
+    ctx.start_weights = trained_start_weights(tiny_model, ctx.settings, tmp_path / "start.safetensors")
+    trainer = policy_trainer(ctx)
+    rollout, _ = trainer.rollout(addition_prompts(2))
+    advantages = mx.array([1.0, -1.0, -1.0, 1.0])
+
+    def selection() -> np.ndarray:
+        trainer.model.eval()
+        _, entropy = policy_log_probs(trainer.model, rollout.inputs, trainer.method.sampling.temperature)
+        trainer.model.train()
+        return np.array(top_entropy_mask(entropy, rollout.mask, 0.2))
+
+    sampler_selection = selection()
+    np.testing.assert_array_equal(sampler_selection, top_entropy_mask(rollout.entropy, rollout.mask, 0.2))
+    window = rl_trainer._Window()
+    trainer.update(rollout, advantages, 0, window)
+    after_first = selection()
+    trainer.update(rollout, advantages, 1, window)
+    first, second = loss_calls
+    np.testing.assert_array_equal(first.grad_mask, sampler_selection)
+    np.testing.assert_array_equal(second.grad_mask, after_first)
+    assert (after_first != sampler_selection).any()

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from droidft.v1 import job_pb2
 
-from . import rewards
+from . import datasets, rewards
 from .datasets.refusal import VIOLATIONS_LISTED, data_errors
 from .datasets.report import FileReport
 from .datasets.training_data import data_files
@@ -172,6 +172,92 @@ def rewards_known(job: Candidate) -> list[str]:
     if unknown:
         raise invalid_argument(unknown)
     return []
+
+
+def settings_take_effect(job: Candidate) -> list[str]:
+    """A policy method's setting that the job's other settings or its data would leave without effect is refused:
+    accepted and ignored, it would look as if it trained something. Runs after data_valid and rewards_known."""
+    spec, settings = job.spec, job.settings
+    policy = settings.policy
+    if policy is None:
+        return []
+    chosen = rewards.select_rewards(
+        settings.method, policy.rollout.rewards, multi_step_training=policy.multi_step_training
+    )
+    violations = [
+        *_adaptation_strength_without_adapter(spec, settings),
+        *_reasoning_steps_unread(spec, settings, chosen),
+        *_rewards_without_reference_steps(settings, chosen, job.data.train.format),
+    ]
+    if violations:
+        raise invalid_argument(violations)
+    return []
+
+
+def _adaptation_strength_without_adapter(spec: job_pb2.TrainingJobSpec, settings: JobSettings) -> list[FieldViolation]:
+    if not (spec.HasField("dr_grpo") and spec.dr_grpo.HasField("domain_adaptation_strength")):
+        return []
+    if settings.adapter.fine_tune_type != "full":
+        return []
+    return [
+        FieldViolation(
+            "spec.dr_grpo.domain_adaptation_strength",
+            "multiplies the LoRA or DoRA adapter's scale, and full fine-tuning has no adapter: leave it unset, "
+            "or set spec.adapter.fine_tune_type to LORA or DORA",
+            "dr_grpo.domain_adaptation_strength_needs_an_adapter",
+        )
+    ]
+
+
+def _reasoning_steps_unread(
+    spec: job_pb2.TrainingJobSpec, settings: JobSettings, chosen: list[rewards.WeightedReward]
+) -> list[FieldViolation]:
+    if not (spec.HasField("grpo") and spec.grpo.HasField("reasoning_steps")):
+        return []
+    if any(item.reward.reads_reasoning_steps for item in chosen):
+        return []
+    readers = " or ".join(sorted(r.name for r in rewards.REWARDS.values() if r.reads_reasoning_steps))
+    return [
+        FieldViolation(
+            "spec.grpo.reasoning_steps",
+            f"is {settings.policy.reasoning_steps} but only {readers} reads it, and the job's rewards are "
+            f"{', '.join(item.reward.name for item in chosen)}: add {readers} to spec.grpo.rollout.rewards, "
+            "or leave reasoning_steps unset",
+            "grpo.reasoning_steps_needs_its_reward",
+        )
+    ]
+
+
+def _rewards_without_reference_steps(
+    settings: JobSettings, chosen: list[rewards.WeightedReward], format_name: str
+) -> list[FieldViolation]:
+    """Rewards that score against the records' reference steps, on data whose format has none, would always be 0."""
+    needing = [item.reward.name for item in chosen if item.reward.needs_reference_steps]
+    if not needing:
+        return []
+    data_format = datasets.get_format(format_name)
+    if data_format.reference_steps:
+        return []
+    with_steps = " or ".join(
+        f.name for f in datasets.FORMATS.values() if f.reference_steps and settings.method in f.methods
+    )
+    requested = [name for name, _ in settings.policy.rollout.rewards]
+    violations = []
+    for name in needing:
+        if name in requested:
+            field = f"spec.{settings.method}.rollout.rewards[{requested.index(name)}].name"
+            what, fix = name, f"remove {name}"
+        else:
+            field, what, fix = "spec.grpo.multi_step_training", f"adds {name}, which", "turn multi_step_training off"
+        violations.append(
+            FieldViolation(
+                field,
+                f"{what} scores completions against the records' reference steps, and {data_format.name} data has "
+                f"none (it would always score 0): give {with_steps} data, or {fix}",
+                "reward.needs_reference_steps",
+            )
+        )
+    return violations
 
 
 def resources_fit(device: Callable[[], DeviceProfile], *, refuse: bool) -> Check:

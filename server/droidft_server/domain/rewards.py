@@ -43,6 +43,8 @@ class RewardFunction:
     default_weight: float
     score: RewardFn
     correctness: bool = False  # scores the final answer (GSPO's efficiency gate removes these)
+    reads_reasoning_steps: bool = False  # reads RewardOptions.reasoning_steps (grpo.reasoning_steps)
+    needs_reference_steps: bool = False  # scores against RewardExample.reference_steps: 0 on records without
 
 
 REWARDS: dict[str, RewardFunction] = {}
@@ -51,16 +53,28 @@ _NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 
 
 def register_reward(
-    name: str, description: str, *, default_weight: float = 1.0, correctness: bool = False
+    name: str,
+    description: str,
+    *,
+    default_weight: float = 1.0,
+    correctness: bool = False,
+    reads_reasoning_steps: bool = False,
+    needs_reference_steps: bool = False,
 ) -> Callable[[RewardFn], RewardFn]:
-    """Decorator adding a reward function to the registry under `name`."""
+    """Decorator adding a reward function to the registry under `name`.
+
+    The flags say what the reward depends on, so that a job is refused when a setting it reads would have no
+    effect (grpo.reasoning_steps without a reward reading it; a reward of reference steps on data without any).
+    """
     if not _NAME.match(name) or len(name) > 64:
         raise ValueError(f"reward name {name!r} must match {_NAME.pattern} (at most 64 characters)")
 
     def add(score: RewardFn) -> RewardFn:
         if name in REWARDS:
             raise ValueError(f"reward {name!r} is already registered")
-        REWARDS[name] = RewardFunction(name, description, default_weight, score, correctness)
+        REWARDS[name] = RewardFunction(
+            name, description, default_weight, score, correctness, reads_reasoning_steps, needs_reference_steps
+        )
         return score
 
     return add
@@ -162,6 +176,7 @@ def numeric_answer(completion: str, example: RewardExample, options: RewardOptio
     "Format of the reasoning: min(k, n) / n for k 'Step i:' lines when n are expected (grpo.reasoning_steps), "
     "n / k when there are more; halved without an 'Answer:' line. 0 to 1.",
     default_weight=0.2,
+    reads_reasoning_steps=True,
 )
 def step_format(completion: str, example: RewardExample, options: RewardOptions) -> float:
     found, expected = len(completion_steps(completion)), options.reasoning_steps
@@ -175,6 +190,7 @@ def step_format(completion: str, example: RewardExample, options: RewardOptions)
     "step_overlap",
     "Partial credit per reference step: the weighted fraction of reference steps (weights: the data's "
     "sparse_indicators) whose text appears in one of the completion's steps. 0 to 1; 0 without reference steps.",
+    needs_reference_steps=True,
 )
 def step_overlap(completion: str, example: RewardExample, options: RewardOptions) -> float:
     if not example.reference_steps:

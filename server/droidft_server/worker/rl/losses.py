@@ -81,6 +81,11 @@ def top_entropy_mask(entropy: mx.array, mask: mx.array, ratio: float) -> mx.arra
     return (selected.reshape(mask.shape) * mask).astype(mx.float32)
 
 
+def valued_as(values: mx.array, gradient_of: mx.array) -> mx.array:
+    """Exactly `values`, with the gradient of `gradient_of` (gradient_of - stop_gradient(gradient_of) is 0)."""
+    return mx.stop_gradient(values) + (gradient_of - mx.stop_gradient(gradient_of))
+
+
 def gradient_gated(values: mx.array, grad_mask: mx.array | None) -> mx.array:
     """The same values, with the gradient stopped where grad_mask is 0."""
     if grad_mask is None:

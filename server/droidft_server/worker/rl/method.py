@@ -4,8 +4,9 @@ Each knob of the original design maps to a mechanism here:
 - GRPO reasoning_steps: the step count step_format expects (and the system prompt asks for);
   multi_step_training: adds the step_overlap reward (partial credit per matched reference step).
 - GSPO sparse_optimization / sparse_ratio: only the top sparse_ratio fraction of completion tokens
-  by policy entropy get policy gradient (arXiv 2506.01939); efficiency_threshold: completions
-  longer than reference length / threshold lose their correctness rewards.
+  by the current policy's entropy (chosen again at every update) get policy gradient (arXiv
+  2506.01939); efficiency_threshold: completions longer than reference length / threshold lose
+  their correctness rewards.
 - Dr. GRPO domain / expertise_level: the system prompt template, and records of other domains
   are left out; domain_adaptation_strength multiplies the LoRA adapter scale.
 """
@@ -67,8 +68,8 @@ def _scaled_adapter(name: str, settings: JobSettings) -> AdapterSettings:
 def policy_method(settings: JobSettings) -> PolicyMethod:
     name, policy = settings.method, settings.policy
     rollout = policy.rollout
-    rewards = select_rewards(name, rollout.rewards, multi_step_training=name == "grpo" and policy.multi_step_training)
-    asks_for_steps = name == "grpo" and any(item.reward.name == "step_format" for item in rewards)
+    rewards = select_rewards(name, rollout.rewards, multi_step_training=policy.multi_step_training)
+    asks_for_steps = name == "grpo" and any(item.reward.reads_reasoning_steps for item in rewards)
     return PolicyMethod(
         name=name,
         loss=_loss_config(name, settings),

@@ -2,7 +2,10 @@
 
 Generation is mlx-lm-lora's batched sampler (exact token ids, stop token included). Right
 after it, one forward pass of the same, not yet updated, policy gives log pi_old of every
-sampled token: the denominator of the importance ratio for all num_iterations updates.
+sampled token: the denominator of the importance ratio for all num_iterations updates. That
+pass runs the model as the sampler did, in eval mode: with adapter dropout on it would be a
+randomly thinned policy that sampled nothing, and the first, on-policy update would see ratios
+away from 1 (at dropout 0.1 a quarter of GSPO's sequences were clipped on it).
 """
 
 from __future__ import annotations
@@ -47,6 +50,16 @@ def policy_log_probs(model: nn.Module, inputs: mx.array, temperature: float) -> 
     return token_log_probs(model(inputs[:, :-1]), inputs[:, 1:], temperature)
 
 
+def log_probs_as_sampled(model: nn.Module, inputs: mx.array, temperature: float) -> tuple[mx.array, mx.array]:
+    """policy_log_probs of the model as it samples: in eval mode (no dropout), its training mode restored after."""
+    was_training = model.training
+    model.eval()
+    try:
+        return policy_log_probs(model, inputs, temperature)
+    finally:
+        model.train(was_training)
+
+
 def _layout(prompts: list[list[int]], completions: list[mx.array], indices: list[int]) -> tuple[mx.array, mx.array]:
     sequences = [list(prompts[i]) + completion.tolist() for i, completion in zip(indices, completions)]
     width = max(2, max(len(seq) for seq in sequences))
@@ -82,10 +95,10 @@ def sample_rollout(
         min_p=0.0,
     )
     inputs, mask = _layout(prompts, completions, indices)
-    old_log_probs, entropy = policy_log_probs(model, inputs, sampling.temperature)
+    old_log_probs, entropy = log_probs_as_sampled(model, inputs, sampling.temperature)
     ref_log_probs = None
     if ref_model is not None:
-        ref_log_probs, _ = policy_log_probs(ref_model, inputs, sampling.temperature)
+        ref_log_probs, _ = log_probs_as_sampled(ref_model, inputs, sampling.temperature)
     mx.eval(old_log_probs, entropy, *([ref_log_probs] if ref_log_probs is not None else []))
     return Rollout(
         inputs=inputs,

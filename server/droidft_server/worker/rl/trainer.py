@@ -4,6 +4,14 @@ One iteration = one rollout of batch_size prompts x group_size completions, scor
 num_iterations optimisation steps on it against the fixed pi_old log-probabilities, so that
 from the second step on the ratios move away from 1 and clipping acts.
 
+Each step sees the policy as it is at that step, as it samples (eval mode, no adapter dropout):
+its log-probabilities make the ratio, the clipping and the KL, and its entropies pick the
+sparse-optimisation tokens (the paper's selection is of the current policy; a mask made at
+rollout time drifts with every step). Before the first step that policy is pi_old itself, so
+the first ratio is exactly 1. Adapter dropout stays a training regulariser: the gradient flows
+through a forward pass with dropout, weighted by the dropout-free ratio and clip. With dropout
+or sparse optimisation, each step after the first costs one more forward pass, without gradient.
+
 Validation samples group_size completions per validation prompt; its val_loss is minus the
 mean reward (what early stopping watches), its metrics the rewards.
 """
@@ -29,9 +37,9 @@ from ..contract import TrainingContext, TrainingResult
 from ..schedule import VALIDATION_REWARD, Schedule
 from ..training_state import TrainingState, generator_state, restore_random, set_generator_state
 from .data import RlPrompt, rl_prompt
-from .losses import group_advantages, policy_loss, top_entropy_mask
+from .losses import group_advantages, policy_loss, top_entropy_mask, valued_as
 from .method import PolicyMethod, chat_messages, policy_method, select_prompts
-from .rollout import Rollout, policy_log_probs, sample_rollout
+from .rollout import Rollout, log_probs_as_sampled, policy_log_probs, sample_rollout
 
 SAMPLES_PER_REPORT = 3
 
@@ -117,8 +125,17 @@ class PolicyTrainer:
         )
         return rollout, scores
 
-    def _loss(self, model, rollout: Rollout, advantages: mx.array, grad_mask: mx.array | None):
+    def _loss(
+        self,
+        model,
+        rollout: Rollout,
+        advantages: mx.array,
+        log_probs_now: mx.array | None,
+        grad_mask: mx.array | None,
+    ):
         log_probs, _ = policy_log_probs(model, rollout.inputs, self.method.sampling.temperature)
+        if log_probs_now is not None:  # adapter dropout: the values of the policy as it samples, dropout's gradient
+            log_probs = valued_as(log_probs_now, log_probs)
         return policy_loss(
             log_probs,
             rollout.old_log_probs,
@@ -129,6 +146,30 @@ class PolicyTrainer:
             grad_mask,
         )
 
+    def policy_now(self, rollout: Rollout, step: int) -> tuple[mx.array, mx.array]:
+        """Log-probabilities and entropies of the rollout's tokens under the policy as it is before update `step`
+        of the rollout, as it samples; before the first update that is pi_old, already computed."""
+        if step == 0:
+            return rollout.old_log_probs, rollout.entropy
+        return log_probs_as_sampled(self.model, rollout.inputs, self.method.sampling.temperature)
+
+    def update(self, rollout: Rollout, advantages: mx.array, step: int, window: _Window) -> None:
+        """One optimisation step on the rollout (the `step`-th on it)."""
+        dropout = self.method.adapter.dropout > 0
+        sparse_ratio = self.method.sparse_ratio
+        log_probs_now = grad_mask = None
+        if dropout or sparse_ratio is not None:
+            log_probs, entropy = self.policy_now(rollout, step)
+            log_probs_now = log_probs if dropout else None
+            if sparse_ratio is not None:
+                grad_mask = top_entropy_mask(entropy, rollout.mask, sparse_ratio)
+        (loss, metrics), grads = self.loss_and_grad(self.model, rollout, advantages, log_probs_now, grad_mask)
+        self.optimizer.update(self.model, grads)
+        mx.eval(self.model.parameters(), self.optimizer.state, loss, metrics)
+        window.add("loss", loss.item())
+        for name, value in metrics.items():
+            window.add(name, value.item())
+
     def iteration(self, batch: list[RlPrompt], window: _Window) -> None:
         rollout, scores = self.rollout(batch)
         advantages = group_advantages(
@@ -136,16 +177,8 @@ class PolicyTrainer:
             self.method.sampling.group_size,
             scale_by_std=self.method.scale_advantages,
         )
-        grad_mask = None
-        if self.method.sparse_ratio is not None:
-            grad_mask = top_entropy_mask(rollout.entropy, rollout.mask, self.method.sparse_ratio)
-        for _ in range(self.method.num_iterations):
-            (loss, metrics), grads = self.loss_and_grad(self.model, rollout, advantages, grad_mask)
-            self.optimizer.update(self.model, grads)
-            mx.eval(self.model.parameters(), self.optimizer.state, loss, metrics)
-            window.add("loss", loss.item())
-            for name, value in metrics.items():
-                window.add(name, value.item())
+        for step in range(self.method.num_iterations):
+            self.update(rollout, advantages, step, window)
         self.trained_tokens += rollout.completion_tokens * self.method.num_iterations
         window.tokens += rollout.completion_tokens * self.method.num_iterations
         window.iterations += 1

@@ -89,6 +89,8 @@ class Format:
     # A field whose values validation counts per file (FileReport.tallied_values): Dr. GRPO's domain,
     # which decides the records a job keeps (record_selection.py).
     tallied_field: str | None = None
+    # Its examples carry the reference solution's steps (what the step_overlap reward scores against).
+    reference_steps: bool = False
 
     @property
     def fields(self) -> tuple[str, ...]:

@@ -25,4 +25,5 @@ FORMAT = Format(
     training_text=training_text,
     to_example=to_example,
     tallied_field="domain",
+    reference_steps=True,
 )

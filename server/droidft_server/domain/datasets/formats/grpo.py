@@ -42,4 +42,5 @@ FORMAT = Format(
     description="A problem, the reasoning steps that solve it, and the exactly checkable solution.",
     training_text=training_text,
     to_example=to_example,
+    reference_steps=True,
 )

@@ -35,4 +35,5 @@ FORMAT = Format(
     training_text=training_text,
     to_example=to_example,
     check=check,
+    reference_steps=True,
 )

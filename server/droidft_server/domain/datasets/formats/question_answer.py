@@ -34,4 +34,5 @@ FORMAT = Format(
     description='A question and its answer, GSM8K style: worked steps, then "#### <final answer>".',
     training_text=lambda record: joined(record.question, record.answer),
     to_example=to_example,
+    reference_steps=True,
 )

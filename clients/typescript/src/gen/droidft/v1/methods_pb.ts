@@ -230,14 +230,17 @@ export type GrpoConfig = Message<"droidft.v1.GrpoConfig"> & {
   normalizer: GrpoLossNormalizer;
 
   /**
-   * Number of reasoning steps the step-format reward expects, 3 to 15; default 3.
+   * Number of reasoning steps the step-format reward expects (and the system
+   * prompt asks for), 3 to 15; default 3. Refused when none of the job's rewards
+   * reads it (step_format does, and is among GRPO's default rewards).
    *
    * @generated from field: optional uint32 reasoning_steps = 6;
    */
   reasoningSteps?: number | undefined;
 
   /**
-   * Reward intermediate steps (partial credit per matched reference step), not only the final answer.
+   * Reward intermediate steps (partial credit per matched reference step), not only the final answer:
+   * adds the step_overlap reward. Refused on data without reference steps (prompt_answer).
    *
    * @generated from field: bool multi_step_training = 7;
    */
@@ -365,7 +368,8 @@ export type DrGrpoConfig = Message<"droidft.v1.DrGrpoConfig"> & {
   expertiseLevel: ExpertiseLevel;
 
   /**
-   * Multiplier on the LoRA adapter scale, 0.1 to 2.0; default 1.
+   * Multiplier on the LoRA or DoRA adapter scale, 0.1 to 2.0; default 1.
+   * Refused with full fine-tuning, which has no adapter scale.
    *
    * @generated from field: optional double domain_adaptation_strength = 7;
    */
