@@ -165,16 +165,18 @@ def test_grpo_reasoning_steps_reach_reward_and_prompt():
 
 def preflight_refusal(spec: job_pb2.TrainingJobSpec) -> dict[str, str]:
     """Field -> description of each violation settings_take_effect finds ({} when it accepts the spec)."""
+    job = preflight.Candidate(spec, resolve(spec))
     try:
-        preflight.settings_take_effect(spec, resolve(spec))
+        preflight.data_valid(job)  # the check reads the data's format from data_valid's one read
+        preflight.settings_take_effect(job)
     except DroidftError as error:
         return {v.field: v.description for v in error.field_violations}
     return {}
 
 
 def test_settings_that_would_do_nothing_are_refused_with_the_fix(tmp_path):
-    write_jsonl(tmp_path / "prompt_answer.jsonl", [{"prompt": "1 + 1 =", "answer": "2"}] * 2)
-    write_jsonl(tmp_path / "grpo.jsonl", addition_records(2, seed=0))
+    write_jsonl(tmp_path / "prompt_answer.jsonl", [{"prompt": f"1 + {i} =", "answer": str(1 + i)} for i in range(8)])
+    write_jsonl(tmp_path / "grpo.jsonl", addition_records(8, seed=0))
 
     def spec(method, data="prompt_answer", **config):
         built = job_pb2.TrainingJobSpec(model_path="m", train_data_path=str(tmp_path / f"{data}.jsonl"))
