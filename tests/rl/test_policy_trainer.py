@@ -217,11 +217,11 @@ def test_a_plugin_reward_that_reads_reasoning_steps_gives_them_their_effect(monk
         "steps_counted",
         RewardFunction("steps_counted", "test", 1.0, lambda c, e, o: 0.0, reads_reasoning_steps=True),
     )
-    write_jsonl(tmp_path / "train.jsonl", addition_records(2, seed=0))
+    write_jsonl(tmp_path / "train.jsonl", addition_records(8, seed=0))
     spec = job_pb2.TrainingJobSpec(model_path="m", train_data_path=str(tmp_path / "train.jsonl"))
     spec.grpo.reasoning_steps = 6
     spec.grpo.rollout.rewards.add(name="steps_counted")
-    preflight.settings_take_effect(spec, resolve(spec))
+    assert preflight_refusal(spec) == {}
     assert "exactly 6 numbered steps" in policy_method(resolve(spec)).default_system_prompt
 
 
