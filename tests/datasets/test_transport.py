@@ -65,3 +65,29 @@ def test_generate_sample_data_refuses_an_unknown_format_and_an_unwritable_path(t
             data_pb2.GenerateSampleDataRequest(format="text", output_path=str(tmp_path / "file" / "out.jsonl"))
         )
     assert unwritable.value.field_violations[0].field == "output_path"
+
+
+def test_a_create_whose_caller_left_stops_reading_the_data(tiny_tokenizer_model, tmp_path):
+    """Create reads the data once, telling its progress as it goes; the servicer's callback raises once the
+    caller has gone, and the read stops at that batch instead of going on through the file."""
+    from droidft.v1 import job_pb2
+    from droidft_server.domain import preflight
+
+    records = [{"messages": [{"role": "user", "content": f"q {i}"}, {"role": "assistant", "content": f"a {i}"}]}
+               for i in range(200_000)]  # fmt: skip
+    (tmp_path / "train.jsonl").write_bytes(jsonl(*records))
+    spec = job_pb2.TrainingJobSpec(
+        model_path=str(tiny_tokenizer_model), train_data_path=str(tmp_path / "train.jsonl"), sft={}
+    )
+    told = []
+
+    class CallerGone(Exception):
+        pass
+
+    def caller_left(progress) -> None:
+        told.append(progress.records_read)
+        raise CallerGone
+
+    with pytest.raises(CallerGone):
+        preflight.run_checks([preflight.data_valid])(spec, caller_left)
+    assert told and told[0] < len(records)  # it stopped at the first batch it reported

@@ -15,6 +15,7 @@ from pathlib import Path
 from droidft.v1 import job_pb2
 
 from .datasets import validate_files
+from .datasets.progress import ProgressCallback
 from .datasets.report import FileReport, ValidationReport
 from .datasets.trained_tokens import SAMPLE_RECORDS, template_tokens
 from .datasets.training_data import DataFiles, DataPlan, data_files
@@ -70,7 +71,7 @@ class JobDataCheck:
         return lengths.plus(extra.mean, extra.max)
 
 
-def check_job_data(settings: JobSettings, max_issues: int) -> JobDataCheck:
+def check_job_data(settings: JobSettings, max_issues: int, on_progress: ProgressCallback | None = None) -> JobDataCheck:
     """Read the job's training and validation files once (see the module's docstring); the files that
     are missing are left out of the report (preflight.data_exists refuses them first)."""
     files = data_files(settings.train_data_path, settings.val_data_path)
@@ -82,6 +83,7 @@ def check_job_data(settings: JobSettings, max_issues: int) -> JobDataCheck:
         max_seq_length=settings.max_seq_length,
         max_issues=max_issues,
         sample_records=SAMPLE_RECORDS if settings.sft is not None else 0,
+        on_progress=on_progress,
     )
     return JobDataCheck(files, report, settings)
 

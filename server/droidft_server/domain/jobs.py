@@ -53,7 +53,7 @@ DEFAULT_MAX_QUEUED_JOBS = 1000
 
 # Raises DroidftError for a spec that cannot run; returns what it accepted (preflight.Accepted): warnings
 # to record in the job's log and the data plan kept with the job.
-Preflight = Callable[[job_pb2.TrainingJobSpec], Accepted]
+Preflight = Callable[[job_pb2.TrainingJobSpec, Callable[[object], None] | None], Accepted]
 
 
 class JobStore(Protocol):
@@ -135,7 +135,7 @@ class JobManager:
         self._available = frozenset(available_methods)
         self._max_concurrent = max_concurrent_jobs
         self._max_queued = max_queued_jobs
-        self._preflight = preflight or (lambda spec: Accepted([], None))
+        self._preflight = preflight or (lambda spec, on_progress: Accepted([], None))
         self._lock = threading.RLock()
         self._log = EventLog(store)
         self._active: dict[str, job_pb2.TrainingJob] = {}  # queued and running jobs, the authoritative copy
@@ -197,9 +197,16 @@ class JobManager:
     # -- requests -----------------------------------------------------------------------------
 
     def create(
-        self, spec: job_pb2.TrainingJobSpec, *, request_id: str = "", validate_only: bool = False, creator: str = ""
+        self,
+        spec: job_pb2.TrainingJobSpec,
+        *,
+        request_id: str = "",
+        validate_only: bool = False,
+        creator: str = "",
+        on_progress: Callable[[object], None] | None = None,
     ) -> job_pb2.TrainingJob:
-        """Accept a job after its preflight; `creator` names the caller's token (empty without tokens)."""
+        """Accept a job after its preflight; `creator` names the caller's token (empty without tokens);
+        `on_progress` is told as the preflight reads the data, and may raise to stop it (the caller left)."""
         self._check_method(spec)
         if spec.HasField("from_checkpoint"):
             self._check_start_weights(spec)
@@ -209,7 +216,7 @@ class JobManager:
         if not validate_only:
             self._check_storage()
             self._check_queue_room()  # before the (slow) preflight, and again under the lock
-        checked = self._preflight(spec)
+        checked = self._preflight(spec, on_progress)
         settings = resolve(spec)
         with self._lock:
             if self._closed:

@@ -15,6 +15,7 @@ from pathlib import Path
 from droidft.v1 import job_pb2
 
 from . import datasets, rewards
+from .datasets.progress import ProgressCallback
 from .datasets.refusal import VIOLATIONS_LISTED, data_errors
 from .datasets.report import FileReport
 from .datasets.training_data import data_files
@@ -34,6 +35,8 @@ class Candidate:
     spec: job_pb2.TrainingJobSpec
     settings: JobSettings
     data: JobDataCheck | None = None
+    # Told as the data is read; it raises to stop the work (the caller of a create that went away).
+    on_progress: ProgressCallback | None = None
 
 
 @dataclass(frozen=True)
@@ -112,7 +115,7 @@ def data_valid(job: Candidate) -> list[str]:
     """Every record of the training (and validation) data, checked for the job's method before it runs,
     then what the trainer needs of the data set as a whole: the one read of the data (the module's docstring)."""
     settings = job.settings
-    job.data = data = check_job_data(settings, max_issues=VIOLATIONS_LISTED)
+    job.data = data = check_job_data(settings, max_issues=VIOLATIONS_LISTED, on_progress=job.on_progress)
     if not data.report.valid:
         raise data_errors(data.report)
     files = [("spec.train_data_path", data.train)] + ([("spec.val_data_path", data.valid)] if data.valid else [])
@@ -284,9 +287,9 @@ def resources_fit(device: Callable[[], DeviceProfile], *, refuse: bool) -> Check
     return check
 
 
-def run_checks(checks: list[Check]) -> Callable[[job_pb2.TrainingJobSpec], Accepted]:
-    def preflight(spec: job_pb2.TrainingJobSpec) -> Accepted:
-        job = Candidate(spec, resolve(spec))
+def run_checks(checks: list[Check]) -> Callable[..., Accepted]:
+    def preflight(spec: job_pb2.TrainingJobSpec, on_progress: ProgressCallback | None = None) -> Accepted:
+        job = Candidate(spec, resolve(spec), on_progress=on_progress)
         warnings = [warning for check in checks for warning in check(job)]
         return Accepted(warnings, job.data.plan() if job.data is not None else None)
 

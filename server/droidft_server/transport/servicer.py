@@ -82,11 +82,16 @@ class TrainingServicer(service_pb2_grpc.TrainingServiceServicer):
 
     async def CreateTrainingJob(self, request, context):
         creator = self._caller(context)
+        gone = _caller_gone(context)  # a big data set's check stops when its caller goes away
 
         def create():
             spec = self._roots.confine_spec(request.spec)
             return self._jobs.create(
-                spec, request_id=request.request_id, validate_only=request.validate_only, creator=creator
+                spec,
+                request_id=request.request_id,
+                validate_only=request.validate_only,
+                creator=creator,
+                on_progress=gone.check,
             )
 
         return await asyncio.to_thread(create)
