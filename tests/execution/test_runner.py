@@ -12,6 +12,7 @@ from execution_helpers import CHATS, RecordingListener, sft_spec, write_jsonl
 
 from droidft.v1 import job_pb2, methods_pb2, progress_pb2
 from droidft_server.domain.errors import Reason
+from droidft_server.domain.runs import StopKind
 from droidft_server.supervisor.runner import ProcessRunner
 
 LONG = 1_000_000  # iterations: runs until stopped
@@ -63,7 +64,7 @@ def test_cancel_stops_after_the_current_iteration_and_saves_the_adapter(runner, 
     listener = RecordingListener()
     runner.start("cancel", sft_spec(tiny_model, chats, iterations=LONG, report_every=1), tmp_path / "out", listener)
     listener.wait_for("train_report")
-    runner.cancel("cancel")
+    runner.stop("cancel", StopKind.CANCEL)
     outcome = listener.outcome()
 
     assert outcome.state == job_pb2.JOB_STATE_CANCELLED, outcome

@@ -36,9 +36,6 @@ class FakeRunner:
             self.data[job_id] = data
             self.start_signal.notify_all()
 
-    def cancel(self, job_id: str) -> None:
-        self.stop(job_id, StopKind.CANCEL)
-
     def stop(self, job_id: str, kind: StopKind) -> None:
         (self.cancelled if kind == StopKind.CANCEL else self.paused).append(job_id)
 

@@ -677,7 +677,7 @@ class JobManager:
             self._storage_failed(error)
             if job.job_id in self._running and job.job_id not in self._stopped_for_storage:
                 self._stopped_for_storage.add(job.job_id)
-                self._runner.cancel(job.job_id)
+                self._runner.stop(job.job_id, StopKind.CANCEL)
 
     @staticmethod
     def _copy(job: job_pb2.TrainingJob) -> job_pb2.TrainingJob:

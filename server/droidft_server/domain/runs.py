@@ -71,9 +71,6 @@ class Runner(Protocol):
         """Start a run of the job; `data` is its data as create checked it (None for a job accepted before
         create kept it: the worker then finds the format again)."""
 
-    def cancel(self, job_id: str) -> None:
-        """Ask a started run to stop after its current iteration and save its adapter."""
-
     def stop(self, job_id: str, kind: StopKind) -> None:
         """Ask a started run to stop after its current iteration (a cancel or a pause), with a checkpoint of it."""
 

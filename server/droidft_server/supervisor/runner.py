@@ -98,9 +98,6 @@ class ProcessRunner:
             self._runs[job_id] = run
         run.relay.start()
 
-    def cancel(self, job_id: str) -> None:
-        self.stop(job_id, StopKind.CANCEL)
-
     def stop(self, job_id: str, kind: StopKind) -> None:
         """Ask a started run to stop after its current iteration, writing a full-state checkpoint of it."""
         with self._lock:

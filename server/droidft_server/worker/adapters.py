@@ -57,7 +57,7 @@ def apply_adapter(model: nn.Module, adapter: AdapterSettings) -> int:
 def load_start_weights(model: nn.Module, path: Path) -> None:
     """Start from another job's adapter (spec.from_checkpoint): it must hold exactly the trainable weights."""
     weights = mx.load(str(path))
-    expected = {name: value.shape for name, value in tree_flatten(model.trainable_parameters())}
+    expected = {name: value.shape for name, value in trainable_weights(model).items()}
     found = {name: value.shape for name, value in weights.items()}
     if found != expected:
         raise ValueError(f"{path} does not hold this job's trainable weights (another adapter type, rank or blocks)")
