@@ -1,0 +1,84 @@
+"""The HTTP port (--http-listen): the web console at `/` and the service for browsers (Connect, gRPC-Web).
+
+It is an aiohttp server on the gRPC server's event loop; every call goes through the gRPC port's
+interceptors and servicer (connect.py). The console is the page clients/typescript/console builds into
+static/ (`make setup` builds it); without it `/` says how to build it.
+"""
+
+from __future__ import annotations
+
+import ssl
+from collections.abc import Sequence
+from pathlib import Path
+
+import grpc
+from aiohttp import web
+
+from .connect import ConnectRoutes, ServiceHandlers
+
+STATIC_DIR = Path(__file__).parent / "static"
+CONSOLE_FILES = {"/": ("index.html", "text/html"), "/console.js": ("console.js", "text/javascript")}
+# A page that sends requests to the port may come only from the port itself; no other site may frame it.
+PAGE_HEADERS = {
+    "content-security-policy": "default-src 'self'; style-src 'self' 'unsafe-inline'; frame-ancestors 'none'",
+    "x-content-type-options": "nosniff",
+    "cache-control": "no-cache",
+}
+
+
+async def _console_file(request: web.Request) -> web.StreamResponse:
+    name, content_type = CONSOLE_FILES[request.path]
+    path = STATIC_DIR / name
+    if not path.is_file():
+        return web.Response(
+            status=404, text="the console is not built: run `make setup` (it builds clients/typescript/console)\n"
+        )
+    return web.Response(body=path.read_bytes(), content_type=content_type, headers=PAGE_HEADERS)
+
+
+def console_app(servicer, interceptors: Sequence[grpc.aio.ServerInterceptor]) -> web.Application:
+    app = web.Application(client_max_size=80 * 2**20)  # the gRPC port's message limit
+    ConnectRoutes(ServiceHandlers(servicer, interceptors)).add_to(app)
+    for route in CONSOLE_FILES:
+        app.router.add_get(route, _console_file)
+    return app
+
+
+def https_context(cert: Path | None, key: Path | None, client_ca: Path | None) -> ssl.SSLContext | None:
+    """The HTTP port speaks TLS with the gRPC port's certificate (and asks for client certificates when it does);
+    None without one. The files were checked when the gRPC port's credentials were made."""
+    if cert is None or key is None:
+        return None
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(cert, key)
+    if client_ca is not None:
+        context.load_verify_locations(client_ca)
+        context.verify_mode = ssl.CERT_REQUIRED
+    return context
+
+
+class HttpPort:
+    """The started HTTP port on a running loop: its bound port, and stop()."""
+
+    def __init__(self, runner: web.AppRunner, port: int):
+        self._runner = runner
+        self.port = port
+
+    async def stop(self) -> None:
+        await self._runner.cleanup()
+
+
+async def start_http(
+    servicer,
+    interceptors: Sequence[grpc.aio.ServerInterceptor],
+    listen: str,
+    ssl_context: ssl.SSLContext | None = None,
+) -> HttpPort:
+    """Serve on `listen` (HOST:PORT, port 0 picks a free one); run on the gRPC server's loop."""
+    host, _, port = listen.rpartition(":")
+    # A browser that closes a stream cancels its handler, so the call's work stops as a gRPC cancel does.
+    runner = web.AppRunner(console_app(servicer, interceptors), handler_cancellation=True, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, host.strip("[]") or None, int(port), ssl_context=ssl_context)
+    await site.start()
+    return HttpPort(runner, runner.addresses[0][1])
