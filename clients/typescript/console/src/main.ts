@@ -112,7 +112,8 @@ function rangeText(p: ParameterInfo): string {
   const low = p.minimum !== undefined ? `${p.minimum}${p.minimumExclusive ? " (excluded)" : ""}` : "";
   const high = p.maximum !== undefined ? `${p.maximum}${p.maximumExclusive ? " (excluded)" : ""}` : "";
   const range = low || high ? `Range ${low || "…"} to ${high || "…"}. ` : "";
-  return `${range}${p.defaultValue ? `Default ${p.defaultValue}.` : ""}`;
+  const stated = /default/i.test(p.description); // most descriptions give the range and default themselves
+  return stated ? "" : `${range}${p.defaultValue ? `Default ${p.defaultValue}.` : ""}`;
 }
 
 function inputFor(p: ParameterInfo, id: string): HTMLInputElement | HTMLSelectElement {
@@ -266,7 +267,7 @@ function check(showAll = false): Built {
     document.getElementById(id)?.setAttribute("aria-invalid", String(message !== ""));
   }
   byId("spec-errors").textContent = built.errors.get("") ?? "";
-  const blocked = [...built.errors.keys()].some((path) => path !== "" && (touched.has(path) || showAll)) || built.spec === undefined;
+  const blocked = [...built.errors.keys()].some((path) => path === "" || touched.has(path) || showAll) || built.spec === undefined;
   for (const id of ["estimate", "start"]) byId<HTMLButtonElement>(id).disabled = blocked;
   return built;
 }
@@ -699,7 +700,9 @@ async function load(): Promise<void> {
   const jobId = new URLSearchParams(location.hash.slice(1)).get("job");
   if (jobId) openJob(jobId);
   void refreshJobs();
-  setInterval(() => void refreshJobs(), 2000);
+  jobsTimer ??= setInterval(() => void refreshJobs(), 2000);
 }
+
+let jobsTimer: ReturnType<typeof setInterval> | undefined;
 
 void main();

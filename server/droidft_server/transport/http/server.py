@@ -36,11 +36,16 @@ async def _console_file(request: web.Request) -> web.StreamResponse:
     return web.Response(body=path.read_bytes(), content_type=content_type, headers=PAGE_HEADERS)
 
 
+async def _no_icon(request: web.Request) -> web.Response:
+    return web.Response(status=204)  # the console has none; the browser stops asking
+
+
 def console_app(servicer, interceptors: Sequence[grpc.aio.ServerInterceptor]) -> web.Application:
     app = web.Application(client_max_size=80 * 2**20)  # the gRPC port's message limit
     ConnectRoutes(ServiceHandlers(servicer, interceptors)).add_to(app)
     for route in CONSOLE_FILES:
         app.router.add_get(route, _console_file)
+    app.router.add_get("/favicon.ico", _no_icon)
     return app
 
 

@@ -1,0 +1,147 @@
+"""The web console in a real browser (Debian's headless Chromium, driven by Playwright) against a real
+server training the tiny model: pick GSPO, set its knobs, see the form refuse an out-of-range value,
+generate and validate data, estimate, train and watch, reload and resume; and cancel a running job.
+Screenshots go to var/test-output/console/."""
+
+import shutil
+from pathlib import Path
+
+import pytest
+from fixed_device import device_profile
+
+from droidft_server.app import DroidftServer, ServerConfig
+from droidft_server.transport.http.server import STATIC_DIR
+
+ROOT = Path(__file__).resolve().parents[2]
+SCREENSHOTS = ROOT / "var" / "test-output" / "console"
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+TRAINING_TIMEOUT_MS = 240_000
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    assert CHROMIUM, "no chromium on PATH: `make setup` installs Debian's chromium package"
+    assert (STATIC_DIR / "console.js").is_file(), "the console is not built: `make setup` builds it"
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        yield launched
+        launched.close()
+
+
+@pytest.fixture()
+def server(tmp_path, roots):
+    started = DroidftServer(
+        ServerConfig(
+            state_dir=tmp_path / "state",
+            listen="127.0.0.1:0",
+            http_listen="127.0.0.1:0",
+            device_profile=device_profile,
+            **roots,
+        )
+    )
+    yield started
+    started.stop(grace=0)
+
+
+@pytest.fixture()
+def page(browser):
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    opened = context.new_page()
+    errors = []
+    opened.on("pageerror", lambda error: errors.append(error))
+    yield opened
+    context.close()
+    assert not errors, f"the page threw: {errors}"
+
+
+def field(page, path: str):
+    return page.get_by_label(path, exact=True)
+
+
+def screenshot(page, name: str) -> None:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / name), full_page=True)
+
+
+def generate_and_validate(page, data: Path, sample_format: str, count: int) -> None:
+    field(page, "train_data_path").fill(str(data))
+    page.get_by_label("Sample format").select_option(sample_format)
+    page.get_by_label("Records").fill(str(count))
+    page.get_by_role("button", name="Generate sample data").click()
+    page.get_by_text(f"Wrote {count} {sample_format} records").wait_for()
+    page.get_by_role("button", name="Validate the training data").click()
+    page.locator("#validation-verdict").wait_for()
+    assert page.locator("#validation-verdict").inner_text().startswith("Valid")
+
+
+def test_gspo_from_the_form_to_a_finished_job_with_its_charts(server, page, tiny_model, tmp_path):
+    page.goto(f"http://127.0.0.1:{server.http_port}/?model={tiny_model}")
+    page.locator("label[for=method-gspo]").click()
+    generate_and_validate(page, tmp_path / "gspo.jsonl", "gspo", 16)
+    assert page.locator("#issues").count() == 0  # generated data has no issue
+    assert "Tokens min" in page.locator("#validation").inner_text()
+
+    # Out of the contract's range: refused in the form, before anything is sent.
+    field(page, "gspo.sparse_ratio").fill("0.95")
+    error = page.locator("#field-gspo-sparse_ratio-error")
+    assert "0.9" in error.inner_text()
+    assert page.get_by_role("button", name="Start training").is_disabled()
+    field(page, "gspo.sparse_ratio").fill("0.3")
+    # The contract's message rule: sparse_ratio needs sparse_optimization.
+    assert "sparse_optimization" in page.locator("#spec-errors").inner_text()
+    field(page, "gspo.sparse_optimization").check()
+    assert error.inner_text() == "" and page.locator("#spec-errors").inner_text() == ""
+
+    settings = {
+        "iterations": "4",
+        "batch_size": "2",
+        "max_seq_length": "512",
+        "report_every": "1",
+        "checkpoint_every": "2",
+        "gspo.rollout.group_size": "2",
+        "gspo.rollout.max_completion_length": "4",
+        "gspo.beta": "0.04",  # a KL penalty, so KL is reported and charted
+        "display_name": "console GSPO",
+    }
+    for path, value in settings.items():
+        field(page, path).fill(value)
+
+    page.get_by_role("button", name="Estimate memory and time").click()
+    summary = page.locator("#estimate-summary")
+    summary.wait_for()
+    assert "Peak memory" in summary.inner_text() and page.locator("#estimate-fits").inner_text() == "yes"
+
+    page.get_by_role("button", name="Start training").click()
+    state = page.locator("#job-state")
+    state.filter(has_text="succeeded").wait_for(timeout=TRAINING_TIMEOUT_MS)
+    loss = page.locator('polyline[data-series="training loss"]')
+    loss.wait_for(state="attached")
+    assert page.locator("#charts figure").count() >= 3  # loss, learning rate and the GRPO-family figures
+    for figure in ("reward_mean", "kl", "clip_fraction"):
+        assert page.locator(f'polyline[data-series="{figure}"]').count() == 1
+    assert "final adapter" in page.locator("#checkpoints").inner_text()
+    page.locator("#jobs tr", has_text="console GSPO").filter(has_text="succeeded").wait_for()
+    screenshot(page, "job-view.png")
+
+    # A reload shows what it showed and resumes the stream after the last sequence it had.
+    shown = page.locator("#job-sequence").inner_text()
+    page.reload()
+    state.filter(has_text="succeeded").wait_for()
+    assert page.locator("#job-sequence").inner_text() == shown
+    assert loss.count() == 1
+
+
+def test_a_running_job_is_cancelled_from_its_view(server, page, tiny_model, tmp_path):
+    page.goto(f"http://127.0.0.1:{server.http_port}/?model={tiny_model}&method=sft")
+    generate_and_validate(page, tmp_path / "chat.jsonl", "chat_messages", 32)
+    for path, value in {"iterations": "100000", "batch_size": "2", "max_seq_length": "512"}.items():
+        field(page, path).fill(value)
+    page.get_by_role("button", name="Start training").click()
+    state = page.locator("#job-state")
+    state.filter(has_text="running").wait_for(timeout=TRAINING_TIMEOUT_MS)
+    page.get_by_role("button", name="Cancel").click()
+    state.filter(has_text="cancelled").wait_for(timeout=TRAINING_TIMEOUT_MS)
+    assert page.get_by_role("button", name="Resume").is_enabled()
+    screenshot(page, "cancelled.png")
