@@ -3,11 +3,13 @@ server training the tiny model: pick GSPO, set its knobs, see the form refuse an
 generate and validate data, estimate, train and watch, reload and resume; and cancel a running job.
 Screenshots go to var/test-output/console/."""
 
+import re
 import shutil
 from pathlib import Path
 
 import pytest
 from fixed_device import device_profile
+from playwright.sync_api import expect
 
 from droidft_server.app import DroidftServer, ServerConfig
 from droidft_server.transport.http.server import STATIC_DIR
@@ -47,7 +49,7 @@ def server(tmp_path, roots):
 
 @pytest.fixture()
 def page(browser):
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    context = browser.new_context(viewport={"width": 1500, "height": 900})
     opened = context.new_page()
     errors = []
     opened.on("pageerror", lambda error: errors.append(error))
@@ -123,7 +125,8 @@ def test_gspo_from_the_form_to_a_finished_job_with_its_charts(server, page, tiny
         assert page.locator(f'polyline[data-series="{figure}"]').count() == 1
     assert "final adapter" in page.locator("#checkpoints").inner_text()
     page.locator("#jobs tr", has_text="console GSPO").filter(has_text="succeeded").wait_for()
-    screenshot(page, "job-view.png")
+    screenshot(page, "gspo-page.png")
+    page.locator("#job-section").screenshot(path=str(SCREENSHOTS / "job-view.png"))
 
     # A reload shows what it showed and resumes the stream after the last sequence it had.
     shown = page.locator("#job-sequence").inner_text()
@@ -136,12 +139,26 @@ def test_gspo_from_the_form_to_a_finished_job_with_its_charts(server, page, tiny
 def test_a_running_job_is_cancelled_from_its_view(server, page, tiny_model, tmp_path):
     page.goto(f"http://127.0.0.1:{server.http_port}/?model={tiny_model}&method=sft")
     generate_and_validate(page, tmp_path / "chat.jsonl", "chat_messages", 32)
-    for path, value in {"iterations": "100000", "batch_size": "2", "max_seq_length": "512"}.items():
+    settings = {"iterations": "100000", "batch_size": "2", "max_seq_length": "512", "report_every": "1"}
+    settings |= {"learning_rate": "0.0001", "display_name": "console SFT"}
+    for path, value in settings.items():
         field(page, path).fill(value)
     page.get_by_role("button", name="Start training").click()
     state = page.locator("#job-state")
     state.filter(has_text="running").wait_for(timeout=TRAINING_TIMEOUT_MS)
+    # Live: the loss chart grows while the job runs (a point a report).
+    at_least_eight = re.compile(r"^([89]|[1-9][0-9]+)$")
+    expect(page.locator("#charts svg").first).to_have_attribute(
+        "data-points", at_least_eight, timeout=TRAINING_TIMEOUT_MS
+    )
     page.get_by_role("button", name="Cancel").click()
     state.filter(has_text="cancelled").wait_for(timeout=TRAINING_TIMEOUT_MS)
     assert page.get_by_role("button", name="Resume").is_enabled()
-    screenshot(page, "cancelled.png")
+    assert "resumable" in page.locator("#checkpoints").inner_text()
+    screenshot(page, "cancelled-page.png")
+    # A phone's width: everything wraps into one column, nothing scrolls sideways.
+    page.set_viewport_size({"width": 390, "height": 800})
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    screenshot(page, "narrow.png")
+    page.set_viewport_size({"width": 1500, "height": 900})
+    page.locator("#job-section").screenshot(path=str(SCREENSHOTS / "cancelled-job-view.png"))

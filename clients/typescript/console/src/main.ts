@@ -546,8 +546,8 @@ function renderJob(jobId: string, job: TrainingJob | undefined): void {
   const iteration = job?.metrics?.iteration ?? last?.iteration ?? 0;
   const total = job?.metrics?.totalIterations || last?.totalIterations || job?.spec?.iterations || 0;
   const speed = last?.iterationsPerSecond ?? 0;
-  const eta = speed > 0 && total > iteration ? duration((total - iteration) / speed) : "—";
   const active = job !== undefined && [JobState.QUEUED, JobState.RUNNING].includes(job.state);
+  const eta = active && speed > 0 && total > iteration ? duration((total - iteration) / speed) : "—";
   const resumable = job !== undefined && [JobState.PAUSED, JobState.FAILED, JobState.CANCELLED].includes(job.state);
 
   const loss: Series[] = [
