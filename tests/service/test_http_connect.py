@@ -120,6 +120,10 @@ def test_the_token_file_guards_the_http_port_too(make_server, tmp_path, spec):
         refused = post(server.http_port, "ListTrainingJobs", b"", "application/proto")
         assert refused.status == 401
         assert error_info(json.loads(refused.read())).reason == "AUTHENTICATION_REQUIRED"
+        watch = envelope(service_pb2.StreamTrainingProgressRequest(job_id="any"))
+        refused = post(server.http_port, "StreamTrainingProgress", watch, "application/connect+proto")
+        flags, data = read_envelope(refused)
+        assert flags == 0x02 and error_info(json.loads(data)["error"]).reason == "AUTHENTICATION_REQUIRED"
         request = service_pb2.CreateTrainingJobRequest(spec=spec).SerializeToString()
         accepted = post(
             server.http_port,
@@ -158,3 +162,23 @@ def test_the_console_page_is_served_at_the_root(http_server):
     connection.request("GET", "/")
     response = connection.getresponse()
     assert response.status == 200 and b"console.js" in response.read()
+
+
+def test_a_client_that_closes_its_stream_frees_it(http_server, fake_runner, spec):
+    created = post(
+        http_server.http_port,
+        "CreateTrainingJob",
+        service_pb2.CreateTrainingJobRequest(spec=spec).SerializeToString(),
+        "application/proto",
+    )
+    job_id = job_pb2.TrainingJob.FromString(created.read()).job_id
+    request = service_pb2.StreamTrainingProgressRequest(job_id=job_id)
+    connection = http.client.HTTPConnection("127.0.0.1", http_server.http_port, timeout=30)
+    headers = {"content-type": "application/connect+proto", **CONNECT}
+    connection.request("POST", SERVICE + "StreamTrainingProgress", envelope(request), headers)
+    stream = connection.getresponse()
+    assert read_envelope(stream)[0] == 0
+    assert http_server.open_streams.value == 1
+    stream.close()
+    connection.close()  # the browser goes away mid-stream, as a closed tab does
+    assert http_server.open_streams.wait_for(lambda open_streams: open_streams == 0, timeout=10)

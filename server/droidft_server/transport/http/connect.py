@@ -21,6 +21,7 @@ they do for a gRPC caller.
 from __future__ import annotations
 
 import base64
+import inspect
 import json
 import struct
 import urllib.parse
@@ -149,6 +150,17 @@ class ServiceHandlers:
         for interceptor in reversed(self._interceptors):
             continuation = _bind(interceptor, continuation)
         return await continuation(details)
+
+
+async def _responses(handler: grpc.RpcMethodHandler, request, context: HttpCallContext):
+    """The messages of a server-streaming handler; one that answers through its context instead (the token
+    check's refusal) is awaited, as grpc.aio does."""
+    called = handler.unary_stream(request, context)
+    if inspect.isawaitable(called):
+        await called
+        return
+    async for message in called:
+        yield message
 
 
 def _bind(interceptor, continuation):
@@ -337,7 +349,7 @@ class ConnectRoutes:
         try:
             handler = await self._handler(path, context)
             body = await self._request(request, method, codec, enveloped=True)
-            messages = handler.unary_stream(handler.request_deserializer(body), context)
+            messages = _responses(handler, handler.request_deserializer(body), context)
             await response.prepare(request)
             async for message in messages:
                 await response.write(_envelope(0, codec.encode(message)))
@@ -360,7 +372,7 @@ class ConnectRoutes:
             request_message = handler.request_deserializer(body)
             await response.prepare(request)
             if method.server_streaming:
-                async for message in handler.unary_stream(request_message, context):
+                async for message in _responses(handler, request_message, context):
                     await response.write(_envelope(0, message.SerializeToString()))
             else:
                 message = await handler.unary_unary(request_message, context)
