@@ -80,7 +80,16 @@ def generate_and_validate(page, data: Path, sample_format: str, count: int) -> N
 
 def test_gspo_from_the_form_to_a_finished_job_with_its_charts(server, page, tiny_model, tmp_path):
     page.goto(f"http://127.0.0.1:{server.http_port}/?model={tiny_model}")
-    page.locator("label[for=method-gspo]").click()
+    # By keyboard: the method cards are one radio group (SFT, GRPO, GSPO, ...).
+    page.locator("#method-sft").focus()
+    page.keyboard.press("ArrowRight")
+    page.keyboard.press("ArrowRight")
+    assert page.locator("#method-gspo").is_checked()
+    field(page, "gspo.sparse_ratio").wait_for()
+    unlabelled = page.evaluate(
+        "[...document.querySelectorAll('input, select')].filter(c => !c.labels.length && !c.ariaLabel).length"
+    )
+    assert unlabelled == 0
     generate_and_validate(page, tmp_path / "gspo.jsonl", "gspo", 16)
     assert page.locator("#issues").count() == 0  # generated data has no issue
     assert "Tokens min" in page.locator("#validation").inner_text()
