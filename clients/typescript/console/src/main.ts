@@ -441,7 +441,7 @@ async function start(): Promise<void> {
   if (!spec) return;
   try {
     const job = await client.createTrainingJob(spec);
-    openJob(job.jobId);
+    openJob(job.jobId, true);
     void refreshJobs();
   } catch (error) {
     showError(error);
@@ -495,13 +495,15 @@ function store(jobId: string): void {
   }
 }
 
-function openJob(jobId: string): void {
+/** Shows a job and follows it; `focus` takes keyboard focus and the view there (a job the user opened). */
+function openJob(jobId: string, focus = false): void {
   following?.abort();
   following = new AbortController();
   history.replaceState(null, "", `${location.pathname}${location.search}#job=${encodeURIComponent(jobId)}`);
   byId("job-section").hidden = false;
   jobEvents = storedEvents(jobId);
   renderJob(jobId, undefined);
+  if (focus) byId("job-title").focus();
   void follow(jobId, following.signal);
 }
 
@@ -645,7 +647,7 @@ async function refreshJobs(): Promise<void> {
     body.replaceChildren(
       ...jobs.map((job) => {
         const open = el("button", { type: "button", class: "secondary" }, job.spec?.displayName || job.jobId);
-        open.addEventListener("click", () => openJob(job.jobId));
+        open.addEventListener("click", () => openJob(job.jobId, true));
         const created = job.createTime ? new Date(Number(job.createTime.seconds) * 1000).toLocaleTimeString() : "";
         return el(
           "tr",
