@@ -32,17 +32,21 @@ def browser():
         launched.close()
 
 
-@pytest.fixture()
-def server(tmp_path, roots):
-    started = DroidftServer(
+def start_server(tmp_path, roots, device=device_profile) -> DroidftServer:
+    return DroidftServer(
         ServerConfig(
             state_dir=tmp_path / "state",
             listen="127.0.0.1:0",
             http_listen="127.0.0.1:0",
-            device_profile=device_profile,
+            device_profile=device,
             **roots,
         )
     )
+
+
+@pytest.fixture()
+def server(tmp_path, roots):
+    started = start_server(tmp_path, roots)
     yield started
     started.stop(grace=0)
 
@@ -171,3 +175,29 @@ def test_a_running_job_is_cancelled_from_its_view(server, page, tiny_model, tmp_
     screenshot(page, "narrow.png")
     page.set_viewport_size({"width": 1500, "height": 900})
     page.locator("#job-section").screenshot(path=str(SCREENSHOTS / "cancelled-job-view.png"))
+
+
+def test_a_suggested_change_is_one_click_away(tmp_path, roots, page, tiny_model):
+    small = start_server(tmp_path, roots, device=lambda: device_profile(available_memory_bytes=4 * 2**20))
+    try:
+        page.goto(f"http://127.0.0.1:{small.http_port}/?model={tiny_model}&method=sft")
+        generate_and_validate(page, tmp_path / "chat.jsonl", "chat_messages", 16)
+        field(page, "batch_size").fill("8")
+        page.get_by_role("button", name="Estimate memory and time").click()
+        fits = page.locator("#estimate-fits")
+        fits.filter(has_text="no").wait_for()
+        # A change outside the contract's range is listed without a button.
+        assert "not applicable here" in page.locator("#estimate-result").inner_text()
+        apply = page.get_by_role("button", name=re.compile(r"^Apply batch_size="))
+        value = apply.inner_text().rpartition("=")[2]
+        predicted = page.locator("li", has=apply).inner_text().split("→ ")[1].split(",")[0]
+        apply.click()
+        # Estimated again with the change: the peak it predicted.
+        page.locator("#estimate-summary", has_text=f"{predicted} of").wait_for()
+        assert field(page, "batch_size").input_value() == value
+        fitting = page.locator("li", has=page.get_by_role("button")).filter(has_text=re.compile(r", fits$"))
+        fitting.get_by_role("button").first.click()
+        fits.filter(has_text="yes").wait_for()
+        screenshot(page, "advice.png")
+    finally:
+        small.stop(grace=0)

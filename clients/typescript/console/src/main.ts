@@ -198,13 +198,13 @@ interface Built {
   readonly errors: Map<string, string>; // by parameter path; "" for the whole spec
 }
 
-/** The spec the form describes, and what is wrong with it by the contract's rules. */
-function buildSpec(): Built {
+/** The spec the form describes (or `values`), and what is wrong with it by the contract's rules. */
+function buildSpec(values: ReadonlyMap<string, string | boolean> = typed): Built {
   const errors = new Map<string, string>();
   if (!method) return { errors: new Map([["", "pick a method"]]) };
   const json: JsonObject = { [method.configField]: {} };
   for (const p of method.parameters) {
-    const value = typed.get(p.path);
+    const value = values.get(p.path);
     if (value === undefined) continue;
     let converted: unknown = value;
     if (p.type === ParameterType.INTEGER || p.type === ParameterType.NUMBER) {
@@ -406,14 +406,23 @@ function renderEstimate(e: ResourceEstimate): void {
   }
   const advice = el("ul", {});
   for (const a of e.advice) {
+    const [path, value] = a.change.split("=");
+    const outcome = ` ${a.description} → ${bytes(a.peakMemoryBytes)}, ${a.fits ? "fits" : "does not fit"}`;
+    // One click applies a change the form can take: a value of a parameter that the contract's rules accept
+    // (not a description such as "<a 4-bit quantised copy>").
+    const known = method?.parameters.some((p) => p.path === path) && !value.startsWith("<");
+    const refusal = known ? buildSpec(new Map([...typed, [path, value]])).errors.get(path) : undefined;
+    if (!known || refusal) {
+      advice.append(el("li", {}, el("code", {}, a.change), outcome, refusal ? ` (not applicable here: ${refusal})` : ""));
+      continue;
+    }
     const apply = el("button", { type: "button", class: "secondary" }, `Apply ${a.change}`);
     apply.addEventListener("click", () => {
-      const [path, value] = a.change.split("=");
       setParameter(path, value);
       check();
       void estimate();
     });
-    advice.append(el("li", {}, apply, ` ${a.description} → ${bytes(a.peakMemoryBytes)}, ${a.fits ? "fits" : "does not fit"}`));
+    advice.append(el("li", {}, apply, outcome));
   }
   byId("estimate-result").replaceChildren(
     el(
