@@ -32,16 +32,10 @@ def browser():
         launched.close()
 
 
-def start_server(tmp_path, roots, device=device_profile) -> DroidftServer:
-    return DroidftServer(
-        ServerConfig(
-            state_dir=tmp_path / "state",
-            listen="127.0.0.1:0",
-            http_listen="127.0.0.1:0",
-            device_profile=device,
-            **roots,
-        )
-    )
+def start_server(tmp_path, roots, **options) -> DroidftServer:
+    """A real server with its HTTP port; `options` override ServerConfig's fields."""
+    settings = {"state_dir": tmp_path / "state", "listen": "127.0.0.1:0", "http_listen": "127.0.0.1:0"}
+    return DroidftServer(ServerConfig(**{**settings, "device_profile": device_profile, **roots, **options}))
 
 
 @pytest.fixture()
@@ -178,7 +172,7 @@ def test_a_running_job_is_cancelled_from_its_view(server, page, tiny_model, tmp_
 
 
 def test_a_suggested_change_is_one_click_away(tmp_path, roots, page, tiny_model):
-    small = start_server(tmp_path, roots, device=lambda: device_profile(available_memory_bytes=4 * 2**20))
+    small = start_server(tmp_path, roots, device_profile=lambda: device_profile(available_memory_bytes=4 * 2**20))
     try:
         page.goto(f"http://127.0.0.1:{small.http_port}/?model={tiny_model}&method=sft")
         generate_and_validate(page, tmp_path / "chat.jsonl", "chat_messages", 16)
@@ -201,3 +195,18 @@ def test_a_suggested_change_is_one_click_away(tmp_path, roots, page, tiny_model)
         screenshot(page, "advice.png")
     finally:
         small.stop(grace=0)
+
+
+def test_a_server_with_tokens_asks_the_page_for_one(tmp_path, roots, page):
+    token_file = tmp_path / "tokens"
+    token_file.write_text("alice:secret-of-alice\n")
+    guarded = start_server(tmp_path, roots, auth_token_file=token_file)
+    try:
+        page.goto(f"http://127.0.0.1:{guarded.http_port}/")
+        page.locator("#status", has_text="AUTHENTICATION_REQUIRED").wait_for()
+        page.get_by_label("Bearer token").fill("secret-of-alice")
+        page.get_by_role("button", name="Use token").click()
+        page.locator("#method-gspo").wait_for(state="attached")
+        assert page.locator("#status").inner_text() == ""
+    finally:
+        guarded.stop(grace=0)
