@@ -143,7 +143,7 @@ def test_gspo_from_the_form_to_a_finished_job_with_its_charts(server, page, tiny
     assert loss.count() == 1
 
 
-def test_a_running_job_is_cancelled_from_its_view(server, page, tiny_model, tmp_path):
+def test_a_running_job_is_paused_resumed_and_cancelled_from_its_view(server, page, tiny_model, tmp_path):
     page.goto(f"http://127.0.0.1:{server.http_port}/?model={tiny_model}&method=sft")
     generate_and_validate(page, tmp_path / "chat.jsonl", "chat_messages", 32)
     settings = {"iterations": "100000", "batch_size": "2", "max_seq_length": "512", "report_every": "1"}
@@ -158,8 +158,14 @@ def test_a_running_job_is_cancelled_from_its_view(server, page, tiny_model, tmp_
     expect(page.locator("#charts svg").first).to_have_attribute(
         "data-points", at_least_eight, timeout=TRAINING_TIMEOUT_MS
     )
+    page.get_by_role("button", name="Pause").click()
+    state.filter(has_text="paused").wait_for(timeout=TRAINING_TIMEOUT_MS)
+    page.get_by_role("button", name="Resume").click()
+    state.filter(has_text="running").wait_for(timeout=TRAINING_TIMEOUT_MS)
     page.get_by_role("button", name="Cancel").click()
     state.filter(has_text="cancelled").wait_for(timeout=TRAINING_TIMEOUT_MS)
+    log = page.locator("#job-log").inner_text()
+    assert "paused" in log and "cancelled" in log
     assert page.get_by_role("button", name="Resume").is_enabled()
     assert "resumable" in page.locator("#checkpoints").inner_text()
     screenshot(page, "cancelled-page.png")
