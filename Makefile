@@ -8,7 +8,8 @@ TS := clients/typescript
 TS_MODULES := $(TS)/node_modules/.package-lock.json
 # The web console, bundled into the folder the server's HTTP port serves.
 CONSOLE := server/droidft_server/transport/http/static/console.js
-CONSOLE_SOURCES := $(wildcard $(TS)/console/src/*.ts $(TS)/console/src/*/*.ts $(TS)/src/*.ts) $(TS)/console/index.html $(TS)/console/build.mjs
+CONSOLE_SOURCES := $(wildcard $(TS)/console/src/*.ts $(TS)/console/src/*/*.ts $(TS)/src/*.ts $(TS)/src/gen/*/*/*.ts) \
+	$(TS)/console/index.html $(TS)/console/build.mjs
 
 .PHONY: setup demo test lint format proto proto-check ts-proto contract-check bench clean chromium
 
@@ -66,4 +67,4 @@ bench: setup
 	$(PY) -m bench
 
 clean:
-	rm -rf $(VENV) var
+	rm -rf $(VENV) var $(dir $(CONSOLE))
