@@ -102,6 +102,11 @@ def test_gspo_from_the_form_to_a_finished_job_with_its_charts(server, page, tiny
     assert "sparse_optimization" in page.locator("#spec-errors").inner_text()
     field(page, "gspo.sparse_optimization").check()
     assert error.inner_text() == "" and page.locator("#spec-errors").inner_text() == ""
+    # A list of rewards: a name the contract's pattern refuses is shown at its field.
+    field(page, "gspo.rollout.rewards").fill("Exact Answer")
+    assert "rewards[0].name" in page.locator("#field-gspo-rollout-rewards-error").inner_text()
+    field(page, "gspo.rollout.rewards").fill("exact_answer, length_efficiency:0.5")
+    assert page.locator("#field-gspo-rollout-rewards-error").inner_text() == ""
 
     settings = {
         "iterations": "4",
@@ -131,6 +136,7 @@ def test_gspo_from_the_form_to_a_finished_job_with_its_charts(server, page, tiny
     for figure in ("reward_mean", "kl", "clip_fraction"):
         assert page.locator(f'polyline[data-series="{figure}"]').count() == 1
     assert "final adapter" in page.locator("#checkpoints").inner_text()
+    assert "length_efficiency x0.5" in page.locator("#job-log").inner_text()  # the rewards typed in the form
     page.locator("#jobs tr", has_text="console GSPO").filter(has_text="succeeded").wait_for()
     screenshot(page, "gspo-page.png")
     page.locator("#job-section").screenshot(path=str(SCREENSHOTS / "job-view.png"))

@@ -246,14 +246,22 @@ function buildSpec(values: ReadonlyMap<string, string | boolean> = typed): Built
   if (result.kind === "invalid") {
     for (const violation of result.violations) {
       const path = pathToString(violation.field);
-      const known = method.parameters.some((p) => p.path === path);
-      const key = known ? path : "";
-      errors.set(key, [errors.get(key), known ? violation.message : `${path || "spec"}: ${violation.message}`].filter(Boolean).join("; "));
+      const key = parameterOf(path) ?? "";
+      const text = key === path ? violation.message : `${path || "spec"}: ${violation.message}`;
+      errors.set(key, [errors.get(key), text].filter(Boolean).join("; "));
     }
   } else if (result.kind === "error") {
     errors.set("", String(result.error));
   }
   return { spec, errors };
+}
+
+/** The form's parameter a field path lies in ("gspo.rollout.rewards[1].name": "gspo.rollout.rewards"). */
+function parameterOf(path: string): string | undefined {
+  const owners = (method?.parameters ?? [])
+    .map((p) => p.path)
+    .filter((p) => path === p || path.startsWith(`${p}.`) || path.startsWith(`${p}[`));
+  return owners.sort((a, b) => b.length - a.length)[0];
 }
 
 /** Shows the rules' verdict at each field the user touched; the actions need a spec without errors. */
@@ -456,8 +464,8 @@ async function start(): Promise<void> {
     showError(error);
     if (error instanceof DroidftError) {
       for (const v of error.fieldViolations) {
-        const id = fieldId(v.field.replace(/^spec\./, ""));
-        const box = document.getElementById(`${id}-error`);
+        const path = parameterOf(v.field.replace(/^spec\./, ""));
+        const box = path && document.getElementById(`${fieldId(path)}-error`);
         if (box) box.textContent = v.description;
       }
     }
