@@ -147,6 +147,10 @@ def test_gspo_from_the_form_to_a_finished_job_with_its_charts(server, page, tiny
     state.filter(has_text="succeeded").wait_for()
     assert page.locator("#job-sequence").inner_text() == shown
     assert loss.count() == 1
+    second = page.context.new_page()  # a second tab of the job shows it too
+    second.goto(page.url)
+    second.locator("#job-state", has_text="succeeded").wait_for()
+    assert second.locator("#job-sequence").inner_text() == shown
 
 
 def test_a_running_job_is_paused_resumed_and_cancelled_from_its_view(server, page, tiny_model, tmp_path):
