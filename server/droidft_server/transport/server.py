@@ -138,7 +138,9 @@ def start_server(
         if port == 0:
             raise OSError(f"cannot listen on {listen}")
         await server.start()
-        http = await start_http(servicer, interceptors, http_listen, http_ssl) if http_listen else None
+        http = None
+        if http_listen:
+            http = await start_http(servicer, interceptors, http_listen, MESSAGE_LIMIT_BYTES, http_ssl)
         for name in ("", SERVICE_NAME):
             await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
         return server, port, health_servicer, http

@@ -40,8 +40,6 @@ from ..errors import to_status
 
 SERVICE = service_pb2.DESCRIPTOR.services_by_name["TrainingService"]
 STATUS_DETAILS_KEY = "grpc-status-details-bin"
-# The same limit as the gRPC port's messages.
-MESSAGE_LIMIT_BYTES = 80 * 2**20
 
 # Connect's HTTP status for each code (connectrpc.com/docs/protocol, "Error Codes").
 HTTP_STATUS = {
@@ -90,17 +88,13 @@ class _CallDetails(grpc.HandlerCallDetails):
 class HttpCallContext:
     """The part of grpc.aio's ServicerContext droidft's interceptors and servicer use, for an HTTP call."""
 
-    def __init__(self, metadata: tuple[tuple[str, str], ...], peer: str):
+    def __init__(self, metadata: tuple[tuple[str, str], ...]):
         self._metadata = metadata
-        self._peer = peer
         self._code: grpc.StatusCode | None = None
         self._done: list[Callable] = []
 
     def invocation_metadata(self) -> tuple[tuple[str, str], ...]:
         return self._metadata
-
-    def peer(self) -> str:
-        return self._peer
 
     def code(self) -> grpc.StatusCode | None:
         return self._code
@@ -306,7 +300,7 @@ class ConnectRoutes:
         if method is None:
             status = _unimplemented(f"no method {path}")
             return await self._grpc_web(request, None, path, None) if grpc_web else self._unary_error(status)
-        context = HttpCallContext(_metadata(request), request.remote or "")
+        context = HttpCallContext(_metadata(request))
         try:
             if grpc_web:
                 return await self._grpc_web(request, method, path, context)

@@ -40,8 +40,10 @@ async def _no_icon(request: web.Request) -> web.Response:
     return web.Response(status=204)  # the console has none; the browser stops asking
 
 
-def console_app(servicer, interceptors: Sequence[grpc.aio.ServerInterceptor]) -> web.Application:
-    app = web.Application(client_max_size=80 * 2**20)  # the gRPC port's message limit
+def console_app(
+    servicer, interceptors: Sequence[grpc.aio.ServerInterceptor], message_limit_bytes: int
+) -> web.Application:
+    app = web.Application(client_max_size=message_limit_bytes)  # the gRPC port's limit on a request
     ConnectRoutes(ServiceHandlers(servicer, interceptors)).add_to(app)
     for route in CONSOLE_FILES:
         app.router.add_get(route, _console_file)
@@ -77,12 +79,14 @@ async def start_http(
     servicer,
     interceptors: Sequence[grpc.aio.ServerInterceptor],
     listen: str,
+    message_limit_bytes: int,
     ssl_context: ssl.SSLContext | None = None,
 ) -> HttpPort:
     """Serve on `listen` (HOST:PORT, port 0 picks a free one); run on the gRPC server's loop."""
     host, _, port = listen.rpartition(":")
     # A browser that closes a stream cancels its handler, so the call's work stops as a gRPC cancel does.
-    runner = web.AppRunner(console_app(servicer, interceptors), handler_cancellation=True, access_log=None)
+    app = console_app(servicer, interceptors, message_limit_bytes)
+    runner = web.AppRunner(app, handler_cancellation=True, access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, host.strip("[]") or None, int(port), ssl_context=ssl_context)
     await site.start()
