@@ -4,9 +4,11 @@ errors and the same tokens, checked here with a plain HTTP client (the browser t
 import base64
 import http.client
 import json
+import ssl
 import struct
 
 import pytest
+from certificates import make_certificates
 from google.rpc import error_details_pb2, status_pb2
 
 from droidft.v1 import data_pb2, job_pb2, progress_pb2, service_pb2
@@ -182,3 +184,26 @@ def test_a_client_that_closes_its_stream_frees_it(http_server, fake_runner, spec
     stream.close()
     connection.close()  # the browser goes away mid-stream, as a closed tab does
     assert http_server.open_streams.wait_for(lambda open_streams: open_streams == 0, timeout=10)
+
+
+def test_with_a_certificate_the_http_port_speaks_https_and_asks_for_client_certificates(make_server, tmp_path):
+    certificates = make_certificates(tmp_path / "pki")
+    server = make_server(
+        tls_cert=certificates.server_cert,
+        tls_key=certificates.server_key,
+        tls_client_ca=certificates.ca,
+        http_listen="127.0.0.1:0",
+    )
+    try:
+        known = ssl.create_default_context(cafile=str(certificates.ca))
+        known.load_cert_chain(certificates.client_cert, certificates.client_key)
+        connection = http.client.HTTPSConnection("localhost", server.http_port, context=known, timeout=30)
+        connection.request("POST", SERVICE + "ListTrainingMethods", b"", {"content-type": "application/proto"})
+        assert connection.getresponse().status == 200
+        anonymous = ssl.create_default_context(cafile=str(certificates.ca))
+        with pytest.raises((ssl.SSLError, ConnectionError)):
+            connection = http.client.HTTPSConnection("localhost", server.http_port, context=anonymous, timeout=30)
+            connection.request("POST", SERVICE + "ListTrainingMethods", b"", {"content-type": "application/proto"})
+            connection.getresponse()
+    finally:
+        server.stop(grace=0)
