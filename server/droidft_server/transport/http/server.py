@@ -17,7 +17,7 @@ from aiohttp import web
 from .connect import ConnectRoutes, ServiceHandlers
 
 STATIC_DIR = Path(__file__).parent / "static"
-CONSOLE_FILES = {"/": ("index.html", "text/html"), "/console.js": ("console.js", "text/javascript")}
+CONSOLE_FILES = {"/": "index.html", "/console.js": "console.js"}
 # A page that sends requests to the port may come only from the port itself; no other site may frame it.
 PAGE_HEADERS = {
     "content-security-policy": "default-src 'self'; style-src 'self' 'unsafe-inline'; frame-ancestors 'none'",
@@ -27,13 +27,12 @@ PAGE_HEADERS = {
 
 
 async def _console_file(request: web.Request) -> web.StreamResponse:
-    name, content_type = CONSOLE_FILES[request.path]
-    path = STATIC_DIR / name
+    path = STATIC_DIR / CONSOLE_FILES[request.path]
     if not path.is_file():
         return web.Response(
             status=404, text="the console is not built: run `make setup` (it builds clients/typescript/console)\n"
         )
-    return web.Response(body=path.read_bytes(), content_type=content_type, headers=PAGE_HEADERS)
+    return web.FileResponse(path, headers=PAGE_HEADERS)  # sent from the file, without blocking the loop
 
 
 async def _no_icon(request: web.Request) -> web.Response:
