@@ -18,6 +18,7 @@ ROOT = Path(__file__).resolve().parents[2]
 SCREENSHOTS = ROOT / "var" / "test-output" / "console"
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 TRAINING_TIMEOUT_MS = 240_000
+STEP_TIMEOUT_MS = 90_000  # one call's answer on a busy machine (a data check loads the tokenizer)
 
 
 @pytest.fixture(scope="module")
@@ -48,6 +49,7 @@ def server(tmp_path, roots):
 @pytest.fixture()
 def page(browser):
     context = browser.new_context(viewport={"width": 1500, "height": 900})
+    context.set_default_timeout(STEP_TIMEOUT_MS)
     opened = context.new_page()
     errors = []
     opened.on("pageerror", lambda error: errors.append(error))
