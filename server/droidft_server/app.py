@@ -18,6 +18,7 @@ from .domain.rewards import load_reward_plugins
 from .domain.runs import Runner
 from .persistence.sqlite_store import SqliteJobStore
 from .transport.auth import TokenFile
+from .transport.http.server import https_context
 from .transport.interceptor import StreamCount
 from .transport.metrics import Metrics
 from .transport.resources import estimate_resources
@@ -56,6 +57,7 @@ class ServerConfig:
     tls_key: Path | None = None
     metrics_listen: str | None = None  # HOST:PORT of the Prometheus /metrics endpoint; None: no metrics
     tls_client_ca: Path | None = None  # CA of client certificates: mutual TLS, a client without one is refused
+    http_listen: str | None = None  # HOST:PORT of the web console and the service for browsers; None: none
 
 
 STOP_GRACE_SECONDS = 8.0
@@ -89,9 +91,10 @@ def _process_runner(reward_plugins: list[str], blas_threads: int) -> Runner:
 class DroidftServer:
     def __init__(self, config: ServerConfig, runner: Runner | None = None):
         # Refused before anything starts: serving beyond loopback without tokens must be asked for.
-        if config.auth_token_file is None and not config.allow_unauthenticated and not is_loopback(config.listen):
+        exposed = [a for a in (config.listen, config.http_listen) if a is not None and not is_loopback(a)]
+        if config.auth_token_file is None and not config.allow_unauthenticated and exposed:
             raise SecurityConfigError(
-                f"refusing to serve {config.listen} without --auth-token-file: any machine that reaches it could "
+                f"refusing to serve {exposed[0]} without --auth-token-file: any machine that reaches it could "
                 "train, read data and cancel jobs; give a token file, listen on 127.0.0.1, or pass "
                 "--allow-unauthenticated"
             )
@@ -141,7 +144,10 @@ class DroidftServer:
             credentials=credentials,
             max_streams=config.max_streams,
             metrics=metrics,
+            http_listen=config.http_listen,
+            http_ssl=https_context(config.tls_cert, config.tls_key, config.tls_client_ca),
         )
+        self.http_port = self._server.http_port
         self._metrics_http = None
         self.metrics_port = None
         if metrics is not None:
@@ -155,6 +161,7 @@ class DroidftServer:
         log.info(
             "serving",
             port=self.port,
+            http_port=self.http_port,
             state_dir=str(config.state_dir),
             data_roots=[str(p) for p in roots.data],
             model_roots=[str(p) for p in roots.models],

@@ -132,6 +132,12 @@ def _add_serve_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="HOST:PORT",
         help="serve Prometheus metrics at http://HOST:PORT/metrics (no tokens there: keep it on a private address)",
     )
+    parser.add_argument(
+        "--http-listen",
+        metavar="HOST:PORT",
+        help="also serve the web console and the service for browsers (Connect, gRPC-Web) here; port 0 picks one",
+    )
+    parser.add_argument("--http-port-file", type=Path, help="write the bound --http-listen port here once serving")
     parser.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
 
 
@@ -169,6 +175,7 @@ def _serve(args: argparse.Namespace) -> int:
         tls_key=args.tls_key,
         tls_client_ca=args.tls_client_ca,
         metrics_listen=args.metrics_listen,
+        http_listen=args.http_listen,
     )
     try:
         server = DroidftServer(config)
@@ -181,6 +188,8 @@ def _serve(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGHUP, lambda *_: server.reload_tokens())
     if args.port_file:
         _write_port_file(args.port_file, server.port)
+    if args.http_port_file and server.http_port is not None:
+        _write_port_file(args.http_port_file, server.http_port)
     stop_requested.wait()
     server.stop()
     return 0
