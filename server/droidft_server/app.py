@@ -116,6 +116,7 @@ class DroidftServer:
             resume_on_restart=config.resume_on_restart,
             preflight=preflight.run_checks(
                 [
+                    preflight.distributed_runs,
                     preflight.model_loadable,
                     preflight.data_exists,
                     preflight.data_valid,

@@ -19,6 +19,7 @@ from .datasets.progress import ProgressCallback
 from .datasets.refusal import VIOLATIONS_LISTED, data_errors
 from .datasets.report import FileReport
 from .datasets.training_data import data_files
+from .distributed import check_distributed
 from .errors import DroidftError, ErrorKind, FieldViolation, Reason, invalid_argument
 from .estimation import DeviceProfile, check_fit
 from .job_data import JobDataCheck, check_job_data
@@ -90,6 +91,13 @@ def model_loadable(job: Candidate) -> list[str]:
             f"is {layers} but the model has {facts.num_layers} blocks: give at most {facts.num_layers}",
             "adapter.num_layers_within_model",
         )
+    return []
+
+
+def distributed_runs(job: Candidate) -> list[str]:
+    """spec.distributed asks for what this server trains distributed, with a batch the ranks can share."""
+    config = job.spec.distributed
+    check_distributed(job.settings, config.HasField("start_timeout_seconds"), len(config.hosts))
     return []
 
 
