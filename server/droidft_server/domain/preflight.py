@@ -94,11 +94,22 @@ def model_loadable(job: Candidate) -> list[str]:
     return []
 
 
-def distributed_runs(job: Candidate) -> list[str]:
-    """spec.distributed asks for what this server trains distributed, with a batch the ranks can share."""
-    config = job.spec.distributed
-    check_distributed(job.settings, config.HasField("start_timeout_seconds"), len(config.hosts))
-    return []
+def distributed_runs(*, can_launch_remote: bool) -> Check:
+    """A check: spec.distributed asks for what this server trains distributed, with a batch the ranks can share
+    and addresses it can start ranks on (another machine's only with a rank launcher)."""
+
+    def check(job: Candidate) -> list[str]:
+        config = job.spec.distributed
+        check_distributed(
+            job.settings,
+            has_start_timeout=config.HasField("start_timeout_seconds"),
+            has_remote_port=config.HasField("remote_port"),
+            hosts_given=len(config.hosts),
+            can_launch_remote=can_launch_remote,
+        )
+        return []
+
+    return check
 
 
 def data_exists(job: Candidate) -> list[str]:

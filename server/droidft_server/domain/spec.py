@@ -49,6 +49,7 @@ DEFAULTS: dict[str, Any] = {
     "cpo.beta": 0.1,
     "distributed.ranks": 1,
     "distributed.start_timeout_seconds": 120,
+    "distributed.remote_port": 32323,  # mlx.launch's first port
 }
 
 FINE_TUNE_TYPES = {
@@ -178,10 +179,15 @@ class DistributedSettings:
     hosts: tuple[str, ...]  # one address per rank
     backend: str
     start_timeout_seconds: int
+    remote_port: int  # rank r on another machine listens on remote_port + r
 
 
 ONE_PROCESS = DistributedSettings(
-    ranks=1, hosts=(LOOPBACK_HOST,), backend="ring", start_timeout_seconds=DEFAULTS["distributed.start_timeout_seconds"]
+    ranks=1,
+    hosts=(LOOPBACK_HOST,),
+    backend="ring",
+    start_timeout_seconds=DEFAULTS["distributed.start_timeout_seconds"],
+    remote_port=DEFAULTS["distributed.remote_port"],
 )
 
 
@@ -281,6 +287,7 @@ def _distributed(config: distributed_pb2.DistributedConfig) -> DistributedSettin
         hosts=tuple(config.hosts) or (LOOPBACK_HOST,) * ranks,
         backend=DISTRIBUTED_BACKENDS[config.backend],
         start_timeout_seconds=_get(config, "start_timeout_seconds", "distributed.start_timeout_seconds"),
+        remote_port=_get(config, "remote_port", "distributed.remote_port"),
     )
 
 

@@ -12,9 +12,13 @@ ranks have not all joined the ring within the start timeout fails too. No rank o
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import dataclasses
 import logging
+import os
 import signal
+import subprocess
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -24,16 +28,17 @@ from typing import Any
 
 from droidft.v1 import distributed_pb2, progress_pb2
 
-from ..domain.checkpoints import last_log_lines, rank_dir
-from ..domain.distributed import free_ports, write_ring_hostfile
+from ..domain.checkpoints import RANKS_DIR, last_log_lines, rank_dir
+from ..domain.distributed import is_local, ring_addresses, ring_ports, write_ring_hostfile
 from ..domain.errors import Reason
 from ..domain.spec import DistributedSettings
-from ..worker.entry import run_worker
+from ..worker.entry import PR_SET_PDEATHSIG, run_worker
 from ..worker.protocol import Connected, Event, Failed, Finished, Started, WorkerJob
 
 logger = logging.getLogger(__name__)
 
 RING_HOSTFILE = "ring.json"  # in the job's ranks directory
+LAUNCHER_LOG = "launcher.log"  # the rank launcher's output, in the rank's directory
 LOG_LINES = 8  # of a failed rank's log, in the job's error
 STOP_SECONDS = 3.0  # for a rank asked to end (SIGTERM) before it is killed
 # After a first failure, for the other ranks to end by themselves: how each ended tells which failed first.
@@ -68,28 +73,95 @@ def exit_description(code: int | None) -> str:
 
 
 def start_ranks(
-    context: Any, job: WorkerJob, distributed: DistributedSettings, stop: Any, output_dir: Path
+    context: Any,
+    job: WorkerJob,
+    distributed: DistributedSettings,
+    stop: Any,
+    output_dir: Path,
+    launcher: tuple[str, ...],
 ) -> list[Rank]:
-    """Start one worker process per rank; each gets the job, its rank and the ring's host file."""
-    hostfile = output_dir / "ranks" / RING_HOSTFILE
+    """Start every rank: a worker process here for an address of this machine, the rank launcher for another's."""
+    ports = ring_ports(distributed)
+    addresses = ring_addresses(distributed.hosts, ports)
+    hostfile = output_dir / RANKS_DIR / RING_HOSTFILE
     hostfile.parent.mkdir(parents=True, exist_ok=True)
-    write_ring_hostfile(hostfile, distributed.hosts, free_ports(distributed.hosts))
-    # The ranks share the job's cores (they are all on this machine).
-    threads = max(1, job.blas_threads // distributed.ranks)
+    write_ring_hostfile(hostfile, distributed.hosts, ports)
+    local = [is_local(host) for host in distributed.hosts]
+    # The ranks on this machine share the job's cores.
+    threads = max(1, job.blas_threads // sum(local))
     ranks = []
     try:
         for rank, host in enumerate(distributed.hosts):
-            receiver, sender = context.Pipe(duplex=False)
             rank_job = dataclasses.replace(job, rank=rank, ring_hostfile=str(hostfile), blas_threads=threads)
-            name = f"droidft-worker-{job.job_id}-{rank}"
-            process = context.Process(target=run_worker, args=(rank_job, sender, stop), name=name, daemon=True)
-            process.start()
-            sender.close()  # only the child holds the sending end: its death reads as end-of-file here
+            if local[rank]:
+                receiver, sender = context.Pipe(duplex=False)
+                name = f"droidft-worker-{job.job_id}-{rank}"
+                process = context.Process(target=run_worker, args=(rank_job, sender, stop), name=name, daemon=True)
+                process.start()
+                sender.close()  # only the child holds the sending end: its death reads as end-of-file here
+            else:
+                rank_job = dataclasses.replace(rank_job, blas_threads=job.blas_threads)  # that machine's cores
+                process, receiver = _launch(launcher, host, rank_job, addresses, output_dir)
             ranks.append(Rank(rank, host, process, receiver))
     except BaseException:
         stop_ranks(ranks)
         raise
     return ranks
+
+
+class RemoteProcess:
+    """The launcher's process of a rank on another machine, seen as a multiprocessing Process. Ending it ends the
+    rank: the launcher's connection closes, and with it the rank's stdin (worker/remote_rank.py)."""
+
+    def __init__(self, popen: subprocess.Popen) -> None:
+        self._popen = popen
+        self.pid = popen.pid
+
+    @property
+    def exitcode(self) -> int | None:
+        return self._popen.poll()
+
+    def is_alive(self) -> bool:
+        return self._popen.poll() is None
+
+    def terminate(self) -> None:
+        self._popen.terminate()
+
+    def kill(self) -> None:
+        self._popen.kill()
+
+    def join(self, timeout: float | None = None) -> None:
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            self._popen.wait(timeout)
+        if self._popen.poll() is not None and self._popen.stdin is not None:
+            self._popen.stdin.close()
+
+
+def _die_with_this_process() -> None:
+    """In the launcher's child: the kernel kills it when the server dies (Linux), as it does the local workers."""
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+
+
+def _launch(
+    launcher: tuple[str, ...], host: str, job: WorkerJob, addresses: list[list[str]], output_dir: Path
+) -> tuple[RemoteProcess, Connection]:
+    command = [part.replace("{host}", host) for part in launcher]
+    command += [sys.executable, "-m", "droidft_server.worker.remote_rank"]
+    log_dir = rank_dir(output_dir, job.rank)
+    log_dir.mkdir(parents=True, exist_ok=True)
+    with open(log_dir / LAUNCHER_LOG, "ab") as log:
+        popen = subprocess.Popen(
+            command,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=log,
+            preexec_fn=_die_with_this_process if sys.platform.startswith("linux") else None,
+        )
+    receiver = Connection(os.dup(popen.stdout.fileno()), writable=False)
+    popen.stdout.close()
+    Connection(os.dup(popen.stdin.fileno()), readable=False).send((job, addresses))
+    return RemoteProcess(popen), receiver
 
 
 def stop_ranks(ranks: list[Rank]) -> None:

@@ -47,12 +47,17 @@ class ProcessRunner:
     """A Runner with one worker process per job; the job manager decides how many run at once."""
 
     def __init__(
-        self, grace_period_s: float = 30.0, reward_plugins: tuple[str, ...] = (), blas_threads: int | None = None
+        self,
+        grace_period_s: float = 30.0,
+        reward_plugins: tuple[str, ...] = (),
+        blas_threads: int | None = None,
+        rank_launcher: tuple[str, ...] = (),
     ) -> None:
         self._context = multiprocessing.get_context("spawn")
         self._reward_plugins = reward_plugins
         self._blas_threads = blas_threads or worker_threads(1)  # default: one worker has every core
         self._grace_period_s = grace_period_s  # for a worker to stop by itself before it is terminated
+        self._rank_launcher = rank_launcher  # starts a rank of a distributed job on another machine
         self._runs: dict[str, _Run] = {}
         self._lock = threading.Lock()
 
@@ -85,7 +90,7 @@ class ProcessRunner:
             if distributed.ranks > 1:
                 receiver.close()
                 sender.close()
-                ranks = start_ranks(self._context, job, distributed, stop, output_dir)
+                ranks = start_ranks(self._context, job, distributed, stop, output_dir, self._rank_launcher)
                 run = _Run(job_id, ranks[0].process, ranks[0].receiver, stop, listener, output_dir, ranks=ranks)
                 run.start_timeout_s = distributed.start_timeout_seconds
             else:

@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from buf.validate import validate_pb2 as buf_dot_validate_dot_validate__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1c\x64roidft/v1/distributed.proto\x12\ndroidft.v1\x1a\x1b\x62uf/validate/validate.proto\"\xd1\x01\n\x11\x44istributedConfig\x12\x18\n\x05ranks\x18\x01 \x01(\rB\t\xbaH\x06*\x04\x18@(\x01\x12\x1d\n\x05hosts\x18\x02 \x03(\tB\x0e\xbaH\x0b\x92\x01\x08\x10@\"\x04r\x02p\x01\x12\x39\n\x07\x62\x61\x63kend\x18\x03 \x01(\x0e\x32\x1e.droidft.v1.DistributedBackendB\x08\xbaH\x05\x82\x01\x02\x10\x01\x12.\n\x15start_timeout_seconds\x18\x04 \x01(\rB\n\xbaH\x07*\x05\x18\x90\x1c(\x01H\x00\x88\x01\x01\x42\x18\n\x16_start_timeout_seconds\"n\n\nRankStatus\x12\x0c\n\x04rank\x18\x01 \x01(\r\x12\r\n\x05ranks\x18\x02 \x01(\r\x12$\n\x05state\x18\x03 \x01(\x0e\x32\x15.droidft.v1.RankState\x12\x0c\n\x04host\x18\x04 \x01(\t\x12\x0f\n\x07message\x18\x05 \x01(\t*t\n\x12\x44istributedBackend\x12#\n\x1f\x44ISTRIBUTED_BACKEND_UNSPECIFIED\x10\x00\x12\x1c\n\x18\x44ISTRIBUTED_BACKEND_RING\x10\x01\x12\x1b\n\x17\x44ISTRIBUTED_BACKEND_MPI\x10\x02*\x87\x01\n\tRankState\x12\x1a\n\x16RANK_STATE_UNSPECIFIED\x10\x00\x12\x16\n\x12RANK_STATE_STARTED\x10\x01\x12\x18\n\x14RANK_STATE_CONNECTED\x10\x02\x12\x15\n\x11RANK_STATE_EXITED\x10\x03\x12\x15\n\x11RANK_STATE_FAILED\x10\x04\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1c\x64roidft/v1/distributed.proto\x12\ndroidft.v1\x1a\x1b\x62uf/validate/validate.proto\"\x89\x02\n\x11\x44istributedConfig\x12\x18\n\x05ranks\x18\x01 \x01(\rB\t\xbaH\x06*\x04\x18@(\x01\x12\x1d\n\x05hosts\x18\x02 \x03(\tB\x0e\xbaH\x0b\x92\x01\x08\x10@\"\x04r\x02p\x01\x12\x39\n\x07\x62\x61\x63kend\x18\x03 \x01(\x0e\x32\x1e.droidft.v1.DistributedBackendB\x08\xbaH\x05\x82\x01\x02\x10\x01\x12.\n\x15start_timeout_seconds\x18\x04 \x01(\rB\n\xbaH\x07*\x05\x18\x90\x1c(\x01H\x00\x88\x01\x01\x12&\n\x0bremote_port\x18\x05 \x01(\rB\x0c\xbaH\t*\x07\x18\xe8\xfb\x03(\x80\x08H\x01\x88\x01\x01\x42\x18\n\x16_start_timeout_secondsB\x0e\n\x0c_remote_port\"n\n\nRankStatus\x12\x0c\n\x04rank\x18\x01 \x01(\r\x12\r\n\x05ranks\x18\x02 \x01(\r\x12$\n\x05state\x18\x03 \x01(\x0e\x32\x15.droidft.v1.RankState\x12\x0c\n\x04host\x18\x04 \x01(\t\x12\x0f\n\x07message\x18\x05 \x01(\t*t\n\x12\x44istributedBackend\x12#\n\x1f\x44ISTRIBUTED_BACKEND_UNSPECIFIED\x10\x00\x12\x1c\n\x18\x44ISTRIBUTED_BACKEND_RING\x10\x01\x12\x1b\n\x17\x44ISTRIBUTED_BACKEND_MPI\x10\x02*\x87\x01\n\tRankState\x12\x1a\n\x16RANK_STATE_UNSPECIFIED\x10\x00\x12\x16\n\x12RANK_STATE_STARTED\x10\x01\x12\x18\n\x14RANK_STATE_CONNECTED\x10\x02\x12\x15\n\x11RANK_STATE_EXITED\x10\x03\x12\x15\n\x11RANK_STATE_FAILED\x10\x04\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -40,12 +40,14 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_DISTRIBUTEDCONFIG'].fields_by_name['backend']._serialized_options = b'\272H\005\202\001\002\020\001'
   _globals['_DISTRIBUTEDCONFIG'].fields_by_name['start_timeout_seconds']._loaded_options = None
   _globals['_DISTRIBUTEDCONFIG'].fields_by_name['start_timeout_seconds']._serialized_options = b'\272H\007*\005\030\220\034(\001'
-  _globals['_DISTRIBUTEDBACKEND']._serialized_start=397
-  _globals['_DISTRIBUTEDBACKEND']._serialized_end=513
-  _globals['_RANKSTATE']._serialized_start=516
-  _globals['_RANKSTATE']._serialized_end=651
+  _globals['_DISTRIBUTEDCONFIG'].fields_by_name['remote_port']._loaded_options = None
+  _globals['_DISTRIBUTEDCONFIG'].fields_by_name['remote_port']._serialized_options = b'\272H\t*\007\030\350\373\003(\200\010'
+  _globals['_DISTRIBUTEDBACKEND']._serialized_start=453
+  _globals['_DISTRIBUTEDBACKEND']._serialized_end=569
+  _globals['_RANKSTATE']._serialized_start=572
+  _globals['_RANKSTATE']._serialized_end=707
   _globals['_DISTRIBUTEDCONFIG']._serialized_start=74
-  _globals['_DISTRIBUTEDCONFIG']._serialized_end=283
-  _globals['_RANKSTATUS']._serialized_start=285
-  _globals['_RANKSTATUS']._serialized_end=395
+  _globals['_DISTRIBUTEDCONFIG']._serialized_end=339
+  _globals['_RANKSTATUS']._serialized_start=341
+  _globals['_RANKSTATUS']._serialized_end=451
 # @@protoc_insertion_point(module_scope)

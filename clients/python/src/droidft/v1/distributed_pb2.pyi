@@ -31,16 +31,18 @@ RANK_STATE_EXITED: RankState
 RANK_STATE_FAILED: RankState
 
 class DistributedConfig(_message.Message):
-    __slots__ = ("ranks", "hosts", "backend", "start_timeout_seconds")
+    __slots__ = ("ranks", "hosts", "backend", "start_timeout_seconds", "remote_port")
     RANKS_FIELD_NUMBER: _ClassVar[int]
     HOSTS_FIELD_NUMBER: _ClassVar[int]
     BACKEND_FIELD_NUMBER: _ClassVar[int]
     START_TIMEOUT_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    REMOTE_PORT_FIELD_NUMBER: _ClassVar[int]
     ranks: int
     hosts: _containers.RepeatedScalarFieldContainer[str]
     backend: DistributedBackend
     start_timeout_seconds: int
-    def __init__(self, ranks: _Optional[int] = ..., hosts: _Optional[_Iterable[str]] = ..., backend: _Optional[_Union[DistributedBackend, str]] = ..., start_timeout_seconds: _Optional[int] = ...) -> None: ...
+    remote_port: int
+    def __init__(self, ranks: _Optional[int] = ..., hosts: _Optional[_Iterable[str]] = ..., backend: _Optional[_Union[DistributedBackend, str]] = ..., start_timeout_seconds: _Optional[int] = ..., remote_port: _Optional[int] = ...) -> None: ...
 
 class RankStatus(_message.Message):
     __slots__ = ("rank", "ranks", "state", "host", "message")

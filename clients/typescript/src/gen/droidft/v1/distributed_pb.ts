@@ -13,7 +13,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file droidft/v1/distributed.proto.
  */
 export const file_droidft_v1_distributed: GenFile = /*@__PURE__*/
-  fileDesc("Chxkcm9pZGZ0L3YxL2Rpc3RyaWJ1dGVkLnByb3RvEgpkcm9pZGZ0LnYxItEBChFEaXN0cmlidXRlZENvbmZpZxIYCgVyYW5rcxgBIAEoDUIJukgGKgQYQCgBEh0KBWhvc3RzGAIgAygJQg66SAuSAQgQQCIEcgJwARI5CgdiYWNrZW5kGAMgASgOMh4uZHJvaWRmdC52MS5EaXN0cmlidXRlZEJhY2tlbmRCCLpIBYIBAhABEi4KFXN0YXJ0X3RpbWVvdXRfc2Vjb25kcxgEIAEoDUIKukgHKgUYkBwoAUgAiAEBQhgKFl9zdGFydF90aW1lb3V0X3NlY29uZHMibgoKUmFua1N0YXR1cxIMCgRyYW5rGAEgASgNEg0KBXJhbmtzGAIgASgNEiQKBXN0YXRlGAMgASgOMhUuZHJvaWRmdC52MS5SYW5rU3RhdGUSDAoEaG9zdBgEIAEoCRIPCgdtZXNzYWdlGAUgASgJKnQKEkRpc3RyaWJ1dGVkQmFja2VuZBIjCh9ESVNUUklCVVRFRF9CQUNLRU5EX1VOU1BFQ0lGSUVEEAASHAoYRElTVFJJQlVURURfQkFDS0VORF9SSU5HEAESGwoXRElTVFJJQlVURURfQkFDS0VORF9NUEkQAiqHAQoJUmFua1N0YXRlEhoKFlJBTktfU1RBVEVfVU5TUEVDSUZJRUQQABIWChJSQU5LX1NUQVRFX1NUQVJURUQQARIYChRSQU5LX1NUQVRFX0NPTk5FQ1RFRBACEhUKEVJBTktfU1RBVEVfRVhJVEVEEAMSFQoRUkFOS19TVEFURV9GQUlMRUQQBGIGcHJvdG8z", [file_buf_validate_validate]);
+  fileDesc("Chxkcm9pZGZ0L3YxL2Rpc3RyaWJ1dGVkLnByb3RvEgpkcm9pZGZ0LnYxIokCChFEaXN0cmlidXRlZENvbmZpZxIYCgVyYW5rcxgBIAEoDUIJukgGKgQYQCgBEh0KBWhvc3RzGAIgAygJQg66SAuSAQgQQCIEcgJwARI5CgdiYWNrZW5kGAMgASgOMh4uZHJvaWRmdC52MS5EaXN0cmlidXRlZEJhY2tlbmRCCLpIBYIBAhABEi4KFXN0YXJ0X3RpbWVvdXRfc2Vjb25kcxgEIAEoDUIKukgHKgUYkBwoAUgAiAEBEiYKC3JlbW90ZV9wb3J0GAUgASgNQgy6SAkqBxjo+wMogAhIAYgBAUIYChZfc3RhcnRfdGltZW91dF9zZWNvbmRzQg4KDF9yZW1vdGVfcG9ydCJuCgpSYW5rU3RhdHVzEgwKBHJhbmsYASABKA0SDQoFcmFua3MYAiABKA0SJAoFc3RhdGUYAyABKA4yFS5kcm9pZGZ0LnYxLlJhbmtTdGF0ZRIMCgRob3N0GAQgASgJEg8KB21lc3NhZ2UYBSABKAkqdAoSRGlzdHJpYnV0ZWRCYWNrZW5kEiMKH0RJU1RSSUJVVEVEX0JBQ0tFTkRfVU5TUEVDSUZJRUQQABIcChhESVNUUklCVVRFRF9CQUNLRU5EX1JJTkcQARIbChdESVNUUklCVVRFRF9CQUNLRU5EX01QSRACKocBCglSYW5rU3RhdGUSGgoWUkFOS19TVEFURV9VTlNQRUNJRklFRBAAEhYKElJBTktfU1RBVEVfU1RBUlRFRBABEhgKFFJBTktfU1RBVEVfQ09OTkVDVEVEEAISFQoRUkFOS19TVEFURV9FWElURUQQAxIVChFSQU5LX1NUQVRFX0ZBSUxFRBAEYgZwcm90bzM", [file_buf_validate_validate]);
 
 /**
  * Train the job with several processes (ranks), data-parallel: each rank takes batch_size / ranks records
@@ -34,8 +34,9 @@ export type DistributedConfig = Message<"droidft.v1.DistributedConfig"> & {
 
   /**
    * One IP address per rank, rank 0 first, that the rank listens on for its ring neighbours. Empty: every
-   * rank on 127.0.0.1. Each address must be one of this server's own (the server starts every rank
-   * itself); an address of another machine is refused (FAILED_PRECONDITION, DISTRIBUTED_HOST_UNAVAILABLE).
+   * rank on 127.0.0.1. Rank 0 runs on this server, so its address must be one of this machine's; a rank whose
+   * address is another machine's is started there with the server's --rank-launcher command (ssh by default
+   * in the README's example). Refused (FAILED_PRECONDITION, DISTRIBUTED_HOST_UNAVAILABLE) otherwise.
    *
    * @generated from field: repeated string hosts = 2;
    */
@@ -55,6 +56,14 @@ export type DistributedConfig = Message<"droidft.v1.DistributedConfig"> & {
    * @generated from field: optional uint32 start_timeout_seconds = 4;
    */
   startTimeoutSeconds?: number | undefined;
+
+  /**
+   * The first port of the ranks on other machines: rank r listens on remote_port + r (the ports of ranks on
+   * this machine are picked free when the job starts). Only for hosts of another machine. Unset: 32323.
+   *
+   * @generated from field: optional uint32 remote_port = 5;
+   */
+  remotePort?: number | undefined;
 };
 
 /**

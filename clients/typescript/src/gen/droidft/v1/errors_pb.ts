@@ -268,8 +268,9 @@ export enum ErrorReason {
   DISTRIBUTED_UNSUPPORTED = 70,
 
   /**
-   * FAILED_PRECONDITION: a spec.distributed.hosts address is not one this server can listen on (an address
-   * of another machine, or one in use); metadata `field` and `host`.
+   * FAILED_PRECONDITION: a spec.distributed.hosts address cannot be used: rank 0's is not this machine's, or
+   * another rank's is another machine's and the server has no --rank-launcher to start it there; metadata
+   * `field` and `host`.
    *
    * @generated from enum value: DISTRIBUTED_HOST_UNAVAILABLE = 71;
    */

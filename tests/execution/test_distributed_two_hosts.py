@@ -1,0 +1,83 @@
+"""The shape of a job across two machines, on this one: rank 1 runs in a network namespace of its own, reached
+over a veth pair, and is started there by the server's rank launcher (`ip netns exec`, where a real cluster
+uses ssh). The ranks talk over the veth addresses only (needs root and ip(8); skipped otherwise)."""
+
+import os
+import shutil
+import subprocess
+
+import numpy as np
+import pytest
+from execution_helpers import CHATS, RecordingListener, sft_spec, write_jsonl
+
+from droidft.v1 import distributed_pb2, job_pb2
+from droidft_server.domain.distributed import is_local
+from droidft_server.supervisor.runner import ProcessRunner
+
+pytestmark = pytest.mark.skipif(
+    os.geteuid() != 0 or shutil.which("ip") is None, reason="network namespaces need root and ip(8)"
+)
+
+
+def _ip(*args: str) -> None:
+    subprocess.run(["ip", *args], check=True, capture_output=True)
+
+
+@pytest.fixture()
+def second_host(tmp_path):
+    """(this machine's veth address, the namespace's address, a launcher that starts a command in the namespace)."""
+    tag = os.getpid() % 10_000
+    namespace, here, there = f"droidft-{tag}", f"dft{tag}a", f"dft{tag}b"
+    subnet = f"10.{200 + tag % 50}.{tag % 250}"
+    try:
+        _ip("netns", "add", namespace)
+        _ip("link", "add", here, "type", "veth", "peer", "name", there)
+        _ip("link", "set", there, "netns", namespace)
+        _ip("addr", "add", f"{subnet}.1/24", "dev", here)
+        _ip("link", "set", here, "up")
+        _ip("-n", namespace, "addr", "add", f"{subnet}.2/24", "dev", there)
+        _ip("-n", namespace, "link", "set", there, "up")
+        _ip("-n", namespace, "link", "set", "lo", "up")
+    except (subprocess.CalledProcessError, OSError) as error:
+        subprocess.run(["ip", "netns", "del", namespace], capture_output=True)
+        subprocess.run(["ip", "link", "del", here], capture_output=True)
+        pytest.skip(f"cannot make a network namespace here: {getattr(error, 'stderr', error)!r}")
+    launcher = tmp_path / "launch-in-namespace"
+    launcher.write_text(f'#!/bin/sh\nshift  # the host: there is one other\nexec ip netns exec {namespace} "$@"\n')
+    launcher.chmod(0o755)
+    yield f"{subnet}.1", f"{subnet}.2", launcher
+    subprocess.run(["ip", "netns", "del", namespace], capture_output=True)
+    subprocess.run(["ip", "link", "del", here], capture_output=True)
+
+
+def test_a_rank_on_another_host_trains_with_rank_zero_over_the_network(tiny_model, tmp_path, second_host):
+    here, there, launcher = second_host
+    assert is_local(here) and not is_local(there)
+    data = write_jsonl(tmp_path / "data" / "train.jsonl", CHATS)
+    fields = dict(batch_size=2, iterations=2, report_every=1, seed=3)
+    runner = ProcessRunner(grace_period_s=60, rank_launcher=(str(launcher), "{host}"))
+    try:
+        alone = RecordingListener()
+        runner.start("alone", sft_spec(tiny_model, data.parent, **fields), tmp_path / "alone", alone)
+        assert alone.outcome(timeout=240).state == job_pb2.JOB_STATE_SUCCEEDED
+        spec = sft_spec(
+            tiny_model,
+            data.parent,
+            distributed=distributed_pb2.DistributedConfig(
+                ranks=2, hosts=[here, there], remote_port=41000 + os.getpid() % 20_000
+            ),
+            **fields,
+        )
+        two = RecordingListener()
+        runner.start("two-hosts", spec, tmp_path / "two", two)
+        outcome = two.outcome(timeout=240)
+    finally:
+        runner.shutdown()
+
+    assert outcome.state == job_pb2.JOB_STATE_SUCCEEDED, outcome
+    connected = {e.rank_status.rank: e.rank_status.host for e in two.events if e.rank_status.state == 2}
+    assert connected == {0: here, 1: there}
+    losses = [[e.train_report.loss for e in run.events if e.HasField("train_report")] for run in (alone, two)]
+    np.testing.assert_allclose(losses[1], losses[0], rtol=1e-4)
+    # The remote rank's log is where the job's directory is, when that machine can write it (here: the same disk).
+    assert "train_report" in (tmp_path / "two" / "ranks" / "1" / "worker.log").read_text()
