@@ -92,3 +92,18 @@ def test_hosts_must_be_ip_addresses(stub, spec):
     code, found = refused(stub, spec)
     assert code == grpc.StatusCode.INVALID_ARGUMENT
     assert [v.field for v in found["BadRequest"].field_violations] == ["spec.distributed.hosts[0]"]
+
+
+def test_rank_zero_runs_here_and_remote_port_needs_a_remote_rank(stub, spec):
+    spec.batch_size = 2
+    spec.distributed.ranks = 2
+    spec.distributed.hosts.extend(["192.0.2.7", "127.0.0.1"])
+    code, found = refused(stub, spec)
+    assert code == grpc.StatusCode.FAILED_PRECONDITION
+    assert found["ErrorInfo"].metadata["field"] == "spec.distributed.hosts[0]"
+
+    del spec.distributed.hosts[:]
+    spec.distributed.remote_port = 40000
+    code, found = refused(stub, spec)
+    assert code == grpc.StatusCode.INVALID_ARGUMENT
+    assert [v.field for v in found["BadRequest"].field_violations] == ["spec.distributed.remote_port"]
