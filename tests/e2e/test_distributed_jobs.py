@@ -127,3 +127,45 @@ def test_a_job_that_lost_a_rank_fails_and_resumes(client, tiny_model, data, alon
     assert final.state == job_pb2.JOB_STATE_SUCCEEDED
     events += list(job.progress(after_sequence=events[-1].sequence))
     assert_same_training(events, final, alone)
+
+
+def test_a_paused_two_rank_grpo_job_resumes_as_the_uninterrupted_one(client, tiny_model, tmp_path):
+    prompts = tmp_path / "prompts.jsonl"
+    prompts.write_text("".join(json.dumps({"prompt": f"{a} + 2 =", "answer": str(a + 2)}) + "\n" for a in range(6)))
+    grpo = {
+        "modelPath": str(tiny_model),
+        "trainDataPath": str(prompts),
+        "iterations": 4,
+        "batchSize": 2,
+        "learningRate": 1e-4,
+        "maxSeqLength": 512,
+        "reportEvery": 1,
+        "seed": 5,
+        "grpo": {"rollout": {"groupSize": 2, "maxCompletionLength": 6, "rewards": [{"name": "exact_answer"}]}},
+        "distributed": {"ranks": 2},
+    }
+
+    def figures(events):
+        return {
+            e.train_report.iteration: (e.train_report.loss, e.train_report.metrics["reward_mean"])
+            for e in events
+            if e.HasField("train_report")
+        }
+
+    uninterrupted = client.start_training_job(grpo)
+    assert uninterrupted.wait(timeout=240).state == job_pb2.JOB_STATE_SUCCEEDED
+    job = client.start_training_job(grpo)
+    events = []
+    for event in job.progress():
+        events.append(event)
+        if event.HasField("train_report") and event.train_report.iteration == 2:
+            job.pause()
+    assert job.get().state == job_pb2.JOB_STATE_PAUSED
+    job.resume()
+    final = job.wait(timeout=240)
+    assert final.state == job_pb2.JOB_STATE_SUCCEEDED
+    events += list(job.progress(after_sequence=events[-1].sequence))
+    # Each rank samples its own completions, and rank 0's checkpoint holds every rank's generator.
+    assert figures(events) == figures(uninterrupted.progress())
+    with open(final.adapter_path, "rb") as resumed, open(uninterrupted.get().adapter_path, "rb") as alone:
+        assert resumed.read() == alone.read()

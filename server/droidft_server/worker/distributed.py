@@ -9,8 +9,9 @@ ranks stop after the same iteration.
 
 from __future__ import annotations
 
+import contextlib
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import mlx.core as mx
 import numpy as np
@@ -75,3 +76,21 @@ def rank_part(items: list) -> tuple[list, int]:
     """This rank's part of `items` of any length (every ranks-th item), and the most any rank gets."""
     group = world()
     return items[group.rank() :: group.size()], -(-len(items) // group.size())
+
+
+@contextlib.contextmanager
+def own_random_stream() -> Iterator[None]:
+    """Within: this rank's own MLX random stream, seeded from the stream the ranks share; after: the shared stream
+    again, advanced alike on every rank. So the ranks sample different completions, yet between iterations
+    every rank's generator is in the same state, the one rank 0's checkpoint holds (a resumed job samples as the
+    uninterrupted one). Alone: the process's one stream, untouched."""
+    group = world()
+    if group.size() == 1:
+        yield
+        return
+    seeds = mx.random.randint(0, 2**31 - 1, (group.size() + 1,)).tolist()
+    mx.random.seed(seeds[group.rank()])
+    try:
+        yield
+    finally:
+        mx.random.seed(seeds[-1])

@@ -34,7 +34,7 @@ from ...domain.datasets.training_data import DataChanged, read_job_data
 from ...domain.rewards import RewardScores, score_completions
 from ..adapters import AdapterCheckpoints, set_up_adapter
 from ..contract import TrainingContext, TrainingResult
-from ..distributed import all_mean, gathered, rank_part, rank_share
+from ..distributed import all_mean, gathered, own_random_stream, rank_part, rank_share
 from ..schedule import VALIDATION_REWARD, Schedule
 from ..training_state import TrainingState, generator_state, restore_random, set_generator_state
 from .data import RlPrompt, rl_prompt
@@ -266,9 +266,16 @@ class PolicyTrainer:
         self.trained_tokens = int(resume.trainer["trained_tokens"])
         restore_random(resume.random)
 
+    def _validation(self, valid: list[RlPrompt]):
+        def validate(iteration: int) -> float:
+            with own_random_stream():
+                return self.evaluate(iteration, valid)
+
+        return validate
+
     def run(self, train: list[RlPrompt], valid: list[RlPrompt] | None) -> TrainingResult:
         settings = self.settings
-        validate = (lambda iteration: self.evaluate(iteration, valid)) if valid else None
+        validate = self._validation(valid) if valid else None
         schedule = Schedule(self.ctx, self.checkpoints, validate, VALIDATION_REWARD)
         self.checkpoints.track(self.optimizer, self.state)
         self.model.train()
@@ -282,7 +289,8 @@ class PolicyTrainer:
             schedule.validate(0)  # before training; should_stop is first asked after iteration 1
         window = _Window()
         for iteration in range(done + 1, settings.iterations + 1):
-            self.iteration(self.next_batch(train), window)
+            with own_random_stream():
+                self.iteration(self.next_batch(train), window)
             done = iteration
             if iteration % settings.report_every == 0 or iteration == settings.iterations:
                 self.report(iteration, window)
