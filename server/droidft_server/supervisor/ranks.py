@@ -41,6 +41,7 @@ RING_HOSTFILE = "ring.json"  # in the job's ranks directory
 LAUNCHER_LOG = "launcher.log"  # the rank launcher's output, in the rank's directory
 LOG_LINES = 8  # of a failed rank's log, in the job's error
 STOP_SECONDS = 3.0  # for a rank asked to end (SIGTERM) before it is killed
+FINISH_SECONDS = 30.0  # for the other ranks to exit once rank 0 finished (they have nothing left to write)
 # After a first failure, for the other ranks to end by themselves: how each ended tells which failed first.
 SETTLE_SECONDS = 1.0
 
@@ -218,11 +219,16 @@ class RankRelay:
         return self._ranks[0].result, failure
 
     def _watch(self) -> RankFailure | None:
-        deadline = time.monotonic() + self._start_timeout_s
+        start_deadline = time.monotonic() + self._start_timeout_s
+        finish_deadline = None  # once rank 0 is done, the others end with it
         while open_ranks := {rank.receiver: rank for rank in self._ranks if not rank.ended}:
-            waiting = not all(rank.connected for rank in self._ranks)
-            timeout = max(0.0, deadline - time.monotonic()) if waiting else None
-            ready = wait(list(open_ranks), timeout)
+            if self._ranks[0].ended and finish_deadline is None:
+                finish_deadline = time.monotonic() + FINISH_SECONDS
+            deadline = finish_deadline or (None if all(r.connected for r in self._ranks) else start_deadline)
+            ready = wait(list(open_ranks), None if deadline is None else max(0.0, deadline - time.monotonic()))
+            if not ready and self._ranks[0].ended:
+                logger.warning("ranks of a finished job did not exit within %ss; stopping them", FINISH_SECONDS)
+                return None
             if not ready:
                 return self._late()
             for receiver in ready:
@@ -246,8 +252,8 @@ class RankRelay:
             message = rank.receiver.recv()
         except (EOFError, OSError):
             rank.ended = True
-            rank.process.join(STOP_SECONDS)  # it closed its pipe: it is exiting
-            if rank.result is None or rank.process.exitcode != 0:
+            rank.process.join(STOP_SECONDS)  # it closed its pipe: it is exiting (stop_ranks waits for it at the end)
+            if not isinstance(rank.result, Finished) or rank.process.exitcode not in (0, None):
                 return RankFailure(Reason.RANK_FAILED, "")
             self._on_event(_status(rank, len(self._ranks), distributed_pb2.RANK_STATE_EXITED, "finished"))
             return None
