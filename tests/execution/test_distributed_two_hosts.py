@@ -2,6 +2,7 @@
 over a veth pair, and is started there by the server's rank launcher (`ip netns exec`, where a real cluster
 uses ssh). The ranks talk over the veth addresses only (needs root and ip(8); skipped otherwise)."""
 
+import multiprocessing
 import os
 import shutil
 import subprocess
@@ -12,6 +13,7 @@ from execution_helpers import CHATS, RecordingListener, sft_spec, write_jsonl
 
 from droidft.v1 import distributed_pb2, job_pb2
 from droidft_server.domain.distributed import is_local
+from droidft_server.domain.errors import Reason
 from droidft_server.supervisor.runner import ProcessRunner
 
 pytestmark = pytest.mark.skipif(
@@ -81,3 +83,26 @@ def test_a_rank_on_another_host_trains_with_rank_zero_over_the_network(tiny_mode
     np.testing.assert_allclose(losses[1], losses[0], rtol=1e-4)
     # The remote rank's log is where the job's directory is, when that machine can write it (here: the same disk).
     assert "train_report" in (tmp_path / "two" / "ranks" / "1" / "worker.log").read_text()
+
+
+def test_a_launcher_that_cannot_reach_the_host_fails_the_job_with_its_error(tiny_model, tmp_path, second_host):
+    here, there, _ = second_host
+    unreachable = tmp_path / "unreachable"
+    unreachable.write_text('#!/bin/sh\necho "ssh: connect to host $1 port 22: Connection refused" >&2\nexit 255\n')
+    unreachable.chmod(0o755)
+    data = write_jsonl(tmp_path / "data" / "train.jsonl", CHATS)
+    distributed = distributed_pb2.DistributedConfig(ranks=2, hosts=[here, there])
+    spec = sft_spec(tiny_model, data.parent, batch_size=2, distributed=distributed)
+    runner = ProcessRunner(grace_period_s=60, rank_launcher=(str(unreachable), "{host}"))
+    listener = RecordingListener()
+    try:
+        runner.start("unreachable", spec, tmp_path / "out", listener)
+        outcome = listener.outcome(timeout=240)
+    finally:
+        runner.shutdown()
+
+    assert outcome.state == job_pb2.JOB_STATE_FAILED
+    assert outcome.error_reason == Reason.RANK_FAILED
+    assert outcome.message.startswith(f"rank 1 of 2 ({there}) exited with code 255"), outcome.message
+    assert "Connection refused" in outcome.message
+    assert not [p for p in multiprocessing.active_children() if p.name.startswith("droidft-worker-unreachable-")]

@@ -28,7 +28,7 @@ from typing import Any
 
 from droidft.v1 import distributed_pb2, progress_pb2
 
-from ..domain.checkpoints import RANKS_DIR, last_log_lines, rank_dir
+from ..domain.checkpoints import RANKS_DIR, WORKER_LOG, last_log_lines, rank_dir
 from ..domain.distributed import is_local, ring_addresses, ring_ports, write_ring_hostfile
 from ..domain.errors import Reason
 from ..domain.spec import DistributedSettings
@@ -38,7 +38,6 @@ from ..worker.protocol import Connected, Event, Failed, Finished, Started, Worke
 logger = logging.getLogger(__name__)
 
 RING_HOSTFILE = "ring.json"  # in the job's ranks directory
-LAUNCHER_LOG = "launcher.log"  # the rank launcher's output, in the rank's directory
 LOG_LINES = 8  # of a failed rank's log, in the job's error
 STOP_SECONDS = 3.0  # for a rank asked to end (SIGTERM) before it is killed
 FINISH_SECONDS = 30.0  # for the other ranks to exit once rank 0 finished (they have nothing left to write)
@@ -151,7 +150,8 @@ def _launch(
     command += [sys.executable, "-m", "droidft_server.worker.remote_rank"]
     log_dir = rank_dir(output_dir, job.rank)
     log_dir.mkdir(parents=True, exist_ok=True)
-    with open(log_dir / LAUNCHER_LOG, "ab") as log:
+    # The launcher's own errors (ssh's "connection refused") land in the rank's log here, which a failed job quotes.
+    with open(log_dir / WORKER_LOG, "ab") as log:
         popen = subprocess.Popen(
             command,
             stdin=subprocess.PIPE,
@@ -161,7 +161,9 @@ def _launch(
         )
     receiver = Connection(os.dup(popen.stdout.fileno()), writable=False)
     popen.stdout.close()
-    Connection(os.dup(popen.stdin.fileno()), readable=False).send((job, addresses))
+    # A launcher that failed at once (no route, refused login) took nothing: its exit and its log tell the relay.
+    with contextlib.suppress(BrokenPipeError):
+        Connection(os.dup(popen.stdin.fileno()), readable=False).send((job, addresses))
     return RemoteProcess(popen), receiver
 
 
