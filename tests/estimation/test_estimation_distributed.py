@@ -1,5 +1,7 @@
 """The estimate of a distributed job: per-rank memory, the ranks' sum, and the expected speed-up."""
 
+import dataclasses
+
 import pytest
 from estimation_helpers import DEVICE, settings, write_llama
 
@@ -33,3 +35,12 @@ def test_each_rank_holds_the_model_and_its_share_of_the_batch(model, method):
     message = estimate_to_proto(two)
     assert (message.ranks, message.per_rank_peak_memory_bytes) == (2, two.per_rank_peak_memory_bytes)
     assert message.expected_speedup == pytest.approx(two.expected_speedup)
+
+
+def test_ranks_on_other_machines_take_none_of_this_machine_s_memory_and_cores(model):
+    both_here = settings("sft", batch_size=4, max_seq_length=256, distributed__ranks=2)
+    one_away = dataclasses.replace(both_here, distributed=dataclasses.replace(both_here.distributed, local_ranks=1))
+    here = estimate(both_here, model, token_lengths=None, device=DEVICE)
+    away = estimate(one_away, model, token_lengths=None, device=DEVICE)
+    assert away.peak_memory_bytes == away.per_rank_peak_memory_bytes == here.per_rank_peak_memory_bytes
+    assert away.expected_speedup > here.expected_speedup

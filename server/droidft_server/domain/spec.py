@@ -180,6 +180,12 @@ class DistributedSettings:
     backend: str
     start_timeout_seconds: int
     remote_port: int  # rank r on another machine listens on remote_port + r
+    # Ranks on this machine, once the server has looked at the hosts (job_estimate); None: every rank.
+    local_ranks: int | None = None
+
+    @property
+    def ranks_here(self) -> int:
+        return self.ranks if self.local_ranks is None else self.local_ranks
 
 
 ONE_PROCESS = DistributedSettings(

@@ -1,9 +1,10 @@
-"""A distributed job's estimate: its ranks run on this machine, sharing its cores and memory.
+"""A distributed job's estimate: the ranks on this machine share its cores and memory.
 
-Each rank holds the whole model and batch_size / ranks rows, computes at 1 / ranks of the machine's
-measured throughput (its share of the cores), and spends time in the ring's collectives: the gradients'
-all-reduce (each rank sends and receives 2 (ranks - 1) / ranks of the gradients' bytes) and a few small
-collectives per step (the global token count, the loss, the stop broadcast).
+Each rank holds the whole model and batch_size / ranks rows, computes at its share of the measured
+throughput of its machine (1 / the ranks on this one; a rank on another machine is assumed to have one like
+this to itself), and spends time in the ring's collectives: the gradients' all-reduce (each rank sends and
+receives 2 (ranks - 1) / ranks of the gradients' bytes) and a few small collectives per step (the global
+token count, the loss, the stop broadcast). The peak memory is that of the ranks on this machine.
 """
 
 from __future__ import annotations

@@ -58,10 +58,11 @@ def _predict(
     ranks = settings.distributed.ranks
     if ranks == 1:
         return _predict_one(settings, model, lengths, device)
-    rank = _predict_one(rank_settings(settings), model, lengths, rank_device(device, ranks))
+    here = settings.distributed.ranks_here
+    rank = _predict_one(rank_settings(settings), model, lengths, rank_device(device, max(1, here)))
     gradient_bytes = trainable(settings, model).bytes
     return _Prediction(
-        breakdown=every_rank(rank.breakdown, ranks),
+        breakdown=every_rank(rank.breakdown, here),
         seconds_per_iteration=rank.seconds_per_iteration + ring_seconds(settings, gradient_bytes),
         trainable_parameters=rank.trainable_parameters,
         per_rank_peak_memory_bytes=rank.per_rank_peak_memory_bytes,

@@ -233,8 +233,9 @@ export type ResourceEstimate = Message<"droidft.v1.ResourceEstimate"> & {
 
   /**
    * Predicted speed-up over one process with the same global batch on this machine (seconds per
-   * iteration of one process divided by that of the ranks): ranks on one machine share its cores, so
-   * the figure is about 1 or below; the gradients' all-reduce is included.
+   * iteration of one process divided by that of the ranks), the gradients' all-reduce included. Ranks on
+   * this machine share its cores, so with every rank here the figure is about 1 or below; a rank on another
+   * machine is assumed to have one like this to itself.
    *
    * @generated from field: double expected_speedup = 42;
    */
