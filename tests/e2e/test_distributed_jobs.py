@@ -15,6 +15,7 @@ from droidft.v1 import job_pb2
 from droidft.v1.distributed_pb2 import RANK_STATE_FAILED
 from droidft_server.app import DroidftServer, ServerConfig
 
+pytestmark = pytest.mark.slow  # several two-rank jobs through a server: about a minute each under load
 ITERATIONS = 6
 
 
