@@ -58,6 +58,9 @@ class ServerConfig:
     metrics_listen: str | None = None  # HOST:PORT of the Prometheus /metrics endpoint; None: no metrics
     tls_client_ca: Path | None = None  # CA of client certificates: mutual TLS, a client without one is refused
     http_listen: str | None = None  # HOST:PORT of the web console and the service for browsers; None: none
+    # The command that starts a rank of a distributed job on another machine, "{host}" standing for its address
+    # (e.g. ["ssh", "-o", "BatchMode=yes", "{host}"]); empty: every rank runs on this machine.
+    rank_launcher: list[str] = field(default_factory=list)
 
 
 STOP_GRACE_SECONDS = 8.0
@@ -78,13 +81,16 @@ class _CalibratedDevice:
         return self._load()  # cached on disk by now; re-reads the memory available at this moment
 
 
-def _process_runner(reward_plugins: list[str], blas_threads: int) -> Runner:
+def _process_runner(reward_plugins: list[str], blas_threads: int, rank_launcher: list[str]) -> Runner:
     from .supervisor.runner import ProcessRunner
 
     # A stopping server gives each worker this long to finish its iteration and checkpoint it; past it the worker is
     # killed and its job goes on from its last periodic checkpoint instead.
     return ProcessRunner(
-        grace_period_s=STOP_GRACE_SECONDS, reward_plugins=tuple(reward_plugins), blas_threads=blas_threads
+        grace_period_s=STOP_GRACE_SECONDS,
+        reward_plugins=tuple(reward_plugins),
+        blas_threads=blas_threads,
+        rank_launcher=tuple(rank_launcher),
     )
 
 
@@ -111,7 +117,7 @@ class DroidftServer:
         self._store = SqliteJobStore(config.state_dir / "droidft.sqlite3", job_dirs=config.state_dir / "jobs")
         self.jobs = JobManager(
             self._store,
-            runner or _process_runner(config.reward_plugins, blas_threads),
+            runner or _process_runner(config.reward_plugins, blas_threads, config.rank_launcher),
             config.state_dir / "jobs",
             available_methods=AVAILABLE_METHODS,
             max_concurrent_jobs=config.max_concurrent_jobs,
@@ -119,6 +125,7 @@ class DroidftServer:
             resume_on_restart=config.resume_on_restart,
             preflight=preflight.run_checks(
                 [
+                    preflight.distributed_runs(can_launch_remote=bool(config.rank_launcher)),
                     preflight.model_loadable,
                     preflight.data_exists,
                     preflight.data_valid,

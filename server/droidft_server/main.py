@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shlex
 import signal
 import sys
 import threading
@@ -98,6 +99,12 @@ def _add_serve_arguments(parser: argparse.ArgumentParser) -> None:
         help="Python module registering extra reward functions (repeatable)",
     )
     parser.add_argument(
+        "--rank-launcher",
+        metavar="COMMAND",
+        help="the command that starts a rank of a distributed job on another machine, {host} standing for its "
+        'address, e.g. "ssh -o BatchMode=yes {host}"; without it every rank runs on this machine',
+    )
+    parser.add_argument(
         "--on-restart",
         choices=["resume", "fail"],
         default="resume",
@@ -176,6 +183,7 @@ def _serve(args: argparse.Namespace) -> int:
         tls_client_ca=args.tls_client_ca,
         metrics_listen=args.metrics_listen,
         http_listen=args.http_listen,
+        rank_launcher=shlex.split(args.rank_launcher or ""),
     )
     try:
         server = DroidftServer(config)

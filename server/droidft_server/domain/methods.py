@@ -79,6 +79,7 @@ _ENUM_DEFAULTS = {
     "dr_grpo.domain": "DOMAIN_GENERAL",
     "dr_grpo.expertise_level": "EXPERTISE_LEVEL_INTERMEDIATE",
     "dpo.loss_type": "DPO_LOSS_TYPE_SIGMOID",
+    "distributed.backend": "DISTRIBUTED_BACKEND_RING",
 }
 
 _NUMBER_RULES = {

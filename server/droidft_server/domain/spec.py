@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from droidft.v1 import job_pb2, methods_pb2
+from droidft.v1 import distributed_pb2, job_pb2, methods_pb2
 
 from .method_families import POLICY_METHODS, PREFERENCE_METHODS
 
@@ -47,6 +47,9 @@ DEFAULTS: dict[str, Any] = {
     "dpo.beta": 0.1,
     "orpo.beta": 0.1,
     "cpo.beta": 0.1,
+    "distributed.ranks": 1,
+    "distributed.start_timeout_seconds": 120,
+    "distributed.remote_port": 32323,  # mlx.launch's first port
 }
 
 FINE_TUNE_TYPES = {
@@ -159,6 +162,41 @@ class PreferenceSettings:
     loss_type: str = "sigmoid"
 
 
+LOOPBACK_HOST = "127.0.0.1"  # where the ranks of a distributed job listen when spec.distributed.hosts is empty
+
+DISTRIBUTED_BACKENDS = {
+    distributed_pb2.DISTRIBUTED_BACKEND_UNSPECIFIED: "ring",
+    distributed_pb2.DISTRIBUTED_BACKEND_RING: "ring",
+    distributed_pb2.DISTRIBUTED_BACKEND_MPI: "mpi",
+}
+
+
+@dataclass(frozen=True)
+class DistributedSettings:
+    """How many processes train the job and where they listen (one process: ranks 1)."""
+
+    ranks: int
+    hosts: tuple[str, ...]  # one address per rank
+    backend: str
+    start_timeout_seconds: int
+    remote_port: int  # rank r on another machine listens on remote_port + r
+    # Ranks on this machine, once the server has looked at the hosts (job_estimate); None: every rank.
+    local_ranks: int | None = None
+
+    @property
+    def ranks_here(self) -> int:
+        return self.ranks if self.local_ranks is None else self.local_ranks
+
+
+ONE_PROCESS = DistributedSettings(
+    ranks=1,
+    hosts=(LOOPBACK_HOST,),
+    backend="ring",
+    start_timeout_seconds=DEFAULTS["distributed.start_timeout_seconds"],
+    remote_port=DEFAULTS["distributed.remote_port"],
+)
+
+
 @dataclass(frozen=True)
 class JobSettings:
     method: str  # the spec's oneof field name: "sft", "grpo", ...
@@ -181,6 +219,7 @@ class JobSettings:
     sft: SftSettings | None = None
     policy: PolicySettings | None = None
     preference: PreferenceSettings | None = None
+    distributed: DistributedSettings = ONE_PROCESS
 
 
 def method_name(spec: job_pb2.TrainingJobSpec) -> str:
@@ -247,6 +286,17 @@ def _preference(name: str, config: Any) -> PreferenceSettings:
     return PreferenceSettings(beta=beta)
 
 
+def _distributed(config: distributed_pb2.DistributedConfig) -> DistributedSettings:
+    ranks = config.ranks or DEFAULTS["distributed.ranks"]
+    return DistributedSettings(
+        ranks=ranks,
+        hosts=tuple(config.hosts) or (LOOPBACK_HOST,) * ranks,
+        backend=DISTRIBUTED_BACKENDS[config.backend],
+        start_timeout_seconds=_get(config, "start_timeout_seconds", "distributed.start_timeout_seconds"),
+        remote_port=_get(config, "remote_port", "distributed.remote_port"),
+    )
+
+
 def resolve(spec: job_pb2.TrainingJobSpec) -> JobSettings:
     """Apply every default to a (validated) spec."""
     name = method_name(spec)
@@ -269,6 +319,7 @@ def resolve(spec: job_pb2.TrainingJobSpec) -> JobSettings:
         eval_batches=_get(spec, "eval_batches", "eval_batches"),
         checkpoint_every=_get(spec, "checkpoint_every", "checkpoint_every"),
         keep_checkpoints=_get(spec, "keep_checkpoints", "keep_checkpoints"),
+        distributed=_distributed(spec.distributed),
     )
     if name == "sft":
         settings["sft"] = SftSettings(

@@ -37,6 +37,9 @@ def add_spec_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="JOB[:ITERATION]",
         help="start from the weights of another job: its final adapter, or its checkpoint of ITERATION",
     )
+    parser.add_argument(
+        "--ranks", type=int, metavar="N", help="train with N processes data-parallel (batch size: a multiple of N)"
+    )
     parser.add_argument("--spec", type=Path, metavar="FILE", help="TrainingJobSpec as proto JSON; flags override it")
 
 
@@ -54,6 +57,8 @@ def build_spec(args: argparse.Namespace) -> job_pb2.TrainingJobSpec:
         value = getattr(args, flag)
         if value is not None:
             setattr(spec, field, value)
+    if args.ranks is not None:
+        spec.distributed.ranks = args.ranks
     if args.from_checkpoint is not None:
         spec.from_checkpoint.CopyFrom(args.from_checkpoint)
     if args.method:

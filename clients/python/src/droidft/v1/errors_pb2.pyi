@@ -36,6 +36,10 @@ class ErrorReason(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     JOB_STATE_CONFLICT: _ClassVar[ErrorReason]
     NO_RESUMABLE_CHECKPOINT: _ClassVar[ErrorReason]
     CHECKPOINT_UNUSABLE: _ClassVar[ErrorReason]
+    DISTRIBUTED_UNSUPPORTED: _ClassVar[ErrorReason]
+    DISTRIBUTED_HOST_UNAVAILABLE: _ClassVar[ErrorReason]
+    RANK_FAILED: _ClassVar[ErrorReason]
+    RANKS_DID_NOT_START: _ClassVar[ErrorReason]
 ERROR_REASON_UNSPECIFIED: ErrorReason
 INVALID_REQUEST: ErrorReason
 JOB_NOT_FOUND: ErrorReason
@@ -66,3 +70,7 @@ JOB_NOT_FINISHED: ErrorReason
 JOB_STATE_CONFLICT: ErrorReason
 NO_RESUMABLE_CHECKPOINT: ErrorReason
 CHECKPOINT_UNUSABLE: ErrorReason
+DISTRIBUTED_UNSUPPORTED: ErrorReason
+DISTRIBUTED_HOST_UNAVAILABLE: ErrorReason
+RANK_FAILED: ErrorReason
+RANKS_DID_NOT_START: ErrorReason
