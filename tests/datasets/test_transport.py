@@ -42,6 +42,38 @@ def test_validate_dataset_path_with_method_and_defaults(tmp_path):
     assert response.files[0].split == "train" and not response.files[0].HasField("token_statistics")
 
 
+def test_validate_dataset_reads_records_through_data_keys_as_a_job_does():
+    records = [{"question": f"What is {a}?", "answer": str(a)} for a in range(3)] + [{"question": "Why?"}]
+    request = data_pb2.ValidateDatasetRequest(content=jsonl(*records), method=methods_pb2.TRAINING_METHOD_SFT)
+    request.data_keys.fields.update(prompt="question", completion="answer")
+    response = validate_dataset(request)
+    (file,) = response.files
+    assert file.format == "instruction_response" and dict(file.field_presence) == {"question": 4, "answer": 3}
+    assert [(i.line, i.field_path, i.code) for i in response.issues] == [(4, "answer", "missing_field")]
+    assert 'completion is the key "answer"' in response.issues[0].message
+
+
+@pytest.mark.parametrize(
+    "fields, format_name, violation, fix",
+    [
+        ({"promt": "question"}, "", 'data_keys.fields["promt"]', "instruction_response: instruction, response, prompt"),
+        ({"messages": "dialogue", "prompt": "question"}, "", "data_keys.fields", "name the fields of one format"),
+        ({"prompt": "completion"}, "", 'data_keys.fields["prompt"]', "give each field its own key"),
+        ({"prompt": "question"}, "chat_messages", 'data_keys.fields["prompt"]', "(chat_messages: messages, tools)"),
+    ],
+)
+def test_validate_dataset_refuses_data_keys_no_format_has(fields, format_name, violation, fix):
+    request = data_pb2.ValidateDatasetRequest(
+        content=jsonl(CHAT), method=methods_pb2.TRAINING_METHOD_SFT, format=format_name
+    )
+    request.data_keys.fields.update(fields)
+    with pytest.raises(DroidftError) as refused:
+        validate_dataset(request)
+    assert refused.value.kind is ErrorKind.INVALID_ARGUMENT
+    ((found, description),) = [(v.field, v.description) for v in refused.value.field_violations]
+    assert found == violation and fix in description
+
+
 def test_generate_sample_data_as_content_and_to_a_file(tmp_path):
     response = generate_sample_data(data_pb2.GenerateSampleDataRequest(format="gspo", count=5, seed=3))
     assert response.record_count == 5 and response.content.count(b"\n") == 5 and not response.path

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from droidft.v1 import job_pb2, methods_pb2
+from droidft.v1 import data_keys_pb2, job_pb2, methods_pb2
 
 from .method_families import POLICY_METHODS, PREFERENCE_METHODS
 
@@ -181,6 +181,12 @@ class JobSettings:
     sft: SftSettings | None = None
     policy: PolicySettings | None = None
     preference: PreferenceSettings | None = None
+    data_keys: tuple[tuple[str, str], ...] = ()  # datasets/data_keys.py's DataKeys
+
+
+def data_keys(keys: data_keys_pb2.DataKeys) -> tuple[tuple[str, str], ...]:
+    """The contract's DataKeys as datasets/data_keys.py takes them: (field, key) pairs, sorted."""
+    return tuple(sorted(keys.fields.items()))
 
 
 def method_name(spec: job_pb2.TrainingJobSpec) -> str:
@@ -269,6 +275,7 @@ def resolve(spec: job_pb2.TrainingJobSpec) -> JobSettings:
         eval_batches=_get(spec, "eval_batches", "eval_batches"),
         checkpoint_every=_get(spec, "checkpoint_every", "checkpoint_every"),
         keep_checkpoints=_get(spec, "keep_checkpoints", "keep_checkpoints"),
+        data_keys=data_keys(spec.data_keys),
     )
     if name == "sft":
         settings["sft"] = SftSettings(

@@ -29,7 +29,7 @@ class FileReport:
     record_count: int  # non-blank lines
     error_count: int
     warning_count: int
-    field_presence: Mapping[str, int]  # how many records have each of the format's top-level fields
+    field_presence: Mapping[str, int]  # how many records have each of the format's top-level fields, by their keys
     token_statistics: TokenStatistics | None = None
     issue_counts: Mapping[str, int] = field(default_factory=dict)  # this file's issues by code, listed or not
     # Records per value of the format's tallied field (Dr. GRPO's domain); empty for other formats.

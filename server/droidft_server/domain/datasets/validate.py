@@ -20,6 +20,7 @@ from typing import BinaryIO
 import msgspec
 
 from ..spec import DEFAULTS
+from .data_keys import NO_KEYS, DataKeys, keyed, keyed_candidates
 from .detect import Detection, detect
 from .diagnose import diagnose
 from .duplicates import DuplicateFinder
@@ -57,6 +58,9 @@ class ValidationOptions:
     # (the chat template's tokens); 0: none.
     sample_records: int = 0
     on_progress: ProgressCallback | None = None  # told after each batch of lines how far the check has got
+    # The keys the records use for the format's fields (data_keys.py); the caller has refused a mapping
+    # that mapping_violations finds wrong.
+    data_keys: DataKeys = NO_KEYS
 
 
 def validate_path(path: str | Path, **options) -> ValidationReport:
@@ -106,7 +110,8 @@ class _Validation:
     def __init__(self, options: ValidationOptions):
         self.options = options
         self.log = IssueLog(options.max_issues)
-        self.candidates = [FORMATS[name] for name in formats_for_method(options.method)]
+        method_formats = [FORMATS[name] for name in formats_for_method(options.method)]
+        self.candidates = keyed_candidates(method_formats, options.data_keys)
         self.format: Format | None = None
 
     def run(
@@ -130,6 +135,8 @@ class _Validation:
 
     def _given_format(self, name: str) -> Format | None:
         fmt = FORMATS.get(self.options.format)
+        if fmt is not None:
+            fmt = keyed(fmt, self.options.data_keys)
         if fmt is None:
             self.log.add_file_issue(
                 name,
@@ -368,7 +375,8 @@ class _FileScan:
         self.records += 1
         diagnosis = diagnose(line, self.format, error)
         self._problems_at(number, diagnosis.problems)
-        self._presence.update(name for name in diagnosis.fields if name in self.format.fields)
+        field_of_key = dict(zip(self.format.keys, self.format.fields))
+        self._presence.update(field_of_key[key] for key in diagnosis.fields if key in field_of_key)
 
     def _problems_at(self, number: int, problems: list[Problem]) -> None:
         for problem in problems:
@@ -381,7 +389,7 @@ class _FileScan:
     def field_presence(self) -> dict[str, int]:
         counts = Counter({name: self._typed for name in self.format.required_fields})
         counts.update(self._presence)
-        return {name: counts[name] for name in self.format.fields if counts[name]}
+        return {key: counts[name] for name, key in zip(self.format.fields, self.format.keys) if counts[name]}
 
 
 def _size(source: Path | bytes) -> int:
