@@ -31,6 +31,7 @@ def test_validate_dataset_content_to_response(tiny_tokenizer_model):
     )
     assert dict(file.field_presence) == {"messages": 3}
     assert file.HasField("token_statistics") and file.token_statistics.max > 0
+    assert not file.token_statistics_sampled and file.token_records_counted == 2  # the broken line is not counted
 
 
 def test_validate_dataset_path_with_method_and_defaults(tmp_path):

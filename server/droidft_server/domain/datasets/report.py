@@ -12,13 +12,15 @@ from .issues import SEVERITY, Issue, Severity
 
 @dataclass(frozen=True)
 class TokenStatistics:
-    """Record lengths in tokens of the model's own tokenizer."""
+    """Record lengths in tokens of the model's own tokenizer (tokens.py says which figures are exact)."""
 
     min: int
     mean: float
     p95: int
-    max: int
-    over_max_seq_length: int
+    max: int  # exact, or an upper bound when sampled
+    over_max_seq_length: int  # exact
+    sampled: bool = False  # min, mean and p95 are of an evenly spread sample of the records
+    records_counted: int = 0  # records whose tokens were counted
 
 
 @dataclass(frozen=True)

@@ -157,7 +157,7 @@ class _Validation:
             ),
         )
 
-    def _token_counter(self) -> Callable[[], TokenCounter] | None:
+    def _token_counter(self) -> Callable[[Format], TokenCounter] | None:
         """A maker of one counter per file, sharing one loaded tokenizer; None without a model."""
         if not self.options.model_path:
             return None
@@ -166,10 +166,10 @@ class _Validation:
         except TokenizerMissing as exc:
             self.log.add_file_issue(self.options.model_path, NO_TOKENIZER, f"no token statistics: {exc}")
             return None
-        return lambda: TokenCounter(tokenizer, self.options.max_seq_length)
+        return lambda fmt: TokenCounter(tokenizer, self.options.max_seq_length, fmt.training_text)
 
     def _file(
-        self, split: str, name: str, source: Path | bytes, tokens: Callable[[], TokenCounter] | None
+        self, split: str, name: str, source: Path | bytes, tokens: Callable[[Format], TokenCounter] | None
     ) -> FileReport:
         issues = self.log.open_file(name)
         scan = None
@@ -180,7 +180,7 @@ class _Validation:
                 if fmt is not None:
                     stream.seek(0)
                     sample = EvenSample(self.options.sample_records) if self.options.sample_records else None
-                    scan = _FileScan(fmt, issues, tokens() if tokens else None, sample)
+                    scan = _FileScan(fmt, issues, tokens(fmt) if tokens else None, sample)
                     scan.run(record_batches(stream, layout), self._progress_reporter(name, stream))
         except ReadStopped as exc:
             issues.add(exc.line, "", exc.code, str(exc))
@@ -343,13 +343,14 @@ class _FileScan:
             except _FAST_ERRORS as exc:
                 failure = exc
             end = start + len(outcomes)
-            self._accept(first + start, outcomes, tally)
+            self._accept(first + start, outcomes, tally, lines[start:end] if self.tokens is not None else ())
             if failure is not None:
                 self._slow(first + end, lines[end], failure)
             start = end + 1
 
-    def _accept(self, first: int, outcomes: list, tally: _Tally | None) -> None:
-        """Consecutive lines from `first` that decoded, with what visiting each returned."""
+    def _accept(self, first: int, outcomes: list, tally: _Tally | None, lines: list[bytes]) -> None:
+        """Consecutive lines from `first` that decoded (the lines themselves when tokens are counted), with
+        what visiting each returned."""
         self.records += len(outcomes)
         self._typed += len(outcomes)
         if any(outcomes):  # rarely: one C pass spares the Python loop
@@ -361,8 +362,7 @@ class _FileScan:
             self.tallied_values.update(tally.values)
             numbered = list(zip(count(first), tally.records))
             if self.tokens is not None:
-                text = self.format.training_text
-                self.tokens.add((line, text(record)) for line, record in numbered)
+                self.tokens.add(zip(count(first), tally.records, map(len, lines)))
             if self.sample is not None:
                 for line, record in numbered:
                     if self.sample.wants(line):

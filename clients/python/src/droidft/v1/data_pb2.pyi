@@ -50,7 +50,7 @@ class TokenStatistics(_message.Message):
     def __init__(self, min: _Optional[int] = ..., mean: _Optional[float] = ..., p95: _Optional[int] = ..., max: _Optional[int] = ..., over_max_seq_length: _Optional[int] = ...) -> None: ...
 
 class DatasetFileReport(_message.Message):
-    __slots__ = ("path", "split", "format", "record_count", "error_count", "warning_count", "field_presence", "token_statistics")
+    __slots__ = ("path", "split", "format", "record_count", "error_count", "warning_count", "field_presence", "token_statistics", "token_statistics_sampled", "token_records_counted")
     class FieldPresenceEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -66,6 +66,8 @@ class DatasetFileReport(_message.Message):
     WARNING_COUNT_FIELD_NUMBER: _ClassVar[int]
     FIELD_PRESENCE_FIELD_NUMBER: _ClassVar[int]
     TOKEN_STATISTICS_FIELD_NUMBER: _ClassVar[int]
+    TOKEN_STATISTICS_SAMPLED_FIELD_NUMBER: _ClassVar[int]
+    TOKEN_RECORDS_COUNTED_FIELD_NUMBER: _ClassVar[int]
     path: str
     split: str
     format: str
@@ -74,7 +76,9 @@ class DatasetFileReport(_message.Message):
     warning_count: int
     field_presence: _containers.ScalarMap[str, int]
     token_statistics: TokenStatistics
-    def __init__(self, path: _Optional[str] = ..., split: _Optional[str] = ..., format: _Optional[str] = ..., record_count: _Optional[int] = ..., error_count: _Optional[int] = ..., warning_count: _Optional[int] = ..., field_presence: _Optional[_Mapping[str, int]] = ..., token_statistics: _Optional[_Union[TokenStatistics, _Mapping]] = ...) -> None: ...
+    token_statistics_sampled: bool
+    token_records_counted: int
+    def __init__(self, path: _Optional[str] = ..., split: _Optional[str] = ..., format: _Optional[str] = ..., record_count: _Optional[int] = ..., error_count: _Optional[int] = ..., warning_count: _Optional[int] = ..., field_presence: _Optional[_Mapping[str, int]] = ..., token_statistics: _Optional[_Union[TokenStatistics, _Mapping]] = ..., token_statistics_sampled: _Optional[bool] = ..., token_records_counted: _Optional[int] = ...) -> None: ...
 
 class ValidateDatasetRequest(_message.Message):
     __slots__ = ("path", "content", "method", "format", "model_path", "max_seq_length", "max_issues", "data_keys")
