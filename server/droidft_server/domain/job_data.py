@@ -60,17 +60,24 @@ class JobDataCheck:
         return plan
 
     def token_lengths(self) -> TokenLengths | None:
-        """Token lengths of the training records as trained (SFT: with the chat template's tokens), or None
-        (the estimate then takes rows of max_seq_length) when they could not be measured."""
+        """Token lengths of the training records as trained (SFT and the preference methods: with the chat
+        template's tokens), or None (the estimate then takes rows of max_seq_length) when they could not be
+        measured."""
         train, settings = self.train, self.settings
         if train is None or train.token_statistics is None or not train.record_count:
             return None
         stats = train.token_statistics
         lengths = TokenLengths(mean=stats.mean, p95=stats.p95, max=stats.max)
-        if settings.sft is None:
+        if not _templated(settings):
             return lengths
         extra = template_tokens(settings.model_path, train.format, train.sample)
         return lengths.plus(extra.mean, extra.max)
+
+
+def _templated(settings: JobSettings) -> bool:
+    """Its records train through the chat template (trained_tokens.py); the GRPO family's prompts are counted
+    as their text."""
+    return settings.sft is not None or settings.preference is not None
 
 
 def check_job_data(settings: JobSettings, max_issues: int, on_progress: ProgressCallback | None = None) -> JobDataCheck:
@@ -91,7 +98,7 @@ def check_job_data(settings: JobSettings, max_issues: int, on_progress: Progress
         max_seq_length=settings.max_seq_length,
         max_issues=max_issues,
         data_keys=settings.data_keys,
-        sample_records=SAMPLE_RECORDS if settings.sft is not None else 0,
+        sample_records=SAMPLE_RECORDS if _templated(settings) else 0,
         on_progress=on_progress,
     )
     return JobDataCheck(files, report, settings)
