@@ -135,12 +135,14 @@ class FileIssues:
 
     def close(self, late: Iterable[tuple[int, str, str, str]] = ()) -> None:
         """Merge the late issues (in line order) with the listed ones and hand them to the log."""
-        self._full = False  # late issues may come before listed ones
+        room = self.log.max_issues - len(self.log.listed)
+        self._full = room <= 0  # late issues may come before listed ones
         for line, field_path, code, message in late:
             self.add(line, field_path, code, message)
+            # Late issues come in line order: once `room` of them wait, later ones cannot be listed.
+            self._full = self._full or len(self._pending) >= room
         late_issues = self._pending[:]
         self._pending.clear()
-        room = self.log.max_issues - len(self.log.listed)
         merged = heapq.merge(self._listed, late_issues, key=_line)
         self.log.listed.extend(issue for _, issue in zip(range(room), merged))
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Generic, TypeVar
 
+import numpy as np
+
 Item = TypeVar("Item")
 
 _SPAN = 2**64
@@ -30,6 +32,13 @@ class EvenSample(Generic[Item]):
 
     def wants(self, position: int) -> bool:
         return (position * _GOLDEN) % _SPAN < self._below
+
+    def wanted(self, first: int, count: int) -> np.ndarray:
+        """wants() of the positions first .. first + count - 1, at once (uint64 arithmetic wraps mod 2^64)."""
+        if self.stride == 1:
+            return np.ones(count, dtype=bool)
+        positions = np.arange(first, first + count, dtype=np.uint64)
+        return positions * np.uint64(_GOLDEN) < np.uint64(self._below)
 
     def add(self, position: int, item: Item) -> None:
         """Keep the item at `position` (positions rise; only those wants() takes)."""

@@ -19,10 +19,13 @@ from __future__ import annotations
 
 import heapq
 import math
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
 
+import msgspec
+import numpy as np
+
+from .formats import Format
 from .report import TokenStatistics
 from .sample import EvenSample
 
@@ -34,8 +37,8 @@ _NORMALISATION_SLACK = 4
 SAMPLE_SIZE = 8192
 LONGEST_EXACT = 64
 TOKEN_BYTE_SLACK = 8
-# Characters of sampled texts kept waiting to be tokenized, at most (they are tokenized when more wait).
-TEXT_BUDGET = 16_000_000
+# Line bytes of sampled records kept waiting to be tokenized, at most (they are tokenized when more wait).
+WAITING_BUDGET = 16_000_000
 
 
 class TokenizerMissing(FileNotFoundError):
@@ -58,14 +61,16 @@ def load_tokenizer(model_path: str | Path):
 class TokenCounter:
     """Token lengths of one file's records, given as they are read (add) and measured batch by batch (flush).
 
-    A sampled record's text waits in the sample and is tokenized only if it is still there at the end (or
-    when the texts waiting pass TEXT_BUDGET characters): most records a growing stride drops are never
+    A sampled record waits in the sample and is tokenized only if it is still there at the end (or when the
+    records waiting pass WAITING_BUDGET line bytes): most records a growing stride drops are never
     tokenized. A line that may be too long is tokenized at its batch's flush, for its too_long issue.
     """
 
-    def __init__(self, tokenizer, max_seq_length: int, training_text: Callable[[Any], str]):
+    def __init__(self, tokenizer, max_seq_length: int, fmt: Format):
         self._tokenizer = tokenizer
-        self._text = training_text
+        decode, training_text = msgspec.json.Decoder(fmt.record_type).decode, fmt.training_text
+        # Lines are kept, not records (kept records would wake the garbage collector): decoded again to measure.
+        self._text: Callable[[bytes], str] = lambda line: training_text(decode(line))
         self.max_seq_length = max_seq_length
         longest = max((len(token.encode("utf-8")) for token in tokenizer.get_vocab()), default=1)
         # A record of more characters than this has more than max_seq_length tokens whatever it says,
@@ -74,32 +79,43 @@ class TokenCounter:
         self._certainly_too_long = max_seq_length * self._max_chars_per_token
         # A line of fewer bytes cannot hold more than max_seq_length tokens (the module's docstring).
         self._may_be_too_long = max_seq_length - TOKEN_BYTE_SLACK
-        # (line, tokens), or (line, (text, line bytes)) until measured.
-        self._sample: EvenSample[int | tuple[str, int]] = EvenSample(SAMPLE_SIZE)
-        self._waiting_chars = 0  # at most: characters of the texts waiting in the sample
+        # (line, tokens), or (line, (its bytes, their length)) until measured.
+        self._sample: EvenSample[int | tuple[bytes, int]] = EvenSample(SAMPLE_SIZE)
+        self._waiting_bytes = 0  # at most: line bytes of the records waiting in the sample
         self._pending: list[tuple[int, str, int]] = []  # (line, text, line bytes) to measure at the next flush
-        self._longest: list[tuple[int, int, Any]] = []  # min-heap: (line bytes, line, record) of the longest lines
+        self._longest: list[tuple[int, int, bytes]] = []  # min-heap: (length, line, its bytes) of the longest lines
         self._uncounted_bytes = 0  # the longest line that left (or never entered) self._longest: maybe never counted
         self._counted = 0
         self._over = 0
         self._max = 0
         self._tokens_per_byte = 0.0  # the most tokens per line byte of a counted record
 
-    def add(self, records: Iterable[tuple[int, Any, int]]) -> None:
-        """(line, record, line bytes) of records that decoded; measured at the next flush, at the end, or not at all."""
+    def add(self, first: int, lines: Sequence[bytes]) -> None:
+        """Consecutive lines (from line `first`) whose records decoded; each is measured at
+        the next flush, at the end, or not at all. Which records need a look is picked for the whole run at once
+        (most need none); the heap's smallest line only grows, so picking by its value at the start is safe."""
         sample, pending, longest = self._sample, self._pending, self._longest
-        for line, record, size in records:
+        sizes = np.fromiter(map(len, lines), dtype=np.int64, count=len(lines))
+        picked = sample.wanted(first, len(lines)) | (sizes >= self._may_be_too_long)
+        if len(longest) < LONGEST_EXACT:
+            picked[:] = True
+        else:
+            picked |= sizes > longest[0][0]
+        rest = sizes[~picked]
+        if rest.size:
+            self._uncounted_bytes = max(self._uncounted_bytes, int(rest.max()))
+        for index in np.flatnonzero(picked).tolist():
+            line, content, size = first + index, lines[index], int(sizes[index])
             if size >= self._may_be_too_long:
-                pending.append((line, self._text(record), size))
+                pending.append((line, self._text(content), size))
                 continue
             if sample.wants(line):  # the sample may drop it later, unmeasured: it is a candidate for longest too
-                text = self._text(record)
-                self._waiting_chars += len(text)
-                sample.add(line, (text, size))
+                self._waiting_bytes += size
+                sample.add(line, (content, size))
             if len(longest) < LONGEST_EXACT:
-                heapq.heappush(longest, (size, line, record))
+                heapq.heappush(longest, (size, line, content))
             elif size > longest[0][0]:
-                dropped = heapq.heappushpop(longest, (size, line, record))[0]
+                dropped = heapq.heappushpop(longest, (size, line, content))[0]
                 self._uncounted_bytes = max(self._uncounted_bytes, dropped)
             else:
                 self._uncounted_bytes = max(self._uncounted_bytes, size)
@@ -114,18 +130,18 @@ class TokenCounter:
                 self._over += 1
                 over.append((line, length, exact))
         self._pending.clear()
-        if self._waiting_chars > TEXT_BUDGET:
+        if self._waiting_bytes > WAITING_BUDGET:
             self._measure_sample()
         return over
 
     def _measure_sample(self) -> None:
-        """Tokenize the texts waiting in the sample."""
+        """Tokenize the records waiting in the sample."""
         items = self._sample.items
         waiting = [(index, line, *value) for index, (line, value) in enumerate(items) if not isinstance(value, int)]
-        measured = self._measure([(line, text, size) for _, line, text, size in waiting])
+        measured = self._measure([(line, self._text(content), size) for _, line, content, size in waiting])
         for (index, line, _, _), (_, length, _) in zip(waiting, measured):
             items[index] = (line, length)
-        self._waiting_chars = 0
+        self._waiting_bytes = 0
 
     def _measure(self, pending: list[tuple[int, str, int]]) -> list[tuple[int, int, bool]]:
         """(line, tokens, exact) of each, in the given (line) order; a certainly too long text gets a lower bound,
@@ -156,7 +172,7 @@ class TokenCounter:
         self._measure_sample()
         in_sample = {line for line, _ in self._sample.items}
         longest = self._measure(
-            [(line, self._text(record), size) for size, line, record in self._longest if line not in in_sample]
+            [(line, self._text(content), size) for size, line, content in self._longest if line not in in_sample]
         )
         self._over += sum(length > self.max_seq_length for _, length, _ in longest)  # only if the bytes bound failed
         self._longest.clear()
