@@ -32,8 +32,9 @@ from .sample import EvenSample
 BATCH = 512
 # A normaliser may shrink text up to this factor before tokens are cut: keeps the bound below safe.
 _NORMALISATION_SLACK = 4
-# Measured on a 1 GB chat file (bench/big_data.py): 8,192 keeps the sampled statistics within 1 % of the
-# exact ones and a 4-million-record file's tokenizing to a few seconds.
+# Measured on generated chat files (bench/big_data.py): on 100 MB (416,574 records) the sample's mean was
+# 95.80 tokens against 95.79 counting every record, p95 the same (117), max 133 against 132 (the bound);
+# 13,079 records were tokenized of 416,574 (1 GB: 21,147 of 4.17 million, about 1 s).
 SAMPLE_SIZE = 8192
 LONGEST_EXACT = 64
 TOKEN_BYTE_SLACK = 8
