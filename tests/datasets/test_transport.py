@@ -5,7 +5,7 @@ from dataset_helpers import CHAT, jsonl
 
 from droidft.v1 import data_pb2, methods_pb2
 from droidft_server.domain.errors import DroidftError, ErrorKind
-from droidft_server.transport.datasets import generate_sample_data, validate_dataset
+from droidft_server.transport.datasets import generate_sample_data, stream_dataset_validation, validate_dataset
 
 
 def test_validate_dataset_content_to_response(tiny_tokenizer_model):
@@ -73,6 +73,14 @@ def test_validate_dataset_refuses_data_keys_no_format_has(fields, format_name, v
     assert refused.value.kind is ErrorKind.INVALID_ARGUMENT
     ((found, description),) = [(v.field, v.description) for v in refused.value.field_violations]
     assert found == violation and fix in description
+
+
+def test_stream_dataset_validation_refuses_data_keys_at_the_check_s_path():
+    request = data_pb2.StreamDatasetValidationRequest(check=data_pb2.ValidateDatasetRequest(content=jsonl(CHAT)))
+    request.check.data_keys.fields["promt"] = "question"
+    with pytest.raises(DroidftError) as refused:
+        list(stream_dataset_validation(request, lambda: True))
+    assert [v.field for v in refused.value.field_violations] == ['check.data_keys.fields["promt"]']
 
 
 def test_generate_sample_data_as_content_and_to_a_file(tmp_path):
