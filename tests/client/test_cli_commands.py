@@ -323,6 +323,18 @@ def test_data_validate_lists_issues_and_fails_on_invalid_data(droidft, fake):
     assert (request.path, request.method, request.max_issues) == ("/d", methods_pb2.TRAINING_METHOD_SFT, 2)
 
 
+def test_data_keys_flags_reach_the_check_and_the_spec(droidft, fake):
+    fake.service.validation = validation(valid=True)
+    keys = ("--data-key", "prompt=question", "--data-key", "completion=answer")
+    assert droidft("data", "validate", "/d", *keys)[0] == 0
+    expected = {"prompt": "question", "completion": "answer"}
+    assert dict(fake.service.requests_of("ValidateDataset")[0].data_keys.fields) == expected
+    assert droidft("train", "--model", "/m", "--data", "/d", "--method", "sft", *keys)[0] == 0
+    assert dict(fake.service.requests_of("CreateTrainingJob")[0].spec.data_keys.fields) == expected
+    with pytest.raises(SystemExit):
+        droidft("data", "validate", "/d", "--data-key", "prompt")
+
+
 def test_data_validate_upload_sends_the_local_file(droidft, fake, tmp_path):
     fake.service.validation = validation(valid=True)
     data_file = tmp_path / "train.jsonl"

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from droidft.v1 import distributed_pb2, job_pb2, methods_pb2
+from droidft.v1 import data_keys_pb2, distributed_pb2, job_pb2, methods_pb2
 
 from .method_families import POLICY_METHODS, PREFERENCE_METHODS
 
@@ -220,6 +220,12 @@ class JobSettings:
     policy: PolicySettings | None = None
     preference: PreferenceSettings | None = None
     distributed: DistributedSettings = ONE_PROCESS
+    data_keys: tuple[tuple[str, str], ...] = ()  # datasets/data_keys.py's DataKeys
+
+
+def data_keys(keys: data_keys_pb2.DataKeys) -> tuple[tuple[str, str], ...]:
+    """The contract's DataKeys as datasets/data_keys.py takes them: (field, key) pairs, sorted."""
+    return tuple(sorted(keys.fields.items()))
 
 
 def method_name(spec: job_pb2.TrainingJobSpec) -> str:
@@ -320,6 +326,7 @@ def resolve(spec: job_pb2.TrainingJobSpec) -> JobSettings:
         checkpoint_every=_get(spec, "checkpoint_every", "checkpoint_every"),
         keep_checkpoints=_get(spec, "keep_checkpoints", "keep_checkpoints"),
         distributed=_distributed(spec.distributed),
+        data_keys=data_keys(spec.data_keys),
     )
     if name == "sft":
         settings["sft"] = SftSettings(

@@ -110,10 +110,10 @@ def run_job(job: WorkerJob, send: Callable[[Any], None], should_stop: Callable[[
 
 def _data_plan(job: WorkerJob, settings: JobSettings) -> DataPlan:
     if job.data:
-        return data_plan(job_pb2.TrainingData.FromString(job.data))
+        return data_plan(job_pb2.TrainingData.FromString(job.data), settings.data_keys)
     # A job accepted before create kept its data plan (stored jobs are resumed after an upgrade): its
     # format is found again, as create found it.
-    return detected_plan(settings.train_data_path, settings.val_data_path, settings.method)
+    return detected_plan(settings.train_data_path, settings.val_data_path, settings.method, settings.data_keys)
 
 
 def _die_with_the_server() -> None:

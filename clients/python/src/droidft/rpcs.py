@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import inspect
 import os
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, Mapping
 from typing import (
     Any,
     Generic,
@@ -155,6 +155,7 @@ def validate_dataset(
     model_path: str | os.PathLike = "",
     max_seq_length: int | None = None,
     max_issues: int | None = None,
+    data_keys: Mapping[str, str] | None = None,
 ) -> data_pb2.ValidateDatasetRequest:
     """Check every record of a data set, reporting each issue with its file and line.
 
@@ -167,6 +168,8 @@ def validate_dataset(
         model_path: model whose tokenizer measures token lengths; empty: no token statistics.
         max_seq_length: token limit of the too_long check, 512 to 8192; None: 2048.
         max_issues: issues listed at most, 1 to 100,000; None: 100 (counting goes on past it).
+        data_keys: format field -> the key the records use for it (a job's spec.data_keys), e.g.
+            {"prompt": "question", "completion": "answer"}; None: the format's own names.
 
     Returns:
         ValidateDatasetResponse: `valid`, a report per file, the issues, and `issue_counts` per issue code.
@@ -187,6 +190,8 @@ def validate_dataset(
         request.max_seq_length = max_seq_length
     if max_issues is not None:
         request.max_issues = max_issues
+    if data_keys:
+        request.data_keys.fields.update(data_keys)
     return request
 
 
@@ -202,7 +207,7 @@ def stream_dataset_validation(
     """Check a data set like validate_dataset, with progress messages while the server reads it.
 
     Args:
-        path, content, method, format, model_path, max_seq_length, max_issues: as for validate_dataset.
+        path, content, method, format, model_path, max_seq_length, max_issues, data_keys: as for validate_dataset.
         progress_interval_seconds: seconds between progress messages, 0.1 to 60; None: 1.
 
     Yields:

@@ -6,7 +6,7 @@ import argparse
 import json
 from pathlib import Path
 
-from droidft.cli.arguments import METHOD_METAVAR, method_argument
+from droidft.cli.arguments import DATA_KEY_HELP, METHOD_METAVAR, data_key_argument, method_argument
 from droidft.cli.session import CommandError
 from droidft.specs import training_job_spec, with_method
 from droidft.v1 import job_pb2
@@ -40,6 +40,9 @@ def add_spec_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--ranks", type=int, metavar="N", help="train with N processes data-parallel (batch size: a multiple of N)"
     )
+    parser.add_argument(
+        "--data-key", type=data_key_argument, action="append", default=[], metavar="FIELD=KEY", help=DATA_KEY_HELP
+    )
     parser.add_argument("--spec", type=Path, metavar="FILE", help="TrainingJobSpec as proto JSON; flags override it")
 
 
@@ -61,6 +64,7 @@ def build_spec(args: argparse.Namespace) -> job_pb2.TrainingJobSpec:
         spec.distributed.ranks = args.ranks
     if args.from_checkpoint is not None:
         spec.from_checkpoint.CopyFrom(args.from_checkpoint)
+    spec.data_keys.fields.update(dict(args.data_key))
     if args.method:
         with_method(spec, args.method)
     missing = [flag for flag, field in REQUIRED_FIELDS.items() if not getattr(spec, field)]
