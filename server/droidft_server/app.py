@@ -12,6 +12,7 @@ import structlog
 from .domain import preflight
 from .domain.estimation import DeviceProfile
 from .domain.file_roots import FileRoots
+from .domain.files import DEFAULT_MAX_UPLOAD_BYTES, FileStore
 from .domain.jobs import DEFAULT_MAX_QUEUED_JOBS, JobManager
 from .domain.methods import catalogue
 from .domain.rewards import load_reward_plugins
@@ -56,6 +57,7 @@ class ServerConfig:
     tls_key: Path | None = None
     metrics_listen: str | None = None  # HOST:PORT of the Prometheus /metrics endpoint; None: no metrics
     tls_client_ca: Path | None = None  # CA of client certificates: mutual TLS, a client without one is refused
+    max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES  # an upload larger than this is refused (FILE_TOO_LARGE)
 
 
 STOP_GRACE_SECONDS = 8.0
@@ -127,10 +129,17 @@ class DroidftServer:
         )
         self.jobs.recover()
         methods = catalogue(AVAILABLE_METHODS)
-        roots = FileRoots.of(config.data_roots, config.model_roots, private=[config.state_dir])
+        uploads = FileStore(config.state_dir / "files", config.max_upload_bytes)
+        roots = FileRoots.of(config.data_roots, config.model_roots, private=[config.state_dir], uploads=uploads)
         caller = (lambda context: tokens.caller(context.invocation_metadata()) or "") if tokens else (lambda _: "")
         servicer = TrainingServicer(
-            self.jobs, lambda: methods, lambda spec: estimate_resources(spec, device()), roots, caller
+            self.jobs,
+            lambda: methods,
+            lambda spec: estimate_resources(spec, device()),
+            roots,
+            uploads,
+            blas_threads,
+            caller,
         )
         metrics = Metrics() if config.metrics_listen else None
         self._server: BoundServer = start_server(

@@ -13,6 +13,8 @@ import sys
 import threading
 from pathlib import Path
 
+from .domain.files import DEFAULT_MAX_UPLOAD_BYTES
+
 COMMANDS = ("serve", "demo", "tiny-model", "convert-data")
 # Exit code of convert-data when it refuses a conversion (the droidft CLI's code for a refused request).
 REFUSED = 3
@@ -132,6 +134,13 @@ def _add_serve_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="HOST:PORT",
         help="serve Prometheus metrics at http://HOST:PORT/metrics (no tokens there: keep it on a private address)",
     )
+    parser.add_argument(
+        "--max-upload-bytes",
+        type=int,
+        default=DEFAULT_MAX_UPLOAD_BYTES,
+        metavar="N",
+        help=f"largest file UploadFile takes, in bytes (default {DEFAULT_MAX_UPLOAD_BYTES}: 10 GiB)",
+    )
     parser.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
 
 
@@ -169,6 +178,7 @@ def _serve(args: argparse.Namespace) -> int:
         tls_key=args.tls_key,
         tls_client_ca=args.tls_client_ca,
         metrics_listen=args.metrics_listen,
+        max_upload_bytes=args.max_upload_bytes,
     )
     try:
         server = DroidftServer(config)

@@ -1,0 +1,255 @@
+"""Upload, download and export against a real server that really trains: what a client on another machine,
+with only the API, does to train on its own data and take the model home."""
+
+import hashlib
+import json
+import os
+
+import grpc
+import pytest
+
+from droidft import Client, DroidftError
+from droidft.transfers import DownloadChecksumError, file_sha256
+from droidft.v1 import files_pb2, service_pb2_grpc
+from droidft_server.app import DroidftServer, ServerConfig
+
+MAX_UPLOAD_BYTES = 1 << 20
+
+
+@pytest.fixture(scope="module")
+def state_dir(tmp_path_factory):
+    return tmp_path_factory.mktemp("state")
+
+
+@pytest.fixture(scope="module")
+def server(state_dir, calibration_dir, roots):
+    started = DroidftServer(
+        ServerConfig(
+            state_dir=state_dir,
+            listen="127.0.0.1:0",
+            calibration_dir=calibration_dir,
+            max_upload_bytes=MAX_UPLOAD_BYTES,
+            **roots,
+        )
+    )
+    yield started
+    started.stop(grace=0)
+
+
+@pytest.fixture(scope="module")
+def client(server):
+    with Client(f"127.0.0.1:{server.port}") as connected:
+        yield connected
+
+
+@pytest.fixture(scope="module")
+def local_data(tmp_path_factory):
+    """Training data that lies only on the client's side: outside every data root of the server."""
+    from conftest import SFT_RECORDS
+
+    path = tmp_path_factory.mktemp("client-side") / "chat.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in SFT_RECORDS))
+    return path
+
+
+@pytest.fixture(scope="module")
+def trained(client, tiny_model, local_data):
+    """A job trained for 2 iterations on an uploaded file, with a checkpoint after the first."""
+    uploaded = client.upload_file(local_data)
+    job = client.start_training_job(
+        {
+            "modelPath": str(tiny_model),
+            "trainDataPath": uploaded.data_path,
+            "iterations": 2,
+            "batchSize": 2,
+            "learningRate": 1e-4,
+            "adapter": {"scale": 1000},  # a large update in two iterations, so the adapter visibly changes outputs
+            "maxSeqLength": 512,
+            "checkpointEvery": 1,
+            "sft": {},
+        }
+    )
+    finished = job.wait(timeout=300)
+    assert finished.error.message == ""
+    return uploaded, job, finished
+
+
+def _reason(error: pytest.ExceptionInfo) -> tuple:
+    return error.value.code, error.value.reason
+
+
+def test_an_uploaded_file_keeps_its_checksum_and_a_job_trains_on_it(client, trained, local_data):
+    uploaded, _, finished = trained
+    assert uploaded.sha256 == file_sha256(local_data)
+    assert uploaded.size_bytes == local_data.stat().st_size
+    assert uploaded.data_path == f"file:{uploaded.file_id}"
+    assert finished.state == 3  # SUCCEEDED
+    assert finished.metrics.iteration == 2
+    assert finished.data.train.record_count == 18
+    assert uploaded.file_id in [f.file_id for f in client.list_files().files]
+    # The same data path validates and estimates like any server path.
+    assert client.validate_dataset(uploaded.data_path, method="sft").valid
+
+
+def test_the_adapter_downloads_byte_identical(trained, tmp_path):
+    _, job, finished = trained
+    local = job.download("adapters.safetensors", tmp_path / "adapters.safetensors")
+    with open(finished.adapter_path, "rb") as on_server:
+        assert local.read_bytes() == on_server.read()
+    assert not (tmp_path / "adapters.safetensors.partial").exists()
+    # An absolute path inside the job's directory (as ListCheckpoints gives it) works too, and so do logs and events.
+    checkpoint = job.checkpoints()[0]
+    assert job.download(checkpoint.path, tmp_path / "c.safetensors").stat().st_size == checkpoint.size_bytes
+    assert job.download("worker.log", tmp_path / "worker.log").stat().st_size > 0
+    events = [json.loads(line) for line in job.download("events.jsonl", tmp_path / "e.jsonl").read_text().splitlines()]
+    assert any("trainReport" in event for event in events)
+
+
+def test_an_interrupted_download_resumes_from_its_partial_file(trained, tmp_path):
+    _, job, finished = trained
+    with open(finished.adapter_path, "rb") as adapter:
+        whole = adapter.read()
+    destination = tmp_path / "adapters.safetensors"
+    (tmp_path / "adapters.safetensors.partial").write_bytes(whole[: len(whole) // 3])
+    assert job.download("adapters.safetensors", destination).read_bytes() == whole
+    # A partial file that is not a prefix of the server's fails the check and is dropped, never renamed into place.
+    (tmp_path / "bad.partial").write_bytes(b"x" * (len(whole) // 2))
+    with pytest.raises(DownloadChecksumError):
+        job.download("adapters.safetensors", tmp_path / "bad")
+    assert not (tmp_path / "bad").exists() and not (tmp_path / "bad.partial").exists()
+    assert job.download("adapters.safetensors", tmp_path / "bad").read_bytes() == whole
+
+
+def test_an_interrupted_upload_resumes_where_the_server_stopped(server, state_dir, client, tmp_path):
+    data = os.urandom(300_000)
+    path = tmp_path / "data.jsonl"
+    path.write_bytes(data)
+    start = files_pb2.UploadStart(
+        upload_id="resume-test-1", name="data.jsonl", size_bytes=len(data), sha256=hashlib.sha256(data).hexdigest()
+    )
+    stub = service_pb2_grpc.TrainingServiceStub(grpc.insecure_channel(f"127.0.0.1:{server.port}"))
+    half = [files_pb2.UploadFileRequest(start=start), files_pb2.UploadFileRequest(chunk=data[:120_000])]
+    with pytest.raises(grpc.RpcError) as cut:
+        stub.UploadFile(iter(half))
+    assert (
+        cut.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+        and "resume it from offset 120000" in cut.value.details()
+    )
+    assert client.get_upload_status("resume-test-1").received_bytes == 120_000
+    # A stream that claims another offset is refused and changes nothing.
+    wrong = files_pb2.UploadStart()
+    wrong.CopyFrom(start)
+    wrong.offset = 5
+    with pytest.raises(DroidftError) as refused:
+        client.upload_file(files_pb2.UploadFileRequest(start=wrong))
+    assert refused.value.reason == "UPLOAD_INCOMPLETE" and refused.value.metadata["received_bytes"] == "120000"
+    uploaded = client.upload_file(path, upload_id="resume-test-1")
+    assert uploaded.sha256 == hashlib.sha256(data).hexdigest()
+    stored = state_dir / "files" / uploaded.file_id / uploaded.name
+    assert stored.read_bytes() == data
+    with pytest.raises(DroidftError) as gone:
+        client.get_upload_status("resume-test-1")
+    assert gone.value.reason == "UPLOAD_NOT_FOUND"
+    assert client.delete_file(uploaded.file_id).bytes_freed == len(data)
+    assert not stored.exists()
+
+
+def _greedy_tokens(model, tokenizer, prompt: str, count: int = 24) -> list[int]:
+    from mlx_lm.generate import stream_generate
+
+    return [response.token for response in stream_generate(model, tokenizer, prompt, max_tokens=count)]
+
+
+def test_the_exported_model_generates_what_base_and_adapter_generate(trained, tiny_model, tmp_path):
+    from mlx_lm import load
+
+    _, job, finished = trained
+    stages = []
+    exported = job.export(tmp_path / "model", on_progress=lambda p: stages.append(p.stage))
+    assert stages == ["loading", "fusing", "saving"]
+    assert exported.path == f"exports/{exported.export_id}" and exported.export_id.startswith("final-")
+    local = {f.name for f in (tmp_path / "model").iterdir()}
+    assert {"config.json", "model.safetensors", "tokenizer.json"} <= local
+    assert all(file_sha256(tmp_path / "model" / f.path.split("/")[-1]) == f.sha256 for f in exported.files)
+    prompt = "What is 3 + 4?"
+    fused_model, fused_tokenizer = load(str(tmp_path / "model"))
+    base_model, base_tokenizer = load(str(tiny_model), adapter_path=os.path.dirname(finished.adapter_path))
+    fused = _greedy_tokens(fused_model, fused_tokenizer, prompt)
+    assert fused == _greedy_tokens(base_model, base_tokenizer, prompt)
+    plain_model, plain_tokenizer = load(str(tiny_model))
+    assert fused != _greedy_tokens(plain_model, plain_tokenizer, prompt), "the adapter changed nothing to compare"
+    # The same request again is answered from the export already made.
+    assert job.export().reused
+
+
+def test_a_checkpoint_exports_quantised_and_loads(trained, tmp_path):
+    from mlx_lm import load
+
+    _, job, _ = trained
+    exported = job.export(tmp_path / "q4", iteration=1, quantize_bits=4, quantize_group_size=32)
+    assert exported.export_id.startswith("iteration-0000001-") and exported.export_id.endswith("-q4g32")
+    config = json.loads((tmp_path / "q4" / "config.json").read_text())
+    assert config["quantization"]["bits"] == 4 and config["quantization"]["group_size"] == 32
+    model, tokenizer = load(str(tmp_path / "q4"))
+    assert len(_greedy_tokens(model, tokenizer, "What is 1 + 1?", count=4)) == 4
+
+
+def test_gguf_is_written_for_a_llama_model(trained):
+    _, job, _ = trained
+    exported = job.export(gguf=True)
+    gguf = [f for f in exported.files if f.path.endswith("model.gguf")]
+    assert gguf and gguf[0].size_bytes > 0
+
+
+def test_bad_requests_get_a_clear_status_and_leave_nothing_behind(server, client, trained, state_dir, tmp_path):
+    _, job, finished = trained
+    exports = (
+        sorted(os.listdir(os.path.join(finished.output_dir, "exports")))
+        if os.path.isdir(os.path.join(finished.output_dir, "exports"))
+        else []
+    )
+    files_before = [f.file_id for f in client.list_files().files]
+
+    def refused(call, *args, **kwargs):
+        with pytest.raises(DroidftError) as error:
+            result = call(*args, **kwargs)
+            if hasattr(result, "__next__"):
+                list(result)
+        return error.value.code.name, error.value.reason
+
+    assert refused(client.download, "no-such-job", "adapters.safetensors", tmp_path / "x") == (
+        "NOT_FOUND",
+        "JOB_NOT_FOUND",
+    )
+    assert refused(client.export_model, "no-such-job") == ("NOT_FOUND", "JOB_NOT_FOUND")
+    assert refused(job.export, iteration=7) == ("NOT_FOUND", "CHECKPOINT_NOT_FOUND")
+    assert refused(job.export, quantize_bits=4, gguf=True) == ("FAILED_PRECONDITION", "EXPORT_UNSUPPORTED")
+    assert refused(job.export, dequantize=True) == ("FAILED_PRECONDITION", "EXPORT_UNSUPPORTED")
+    assert refused(job.export, quantize_group_size=32)[1] == "INVALID_REQUEST"
+    assert refused(job.export, quantize_bits=3)[1] == "INVALID_REQUEST"
+    # Paths that lead out of the job's directory, however they are written.
+    outside = tmp_path / "secret.txt"
+    outside.write_text("not the job's")
+    os.symlink(outside, os.path.join(finished.output_dir, "escape"))
+    for path in ("../../droidft.sqlite3", str(outside), "escape", "checkpoints/../../"):
+        assert refused(job.download, path, tmp_path / "y") == ("PERMISSION_DENIED", "PATH_OUTSIDE_ROOTS"), path
+    assert refused(job.download, "no-such-file", tmp_path / "y") == ("NOT_FOUND", "ARTIFACT_NOT_FOUND")
+    assert refused(job.download, "checkpoints", tmp_path / "y") == ("NOT_FOUND", "ARTIFACT_NOT_FOUND")
+    assert not (tmp_path / "y").exists() and not (tmp_path / "y.partial").exists()
+    # Uploads: over the limit, and bytes that do not match their checksum.
+    big = tmp_path / "big.jsonl"
+    big.write_bytes(b"x" * (MAX_UPLOAD_BYTES + 1))
+    assert refused(client.upload_file, big) == ("RESOURCE_EXHAUSTED", "FILE_TOO_LARGE")
+    data = b"hello\n"
+    start = files_pb2.UploadStart(upload_id="bad-checksum", name="a.jsonl", size_bytes=len(data), sha256="0" * 64)
+    stub = service_pb2_grpc.TrainingServiceStub(grpc.insecure_channel(f"127.0.0.1:{server.port}"))
+    with pytest.raises(grpc.RpcError) as mismatch:
+        stub.UploadFile(iter([files_pb2.UploadFileRequest(start=start), files_pb2.UploadFileRequest(chunk=data)]))
+    assert mismatch.value.code() == grpc.StatusCode.DATA_LOSS
+    assert refused(client.get_upload_status, "bad-checksum") == ("NOT_FOUND", "UPLOAD_NOT_FOUND")
+    assert refused(client.delete_file, "f-" + "0" * 32) == ("NOT_FOUND", "FILE_NOT_FOUND")
+    assert refused(client.validate_dataset, "file:f-" + "0" * 32) == ("NOT_FOUND", "FILE_NOT_FOUND")
+    assert [f.file_id for f in client.list_files().files] == files_before
+    leftovers = [p for p in os.listdir(state_dir / "files") if p not in files_before and p != "uploads"]
+    assert leftovers == [] and os.listdir(state_dir / "files" / "uploads") == []
+    assert sorted(os.listdir(os.path.join(finished.output_dir, "exports"))) == exports
