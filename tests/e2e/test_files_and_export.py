@@ -253,3 +253,27 @@ def test_bad_requests_get_a_clear_status_and_leave_nothing_behind(server, client
     leftovers = [p for p in os.listdir(state_dir / "files") if p not in files_before and p != "uploads"]
     assert leftovers == [] and os.listdir(state_dir / "files" / "uploads") == []
     assert sorted(os.listdir(os.path.join(finished.output_dir, "exports"))) == exports
+
+
+def test_the_cli_uploads_lists_downloads_exports_and_deletes(server, trained, local_data, tmp_path, capsys):
+    from droidft.cli import main
+
+    _, job, finished = trained
+
+    def droidft(*argv):
+        code = main(["--server", f"127.0.0.1:{server.port}", *argv])
+        out = capsys.readouterr().out
+        assert code == 0, out
+        return out
+
+    uploaded = json.loads(droidft("upload", str(local_data), "--name", "cli.jsonl", "--json"))
+    assert uploaded["name"] == "cli.jsonl" and uploaded["sha256"] == file_sha256(local_data)
+    assert uploaded["file_id"] in droidft("files", "list")
+    destination = tmp_path / "adapter.safetensors"
+    assert "checksum verified" in droidft("download", job.id, "adapters.safetensors", "-o", str(destination))
+    with open(finished.adapter_path, "rb") as adapter:
+        assert destination.read_bytes() == adapter.read()
+    out = droidft("export", job.id, "-o", str(tmp_path / "model"))
+    assert "Exported final-" in out and (tmp_path / "model" / "model.safetensors").is_file()
+    assert "Deleted" in droidft("files", "delete", uploaded["file_id"])
+    assert uploaded["file_id"] not in droidft("files", "list")
