@@ -17,7 +17,17 @@ from google.rpc import code_pb2, error_details_pb2, status_pb2
 from grpc_status import rpc_status
 
 from droidft import RetryPolicy
-from droidft.v1 import data_pb2, job_pb2, methods_pb2, progress_pb2, resources_pb2, service_pb2, service_pb2_grpc
+from droidft.v1 import (
+    data_pb2,
+    export_pb2,
+    files_pb2,
+    job_pb2,
+    methods_pb2,
+    progress_pb2,
+    resources_pb2,
+    service_pb2,
+    service_pb2_grpc,
+)
 
 T0 = 1_790_000_000  # a fixed creation time, in seconds since the epoch
 
@@ -295,6 +305,33 @@ class FakeTrainingService(service_pb2_grpc.TrainingServiceServicer):
             call_ended.wait(timeout=30)
         if connection.ending == "unavailable":
             context.abort(grpc.StatusCode.UNAVAILABLE, "connection reset by the server")
+
+    def UploadFile(self, request_iterator, context):
+        messages = list(request_iterator)
+        for message in messages:
+            self._enter("UploadFile", message, context)
+        start = messages[0].start
+        return files_pb2.UploadedFile(file_id="f-1", name=start.name, size_bytes=start.size_bytes, sha256=start.sha256)
+
+    def GetUploadStatus(self, request, context):
+        self._enter("GetUploadStatus", request, context)
+        return files_pb2.UploadStatus(upload_id=request.upload_id)
+
+    def ListFiles(self, request, context):
+        self._enter("ListFiles", request, context)
+        return files_pb2.ListFilesResponse()
+
+    def DeleteFile(self, request, context):
+        self._enter("DeleteFile", request, context)
+        return files_pb2.DeleteFileResponse(file_id=request.file_id)
+
+    def DownloadArtifact(self, request, context):
+        self._enter("DownloadArtifact", request, context)
+        yield files_pb2.DownloadArtifactResponse(info=files_pb2.ArtifactInfo(path=request.path), data=b"")
+
+    def ExportModel(self, request, context):
+        self._enter("ExportModel", request, context)
+        yield export_pb2.ExportModelResponse(result=export_pb2.ExportedModel(export_id="final"))
 
     def _advance(self, job_id: str, event: progress_pb2.TrainingProgress) -> None:
         """Update the job as the server has it once `event` happened, before the client sees the event."""
