@@ -1,6 +1,7 @@
 """Upload, download and export against a real server that really trains: what a client on another machine,
 with only the API, does to train on its own data and take the model home."""
 
+import asyncio
 import hashlib
 import json
 import os
@@ -277,3 +278,43 @@ def test_the_cli_uploads_lists_downloads_exports_and_deletes(server, trained, lo
     assert "Exported final-" in out and (tmp_path / "model" / "model.safetensors").is_file()
     assert "Deleted" in droidft("files", "delete", uploaded["file_id"])
     assert uploaded["file_id"] not in droidft("files", "list")
+
+
+def test_each_upload_message_is_checked_against_the_contract(server):
+    from droidft.errors import from_rpc_error
+
+    stub = service_pb2_grpc.TrainingServiceStub(grpc.insecure_channel(f"127.0.0.1:{server.port}"))
+
+    def refusal(*messages):
+        with pytest.raises(grpc.RpcError) as error:
+            stub.UploadFile(iter(messages))
+        return from_rpc_error(error.value)
+
+    start = files_pb2.UploadStart(upload_id="x", name="../a.jsonl", size_bytes=1, sha256="0" * 64)
+    bad_start = refusal(files_pb2.UploadFileRequest(start=start))
+    assert bad_start.code == grpc.StatusCode.INVALID_ARGUMENT
+    assert {v.field for v in bad_start.field_violations} == {"start.upload_id", "start.name"}
+    chunk_first = refusal(files_pb2.UploadFileRequest(chunk=b"abc"))
+    assert chunk_first.reason == "INVALID_REQUEST" and "first message must carry start" in str(chunk_first)
+    assert refusal().reason == "INVALID_REQUEST"
+
+
+def test_the_async_client_uploads_downloads_and_exports(server, trained, local_data, tmp_path):
+    from droidft import AsyncClient
+
+    _, job, finished = trained
+
+    async def run():
+        async with AsyncClient(f"127.0.0.1:{server.port}") as client:
+            uploaded = await client.upload_file(local_data, name="async.jsonl")
+            assert uploaded.sha256 == file_sha256(local_data)
+            handle = client.job(job.id)
+            written = await handle.download("adapters.safetensors", tmp_path / "a.safetensors")
+            exported = await handle.export()
+            await client.delete_file(uploaded.file_id)
+            return written, exported
+
+    written, exported = asyncio.run(run())
+    with open(finished.adapter_path, "rb") as adapter:
+        assert written.read_bytes() == adapter.read()
+    assert exported.export_id.startswith("final-") and exported.files

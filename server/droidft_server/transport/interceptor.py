@@ -104,7 +104,7 @@ class RequestLogInterceptor(grpc.aio.ServerInterceptor):
 
             return handle
 
-        return wrap_handler(handler, unary, stream, client_streaming=unary)
+        return wrap_handler(handler, unary, stream, client_streaming=stream)
 
     def _record(self, method: str, context, started: float) -> None:
         seconds = time.perf_counter() - started
