@@ -318,3 +318,21 @@ def test_the_async_client_uploads_downloads_and_exports(server, trained, local_d
     with open(finished.adapter_path, "rb") as adapter:
         assert written.read_bytes() == adapter.read()
     assert exported.export_id.startswith("final-") and exported.files
+
+
+def test_an_abandoned_export_stops_its_worker_and_leaves_nothing(trained):
+    from pathlib import Path
+
+    from droidft.v1 import export_pb2
+    from droidft_server.domain.export import plan_export
+    from droidft_server.supervisor.export import run_export
+
+    _, _, finished = trained
+    exports = Path(finished.output_dir) / "exports"
+    request = export_pb2.ExportModelRequest(job_id=finished.job_id, quantize_bits=8)
+    export_id, plan = plan_export(finished, request)
+    updates = run_export(finished.job_id, Path(finished.output_dir), export_id, plan, lambda: True)
+    assert next(updates).progress.stage == "loading"
+    updates.close()  # what the servicer does when the caller cancels: the worker is killed, its directory removed
+    assert not (exports / export_id).exists()
+    assert [p.name for p in exports.iterdir() if p.name.startswith(".writing-")] == []

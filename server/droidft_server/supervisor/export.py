@@ -14,6 +14,7 @@ import os
 import shutil
 import subprocess
 import sys
+import threading
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import replace
@@ -27,6 +28,7 @@ from ..domain.export import EXPORTS_DIR, ExportPlan
 from ..worker.export import PROGRESS_MARKER
 
 FAILURE_LINES = 12  # of the worker's output, in the error of a failed export
+ABANDON_CHECK_SECONDS = 0.25
 
 
 def _result(job_dir: Path, export_id: str, reused: bool) -> export_pb2.ExportedModel:
@@ -41,6 +43,18 @@ def _result(job_dir: Path, export_id: str, reused: bool) -> export_pb2.ExportedM
     return export_pb2.ExportedModel(
         export_id=export_id, path=str(directory.relative_to(job_dir)), files=files, reused=reused
     )
+
+
+def _stop_when_abandoned(process: subprocess.Popen, is_active: Callable[[], bool]) -> None:
+    """Kill the worker once its caller has gone, even while it prints nothing (a long fuse or save)."""
+    while True:
+        try:
+            process.wait(timeout=ABANDON_CHECK_SECONDS)  # a timer: a caller going away signals nothing here
+            return
+        except subprocess.TimeoutExpired:
+            if not is_active():
+                process.kill()
+                return
 
 
 def run_export(
@@ -61,18 +75,17 @@ def run_export(
         text=True,
         errors="replace",
     )
+    threading.Thread(target=_stop_when_abandoned, args=(process, is_active), name="droidft-export", daemon=True).start()
     output: collections.deque[str] = collections.deque(maxlen=FAILURE_LINES)
     try:
         assert process.stdout is not None
         for line in process.stdout:
-            if not is_active():
-                return
             if line.startswith(PROGRESS_MARKER):
                 progress = json.loads(line.removeprefix(PROGRESS_MARKER))
                 yield export_pb2.ExportModelResponse(progress=export_pb2.ExportProgress(**progress))
             else:
                 output.append(line.rstrip())
-        if process.wait() != 0:
+        if process.wait() != 0 and is_active():
             tail = "\n".join(output)
             raise DroidftError(
                 ErrorKind.FAILED_PRECONDITION,
@@ -80,6 +93,8 @@ def run_export(
                 f"the export of job {job_id} failed (worker exit code {process.returncode}):\n{tail}",
                 {"job_id": job_id},
             )
+        if not is_active():
+            return
         try:
             os.rename(writing, target)
             reused = False
