@@ -210,6 +210,7 @@ def test_bad_requests_get_a_clear_status_and_leave_nothing_behind(server, client
         else []
     )
     files_before = [f.file_id for f in client.list_files().files]
+    partial_uploads = sorted(os.listdir(state_dir / "files" / "uploads"))
 
     def refused(call, *args, **kwargs):
         with pytest.raises(DroidftError) as error:
@@ -252,7 +253,7 @@ def test_bad_requests_get_a_clear_status_and_leave_nothing_behind(server, client
     assert refused(client.validate_dataset, "file:f-" + "0" * 32) == ("NOT_FOUND", "FILE_NOT_FOUND")
     assert [f.file_id for f in client.list_files().files] == files_before
     leftovers = [p for p in os.listdir(state_dir / "files") if p not in files_before and p != "uploads"]
-    assert leftovers == [] and os.listdir(state_dir / "files" / "uploads") == []
+    assert leftovers == [] and sorted(os.listdir(state_dir / "files" / "uploads")) == partial_uploads
     assert sorted(os.listdir(os.path.join(finished.output_dir, "exports"))) == exports
 
 
@@ -336,3 +337,28 @@ def test_an_abandoned_export_stops_its_worker_and_leaves_nothing(trained):
     updates.close()  # what the servicer does when the caller cancels: the worker is killed, its directory removed
     assert not (exports / export_id).exists()
     assert [p.name for p in exports.iterdir() if p.name.startswith(".writing-")] == []
+
+
+def test_more_bytes_than_announced_or_a_full_disk_are_refused_and_resumable(server, client, monkeypatch):
+    import errno
+
+    from droidft.errors import from_rpc_error
+    from droidft_server.domain import files
+
+    stub = service_pb2_grpc.TrainingServiceStub(grpc.insecure_channel(f"127.0.0.1:{server.port}"))
+    start = files_pb2.UploadStart(upload_id="too-many-bytes", name="a.jsonl", size_bytes=4, sha256="0" * 64)
+    with pytest.raises(grpc.RpcError) as error:
+        stub.UploadFile(iter([files_pb2.UploadFileRequest(start=start), files_pb2.UploadFileRequest(chunk=b"12345")]))
+    too_many = from_rpc_error(error.value)
+    assert too_many.reason == "INVALID_REQUEST" and too_many.field_violations[0].field == "chunk"
+
+    def disk_full(self, chunk):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(files.Upload, "write", disk_full)
+    start = files_pb2.UploadStart(upload_id="disk-is-full", name="a.jsonl", size_bytes=4, sha256="0" * 64)
+    with pytest.raises(grpc.RpcError) as error:
+        stub.UploadFile(iter([files_pb2.UploadFileRequest(start=start), files_pb2.UploadFileRequest(chunk=b"1234")]))
+    full = from_rpc_error(error.value)
+    assert full.code == grpc.StatusCode.UNAVAILABLE and full.reason == "STORAGE_UNAVAILABLE"
+    assert client.get_upload_status("disk-is-full").received_bytes == 0  # resumable, nothing half-kept as a file

@@ -28,7 +28,7 @@ from google.protobuf import timestamp_pb2
 
 from droidft.v1 import files_pb2
 
-from .errors import DroidftError, ErrorKind, Reason
+from .errors import DroidftError, ErrorKind, FieldViolation, Reason, invalid_argument
 
 DATA_PATH_PREFIX = "file:"  # a data path "file:<file_id>" names an uploaded file
 DEFAULT_MAX_UPLOAD_BYTES = 10 * 2**30
@@ -102,12 +102,8 @@ class Upload:
     def write(self, chunk: bytes) -> None:
         if self.received + len(chunk) > self.header.size_bytes:
             self.close()
-            raise DroidftError(
-                ErrorKind.INVALID_ARGUMENT,
-                Reason.INVALID_REQUEST,
-                f"upload {self.header.upload_id}: more bytes than the {self.header.size_bytes} it started with",
-                {"upload_id": self.header.upload_id},
-            )
+            why = f"more bytes than the {self.header.size_bytes} that start.size_bytes gives"
+            raise invalid_argument([FieldViolation("chunk", why, "upload.size_bytes")])
         self._handle.write(chunk)
         self._sha.update(chunk)
         self.received += len(chunk)

@@ -10,7 +10,7 @@ from pathlib import Path
 from droidft.v1 import export_pb2, files_pb2
 
 from ..domain.artifacts import EVENTS_ARTIFACT, artifact_file, events_jsonl, stream_bytes, stream_file
-from ..domain.errors import FieldViolation, invalid_argument
+from ..domain.errors import DroidftError, ErrorKind, FieldViolation, Reason, invalid_argument
 from ..domain.export import plan_export
 from ..domain.files import FileStore, Upload
 from ..domain.jobs import JobManager
@@ -18,7 +18,8 @@ from ..supervisor.export import run_export
 
 
 async def upload(store: FileStore, requests: AsyncIterator[files_pb2.UploadFileRequest]) -> files_pb2.UploadedFile:
-    """The first message starts (or resumes) the upload, the chunks are written as they come; the end checks it."""
+    """The first message starts (or resumes) the upload, the chunks are written as they come; the end checks it.
+    A disk that cannot take the bytes answers UNAVAILABLE: what was written stays, for a resumed upload."""
     started: Upload | None = None
     try:
         async for request in requests:
@@ -34,6 +35,12 @@ async def upload(store: FileStore, requests: AsyncIterator[files_pb2.UploadFileR
         if started is None:
             raise invalid_argument([FieldViolation("start", "the stream sent no message", "first")])
         return await asyncio.to_thread(started.finish)
+    except OSError as error:
+        raise DroidftError(
+            ErrorKind.UNAVAILABLE,
+            Reason.STORAGE_UNAVAILABLE,
+            f"the server cannot write the upload ({error.strerror or error}); resume it once its disk has room",
+        ) from None
     finally:
         if started is not None:
             started.close()  # what was received stays for a resumed upload (a finished one has moved away)

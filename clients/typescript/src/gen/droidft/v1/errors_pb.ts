@@ -219,7 +219,8 @@ export enum ErrorReason {
   /**
    * UNAVAILABLE: the server cannot write its job database (a full disk, a read-only file); health says
    * NOT_SERVING until it can again. As a JobError: the job was stopped because its events could not be
-   * recorded; what it had reported is kept and written once the database takes writes again.
+   * recorded; what it had reported is kept and written once the database takes writes again. From
+   * UploadFile: the server's disk cannot take the upload's bytes; those received are kept, so resume later.
    *
    * @generated from enum value: STORAGE_UNAVAILABLE = 25;
    */
