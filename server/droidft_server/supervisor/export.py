@@ -98,8 +98,15 @@ def run_export(
         try:
             os.rename(writing, target)
             reused = False
-        except OSError:  # another export of the same id got there first: it holds the same model
-            reused = True
+        except OSError as error:
+            if not target.is_dir():  # the job's directory went away meanwhile (the job was deleted)
+                raise DroidftError(
+                    ErrorKind.FAILED_PRECONDITION,
+                    Reason.EXPORT_FAILED,
+                    f"the export of job {job_id} could not be put in place: {error.strerror or error}",
+                    {"job_id": job_id},
+                ) from None
+            reused = True  # another export of the same id got there first: it holds the same model
         yield export_pb2.ExportModelResponse(result=_result(job_dir, export_id, reused=reused))
     finally:
         if process.poll() is None:

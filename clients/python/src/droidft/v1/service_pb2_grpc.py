@@ -273,7 +273,7 @@ class TrainingServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def DeleteFile(self, request, context):
-        """Deletes an uploaded file.
+        """Deletes an uploaded file; a job that names it and has yet to read it (queued, paused) fails when it does.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

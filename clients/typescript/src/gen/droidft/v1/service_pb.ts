@@ -603,7 +603,7 @@ export const TrainingService: GenService<{
     output: typeof ListFilesResponseSchema;
   },
   /**
-   * Deletes an uploaded file.
+   * Deletes an uploaded file; a job that names it and has yet to read it (queued, paused) fails when it does.
    *
    * @generated from rpc droidft.v1.TrainingService.DeleteFile
    */
