@@ -90,6 +90,9 @@ def test_an_uploaded_file_keeps_its_checksum_and_a_job_trains_on_it(client, trai
     assert uploaded.file_id in [f.file_id for f in client.list_files().files]
     # The same data path validates and estimates like any server path.
     assert client.validate_dataset(uploaded.data_path, method="sft").valid
+    assert list(client.stream_dataset_validation(uploaded.data_path, method="sft"))[-1].result.valid
+    spec = {"modelPath": finished.spec.model_path, "trainDataPath": uploaded.data_path, "sft": {}}
+    assert client.estimate_resources(spec).estimate.peak_memory_bytes > 0
 
 
 def test_the_adapter_downloads_byte_identical(trained, tmp_path):
