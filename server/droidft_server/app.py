@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 import structlog
@@ -18,6 +19,7 @@ from .domain.methods import catalogue
 from .domain.rewards import load_reward_plugins
 from .domain.runs import Runner
 from .persistence.sqlite_store import SqliteJobStore
+from .supervisor.export import run_export
 from .transport.auth import TokenFile
 from .transport.interceptor import StreamCount
 from .transport.metrics import Metrics
@@ -138,7 +140,7 @@ class DroidftServer:
             lambda spec: estimate_resources(spec, device()),
             roots,
             uploads,
-            blas_threads,
+            partial(run_export, blas_threads=blas_threads),
             caller,
         )
         metrics = Metrics() if config.metrics_listen else None

@@ -8,6 +8,7 @@ is refused before any process starts or anything is written.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -43,6 +44,10 @@ class ExportPlan:
     @classmethod
     def from_json(cls, text: str) -> ExportPlan:
         return cls(**json.loads(text))
+
+
+# Runs an export (supervisor/export.py): (job_id, job_dir, export_id, plan, is_active) -> progress, then the result.
+RunExport = Callable[[str, Path, str, "ExportPlan", Callable[[], bool]], Iterator[export_pb2.ExportModelResponse]]
 
 
 def _unsupported(why: str, **metadata: str) -> DroidftError:

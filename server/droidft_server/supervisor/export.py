@@ -58,9 +58,16 @@ def _stop_when_abandoned(process: subprocess.Popen, is_active: Callable[[], bool
 
 
 def run_export(
-    job_id: str, job_dir: Path, export_id: str, plan: ExportPlan, is_active: Callable[[], bool]
+    job_id: str,
+    job_dir: Path,
+    export_id: str,
+    plan: ExportPlan,
+    is_active: Callable[[], bool],
+    *,
+    blas_threads: int = 1,
 ) -> Iterator[export_pb2.ExportModelResponse]:
-    """Progress messages while the worker runs, then the result; EXPORT_FAILED when the worker fails."""
+    """Progress messages while the worker runs, then the result; EXPORT_FAILED when the worker fails. A RunExport
+    (domain/export.py) once the composition root has bound `blas_threads`, the worker's BLAS thread share."""
     target = job_dir / EXPORTS_DIR / export_id
     if target.is_dir():
         yield export_pb2.ExportModelResponse(result=_result(job_dir, export_id, reused=True))
@@ -68,7 +75,12 @@ def run_export(
     writing = job_dir / EXPORTS_DIR / f"{TEMPORARY_PREFIX}{export_id}-{uuid.uuid4().hex[:8]}"
     writing.mkdir(parents=True)
     process = subprocess.Popen(
-        [sys.executable, "-m", "droidft_server.worker.export", replace(plan, output_dir=str(writing)).to_json()],
+        [
+            sys.executable,
+            "-m",
+            "droidft_server.worker.export",
+            replace(plan, output_dir=str(writing), blas_threads=blas_threads).to_json(),
+        ],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         stdin=subprocess.DEVNULL,

@@ -4,17 +4,15 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Callable, Iterator
-from dataclasses import replace
 from pathlib import Path
 
 from droidft.v1 import export_pb2, files_pb2
 
 from ..domain.artifacts import EVENTS_ARTIFACT, artifact_file, events_jsonl, stream_bytes, stream_file
 from ..domain.errors import DroidftError, ErrorKind, FieldViolation, Reason, invalid_argument
-from ..domain.export import plan_export
+from ..domain.export import RunExport, plan_export
 from ..domain.files import FileStore, Upload
 from ..domain.jobs import JobManager
-from ..supervisor.export import run_export
 
 
 async def upload(store: FileStore, requests: AsyncIterator[files_pb2.UploadFileRequest]) -> files_pb2.UploadedFile:
@@ -67,9 +65,8 @@ def download(
 
 
 def export(
-    jobs: JobManager, request: export_pb2.ExportModelRequest, blas_threads: int, is_active: Callable[[], bool]
+    jobs: JobManager, request: export_pb2.ExportModelRequest, run_export: RunExport, is_active: Callable[[], bool]
 ) -> Iterator[export_pb2.ExportModelResponse]:
     job = jobs.get(request.job_id)
     export_id, plan = plan_export(job, request)
-    plan = replace(plan, blas_threads=blas_threads)
     yield from run_export(job.job_id, Path(job.output_dir), export_id, plan, is_active)

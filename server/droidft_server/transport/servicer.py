@@ -14,6 +14,7 @@ import grpc
 
 from droidft.v1 import data_pb2, files_pb2, service_pb2, service_pb2_grpc
 
+from ..domain.export import RunExport
 from ..domain.file_roots import FileRoots
 from ..domain.files import FileStore
 from ..domain.jobs import JobManager
@@ -28,12 +29,12 @@ class TrainingServicer(service_pb2_grpc.TrainingServiceServicer):
         estimate: Callable,
         roots: FileRoots,
         uploads: FileStore,
-        export_blas_threads: int,
+        run_export: RunExport,
         caller: Callable[[grpc.ServicerContext], str] = lambda context: "",
     ):
         self._jobs = jobs
         self._uploads = uploads
-        self._export_blas_threads = export_blas_threads
+        self._run_export = run_export
         self._methods = methods
         self._estimate = estimate
         self._roots = roots
@@ -153,7 +154,7 @@ class TrainingServicer(service_pb2_grpc.TrainingServiceServicer):
 
     async def ExportModel(self, request, context):
         def exporting(is_active):
-            return files.export(self._jobs, request, self._export_blas_threads, is_active)
+            return files.export(self._jobs, request, self._run_export, is_active)
 
         async for message in in_thread(exporting):
             yield message
