@@ -15,6 +15,11 @@ from droidft.v1 import files_pb2, service_pb2_grpc
 from droidft_server.app import DroidftServer, ServerConfig
 
 MAX_UPLOAD_BYTES = 1 << 20
+CLIENT_RECORDS = [
+    {"messages": [{"role": "user", "content": f"What is {a} + {b}?"}, {"role": "assistant", "content": f"{a + b}"}]}
+    for a in range(1, 7)
+    for b in range(1, 4)
+]
 
 
 @pytest.fixture(scope="module")
@@ -46,10 +51,8 @@ def client(server):
 @pytest.fixture(scope="module")
 def local_data(tmp_path_factory):
     """Training data that lies only on the client's side: outside every data root of the server."""
-    from conftest import SFT_RECORDS
-
     path = tmp_path_factory.mktemp("client-side") / "chat.jsonl"
-    path.write_text("".join(json.dumps(r) + "\n" for r in SFT_RECORDS))
+    path.write_text("".join(json.dumps(r) + "\n" for r in CLIENT_RECORDS))
     return path
 
 
