@@ -368,3 +368,30 @@ def test_more_bytes_than_announced_or_a_full_disk_are_refused_and_resumable(serv
     full = from_rpc_error(error.value)
     assert full.code == grpc.StatusCode.UNAVAILABLE and full.reason == "STORAGE_UNAVAILABLE"
     assert client.get_upload_status("disk-is-full").received_bytes == 0  # resumable, nothing half-kept as a file
+
+
+@pytest.mark.slow  # ~25 s: a quantised base model, a job of its own and a GGUF export
+def test_an_adapter_of_a_quantised_base_exports_de_quantised_with_gguf(client, tiny_model, local_data, tmp_path):
+    from mlx_lm import load
+    from mlx_lm.convert import convert
+
+    quantised = tmp_path / "tiny-q4"  # under the model roots (pytest's base temp dir)
+    convert(str(tiny_model), mlx_path=str(quantised), quantize=True, q_group_size=32, q_bits=4)
+    uploaded = client.upload_file(local_data)
+    job = client.start_training_job(
+        {
+            "modelPath": str(quantised),
+            "trainDataPath": uploaded.data_path,
+            "iterations": 2,
+            "batchSize": 2,
+            "maxSeqLength": 512,
+            "sft": {},
+        }
+    )
+    assert job.wait(timeout=300).state == 3  # SUCCEEDED
+    exported = job.export(tmp_path / "model", dequantize=True, gguf=True)
+    assert exported.export_id.endswith("-dequantized-gguf")
+    config = json.loads((tmp_path / "model" / "config.json").read_text())
+    assert "quantization" not in config and (tmp_path / "model" / "model.gguf").stat().st_size > 0
+    model, tokenizer = load(str(tmp_path / "model"))
+    assert len(_greedy_tokens(model, tokenizer, "What is 2 + 2?", count=4)) == 4
