@@ -105,6 +105,7 @@ CALLS = {
 
 def prepare(fake) -> None:
     fake.service.jobs = [make_job("job-1")]
+    fake.service.uploads = {"upload-0001": (UPLOAD_START.start, b"")}
     fake.service.connections = [Connection([state_event(1, job_pb2.JOB_STATE_RUNNING, job_pb2.JOB_STATE_SUCCEEDED)])]
 
 

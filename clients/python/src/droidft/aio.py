@@ -15,12 +15,12 @@ from google.protobuf.message import Message
 from droidft import rpcs
 from droidft.call_options import DEFAULT_TARGET, CallOptions, MetadataLike, TlsLike, open_channel, seconds_left
 from droidft.enums import StateLike
-from droidft.errors import DroidftError, NotFoundError, OutOfRangeError, from_rpc_error
+from droidft.errors import DroidftError, NotFoundError, OutOfRangeError, UnavailableError, from_rpc_error
 from droidft.job_handle import AsyncJobHandle
 from droidft.progress_stream import ProgressCursor, RetryPolicy
 from droidft.rpcs import P, Req, Resp, Rpc
 from droidft.specs import SpecLike
-from droidft.transfers import Download, download_into_async, resume_offset, upload_requests
+from droidft.transfers import Download, TransferRetries, download_into_async, resume_offset, upload_requests
 from droidft.v1 import files_pb2, job_pb2, progress_pb2, service_pb2, service_pb2_grpc
 
 ProgressRequest = service_pb2.StreamTrainingProgressRequest
@@ -56,11 +56,21 @@ def _upload_method(rpc: Rpc[P, Req, Resp]) -> rpcs.AsyncUnaryCall[P, Req, Resp]:
         if args and isinstance(args[0], Message):
             return await self._upload(iter([first]))
         path = args[0] if args else kwargs["path"]
-        try:
-            status = await self.get_upload_status(first.start.upload_id)
-        except NotFoundError:
-            status = None
-        return await self._upload(upload_requests(first, path, resume_offset(first, status)))
+        retries = TransferRetries(self._retry_policy)
+        while True:
+            offset = 0
+            try:
+                try:
+                    status = await self.get_upload_status(first.start.upload_id)
+                except NotFoundError:
+                    status = None
+                offset = resume_offset(first, status)
+                return await self._upload(upload_requests(first, path, offset))
+            except UnavailableError:  # the connection dropped: go on from what the server holds
+                wait = retries.backoff(offset)
+                if wait is None:
+                    raise
+                await asyncio.sleep(wait)
 
     return rpc.method(call, "AsyncClient", rpc.response_name)
 
@@ -153,14 +163,20 @@ class AsyncClient:
         Returns:
             Path: the destination.
         """
-        download = Download(destination)
-        try:
-            return await download_into_async(download, self.download_artifact(job_id, path, offset=download.offset))
-        except OutOfRangeError:
-            if not download.offset:
-                raise
-            download.restart()  # the partial file is longer than the server's: not a prefix of it
-            return await download_into_async(download, self.download_artifact(job_id, path))
+        retries = TransferRetries(self._retry_policy)
+        while True:
+            download = Download(destination)
+            try:
+                return await download_into_async(download, self.download_artifact(job_id, path, offset=download.offset))
+            except OutOfRangeError:
+                if not download.offset:
+                    raise
+                download.restart()  # the partial file is longer than the server's: not a prefix of it
+            except UnavailableError:  # the connection dropped: go on from the partial file
+                wait = retries.backoff(Download(destination).offset)
+                if wait is None:
+                    raise
+                await asyncio.sleep(wait)
 
     async def iter_training_jobs(
         self, *, page_size: int = 0, states: Iterable[StateLike] = ()

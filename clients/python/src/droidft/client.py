@@ -14,12 +14,12 @@ from google.protobuf.message import Message
 from droidft import rpcs
 from droidft.call_options import DEFAULT_TARGET, CallOptions, MetadataLike, TlsLike, open_channel, seconds_left
 from droidft.enums import StateLike
-from droidft.errors import DroidftError, NotFoundError, OutOfRangeError, from_rpc_error
+from droidft.errors import DroidftError, NotFoundError, OutOfRangeError, UnavailableError, from_rpc_error
 from droidft.job_handle import JobHandle
 from droidft.progress_stream import ProgressCursor, RetryPolicy
 from droidft.rpcs import P, Req, Resp, Rpc
 from droidft.specs import SpecLike
-from droidft.transfers import Download, download_into, resume_offset, upload_requests
+from droidft.transfers import Download, TransferRetries, download_into, resume_offset, upload_requests
 from droidft.v1 import files_pb2, job_pb2, progress_pb2, service_pb2, service_pb2_grpc
 
 ProgressRequest = service_pb2.StreamTrainingProgressRequest
@@ -53,11 +53,21 @@ def _upload_method(rpc: Rpc[P, Req, Resp]) -> rpcs.UnaryCall[P, Req, Resp]:
         if args and isinstance(args[0], Message):
             return self._upload(iter([first]))
         path = args[0] if args else kwargs["path"]
-        try:
-            status = self.get_upload_status(first.start.upload_id)
-        except NotFoundError:
-            status = None
-        return self._upload(upload_requests(first, path, resume_offset(first, status)))
+        retries = TransferRetries(self._retry_policy)
+        while True:
+            offset = 0
+            try:
+                try:
+                    status = self.get_upload_status(first.start.upload_id)
+                except NotFoundError:
+                    status = None
+                offset = resume_offset(first, status)
+                return self._upload(upload_requests(first, path, offset))
+            except UnavailableError:  # the connection dropped: go on from what the server holds
+                wait = retries.backoff(offset)
+                if wait is None:
+                    raise
+                time.sleep(wait)
 
     return rpc.method(call, "Client", rpc.response_name)
 
@@ -132,8 +142,9 @@ class Client:
     def download(self, job_id: str, path: str, destination: str | os.PathLike) -> Path:
         """Download a file of a job into `destination`, written whole or not at all.
 
-        The bytes go to `<destination>.partial`, which a later call resumes from; the file is renamed into place
-        once its SHA-256 matches the server's (else DownloadChecksumError, and the partial file is removed).
+        The bytes go to `<destination>.partial`, which a later call resumes from (and this one, after a dropped
+        connection, as retry_policy allows); the file is renamed into place once its SHA-256 matches the
+        server's (else DownloadChecksumError, and the partial file is removed).
 
         Args:
             job_id: the job.
@@ -143,14 +154,20 @@ class Client:
         Returns:
             Path: the destination.
         """
-        download = Download(destination)
-        try:
-            return download_into(download, self.download_artifact(job_id, path, offset=download.offset))
-        except OutOfRangeError:
-            if not download.offset:
-                raise
-            download.restart()  # the partial file is longer than the server's: not a prefix of it
-            return download_into(download, self.download_artifact(job_id, path))
+        retries = TransferRetries(self._retry_policy)
+        while True:
+            download = Download(destination)
+            try:
+                return download_into(download, self.download_artifact(job_id, path, offset=download.offset))
+            except OutOfRangeError:
+                if not download.offset:
+                    raise
+                download.restart()  # the partial file is longer than the server's: not a prefix of it
+            except UnavailableError:  # the connection dropped: go on from the partial file
+                wait = retries.backoff(Download(destination).offset)
+                if wait is None:
+                    raise
+                time.sleep(wait)
 
     def iter_training_jobs(
         self, *, page_size: int = 0, states: Iterable[StateLike] = ()

@@ -11,6 +11,7 @@ import os
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
+from droidft.progress_stream import RetryPolicy
 from droidft.v1 import files_pb2
 
 UPLOAD_CHUNK_BYTES = 1 << 20
@@ -56,6 +57,23 @@ def resume_offset(first: files_pb2.UploadFileRequest, status: files_pb2.UploadSt
         start.sha256,
     )
     return status.received_bytes if same and status is not None else 0
+
+
+class TransferRetries:
+    """When a transfer cut off by a dropped connection (UNAVAILABLE) goes on: up to the policy's
+    max_attempts tries in a row that moved no byte, after its backoff; any progress resets the count."""
+
+    def __init__(self, policy: RetryPolicy) -> None:
+        self._policy = policy
+        self._failed = 0
+        self._position = -1
+
+    def backoff(self, position: int) -> float | None:
+        """Seconds to wait before the next try, now that the server holds (or the client has) `position` bytes;
+        None: give up."""
+        self._failed = 1 if position > self._position else self._failed + 1
+        self._position = max(position, self._position)
+        return self._policy.backoff(self._failed) if self._failed < self._policy.max_attempts else None
 
 
 class DownloadChecksumError(Exception):
