@@ -45,6 +45,14 @@ def _result(job_dir: Path, export_id: str, reused: bool) -> export_pb2.ExportedM
     )
 
 
+def _sync_directory(directory: Path) -> None:
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
 def _stop_when_abandoned(process: subprocess.Popen, is_active: Callable[[], bool]) -> None:
     """Kill the worker once its caller has gone, even while it prints nothing (a long fuse or save)."""
     while True:
@@ -109,6 +117,7 @@ def run_export(
             return
         try:
             os.rename(writing, target)
+            _sync_directory(target.parent)  # the rename itself on disk
             reused = False
         except OSError as error:
             if not target.is_dir():  # the job's directory went away meanwhile (the job was deleted)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import json
+import os
 import shutil
 import signal
 import sys
@@ -83,6 +84,19 @@ def _die_with_the_server() -> None:
             ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
+def _sync(directory: Path) -> None:
+    """Every file and the directory on disk before the server renames it into place: after a power cut an
+    export is whole or absent, never one with empty files."""
+    for path in [*directory.iterdir(), directory]:
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
 if __name__ == "__main__":
     _die_with_the_server()
-    export(ExportPlan.from_json(sys.argv[1]))
+    plan = ExportPlan.from_json(sys.argv[1])
+    export(plan)
+    _sync(Path(plan.output_dir))
