@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 import structlog
@@ -12,11 +13,13 @@ import structlog
 from .domain import preflight
 from .domain.estimation import DeviceProfile
 from .domain.file_roots import FileRoots
+from .domain.files import DEFAULT_MAX_UPLOAD_BYTES, FileStore
 from .domain.jobs import DEFAULT_MAX_QUEUED_JOBS, JobManager
 from .domain.methods import catalogue
 from .domain.rewards import load_reward_plugins
 from .domain.runs import Runner
 from .persistence.sqlite_store import SqliteJobStore
+from .supervisor.export import run_export
 from .transport.auth import TokenFile
 from .transport.http.server import https_context
 from .transport.interceptor import StreamCount
@@ -61,6 +64,7 @@ class ServerConfig:
     # The command that starts a rank of a distributed job on another machine, "{host}" standing for its address
     # (e.g. ["ssh", "-o", "BatchMode=yes", "{host}"]); empty: every rank runs on this machine.
     rank_launcher: list[str] = field(default_factory=list)
+    max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES  # an upload larger than this is refused (FILE_TOO_LARGE)
 
 
 STOP_GRACE_SECONDS = 8.0
@@ -137,10 +141,17 @@ class DroidftServer:
         )
         self.jobs.recover()
         methods = catalogue(AVAILABLE_METHODS)
-        roots = FileRoots.of(config.data_roots, config.model_roots, private=[config.state_dir])
+        uploads = FileStore(config.state_dir / "files", config.max_upload_bytes)
+        roots = FileRoots.of(config.data_roots, config.model_roots, private=[config.state_dir], uploads=uploads)
         caller = (lambda context: tokens.caller(context.invocation_metadata()) or "") if tokens else (lambda _: "")
         servicer = TrainingServicer(
-            self.jobs, lambda: methods, lambda spec: estimate_resources(spec, device()), roots, caller
+            self.jobs,
+            lambda: methods,
+            lambda spec: estimate_resources(spec, device()),
+            roots,
+            uploads,
+            partial(run_export, blas_threads=blas_threads),
+            caller,
         )
         metrics = Metrics() if config.metrics_listen else None
         self._server: BoundServer = start_server(

@@ -14,6 +14,8 @@ import sys
 import threading
 from pathlib import Path
 
+from .domain.files import DEFAULT_MAX_UPLOAD_BYTES
+
 COMMANDS = ("serve", "demo", "tiny-model", "convert-data")
 # Exit code of convert-data when it refuses a conversion (the droidft CLI's code for a refused request).
 REFUSED = 3
@@ -145,6 +147,13 @@ def _add_serve_arguments(parser: argparse.ArgumentParser) -> None:
         help="also serve the web console and the service for browsers (Connect, gRPC-Web) here; port 0 picks one",
     )
     parser.add_argument("--http-port-file", type=Path, help="write the bound --http-listen port here once serving")
+    parser.add_argument(
+        "--max-upload-bytes",
+        type=int,
+        default=DEFAULT_MAX_UPLOAD_BYTES,
+        metavar="N",
+        help=f"largest file UploadFile takes, in bytes (default {DEFAULT_MAX_UPLOAD_BYTES}: 10 GiB)",
+    )
     parser.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
 
 
@@ -184,6 +193,7 @@ def _serve(args: argparse.Namespace) -> int:
         metrics_listen=args.metrics_listen,
         http_listen=args.http_listen,
         rank_launcher=shlex.split(args.rank_launcher or ""),
+        max_upload_bytes=args.max_upload_bytes,
     )
     try:
         server = DroidftServer(config)

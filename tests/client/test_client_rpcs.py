@@ -6,7 +6,7 @@ import pytest
 from fake_training_service import NO_WAIT, Connection, make_job, state_event
 
 from droidft import AsyncClient, Client, rpcs
-from droidft.v1 import data_pb2, job_pb2, methods_pb2, service_pb2
+from droidft.v1 import data_pb2, export_pb2, files_pb2, job_pb2, methods_pb2, service_pb2
 
 SERVICE = service_pb2.DESCRIPTOR.services_by_name["TrainingService"]
 CLIENT_NAME_OF_RPC = {"StreamTrainingProgress": "stream_progress"}
@@ -21,6 +21,10 @@ def parameters(function) -> list:
 
 
 RPC_NAMES = [method.name for method in SERVICE.methods]
+
+UPLOAD_START = files_pb2.UploadFileRequest(
+    start=files_pb2.UploadStart(upload_id="upload-0001", name="a.jsonl", size_bytes=0, sha256="0" * 64)
+)
 
 # One call with plain arguments per RPC, and what the server must have received.
 CALLS = {
@@ -81,11 +85,27 @@ CALLS = {
         {"after_sequence": 0},
         service_pb2.StreamTrainingProgressRequest(job_id="job-1"),
     ),
+    # A ready first message is sent alone; a local file's upload (its chunks) is tested against the real server.
+    "UploadFile": ((UPLOAD_START,), {}, UPLOAD_START),
+    "GetUploadStatus": (("upload-0001",), {}, files_pb2.GetUploadStatusRequest(upload_id="upload-0001")),
+    "ListFiles": ((), {}, files_pb2.ListFilesRequest()),
+    "DeleteFile": (("f-1",), {}, files_pb2.DeleteFileRequest(file_id="f-1")),
+    "DownloadArtifact": (
+        ("job-1", "worker.log"),
+        {"offset": 7},
+        files_pb2.DownloadArtifactRequest(job_id="job-1", path="worker.log", offset=7),
+    ),
+    "ExportModel": (
+        ("job-1",),
+        {"iteration": 2, "quantize_bits": 4, "gguf": False},
+        export_pb2.ExportModelRequest(job_id="job-1", iteration=2, quantize_bits=4),
+    ),
 }
 
 
 def prepare(fake) -> None:
     fake.service.jobs = [make_job("job-1")]
+    fake.service.uploads = {"upload-0001": (UPLOAD_START.start, b"")}
     fake.service.connections = [Connection([state_event(1, job_pb2.JOB_STATE_RUNNING, job_pb2.JOB_STATE_SUCCEEDED)])]
 
 

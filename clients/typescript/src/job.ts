@@ -1,7 +1,16 @@
 import type { Checkpoint, TrainingJob } from "./gen/droidft/v1/job_pb.js";
 import { JobState } from "./gen/droidft/v1/job_pb.js";
 import type { TrainingProgress } from "./gen/droidft/v1/progress_pb.js";
-import type { DroidftClient, StreamProgressOptions } from "./client.js";
+import { join, relative } from "node:path";
+import type { ExportedModel, ExportProgress } from "./gen/droidft/v1/export_pb.js";
+import type { DroidftClient, ExportModelOptions, StreamProgressOptions } from "./client.js";
+
+export interface ExportOptions {
+  /** Download the exported model into this local directory. */
+  readonly destination?: string;
+  /** Called with each progress message. */
+  readonly onProgress?: (progress: ExportProgress) => void;
+}
 
 const FINISHED = new Set([JobState.SUCCEEDED, JobState.FAILED, JobState.CANCELLED]);
 
@@ -45,6 +54,32 @@ export class JobHandle {
   /** The job's events, resuming across dropped connections, until its terminal state change. */
   progress(options: StreamProgressOptions = {}): AsyncGenerator<TrainingProgress> {
     return this.client.streamProgress(this.id, options);
+  }
+
+  /** Downloads a file of the job (relative to its directory) into `destination`: atomic, checked, resumable. */
+  download(path: string, destination: string): Promise<string> {
+    return this.client.download(this.id, path, destination);
+  }
+
+  /** Fuses the job's adapter into a full model on the server, and downloads it when `destination` is given. */
+  async export(what: ExportModelOptions = {}, options: ExportOptions = {}): Promise<ExportedModel> {
+    let result: ExportedModel | undefined;
+    for await (const update of this.client.exportModel(this.id, what)) {
+      if (update.update.case === "progress") {
+        options.onProgress?.(update.update.value);
+      } else if (update.update.case === "result") {
+        result = update.update.value;
+      }
+    }
+    if (result === undefined) {
+      throw new Error("the export stream ended without a result");
+    }
+    if (options.destination !== undefined) {
+      for (const file of result.files) {
+        await this.download(file.path, join(options.destination, relative(result.path, file.path)));
+      }
+    }
+    return result;
   }
 
   /** Follows the job until it ends and resolves to the final job (SUCCEEDED, FAILED or CANCELLED). */

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
@@ -8,6 +8,7 @@ import {
   DroidftClient,
   DroidftError,
   ErrorReason,
+  fileSha256,
   JobState,
   TrainingMethod,
   type TrainingJobSpecInit,
@@ -178,6 +179,32 @@ describe("droidft TypeScript client against a real server", () => {
     assert.equal(finished.state, JobState.SUCCEEDED);
     assert.ok((await job.checkpoints()).some((checkpoint) => checkpoint.final));
     assert.ok((await job.delete()) > 0n);
+  });
+
+  test("uploads data, trains on it, downloads the adapter byte-identical and exports the model", async () => {
+    const local = join(dir, "client-side.jsonl");
+    await writeSftData(local);
+    const uploaded = await client.uploadFile(local, { name: "chat.jsonl" });
+    assert.equal(uploaded.sha256, await fileSha256(local));
+    assert.equal(uploaded.dataPath, `file:${uploaded.fileId}`);
+    assert.ok((await client.listFiles()).files.some((file) => file.fileId === uploaded.fileId));
+    const job = await client.startTrainingJob({ ...spec, trainDataPath: uploaded.dataPath, iterations: 2 });
+    const finished = await job.wait();
+    assert.equal(finished.state, JobState.SUCCEEDED);
+    const destination = join(dir, "adapters.safetensors");
+    await writeFile(destination + ".partial", (await readFile(finished.adapterPath)).subarray(0, 100));
+    await job.download("adapters.safetensors", destination); // resumes after the 100 bytes already here
+    assert.deepEqual(await readFile(destination), await readFile(finished.adapterPath));
+    const escape = await rejection(job.download("../../droidft.sqlite3", join(dir, "stolen")));
+    assert.equal(escape.reason, "PATH_OUTSIDE_ROOTS");
+    const stages: string[] = [];
+    const exported = await job.export({}, { destination: join(dir, "exported"), onProgress: (p) => stages.push(p.stage) });
+    assert.deepEqual(stages, ["loading", "fusing", "saving"]);
+    assert.ok(exported.files.some((file) => file.path.endsWith("model.safetensors")));
+    assert.ok((await readFile(join(dir, "exported", "config.json"), "utf8")).includes("llama"));
+    const missing = await rejection(job.export({ iteration: 99 }));
+    assert.equal(missing.reason, "CHECKPOINT_NOT_FOUND");
+    assert.equal((await client.deleteFile(uploaded.fileId)).fileId, uploaded.fileId);
   });
 
   test("pauses a running job, which then resumes under the same id and succeeds", async () => {

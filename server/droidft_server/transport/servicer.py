@@ -12,11 +12,13 @@ from collections.abc import AsyncIterator, Callable, Iterator
 
 import grpc
 
-from droidft.v1 import data_pb2, service_pb2, service_pb2_grpc
+from droidft.v1 import data_pb2, files_pb2, service_pb2, service_pb2_grpc
 
+from ..domain.export import RunExport
 from ..domain.file_roots import FileRoots
+from ..domain.files import FileStore
 from ..domain.jobs import JobManager
-from . import datasets
+from . import datasets, files
 
 
 class TrainingServicer(service_pb2_grpc.TrainingServiceServicer):
@@ -26,9 +28,13 @@ class TrainingServicer(service_pb2_grpc.TrainingServiceServicer):
         methods: Callable[[], list],
         estimate: Callable,
         roots: FileRoots,
+        uploads: FileStore,
+        run_export: RunExport,
         caller: Callable[[grpc.ServicerContext], str] = lambda context: "",
     ):
         self._jobs = jobs
+        self._uploads = uploads
+        self._run_export = run_export
         self._methods = methods
         self._estimate = estimate
         self._roots = roots
@@ -126,6 +132,32 @@ class TrainingServicer(service_pb2_grpc.TrainingServiceServicer):
     async def StreamTrainingProgress(self, request, context):
         async for event in self._jobs.follow(request.job_id, request.after_sequence):
             yield event
+
+    # Files, downloads and export.
+
+    async def UploadFile(self, request_iterator, context):
+        return await files.upload(self._uploads, request_iterator)
+
+    async def GetUploadStatus(self, request, context):
+        return await asyncio.to_thread(self._uploads.status, request.upload_id)
+
+    async def ListFiles(self, request, context):
+        return files_pb2.ListFilesResponse(files=await asyncio.to_thread(self._uploads.list))
+
+    async def DeleteFile(self, request, context):
+        freed = await asyncio.to_thread(self._uploads.delete, request.file_id)
+        return files_pb2.DeleteFileResponse(file_id=request.file_id, bytes_freed=freed)
+
+    async def DownloadArtifact(self, request, context):
+        async for message in in_thread(lambda is_active: files.download(self._jobs, request, is_active)):
+            yield message
+
+    async def ExportModel(self, request, context):
+        def exporting(is_active):
+            return files.export(self._jobs, request, self._run_export, is_active)
+
+        async for message in in_thread(exporting):
+            yield message
 
 
 class CallerGone(Exception):

@@ -27,7 +27,8 @@ from google.protobuf.message import Message
 
 from droidft.enums import MethodLike, StateLike, parse_job_state, parse_method
 from droidft.specs import SpecLike, training_job_spec
-from droidft.v1 import data_pb2, job_pb2, progress_pb2, service_pb2
+from droidft.transfers import file_sha256, upload_id_for
+from droidft.v1 import data_pb2, export_pb2, files_pb2, job_pb2, progress_pb2, service_pb2
 
 P = ParamSpec("P")
 Req = TypeVar("Req", bound=Message)
@@ -413,6 +414,120 @@ def resume_training_job(job_id: str, from_iteration: int | None = None) -> servi
     return request
 
 
+# Files, downloads and export.
+
+
+@rpc("UploadFile", files_pb2.UploadFileRequest, files_pb2.UploadedFile)
+def upload_file(path: str | os.PathLike, *, name: str = "", upload_id: str = "") -> files_pb2.UploadFileRequest:
+    """Upload a local file into the server's files area, resuming an earlier interrupted upload of it.
+
+    The client asks the server what it holds of the upload (GetUploadStatus) and sends the rest; the server keeps
+    the file only whole and matching its SHA-256. Use the result's `data_path` ("file:<file_id>") wherever a
+    request takes a data path.
+
+    Args:
+        path: the local file.
+        name: the name the server keeps (its extension picks the data reader); empty: the local file's name.
+        upload_id: names the upload so that it can be resumed; empty: one made from the file's SHA-256 and size,
+            so uploading the same file again resumes where it stopped.
+
+    Returns:
+        UploadedFile: `file_id`, `name`, `size_bytes`, `sha256` and `data_path`.
+    """
+    size = os.path.getsize(path)
+    digest = file_sha256(path)
+    start = files_pb2.UploadStart(
+        upload_id=upload_id or upload_id_for(digest, size),
+        name=name or os.path.basename(os.fspath(path)),
+        size_bytes=size,
+        sha256=digest,
+    )
+    return files_pb2.UploadFileRequest(start=start)
+
+
+@rpc("GetUploadStatus", files_pb2.GetUploadStatusRequest, files_pb2.UploadStatus)
+def get_upload_status(upload_id: str) -> files_pb2.GetUploadStatusRequest:
+    """What the server holds of an upload that has not completed (NotFoundError, UPLOAD_NOT_FOUND: nothing).
+
+    Args:
+        upload_id: the upload.
+
+    Returns:
+        UploadStatus: the name, size and SHA-256 it started with, and `received_bytes`.
+    """
+    return files_pb2.GetUploadStatusRequest(upload_id=upload_id)
+
+
+@rpc("ListFiles", files_pb2.ListFilesRequest, files_pb2.ListFilesResponse)
+def list_files() -> files_pb2.ListFilesRequest:
+    """Every uploaded file.
+
+    Returns:
+        ListFilesResponse: `files`, oldest first.
+    """
+    return files_pb2.ListFilesRequest()
+
+
+@rpc("DeleteFile", files_pb2.DeleteFileRequest, files_pb2.DeleteFileResponse)
+def delete_file(file_id: str) -> files_pb2.DeleteFileRequest:
+    """Delete an uploaded file.
+
+    Args:
+        file_id: the file.
+
+    Returns:
+        DeleteFileResponse: the `file_id` and the `bytes_freed`.
+    """
+    return files_pb2.DeleteFileRequest(file_id=file_id)
+
+
+@rpc("DownloadArtifact", files_pb2.DownloadArtifactRequest, files_pb2.DownloadArtifactResponse)
+def download_artifact(job_id: str, path: str, *, offset: int = 0) -> files_pb2.DownloadArtifactRequest:
+    """The bytes of a file of a job, as a stream (`download` writes one to a local file).
+
+    Args:
+        job_id: the job.
+        path: relative to the job's directory: "adapters.safetensors", "adapter_config.json",
+            "checkpoints/<iteration:07d>/<file>", "exports/<export_id>/<file>", "worker.log" or "events.jsonl".
+        offset: the first byte to send, to resume a download.
+
+    Yields:
+        DownloadArtifactResponse: the first with `info` (size and SHA-256 of the whole file), each with `data`.
+    """
+    return files_pb2.DownloadArtifactRequest(job_id=job_id, path=path, offset=offset)
+
+
+@rpc("ExportModel", export_pb2.ExportModelRequest, export_pb2.ExportModelResponse)
+def export_model(
+    job_id: str,
+    *,
+    iteration: int = 0,
+    quantize_bits: int | None = None,
+    quantize_group_size: int | None = None,
+    dequantize: bool = False,
+    gguf: bool = False,
+) -> export_pb2.ExportModelRequest:
+    """Fuse a job's adapter into its base model, saved as a model directory that `mlx_lm.load` reads.
+
+    Args:
+        job_id: the job.
+        iteration: the checkpoint of this iteration; 0: the final adapter.
+        quantize_bits: quantise the weights to 4 or 8 bits; None: keep the base model's precision.
+        quantize_group_size: weights per quantisation group, 32, 64 or 128; None: 64.
+        dequantize: de-quantise a quantised base model.
+        gguf: also write model.gguf (llama, mistral and mixtral models, unquantised).
+
+    Yields:
+        ExportModelResponse: `progress` messages, then the `result` (its files, downloadable with `download`).
+    """
+    request = export_pb2.ExportModelRequest(job_id=job_id, iteration=iteration, dequantize=dequantize, gguf=gguf)
+    if quantize_bits is not None:
+        request.quantize_bits = quantize_bits
+    if quantize_group_size is not None:
+        request.quantize_group_size = quantize_group_size
+    return request
+
+
 ALL: tuple[Rpc[Any, Any, Any], ...] = (
     list_training_methods,
     validate_dataset,
@@ -428,6 +543,12 @@ ALL: tuple[Rpc[Any, Any, Any], ...] = (
     delete_training_job,
     pause_training_job,
     resume_training_job,
+    upload_file,
+    get_upload_status,
+    list_files,
+    delete_file,
+    download_artifact,
+    export_model,
 )
 
 

@@ -25,7 +25,11 @@ REQUIRED_FIELDS = {"--model": "model_path", "--data": "train_data_path"}
 
 def add_spec_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", metavar="PATH", help="model directory (Hugging Face layout)")
-    parser.add_argument("--data", metavar="PATH", help="training data: a JSONL file or a directory with train.jsonl")
+    parser.add_argument(
+        "--data",
+        metavar="PATH",
+        help="training data: a JSONL file or a directory with train.jsonl on the server, or file:<id> (droidft upload)",
+    )
     parser.add_argument("--val-data", metavar="PATH", help="validation data (JSONL)")
     parser.add_argument("--method", type=method_argument, metavar=METHOD_METAVAR)
     parser.add_argument("--iters", type=int, metavar="N", help="optimizer steps")

@@ -1,5 +1,7 @@
 from buf.validate import validate_pb2 as _validate_pb2
 from droidft.v1 import data_pb2 as _data_pb2
+from droidft.v1 import export_pb2 as _export_pb2
+from droidft.v1 import files_pb2 as _files_pb2
 from droidft.v1 import job_pb2 as _job_pb2
 from droidft.v1 import methods_pb2 as _methods_pb2
 from droidft.v1 import progress_pb2 as _progress_pb2

@@ -231,7 +231,7 @@ export type ValidateDatasetRequest = Message<"droidft.v1.ValidateDatasetRequest"
     /**
      * A data file (JSON Lines, a JSON array, CSV or Parquet; gzip-compressed too), or a directory with
      * train / valid / test files (train.jsonl, train.json, train.csv, train.parquet, ...), under one of
-     * the server's data roots (a relative path starts at the first).
+     * the server's data roots (a relative path starts at the first); or `file:<file_id>`, an uploaded file.
      *
      * @generated from field: string path = 1;
      */

@@ -11,7 +11,7 @@ import { enumDesc, fileDesc } from "@bufbuild/protobuf/codegenv2";
  * Describes the file droidft/v1/errors.proto.
  */
 export const file_droidft_v1_errors: GenFile = /*@__PURE__*/
-  fileDesc("Chdkcm9pZGZ0L3YxL2Vycm9ycy5wcm90bxIKZHJvaWRmdC52MSqmBgoLRXJyb3JSZWFzb24SHAoYRVJST1JfUkVBU09OX1VOU1BFQ0lGSUVEEAASEwoPSU5WQUxJRF9SRVFVRVNUEAESEQoNSk9CX05PVF9GT1VORBACEhUKEVJFUVVFU1RfSURfUkVVU0VEEAMSGAoUSk9CX0FMUkVBRFlfRklOSVNIRUQQBBIYChRTRVJWRVJfU0hVVFRJTkdfRE9XThAFEhQKEFNFUlZFUl9SRVNUQVJURUQQBhIXChNXT1JLRVJfU1RBUlRfRkFJTEVEEAcSEgoOV09SS0VSX0NSQVNIRUQQCBISCg5UUkFJTklOR19FUlJPUhAJEhMKD01PREVMX05PVF9GT1VORBAKEhQKEE1PREVMX1VOTE9BREFCTEUQCxIUChBNT0RFTF9VTlJFQURBQkxFEAwSFQoRREFUQVNFVF9OT1RfRk9VTkQQDRITCg9EQVRBU0VUX0lOVkFMSUQQDhIXChNJTlNVRkZJQ0lFTlRfTUVNT1JZEA8SGAoUTUVUSE9EX05PVF9BVkFJTEFCTEUQEBIMCghJTlRFUk5BTBAREhYKElBBVEhfT1VUU0lERV9ST09UUxASEhYKEk5PVF9BX1JFR1VMQVJfRklMRRATEhEKDU9VVFBVVF9FWElTVFMQFBIbChdBVVRIRU5USUNBVElPTl9SRVFVSVJFRBAVEhUKEVNFUVVFTkNFX1BBU1RfRU5EEBYSDgoKUVVFVUVfRlVMTBAXEhQKEFRPT19NQU5ZX1NUUkVBTVMQGBIXChNTVE9SQUdFX1VOQVZBSUxBQkxFEBkSFAoQSk9CX05PVF9GSU5JU0hFRBAaEhYKEkpPQl9TVEFURV9DT05GTElDVBAbEhsKF05PX1JFU1VNQUJMRV9DSEVDS1BPSU5UEBwSFwoTQ0hFQ0tQT0lOVF9VTlVTQUJMRRAdEhsKF0RJU1RSSUJVVEVEX1VOU1VQUE9SVEVEEEYSIAocRElTVFJJQlVURURfSE9TVF9VTkFWQUlMQUJMRRBHEg8KC1JBTktfRkFJTEVEEEgSFwoTUkFOS1NfRElEX05PVF9TVEFSVBBJYgZwcm90bzM");
+  fileDesc("Chdkcm9pZGZ0L3YxL2Vycm9ycy5wcm90bxIKZHJvaWRmdC52MSqECAoLRXJyb3JSZWFzb24SHAoYRVJST1JfUkVBU09OX1VOU1BFQ0lGSUVEEAASEwoPSU5WQUxJRF9SRVFVRVNUEAESEQoNSk9CX05PVF9GT1VORBACEhUKEVJFUVVFU1RfSURfUkVVU0VEEAMSGAoUSk9CX0FMUkVBRFlfRklOSVNIRUQQBBIYChRTRVJWRVJfU0hVVFRJTkdfRE9XThAFEhQKEFNFUlZFUl9SRVNUQVJURUQQBhIXChNXT1JLRVJfU1RBUlRfRkFJTEVEEAcSEgoOV09SS0VSX0NSQVNIRUQQCBISCg5UUkFJTklOR19FUlJPUhAJEhMKD01PREVMX05PVF9GT1VORBAKEhQKEE1PREVMX1VOTE9BREFCTEUQCxIUChBNT0RFTF9VTlJFQURBQkxFEAwSFQoRREFUQVNFVF9OT1RfRk9VTkQQDRITCg9EQVRBU0VUX0lOVkFMSUQQDhIXChNJTlNVRkZJQ0lFTlRfTUVNT1JZEA8SGAoUTUVUSE9EX05PVF9BVkFJTEFCTEUQEBIMCghJTlRFUk5BTBAREhYKElBBVEhfT1VUU0lERV9ST09UUxASEhYKEk5PVF9BX1JFR1VMQVJfRklMRRATEhEKDU9VVFBVVF9FWElTVFMQFBIbChdBVVRIRU5USUNBVElPTl9SRVFVSVJFRBAVEhUKEVNFUVVFTkNFX1BBU1RfRU5EEBYSDgoKUVVFVUVfRlVMTBAXEhQKEFRPT19NQU5ZX1NUUkVBTVMQGBIXChNTVE9SQUdFX1VOQVZBSUxBQkxFEBkSFAoQSk9CX05PVF9GSU5JU0hFRBAaEhYKEkpPQl9TVEFURV9DT05GTElDVBAbEhsKF05PX1JFU1VNQUJMRV9DSEVDS1BPSU5UEBwSFwoTQ0hFQ0tQT0lOVF9VTlVTQUJMRRAdEhsKF0RJU1RSSUJVVEVEX1VOU1VQUE9SVEVEEEYSIAocRElTVFJJQlVURURfSE9TVF9VTkFWQUlMQUJMRRBHEg8KC1JBTktfRkFJTEVEEEgSFwoTUkFOS1NfRElEX05PVF9TVEFSVBBJEhIKDkZJTEVfTk9UX0ZPVU5EECgSEgoORklMRV9UT09fTEFSR0UQKRIVChFDSEVDS1NVTV9NSVNNQVRDSBAqEhQKEFVQTE9BRF9OT1RfRk9VTkQQKxIVChFVUExPQURfSU5DT01QTEVURRAsEhMKD1VQTE9BRF9DT05GTElDVBAtEhYKEkFSVElGQUNUX05PVF9GT1VORBAuEhgKFENIRUNLUE9JTlRfTk9UX0ZPVU5EEC8SFgoSRVhQT1JUX1VOU1VQUE9SVEVEEDASEQoNRVhQT1JUX0ZBSUxFRBAxYgZwcm90bzM");
 
 /**
  * The reason of every droidft error. A failed call carries it as the `reason` of its
@@ -219,7 +219,8 @@ export enum ErrorReason {
   /**
    * UNAVAILABLE: the server cannot write its job database (a full disk, a read-only file); health says
    * NOT_SERVING until it can again. As a JobError: the job was stopped because its events could not be
-   * recorded; what it had reported is kept and written once the database takes writes again.
+   * recorded; what it had reported is kept and written once the database takes writes again. From
+   * UploadFile: the server's disk cannot take the upload's bytes; those received are kept, so resume later.
    *
    * @generated from enum value: STORAGE_UNAVAILABLE = 25;
    */
@@ -291,6 +292,85 @@ export enum ErrorReason {
    * @generated from enum value: RANKS_DID_NOT_START = 73;
    */
   RANKS_DID_NOT_START = 73,
+
+  /**
+   * NOT_FOUND: no uploaded file has the id given (or a `file:` data path names none); metadata `file_id`.
+   *
+   * @generated from enum value: FILE_NOT_FOUND = 40;
+   */
+  FILE_NOT_FOUND = 40,
+
+  /**
+   * RESOURCE_EXHAUSTED: the upload is larger than the server's --max-upload-bytes; metadata `size_bytes`
+   * and `max_upload_bytes`. Nothing was kept.
+   *
+   * @generated from enum value: FILE_TOO_LARGE = 41;
+   */
+  FILE_TOO_LARGE = 41,
+
+  /**
+   * DATA_LOSS: the uploaded bytes do not have the SHA-256 the upload started with; the partial upload was
+   * dropped, so upload again from offset 0. Metadata `expected_sha256` and `actual_sha256`.
+   *
+   * @generated from enum value: CHECKSUM_MISMATCH = 42;
+   */
+  CHECKSUM_MISMATCH = 42,
+
+  /**
+   * NOT_FOUND: the server holds nothing of this upload_id (never started, completed, or dropped): start it
+   * at offset 0. Metadata `upload_id`.
+   *
+   * @generated from enum value: UPLOAD_NOT_FOUND = 43;
+   */
+  UPLOAD_NOT_FOUND = 43,
+
+  /**
+   * FAILED_PRECONDITION: the upload does not go on where the server's bytes end (UploadStart.offset is not
+   * what it holds), or its stream ended before size_bytes; the bytes received are kept. Resume from
+   * metadata `received_bytes` (`upload_id`, `size_bytes` too).
+   *
+   * @generated from enum value: UPLOAD_INCOMPLETE = 44;
+   */
+  UPLOAD_INCOMPLETE = 44,
+
+  /**
+   * ABORTED: another stream is writing this upload_id now, or it was started with another name, size or
+   * SHA-256; metadata `upload_id`.
+   *
+   * @generated from enum value: UPLOAD_CONFLICT = 45;
+   */
+  UPLOAD_CONFLICT = 45,
+
+  /**
+   * NOT_FOUND: the job has no file at this path (or it is a directory); metadata `job_id` and `path`.
+   *
+   * @generated from enum value: ARTIFACT_NOT_FOUND = 46;
+   */
+  ARTIFACT_NOT_FOUND = 46,
+
+  /**
+   * NOT_FOUND: the job has no adapter at the iteration asked for (never saved, or removed by
+   * keep_checkpoints; a job that has not finished has no final adapter yet); metadata `job_id`, `iteration`.
+   *
+   * @generated from enum value: CHECKPOINT_NOT_FOUND = 47;
+   */
+  CHECKPOINT_NOT_FOUND = 47,
+
+  /**
+   * FAILED_PRECONDITION: the export asked for cannot be made: GGUF of an architecture mlx-lm does not
+   * convert (metadata `model_type`) or of quantised weights, or de-quantising a model that is not quantised.
+   *
+   * @generated from enum value: EXPORT_UNSUPPORTED = 48;
+   */
+  EXPORT_UNSUPPORTED = 48,
+
+  /**
+   * FAILED_PRECONDITION: the export's worker failed (the model or adapter could not be loaded or fused);
+   * the message gives the last lines of its output, nothing was left under exports/. Metadata `job_id`.
+   *
+   * @generated from enum value: EXPORT_FAILED = 49;
+   */
+  EXPORT_FAILED = 49,
 }
 
 /**

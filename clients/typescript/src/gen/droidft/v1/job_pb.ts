@@ -42,7 +42,7 @@ export type TrainingJobSpec = Message<"droidft.v1.TrainingJobSpec"> & {
 
   /**
    * Training data: a JSON Lines, JSON array, CSV or Parquet file, or a directory holding one as train.jsonl,
-   * train.json, train.csv or train.parquet (gzip too, but for Parquet).
+   * train.json, train.csv or train.parquet (gzip too, but for Parquet); or `file:<file_id>`, an uploaded file.
    *
    * @generated from field: string train_data_path = 2;
    */
