@@ -17,10 +17,17 @@ await build({
   sourcemap: false,
   legalComments: "none",
   outfile: join(out, "console.js"),
-  // The client's Node transport and timers, swapped for their browser forms (src/browser/).
+  // The client's Node transport and timers, swapped for their browser forms, and its file transfers' modules
+  // for stand-ins that refuse (src/browser/).
   alias: {
     "@connectrpc/connect-node": join(here, "src/browser/connect-node.ts"),
     "node:timers/promises": join(here, "src/browser/timers.ts"),
+    ...Object.fromEntries(
+      ["node:fs", "node:fs/promises", "node:path", "node:crypto"].map((name) => [
+        name,
+        join(here, "src/browser/node-files.ts"),
+      ]),
+    ),
   },
   logLevel: "warning",
 });
