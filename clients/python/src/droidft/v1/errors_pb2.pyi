@@ -36,6 +36,10 @@ class ErrorReason(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     JOB_STATE_CONFLICT: _ClassVar[ErrorReason]
     NO_RESUMABLE_CHECKPOINT: _ClassVar[ErrorReason]
     CHECKPOINT_UNUSABLE: _ClassVar[ErrorReason]
+    SAMPLER_MEMORY_SHORT: _ClassVar[ErrorReason]
+    ADAPTER_NOT_FOUND: _ClassVar[ErrorReason]
+    SAMPLER_FAILED: _ClassVar[ErrorReason]
+    NO_EVALUATION_DATA: _ClassVar[ErrorReason]
 ERROR_REASON_UNSPECIFIED: ErrorReason
 INVALID_REQUEST: ErrorReason
 JOB_NOT_FOUND: ErrorReason
@@ -66,3 +70,7 @@ JOB_NOT_FINISHED: ErrorReason
 JOB_STATE_CONFLICT: ErrorReason
 NO_RESUMABLE_CHECKPOINT: ErrorReason
 CHECKPOINT_UNUSABLE: ErrorReason
+SAMPLER_MEMORY_SHORT: ErrorReason
+ADAPTER_NOT_FOUND: ErrorReason
+SAMPLER_FAILED: ErrorReason
+NO_EVALUATION_DATA: ErrorReason
