@@ -16,6 +16,7 @@ from .domain.jobs import DEFAULT_MAX_QUEUED_JOBS, JobManager
 from .domain.methods import catalogue
 from .domain.rewards import load_reward_plugins
 from .domain.runs import Runner
+from .domain.sampling import SamplingService
 from .persistence.sqlite_store import SqliteJobStore
 from .transport.auth import TokenFile
 from .transport.interceptor import StreamCount
@@ -129,8 +130,12 @@ class DroidftServer:
         methods = catalogue(AVAILABLE_METHODS)
         roots = FileRoots.of(config.data_roots, config.model_roots, private=[config.state_dir])
         caller = (lambda context: tokens.caller(context.invocation_metadata()) or "") if tokens else (lambda _: "")
+        from .supervisor.sampler import SamplerProcess
+
+        self.sampler = SamplerProcess(config.state_dir / "sampler", blas_threads)
+        sampling = SamplingService(self.jobs, self.sampler, device, self._store, roots.data_source)
         servicer = TrainingServicer(
-            self.jobs, lambda: methods, lambda spec: estimate_resources(spec, device()), roots, caller
+            self.jobs, lambda: methods, lambda spec: estimate_resources(spec, device()), roots, caller, sampling
         )
         metrics = Metrics() if config.metrics_listen else None
         self._server: BoundServer = start_server(
@@ -189,6 +194,7 @@ class DroidftServer:
         self._stopping.set()
         self.jobs.shutdown()
         self._server.stop(grace)
+        self.sampler.shutdown()
         if self._metrics_http is not None:
             self._metrics_http.shutdown()
             self._metrics_http.server_close()

@@ -12,10 +12,11 @@ from collections.abc import AsyncIterator, Callable, Iterator
 
 import grpc
 
-from droidft.v1 import data_pb2, service_pb2, service_pb2_grpc
+from droidft.v1 import data_pb2, evaluation_pb2, sampling_pb2, service_pb2, service_pb2_grpc
 
 from ..domain.file_roots import FileRoots
 from ..domain.jobs import JobManager
+from ..domain.sampling import SamplingService
 from . import datasets
 
 
@@ -27,12 +28,14 @@ class TrainingServicer(service_pb2_grpc.TrainingServiceServicer):
         estimate: Callable,
         roots: FileRoots,
         caller: Callable[[grpc.ServicerContext], str] = lambda context: "",
+        sampling: SamplingService | None = None,
     ):
         self._jobs = jobs
         self._methods = methods
         self._estimate = estimate
         self._roots = roots
         self._caller = caller  # the name of the calling token, "" without tokens
+        self._sampling = sampling
 
     def _confined_check(self, request: data_pb2.ValidateDatasetRequest) -> data_pb2.ValidateDatasetRequest:
         confined = data_pb2.ValidateDatasetRequest()
@@ -126,6 +129,41 @@ class TrainingServicer(service_pb2_grpc.TrainingServiceServicer):
     async def StreamTrainingProgress(self, request, context):
         async for event in self._jobs.follow(request.job_id, request.after_sequence):
             yield event
+
+    # -- sampling and evaluation ---------------------------------------------------------------
+
+    def _confined_model(self, selection: sampling_pb2.ModelSelection) -> sampling_pb2.ModelSelection:
+        confined = sampling_pb2.ModelSelection()
+        confined.CopyFrom(selection)
+        if selection.model_path:
+            confined.model_path = str(self._roots.model_dir("model.model_path", selection.model_path))
+        return confined
+
+    async def Generate(self, request, context):
+        def generate(is_active):
+            confined = sampling_pb2.GenerateRequest()
+            confined.CopyFrom(request)
+            confined.model.CopyFrom(self._confined_model(request.model))
+            return self._sampling.generate(confined, is_active)
+
+        async for message in in_thread(generate):
+            yield message
+
+    async def EvaluateModel(self, request, context):
+        def evaluate(is_active):
+            confined = evaluation_pb2.EvaluateModelRequest()
+            confined.CopyFrom(request)
+            confined.model.CopyFrom(self._confined_model(request.model))
+            if request.data_path:
+                confined.data_path = str(self._roots.data_source("data_path", request.data_path))
+            return self._sampling.evaluate(confined, is_active)
+
+        async for message in in_thread(evaluate):
+            yield message
+
+    async def ListEvaluations(self, request, context):
+        evaluations = await asyncio.to_thread(self._sampling.list_evaluations, request.job_id)
+        return evaluation_pb2.ListEvaluationsResponse(evaluations=evaluations)
 
 
 class CallerGone(Exception):

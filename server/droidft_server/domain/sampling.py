@@ -1,0 +1,373 @@
+"""Sampling and evaluation: which weights a request means, whether they fit next to the training jobs,
+and what the sampler worker (a port: supervisor/sampler.py) makes of them.
+
+Requests arrive with their paths already confined to the file roots (transport); the data a job's
+evaluation defaults to (its test split) is confined here through the same roots.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+import structlog
+
+from droidft.v1 import evaluation_pb2, job_pb2, methods_pb2, sampling_pb2
+
+from . import events
+from .checkpoints import ADAPTER_CONFIG_FILE, ADAPTER_FILE, checkpoint_dir
+from .datasets.reader import split_files
+from .errors import DroidftError, ErrorKind, FieldViolation, Reason, invalid_argument
+from .estimation import DeviceProfile, ModelFactsError, format_bytes, read_model_facts
+from .estimation.sampling import sampler_memory_bytes
+from .job_estimate import estimate_job
+from .jobs import JobManager
+from .spec import METHOD_OF_CONFIG, method_name, resolve
+
+log = structlog.get_logger("droidft.sampling")
+
+DEFAULT_MAX_TOKENS = 256
+DEFAULT_SAMPLES_PER_PROMPT = 4
+DEFAULT_EVALUATION_TEMPERATURE = 1.0  # pass@k needs k different completions
+DEFAULT_COMPLETION_TOKENS = 64  # GRPO-family evaluation without a job's max_completion_length
+DEFAULT_MAX_SEQ_LENGTH = 2048
+CONFIG_OF_METHOD = {method: name for name, method in METHOD_OF_CONFIG.items()}
+CANCELLED = "cancelled"  # the sampler's failure message of a cancelled call
+
+
+@dataclass(frozen=True)
+class ModelKey:
+    """Weights the sampler loads: a base model directory and an adapter directory (an mlx-lm adapter
+    directory: a job's, or one of its checkpoints)."""
+
+    model_path: str
+    adapter_dir: str = ""  # "": the base model alone
+    adapter_version: str = ""  # the adapter file's size and modification time: a rewritten one is loaded again
+
+
+@dataclass(frozen=True)
+class Sampling:
+    temperature: float = 0.0
+    top_p: float = 0.0
+    max_tokens: int = DEFAULT_MAX_TOKENS
+    stop: tuple[str, ...] = ()
+    seed: int = 0
+
+
+@dataclass(frozen=True)
+class Target:
+    """A resolved ModelSelection."""
+
+    key: ModelKey
+    adapter_file: Path | None
+    job: job_pb2.TrainingJob | None
+
+
+class SamplerFailed(Exception):
+    """The sampler worker could not do a call; the message says why ("cancelled" when it was cancelled)."""
+
+
+class SamplerPort(Protocol):
+    """The sampler worker. Each call yields the worker's messages (sampler_protocol.py) until its end;
+    `is_active` turning false cancels it."""
+
+    def generate(
+        self, model: ModelKey, sampling: Sampling, messages: tuple, prompt: str, is_active: Callable[[], bool]
+    ) -> Iterator[Any]: ...
+
+    def evaluate(self, request: Any, is_active: Callable[[], bool]) -> Iterator[Any]: ...
+
+
+class EvaluationStore(Protocol):
+    def insert_evaluation(self, evaluation: evaluation_pb2.Evaluation) -> None: ...
+    def list_evaluations(self, job_id: str) -> list[evaluation_pb2.Evaluation]: ...
+
+
+def _adapter_not_found(job_id: str, adapter: str, why: str) -> DroidftError:
+    return DroidftError(
+        ErrorKind.NOT_FOUND,
+        Reason.ADAPTER_NOT_FOUND,
+        f"job {job_id} has no {adapter} adapter: {why}",
+        {"job_id": job_id, "adapter": adapter},
+    )
+
+
+def _version(path: Path) -> str:
+    info = path.stat()
+    return f"{info.st_size}:{info.st_mtime_ns}"
+
+
+SIDES = {"adapted": sampling_pb2.GENERATION_SIDE_ADAPTED, "base": sampling_pb2.GENERATION_SIDE_BASE}
+FINISH = {
+    "length": sampling_pb2.FINISH_REASON_LENGTH,
+    "end": sampling_pb2.FINISH_REASON_END,
+    "stop": sampling_pb2.FINISH_REASON_STOP,
+}
+
+
+class SamplingService:
+    def __init__(
+        self,
+        jobs: JobManager,
+        sampler: SamplerPort,
+        device: Callable[[], DeviceProfile],
+        store: EvaluationStore,
+        confine_data: Callable[[str, str], Path],
+    ) -> None:
+        self._jobs = jobs
+        self._sampler = sampler
+        self._device = device
+        self._store = store
+        self._confine_data = confine_data  # (field, path) -> the path, checked against the data roots
+
+    # -- which weights ---------------------------------------------------------------------------
+
+    def resolve(self, selection: sampling_pb2.ModelSelection) -> Target:
+        choice = selection.adapter
+        if not selection.job_id:
+            if not selection.model_path:
+                raise invalid_argument([FieldViolation("model.model_path", "name a model or a job", "model.required")])
+            if choice not in (sampling_pb2.ADAPTER_CHOICE_UNSPECIFIED, sampling_pb2.ADAPTER_CHOICE_NONE):
+                raise invalid_argument(
+                    [FieldViolation("model.adapter", "an adapter needs model.job_id", "adapter.job")]
+                )
+            return Target(ModelKey(selection.model_path), None, None)
+        job = self._jobs.get(selection.job_id)
+        model_path = selection.model_path or job.spec.model_path
+        if choice == sampling_pb2.ADAPTER_CHOICE_NONE:
+            return Target(ModelKey(model_path), None, job)
+        adapter_file = self._adapter_file(job, selection)
+        key = ModelKey(model_path, str(adapter_file.parent), _version(adapter_file))
+        return Target(key, adapter_file, job)
+
+    def _adapter_file(self, job: job_pb2.TrainingJob, selection: sampling_pb2.ModelSelection) -> Path:
+        output_dir = Path(job.output_dir)
+        if selection.adapter == sampling_pb2.ADAPTER_CHOICE_CHECKPOINT:
+            path = checkpoint_dir(output_dir, selection.checkpoint_iteration) / ADAPTER_FILE
+            if not path.is_file():
+                listed = ", ".join(str(c.iteration) for c in self._jobs.checkpoints(job.job_id) if not c.removed)
+                raise _adapter_not_found(
+                    job.job_id,
+                    f"iteration {selection.checkpoint_iteration}",
+                    f"no checkpoint of that iteration (saved: {listed or 'none'})",
+                )
+            return path
+        if selection.adapter == sampling_pb2.ADAPTER_CHOICE_BEST:
+            return self._best_adapter(job)
+        path = Path(job.adapter_path) if job.adapter_path else output_dir / ADAPTER_FILE
+        if not path.is_file() or not (path.parent / ADAPTER_CONFIG_FILE).is_file():
+            raise _adapter_not_found(job.job_id, "final", "the job has not saved its final adapter")
+        return path
+
+    def _best_adapter(self, job: job_pb2.TrainingJob) -> Path:
+        """The saved adapter of the iteration with the lowest validation loss."""
+        val_loss: dict[int, float] = {}
+        after = 0
+        while batch := self._jobs.events_after(job.job_id, after):
+            for event in batch:
+                if event.WhichOneof("event") == "eval_report":
+                    val_loss[event.eval_report.iteration] = event.eval_report.val_loss
+            after = batch[-1].sequence
+        saved = [c for c in self._jobs.checkpoints(job.job_id) if not c.removed and c.iteration in val_loss]
+        if not saved:
+            raise _adapter_not_found(job.job_id, "best", "no saved adapter has a validation loss")
+        best = min(saved, key=lambda c: (val_loss[c.iteration], c.final))
+        return Path(best.path)
+
+    # -- memory --------------------------------------------------------------------------------
+
+    def _check_memory(self, keys: list[tuple[ModelKey, Path | None]], context_tokens: int) -> None:
+        needed = 0
+        for key, adapter_file in keys:
+            try:
+                facts = read_model_facts(Path(key.model_path))
+            except (ModelFactsError, OSError) as error:
+                raise DroidftError(
+                    ErrorKind.FAILED_PRECONDITION,
+                    Reason.MODEL_UNREADABLE,
+                    f"model.model_path: cannot read the model at {key.model_path!r}: {error}",
+                    {"field": "model.model_path", "path": key.model_path},
+                ) from None
+            adapter_bytes = adapter_file.stat().st_size if adapter_file is not None else 0
+            needed += sampler_memory_bytes(facts, context_tokens, adapter_bytes)
+        device = self._device()
+        running = self._jobs.overview().running
+        training = sum(estimate_job(resolve(job.spec), device).peak_memory_bytes for job in running)
+        available = device.available_memory_bytes - training
+        if needed > available:
+            beside = (
+                f" next to {len(running)} running job(s) predicted to take {format_bytes(training)}" if running else ""
+            )
+            raise DroidftError(
+                ErrorKind.RESOURCE_EXHAUSTED,
+                Reason.SAMPLER_MEMORY_SHORT,
+                f"the sampler needs {format_bytes(needed)}, but only {format_bytes(max(available, 0))} of "
+                f"{format_bytes(device.available_memory_bytes)} on {device.name} is free{beside}; retry when "
+                "the jobs have finished, or ask for fewer tokens",
+                {
+                    "needed_bytes": str(needed),
+                    "available_bytes": str(max(available, 0)),
+                    "running_jobs": ",".join(job.job_id for job in running),
+                },
+            )
+
+    # -- Generate ------------------------------------------------------------------------------
+
+    def generate(
+        self, request: sampling_pb2.GenerateRequest, is_active: Callable[[], bool]
+    ) -> Iterator[sampling_pb2.GenerateResponse]:
+        target = self.resolve(request.model)
+        sides = [("adapted", target.key, target.adapter_file)]
+        if request.side_by_side:
+            if target.adapter_file is None:
+                raise invalid_argument(
+                    [FieldViolation("side_by_side", "needs a job's adapter to compare with", "side_by_side.adapter")]
+                )
+            sides.append(("base", ModelKey(target.key.model_path), None))
+        options = request.sampling
+        sampling = Sampling(
+            temperature=options.temperature,
+            top_p=options.top_p,
+            max_tokens=options.max_tokens or DEFAULT_MAX_TOKENS,
+            stop=tuple(options.stop),
+            seed=options.seed,
+        )
+        messages = tuple((turn.role, turn.content) for turn in request.messages.turns)
+        prompt_chars = len(request.prompt) + sum(len(content) for _, content in messages)
+        # A character per token at most (byte-level tokenizers), plus the chat template's own.
+        self._check_memory([(key, adapter) for _, key, adapter in sides], prompt_chars + 64 + sampling.max_tokens)
+        for side, key, _ in sides:
+            for chunk in self._run(self._sampler.generate(key, sampling, messages, request.prompt, is_active)):
+                response = sampling_pb2.GenerateResponse(
+                    side=SIDES[side],
+                    text=chunk.text,
+                    token_ids=chunk.token_ids,
+                    finish_reason=FINISH.get(chunk.finish_reason, 0),
+                    prompt_tokens=chunk.prompt_tokens if chunk.finish_reason else 0,
+                    completion_tokens=chunk.completion_tokens,
+                    model_cached=chunk.model_cached,
+                )
+                if chunk.first:
+                    log.info("sampler_call", side=side, model=key.model_path, adapter=key.adapter_dir,
+                             cached=chunk.model_cached)  # fmt: skip
+                yield response
+
+    @staticmethod
+    def _run(messages: Iterator[Any]) -> Iterator[Any]:
+        """The call's messages but its end; a failure raised as SAMPLER_FAILED (a cancel just ends it)."""
+        for message in messages:
+            if isinstance(message, SamplerFailed):
+                if str(message) == CANCELLED:
+                    return
+                raise DroidftError(
+                    ErrorKind.FAILED_PRECONDITION, Reason.SAMPLER_FAILED, f"the sampler failed: {message}"
+                )
+            yield message
+
+    # -- EvaluateModel ---------------------------------------------------------------------------
+
+    def evaluate(
+        self, request: evaluation_pb2.EvaluateModelRequest, is_active: Callable[[], bool]
+    ) -> Iterator[evaluation_pb2.EvaluateModelResponse]:
+        target = self.resolve(request.model)
+        job = target.job
+        spec = self._spec(request, target)
+        settings = resolve(spec)
+        data_path = Path(request.data_path) if request.data_path else self._test_split(job)
+        samples = request.samples_per_prompt or DEFAULT_SAMPLES_PER_PROMPT
+        options = request.sampling
+        completion = settings.policy.rollout.max_completion_length if settings.policy else DEFAULT_COMPLETION_TOKENS
+        sampling = Sampling(
+            temperature=options.temperature or DEFAULT_EVALUATION_TEMPERATURE,
+            top_p=options.top_p,
+            max_tokens=options.max_tokens or completion,
+            seed=options.seed,
+        )
+        base = ModelKey(target.key.model_path)
+        keys = [(target.key, target.adapter_file)]
+        if settings.method == "dpo" and target.adapter_file is not None:
+            keys.append((base, None))
+        self._check_memory(keys, settings.max_seq_length + (sampling.max_tokens if settings.policy else 0))
+        call = EvaluationRequest(target.key, base, spec.SerializeToString(), str(data_path), request.max_records,
+                                 samples, sampling)  # fmt: skip
+        started = time.monotonic()
+        for message in self._run(self._sampler.evaluate(call, is_active)):
+            if hasattr(message, "figures"):
+                evaluation = self._evaluation(message, target, data_path, spec, samples, time.monotonic() - started)
+                if job is not None:
+                    self._store.insert_evaluation(evaluation)
+                yield evaluation_pb2.EvaluateModelResponse(
+                    records_done=message.records, records_total=message.records, evaluation=evaluation
+                )
+            else:
+                yield evaluation_pb2.EvaluateModelResponse(records_done=message.done, records_total=message.total)
+
+    def _spec(self, request: evaluation_pb2.EvaluateModelRequest, target: Target) -> job_pb2.TrainingJobSpec:
+        """The job's spec when it is scored as the job's method; otherwise the method's defaults."""
+        job = target.job
+        wanted = CONFIG_OF_METHOD.get(request.method, "")
+        if job is not None and wanted in ("", method_name(job.spec)):
+            spec = job_pb2.TrainingJobSpec()
+            spec.CopyFrom(job.spec)
+            spec.model_path = target.key.model_path
+            return spec
+        spec = job_pb2.TrainingJobSpec(model_path=target.key.model_path, max_seq_length=DEFAULT_MAX_SEQ_LENGTH)
+        getattr(spec, wanted or CONFIG_OF_METHOD[methods_pb2.TRAINING_METHOD_SFT]).SetInParent()
+        return spec
+
+    def _test_split(self, job: job_pb2.TrainingJob | None) -> Path:
+        if job is None:
+            raise invalid_argument([FieldViolation("data_path", "name the data to evaluate on", "data_path.required")])
+        train = Path(job.data.train.path) if job.HasField("data") else Path(job.spec.train_data_path)
+        directory = train if train.is_dir() else train.parent
+        test = split_files(directory).get("test")
+        if test is None:
+            raise DroidftError(
+                ErrorKind.FAILED_PRECONDITION,
+                Reason.NO_EVALUATION_DATA,
+                f"job {job.job_id} has no test split (no test.jsonl in {directory}); give data_path",
+                {"job_id": job.job_id},
+            )
+        return self._confine_data("data_path", str(test))
+
+    @staticmethod
+    def _evaluation(message: Any, target: Target, data_path: Path, spec, samples: int, seconds: float):
+        figures = message.figures
+        evaluation = evaluation_pb2.Evaluation(
+            evaluation_id=uuid.uuid4().hex,
+            job_id=target.job.job_id if target.job is not None else "",
+            model_path=target.key.model_path,
+            adapter_path=str(target.adapter_file or ""),
+            data_path=str(data_path),
+            method=METHOD_OF_CONFIG[method_name(spec)],
+            records=message.records,
+            mean_rewards=message.mean_rewards,
+            seconds=seconds,
+            **figures,
+        )
+        if "pass_at_k" in figures:
+            evaluation.samples_per_prompt = samples
+        evaluation.create_time.CopyFrom(events.now())
+        return evaluation
+
+    def list_evaluations(self, job_id: str) -> list[evaluation_pb2.Evaluation]:
+        self._jobs.get(job_id)
+        return self._store.list_evaluations(job_id)
+
+
+@dataclass(frozen=True)
+class EvaluationRequest:
+    """What the sampler evaluates: the model, the base model (the reference of DPO's rewards), the spec
+    whose method and settings score the data, and the data."""
+
+    model: ModelKey
+    base: ModelKey
+    spec: bytes
+    data_path: str
+    max_records: int
+    samples_per_prompt: int
+    sampling: Sampling

@@ -1,0 +1,207 @@
+"""Generate and EvaluateModel against a real server, a job it really trained and its real sampler worker."""
+
+import json
+
+import grpc
+import pytest
+from fixed_device import device_profile
+
+from droidft.v1 import evaluation_pb2, job_pb2, methods_pb2, sampling_pb2, service_pb2, service_pb2_grpc
+from droidft_server.app import DroidftServer, ServerConfig
+
+QUESTION = [sampling_pb2.ChatTurn(role="user", content="What is 2 + 3?")]
+GRPO_RECORDS = [{"prompt": f"{a} + {b} =", "answer": str(a + b)} for a in range(3) for b in range(2)]
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory, roots):
+    started = DroidftServer(
+        ServerConfig(
+            state_dir=tmp_path_factory.mktemp("state"), listen="127.0.0.1:0", device_profile=device_profile, **roots
+        )
+    )
+    yield started
+    started.stop(grace=0)
+
+
+@pytest.fixture(scope="module")
+def stub(server):
+    with grpc.insecure_channel(f"127.0.0.1:{server.port}") as channel:
+        yield service_pb2_grpc.TrainingServiceStub(channel)
+
+
+@pytest.fixture(scope="module")
+def train_file(tmp_path_factory):
+    from conftest import SFT_RECORDS
+
+    path = tmp_path_factory.mktemp("sft") / "train.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in SFT_RECORDS))
+    return path
+
+
+@pytest.fixture(scope="module")
+def job(stub, tiny_model, train_file):
+    spec = job_pb2.TrainingJobSpec(
+        model_path=str(tiny_model),
+        train_data_path=str(train_file),
+        iterations=30,
+        batch_size=4,
+        learning_rate=1e-4,
+        checkpoint_every=10,
+        max_seq_length=512,
+    )
+    spec.sft.SetInParent()
+    created = stub.CreateTrainingJob(service_pb2.CreateTrainingJobRequest(spec=spec))
+    events = list(stub.StreamTrainingProgress(service_pb2.StreamTrainingProgressRequest(job_id=created.job_id)))
+    assert events[-1].state_change.state == job_pb2.JOB_STATE_SUCCEEDED, events[-1]
+    return stub.GetTrainingJob(service_pb2.GetTrainingJobRequest(job_id=created.job_id))
+
+
+def generate(stub, job_id="", **fields):
+    model = sampling_pb2.ModelSelection(job_id=job_id, **fields.pop("model", {}))
+    request = sampling_pb2.GenerateRequest(model=model, **fields)
+    return list(stub.Generate(request))
+
+
+def side_tokens(chunks, side=sampling_pb2.GENERATION_SIDE_ADAPTED):
+    return [token for chunk in chunks if chunk.side == side for token in chunk.token_ids]
+
+
+def greedy_in_this_process(model_path, adapter_path, turns, max_tokens):
+    import mlx.core as mx
+    import mlx_lm
+    from mlx_lm.generate import generate_step
+
+    model, tokenizer = mlx_lm.load(str(model_path), adapter_path=adapter_path)
+    prompt = tokenizer.apply_chat_template(
+        [{"role": t.role, "content": t.content} for t in turns], add_generation_prompt=True, return_dict=False
+    )
+    tokens = []
+    for token, _ in generate_step(mx.array(prompt), model, max_tokens=max_tokens):
+        if int(token) in tokenizer.eos_token_ids:
+            break
+        tokens.append(int(token))
+    return tokens
+
+
+def test_greedy_generation_with_the_adapter_equals_mlx_lm_token_for_token(stub, job, tiny_model):
+    sampling = sampling_pb2.SamplingOptions(temperature=0, max_tokens=24)
+    chunks = generate(stub, job.job_id, messages=sampling_pb2.ChatTurns(turns=QUESTION), sampling=sampling)
+    expected = greedy_in_this_process(tiny_model, job.output_dir, QUESTION, 24)
+    assert side_tokens(chunks) == expected and expected
+    assert chunks[-1].finish_reason in (sampling_pb2.FINISH_REASON_LENGTH, sampling_pb2.FINISH_REASON_END)
+    assert chunks[-1].completion_tokens == len(expected)
+    assert "".join(c.text for c in chunks)
+
+
+def test_a_checkpoint_and_the_base_model_are_sampled_as_mlx_lm_samples_them(stub, job, tiny_model):
+    sampling = sampling_pb2.SamplingOptions(max_tokens=12)
+    messages = sampling_pb2.ChatTurns(turns=QUESTION)
+    chunks = generate(
+        stub,
+        job.job_id,
+        model={"adapter": sampling_pb2.ADAPTER_CHOICE_CHECKPOINT, "checkpoint_iteration": 10},
+        messages=messages,
+        sampling=sampling,
+        side_by_side=True,
+    )
+    checkpoint = f"{job.output_dir}/checkpoints/{10:07d}"
+    assert side_tokens(chunks) == greedy_in_this_process(tiny_model, checkpoint, QUESTION, 12)
+    base = side_tokens(chunks, sampling_pb2.GENERATION_SIDE_BASE)
+    assert base == greedy_in_this_process(tiny_model, None, QUESTION, 12)
+    finished = [c.side for c in chunks if c.finish_reason]
+    assert finished == [sampling_pb2.GENERATION_SIDE_ADAPTED, sampling_pb2.GENERATION_SIDE_BASE]
+
+
+def test_a_seed_makes_sampling_repeatable(stub, job):
+    def sample(seed):
+        sampling = sampling_pb2.SamplingOptions(temperature=1.5, top_p=0.95, max_tokens=16, seed=seed)
+        return side_tokens(generate(stub, job.job_id, prompt="What is", sampling=sampling))
+
+    first = sample(7)
+    assert sample(7) == first
+    assert sample(8) != first
+
+
+def test_a_second_request_reuses_the_loaded_model(stub, job, server):
+    sampling = sampling_pb2.SamplingOptions(max_tokens=4)
+    generate(stub, job.job_id, prompt="1 + 1", sampling=sampling)
+    loads = server.sampler.loads
+    chunks = generate(stub, job.job_id, prompt="2 + 2", sampling=sampling)
+    assert chunks[0].model_cached
+    assert server.sampler.loads == loads
+
+
+def test_stop_strings_end_the_text_before_them(stub, job):
+    base = {"adapter": sampling_pb2.ADAPTER_CHOICE_NONE}  # the random base model talks on and on
+
+    def text_of(chunks):
+        return "".join(c.text for c in chunks)
+
+    text = text_of(
+        generate(stub, job.job_id, model=base, prompt="What is", sampling=sampling_pb2.SamplingOptions(max_tokens=40))
+    )
+    assert len(text) > 8, text
+    stop = text[5:7]  # a piece of what the model says greedily
+    sampling = sampling_pb2.SamplingOptions(max_tokens=40, stop=[stop])
+    chunks = generate(stub, job.job_id, model=base, prompt="What is", sampling=sampling)
+    assert chunks[-1].finish_reason == sampling_pb2.FINISH_REASON_STOP
+    assert text_of(chunks) == text[: text.index(stop)]
+
+
+def test_cancelling_the_call_stops_the_generation(stub, job, server):
+    base = sampling_pb2.ModelSelection(job_id=job.job_id, adapter=sampling_pb2.ADAPTER_CHOICE_NONE)
+    request = sampling_pb2.GenerateRequest(
+        model=base, prompt="What is", sampling=sampling_pb2.SamplingOptions(max_tokens=1000)
+    )
+    # Greedy: the same 1000 tokens every time, none of them the end of the answer.
+    assert list(stub.Generate(request))[-1].finish_reason == sampling_pb2.FINISH_REASON_LENGTH
+    cancelled = server.sampler.cancelled
+    call = stub.Generate(request)
+    received = [next(call), next(call)]
+    call.cancel()
+    # The worker runs calls in order: this one finishes only after the cancelled one has stopped.
+    after = generate(stub, job.job_id, prompt="What is", sampling=sampling_pb2.SamplingOptions(max_tokens=2))
+    assert after[-1].finish_reason and not any(chunk.finish_reason for chunk in received)
+    assert server.sampler.cancelled == cancelled + 1
+
+
+def evaluate(stub, **fields):
+    request = evaluation_pb2.EvaluateModelRequest(**fields)
+    return list(stub.EvaluateModel(request))
+
+
+def test_the_sft_loss_on_the_training_file_is_lower_after_training(stub, job, train_file):
+    trained = evaluate(stub, model=sampling_pb2.ModelSelection(job_id=job.job_id), data_path=str(train_file))
+    base = evaluate(
+        stub,
+        model=sampling_pb2.ModelSelection(job_id=job.job_id, adapter=sampling_pb2.ADAPTER_CHOICE_NONE),
+        data_path=str(train_file),
+    )
+    assert trained[-1].records_done == trained[-1].records_total == 18
+    assert trained[0].records_total == 18 and len(trained) > 2  # progress before the result
+    after, before = trained[-1].evaluation, base[-1].evaluation
+    assert after.loss < before.loss
+    assert after.perplexity == pytest.approx(2.718281828459045**after.loss)
+    assert 0 <= before.token_accuracy <= after.token_accuracy <= 1
+    listed = stub.ListEvaluations(evaluation_pb2.ListEvaluationsRequest(job_id=job.job_id)).evaluations
+    assert [e.evaluation_id for e in listed][-2:] == [after.evaluation_id, before.evaluation_id]
+    assert listed[-1].adapter_path == "" and listed[-2].adapter_path.endswith("adapters.safetensors")
+
+
+def test_grpo_pass_at_k_is_reported_within_0_and_1(stub, job, tmp_path):
+    data = tmp_path / "prompts.jsonl"
+    data.write_text("".join(json.dumps(r) + "\n" for r in GRPO_RECORDS))
+    responses = evaluate(
+        stub,
+        model=sampling_pb2.ModelSelection(job_id=job.job_id),
+        data_path=str(data),
+        method=methods_pb2.TRAINING_METHOD_GRPO,
+        samples_per_prompt=3,
+        sampling=sampling_pb2.SamplingOptions(max_tokens=8, seed=1),
+    )
+    evaluation = responses[-1].evaluation
+    assert evaluation.HasField("pass_at_k") and 0 <= evaluation.pass_at_k <= 1
+    assert evaluation.samples_per_prompt == 3 and evaluation.records == len(GRPO_RECORDS)
+    assert evaluation.mean_rewards and all(0 <= v <= 1 for v in evaluation.mean_rewards.values())
+    assert evaluation.method == methods_pb2.TRAINING_METHOD_GRPO
