@@ -6,7 +6,7 @@ import pytest
 from fake_training_service import NO_WAIT, Connection, make_job, state_event
 
 from droidft import AsyncClient, Client, rpcs
-from droidft.v1 import data_pb2, job_pb2, methods_pb2, service_pb2
+from droidft.v1 import data_pb2, evaluation_pb2, job_pb2, methods_pb2, sampling_pb2, service_pb2
 
 SERVICE = service_pb2.DESCRIPTOR.services_by_name["TrainingService"]
 CLIENT_NAME_OF_RPC = {"StreamTrainingProgress": "stream_progress"}
@@ -81,6 +81,28 @@ CALLS = {
         {"after_sequence": 0},
         service_pb2.StreamTrainingProgressRequest(job_id="job-1"),
     ),
+    "Generate": (
+        ("job-1",),
+        {"messages": [{"role": "user", "content": "Hi"}], "adapter": 20, "seed": 3, "stop": ["\n"]},
+        sampling_pb2.GenerateRequest(
+            model=sampling_pb2.ModelSelection(
+                job_id="job-1", adapter=sampling_pb2.ADAPTER_CHOICE_CHECKPOINT, checkpoint_iteration=20
+            ),
+            messages=sampling_pb2.ChatTurns(turns=[sampling_pb2.ChatTurn(role="user", content="Hi")]),
+            sampling=sampling_pb2.SamplingOptions(seed=3, stop=["\n"]),
+        ),
+    ),
+    "EvaluateModel": (
+        ("job-1",),
+        {"adapter": "best", "method": "grpo", "samples_per_prompt": 8},
+        evaluation_pb2.EvaluateModelRequest(
+            model=sampling_pb2.ModelSelection(job_id="job-1", adapter=sampling_pb2.ADAPTER_CHOICE_BEST),
+            method=methods_pb2.TRAINING_METHOD_GRPO,
+            samples_per_prompt=8,
+            sampling=sampling_pb2.SamplingOptions(),
+        ),
+    ),
+    "ListEvaluations": (("job-1",), {}, evaluation_pb2.ListEvaluationsRequest(job_id="job-1")),
 }
 
 

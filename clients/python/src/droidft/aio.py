@@ -115,6 +115,9 @@ class AsyncClient:
     delete_training_job = _unary_method(rpcs.delete_training_job)
     pause_training_job = _unary_method(rpcs.pause_training_job)
     resume_training_job = _unary_method(rpcs.resume_training_job)
+    generate = _stream_method(rpcs.generate)
+    evaluate_model = _stream_method(rpcs.evaluate_model)
+    list_evaluations = _unary_method(rpcs.list_evaluations)
     list_checkpoints = _unary_method(rpcs.list_checkpoints)
     stream_progress = _progress_method(rpcs.stream_progress)
 
