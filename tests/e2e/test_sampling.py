@@ -1,5 +1,7 @@
 """Generate and EvaluateModel against a real server, a job it really trained and its real sampler worker."""
 
+import asyncio
+import io
 import json
 
 import grpc
@@ -205,3 +207,42 @@ def test_grpo_pass_at_k_is_reported_within_0_and_1(stub, job, tmp_path):
     assert evaluation.samples_per_prompt == 3 and evaluation.records == len(GRPO_RECORDS)
     assert evaluation.mean_rewards and all(0 <= v <= 1 for v in evaluation.mean_rewards.values())
     assert evaluation.method == methods_pb2.TRAINING_METHOD_GRPO
+
+
+def test_the_python_clients_generate_and_evaluate_through_a_job_handle(server, job, train_file):
+    from droidft import AsyncClient, Client
+
+    with Client(f"127.0.0.1:{server.port}") as client:
+        handle = client.job(job.job_id)
+        chunks = list(handle.generate(messages=[{"role": "user", "content": "What is 2 + 3?"}], max_tokens=24))
+        evaluation = handle.evaluate(data_path=str(train_file), max_records=4)
+        assert evaluation.records == 4 and evaluation.HasField("loss")
+        assert handle.evaluations()[-1].evaluation_id == evaluation.evaluation_id
+
+    async def scenario():
+        async with AsyncClient(f"127.0.0.1:{server.port}") as client:
+            handle = client.job(job.job_id)
+            tokens = [
+                t async for c in handle.generate(prompt="What is", adapter="none", max_tokens=4) for t in c.token_ids
+            ]
+            return tokens, await handle.evaluations()
+
+    tokens, evaluations = asyncio.run(scenario())
+    assert side_tokens(chunks) and tokens and evaluations[-1].evaluation_id == evaluation.evaluation_id
+
+
+def test_the_cli_generates_chats_and_evaluates(server, job, train_file, capsys, monkeypatch):
+    from droidft.cli.main import main as droidft
+
+    address = ["--server", f"127.0.0.1:{server.port}"]
+    assert droidft([*address, "generate", job.job_id, "What is", "--max-tokens", "8", "--side-by-side"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("[adapted]\n") and "\n[base]\n" in out
+    monkeypatch.setattr("sys.stdin", io.StringIO("What is 2 + 3?\nAnd 1 + 1?\n/exit\nnever read\n"))
+    assert droidft([*address, "chat", job.job_id, "--max-tokens", "6"]) == 0
+    assert capsys.readouterr().out.count("\n") == 2  # one answer per turn
+    assert droidft([*address, "eval", job.job_id, "--data", str(train_file), "--max-records", "3"]) == 0
+    report = capsys.readouterr().out
+    assert "loss:" in report and "perplexity:" in report and "token accuracy:" in report
+    assert droidft([*address, "eval", job.job_id, "--list", "--json"]) == 0
+    assert '"evaluation_id"' in capsys.readouterr().out
