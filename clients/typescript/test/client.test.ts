@@ -5,7 +5,9 @@ import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { Code } from "@connectrpc/connect";
 import {
+  AdapterChoice,
   DroidftClient,
+  FinishReason,
   DroidftError,
   ErrorReason,
   JobState,
@@ -25,8 +27,8 @@ async function rejection(promise: Promise<unknown>): Promise<DroidftError> {
   return error;
 }
 
-async function collect(events: AsyncIterable<TrainingProgress>, onEvent: (event: TrainingProgress) => void = () => {}) {
-  const seen: TrainingProgress[] = [];
+async function collect<T>(events: AsyncIterable<T>, onEvent: (event: T) => void = () => {}) {
+  const seen: T[] = [];
   for await (const event of events) {
     seen.push(event);
     onEvent(event);
@@ -178,6 +180,30 @@ describe("droidft TypeScript client against a real server", () => {
     assert.equal(finished.state, JobState.SUCCEEDED);
     assert.ok((await job.checkpoints()).some((checkpoint) => checkpoint.final));
     assert.ok((await job.delete()) > 0n);
+  });
+
+  test("samples a trained job's model, side by side with its base, and evaluates it", async () => {
+    const job = await client.startTrainingJob({ ...spec, iterations: 4 });
+    await job.wait();
+    const chunks = [];
+    for await (const chunk of job.generate({
+      input: { case: "prompt", value: "What is" },
+      sampling: { maxTokens: 6 },
+      model: { adapter: AdapterChoice.NONE },
+    })) {
+      chunks.push(chunk);
+    }
+    assert.ok(chunks.some((chunk) => chunk.tokenIds.length > 0));
+    assert.equal(chunks.at(-1)?.finishReason, FinishReason.LENGTH);
+    const evaluation = await job.evaluate({ dataPath: spec.trainDataPath, maxRecords: 3 });
+    assert.equal(evaluation?.records, 3);
+    assert.ok((evaluation?.loss ?? 0) > 0);
+    assert.deepEqual(
+      (await job.evaluations()).map((stored) => stored.evaluationId),
+      [evaluation?.evaluationId],
+    );
+    const unknown = await rejection(collect(client.generate({ model: { jobId: "nope" }, input: { case: "prompt", value: "Hi" } })));
+    assert.equal(unknown.errorReason, ErrorReason.JOB_NOT_FOUND);
   });
 
   test("pauses a running job, which then resumes under the same id and succeeds", async () => {
