@@ -16,7 +16,7 @@ from .domain.jobs import DEFAULT_MAX_QUEUED_JOBS, JobManager
 from .domain.methods import catalogue
 from .domain.rewards import load_reward_plugins
 from .domain.runs import Runner
-from .domain.sampling import SamplingService
+from .domain.sampling import SamplingService, final_evaluation_has_data
 from .persistence.sqlite_store import SqliteJobStore
 from .transport.auth import TokenFile
 from .transport.interceptor import StreamCount
@@ -123,6 +123,7 @@ class DroidftServer:
                     preflight.rewards_known,
                     preflight.settings_take_effect,
                     preflight.resources_fit(device, refuse=config.refuse_when_memory_short),
+                    final_evaluation_has_data,
                 ]
             ),
         )
@@ -134,6 +135,7 @@ class DroidftServer:
 
         self.sampler = SamplerProcess(config.state_dir / "sampler", blas_threads)
         sampling = SamplingService(self.jobs, self.sampler, device, self._store, roots.data_source)
+        self.jobs.before_success = sampling.evaluate_finished
         servicer = TrainingServicer(
             self.jobs, lambda: methods, lambda spec: estimate_resources(spec, device()), roots, caller, sampling
         )

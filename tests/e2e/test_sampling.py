@@ -12,6 +12,11 @@ from droidft.v1 import evaluation_pb2, job_pb2, methods_pb2, sampling_pb2, servi
 from droidft_server.app import DroidftServer, ServerConfig
 
 QUESTION = [sampling_pb2.ChatTurn(role="user", content="What is 2 + 3?")]
+SFT_RECORDS = [
+    {"messages": [{"role": "user", "content": f"What is {a} + {b}?"}, {"role": "assistant", "content": f"{a + b}"}]}
+    for a in range(1, 7)
+    for b in range(1, 4)
+]
 GRPO_RECORDS = [{"prompt": f"{a} + {b} =", "answer": str(a + b)} for a in range(3) for b in range(2)]
 
 
@@ -34,8 +39,6 @@ def stub(server):
 
 @pytest.fixture(scope="module")
 def train_file(tmp_path_factory):
-    from conftest import SFT_RECORDS
-
     path = tmp_path_factory.mktemp("sft") / "train.jsonl"
     path.write_text("".join(json.dumps(r) + "\n" for r in SFT_RECORDS))
     return path
@@ -246,3 +249,22 @@ def test_the_cli_generates_chats_and_evaluates(server, job, train_file, capsys, 
     assert "loss:" in report and "perplexity:" in report and "token accuracy:" in report
     assert droidft([*address, "eval", job.job_id, "--list", "--json"]) == 0
     assert '"evaluation_id"' in capsys.readouterr().out
+
+
+def test_a_job_asking_for_a_final_evaluation_has_one_on_its_test_split(stub, tiny_model, tmp_path):
+    for name, records in (("train.jsonl", SFT_RECORDS), ("test.jsonl", SFT_RECORDS[:5])):
+        (tmp_path / name).write_text("".join(json.dumps(r) + "\n" for r in records))
+    spec = job_pb2.TrainingJobSpec(
+        model_path=str(tiny_model), train_data_path=str(tmp_path), iterations=2, batch_size=2, final_evaluation=True
+    )
+    spec.sft.SetInParent()
+    created = stub.CreateTrainingJob(service_pb2.CreateTrainingJobRequest(spec=spec))
+    events = list(stub.StreamTrainingProgress(service_pb2.StreamTrainingProgressRequest(job_id=created.job_id)))
+    assert events[-1].state_change.state == job_pb2.JOB_STATE_SUCCEEDED
+    (evaluation,) = stub.ListEvaluations(evaluation_pb2.ListEvaluationsRequest(job_id=created.job_id)).evaluations
+    assert evaluation.data_path == str(tmp_path / "test.jsonl") and evaluation.records == 5
+    assert evaluation.HasField("loss") and evaluation.adapter_path
+    logged = [e.log.message for e in events if e.HasField("log") and "final evaluation" in e.log.message]
+    assert logged == [f"final evaluation {evaluation.evaluation_id} on {evaluation.data_path} (5 records): "
+                      f"loss {evaluation.loss:.4f}, perplexity {evaluation.perplexity:.4f}, "
+                      f"token_accuracy {evaluation.token_accuracy:.4f}"]  # fmt: skip

@@ -102,3 +102,10 @@ def test_a_model_that_does_not_fit_next_to_a_running_job_is_refused(make_server,
             assert "1 running job" in message
     finally:
         server.stop(grace=0)
+
+
+def test_a_final_evaluation_without_a_test_split_is_refused_at_create(stub, spec):
+    spec.final_evaluation = True
+    code, reason, message = refusal(lambda: [stub.CreateTrainingJob(service_pb2.CreateTrainingJobRequest(spec=spec))])
+    assert (code, reason) == (grpc.StatusCode.FAILED_PRECONDITION, "NO_EVALUATION_DATA")
+    assert "spec.final_evaluation" in message

@@ -16,7 +16,7 @@ from typing import Any, Protocol
 
 import structlog
 
-from droidft.v1 import evaluation_pb2, job_pb2, methods_pb2, sampling_pb2
+from droidft.v1 import evaluation_pb2, job_pb2, methods_pb2, progress_pb2, sampling_pb2
 
 from . import events
 from .checkpoints import ADAPTER_CONFIG_FILE, ADAPTER_FILE, checkpoint_dir
@@ -180,7 +180,9 @@ class SamplingService:
 
     # -- memory --------------------------------------------------------------------------------
 
-    def _check_memory(self, keys: list[tuple[ModelKey, Path | None]], context_tokens: int) -> None:
+    def _check_memory(self, keys: list[tuple[ModelKey, Path | None]], context_tokens: int, finishing: str = "") -> None:
+        """Refuse (SAMPLER_MEMORY_SHORT) models that do not fit next to the running jobs; `finishing` is a job
+        whose run has ended (its final evaluation), left out."""
         needed = 0
         for key, adapter_file in keys:
             try:
@@ -195,7 +197,7 @@ class SamplingService:
             adapter_bytes = adapter_file.stat().st_size if adapter_file is not None else 0
             needed += sampler_memory_bytes(facts, context_tokens, adapter_bytes)
         device = self._device()
-        running = self._jobs.overview().running
+        running = [job for job in self._jobs.overview().running if job.job_id != finishing]
         training = sum(estimate_job(resolve(job.spec), device).peak_memory_bytes for job in running)
         available = device.available_memory_bytes - training
         if needed > available:
@@ -239,7 +241,8 @@ class SamplingService:
         messages = tuple((turn.role, turn.content) for turn in request.messages.turns)
         prompt_chars = len(request.prompt) + sum(len(content) for _, content in messages)
         # A character per token at most (byte-level tokenizers), plus the chat template's own.
-        self._check_memory([(key, adapter) for _, key, adapter in sides], prompt_chars + 64 + sampling.max_tokens)
+        context = prompt_chars + 64 + sampling.max_tokens
+        self._check_memory([(key, adapter) for _, key, adapter in sides], context)
         for side, key, _ in sides:
             for chunk in self._run(self._sampler.generate(key, sampling, messages, request.prompt, is_active)):
                 response = sampling_pb2.GenerateResponse(
@@ -271,7 +274,7 @@ class SamplingService:
     # -- EvaluateModel ---------------------------------------------------------------------------
 
     def evaluate(
-        self, request: evaluation_pb2.EvaluateModelRequest, is_active: Callable[[], bool]
+        self, request: evaluation_pb2.EvaluateModelRequest, is_active: Callable[[], bool], finishing: str = ""
     ) -> Iterator[evaluation_pb2.EvaluateModelResponse]:
         target = self.resolve(request.model)
         job = target.job
@@ -291,7 +294,7 @@ class SamplingService:
         keys = [(target.key, target.adapter_file)]
         if settings.method == "dpo" and target.adapter_file is not None:
             keys.append((base, None))
-        self._check_memory(keys, settings.max_seq_length + (sampling.max_tokens if settings.policy else 0))
+        self._check_memory(keys, settings.max_seq_length + (sampling.max_tokens if settings.policy else 0), finishing)
         call = EvaluationRequest(target.key, base, spec.SerializeToString(), str(data_path), request.max_records,
                                  samples, sampling)  # fmt: skip
         started = time.monotonic()
@@ -322,17 +325,24 @@ class SamplingService:
     def _test_split(self, job: job_pb2.TrainingJob | None) -> Path:
         if job is None:
             raise invalid_argument([FieldViolation("data_path", "name the data to evaluate on", "data_path.required")])
-        train = Path(job.data.train.path) if job.HasField("data") else Path(job.spec.train_data_path)
-        directory = train if train.is_dir() else train.parent
-        test = split_files(directory).get("test")
+        test = test_split(job.spec, job.data if job.HasField("data") else None)
         if test is None:
-            raise DroidftError(
-                ErrorKind.FAILED_PRECONDITION,
-                Reason.NO_EVALUATION_DATA,
-                f"job {job.job_id} has no test split (no test.jsonl in {directory}); give data_path",
-                {"job_id": job.job_id},
-            )
+            raise _no_test_split(job.job_id, job.spec)
         return self._confine_data("data_path", str(test))
+
+    def evaluate_finished(self, job: job_pb2.TrainingJob) -> None:
+        """A job's final evaluation, when its spec asks for one: run once its training succeeded and before
+        the job does, so its result is stored, and told in the job's log, when the job is SUCCEEDED."""
+        if not job.spec.final_evaluation:
+            return
+        request = evaluation_pb2.EvaluateModelRequest(model=sampling_pb2.ModelSelection(job_id=job.job_id))
+        try:
+            *_, last = self.evaluate(request, lambda: True, finishing=job.job_id)
+        except DroidftError as error:
+            text = f"final evaluation failed ({error.reason_name}): {error.message}"
+            self._jobs.on_event(job.job_id, events.log(progress_pb2.LOG_LEVEL_WARNING, text))
+            return
+        self._jobs.on_event(job.job_id, events.log(progress_pb2.LOG_LEVEL_INFO, summary(last.evaluation)))
 
     @staticmethod
     def _evaluation(message: Any, target: Target, data_path: Path, spec, samples: int, seconds: float):
@@ -357,6 +367,40 @@ class SamplingService:
     def list_evaluations(self, job_id: str) -> list[evaluation_pb2.Evaluation]:
         self._jobs.get(job_id)
         return self._store.list_evaluations(job_id)
+
+
+def summary(evaluation: evaluation_pb2.Evaluation) -> str:
+    """One line of an evaluation's figures."""
+    names = ("loss", "perplexity", "token_accuracy", "reward_accuracy", "reward_margin", "pass_at_k")
+    figures = [f"{name} {getattr(evaluation, name):.4f}" for name in names if evaluation.HasField(name)]
+    figures += [f"mean {name} {value:.4f}" for name, value in sorted(evaluation.mean_rewards.items())]
+    return (
+        f"final evaluation {evaluation.evaluation_id} on {evaluation.data_path} ({evaluation.records} records): "
+        + ", ".join(figures)
+    )
+
+
+def test_split(spec: job_pb2.TrainingJobSpec, data: job_pb2.TrainingData | None = None) -> Path | None:
+    """The test file next to a job's training data (its directory's, or the training file's directory's)."""
+    train = Path(data.train.path) if data is not None else Path(spec.train_data_path)
+    return split_files(train if train.is_dir() else train.parent).get("test")
+
+
+def _no_test_split(job_id: str, spec: job_pb2.TrainingJobSpec) -> DroidftError:
+    return DroidftError(
+        ErrorKind.FAILED_PRECONDITION,
+        Reason.NO_EVALUATION_DATA,
+        f"no test split next to {spec.train_data_path} (a test.jsonl beside train.jsonl) to evaluate on"
+        + (f" for job {job_id}; give data_path" if job_id else "; add one, or leave spec.final_evaluation unset"),
+        {"job_id": job_id} if job_id else {"field": "spec.final_evaluation"},
+    )
+
+
+def final_evaluation_has_data(job: Any) -> list[str]:
+    """A preflight check: a spec asking for a final evaluation needs a test split to evaluate on."""
+    if job.spec.final_evaluation and test_split(job.spec) is None:
+        raise _no_test_split("", job.spec)
+    return []
 
 
 @dataclass(frozen=True)
