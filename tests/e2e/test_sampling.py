@@ -268,3 +268,32 @@ def test_a_job_asking_for_a_final_evaluation_has_one_on_its_test_split(stub, tin
     assert logged == [f"final evaluation {evaluation.evaluation_id} on {evaluation.data_path} (5 records): "
                       f"loss {evaluation.loss:.4f}, perplexity {evaluation.perplexity:.4f}, "
                       f"token_accuracy {evaluation.token_accuracy:.4f}"]  # fmt: skip
+
+
+def test_preference_evaluation_reports_reward_accuracy_and_margin(stub, job, tmp_path):
+    data = tmp_path / "pairs.jsonl"
+    pairs = [{"prompt": f"What is {a} + 1?", "chosen": str(a + 1), "rejected": str(a + 7)} for a in range(4)]
+    data.write_text("".join(json.dumps(r) + "\n" for r in pairs))
+    responses = evaluate(
+        stub,
+        model=sampling_pb2.ModelSelection(job_id=job.job_id),
+        data_path=str(data),
+        method=methods_pb2.TRAINING_METHOD_DPO,
+    )
+    evaluation = responses[-1].evaluation
+    assert evaluation.records == 4 and 0 <= evaluation.reward_accuracy <= 1
+    assert evaluation.HasField("reward_margin") and not evaluation.HasField("loss")
+
+
+def test_concurrent_requests_to_one_model_are_queued_and_each_answered_in_full(stub, job):
+    from concurrent.futures import ThreadPoolExecutor
+
+    sampling = sampling_pb2.SamplingOptions(max_tokens=16)
+    base = {"adapter": sampling_pb2.ADAPTER_CHOICE_NONE}
+    alone = side_tokens(generate(stub, job.job_id, model=base, prompt="What is", sampling=sampling))
+    with ThreadPoolExecutor(4) as pool:
+        calls = [
+            pool.submit(generate, stub, job.job_id, model=base, prompt="What is", sampling=sampling) for _ in range(4)
+        ]
+        answers = [side_tokens(call.result()) for call in calls]
+    assert answers == [alone] * 4

@@ -109,3 +109,16 @@ def test_a_final_evaluation_without_a_test_split_is_refused_at_create(stub, spec
     code, reason, message = refusal(lambda: [stub.CreateTrainingJob(service_pb2.CreateTrainingJobRequest(spec=spec))])
     assert (code, reason) == (grpc.StatusCode.FAILED_PRECONDITION, "NO_EVALUATION_DATA")
     assert "spec.final_evaluation" in message
+
+
+def test_evaluation_data_that_is_missing_or_a_directory_without_a_test_split_is_refused(stub, spec, tmp_path):
+    def evaluate(data_path):
+        request = evaluation_pb2.EvaluateModelRequest(
+            model=sampling_pb2.ModelSelection(model_path=spec.model_path), data_path=str(data_path)
+        )
+        return lambda: stub.EvaluateModel(request)
+
+    code, reason, _ = refusal(evaluate(tmp_path / "missing.jsonl"))
+    assert (code, reason) == (grpc.StatusCode.FAILED_PRECONDITION, "DATASET_NOT_FOUND")
+    code, reason, _ = refusal(evaluate(tmp_path))
+    assert (code, reason) == (grpc.StatusCode.FAILED_PRECONDITION, "NO_EVALUATION_DATA")

@@ -280,7 +280,7 @@ class SamplingService:
         job = target.job
         spec = self._spec(request, target)
         settings = resolve(spec)
-        data_path = Path(request.data_path) if request.data_path else self._test_split(job)
+        data_path = _data_file(Path(request.data_path)) if request.data_path else self._test_split(job)
         samples = request.samples_per_prompt or DEFAULT_SAMPLES_PER_PROMPT
         options = request.sampling
         completion = settings.policy.rollout.max_completion_length if settings.policy else DEFAULT_COMPLETION_TOKENS
@@ -378,6 +378,28 @@ def summary(evaluation: evaluation_pb2.Evaluation) -> str:
         f"final evaluation {evaluation.evaluation_id} on {evaluation.data_path} ({evaluation.records} records): "
         + ", ".join(figures)
     )
+
+
+def _data_file(path: Path) -> Path:
+    """The file EvaluateModel's data_path names: a file, or a directory's test split."""
+    if path.is_dir():
+        test = split_files(path).get("test")
+        if test is None:
+            raise DroidftError(
+                ErrorKind.FAILED_PRECONDITION,
+                Reason.NO_EVALUATION_DATA,
+                f"data_path: the directory {path} holds no test split (test.jsonl, .json, .csv or .parquet)",
+                {"field": "data_path", "path": str(path)},
+            )
+        return test
+    if not path.is_file():
+        raise DroidftError(
+            ErrorKind.FAILED_PRECONDITION,
+            Reason.DATASET_NOT_FOUND,
+            f"data_path: data {str(path)!r} not found on the server",
+            {"field": "data_path", "path": str(path)},
+        )
+    return path
 
 
 def test_split(spec: job_pb2.TrainingJobSpec, data: job_pb2.TrainingData | None = None) -> Path | None:
