@@ -297,3 +297,23 @@ def test_concurrent_requests_to_one_model_are_queued_and_each_answered_in_full(s
         ]
         answers = [side_tokens(call.result()) for call in calls]
     assert answers == [alone] * 4
+
+
+def test_a_sampler_that_dies_fails_its_call_with_a_reason_and_the_next_call_starts_another(stub, job, server):
+    import os
+    import signal
+
+    request = sampling_pb2.GenerateRequest(
+        model=sampling_pb2.ModelSelection(job_id=job.job_id, adapter=sampling_pb2.ADAPTER_CHOICE_NONE),
+        prompt="What is",
+        sampling=sampling_pb2.SamplingOptions(max_tokens=1000),
+    )
+    call = stub.Generate(request)
+    next(call)
+    os.kill(server.sampler.pid, signal.SIGKILL)
+    with pytest.raises(grpc.RpcError) as caught:
+        list(call)
+    assert caught.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+    assert "the sampler process exited" in caught.value.details()
+    after = generate(stub, job.job_id, prompt="What is", sampling=sampling_pb2.SamplingOptions(max_tokens=2))
+    assert after[-1].finish_reason and not after[0].model_cached  # a new worker, which loaded the model again

@@ -37,7 +37,7 @@ class SamplerProcess:
         self._lock = threading.Lock()
         self._process: Any = None
         self._connection: Any = None
-        self._calls: dict[int, queue.Queue] = {}
+        self._calls: dict[int, tuple[queue.Queue, Any]] = {}  # call id -> its answers, and the process it went to
         self._ids = itertools.count(1)
         self.loads = 0  # models the worker loaded (a cached model is not loaded again)
         self.cancelled = 0  # calls the worker stopped because their callers cancelled them
@@ -67,33 +67,39 @@ class SamplerProcess:
             while True:
                 message = connection.recv()
                 if isinstance(message, ModelLoaded):
-                    self.loads = message.loads
+                    self.loads += 1
                     log.info("sampler_model_loaded", model=message.model.model_path,
-                             adapter=message.model.adapter_dir, loads=message.loads)  # fmt: skip
+                             adapter=message.model.adapter_dir, loads=self.loads)  # fmt: skip
                     continue
                 if isinstance(message, CallFailed) and message.message == CANCELLED:
                     self.cancelled += 1
                     log.info("sampler_call_cancelled", call=message.call_id)
                 with self._lock:
-                    calls = self._calls.get(message.call_id)
-                if calls is not None:
-                    calls.put(message)
+                    call = self._calls.get(message.call_id)
+                if call is not None:
+                    call[0].put(message)
         except (EOFError, OSError):
             pass
         process.join(STOP_SECONDS)
         with self._lock:
             if self._process is process:
                 self._process = None
-            pending = list(self._calls.items())
-        for call_id, calls in pending:
-            calls.put(CallFailed(call_id, f"the sampler process exited (code {process.exitcode})"))
+            pending = [(call_id, answers) for call_id, (answers, to) in self._calls.items() if to is process]
+        for call_id, answers in pending:
+            answers.put(CallFailed(call_id, f"the sampler process exited (code {process.exitcode})"))
+
+    @property
+    def pid(self) -> int | None:
+        """The sampler worker's process id; None before the first call, or after it died."""
+        with self._lock:
+            return self._process.pid if self._process is not None else None
 
     def _call(self, make: Callable[[int], Any], is_active: Callable[[], bool]) -> Iterator[Any]:
         answers: queue.Queue = queue.Queue()
         with self._lock:
             call_id = next(self._ids)
-            self._calls[call_id] = answers
             connection = self._started()
+            self._calls[call_id] = (answers, self._process)
             connection.send(make(call_id))
         finished = cancelled = False
         try:

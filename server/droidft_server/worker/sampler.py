@@ -40,11 +40,10 @@ class Cancelled(Exception):
 class ModelCache:
     """Loaded (model, tokenizer) pairs, the least recently used dropped past `capacity`."""
 
-    def __init__(self, capacity: int, on_load: Callable[[ModelKey, int], None]) -> None:
+    def __init__(self, capacity: int, on_load: Callable[[ModelKey], None]) -> None:
         self._capacity = capacity
         self._loaded: OrderedDict[ModelKey, tuple[Any, Any]] = OrderedDict()
         self._on_load = on_load
-        self.loads = 0
 
     def get(self, key: ModelKey) -> tuple[Any, Any, bool]:
         """(model, tokenizer, whether it was cached)."""
@@ -58,8 +57,7 @@ class ModelCache:
         self._loaded[key] = (model, tokenizer)
         while len(self._loaded) > self._capacity:
             self._loaded.popitem(last=False)
-        self.loads += 1
-        self._on_load(key, self.loads)
+        self._on_load(key)
         return model, tokenizer, False
 
 
@@ -136,7 +134,7 @@ class Sampler:
         self._send_lock = threading.Lock()
         self._calls: queue.Queue = queue.Queue()
         self._cancelled: set[int] = set()
-        self._cache = ModelCache(cache_capacity, lambda key, loads: self._send(ModelLoaded(key, loads)))
+        self._cache = ModelCache(cache_capacity, lambda key: self._send(ModelLoaded(key)))
 
     def _send(self, message: Any) -> None:
         with self._send_lock:

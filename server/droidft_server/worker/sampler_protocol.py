@@ -71,7 +71,6 @@ class CallFailed:
 
 @dataclass(frozen=True)
 class ModelLoaded:
-    """A model was loaded (not found in the cache); `loads` counts every load so far."""
+    """A model was loaded (not found in the cache)."""
 
     model: ModelKey
-    loads: int
