@@ -153,6 +153,7 @@ class DroidftServer:
         self.metrics_port = None
         if metrics is not None:
             metrics.watch(self.jobs.overview, lambda: self._server.open_streams.value)
+            metrics.watch_sampler(lambda: (self.sampler.loads, self.sampler.cancelled))
             self._metrics_http = metrics.serve(config.metrics_listen)
             self.metrics_port = self._metrics_http.server_port
         self.port = self._server.port

@@ -3,6 +3,7 @@
 import asyncio
 import io
 import json
+import urllib.request
 
 import grpc
 import pytest
@@ -24,7 +25,11 @@ GRPO_RECORDS = [{"prompt": f"{a} + {b} =", "answer": str(a + b)} for a in range(
 def server(tmp_path_factory, roots):
     started = DroidftServer(
         ServerConfig(
-            state_dir=tmp_path_factory.mktemp("state"), listen="127.0.0.1:0", device_profile=device_profile, **roots
+            state_dir=tmp_path_factory.mktemp("state"),
+            listen="127.0.0.1:0",
+            device_profile=device_profile,
+            metrics_listen="127.0.0.1:0",
+            **roots,
         )
     )
     yield started
@@ -135,6 +140,8 @@ def test_a_second_request_reuses_the_loaded_model(stub, job, server):
     chunks = generate(stub, job.job_id, prompt="2 + 2", sampling=sampling)
     assert chunks[0].model_cached
     assert server.sampler.loads == loads
+    with urllib.request.urlopen(f"http://127.0.0.1:{server.metrics_port}/metrics") as response:
+        assert f"droidft_sampler_model_loads_total {float(loads)}" in response.read().decode()
 
 
 def test_stop_strings_end_the_text_before_them(stub, job):
