@@ -35,6 +35,7 @@ DEFAULT_SAMPLES_PER_PROMPT = 4
 DEFAULT_EVALUATION_TEMPERATURE = 1.0  # pass@k needs k different completions
 DEFAULT_COMPLETION_TOKENS = 64  # GRPO-family evaluation without a job's max_completion_length
 DEFAULT_MAX_SEQ_LENGTH = 2048
+CHAT_TEMPLATE_TOKENS = 64  # what a chat template adds around the turns, at most (memory estimate)
 CONFIG_OF_METHOD = {method: name for name, method in METHOD_OF_CONFIG.items()}
 CANCELLED = "cancelled"  # the sampler's failure message of a cancelled call
 
@@ -180,7 +181,9 @@ class SamplingService:
 
     # -- memory --------------------------------------------------------------------------------
 
-    def _check_memory(self, keys: list[tuple[ModelKey, Path | None]], context_tokens: int, finishing: str = "") -> None:
+    def _check_memory(
+        self, keys: list[tuple[ModelKey, Path | None]], context_tokens: int, scored_tokens: int, finishing: str = ""
+    ) -> None:
         """Refuse (SAMPLER_MEMORY_SHORT) models that do not fit next to the running jobs; `finishing` is a job
         whose run has ended (its final evaluation), left out."""
         needed = 0
@@ -195,7 +198,7 @@ class SamplingService:
                     {"field": "model.model_path", "path": key.model_path},
                 ) from None
             adapter_bytes = adapter_file.stat().st_size if adapter_file is not None else 0
-            needed += sampler_memory_bytes(facts, context_tokens, adapter_bytes)
+            needed += sampler_memory_bytes(facts, context_tokens, scored_tokens, adapter_bytes)
         device = self._device()
         running = [job for job in self._jobs.overview().running if job.job_id != finishing]
         training = sum(estimate_job(resolve(job.spec), device).peak_memory_bytes for job in running)
@@ -240,9 +243,10 @@ class SamplingService:
         )
         messages = tuple((turn.role, turn.content) for turn in request.messages.turns)
         prompt_chars = len(request.prompt) + sum(len(content) for _, content in messages)
-        # A character per token at most (byte-level tokenizers), plus the chat template's own.
-        context = prompt_chars + 64 + sampling.max_tokens
-        self._check_memory([(key, adapter) for _, key, adapter in sides], context)
+        # A token per character at most (byte-level tokenizers), plus the chat template's own.
+        prompt_tokens = prompt_chars + CHAT_TEMPLATE_TOKENS
+        keys = [(key, adapter) for _, key, adapter in sides]
+        self._check_memory(keys, prompt_tokens + sampling.max_tokens, prompt_tokens)
         for side, key, _ in sides:
             for chunk in self._run(self._sampler.generate(key, sampling, messages, request.prompt, is_active)):
                 response = sampling_pb2.GenerateResponse(
@@ -294,7 +298,8 @@ class SamplingService:
         keys = [(target.key, target.adapter_file)]
         if settings.method == "dpo" and target.adapter_file is not None:
             keys.append((base, None))
-        self._check_memory(keys, settings.max_seq_length + (sampling.max_tokens if settings.policy else 0), finishing)
+        context = settings.max_seq_length + (sampling.max_tokens if settings.policy else 0)
+        self._check_memory(keys, context, settings.max_seq_length, finishing)
         call = EvaluationRequest(target.key, base, spec.SerializeToString(), str(data_path), request.max_records,
                                  samples, sampling)  # fmt: skip
         started = time.monotonic()
