@@ -82,6 +82,8 @@ class SamplerPort(Protocol):
 
     def evaluate(self, request: Any, is_active: Callable[[], bool]) -> Iterator[Any]: ...
 
+    def kept_beside(self, models: list[ModelKey]) -> list[ModelKey]: ...
+
 
 class EvaluationStore(Protocol):
     def insert_evaluation(self, evaluation: evaluation_pb2.Evaluation) -> None: ...
@@ -186,19 +188,9 @@ class SamplingService:
     ) -> None:
         """Refuse (SAMPLER_MEMORY_SHORT) models that do not fit next to the running jobs; `finishing` is a job
         whose run has ended (its final evaluation), left out."""
-        needed = 0
-        for key, adapter_file in keys:
-            try:
-                facts = read_model_facts(Path(key.model_path))
-            except (ModelFactsError, OSError) as error:
-                raise DroidftError(
-                    ErrorKind.FAILED_PRECONDITION,
-                    Reason.MODEL_UNREADABLE,
-                    f"model.model_path: cannot read the model at {key.model_path!r}: {error}",
-                    {"field": "model.model_path", "path": key.model_path},
-                ) from None
-            adapter_bytes = adapter_file.stat().st_size if adapter_file is not None else 0
-            needed += sampler_memory_bytes(facts, context_tokens, scored_tokens, adapter_bytes)
+        needed = sum(self._model_bytes(key, adapter_file, context_tokens, scored_tokens) for key, adapter_file in keys)
+        # Models the sampler holds from earlier calls take their memory too, until its cache lets them go.
+        needed += sum(self._model_bytes(key, None, 0, 0) for key in self._sampler.kept_beside([k for k, _ in keys]))
         device = self._device()
         running = [job for job in self._jobs.overview().running if job.job_id != finishing]
         training = sum(estimate_job(resolve(job.spec), device).peak_memory_bytes for job in running)
@@ -219,6 +211,22 @@ class SamplingService:
                     "running_jobs": ",".join(job.job_id for job in running),
                 },
             )
+
+    @staticmethod
+    def _model_bytes(key: ModelKey, adapter_file: Path | None, context_tokens: int, scored_tokens: int) -> int:
+        try:
+            facts = read_model_facts(Path(key.model_path))
+        except (ModelFactsError, OSError) as error:
+            raise DroidftError(
+                ErrorKind.FAILED_PRECONDITION,
+                Reason.MODEL_UNREADABLE,
+                f"model.model_path: cannot read the model at {key.model_path!r}: {error}",
+                {"field": "model.model_path", "path": key.model_path},
+            ) from None
+        if adapter_file is None and key.adapter_dir:
+            adapter_file = Path(key.adapter_dir) / ADAPTER_FILE
+        adapter_bytes = adapter_file.stat().st_size if adapter_file is not None and adapter_file.is_file() else 0
+        return sampler_memory_bytes(facts, context_tokens, scored_tokens, adapter_bytes)
 
     # -- Generate ------------------------------------------------------------------------------
 

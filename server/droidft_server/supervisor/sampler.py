@@ -41,6 +41,7 @@ class SamplerProcess:
         self._ids = itertools.count(1)
         self.loads = 0  # models the worker loaded (a cached model is not loaded again)
         self.cancelled = 0  # calls the worker stopped because their callers cancelled them
+        self._cached: tuple[ModelKey, ...] = ()  # the models the worker holds, as it last told
 
     def _started(self) -> Any:
         """The worker's connection, the worker started if it is not running (under the lock)."""
@@ -68,6 +69,7 @@ class SamplerProcess:
                 message = connection.recv()
                 if isinstance(message, ModelLoaded):
                     self.loads += 1
+                    self._cached = message.cached
                     log.info("sampler_model_loaded", model=message.model.model_path,
                              adapter=message.model.adapter_dir, loads=self.loads)  # fmt: skip
                     continue
@@ -84,9 +86,16 @@ class SamplerProcess:
         with self._lock:
             if self._process is process:
                 self._process = None
+                self._cached = ()
             pending = [(call_id, answers) for call_id, (answers, to) in self._calls.items() if to is process]
         for call_id, answers in pending:
             answers.put(CallFailed(call_id, f"the sampler process exited (code {process.exitcode})"))
+
+    def kept_beside(self, models: list[ModelKey]) -> list[ModelKey]:
+        """The other models the worker will still hold once it has loaded `models` (least recently used out)."""
+        others = [key for key in self._cached if key not in models]
+        room = max(self._cached_models - len(models), 0)
+        return others[len(others) - room :] if room else []
 
     @property
     def pid(self) -> int | None:

@@ -40,7 +40,7 @@ class Cancelled(Exception):
 class ModelCache:
     """Loaded (model, tokenizer) pairs, the least recently used dropped past `capacity`."""
 
-    def __init__(self, capacity: int, on_load: Callable[[ModelKey], None]) -> None:
+    def __init__(self, capacity: int, on_load: Callable[[ModelKey, tuple[ModelKey, ...]], None]) -> None:
         self._capacity = capacity
         self._loaded: OrderedDict[ModelKey, tuple[Any, Any]] = OrderedDict()
         self._on_load = on_load
@@ -57,7 +57,7 @@ class ModelCache:
         self._loaded[key] = (model, tokenizer)
         while len(self._loaded) > self._capacity:
             self._loaded.popitem(last=False)
-        self._on_load(key)
+        self._on_load(key, tuple(self._loaded))
         return model, tokenizer, False
 
 
@@ -134,7 +134,7 @@ class Sampler:
         self._send_lock = threading.Lock()
         self._calls: queue.Queue = queue.Queue()
         self._cancelled: set[int] = set()
-        self._cache = ModelCache(cache_capacity, lambda key: self._send(ModelLoaded(key)))
+        self._cache = ModelCache(cache_capacity, lambda key, cached: self._send(ModelLoaded(key, cached)))
 
     def _send(self, message: Any) -> None:
         with self._send_lock:

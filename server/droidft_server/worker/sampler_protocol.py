@@ -71,6 +71,7 @@ class CallFailed:
 
 @dataclass(frozen=True)
 class ModelLoaded:
-    """A model was loaded (not found in the cache)."""
+    """A model was loaded (not found in the cache); the cache holds `cached` now, most recently used last."""
 
     model: ModelKey
+    cached: tuple[ModelKey, ...]
