@@ -5,9 +5,9 @@ import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { Code } from "@connectrpc/connect";
 import {
-  AdapterChoice,
   DroidftClient,
   FinishReason,
+  GenerationSide,
   DroidftError,
   ErrorReason,
   JobState,
@@ -182,19 +182,20 @@ describe("droidft TypeScript client against a real server", () => {
     assert.ok((await job.delete()) > 0n);
   });
 
-  test("samples a trained job's model, side by side with its base, and evaluates it", async () => {
+  test("samples a trained job side by side with its base model, and evaluates it", async () => {
     const job = await client.startTrainingJob({ ...spec, iterations: 4 });
     await job.wait();
     const chunks = [];
     for await (const chunk of job.generate({
       input: { case: "prompt", value: "What is" },
       sampling: { maxTokens: 6 },
-      model: { adapter: AdapterChoice.NONE },
+      sideBySide: true,
     })) {
       chunks.push(chunk);
     }
-    assert.ok(chunks.some((chunk) => chunk.tokenIds.length > 0));
-    assert.equal(chunks.at(-1)?.finishReason, FinishReason.LENGTH);
+    const ends = chunks.filter((chunk) => chunk.finishReason !== FinishReason.UNSPECIFIED).map((chunk) => chunk.side);
+    assert.deepEqual(ends, [GenerationSide.ADAPTED, GenerationSide.BASE]);
+    assert.ok(chunks.some((chunk) => chunk.side === GenerationSide.BASE && chunk.tokenIds.length > 0));
     const evaluation = await job.evaluate({ dataPath: spec.trainDataPath, maxRecords: 3 });
     assert.equal(evaluation?.records, 3);
     assert.ok((evaluation?.loss ?? 0) > 0);

@@ -32,6 +32,8 @@ from .sampler_protocol import (
     ModelLoaded,
 )
 
+PROGRESS_REPORTS = 100  # an evaluation's progress messages, about
+
 
 class Cancelled(Exception):
     """The call was cancelled by its caller."""
@@ -187,7 +189,8 @@ class Sampler:
         def progress(done: int, total: int) -> None:
             if should_stop():
                 raise Cancelled()
-            self._send(EvaluationProgress(call.call_id, done, total))
+            if done in (0, total) or done % max(total // PROGRESS_REPORTS, 1) == 0:
+                self._send(EvaluationProgress(call.call_id, done, total))
 
         request = call.request
         model, tokenizer, _ = self._cache.get(request.model)
