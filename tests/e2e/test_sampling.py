@@ -58,6 +58,8 @@ def job(stub, tiny_model, train_file):
         batch_size=4,
         learning_rate=1e-4,
         checkpoint_every=10,
+        eval_every=10,
+        val_data_path=str(train_file),
         max_seq_length=512,
     )
     spec.sft.SetInParent()
@@ -121,6 +123,20 @@ def test_a_checkpoint_and_the_base_model_are_sampled_as_mlx_lm_samples_them(stub
     assert base == greedy_in_this_process(tiny_model, None, QUESTION, 12)
     finished = [c.side for c in chunks if c.finish_reason]
     assert finished == [sampling_pb2.GENERATION_SIDE_ADAPTED, sampling_pb2.GENERATION_SIDE_BASE]
+
+
+def test_the_best_adapter_is_the_saved_one_with_the_lowest_validation_loss(stub, job, tiny_model):
+    events = stub.StreamTrainingProgress(service_pb2.StreamTrainingProgressRequest(job_id=job.job_id))
+    val_loss = {e.eval_report.iteration: e.eval_report.val_loss for e in events if e.HasField("eval_report")}
+    saved = stub.ListCheckpoints(service_pb2.ListCheckpointsRequest(job_id=job.job_id)).checkpoints
+    best = min((c for c in saved if c.iteration in val_loss), key=lambda c: val_loss[c.iteration])
+    sampling = sampling_pb2.SamplingOptions(max_tokens=12)
+    messages = sampling_pb2.ChatTurns(turns=QUESTION)
+    chunks = generate(
+        stub, job.job_id, model={"adapter": sampling_pb2.ADAPTER_CHOICE_BEST}, messages=messages, sampling=sampling
+    )
+    best_dir = best.path.rpartition("/")[0]
+    assert side_tokens(chunks) == greedy_in_this_process(tiny_model, best_dir, QUESTION, 12)
 
 
 def test_a_seed_makes_sampling_repeatable(stub, job):
