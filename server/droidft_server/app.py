@@ -137,7 +137,12 @@ class DroidftServer:
         sampling = SamplingService(self.jobs, self.sampler, device, self._store, roots.data_source)
         self.jobs.before_success = sampling.evaluate_finished
         servicer = TrainingServicer(
-            self.jobs, lambda: methods, lambda spec: estimate_resources(spec, device()), roots, caller, sampling
+            self.jobs,
+            lambda: methods,
+            lambda spec: estimate_resources(spec, device()),
+            roots,
+            caller,
+            sampling=sampling,
         )
         metrics = Metrics() if config.metrics_listen else None
         self._server: BoundServer = start_server(

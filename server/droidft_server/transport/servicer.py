@@ -28,7 +28,8 @@ class TrainingServicer(service_pb2_grpc.TrainingServiceServicer):
         estimate: Callable,
         roots: FileRoots,
         caller: Callable[[grpc.ServicerContext], str] = lambda context: "",
-        sampling: SamplingService | None = None,
+        *,
+        sampling: SamplingService,
     ):
         self._jobs = jobs
         self._methods = methods
