@@ -7,6 +7,7 @@ evaluation defaults to (its test split) is confined here through the same roots.
 
 from __future__ import annotations
 
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -126,6 +127,8 @@ class SamplingService:
         self._device = device
         self._store = store
         self._confine_data = confine_data  # (field, path) -> the path, checked against the data roots
+        self._lock = threading.Lock()
+        self._predicted_peaks: dict[str, int] = {}  # job id -> its predicted peak memory
 
     # -- which weights ---------------------------------------------------------------------------
 
@@ -193,7 +196,10 @@ class SamplingService:
         needed += sum(self._model_bytes(key, None, 0, 0) for key in self._sampler.kept_beside([k for k, _ in keys]))
         device = self._device()
         running = [job for job in self._jobs.overview().running if job.job_id != finishing]
-        training = sum(estimate_job(resolve(job.spec), device).peak_memory_bytes for job in running)
+        training = sum(self._training_peak(job, device) for job in running)
+        with self._lock:  # jobs that ended need no prediction any more
+            kept = {job.job_id for job in running}
+            self._predicted_peaks = {key: peak for key, peak in self._predicted_peaks.items() if key in kept}
         available = device.available_memory_bytes - training
         if needed > available:
             beside = (
@@ -211,6 +217,17 @@ class SamplingService:
                     "running_jobs": ",".join(job.job_id for job in running),
                 },
             )
+
+    def _training_peak(self, job: job_pb2.TrainingJob, device: DeviceProfile) -> int:
+        """A running job's predicted peak (estimated once per job: it reads the job's data), or its measured
+        one when larger."""
+        with self._lock:
+            predicted = self._predicted_peaks.get(job.job_id)
+        if predicted is None:
+            predicted = estimate_job(resolve(job.spec), device).peak_memory_bytes
+            with self._lock:
+                self._predicted_peaks[job.job_id] = predicted
+        return max(predicted, job.metrics.peak_memory_bytes)
 
     @staticmethod
     def _model_bytes(key: ModelKey, adapter_file: Path | None, context_tokens: int, scored_tokens: int) -> int:
