@@ -22,7 +22,15 @@ from droidft.v1 import evaluation_pb2, job_pb2, methods_pb2, progress_pb2, sampl
 from . import events
 from .checkpoints import ADAPTER_CONFIG_FILE, ADAPTER_FILE, checkpoint_dir
 from .datasets.reader import split_files
-from .errors import DroidftError, ErrorKind, FieldViolation, Reason, invalid_argument
+from .errors import (
+    DroidftError,
+    ErrorKind,
+    FieldViolation,
+    Reason,
+    StorageError,
+    invalid_argument,
+    storage_unavailable,
+)
 from .estimation import DeviceProfile, ModelFactsError, format_bytes, read_model_facts
 from .estimation.sampling import sampler_memory_bytes
 from .job_estimate import estimate_job
@@ -332,7 +340,10 @@ class SamplingService:
             if hasattr(message, "figures"):
                 evaluation = self._evaluation(message, target, data_path, spec, samples, time.monotonic() - started)
                 if job is not None:
-                    self._store.insert_evaluation(evaluation)
+                    try:
+                        self._store.insert_evaluation(evaluation)
+                    except StorageError as error:
+                        raise storage_unavailable(error) from None
                 yield evaluation_pb2.EvaluateModelResponse(
                     records_done=message.records, records_total=message.records, evaluation=evaluation
                 )
@@ -396,7 +407,10 @@ class SamplingService:
 
     def list_evaluations(self, job_id: str) -> list[evaluation_pb2.Evaluation]:
         self._jobs.get(job_id)
-        return self._store.list_evaluations(job_id)
+        try:
+            return self._store.list_evaluations(job_id)
+        except StorageError as error:
+            raise storage_unavailable(error) from None
 
 
 def summary(evaluation: evaluation_pb2.Evaluation) -> str:
