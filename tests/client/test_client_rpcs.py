@@ -235,3 +235,17 @@ def test_async_client_can_be_built_outside_the_event_loop(fake):
             return await client.get_training_job("job-1")
 
     assert asyncio.run(use()).job_id == "job-1"
+
+
+@pytest.mark.parametrize(
+    ("arguments", "complaint"),
+    [
+        ({"prompt": "Hi", "adapter": "worst"}, "adapter"),
+        ({"prompt": "Hi", "adapter": 1.5}, "adapter"),
+        ({}, "prompt or messages"),
+        ({"prompt": "Hi", "messages": [{"role": "user", "content": "Hi"}]}, "prompt or messages"),
+    ],
+)
+def test_generate_refuses_what_it_cannot_send_before_sending(arguments, complaint):
+    with pytest.raises(ValueError, match=complaint):
+        rpcs.generate.build("job-1", **arguments)

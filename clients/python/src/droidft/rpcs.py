@@ -418,7 +418,9 @@ _ADAPTERS = {
 }
 
 
-def model_selection(job_id: str = "", model_path: str | os.PathLike = "", adapter: AdapterLike = None):
+def _model_selection(
+    job_id: str = "", model_path: str | os.PathLike = "", adapter: AdapterLike = None
+) -> sampling_pb2.ModelSelection:
     """The ModelSelection of a job (and its adapter) or of a model directory."""
     selection = sampling_pb2.ModelSelection(job_id=job_id, model_path=os.fspath(model_path))
     if isinstance(adapter, bool) or not isinstance(adapter, int | str | type(None)):
@@ -481,7 +483,7 @@ def generate(
     if (prompt is None) == (messages is None):
         raise ValueError("give exactly one of prompt or messages")
     request = sampling_pb2.GenerateRequest(
-        model=model_selection(job_id, model_path, adapter),
+        model=_model_selection(job_id, model_path, adapter),
         sampling=_sampling_options(temperature, top_p, max_tokens, stop, seed),
         side_by_side=side_by_side,
     )
@@ -523,7 +525,7 @@ def evaluate_model(
         EvaluateModelResponse: records done of the total; the last one holds the `evaluation`.
     """
     request = evaluation_pb2.EvaluateModelRequest(
-        model=model_selection(job_id, model_path, adapter),
+        model=_model_selection(job_id, model_path, adapter),
         data_path=os.fspath(data_path),
         max_records=max_records,
         samples_per_prompt=samples_per_prompt,
