@@ -340,3 +340,27 @@ def test_a_sampler_that_dies_fails_its_call_with_a_reason_and_the_next_call_star
     assert "the sampler process exited" in caught.value.details()
     after = generate(stub, job.job_id, prompt="What is", sampling=sampling_pb2.SamplingOptions(max_tokens=2))
     assert after[-1].finish_reason and not after[0].model_cached  # a new worker, which loaded the model again
+
+
+def test_cancelling_an_evaluation_stops_it_within_a_generation(stub, job, server, tmp_path):
+    data = tmp_path / "prompts.jsonl"
+    data.write_text("".join(json.dumps(r) + "\n" for r in GRPO_RECORDS))
+    request = evaluation_pb2.EvaluateModelRequest(
+        model=sampling_pb2.ModelSelection(job_id=job.job_id, adapter=sampling_pb2.ADAPTER_CHOICE_NONE),
+        data_path=str(data),
+        method=methods_pb2.TRAINING_METHOD_GRPO,
+        samples_per_prompt=64,
+        sampling=sampling_pb2.SamplingOptions(temperature=0.01, max_tokens=4000),
+    )
+
+    def stored():
+        return len(stub.ListEvaluations(evaluation_pb2.ListEvaluationsRequest(job_id=job.job_id)).evaluations)
+
+    cancelled, evaluations = server.sampler.cancelled, stored()
+    call = stub.EvaluateModel(request)
+    assert next(call).records_done == 0
+    call.cancel()
+    after = generate(stub, job.job_id, prompt="What is", sampling=sampling_pb2.SamplingOptions(max_tokens=2))
+    assert after[-1].finish_reason
+    assert server.sampler.cancelled == cancelled + 1
+    assert stored() == evaluations  # nothing stored for it

@@ -98,7 +98,9 @@ def _preference(model, base_model: Callable[[], Any], tokenizer, settings, examp
     return {"reward_accuracy": right / len(pairs), "reward_margin": sum(margins) / len(pairs)}
 
 
-def _policy(model, tokenizer, settings, examples, call: EvaluationRequest, progress: Progress) -> tuple[dict, dict]:
+def _policy(
+    model, tokenizer, settings, examples, call: EvaluationRequest, progress: Progress, should_stop: Callable[[], bool]
+) -> tuple[dict, dict]:
     from .rl.data import rl_prompt
     from .rl.method import chat_messages, policy_method, select_prompts
     from .sampler import generate_pieces
@@ -119,7 +121,7 @@ def _policy(model, tokenizer, settings, examples, call: EvaluationRequest, progr
         completions = []
         for sample in range(k):
             seeded = Sampling(sampling.temperature, sampling.top_p, sampling.max_tokens, (), sampling.seed + sample)
-            text = "".join(piece for piece, _, _ in generate_pieces(model, tokenizer, tokens, seeded, lambda: False))
+            text = "".join(piece for piece, _, _ in generate_pieces(model, tokenizer, tokens, seeded, should_stop))
             completions.append(text)
         scores = score_completions(
             completions, [prompt.reward_example] * k, method.rewards, method.reward_options, method.efficiency_threshold
@@ -133,8 +135,14 @@ def _policy(model, tokenizer, settings, examples, call: EvaluationRequest, progr
 
 
 def evaluate(
-    call: EvaluationRequest, model: nn.Module, tokenizer: Any, base_model: Callable[[], nn.Module], progress: Progress
+    call: EvaluationRequest,
+    model: nn.Module,
+    tokenizer: Any,
+    base_model: Callable[[], nn.Module],
+    progress: Progress,
+    should_stop: Callable[[], bool],
 ) -> EvaluationResult:
+    """`progress` is told of each record scored; `should_stop` is asked between tokens of a generation too."""
     spec = job_pb2.TrainingJobSpec.FromString(call.spec)
     settings = resolve(spec)
     path = Path(call.data_path)
@@ -153,5 +161,5 @@ def evaluate(
     if settings.preference is not None:
         figures = _preference(model, base_model, tokenizer, settings, examples, progress)
         return EvaluationResult(len(examples), figures)
-    figures, rewards = _policy(model, tokenizer, settings, examples, call, progress)
+    figures, rewards = _policy(model, tokenizer, settings, examples, call, progress, should_stop)
     return EvaluationResult(int(figures.pop("records")), figures, rewards)

@@ -194,7 +194,8 @@ class Sampler:
 
         request = call.request
         model, tokenizer, _ = self._cache.get(request.model)
-        result = evaluate(request, model, tokenizer, lambda: self._cache.get(request.base)[0], progress)
+        base = lambda: self._cache.get(request.base)[0]  # noqa: E731  (loaded only when a method needs it)
+        result = evaluate(request, model, tokenizer, base, progress, should_stop)
         self._send(EvaluationDone(call.call_id, result.records, result.figures, result.mean_rewards))
 
 
