@@ -18,6 +18,7 @@ from .domain.jobs import DEFAULT_MAX_QUEUED_JOBS, JobManager
 from .domain.methods import catalogue
 from .domain.rewards import load_reward_plugins
 from .domain.runs import Runner
+from .domain.sampling import SamplingService, final_evaluation_has_data
 from .persistence.sqlite_store import SqliteJobStore
 from .supervisor.export import run_export
 from .transport.auth import TokenFile
@@ -136,6 +137,7 @@ class DroidftServer:
                     preflight.rewards_known,
                     preflight.settings_take_effect,
                     preflight.resources_fit(device, refuse=config.refuse_when_memory_short),
+                    final_evaluation_has_data,
                 ]
             ),
         )
@@ -144,6 +146,11 @@ class DroidftServer:
         uploads = FileStore(config.state_dir / "files", config.max_upload_bytes)
         roots = FileRoots.of(config.data_roots, config.model_roots, private=[config.state_dir], uploads=uploads)
         caller = (lambda context: tokens.caller(context.invocation_metadata()) or "") if tokens else (lambda _: "")
+        from .supervisor.sampler import SamplerProcess
+
+        self.sampler = SamplerProcess(config.state_dir / "sampler", blas_threads)
+        sampling = SamplingService(self.jobs, self.sampler, device, self._store, roots.data_source)
+        self.jobs.before_success = sampling.evaluate_finished
         servicer = TrainingServicer(
             self.jobs,
             lambda: methods,
@@ -152,6 +159,7 @@ class DroidftServer:
             uploads,
             partial(run_export, blas_threads=blas_threads),
             caller,
+            sampling=sampling,
         )
         metrics = Metrics() if config.metrics_listen else None
         self._server: BoundServer = start_server(
@@ -170,6 +178,7 @@ class DroidftServer:
         self.metrics_port = None
         if metrics is not None:
             metrics.watch(self.jobs.overview, lambda: self._server.open_streams.value)
+            metrics.watch_sampler(lambda: (self.sampler.loads, self.sampler.cancelled))
             self._metrics_http = metrics.serve(config.metrics_listen)
             self.metrics_port = self._metrics_http.server_port
         self.port = self._server.port
@@ -214,6 +223,7 @@ class DroidftServer:
         self._stopping.set()
         self.jobs.shutdown()
         self._server.stop(grace)
+        self.sampler.shutdown()
         if self._metrics_http is not None:
             self._metrics_http.shutdown()
             self._metrics_http.server_close()

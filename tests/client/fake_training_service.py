@@ -20,12 +20,14 @@ from grpc_status import rpc_status
 from droidft import RetryPolicy
 from droidft.v1 import (
     data_pb2,
+    evaluation_pb2,
     export_pb2,
     files_pb2,
     job_pb2,
     methods_pb2,
     progress_pb2,
     resources_pb2,
+    sampling_pb2,
     service_pb2,
     service_pb2_grpc,
 )
@@ -295,6 +297,30 @@ class FakeTrainingService(service_pb2_grpc.TrainingServiceServicer):
         self._enter("ListCheckpoints", request, context)
         self._job(request.job_id, context)
         return service_pb2.ListCheckpointsResponse(checkpoints=self.checkpoints)
+
+    def Generate(self, request, context):
+        self._enter("Generate", request, context)
+        yield sampling_pb2.GenerateResponse(side=sampling_pb2.GENERATION_SIDE_ADAPTED, text="Hi", token_ids=[5])
+        yield sampling_pb2.GenerateResponse(
+            side=sampling_pb2.GENERATION_SIDE_ADAPTED,
+            text="!",
+            token_ids=[6],
+            finish_reason=sampling_pb2.FINISH_REASON_END,
+        )
+
+    def EvaluateModel(self, request, context):
+        self._enter("EvaluateModel", request, context)
+        yield evaluation_pb2.EvaluateModelResponse(records_done=0, records_total=2)
+        yield evaluation_pb2.EvaluateModelResponse(
+            records_done=2,
+            records_total=2,
+            evaluation=evaluation_pb2.Evaluation(evaluation_id="e-1", records=2, loss=1.5),
+        )
+
+    def ListEvaluations(self, request, context):
+        self._enter("ListEvaluations", request, context)
+        self._job(request.job_id, context)
+        return evaluation_pb2.ListEvaluationsResponse(evaluations=[evaluation_pb2.Evaluation(evaluation_id="e-1")])
 
     def StreamTrainingProgress(self, request, context):
         self._enter("StreamTrainingProgress", request, context)

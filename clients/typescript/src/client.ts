@@ -12,6 +12,12 @@ import {
   type ValidateDatasetResponse,
   ValidateDatasetRequestSchema,
 } from "./gen/droidft/v1/data_pb.js";
+import {
+  type EvaluateModelResponse,
+  EvaluateModelRequestSchema,
+  ListEvaluationsRequestSchema,
+  type ListEvaluationsResponse,
+} from "./gen/droidft/v1/evaluation_pb.js";
 import { ExportModelRequestSchema, type ExportModelResponse } from "./gen/droidft/v1/export_pb.js";
 import {
   DeleteFileRequestSchema,
@@ -47,6 +53,7 @@ import {
   StreamTrainingProgressRequestSchema,
   TrainingService,
 } from "./gen/droidft/v1/service_pb.js";
+import { type GenerateResponse, GenerateRequestSchema } from "./gen/droidft/v1/sampling_pb.js";
 import { DroidftError, fromCallError, fromViolations } from "./errors.js";
 import { JobHandle } from "./job.js";
 import { defaultReconnectPolicy, type ReconnectPolicy, resumableProgress } from "./progress.js";
@@ -57,6 +64,8 @@ export type ValidateDatasetInit = MessageInitShape<typeof ValidateDatasetRequest
 export type StreamDatasetValidationInit = MessageInitShape<typeof StreamDatasetValidationRequestSchema>;
 export type GenerateSampleDataInit = MessageInitShape<typeof GenerateSampleDataRequestSchema>;
 export type ListTrainingJobsInit = MessageInitShape<typeof ListTrainingJobsRequestSchema>;
+export type GenerateInit = MessageInitShape<typeof GenerateRequestSchema>;
+export type EvaluateModelInit = MessageInitShape<typeof EvaluateModelRequestSchema>;
 
 /** What ExportModel makes of a job's adapter (the fields of ExportModelRequest but its job). */
 export interface ExportModelOptions {
@@ -108,6 +117,11 @@ export interface CreateTrainingJobOptions {
   readonly requestId?: string;
   /** Check everything and answer as if created, without creating anything. */
   readonly validateOnly?: boolean;
+}
+
+export interface StreamOptions {
+  /** Stops the stream; for generate and evaluateModel it also stops the work on the server. */
+  readonly signal?: AbortSignal;
 }
 
 export interface StreamProgressOptions {
@@ -354,6 +368,36 @@ export class DroidftClient {
     } catch (error) {
       throw fromCallError(error);
     }
+  }
+
+  /**
+   * Generated text, streamed as it comes, from a job's model and adapter or a model directory; with
+   * `sideBySide` also from the base model (each chunk's `side` says which). Aborting stops the generation.
+   */
+  async *generate(init: GenerateInit, options: StreamOptions = {}): AsyncGenerator<GenerateResponse> {
+    const request = this.request(GenerateRequestSchema, init);
+    try {
+      yield* this.service.generate(request, { signal: options.signal });
+    } catch (error) {
+      throw fromCallError(error);
+    }
+  }
+
+  /** Measures a model on a data set (a job's test split by default): progress, then the `evaluation`. */
+  async *evaluateModel(init: EvaluateModelInit, options: StreamOptions = {}): AsyncGenerator<EvaluateModelResponse> {
+    const request = this.request(EvaluateModelRequestSchema, init);
+    try {
+      yield* this.service.evaluateModel(request, { signal: options.signal });
+    } catch (error) {
+      throw fromCallError(error);
+    }
+  }
+
+  /** A job's stored evaluations, oldest first. */
+  listEvaluations(jobId: string): Promise<ListEvaluationsResponse> {
+    return this.unary(ListEvaluationsRequestSchema, { jobId }, (request, call) =>
+      this.service.listEvaluations(request, call),
+    );
   }
 
   /** Builds a request and checks it against the contract's rules, as the server would. */

@@ -3,7 +3,16 @@ import { JobState } from "./gen/droidft/v1/job_pb.js";
 import type { TrainingProgress } from "./gen/droidft/v1/progress_pb.js";
 import { join, relative } from "node:path";
 import type { ExportedModel, ExportProgress } from "./gen/droidft/v1/export_pb.js";
-import type { DroidftClient, ExportModelOptions, StreamProgressOptions } from "./client.js";
+import type { Evaluation } from "./gen/droidft/v1/evaluation_pb.js";
+import type { GenerateResponse } from "./gen/droidft/v1/sampling_pb.js";
+import type {
+  DroidftClient,
+  EvaluateModelInit,
+  ExportModelOptions,
+  GenerateInit,
+  StreamOptions,
+  StreamProgressOptions,
+} from "./client.js";
 
 export interface ExportOptions {
   /** Download the exported model into this local directory. */
@@ -80,6 +89,26 @@ export class JobHandle {
       }
     }
     return result;
+  }
+
+  /** Text from the job's model with its adapter (`model.adapter` picks another), as DroidftClient.generate. */
+  generate(init: GenerateInit, options: StreamOptions = {}): AsyncGenerator<GenerateResponse> {
+    return this.client.generate({ ...init, model: { ...init.model, jobId: this.id } } as GenerateInit, options);
+  }
+
+  /** Measures the job's model on its test split (or `dataPath`); resolves to the stored evaluation. */
+  async evaluate(init: EvaluateModelInit = {}, options: StreamOptions = {}): Promise<Evaluation | undefined> {
+    const request = { ...init, model: { ...init.model, jobId: this.id } } as EvaluateModelInit;
+    let evaluation: Evaluation | undefined;
+    for await (const message of this.client.evaluateModel(request, options)) {
+      evaluation = message.evaluation ?? evaluation;
+    }
+    return evaluation;
+  }
+
+  /** The job's stored evaluations, oldest first. */
+  async evaluations(): Promise<Evaluation[]> {
+    return (await this.client.listEvaluations(this.id)).evaluations;
   }
 
   /** Follows the job until it ends and resolves to the final job (SUCCEEDED, FAILED or CANCELLED). */

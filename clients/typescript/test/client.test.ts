@@ -6,6 +6,8 @@ import { after, before, describe, test } from "node:test";
 import { Code } from "@connectrpc/connect";
 import {
   DroidftClient,
+  FinishReason,
+  GenerationSide,
   DroidftError,
   ErrorReason,
   fileSha256,
@@ -26,8 +28,8 @@ async function rejection(promise: Promise<unknown>): Promise<DroidftError> {
   return error;
 }
 
-async function collect(events: AsyncIterable<TrainingProgress>, onEvent: (event: TrainingProgress) => void = () => {}) {
-  const seen: TrainingProgress[] = [];
+async function collect<T>(events: AsyncIterable<T>, onEvent: (event: T) => void = () => {}) {
+  const seen: T[] = [];
   for await (const event of events) {
     seen.push(event);
     onEvent(event);
@@ -205,6 +207,31 @@ describe("droidft TypeScript client against a real server", () => {
     const missing = await rejection(job.export({ iteration: 99 }));
     assert.equal(missing.reason, "CHECKPOINT_NOT_FOUND");
     assert.equal((await client.deleteFile(uploaded.fileId)).fileId, uploaded.fileId);
+  });
+
+  test("samples a trained job side by side with its base model, and evaluates it", async () => {
+    const job = await client.startTrainingJob({ ...spec, iterations: 4 });
+    await job.wait();
+    const chunks = [];
+    for await (const chunk of job.generate({
+      input: { case: "prompt", value: "What is" },
+      sampling: { maxTokens: 6 },
+      sideBySide: true,
+    })) {
+      chunks.push(chunk);
+    }
+    const ends = chunks.filter((chunk) => chunk.finishReason !== FinishReason.UNSPECIFIED).map((chunk) => chunk.side);
+    assert.deepEqual(ends, [GenerationSide.ADAPTED, GenerationSide.BASE]);
+    assert.ok(chunks.some((chunk) => chunk.side === GenerationSide.BASE && chunk.tokenIds.length > 0));
+    const evaluation = await job.evaluate({ dataPath: spec.trainDataPath, maxRecords: 3 });
+    assert.equal(evaluation?.records, 3);
+    assert.ok((evaluation?.loss ?? 0) > 0);
+    assert.deepEqual(
+      (await job.evaluations()).map((stored) => stored.evaluationId),
+      [evaluation?.evaluationId],
+    );
+    const unknown = await rejection(collect(client.generate({ model: { jobId: "nope" }, input: { case: "prompt", value: "Hi" } })));
+    assert.equal(unknown.errorReason, ErrorReason.JOB_NOT_FOUND);
   });
 
   test("pauses a running job, which then resumes under the same id and succeeds", async () => {

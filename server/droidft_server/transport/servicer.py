@@ -12,12 +12,13 @@ from collections.abc import AsyncIterator, Callable, Iterator
 
 import grpc
 
-from droidft.v1 import data_pb2, files_pb2, service_pb2, service_pb2_grpc
+from droidft.v1 import data_pb2, evaluation_pb2, files_pb2, sampling_pb2, service_pb2, service_pb2_grpc
 
 from ..domain.export import RunExport
 from ..domain.file_roots import FileRoots
 from ..domain.files import FileStore
 from ..domain.jobs import JobManager
+from ..domain.sampling import SamplingService
 from . import datasets, files
 
 
@@ -31,6 +32,8 @@ class TrainingServicer(service_pb2_grpc.TrainingServiceServicer):
         uploads: FileStore,
         run_export: RunExport,
         caller: Callable[[grpc.ServicerContext], str] = lambda context: "",
+        *,
+        sampling: SamplingService,
     ):
         self._jobs = jobs
         self._uploads = uploads
@@ -39,6 +42,7 @@ class TrainingServicer(service_pb2_grpc.TrainingServiceServicer):
         self._estimate = estimate
         self._roots = roots
         self._caller = caller  # the name of the calling token, "" without tokens
+        self._sampling = sampling
 
     def _confined_check(self, request: data_pb2.ValidateDatasetRequest) -> data_pb2.ValidateDatasetRequest:
         confined = data_pb2.ValidateDatasetRequest()
@@ -158,6 +162,41 @@ class TrainingServicer(service_pb2_grpc.TrainingServiceServicer):
 
         async for message in in_thread(exporting):
             yield message
+
+    # -- sampling and evaluation ---------------------------------------------------------------
+
+    def _confined_model(self, selection: sampling_pb2.ModelSelection) -> sampling_pb2.ModelSelection:
+        confined = sampling_pb2.ModelSelection()
+        confined.CopyFrom(selection)
+        if selection.model_path:
+            confined.model_path = str(self._roots.model_dir("model.model_path", selection.model_path))
+        return confined
+
+    async def Generate(self, request, context):
+        def generate(is_active):
+            confined = sampling_pb2.GenerateRequest()
+            confined.CopyFrom(request)
+            confined.model.CopyFrom(self._confined_model(request.model))
+            return self._sampling.generate(confined, is_active)
+
+        async for message in in_thread(generate):
+            yield message
+
+    async def EvaluateModel(self, request, context):
+        def evaluate(is_active):
+            confined = evaluation_pb2.EvaluateModelRequest()
+            confined.CopyFrom(request)
+            confined.model.CopyFrom(self._confined_model(request.model))
+            if request.data_path:
+                confined.data_path = str(self._roots.data_source("data_path", request.data_path))
+            return self._sampling.evaluate(confined, is_active)
+
+        async for message in in_thread(evaluate):
+            yield message
+
+    async def ListEvaluations(self, request, context):
+        evaluations = await asyncio.to_thread(self._sampling.list_evaluations, request.job_id)
+        return evaluation_pb2.ListEvaluationsResponse(evaluations=evaluations)
 
 
 class CallerGone(Exception):

@@ -17,7 +17,7 @@ from droidft import rpcs
 from droidft.call_options import deadline_after, seconds_left
 from droidft.enums import is_terminal
 from droidft.errors import DeadlineExceededError
-from droidft.v1 import export_pb2, job_pb2, progress_pb2
+from droidft.v1 import evaluation_pb2, export_pb2, job_pb2, progress_pb2, sampling_pb2
 
 if TYPE_CHECKING:
     from droidft.aio import AsyncClient
@@ -102,6 +102,20 @@ class JobHandle:
             for file in result.files:
                 self.download(file.path, _local_file(destination, result, file))
         return result
+
+    def generate(self, **options: Any) -> Iterator[sampling_pb2.GenerateResponse]:
+        """Stream text from the job's model with its adapter; `options` as for Client.generate (prompt or
+        messages, adapter, temperature, top_p, max_tokens, stop, seed, side_by_side)."""
+        return self._client.generate(self.id, **options)
+
+    def evaluate(self, **options: Any) -> evaluation_pb2.Evaluation:
+        """Measure the job's model on its test split (or `data_path`) and return the stored result; `options`
+        as for Client.evaluate_model."""
+        return _result(list(self._client.evaluate_model(self.id, **options)))
+
+    def evaluations(self) -> list[evaluation_pb2.Evaluation]:
+        """The job's stored evaluations, oldest first."""
+        return list(self._client.list_evaluations(self.id).evaluations)
 
     def wait(self, timeout: float | None = None) -> job_pb2.TrainingJob:
         """Follow the job until it has ended, and return it in its final state.
@@ -189,6 +203,19 @@ class AsyncJobHandle:
                 await self.download(file.path, _local_file(destination, result, file))
         return result
 
+    def generate(self, **options: Any) -> AsyncIterator[sampling_pb2.GenerateResponse]:
+        """Stream text from the job's model with its adapter; `options` as for AsyncClient.generate."""
+        return self._client.generate(self.id, **options)
+
+    async def evaluate(self, **options: Any) -> evaluation_pb2.Evaluation:
+        """Measure the job's model on its test split (or `data_path`) and return the stored result; `options`
+        as for AsyncClient.evaluate_model."""
+        return _result([message async for message in self._client.evaluate_model(self.id, **options)])
+
+    async def evaluations(self) -> list[evaluation_pb2.Evaluation]:
+        """The job's stored evaluations, oldest first."""
+        return list((await self._client.list_evaluations(self.id)).evaluations)
+
     async def wait(self, timeout: float | None = None) -> job_pb2.TrainingJob:
         """Follow the job until it has ended, and return it in its final state.
 
@@ -213,6 +240,11 @@ class AsyncJobHandle:
             if seconds_left(deadline) != 0:  # one call ran past the client's own timeout
                 raise
             raise _timed_out(self.id, timeout) from error
+
+
+def _result(messages: list[evaluation_pb2.EvaluateModelResponse]) -> evaluation_pb2.Evaluation:
+    """The evaluation the last message of an EvaluateModel stream holds."""
+    return messages[-1].evaluation
 
 
 def _timed_out(job_id: str, timeout: float | None) -> DeadlineExceededError:

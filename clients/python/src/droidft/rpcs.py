@@ -28,7 +28,7 @@ from google.protobuf.message import Message
 from droidft.enums import MethodLike, StateLike, parse_job_state, parse_method
 from droidft.specs import SpecLike, training_job_spec
 from droidft.transfers import file_sha256, upload_id_for
-from droidft.v1 import data_pb2, export_pb2, files_pb2, job_pb2, progress_pb2, service_pb2
+from droidft.v1 import data_pb2, evaluation_pb2, export_pb2, files_pb2, job_pb2, progress_pb2, sampling_pb2, service_pb2
 
 P = ParamSpec("P")
 Req = TypeVar("Req", bound=Message)
@@ -528,6 +528,147 @@ def export_model(
     return request
 
 
+# Which adapter of a job: "final", "best", "none" (the base model), or a checkpoint's iteration.
+AdapterLike = str | int | None
+_ADAPTERS = {
+    "final": sampling_pb2.ADAPTER_CHOICE_FINAL,
+    "best": sampling_pb2.ADAPTER_CHOICE_BEST,
+    "none": sampling_pb2.ADAPTER_CHOICE_NONE,
+    "base": sampling_pb2.ADAPTER_CHOICE_NONE,
+}
+
+
+def _model_selection(
+    job_id: str = "", model_path: str | os.PathLike = "", adapter: AdapterLike = None
+) -> sampling_pb2.ModelSelection:
+    """The ModelSelection of a job (and its adapter) or of a model directory."""
+    selection = sampling_pb2.ModelSelection(job_id=job_id, model_path=os.fspath(model_path))
+    if isinstance(adapter, bool) or not isinstance(adapter, int | str | type(None)):
+        raise ValueError(f"adapter: {adapter!r} is not one of final, best, none or a checkpoint's iteration")
+    if isinstance(adapter, int):
+        selection.adapter = sampling_pb2.ADAPTER_CHOICE_CHECKPOINT
+        selection.checkpoint_iteration = adapter
+    elif adapter is not None:
+        if adapter.lower() not in _ADAPTERS:
+            raise ValueError(f"adapter: {adapter!r} is not one of final, best, none or a checkpoint's iteration")
+        selection.adapter = _ADAPTERS[adapter.lower()]
+    return selection
+
+
+def _sampling_options(
+    temperature: float = 0.0, top_p: float = 0.0, max_tokens: int = 0, stop: Iterable[str] = (), seed: int = 0
+) -> sampling_pb2.SamplingOptions:
+    return sampling_pb2.SamplingOptions(
+        temperature=temperature, top_p=top_p, max_tokens=max_tokens, stop=list(stop), seed=seed
+    )
+
+
+@rpc("Generate", sampling_pb2.GenerateRequest, sampling_pb2.GenerateResponse)
+def generate(
+    job_id: str = "",
+    *,
+    prompt: str | None = None,
+    messages: Iterable[dict[str, str]] | None = None,
+    model_path: str | os.PathLike = "",
+    adapter: AdapterLike = None,
+    temperature: float = 0.0,
+    top_p: float = 0.0,
+    max_tokens: int = 0,
+    stop: Iterable[str] = (),
+    seed: int = 0,
+    side_by_side: bool = False,
+) -> sampling_pb2.GenerateRequest:
+    """Generate text from a job's model and adapter, or from a model directory, streaming it as it comes.
+
+    Args:
+        job_id: the job whose base model and adapter to sample; empty: `model_path` alone.
+        prompt: a raw prompt; give exactly one of `prompt` and `messages`.
+        messages: a conversation, [{"role": "user", "content": "..."}, ...], rendered with the model's chat template.
+        model_path: a model directory on the server; default: the job's base model.
+        adapter: "final" (the default with a job), "best" (lowest validation loss), "none" (the base model alone),
+            or a checkpoint's iteration.
+        temperature: 0: greedy; above 0: sampled.
+        top_p: nucleus sampling; 0 or 1: off.
+        max_tokens: tokens at most; 0: 256.
+        stop: strings that end the generation (left out of the text).
+        seed: the same seed draws the same tokens.
+        side_by_side: also generate from the base model alone; each chunk's `side` says which.
+
+    Yields:
+        GenerateResponse: `text` and `token_ids` of each piece; each side's last one has `finish_reason`.
+
+    Raises:
+        ValueError: neither or both of `prompt` and `messages`, or an unknown adapter; nothing is sent.
+    """
+    if (prompt is None) == (messages is None):
+        raise ValueError("give exactly one of prompt or messages")
+    request = sampling_pb2.GenerateRequest(
+        model=_model_selection(job_id, model_path, adapter),
+        sampling=_sampling_options(temperature, top_p, max_tokens, stop, seed),
+        side_by_side=side_by_side,
+    )
+    if prompt is not None:
+        request.prompt = prompt
+    else:
+        request.messages.turns.extend(sampling_pb2.ChatTurn(**turn) for turn in messages)
+    return request
+
+
+@rpc("EvaluateModel", evaluation_pb2.EvaluateModelRequest, evaluation_pb2.EvaluateModelResponse)
+def evaluate_model(
+    job_id: str = "",
+    *,
+    data_path: str | os.PathLike = "",
+    model_path: str | os.PathLike = "",
+    adapter: AdapterLike = None,
+    method: MethodLike | None = None,
+    max_records: int = 0,
+    samples_per_prompt: int = 0,
+    temperature: float = 0.0,
+    top_p: float = 0.0,
+    max_tokens: int = 0,
+    seed: int = 0,
+) -> evaluation_pb2.EvaluateModelRequest:
+    """Measure a job's model (or a model directory) on a data set; the result is stored with the job.
+
+    Args:
+        job_id: the job whose base model and adapter to evaluate; empty: `model_path` alone.
+        data_path: a data file on the server; default: the job's test split (test.jsonl next to its training data).
+        model_path: a model directory on the server; default: the job's base model.
+        adapter: as for generate: "final", "best", "none" or a checkpoint's iteration.
+        method: how the data is scored ("sft", "dpo", "grpo", ...); default: the job's method, SFT without a job.
+        max_records: records evaluated at most; 0: all.
+        samples_per_prompt: the GRPO family: completions per prompt (k of pass@k); 0: 4.
+        temperature, top_p, max_tokens, seed: the GRPO family: how completions are sampled (temperature 0: 1).
+
+    Yields:
+        EvaluateModelResponse: records done of the total; the last one holds the `evaluation`.
+    """
+    request = evaluation_pb2.EvaluateModelRequest(
+        model=_model_selection(job_id, model_path, adapter),
+        data_path=os.fspath(data_path),
+        max_records=max_records,
+        samples_per_prompt=samples_per_prompt,
+        sampling=_sampling_options(temperature, top_p, max_tokens, (), seed),
+    )
+    if method is not None:
+        request.method = parse_method(method)
+    return request
+
+
+@rpc("ListEvaluations", evaluation_pb2.ListEvaluationsRequest, evaluation_pb2.ListEvaluationsResponse)
+def list_evaluations(job_id: str) -> evaluation_pb2.ListEvaluationsRequest:
+    """A job's stored evaluations.
+
+    Args:
+        job_id: the job.
+
+    Returns:
+        ListEvaluationsResponse: `evaluations`, oldest first.
+    """
+    return evaluation_pb2.ListEvaluationsRequest(job_id=job_id)
+
+
 ALL: tuple[Rpc[Any, Any, Any], ...] = (
     list_training_methods,
     validate_dataset,
@@ -549,6 +690,9 @@ ALL: tuple[Rpc[Any, Any, Any], ...] = (
     delete_file,
     download_artifact,
     export_model,
+    generate,
+    evaluate_model,
+    list_evaluations,
 )
 
 

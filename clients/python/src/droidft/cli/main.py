@@ -11,7 +11,7 @@ from pathlib import Path
 from google.protobuf import json_format
 
 from droidft.call_options import DEFAULT_TARGET, Tls
-from droidft.cli import data, estimate, jobs, methods, plot, train, transfers, watch
+from droidft.cli import data, estimate, jobs, methods, plot, sampling, train, transfers, watch
 from droidft.cli.session import CommandError, Session
 from droidft.errors import DroidftError, UnavailableError
 
@@ -20,7 +20,7 @@ TOKEN_ENV = "DROIDFT_TOKEN"
 ERROR_EXIT_CODE = 3
 INTERRUPTED_EXIT_CODE = 130
 BROKEN_PIPE_EXIT_CODE = 141  # what a shell reports for a reader that went away (128 + SIGPIPE)
-COMMAND_GROUPS = (methods, train, estimate, jobs, watch, plot, data, transfers)
+COMMAND_GROUPS = (methods, train, estimate, jobs, watch, plot, data, transfers, sampling)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -50,6 +50,10 @@ class ErrorReason(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     CHECKPOINT_NOT_FOUND: _ClassVar[ErrorReason]
     EXPORT_UNSUPPORTED: _ClassVar[ErrorReason]
     EXPORT_FAILED: _ClassVar[ErrorReason]
+    SAMPLER_MEMORY_SHORT: _ClassVar[ErrorReason]
+    ADAPTER_NOT_FOUND: _ClassVar[ErrorReason]
+    SAMPLER_FAILED: _ClassVar[ErrorReason]
+    NO_EVALUATION_DATA: _ClassVar[ErrorReason]
 ERROR_REASON_UNSPECIFIED: ErrorReason
 INVALID_REQUEST: ErrorReason
 JOB_NOT_FOUND: ErrorReason
@@ -94,3 +98,7 @@ ARTIFACT_NOT_FOUND: ErrorReason
 CHECKPOINT_NOT_FOUND: ErrorReason
 EXPORT_UNSUPPORTED: ErrorReason
 EXPORT_FAILED: ErrorReason
+SAMPLER_MEMORY_SHORT: ErrorReason
+ADAPTER_NOT_FOUND: ErrorReason
+SAMPLER_FAILED: ErrorReason
+NO_EVALUATION_DATA: ErrorReason

@@ -35,7 +35,7 @@ JOB_STATE_PAUSING: JobState
 JOB_STATE_PAUSED: JobState
 
 class TrainingJobSpec(_message.Message):
-    __slots__ = ("model_path", "train_data_path", "val_data_path", "learning_rate", "batch_size", "max_seq_length", "iterations", "early_stop", "patience", "adapter", "seed", "report_every", "eval_every", "eval_batches", "checkpoint_every", "display_name", "keep_checkpoints", "from_checkpoint", "distributed", "sft", "grpo", "gspo", "dr_grpo", "dpo", "orpo", "cpo", "data_keys")
+    __slots__ = ("model_path", "train_data_path", "val_data_path", "learning_rate", "batch_size", "max_seq_length", "iterations", "early_stop", "patience", "adapter", "seed", "report_every", "eval_every", "eval_batches", "checkpoint_every", "display_name", "keep_checkpoints", "from_checkpoint", "distributed", "sft", "grpo", "gspo", "dr_grpo", "dpo", "orpo", "cpo", "data_keys", "final_evaluation")
     MODEL_PATH_FIELD_NUMBER: _ClassVar[int]
     TRAIN_DATA_PATH_FIELD_NUMBER: _ClassVar[int]
     VAL_DATA_PATH_FIELD_NUMBER: _ClassVar[int]
@@ -63,6 +63,7 @@ class TrainingJobSpec(_message.Message):
     ORPO_FIELD_NUMBER: _ClassVar[int]
     CPO_FIELD_NUMBER: _ClassVar[int]
     DATA_KEYS_FIELD_NUMBER: _ClassVar[int]
+    FINAL_EVALUATION_FIELD_NUMBER: _ClassVar[int]
     model_path: str
     train_data_path: str
     val_data_path: str
@@ -90,7 +91,8 @@ class TrainingJobSpec(_message.Message):
     orpo: _methods_pb2.OrpoConfig
     cpo: _methods_pb2.CpoConfig
     data_keys: _data_keys_pb2.DataKeys
-    def __init__(self, model_path: _Optional[str] = ..., train_data_path: _Optional[str] = ..., val_data_path: _Optional[str] = ..., learning_rate: _Optional[float] = ..., batch_size: _Optional[int] = ..., max_seq_length: _Optional[int] = ..., iterations: _Optional[int] = ..., early_stop: _Optional[bool] = ..., patience: _Optional[int] = ..., adapter: _Optional[_Union[_methods_pb2.AdapterConfig, _Mapping]] = ..., seed: _Optional[int] = ..., report_every: _Optional[int] = ..., eval_every: _Optional[int] = ..., eval_batches: _Optional[int] = ..., checkpoint_every: _Optional[int] = ..., display_name: _Optional[str] = ..., keep_checkpoints: _Optional[int] = ..., from_checkpoint: _Optional[_Union[FromCheckpoint, _Mapping]] = ..., distributed: _Optional[_Union[_distributed_pb2.DistributedConfig, _Mapping]] = ..., sft: _Optional[_Union[_methods_pb2.SftConfig, _Mapping]] = ..., grpo: _Optional[_Union[_methods_pb2.GrpoConfig, _Mapping]] = ..., gspo: _Optional[_Union[_methods_pb2.GspoConfig, _Mapping]] = ..., dr_grpo: _Optional[_Union[_methods_pb2.DrGrpoConfig, _Mapping]] = ..., dpo: _Optional[_Union[_methods_pb2.DpoConfig, _Mapping]] = ..., orpo: _Optional[_Union[_methods_pb2.OrpoConfig, _Mapping]] = ..., cpo: _Optional[_Union[_methods_pb2.CpoConfig, _Mapping]] = ..., data_keys: _Optional[_Union[_data_keys_pb2.DataKeys, _Mapping]] = ...) -> None: ...
+    final_evaluation: bool
+    def __init__(self, model_path: _Optional[str] = ..., train_data_path: _Optional[str] = ..., val_data_path: _Optional[str] = ..., learning_rate: _Optional[float] = ..., batch_size: _Optional[int] = ..., max_seq_length: _Optional[int] = ..., iterations: _Optional[int] = ..., early_stop: _Optional[bool] = ..., patience: _Optional[int] = ..., adapter: _Optional[_Union[_methods_pb2.AdapterConfig, _Mapping]] = ..., seed: _Optional[int] = ..., report_every: _Optional[int] = ..., eval_every: _Optional[int] = ..., eval_batches: _Optional[int] = ..., checkpoint_every: _Optional[int] = ..., display_name: _Optional[str] = ..., keep_checkpoints: _Optional[int] = ..., from_checkpoint: _Optional[_Union[FromCheckpoint, _Mapping]] = ..., distributed: _Optional[_Union[_distributed_pb2.DistributedConfig, _Mapping]] = ..., sft: _Optional[_Union[_methods_pb2.SftConfig, _Mapping]] = ..., grpo: _Optional[_Union[_methods_pb2.GrpoConfig, _Mapping]] = ..., gspo: _Optional[_Union[_methods_pb2.GspoConfig, _Mapping]] = ..., dr_grpo: _Optional[_Union[_methods_pb2.DrGrpoConfig, _Mapping]] = ..., dpo: _Optional[_Union[_methods_pb2.DpoConfig, _Mapping]] = ..., orpo: _Optional[_Union[_methods_pb2.OrpoConfig, _Mapping]] = ..., cpo: _Optional[_Union[_methods_pb2.CpoConfig, _Mapping]] = ..., data_keys: _Optional[_Union[_data_keys_pb2.DataKeys, _Mapping]] = ..., final_evaluation: _Optional[bool] = ...) -> None: ...
 
 class FromCheckpoint(_message.Message):
     __slots__ = ("job_id", "iteration")
