@@ -9,6 +9,7 @@ from pathlib import Path
 
 import structlog
 
+from .domain.training_options import options_take_effect
 from .domain import preflight
 from .domain.estimation import DeviceProfile
 from .domain.file_roots import FileRoots
@@ -121,6 +122,7 @@ class DroidftServer:
                     preflight.data_valid,
                     preflight.rewards_known,
                     preflight.settings_take_effect,
+                    options_take_effect,
                     preflight.resources_fit(device, refuse=config.refuse_when_memory_short),
                 ]
             ),

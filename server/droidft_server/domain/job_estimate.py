@@ -7,7 +7,7 @@ from pathlib import Path
 from .errors import DroidftError, ErrorKind, Reason
 from .estimation import DeviceProfile, Estimate, ModelFactsError, estimate, read_model_facts
 from .job_data import JobDataCheck, check_job_data
-from .spec import JobSettings
+from .spec import JobSettings, with_train_records
 
 
 def estimate_job(settings: JobSettings, device: DeviceProfile, data: JobDataCheck | None = None) -> Estimate:
@@ -22,4 +22,6 @@ def estimate_job(settings: JobSettings, device: DeviceProfile, data: JobDataChec
             {"field": "spec.model_path", "path": settings.model_path},
         ) from None
     data = data or check_job_data(settings, max_issues=1)
+    if settings.epochs is not None:  # the iterations follow from the records the method uses
+        settings = with_train_records(settings, data.records_used(data.train))
     return estimate(settings, facts, token_lengths=data.token_lengths(), device=device)

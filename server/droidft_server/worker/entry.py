@@ -82,7 +82,8 @@ def _send_event(send: Any, event: progress_pb2.TrainingProgress) -> None:
 def run_job(job: WorkerJob, send: Callable[[Any], None], should_stop: Callable[[], bool]) -> Finished:
     """Train the job in this process; `send` gets each protocol message but the last, which is returned."""
     spec = job_pb2.TrainingJobSpec.FromString(job.spec)
-    settings = resolve(spec)
+    kept = job_pb2.TrainingData.FromString(job.data) if job.data else None
+    settings = resolve(spec, kept.train_records_used if kept is not None else None)
     load_reward_plugins(list(job.reward_plugins))
     trainer = trainer_for(settings.method)
     _seed(settings.seed)
