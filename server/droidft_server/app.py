@@ -9,7 +9,6 @@ from pathlib import Path
 
 import structlog
 
-from .domain.training_options import options_take_effect
 from .domain import preflight
 from .domain.estimation import DeviceProfile
 from .domain.file_roots import FileRoots
@@ -17,6 +16,7 @@ from .domain.jobs import DEFAULT_MAX_QUEUED_JOBS, JobManager
 from .domain.methods import catalogue
 from .domain.rewards import load_reward_plugins
 from .domain.runs import Runner
+from .domain.training_options import options_take_effect
 from .persistence.sqlite_store import SqliteJobStore
 from .transport.auth import TokenFile
 from .transport.interceptor import StreamCount

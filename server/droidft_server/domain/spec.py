@@ -6,10 +6,9 @@ estimator predicts with them, so they cannot disagree.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, replace
 from typing import Any
-
-import math
 
 from droidft.v1 import job_pb2, methods_pb2, options_pb2
 
@@ -327,7 +326,9 @@ def with_train_records(settings: JobSettings, train_records: int) -> JobSettings
     """The settings of an epochs job once its training records are counted (others are returned as they are)."""
     if settings.epochs is None:
         return settings
-    iterations = iterations_for_epochs(settings.epochs, train_records, settings.batch_size, settings.grad_accumulation_steps)
+    iterations = iterations_for_epochs(
+        settings.epochs, train_records, settings.batch_size, settings.grad_accumulation_steps
+    )
     return replace(settings, iterations=iterations)
 
 

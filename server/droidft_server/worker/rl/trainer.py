@@ -2,7 +2,9 @@
 
 One iteration = one rollout of batch_size prompts x group_size completions, scored once, then
 num_iterations optimisation steps on it against the fixed pi_old log-probabilities, so that
-from the second step on the ratios move away from 1 and clipping acts.
+from the second step on the ratios move away from 1 and clipping acts. With grad_accumulation_steps
+A, an iteration samples A such rollouts (all before any update, so all on-policy) and each of its
+steps averages their gradients into one update: the update of a batch of A x batch_size prompts.
 
 Each step sees the policy as it is at that step, as it samples (eval mode, no adapter dropout):
 its log-probabilities make the ratio, the clipping and the KL, and its entropies pick the
@@ -23,9 +25,9 @@ from dataclasses import dataclass, field
 
 import mlx.core as mx
 import mlx.nn as nn
-import mlx.optimizers as optim
 import mlx_lm
 import numpy as np
+from mlx.utils import tree_map
 
 from droidft.v1 import progress_pb2
 
@@ -34,6 +36,7 @@ from ...domain.datasets.training_data import DataChanged, read_job_data
 from ...domain.rewards import RewardScores, score_completions
 from ..adapters import AdapterCheckpoints, set_up_adapter
 from ..contract import TrainingContext, TrainingResult
+from ..optimizers import build_optimizer
 from ..schedule import VALIDATION_REWARD, Schedule
 from ..training_state import TrainingState, generator_state, restore_random, set_generator_state
 from .data import RlPrompt, rl_prompt
@@ -90,7 +93,7 @@ class PolicyTrainer:
     ):
         self.ctx, self.settings, self.method = ctx, ctx.settings, method
         self.model, self.tokenizer, self.ref_model = model, tokenizer, ref_model
-        self.optimizer = optim.Adam(learning_rate=self.settings.learning_rate)
+        self.optimizer = build_optimizer(self.settings)
         self.rng = np.random.default_rng(self.settings.seed)
         self.checkpoints = checkpoints
         self.loss_and_grad = nn.value_and_grad(model, self._loss)
@@ -153,8 +156,8 @@ class PolicyTrainer:
             return rollout.old_log_probs, rollout.entropy
         return log_probs_as_sampled(self.model, rollout.inputs, self.method.sampling.temperature)
 
-    def update(self, rollout: Rollout, advantages: mx.array, step: int, window: _Window) -> None:
-        """One optimisation step on the rollout (the `step`-th on it)."""
+    def gradient(self, rollout: Rollout, advantages: mx.array, step: int, window: _Window) -> dict:
+        """The gradient of the `step`-th update on the rollout; its loss and metrics go into the window."""
         dropout = self.method.adapter.dropout > 0
         sparse_ratio = self.method.sparse_ratio
         log_probs_now = grad_mask = None
@@ -164,28 +167,44 @@ class PolicyTrainer:
             if sparse_ratio is not None:
                 grad_mask = top_entropy_mask(entropy, rollout.mask, sparse_ratio)
         (loss, metrics), grads = self.loss_and_grad(self.model, rollout, advantages, log_probs_now, grad_mask)
-        self.optimizer.update(self.model, grads)
-        mx.eval(self.model.parameters(), self.optimizer.state, loss, metrics)
+        mx.eval(grads, loss, metrics)
         window.add("loss", loss.item())
         for name, value in metrics.items():
             window.add(name, value.item())
+        return grads
 
-    def iteration(self, batch: list[RlPrompt], window: _Window) -> None:
-        rollout, scores = self.rollout(batch)
-        advantages = group_advantages(
-            mx.array(scores.total, dtype=mx.float32),
-            self.method.sampling.group_size,
-            scale_by_std=self.method.scale_advantages,
-        )
+    def update(self, rollouts: list[tuple[Rollout, mx.array]], step: int, window: _Window) -> None:
+        """One optimisation step (the `step`-th on these rollouts): their gradients averaged, one update."""
+        grads = None
+        for rollout, advantages in rollouts:
+            gradient = self.gradient(rollout, advantages, step, window)
+            grads = gradient if grads is None else tree_map(mx.add, grads, gradient)
+        if len(rollouts) > 1:
+            grads = tree_map(lambda g: g / len(rollouts), grads)
+        self.optimizer.update(self.model, grads)
+        mx.eval(self.model.parameters(), self.optimizer.state)
+
+    def iteration(self, batches: list[list[RlPrompt]], window: _Window) -> None:
+        """Rollouts of the batches (grad_accumulation_steps of them), then num_iterations updates on them."""
+        sampled = [self.rollout(batch) for batch in batches]
+        rollouts = [
+            (
+                rollout,
+                group_advantages(
+                    mx.array(scores.total, dtype=mx.float32),
+                    self.method.sampling.group_size,
+                    scale_by_std=self.method.scale_advantages,
+                ),
+            )
+            for rollout, scores in sampled
+        ]
         for step in range(self.method.num_iterations):
-            self.update(rollout, advantages, step, window)
-        self.trained_tokens += rollout.completion_tokens * self.method.num_iterations
-        window.tokens += rollout.completion_tokens * self.method.num_iterations
+            self.update(rollouts, step, window)
+        for rollout, scores in sampled:
+            self._record(rollout, scores, window)
         window.iterations += 1
-        for name, values in reward_metrics(scores).items():
-            window.add(name, values)
-        window.add("completion_length", rollout.completion_lengths)
-        window.add("entropy", ((rollout.entropy * rollout.mask).sum() / mx.maximum(rollout.mask.sum(), 1)).item())
+        rollout, scores = sampled[0]
+        batch = batches[0]
         window.samples = [
             progress_pb2.SampleCompletion(
                 prompt=batch[rollout.prompt_indices[i]].prompt,
@@ -194,6 +213,14 @@ class PolicyTrainer:
             )
             for i in range(0, len(scores.total), self.method.sampling.group_size)[:SAMPLES_PER_REPORT]
         ]
+
+    def _record(self, rollout: Rollout, scores: RewardScores, window: _Window) -> None:
+        self.trained_tokens += rollout.completion_tokens * self.method.num_iterations
+        window.tokens += rollout.completion_tokens * self.method.num_iterations
+        for name, values in reward_metrics(scores).items():
+            window.add(name, values)
+        window.add("completion_length", rollout.completion_lengths)
+        window.add("entropy", ((rollout.entropy * rollout.mask).sum() / mx.maximum(rollout.mask.sum(), 1)).item())
 
     # --- reports -----------------------------------------------------------------------------
 
@@ -267,7 +294,7 @@ class PolicyTrainer:
             schedule.validate(0)  # before training; should_stop is first asked after iteration 1
         window = _Window()
         for iteration in range(done + 1, settings.iterations + 1):
-            self.iteration(self.next_batch(train), window)
+            self.iteration([self.next_batch(train) for _ in range(settings.grad_accumulation_steps)], window)
             done = iteration
             if iteration % settings.report_every == 0 or iteration == settings.iterations:
                 self.report(iteration, window)
