@@ -33,6 +33,7 @@ import {
 } from "./gen/droidft/v1/service_pb.js";
 import { fromCallError, fromViolations } from "./errors.js";
 import { JobHandle } from "./job.js";
+import { checkKnownKeys } from "./strict.js";
 import { defaultReconnectPolicy, type ReconnectPolicy, resumableProgress } from "./progress.js";
 
 export type TrainingJobSpecInit = MessageInitShape<typeof TrainingJobSpecSchema>;
@@ -231,6 +232,7 @@ export class DroidftClient {
 
   /** Builds a request and checks it against the contract's rules, as the server would. */
   private request<Desc extends DescMessage>(schema: Desc, init: MessageInitShape<Desc>): MessageShape<Desc> {
+    checkKnownKeys(schema, init);
     const message = create(schema, init);
     if (this.validator) {
       const result = this.validator.validate(schema, message);
