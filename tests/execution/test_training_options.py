@@ -2,6 +2,9 @@
 show, clipping, weight decay, gradient accumulation and exact resume with all of them."""
 
 import math
+import sys
+import types
+from typing import ClassVar
 
 import mlx.core as mx
 import mlx.nn as nn
@@ -158,3 +161,33 @@ def test_epochs_set_the_iterations_from_the_data(tiny_model, tmp_path):
     assert plan.train_records_used == len(CHATS)
     run = train_in_process(spec, tmp_path / "out", data=plan)
     assert [(r.iteration, r.total_iterations) for r in run.of_kind("train_report")] == [(1, 3), (2, 3), (3, 3)]
+
+
+class RecordingWriter:
+    """tensorboardX's SummaryWriter, as far as the worker uses it."""
+
+    written: ClassVar[list] = []
+
+    def __init__(self, logdir: str) -> None:
+        self.logdir = logdir
+
+    def add_scalar(self, name: str, value: float, step: int) -> None:
+        RecordingWriter.written.append((self.logdir, name, value, step))
+
+    def close(self) -> None:
+        RecordingWriter.written.append("closed")
+
+
+def test_tensorboard_logging_gets_every_report(tiny_model, tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "tensorboardX", types.SimpleNamespace(SummaryWriter=RecordingWriter))
+    RecordingWriter.written = []
+    spec = method_spec("sft", tiny_model, tmp_path, iterations=3, report_every=1, eval_every=3)
+    spec.val_data_path = spec.train_data_path + "/train.jsonl"
+    spec.metrics_logging.kind = options_pb2.METRICS_LOGGER_KIND_TENSORBOARD
+    run = train_in_process(spec, tmp_path / "out")
+    written = RecordingWriter.written
+    assert written[-1] == "closed"
+    losses = [(step, value) for _, name, value, step in written[:-1] if name == "train/loss"]
+    assert losses == [(r.iteration, pytest.approx(r.loss)) for r in run.of_kind("train_report")]
+    assert [step for _, name, _, step in written[:-1] if name == "eval/val_loss"] == [0, 3]
+    assert {logdir for logdir, *_ in written[:-1]} == {str(tmp_path / "out" / "tensorboard")}

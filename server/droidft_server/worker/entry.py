@@ -35,6 +35,7 @@ from ..domain.runs import StopKind
 from ..domain.spec import JobSettings, resolve
 from . import blas
 from .contract import TrainingContext
+from .metrics_loggers import logging_to
 from .protocol import Event, Failed, Finished, Started, WorkerJob
 from .trainers import trainer_for
 
@@ -93,18 +94,21 @@ def run_job(job: WorkerJob, send: Callable[[Any], None], should_stop: Callable[[
         from .training_state import read_checkpoint
 
         resume = read_checkpoint(Path(job.resume_from))
-    ctx = TrainingContext(
-        job_id=job.job_id,
-        spec=spec,
-        settings=settings,
-        data=_data_plan(job, settings),
-        output_dir=Path(job.output_dir),
-        emit=partial(_send_event, send),
-        should_stop=should_stop,
-        resume=resume,
-        start_weights=Path(job.start_weights) if job.start_weights else None,
-    )
-    result = trainer(ctx)
+    output_dir = Path(job.output_dir)
+    emit = partial(_send_event, send)
+    with logging_to(settings.metrics_logging, job.job_id, spec, output_dir, emit) as emit:
+        ctx = TrainingContext(
+            job_id=job.job_id,
+            spec=spec,
+            settings=settings,
+            data=_data_plan(job, settings),
+            output_dir=output_dir,
+            emit=emit,
+            should_stop=should_stop,
+            resume=resume,
+            start_weights=Path(job.start_weights) if job.start_weights else None,
+        )
+        result = trainer(ctx)
     return Finished(result.adapter_path, result.stopped_early, result.message)
 
 
