@@ -25,14 +25,14 @@ LINEAR = options_pb2.LR_SCHEDULE_KIND_LINEAR
 
 def method_spec(method: str, tiny_model, tmp_path, records=None, **fields) -> job_pb2.TrainingJobSpec:
     """A short job of `method` ("sft", "dpo" or "grpo") on `records`, by default data it takes."""
-    records = records or {"sft": CHATS, "dpo": PAIRS, "grpo": PROMPTS}[method]
+    records = records or (CHATS if method == "sft" else PAIRS if method in ("dpo", "orpo", "cpo") else PROMPTS)
     data = write_jsonl(tmp_path / "data" / "train.jsonl", records)
     spec = sft_spec(tiny_model, data.parent, **fields)
     if method != "sft":
         spec.ClearField("sft")
         getattr(spec, method).SetInParent()
-    if method == "grpo":
-        rollout = spec.grpo.rollout
+    if method in ("grpo", "gspo", "dr_grpo"):
+        rollout = getattr(spec, method).rollout
         rollout.group_size, rollout.max_completion_length = 2, 4
         rollout.rewards.add(name="exact_answer", weight=1.0)
     return spec
@@ -131,15 +131,19 @@ def test_two_accumulated_micro_batches_equal_one_double_batch(tiny_model, tmp_pa
         assert mx.allclose(accumulated_weights[name], weights, rtol=1e-4, atol=1e-7).item(), name
 
 
-@pytest.mark.parametrize("method", ["sft", "dpo", "grpo"])
-def test_accumulation_makes_one_update_per_iteration(tiny_model, tmp_path, method):
+@pytest.mark.parametrize("method", ["sft", "dpo", "orpo", "cpo", "grpo", "gspo", "dr_grpo"])
+def test_every_method_takes_every_option(tiny_model, tmp_path, method):
     """The preference trainers draw each micro-batch afresh and the GRPO family samples each rollout, so a double
     batch is not the same draw; what holds for every method: grad_accumulation_steps micro-batches per update,
-    one update (the optimizer's step) per iteration, reported per iteration."""
+    one update (the optimizer's step) per iteration, reported per iteration with the scheduled rate."""
     spec = method_spec(method, tiny_model, tmp_path, iterations=3, report_every=1, checkpoint_every=3)
     spec.grad_accumulation_steps = 2
+    spec.learning_rate, spec.lr_schedule.kind, spec.lr_schedule.min_learning_rate = 1e-3, LINEAR, 1e-4
+    spec.optimizer.kind, spec.max_grad_norm = options_pb2.OPTIMIZER_KIND_ADAFACTOR, 0.5
     run = train_in_process(spec, tmp_path / "out")
-    assert [r.iteration for r in run.of_kind("train_report")] == [1, 2, 3]
+    reports = run.of_kind("train_report")
+    assert [r.iteration for r in reports] == [1, 2, 3]
+    assert [r.learning_rate for r in reports] == pytest.approx([1e-3 - 9e-4 * k / 3 for k in range(3)], rel=1e-5)
     assert read_checkpoint(checkpoint_dir(tmp_path / "out", 3)).optimizer["step"].item() == 3
 
 
