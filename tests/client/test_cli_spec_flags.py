@@ -6,6 +6,7 @@ from google.protobuf import descriptor
 
 from droidft import InvalidSpecError
 from droidft.cli import main
+from droidft.cli.method_view import format_allowed_and_recommended
 from droidft.cli.spec_arguments import spec_flags
 from droidft.specs import training_job_spec
 from droidft.v1 import job_pb2, methods_pb2, options_pb2
@@ -113,3 +114,12 @@ def test_the_python_client_raises_a_droidft_error_for_a_bad_spec():
         training_job_spec({"adapter": {"fineTuneType": "full"}}).adapter.fine_tune_type
         == methods_pb2.FINE_TUNE_TYPE_FULL
     )
+
+
+def test_methods_view_shows_the_recommended_range_beside_the_allowed_one():
+    parameter = methods_pb2.ParameterInfo(
+        path="learning_rate", minimum=0, minimum_exclusive=True, maximum=0.01, recommended_minimum=1e-6,
+        recommended_maximum=1e-4,
+    )  # fmt: skip
+    assert format_allowed_and_recommended(parameter) == "(0, 0.01], recommended [1e-06, 0.0001]"
+    assert format_allowed_and_recommended(methods_pb2.ParameterInfo(minimum=1, maximum=8)) == "[1, 8]"
