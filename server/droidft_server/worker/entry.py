@@ -85,6 +85,8 @@ def run_job(job: WorkerJob, send: Callable[[Any], None], should_stop: Callable[[
     spec = job_pb2.TrainingJobSpec.FromString(job.spec)
     kept = job_pb2.TrainingData.FromString(job.data) if job.data else None
     settings = resolve(spec, kept.train_records_used if kept is not None else None)
+    if settings.epochs is not None and kept is None:  # create keeps the plan of every job; epochs are newer than it
+        raise ValueError("an epochs job needs its data plan (TrainingJob.data) to count its iterations")
     load_reward_plugins(list(job.reward_plugins))
     trainer = trainer_for(settings.method)
     _seed(settings.seed)
