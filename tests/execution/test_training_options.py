@@ -195,3 +195,38 @@ def test_tensorboard_logging_gets_every_report(tiny_model, tmp_path, monkeypatch
     assert losses == [(r.iteration, pytest.approx(r.loss)) for r in run.of_kind("train_report")]
     assert [step for _, name, _, step in written[:-1] if name == "eval/val_loss"] == [0, 3]
     assert {logdir for logdir, *_ in written[:-1]} == {str(tmp_path / "out" / "tensorboard")}
+
+
+class RecordingRun:
+    """A wandb run, as far as the worker uses it; `wandb.init` makes one."""
+
+    made: ClassVar[list] = []
+
+    def __init__(self, **init) -> None:
+        self.init, self.logged, self.finished = init, [], False
+        RecordingRun.made.append(self)
+
+    def log(self, figures: dict, step: int) -> None:
+        self.logged.append((step, figures))
+
+    def finish(self) -> None:
+        self.finished = True
+
+
+def test_wandb_logging_is_one_run_per_job_with_every_report(tiny_model, tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "wandb", types.SimpleNamespace(init=RecordingRun))
+    RecordingRun.made = []
+    spec = method_spec("dpo", tiny_model, tmp_path, iterations=2, report_every=1)
+    spec.metrics_logging.kind = options_pb2.METRICS_LOGGER_KIND_WANDB
+    spec.metrics_logging.project = "lora-trials"
+    run = train_in_process(spec, tmp_path / "out")
+    [made] = RecordingRun.made
+    assert (made.init["project"], made.init["id"], made.init["resume"], made.finished) == (
+        "lora-trials",
+        "job",
+        "allow",
+        True,
+    )
+    assert made.init["config"]["metrics_logging"]["project"] == "lora-trials"
+    assert [step for step, _ in made.logged] == [r.iteration for r in run.of_kind("train_report")] == [1, 2]
+    assert {"train/loss", "train/learning_rate", "train/reward_accuracy"} <= set(made.logged[0][1])
