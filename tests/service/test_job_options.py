@@ -39,3 +39,11 @@ def test_epochs_with_iterations_is_refused_through_grpc(stub, spec):
     with pytest.raises(grpc.RpcError) as refused:
         stub.CreateTrainingJob(service_pb2.CreateTrainingJobRequest(spec=spec))
     assert refused.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+
+
+def test_an_epochs_estimate_counts_the_iterations_from_the_data(stub, spec, sft_data):
+    records = len(sft_data.read_text().splitlines())
+    spec.ClearField("iterations")
+    spec.epochs, spec.batch_size = 3, 2
+    estimate = stub.EstimateResources(service_pb2.EstimateResourcesRequest(spec=spec)).estimate
+    assert estimate.total_seconds / estimate.seconds_per_iteration == pytest.approx(-(-3 * records // 2))
