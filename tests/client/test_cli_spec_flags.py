@@ -23,16 +23,16 @@ def droidft(fake, capsys):
 
 
 def scalar_fields(message, prefix=""):
-    """Every settable scalar of a message, by path, walked here independently of the CLI."""
+    """Every settable field of a message (scalars, lists of messages), by path, walked independently of the CLI."""
     for field in message.fields:
-        if field.type == descriptor.FieldDescriptor.TYPE_MESSAGE:
-            if not field.is_repeated:
-                yield from scalar_fields(field.message_type, f"{prefix}{field.name}.")
-        elif not field.is_repeated:
+        is_message = field.type == descriptor.FieldDescriptor.TYPE_MESSAGE
+        if is_message and not field.is_repeated:
+            yield from scalar_fields(field.message_type, f"{prefix}{field.name}.")
+        elif is_message or not field.is_repeated:
             yield f"{prefix}{field.name}"
 
 
-def test_every_scalar_field_of_the_spec_has_a_flag():
+def test_every_field_of_the_spec_has_a_flag():
     spec = job_pb2.TrainingJobSpec.DESCRIPTOR
     expected = {path for path in scalar_fields(spec) if not path.startswith("from_checkpoint.")}
     flagged = set()
@@ -81,6 +81,13 @@ def test_a_yaml_config_with_short_enum_names_and_flags_over_it(droidft, fake, tm
         8,
     )
     assert [r.name for r in spec.dr_grpo.rollout.rewards] == ["exact_answer"]
+    rewards = ("--rewards", "name=numeric_answer,weight=2", "--rewards", "name=step_format")
+    assert droidft("train", "--config", str(config), *rewards)[0] == 0
+    spec = fake.service.requests_of("CreateTrainingJob")[1].spec
+    assert [(r.name, r.weight, r.HasField("weight")) for r in spec.dr_grpo.rollout.rewards] == [
+        ("numeric_answer", 2.0, True),
+        ("step_format", 0.0, False),
+    ]
 
 
 def test_a_method_setting_for_another_method_is_refused(droidft, fake):

@@ -11,7 +11,7 @@ import difflib
 from collections.abc import Mapping
 from typing import Any
 
-from google.protobuf import descriptor, json_format
+from google.protobuf import descriptor, json_format, message_factory
 
 from droidft.enums import MethodLike, method_name, parse_method
 from droidft.errors import InvalidSpecError
@@ -33,6 +33,15 @@ def training_job_spec(spec: SpecLike) -> job_pb2.TrainingJobSpec:
         return json_format.ParseDict(normalised, job_pb2.TrainingJobSpec())
     except json_format.ParseError as exc:
         raise InvalidSpecError(str(exc)) from exc
+
+
+def training_message(message_type: descriptor.Descriptor, value: Mapping[str, Any], where: str):
+    """A message of `message_type` from its proto JSON mapping, checked and normalised as a spec is."""
+    normalised = _normalised(value, message_type, where)
+    try:
+        return json_format.ParseDict(normalised, message_factory.GetMessageClass(message_type)())
+    except json_format.ParseError as exc:
+        raise InvalidSpecError(str(exc), where, "json.parse") from exc
 
 
 def enum_prefix(enum: descriptor.EnumDescriptor) -> str:

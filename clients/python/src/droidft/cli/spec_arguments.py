@@ -1,6 +1,7 @@
 """The job-spec flags shared by `train` and `estimate`: a config file (proto JSON or YAML) with flags laid over it.
 
-The flags are generated from the contract: one for every scalar field of TrainingJobSpec, at any depth, named
+The flags are generated from the contract: one for every field of TrainingJobSpec, at any depth (a list of
+messages takes one FIELD=VALUE,... item per repetition, `--rewards name=exact_answer,weight=2`), named
 by the field (`--learning-rate`, `--fine-tune-type`, `--warmup-steps`), by its path where two fields share a
 name (`--optimizer-kind`, `--lr-schedule-kind`), and for the method's settings by the field inside the method's
 config (`--beta`, `--group-size`), which applies to the job's method. Enum flags take short names (`lora`),
@@ -23,7 +24,7 @@ from google.protobuf import descriptor, descriptor_pb2
 from droidft.cli.arguments import METHOD_METAVAR, method_argument
 from droidft.cli.session import CommandError
 from droidft.errors import InvalidSpecError
-from droidft.specs import enum_short_names, enum_value_name, training_job_spec, with_method
+from droidft.specs import enum_short_names, enum_value_name, training_job_spec, training_message, with_method
 from droidft.v1 import job_pb2
 
 _F = descriptor.FieldDescriptor
@@ -64,12 +65,12 @@ class SpecFlag:
 
 
 def _scalar_paths(message: descriptor.Descriptor, prefix: tuple[str, ...] = ()):
+    """The settable fields: scalars at any depth, and lists of messages (each item one flag value)."""
     for field in message.fields:
         path = (*prefix, field.name)
-        if field.type == _F.TYPE_MESSAGE:
-            if not field.is_repeated:  # a list of messages (rewards) is given in the config file
-                yield from _scalar_paths(field.message_type, path)
-        elif not field.is_repeated:
+        if field.type == _F.TYPE_MESSAGE and not field.is_repeated:
+            yield from _scalar_paths(field.message_type, path)
+        elif not field.is_repeated or field.type == _F.TYPE_MESSAGE:
             yield path, field
 
 
@@ -124,6 +125,22 @@ def _enum_argument(flag: SpecFlag):
     return parse
 
 
+def _item_argument(flag: SpecFlag):
+    """A list item as FIELD=VALUE pairs ("name=exact_answer,weight=2"), parsed as its message's proto JSON."""
+    message_type = flag.field.message_type
+
+    def parse(text: str):
+        pairs = [pair.partition("=") for pair in text.split(",") if pair]
+        if any(not equals for _, equals, _ in pairs):
+            raise argparse.ArgumentTypeError(f"{text!r} is not FIELD=VALUE[,FIELD=VALUE...]")
+        try:
+            return training_message(message_type, {key.strip(): value.strip() for key, _, value in pairs}, flag.flag)
+        except InvalidSpecError as error:
+            raise argparse.ArgumentTypeError(str(error.field_violations[0])) from None
+
+    return parse
+
+
 def _add_flag(group: argparse._ArgumentGroup, flag: SpecFlag) -> None:
     help_text = _comments().get(flag.field.full_name, "").replace("%", "%%")
     if flag.methods:
@@ -131,7 +148,12 @@ def _add_flag(group: argparse._ArgumentGroup, flag: SpecFlag) -> None:
     names = [flag.flag] + ([_ALIASES[flag.path[0]]] if len(flag.path) == 1 and flag.path[0] in _ALIASES else [])
     options: dict[str, Any] = {"dest": flag.dest, "help": help_text}
     field = flag.field
-    if field.type == _F.TYPE_BOOL:
+    if field.type == _F.TYPE_MESSAGE:  # a list of messages: the flag is repeated, one item each
+        options.update(
+            action="append", type=_item_argument(flag), help=f"{help_text} (repeat {flag.flag} for each item)"
+        )
+        options["metavar"] = ",".join(f"{item.name}=..." for item in field.message_type.fields)
+    elif field.type == _F.TYPE_BOOL:
         options["action"] = argparse.BooleanOptionalAction
     elif field.type == _F.TYPE_ENUM:
         options["type"] = _enum_argument(flag)
@@ -193,6 +215,11 @@ def _set(spec: job_pb2.TrainingJobSpec, flag: SpecFlag, value: Any) -> None:
     target: Any = spec
     for part in flag.path[:-1]:
         target = getattr(target, part)
+    if flag.field.is_repeated:  # the flag's items replace the config file's
+        items = getattr(target, flag.path[-1])
+        del items[:]
+        items.extend(value)
+        return
     if flag.field.type == _F.TYPE_ENUM:
         value = flag.field.enum_type.values_by_name[value].number
     setattr(target, flag.path[-1], value)
