@@ -12,7 +12,7 @@ from droidft.cli.data import validate_data
 from droidft.cli.main import build_parser
 from droidft.cli.session import Session
 from droidft.cli.watch import CLEAR_LINE, watch_job
-from droidft.v1 import data_pb2, job_pb2, methods_pb2
+from droidft.v1 import data_pb2, distributed_pb2, job_pb2, methods_pb2
 
 QUEUED, RUNNING = job_pb2.JOB_STATE_QUEUED, job_pb2.JOB_STATE_RUNNING
 SUCCEEDED, FAILED, CANCELLED = job_pb2.JOB_STATE_SUCCEEDED, job_pb2.JOB_STATE_FAILED, job_pb2.JOB_STATE_CANCELLED
@@ -180,6 +180,8 @@ def test_train_builds_the_spec_from_flags(droidft, fake):
         "2",
         "--learning-rate",
         "2e-5",
+        "--ranks",
+        "2",
         "--request-id",
         "r-1",
     )
@@ -195,6 +197,7 @@ def test_train_builds_the_spec_from_flags(droidft, fake):
         batch_size=2,
         learning_rate=2e-5,
         dr_grpo=methods_pb2.DrGrpoConfig(),
+        distributed=distributed_pb2.DistributedConfig(ranks=2),
     )
 
 

@@ -23,12 +23,12 @@ def droidft(fake, capsys):
 
 
 def scalar_fields(message, prefix=""):
-    """Every settable field of a message (scalars, lists of messages), by path, walked independently of the CLI."""
+    """Every settable field of a message (scalars and lists), by path, walked independently of the CLI."""
     for field in message.fields:
         is_message = field.type == descriptor.FieldDescriptor.TYPE_MESSAGE
         if is_message and not field.is_repeated:
             yield from scalar_fields(field.message_type, f"{prefix}{field.name}.")
-        elif is_message or not field.is_repeated:
+        else:
             yield f"{prefix}{field.name}"
 
 

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
+from .distributed import is_local
 from .errors import DroidftError, ErrorKind, Reason
 from .estimation import DeviceProfile, Estimate, ModelFactsError, estimate, read_model_facts
 from .job_data import JobDataCheck, check_job_data
@@ -24,4 +26,8 @@ def estimate_job(settings: JobSettings, device: DeviceProfile, data: JobDataChec
     data = data or check_job_data(settings, max_issues=1)
     if settings.epochs is not None:  # the iterations follow from the records the method uses
         settings = with_train_records(settings, data.records_used(data.train))
+    distributed = settings.distributed
+    if distributed.ranks > 1:  # the ranks on other machines take none of this machine's memory and cores
+        local_ranks = sum(is_local(host) for host in distributed.hosts)
+        settings = dataclasses.replace(settings, distributed=dataclasses.replace(distributed, local_ranks=local_ranks))
     return estimate(settings, facts, token_lengths=data.token_lengths(), device=device)

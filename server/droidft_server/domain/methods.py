@@ -81,6 +81,7 @@ _ENUM_DEFAULTS = {
     "dpo.loss_type": "DPO_LOSS_TYPE_SIGMOID",
     "optimizer.kind": "OPTIMIZER_KIND_ADAM",
     "lr_schedule.kind": "LR_SCHEDULE_KIND_CONSTANT",
+    "distributed.backend": "DISTRIBUTED_BACKEND_RING",
 }
 
 _NUMBER_RULES = {

@@ -19,6 +19,7 @@ from .datasets.progress import ProgressCallback
 from .datasets.refusal import VIOLATIONS_LISTED, data_errors
 from .datasets.report import FileReport
 from .datasets.training_data import data_files
+from .distributed import check_distributed
 from .errors import DroidftError, ErrorKind, FieldViolation, Reason, invalid_argument
 from .estimation import DeviceProfile, check_fit
 from .job_data import JobDataCheck, check_job_data
@@ -91,6 +92,24 @@ def model_loadable(job: Candidate) -> list[str]:
             "adapter.num_layers_within_model",
         )
     return []
+
+
+def distributed_runs(*, can_launch_remote: bool) -> Check:
+    """A check: spec.distributed asks for what this server trains distributed, with a batch the ranks can share
+    and addresses it can start ranks on (another machine's only with a rank launcher)."""
+
+    def check(job: Candidate) -> list[str]:
+        config = job.spec.distributed
+        check_distributed(
+            job.settings,
+            has_start_timeout=config.HasField("start_timeout_seconds"),
+            has_remote_port=config.HasField("remote_port"),
+            hosts_given=len(config.hosts),
+            can_launch_remote=can_launch_remote,
+        )
+        return []
+
+    return check
 
 
 def data_exists(job: Candidate) -> list[str]:

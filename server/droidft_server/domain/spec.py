@@ -10,7 +10,7 @@ import math
 from dataclasses import dataclass, replace
 from typing import Any
 
-from droidft.v1 import job_pb2, methods_pb2, options_pb2
+from droidft.v1 import distributed_pb2, job_pb2, methods_pb2, options_pb2
 
 from .method_families import POLICY_METHODS, PREFERENCE_METHODS
 
@@ -52,6 +52,9 @@ DEFAULTS: dict[str, Any] = {
     "dpo.beta": 0.1,
     "orpo.beta": 0.1,
     "cpo.beta": 0.1,
+    "distributed.ranks": 1,
+    "distributed.start_timeout_seconds": 120,
+    "distributed.remote_port": 32323,  # mlx.launch's first port
 }
 
 # Each optimizer's own defaults (weight_decay, momentum); a setting it lacks is refused (preflight).
@@ -223,6 +226,41 @@ class PreferenceSettings:
     loss_type: str = "sigmoid"
 
 
+LOOPBACK_HOST = "127.0.0.1"  # where the ranks of a distributed job listen when spec.distributed.hosts is empty
+
+DISTRIBUTED_BACKENDS = {
+    distributed_pb2.DISTRIBUTED_BACKEND_UNSPECIFIED: "ring",
+    distributed_pb2.DISTRIBUTED_BACKEND_RING: "ring",
+    distributed_pb2.DISTRIBUTED_BACKEND_MPI: "mpi",
+}
+
+
+@dataclass(frozen=True)
+class DistributedSettings:
+    """How many processes train the job and where they listen (one process: ranks 1)."""
+
+    ranks: int
+    hosts: tuple[str, ...]  # one address per rank
+    backend: str
+    start_timeout_seconds: int
+    remote_port: int  # rank r on another machine listens on remote_port + r
+    # Ranks on this machine, once the server has looked at the hosts (job_estimate); None: every rank.
+    local_ranks: int | None = None
+
+    @property
+    def ranks_here(self) -> int:
+        return self.ranks if self.local_ranks is None else self.local_ranks
+
+
+ONE_PROCESS = DistributedSettings(
+    ranks=1,
+    hosts=(LOOPBACK_HOST,),
+    backend="ring",
+    start_timeout_seconds=DEFAULTS["distributed.start_timeout_seconds"],
+    remote_port=DEFAULTS["distributed.remote_port"],
+)
+
+
 @dataclass(frozen=True)
 class JobSettings:
     method: str  # the spec's oneof field name: "sft", "grpo", ...
@@ -251,6 +289,7 @@ class JobSettings:
     sft: SftSettings | None = None
     policy: PolicySettings | None = None
     preference: PreferenceSettings | None = None
+    distributed: DistributedSettings = ONE_PROCESS
 
 
 def method_name(spec: job_pb2.TrainingJobSpec) -> str:
@@ -378,6 +417,17 @@ def _metrics_logging(logging: options_pb2.MetricsLogging) -> MetricsLoggingSetti
     return MetricsLoggingSettings(kind=kind, project=logging.project or DEFAULTS["metrics_logging.project"])
 
 
+def _distributed(config: distributed_pb2.DistributedConfig) -> DistributedSettings:
+    ranks = config.ranks or DEFAULTS["distributed.ranks"]
+    return DistributedSettings(
+        ranks=ranks,
+        hosts=tuple(config.hosts) or (LOOPBACK_HOST,) * ranks,
+        backend=DISTRIBUTED_BACKENDS[config.backend],
+        start_timeout_seconds=_get(config, "start_timeout_seconds", "distributed.start_timeout_seconds"),
+        remote_port=_get(config, "remote_port", "distributed.remote_port"),
+    )
+
+
 def resolve(spec: job_pb2.TrainingJobSpec, train_records: int | None = None) -> JobSettings:
     """Apply every default to a (validated) spec. With epochs, iterations need `train_records`, the training
     records the method uses (TrainingData.train_records_used); without them they are 0."""
@@ -413,6 +463,7 @@ def resolve(spec: job_pb2.TrainingJobSpec, train_records: int | None = None) -> 
         grad_accumulation_steps=accumulation,
         epochs=epochs,
         metrics_logging=_metrics_logging(spec.metrics_logging),
+        distributed=_distributed(spec.distributed),
     )
     if name == "sft":
         settings["sft"] = SftSettings(

@@ -27,7 +27,7 @@ from google.protobuf import text_format
 from droidft.v1 import job_pb2, progress_pb2
 
 from ..domain import events
-from ..domain.checkpoints import WORKER_LOCK, WORKER_LOG
+from ..domain.checkpoints import WORKER_LOCK, WORKER_LOG, rank_dir
 from ..domain.datasets.training_data import DataPlan, detected_plan
 from ..domain.job_data import data_plan
 from ..domain.rewards import load_reward_plugins
@@ -36,7 +36,7 @@ from ..domain.spec import JobSettings, resolve
 from . import blas
 from .contract import TrainingContext
 from .metrics_loggers import logging_to
-from .protocol import Event, Failed, Finished, Started, WorkerJob
+from .protocol import Connected, Event, Failed, Finished, Started, WorkerJob
 from .trainers import trainer_for
 
 TRACEBACK_LINES = 12  # of a training error, sent as a log event
@@ -98,7 +98,8 @@ def run_job(job: WorkerJob, send: Callable[[Any], None], should_stop: Callable[[
         resume = read_checkpoint(Path(job.resume_from))
     output_dir = Path(job.output_dir)
     emit = partial(_send_event, send)
-    with logging_to(settings.metrics_logging, job.job_id, spec, output_dir, emit) as emit:
+    logging = settings.metrics_logging if job.rank == 0 else None  # one log per job: rank 0's reports
+    with logging_to(logging, job.job_id, spec, output_dir, emit) as emit:
         ctx = TrainingContext(
             job_id=job.job_id,
             spec=spec,
@@ -109,6 +110,7 @@ def run_job(job: WorkerJob, send: Callable[[Any], None], should_stop: Callable[[
             should_stop=should_stop,
             resume=resume,
             start_weights=Path(job.start_weights) if job.start_weights else None,
+            rank=job.rank,
         )
         result = trainer(ctx)
     return Finished(result.adapter_path, result.stopped_early, result.message)
@@ -163,19 +165,39 @@ def _hold_job_lock(output_dir: Path) -> None:
 
 
 def run_worker(job: WorkerJob, connection: Connection, stop: Any) -> None:
-    """Process entry point; `stop` is a shared integer, a StopKind the server sets when the job should stop."""
+    """Process entry point; `stop` is a shared integer, a StopKind the server sets when the job should stop.
+
+    A rank of a distributed job joins the ring first; only rank 0's events reach the server (every rank
+    trains the same iterations, and rank 0 speaks for them), and the stop rank 0 reads is every rank's."""
     _die_with_the_server()
-    _redirect_output(Path(job.output_dir) / WORKER_LOG)
+    own_dir = rank_dir(Path(job.output_dir), job.rank)
+    _redirect_output(own_dir / WORKER_LOG)
+    send_event = connection.send if job.rank == 0 else _drop
     try:
-        _hold_job_lock(Path(job.output_dir))
+        _hold_job_lock(own_dir)
         blas.load(job.blas_threads)  # before MLX is imported, or it keeps its own BLAS
         connection.send(Started(blas.describe_device()))
-        connection.send(run_job(job, connection.send, lambda: STOP_WORDS[StopKind(stop.value)]))
+        asked = _read(stop)
+        if job.ring_hostfile:
+            from .distributed import agreed, join_ring
+
+            join_ring(job.rank, job.ring_hostfile)
+            connection.send(Connected())
+            asked = agreed(asked)
+        connection.send(run_job(job, send_event, lambda: STOP_WORDS[StopKind(asked())]))
     except Exception as error:
         lines = traceback.format_exc()
         print(lines, file=sys.stderr)
         tail = "\n".join(lines.rstrip().splitlines()[-TRACEBACK_LINES:])
-        _send_event(connection.send, events.log(progress_pb2.LOG_LEVEL_ERROR, tail))
+        _send_event(send_event, events.log(progress_pb2.LOG_LEVEL_ERROR, tail))
         connection.send(Failed(f"{type(error).__name__}: {error}"))
     finally:
         connection.close()
+
+
+def _read(value: Any) -> Callable[[], int]:
+    return lambda: value.value
+
+
+def _drop(message: Any) -> None:
+    """The events of ranks other than 0: in their own log only."""

@@ -1,7 +1,7 @@
 """The job-spec flags shared by `train` and `estimate`: a config file (proto JSON or YAML) with flags laid over it.
 
-The flags are generated from the contract: one for every field of TrainingJobSpec, at any depth (a list of
-messages takes one FIELD=VALUE,... item per repetition, `--rewards name=exact_answer,weight=2`), named
+The flags are generated from the contract: one for every field of TrainingJobSpec, at any depth (a list takes
+one item per repetition, a message item as FIELD=VALUE,... : `--rewards name=exact_answer,weight=2`), named
 by the field (`--learning-rate`, `--fine-tune-type`, `--warmup-steps`), by its path where two fields share a
 name (`--optimizer-kind`, `--lr-schedule-kind`), and for the method's settings by the field inside the method's
 config (`--beta`, `--group-size`), which applies to the job's method. Enum flags take short names (`lora`),
@@ -65,12 +65,12 @@ class SpecFlag:
 
 
 def _scalar_paths(message: descriptor.Descriptor, prefix: tuple[str, ...] = ()):
-    """The settable fields: scalars at any depth, and lists of messages (each item one flag value)."""
+    """The settable fields at any depth: scalars, and lists (each item one flag value)."""
     for field in message.fields:
         path = (*prefix, field.name)
         if field.type == _F.TYPE_MESSAGE and not field.is_repeated:
             yield from _scalar_paths(field.message_type, path)
-        elif not field.is_repeated or field.type == _F.TYPE_MESSAGE:
+        else:
             yield path, field
 
 
@@ -163,6 +163,8 @@ def _add_flag(group: argparse._ArgumentGroup, flag: SpecFlag) -> None:
     else:
         options["type"] = _NUMBER_TYPES[field.type]
         options["metavar"] = "X" if options["type"] is float else "N"
+    if field.is_repeated and field.type != _F.TYPE_MESSAGE:  # a list of scalars: one item per repetition
+        options.update(action="append", help=f"{help_text} (repeat {flag.flag} for each item)")
     group.add_argument(*names, **options)
 
 

@@ -37,6 +37,10 @@ class ErrorReason(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     NO_RESUMABLE_CHECKPOINT: _ClassVar[ErrorReason]
     CHECKPOINT_UNUSABLE: _ClassVar[ErrorReason]
     LOGGER_NOT_INSTALLED: _ClassVar[ErrorReason]
+    DISTRIBUTED_UNSUPPORTED: _ClassVar[ErrorReason]
+    DISTRIBUTED_HOST_UNAVAILABLE: _ClassVar[ErrorReason]
+    RANK_FAILED: _ClassVar[ErrorReason]
+    RANKS_DID_NOT_START: _ClassVar[ErrorReason]
 ERROR_REASON_UNSPECIFIED: ErrorReason
 INVALID_REQUEST: ErrorReason
 JOB_NOT_FOUND: ErrorReason
@@ -68,3 +72,7 @@ JOB_STATE_CONFLICT: ErrorReason
 NO_RESUMABLE_CHECKPOINT: ErrorReason
 CHECKPOINT_UNUSABLE: ErrorReason
 LOGGER_NOT_INSTALLED: ErrorReason
+DISTRIBUTED_UNSUPPORTED: ErrorReason
+DISTRIBUTED_HOST_UNAVAILABLE: ErrorReason
+RANK_FAILED: ErrorReason
+RANKS_DID_NOT_START: ErrorReason

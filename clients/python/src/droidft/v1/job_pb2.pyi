@@ -2,6 +2,7 @@ import datetime
 
 from buf.validate import validate_pb2 as _validate_pb2
 from droidft.v1 import data_pb2 as _data_pb2
+from droidft.v1 import distributed_pb2 as _distributed_pb2
 from droidft.v1 import methods_pb2 as _methods_pb2
 from droidft.v1 import options_pb2 as _options_pb2
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
@@ -34,7 +35,7 @@ JOB_STATE_PAUSING: JobState
 JOB_STATE_PAUSED: JobState
 
 class TrainingJobSpec(_message.Message):
-    __slots__ = ("model_path", "train_data_path", "val_data_path", "learning_rate", "batch_size", "max_seq_length", "iterations", "early_stop", "patience", "adapter", "seed", "report_every", "eval_every", "eval_batches", "checkpoint_every", "display_name", "keep_checkpoints", "from_checkpoint", "sft", "grpo", "gspo", "dr_grpo", "dpo", "orpo", "cpo", "epochs", "optimizer", "lr_schedule", "max_grad_norm", "grad_accumulation_steps", "metrics_logging")
+    __slots__ = ("model_path", "train_data_path", "val_data_path", "learning_rate", "batch_size", "max_seq_length", "iterations", "early_stop", "patience", "adapter", "seed", "report_every", "eval_every", "eval_batches", "checkpoint_every", "display_name", "keep_checkpoints", "from_checkpoint", "distributed", "sft", "grpo", "gspo", "dr_grpo", "dpo", "orpo", "cpo", "epochs", "optimizer", "lr_schedule", "max_grad_norm", "grad_accumulation_steps", "metrics_logging")
     MODEL_PATH_FIELD_NUMBER: _ClassVar[int]
     TRAIN_DATA_PATH_FIELD_NUMBER: _ClassVar[int]
     VAL_DATA_PATH_FIELD_NUMBER: _ClassVar[int]
@@ -53,6 +54,7 @@ class TrainingJobSpec(_message.Message):
     DISPLAY_NAME_FIELD_NUMBER: _ClassVar[int]
     KEEP_CHECKPOINTS_FIELD_NUMBER: _ClassVar[int]
     FROM_CHECKPOINT_FIELD_NUMBER: _ClassVar[int]
+    DISTRIBUTED_FIELD_NUMBER: _ClassVar[int]
     SFT_FIELD_NUMBER: _ClassVar[int]
     GRPO_FIELD_NUMBER: _ClassVar[int]
     GSPO_FIELD_NUMBER: _ClassVar[int]
@@ -84,6 +86,7 @@ class TrainingJobSpec(_message.Message):
     display_name: str
     keep_checkpoints: int
     from_checkpoint: FromCheckpoint
+    distributed: _distributed_pb2.DistributedConfig
     sft: _methods_pb2.SftConfig
     grpo: _methods_pb2.GrpoConfig
     gspo: _methods_pb2.GspoConfig
@@ -97,7 +100,7 @@ class TrainingJobSpec(_message.Message):
     max_grad_norm: float
     grad_accumulation_steps: int
     metrics_logging: _options_pb2.MetricsLogging
-    def __init__(self, model_path: _Optional[str] = ..., train_data_path: _Optional[str] = ..., val_data_path: _Optional[str] = ..., learning_rate: _Optional[float] = ..., batch_size: _Optional[int] = ..., max_seq_length: _Optional[int] = ..., iterations: _Optional[int] = ..., early_stop: _Optional[bool] = ..., patience: _Optional[int] = ..., adapter: _Optional[_Union[_methods_pb2.AdapterConfig, _Mapping]] = ..., seed: _Optional[int] = ..., report_every: _Optional[int] = ..., eval_every: _Optional[int] = ..., eval_batches: _Optional[int] = ..., checkpoint_every: _Optional[int] = ..., display_name: _Optional[str] = ..., keep_checkpoints: _Optional[int] = ..., from_checkpoint: _Optional[_Union[FromCheckpoint, _Mapping]] = ..., sft: _Optional[_Union[_methods_pb2.SftConfig, _Mapping]] = ..., grpo: _Optional[_Union[_methods_pb2.GrpoConfig, _Mapping]] = ..., gspo: _Optional[_Union[_methods_pb2.GspoConfig, _Mapping]] = ..., dr_grpo: _Optional[_Union[_methods_pb2.DrGrpoConfig, _Mapping]] = ..., dpo: _Optional[_Union[_methods_pb2.DpoConfig, _Mapping]] = ..., orpo: _Optional[_Union[_methods_pb2.OrpoConfig, _Mapping]] = ..., cpo: _Optional[_Union[_methods_pb2.CpoConfig, _Mapping]] = ..., epochs: _Optional[int] = ..., optimizer: _Optional[_Union[_options_pb2.OptimizerConfig, _Mapping]] = ..., lr_schedule: _Optional[_Union[_options_pb2.LrSchedule, _Mapping]] = ..., max_grad_norm: _Optional[float] = ..., grad_accumulation_steps: _Optional[int] = ..., metrics_logging: _Optional[_Union[_options_pb2.MetricsLogging, _Mapping]] = ...) -> None: ...
+    def __init__(self, model_path: _Optional[str] = ..., train_data_path: _Optional[str] = ..., val_data_path: _Optional[str] = ..., learning_rate: _Optional[float] = ..., batch_size: _Optional[int] = ..., max_seq_length: _Optional[int] = ..., iterations: _Optional[int] = ..., early_stop: _Optional[bool] = ..., patience: _Optional[int] = ..., adapter: _Optional[_Union[_methods_pb2.AdapterConfig, _Mapping]] = ..., seed: _Optional[int] = ..., report_every: _Optional[int] = ..., eval_every: _Optional[int] = ..., eval_batches: _Optional[int] = ..., checkpoint_every: _Optional[int] = ..., display_name: _Optional[str] = ..., keep_checkpoints: _Optional[int] = ..., from_checkpoint: _Optional[_Union[FromCheckpoint, _Mapping]] = ..., distributed: _Optional[_Union[_distributed_pb2.DistributedConfig, _Mapping]] = ..., sft: _Optional[_Union[_methods_pb2.SftConfig, _Mapping]] = ..., grpo: _Optional[_Union[_methods_pb2.GrpoConfig, _Mapping]] = ..., gspo: _Optional[_Union[_methods_pb2.GspoConfig, _Mapping]] = ..., dr_grpo: _Optional[_Union[_methods_pb2.DrGrpoConfig, _Mapping]] = ..., dpo: _Optional[_Union[_methods_pb2.DpoConfig, _Mapping]] = ..., orpo: _Optional[_Union[_methods_pb2.OrpoConfig, _Mapping]] = ..., cpo: _Optional[_Union[_methods_pb2.CpoConfig, _Mapping]] = ..., epochs: _Optional[int] = ..., optimizer: _Optional[_Union[_options_pb2.OptimizerConfig, _Mapping]] = ..., lr_schedule: _Optional[_Union[_options_pb2.LrSchedule, _Mapping]] = ..., max_grad_norm: _Optional[float] = ..., grad_accumulation_steps: _Optional[int] = ..., metrics_logging: _Optional[_Union[_options_pb2.MetricsLogging, _Mapping]] = ...) -> None: ...
 
 class FromCheckpoint(_message.Message):
     __slots__ = ("job_id", "iteration")
