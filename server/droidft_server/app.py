@@ -19,6 +19,7 @@ from .domain.methods import catalogue
 from .domain.rewards import load_reward_plugins
 from .domain.runs import Runner
 from .domain.sampling import SamplingService, final_evaluation_has_data
+from .domain.training_options import options_take_effect
 from .persistence.sqlite_store import SqliteJobStore
 from .supervisor.export import run_export
 from .transport.auth import TokenFile
@@ -136,6 +137,7 @@ class DroidftServer:
                     preflight.data_valid,
                     preflight.rewards_known,
                     preflight.settings_take_effect,
+                    options_take_effect,
                     preflight.resources_fit(device, refuse=config.refuse_when_memory_short),
                     final_evaluation_has_data,
                 ]

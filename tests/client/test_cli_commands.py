@@ -235,7 +235,7 @@ def test_train_watch_follows_the_new_job(droidft, fake):
 def test_train_without_required_settings_says_what_is_missing(droidft, fake):
     code, out, err = droidft("train", "--model", "/m")
     assert (code, out) == (3, "")
-    assert err == "error: missing --data, --method (give the flag or set it in --spec)\n"
+    assert err == "error: missing --data, --method (give the flag or set it in --config)\n"
     assert fake.service.requests == []
 
 

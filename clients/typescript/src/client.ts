@@ -56,6 +56,7 @@ import {
 import { type GenerateResponse, GenerateRequestSchema } from "./gen/droidft/v1/sampling_pb.js";
 import { DroidftError, fromCallError, fromViolations } from "./errors.js";
 import { JobHandle } from "./job.js";
+import { checkKnownKeys } from "./strict.js";
 import { defaultReconnectPolicy, type ReconnectPolicy, resumableProgress } from "./progress.js";
 import { dropPartial, fileChunks, fileSha256, partialOffset, uploadIdFor, writeDownload } from "./transfers.js";
 
@@ -402,6 +403,7 @@ export class DroidftClient {
 
   /** Builds a request and checks it against the contract's rules, as the server would. */
   private request<Desc extends DescMessage>(schema: Desc, init: MessageInitShape<Desc>): MessageShape<Desc> {
+    checkKnownKeys(schema, init);
     const message = create(schema, init);
     if (this.validator) {
       const result = this.validator.validate(schema, message);

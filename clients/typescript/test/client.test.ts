@@ -104,7 +104,18 @@ describe("droidft TypeScript client against a real server", () => {
     const error = await rejection(client.createTrainingJob({ ...spec, learningRate: 1.0 }));
     assert.equal(error.code, Code.InvalidArgument);
     assert.equal(error.local, true);
-    assert.deepEqual(error.fieldViolations.map((v) => [v.field, v.reason]), [["spec.learning_rate", "double.gte_lte"]]);
+    assert.deepEqual(error.fieldViolations.map((v) => [v.field, v.reason]), [["spec.learning_rate", "double.gt_lte"]]);
+  });
+
+  test("refuses a key that names no field, from plain JavaScript, with the closest names", async () => {
+    const plain = { ...spec, learning_rate: 2e-4 } as unknown as typeof spec;
+    const error = await rejection(client.createTrainingJob(plain));
+    assert.equal(error.code, Code.InvalidArgument);
+    assert.equal(error.local, true);
+    assert.deepEqual(error.fieldViolations.map((v) => [v.field, v.reason]), [["spec.learning_rate", "field.known"]]);
+    assert.match(error.fieldViolations[0].description, /did you mean learningRate\?/);
+    const nested = { ...spec, adapter: { rnak: 4 } } as unknown as typeof spec;
+    assert.match((await rejection(client.createTrainingJob(nested))).message, /spec\.adapter\.rnak: .*did you mean rank/);
   });
 
   test("decodes the server's BadRequest details for the same spec", async () => {

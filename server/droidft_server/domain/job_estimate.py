@@ -9,7 +9,7 @@ from .distributed import is_local
 from .errors import DroidftError, ErrorKind, Reason
 from .estimation import DeviceProfile, Estimate, ModelFactsError, estimate, read_model_facts
 from .job_data import JobDataCheck, check_job_data
-from .spec import JobSettings
+from .spec import JobSettings, with_train_records
 
 
 def estimate_job(settings: JobSettings, device: DeviceProfile, data: JobDataCheck | None = None) -> Estimate:
@@ -24,6 +24,8 @@ def estimate_job(settings: JobSettings, device: DeviceProfile, data: JobDataChec
             {"field": "spec.model_path", "path": settings.model_path},
         ) from None
     data = data or check_job_data(settings, max_issues=1)
+    if settings.epochs is not None:  # the iterations follow from the records the method uses
+        settings = with_train_records(settings, data.records_used(data.train))
     distributed = settings.distributed
     if distributed.ranks > 1:  # the ranks on other machines take none of this machine's memory and cores
         local_ranks = sum(is_local(host) for host in distributed.hosts)

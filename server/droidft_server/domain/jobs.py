@@ -219,7 +219,7 @@ class JobManager:
             self._check_storage()
             self._check_queue_room()  # before the (slow) preflight, and again under the lock
         checked = self._preflight(spec, on_progress)
-        settings = resolve(spec)
+        settings = resolve(spec, checked.data.train_records_used if checked.data is not None else None)
         with self._lock:
             if self._closed:
                 raise shutting_down()

@@ -137,6 +137,8 @@ def data_valid(job: Candidate) -> list[str]:
     job.data = data = check_job_data(settings, max_issues=VIOLATIONS_LISTED, on_progress=job.on_progress)
     if not data.report.valid:
         raise data_errors(data.report)
+    # With epochs, the iterations follow from the records the method uses: the checks after this one see them.
+    job.settings = settings = resolve(job.spec, data.records_used(data.train))
     files = [("spec.train_data_path", data.train)] + ([("spec.val_data_path", data.valid)] if data.valid else [])
     for field, file in files:
         _enough_records(field, file, data.records_used(file), settings)

@@ -35,6 +35,7 @@ from ..domain.runs import StopKind
 from ..domain.spec import JobSettings, resolve
 from . import blas
 from .contract import TrainingContext
+from .metrics_loggers import logging_to
 from .protocol import Connected, Event, Failed, Finished, Started, WorkerJob
 from .trainers import trainer_for
 
@@ -82,7 +83,10 @@ def _send_event(send: Any, event: progress_pb2.TrainingProgress) -> None:
 def run_job(job: WorkerJob, send: Callable[[Any], None], should_stop: Callable[[], bool]) -> Finished:
     """Train the job in this process; `send` gets each protocol message but the last, which is returned."""
     spec = job_pb2.TrainingJobSpec.FromString(job.spec)
-    settings = resolve(spec)
+    kept = job_pb2.TrainingData.FromString(job.data) if job.data else None
+    settings = resolve(spec, kept.train_records_used if kept is not None else None)
+    if settings.epochs is not None and kept is None:  # create keeps the plan of every job; epochs are newer than it
+        raise ValueError("an epochs job needs its data plan (TrainingJob.data) to count its iterations")
     load_reward_plugins(list(job.reward_plugins))
     trainer = trainer_for(settings.method)
     _seed(settings.seed)
@@ -92,19 +96,23 @@ def run_job(job: WorkerJob, send: Callable[[Any], None], should_stop: Callable[[
         from .training_state import read_checkpoint
 
         resume = read_checkpoint(Path(job.resume_from))
-    ctx = TrainingContext(
-        job_id=job.job_id,
-        spec=spec,
-        settings=settings,
-        data=_data_plan(job, settings),
-        output_dir=Path(job.output_dir),
-        emit=partial(_send_event, send),
-        should_stop=should_stop,
-        resume=resume,
-        start_weights=Path(job.start_weights) if job.start_weights else None,
-        rank=job.rank,
-    )
-    result = trainer(ctx)
+    output_dir = Path(job.output_dir)
+    emit = partial(_send_event, send)
+    logging = settings.metrics_logging if job.rank == 0 else None  # one log per job: rank 0's reports
+    with logging_to(logging, job.job_id, spec, output_dir, emit) as emit:
+        ctx = TrainingContext(
+            job_id=job.job_id,
+            spec=spec,
+            settings=settings,
+            data=_data_plan(job, settings),
+            output_dir=output_dir,
+            emit=emit,
+            should_stop=should_stop,
+            resume=resume,
+            start_weights=Path(job.start_weights) if job.start_weights else None,
+            rank=job.rank,
+        )
+        result = trainer(ctx)
     return Finished(result.adapter_path, result.stopped_early, result.message)
 
 

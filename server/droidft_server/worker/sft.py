@@ -15,7 +15,6 @@ from typing import Any
 
 import mlx.core as mx
 import mlx.nn as nn
-import mlx.optimizers as optim
 import mlx_lm
 import numpy as np
 from mlx_lm.tuner.callbacks import TrainingCallback
@@ -29,6 +28,7 @@ from ..domain.datasets.training_data import read_job_data
 from .adapters import AdapterCheckpoints, set_up_adapter
 from .contract import TrainingContext, TrainingResult
 from .distributed import world
+from .optimizers import build_optimizer
 from .schedule import Schedule
 from .training_state import restore_random
 
@@ -119,7 +119,7 @@ class _SftLoop(TrainingCallback):
     ) -> None:
         self._ctx = ctx
         self._settings = ctx.settings
-        self._accumulation = ctx.settings.sft.grad_accumulation_steps
+        self._accumulation = ctx.settings.grad_accumulation_steps
         self._model = model
         self._valid_set = valid_set
         self.schedule = Schedule(ctx, checkpoints, self.evaluate if valid_set is not None else None)
@@ -252,12 +252,12 @@ def train_sft(ctx: TrainingContext) -> TrainingResult:
         f"{len(train_set)} training records"
         + (f", {len(valid_set)} validation records" if valid_set is not None else ""),
     )
-    optimizer = optim.Adam(learning_rate=settings.learning_rate)
+    optimizer = build_optimizer(settings)
     loop = _SftLoop(ctx, model, valid_set, checkpoints)
     checkpoints.track(optimizer, loop.trainer_state)
     if ctx.resume is not None:
         checkpoints.restore(ctx.resume)  # before train() captures the optimizer state for its compiled step
-    micro_steps = (settings.iterations - loop.start) * sft.grad_accumulation_steps
+    micro_steps = (settings.iterations - loop.start) * settings.grad_accumulation_steps
     args = TrainingArgs(
         batch_size=settings.batch_size,
         iters=micro_steps,
@@ -266,7 +266,7 @@ def train_sft(ctx: TrainingContext) -> TrainingResult:
         max_seq_length=settings.max_seq_length,
         adapter_file=str(checkpoints.final_path),
         grad_checkpoint=sft.grad_checkpoint,
-        grad_accumulation_steps=sft.grad_accumulation_steps,
+        grad_accumulation_steps=settings.grad_accumulation_steps,
     )
     # Validation runs in the batch source (val_dataset=None), on droidft's schedule.
     if micro_steps:

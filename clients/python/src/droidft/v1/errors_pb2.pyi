@@ -36,6 +36,7 @@ class ErrorReason(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     JOB_STATE_CONFLICT: _ClassVar[ErrorReason]
     NO_RESUMABLE_CHECKPOINT: _ClassVar[ErrorReason]
     CHECKPOINT_UNUSABLE: _ClassVar[ErrorReason]
+    LOGGER_NOT_INSTALLED: _ClassVar[ErrorReason]
     DISTRIBUTED_UNSUPPORTED: _ClassVar[ErrorReason]
     DISTRIBUTED_HOST_UNAVAILABLE: _ClassVar[ErrorReason]
     RANK_FAILED: _ClassVar[ErrorReason]
@@ -84,6 +85,7 @@ JOB_NOT_FINISHED: ErrorReason
 JOB_STATE_CONFLICT: ErrorReason
 NO_RESUMABLE_CHECKPOINT: ErrorReason
 CHECKPOINT_UNUSABLE: ErrorReason
+LOGGER_NOT_INSTALLED: ErrorReason
 DISTRIBUTED_UNSUPPORTED: ErrorReason
 DISTRIBUTED_HOST_UNAVAILABLE: ErrorReason
 RANK_FAILED: ErrorReason

@@ -15,6 +15,8 @@ import type { DataKeys } from "./data_keys_pb.js";
 import { file_droidft_v1_data_keys } from "./data_keys_pb.js";
 import type { AdapterConfig, CpoConfig, DpoConfig, DrGrpoConfig, GrpoConfig, GspoConfig, OrpoConfig, SftConfig, TrainingMethod } from "./methods_pb.js";
 import { file_droidft_v1_methods } from "./methods_pb.js";
+import type { LrSchedule, MetricsLogging, OptimizerConfig } from "./options_pb.js";
+import { file_droidft_v1_options } from "./options_pb.js";
 import type { Timestamp } from "@bufbuild/protobuf/wkt";
 import { file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
 import type { Message } from "@bufbuild/protobuf";
@@ -23,7 +25,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file droidft/v1/job.proto.
  */
 export const file_droidft_v1_job: GenFile = /*@__PURE__*/
-  fileDesc("ChRkcm9pZGZ0L3YxL2pvYi5wcm90bxIKZHJvaWRmdC52MSKSCwoPVHJhaW5pbmdKb2JTcGVjEh4KCm1vZGVsX3BhdGgYASABKAlCCrpIB3IFEAEYgCASIwoPdHJhaW5fZGF0YV9wYXRoGAIgASgJQgq6SAdyBRABGIAgEiYKDXZhbF9kYXRhX3BhdGgYAyABKAlCCrpIB3IFEAEYgCBIAYgBARIzCg1sZWFybmluZ19yYXRlGAQgASgBQhe6SBQSEhktQxzr4jYaPymN7bWg98awPkgCiAEBEiIKCmJhdGNoX3NpemUYBSABKA1CCbpIBioEGAgoAUgDiAEBEigKDm1heF9zZXFfbGVuZ3RoGAYgASgNQgu6SAgqBhiAQCiABEgEiAEBEiQKCml0ZXJhdGlvbnMYByABKA1CC7pICCoGGMCEPSgBSAWIAQESEgoKZWFybHlfc3RvcBgIIAEoCBIhCghwYXRpZW5jZRgJIAEoDUIKukgHKgUY6AcoAUgGiAEBEioKB2FkYXB0ZXIYCiABKAsyGS5kcm9pZGZ0LnYxLkFkYXB0ZXJDb25maWcSDAoEc2VlZBgLIAEoBBImCgxyZXBvcnRfZXZlcnkYDCABKA1CC7pICCoGGKCNBigBSAeIAQESJAoKZXZhbF9ldmVyeRgNIAEoDUILukgIKgYYoI0GKAFICIgBARIlCgxldmFsX2JhdGNoZXMYDiABKA1CCrpIByoFGJBOKAFICYgBARIqChBjaGVja3BvaW50X2V2ZXJ5GA8gASgNQgu6SAgqBhjAhD0oAUgKiAEBEh4KDGRpc3BsYXlfbmFtZRgQIAEoCUIIukgFcgMYyAESKAoQa2VlcF9jaGVja3BvaW50cxgRIAEoDUIJukgGKgQYoI0GSAuIAQESMwoPZnJvbV9jaGVja3BvaW50GBIgASgLMhouZHJvaWRmdC52MS5Gcm9tQ2hlY2twb2ludBIyCgtkaXN0cmlidXRlZBhGIAEoCzIdLmRyb2lkZnQudjEuRGlzdHJpYnV0ZWRDb25maWcSJAoDc2Z0GBQgASgLMhUuZHJvaWRmdC52MS5TZnRDb25maWdIABImCgRncnBvGBUgASgLMhYuZHJvaWRmdC52MS5HcnBvQ29uZmlnSAASJgoEZ3NwbxgWIAEoCzIWLmRyb2lkZnQudjEuR3Nwb0NvbmZpZ0gAEisKB2RyX2dycG8YFyABKAsyGC5kcm9pZGZ0LnYxLkRyR3Jwb0NvbmZpZ0gAEiQKA2RwbxgYIAEoCzIVLmRyb2lkZnQudjEuRHBvQ29uZmlnSAASJgoEb3JwbxgZIAEoCzIWLmRyb2lkZnQudjEuT3Jwb0NvbmZpZ0gAEiQKA2NwbxgaIAEoCzIVLmRyb2lkZnQudjEuQ3BvQ29uZmlnSAASJwoJZGF0YV9rZXlzGEsgASgLMhQuZHJvaWRmdC52MS5EYXRhS2V5cxIYChBmaW5hbF9ldmFsdWF0aW9uGEEgASgIOny6SHkadwoec3BlYy5wYXRpZW5jZV9uZWVkc19lYXJseV9zdG9wEi1wYXRpZW5jZSBvbmx5IGFwcGxpZXMgd2hlbiBlYXJseV9zdG9wIGlzIHRydWUaJiFoYXModGhpcy5wYXRpZW5jZSkgfHwgdGhpcy5lYXJseV9zdG9wQg8KBm1ldGhvZBIFukgCCAFCEAoOX3ZhbF9kYXRhX3BhdGhCEAoOX2xlYXJuaW5nX3JhdGVCDQoLX2JhdGNoX3NpemVCEQoPX21heF9zZXFfbGVuZ3RoQg0KC19pdGVyYXRpb25zQgsKCV9wYXRpZW5jZUIPCg1fcmVwb3J0X2V2ZXJ5Qg0KC19ldmFsX2V2ZXJ5Qg8KDV9ldmFsX2JhdGNoZXNCEwoRX2NoZWNrcG9pbnRfZXZlcnlCEwoRX2tlZXBfY2hlY2twb2ludHMiPwoORnJvbUNoZWNrcG9pbnQSGgoGam9iX2lkGAEgASgJQgq6SAdyBRABGIABEhEKCWl0ZXJhdGlvbhgCIAEoDSIrCghKb2JFcnJvchIOCgZyZWFzb24YASABKAkSDwoHbWVzc2FnZRgCIAEoCSLTAwoKSm9iTWV0cmljcxIRCglpdGVyYXRpb24YASABKA0SGAoQdG90YWxfaXRlcmF0aW9ucxgCIAEoDRIXCgp0cmFpbl9sb3NzGAMgASgBSACIAQESFQoIdmFsX2xvc3MYBCABKAFIAYgBARIaCg1sZWFybmluZ19yYXRlGAUgASgBSAKIAQESIgoVaXRlcmF0aW9uc19wZXJfc2Vjb25kGAYgASgBSAOIAQESHgoRdG9rZW5zX3Blcl9zZWNvbmQYByABKAFIBIgBARIWCg50cmFpbmVkX3Rva2VucxgIIAEoBBIZChFwZWFrX21lbW9yeV9ieXRlcxgJIAEoBBJBCg5tZXRob2RfbWV0cmljcxgKIAMoCzIpLmRyb2lkZnQudjEuSm9iTWV0cmljcy5NZXRob2RNZXRyaWNzRW50cnkaNAoSTWV0aG9kTWV0cmljc0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoAToCOAFCDQoLX3RyYWluX2xvc3NCCwoJX3ZhbF9sb3NzQhAKDl9sZWFybmluZ19yYXRlQhgKFl9pdGVyYXRpb25zX3Blcl9zZWNvbmRCFAoSX3Rva2Vuc19wZXJfc2Vjb25kIq4ECgtUcmFpbmluZ0pvYhIOCgZqb2JfaWQYASABKAkSKQoEc3BlYxgCIAEoCzIbLmRyb2lkZnQudjEuVHJhaW5pbmdKb2JTcGVjEioKBm1ldGhvZBgDIAEoDjIaLmRyb2lkZnQudjEuVHJhaW5pbmdNZXRob2QSIwoFc3RhdGUYBCABKA4yFC5kcm9pZGZ0LnYxLkpvYlN0YXRlEi8KC2NyZWF0ZV90aW1lGAUgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIuCgpzdGFydF90aW1lGAYgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIsCghlbmRfdGltZRgHIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASIwoFZXJyb3IYCCABKAsyFC5kcm9pZGZ0LnYxLkpvYkVycm9yEicKB21ldHJpY3MYCSABKAsyFi5kcm9pZGZ0LnYxLkpvYk1ldHJpY3MSDgoGZGV2aWNlGAogASgJEhIKCm91dHB1dF9kaXIYCyABKAkSFAoMYWRhcHRlcl9wYXRoGAwgASgJEhUKDWxhc3Rfc2VxdWVuY2UYDSABKAQSEgoKcmVxdWVzdF9pZBgOIAEoCRIPCgdjcmVhdG9yGA8gASgJEhgKEHJlc3VtZV9pdGVyYXRpb24YECABKA0SJgoEZGF0YRgRIAEoCzIYLmRyb2lkZnQudjEuVHJhaW5pbmdEYXRhIqIBCgxUcmFpbmluZ0RhdGESLAoFdHJhaW4YASABKAsyHS5kcm9pZGZ0LnYxLkRhdGFzZXRGaWxlUmVwb3J0EiwKBXZhbGlkGAIgASgLMh0uZHJvaWRmdC52MS5EYXRhc2V0RmlsZVJlcG9ydBIaChJ0cmFpbl9yZWNvcmRzX3VzZWQYAyABKAQSGgoSdmFsaWRfcmVjb3Jkc191c2VkGAQgASgEIqUBCgpDaGVja3BvaW50EhEKCWl0ZXJhdGlvbhgBIAEoDRIMCgRwYXRoGAIgASgJEhIKCnNpemVfYnl0ZXMYAyABKAQSLwoLY3JlYXRlX3RpbWUYBCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEg0KBWZpbmFsGAUgASgIEg8KB3JlbW92ZWQYBiABKAgSEQoJcmVzdW1hYmxlGAcgASgIKscBCghKb2JTdGF0ZRIZChVKT0JfU1RBVEVfVU5TUEVDSUZJRUQQABIUChBKT0JfU1RBVEVfUVVFVUVEEAESFQoRSk9CX1NUQVRFX1JVTk5JTkcQAhIXChNKT0JfU1RBVEVfU1VDQ0VFREVEEAMSFAoQSk9CX1NUQVRFX0ZBSUxFRBAEEhcKE0pPQl9TVEFURV9DQU5DRUxMRUQQBRIVChFKT0JfU1RBVEVfUEFVU0lORxAGEhQKEEpPQl9TVEFURV9QQVVTRUQQB2IGcHJvdG8z", [file_buf_validate_validate, file_droidft_v1_data, file_droidft_v1_distributed, file_droidft_v1_data_keys, file_droidft_v1_methods, file_google_protobuf_timestamp]);
+  fileDesc("ChRkcm9pZGZ0L3YxL2pvYi5wcm90bxIKZHJvaWRmdC52MSKQEAoPVHJhaW5pbmdKb2JTcGVjEh4KCm1vZGVsX3BhdGgYASABKAlCCrpIB3IFEAEYgCASIwoPdHJhaW5fZGF0YV9wYXRoGAIgASgJQgq6SAdyBRABGIAgEiYKDXZhbF9kYXRhX3BhdGgYAyABKAlCCrpIB3IFEAEYgCBIAYgBARIzCg1sZWFybmluZ19yYXRlGAQgASgBQhe6SBQSEhl7FK5H4XqEPyEAAAAAAAAAAEgCiAEBEiMKCmJhdGNoX3NpemUYBSABKA1CCrpIByoFGIAIKAFIA4gBARIoCg5tYXhfc2VxX2xlbmd0aBgGIAEoDUILukgIKgYYgIAIKBBIBIgBARIkCgppdGVyYXRpb25zGAcgASgNQgu6SAgqBhjAhD0oAUgFiAEBEhIKCmVhcmx5X3N0b3AYCCABKAgSIQoIcGF0aWVuY2UYCSABKA1CCrpIByoFGOgHKAFIBogBARIqCgdhZGFwdGVyGAogASgLMhkuZHJvaWRmdC52MS5BZGFwdGVyQ29uZmlnEgwKBHNlZWQYCyABKAQSJgoMcmVwb3J0X2V2ZXJ5GAwgASgNQgu6SAgqBhigjQYoAUgHiAEBEiQKCmV2YWxfZXZlcnkYDSABKA1CC7pICCoGGKCNBigBSAiIAQESJQoMZXZhbF9iYXRjaGVzGA4gASgNQgq6SAcqBRiQTigBSAmIAQESKgoQY2hlY2twb2ludF9ldmVyeRgPIAEoDUILukgIKgYYwIQ9KAFICogBARIeCgxkaXNwbGF5X25hbWUYECABKAlCCLpIBXIDGMgBEigKEGtlZXBfY2hlY2twb2ludHMYESABKA1CCbpIBioEGKCNBkgLiAEBEjMKD2Zyb21fY2hlY2twb2ludBgSIAEoCzIaLmRyb2lkZnQudjEuRnJvbUNoZWNrcG9pbnQSMgoLZGlzdHJpYnV0ZWQYRiABKAsyHS5kcm9pZGZ0LnYxLkRpc3RyaWJ1dGVkQ29uZmlnEiQKA3NmdBgUIAEoCzIVLmRyb2lkZnQudjEuU2Z0Q29uZmlnSAASJgoEZ3JwbxgVIAEoCzIWLmRyb2lkZnQudjEuR3Jwb0NvbmZpZ0gAEiYKBGdzcG8YFiABKAsyFi5kcm9pZGZ0LnYxLkdzcG9Db25maWdIABIrCgdkcl9ncnBvGBcgASgLMhguZHJvaWRmdC52MS5EckdycG9Db25maWdIABIkCgNkcG8YGCABKAsyFS5kcm9pZGZ0LnYxLkRwb0NvbmZpZ0gAEiYKBG9ycG8YGSABKAsyFi5kcm9pZGZ0LnYxLk9ycG9Db25maWdIABIkCgNjcG8YGiABKAsyFS5kcm9pZGZ0LnYxLkNwb0NvbmZpZ0gAEicKCWRhdGFfa2V5cxhLIAEoCzIULmRyb2lkZnQudjEuRGF0YUtleXMSGAoQZmluYWxfZXZhbHVhdGlvbhhBIAEoCBIfCgZlcG9jaHMYHiABKA1CCrpIByoFGJBOKAFIDIgBARIuCglvcHRpbWl6ZXIYHyABKAsyGy5kcm9pZGZ0LnYxLk9wdGltaXplckNvbmZpZxIrCgtscl9zY2hlZHVsZRggIAEoCzIWLmRyb2lkZnQudjEuTHJTY2hlZHVsZRIzCg1tYXhfZ3JhZF9ub3JtGCEgASgBQhe6SBQSEhkAAAAAgIQuQSEAAAAAAAAAAEgNiAEBEjAKF2dyYWRfYWNjdW11bGF0aW9uX3N0ZXBzGCIgASgNQgq6SAcqBRiACCgBSA6IAQESMwoPbWV0cmljc19sb2dnaW5nGCMgASgLMhouZHJvaWRmdC52MS5NZXRyaWNzTG9nZ2luZzqlA7pIoQMabAoZc3BlYy5lcG9jaHNfb3JfaXRlcmF0aW9ucxIjZ2l2ZSBlcG9jaHMgb3IgaXRlcmF0aW9ucywgbm90IGJvdGgaKiFoYXModGhpcy5lcG9jaHMpIHx8ICFoYXModGhpcy5pdGVyYXRpb25zKRq3AQogc3BlYy5vbmVfZ3JhZF9hY2N1bXVsYXRpb25fc3RlcHMSRWdpdmUgZ3JhZF9hY2N1bXVsYXRpb25fc3RlcHMgb3Igc2Z0LmdyYWRfYWNjdW11bGF0aW9uX3N0ZXBzLCBub3QgYm90aBpMIWhhcyh0aGlzLmdyYWRfYWNjdW11bGF0aW9uX3N0ZXBzKSB8fCAhaGFzKHRoaXMuc2Z0LmdyYWRfYWNjdW11bGF0aW9uX3N0ZXBzKRp3Ch5zcGVjLnBhdGllbmNlX25lZWRzX2Vhcmx5X3N0b3ASLXBhdGllbmNlIG9ubHkgYXBwbGllcyB3aGVuIGVhcmx5X3N0b3AgaXMgdHJ1ZRomIWhhcyh0aGlzLnBhdGllbmNlKSB8fCB0aGlzLmVhcmx5X3N0b3BCDwoGbWV0aG9kEgW6SAIIAUIQCg5fdmFsX2RhdGFfcGF0aEIQCg5fbGVhcm5pbmdfcmF0ZUINCgtfYmF0Y2hfc2l6ZUIRCg9fbWF4X3NlcV9sZW5ndGhCDQoLX2l0ZXJhdGlvbnNCCwoJX3BhdGllbmNlQg8KDV9yZXBvcnRfZXZlcnlCDQoLX2V2YWxfZXZlcnlCDwoNX2V2YWxfYmF0Y2hlc0ITChFfY2hlY2twb2ludF9ldmVyeUITChFfa2VlcF9jaGVja3BvaW50c0IJCgdfZXBvY2hzQhAKDl9tYXhfZ3JhZF9ub3JtQhoKGF9ncmFkX2FjY3VtdWxhdGlvbl9zdGVwcyI/Cg5Gcm9tQ2hlY2twb2ludBIaCgZqb2JfaWQYASABKAlCCrpIB3IFEAEYgAESEQoJaXRlcmF0aW9uGAIgASgNIisKCEpvYkVycm9yEg4KBnJlYXNvbhgBIAEoCRIPCgdtZXNzYWdlGAIgASgJItMDCgpKb2JNZXRyaWNzEhEKCWl0ZXJhdGlvbhgBIAEoDRIYChB0b3RhbF9pdGVyYXRpb25zGAIgASgNEhcKCnRyYWluX2xvc3MYAyABKAFIAIgBARIVCgh2YWxfbG9zcxgEIAEoAUgBiAEBEhoKDWxlYXJuaW5nX3JhdGUYBSABKAFIAogBARIiChVpdGVyYXRpb25zX3Blcl9zZWNvbmQYBiABKAFIA4gBARIeChF0b2tlbnNfcGVyX3NlY29uZBgHIAEoAUgEiAEBEhYKDnRyYWluZWRfdG9rZW5zGAggASgEEhkKEXBlYWtfbWVtb3J5X2J5dGVzGAkgASgEEkEKDm1ldGhvZF9tZXRyaWNzGAogAygLMikuZHJvaWRmdC52MS5Kb2JNZXRyaWNzLk1ldGhvZE1ldHJpY3NFbnRyeRo0ChJNZXRob2RNZXRyaWNzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgBOgI4AUINCgtfdHJhaW5fbG9zc0ILCglfdmFsX2xvc3NCEAoOX2xlYXJuaW5nX3JhdGVCGAoWX2l0ZXJhdGlvbnNfcGVyX3NlY29uZEIUChJfdG9rZW5zX3Blcl9zZWNvbmQirgQKC1RyYWluaW5nSm9iEg4KBmpvYl9pZBgBIAEoCRIpCgRzcGVjGAIgASgLMhsuZHJvaWRmdC52MS5UcmFpbmluZ0pvYlNwZWMSKgoGbWV0aG9kGAMgASgOMhouZHJvaWRmdC52MS5UcmFpbmluZ01ldGhvZBIjCgVzdGF0ZRgEIAEoDjIULmRyb2lkZnQudjEuSm9iU3RhdGUSLwoLY3JlYXRlX3RpbWUYBSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi4KCnN0YXJ0X3RpbWUYBiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEiwKCGVuZF90aW1lGAcgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIjCgVlcnJvchgIIAEoCzIULmRyb2lkZnQudjEuSm9iRXJyb3ISJwoHbWV0cmljcxgJIAEoCzIWLmRyb2lkZnQudjEuSm9iTWV0cmljcxIOCgZkZXZpY2UYCiABKAkSEgoKb3V0cHV0X2RpchgLIAEoCRIUCgxhZGFwdGVyX3BhdGgYDCABKAkSFQoNbGFzdF9zZXF1ZW5jZRgNIAEoBBISCgpyZXF1ZXN0X2lkGA4gASgJEg8KB2NyZWF0b3IYDyABKAkSGAoQcmVzdW1lX2l0ZXJhdGlvbhgQIAEoDRImCgRkYXRhGBEgASgLMhguZHJvaWRmdC52MS5UcmFpbmluZ0RhdGEiogEKDFRyYWluaW5nRGF0YRIsCgV0cmFpbhgBIAEoCzIdLmRyb2lkZnQudjEuRGF0YXNldEZpbGVSZXBvcnQSLAoFdmFsaWQYAiABKAsyHS5kcm9pZGZ0LnYxLkRhdGFzZXRGaWxlUmVwb3J0EhoKEnRyYWluX3JlY29yZHNfdXNlZBgDIAEoBBIaChJ2YWxpZF9yZWNvcmRzX3VzZWQYBCABKAQipQEKCkNoZWNrcG9pbnQSEQoJaXRlcmF0aW9uGAEgASgNEgwKBHBhdGgYAiABKAkSEgoKc2l6ZV9ieXRlcxgDIAEoBBIvCgtjcmVhdGVfdGltZRgEIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASDQoFZmluYWwYBSABKAgSDwoHcmVtb3ZlZBgGIAEoCBIRCglyZXN1bWFibGUYByABKAgqxwEKCEpvYlN0YXRlEhkKFUpPQl9TVEFURV9VTlNQRUNJRklFRBAAEhQKEEpPQl9TVEFURV9RVUVVRUQQARIVChFKT0JfU1RBVEVfUlVOTklORxACEhcKE0pPQl9TVEFURV9TVUNDRUVERUQQAxIUChBKT0JfU1RBVEVfRkFJTEVEEAQSFwoTSk9CX1NUQVRFX0NBTkNFTExFRBAFEhUKEUpPQl9TVEFURV9QQVVTSU5HEAYSFAoQSk9CX1NUQVRFX1BBVVNFRBAHYgZwcm90bzM", [file_buf_validate_validate, file_droidft_v1_data, file_droidft_v1_distributed, file_droidft_v1_data_keys, file_droidft_v1_methods, file_droidft_v1_options, file_google_protobuf_timestamp]);
 
 /**
  * Everything needed to run one fine-tuning job. Paths are on the server's file system, under its
@@ -57,28 +59,31 @@ export type TrainingJobSpec = Message<"droidft.v1.TrainingJobSpec"> & {
   valDataPath?: string | undefined;
 
   /**
-   * Peak learning rate of Adam, 1e-6 to 1e-4; default 1e-5.
+   * Peak learning rate of the optimizer (the schedule's top), above 0 to 1e-2; default 1e-5. Recommended
+   * 1e-6 to 1e-4: outside that the job runs with a warning.
    *
    * @generated from field: optional double learning_rate = 4;
    */
   learningRate?: number | undefined;
 
   /**
-   * Records (prompts, for the GRPO family) per optimizer step, 1 to 8; default 4.
+   * Records (prompts, for the GRPO family) per micro-batch, 1 to 1024; default 4. Recommended 1 to 8: above
+   * that the job runs with a warning.
    *
    * @generated from field: optional uint32 batch_size = 5;
    */
   batchSize?: number | undefined;
 
   /**
-   * Longest sequence in tokens; longer records are truncated, 512 to 8192; default 2048.
+   * Longest sequence in tokens; longer records are truncated, 16 to 131,072; default 2048. Recommended 512 to
+   * 8192: outside that the job runs with a warning.
    *
    * @generated from field: optional uint32 max_seq_length = 6;
    */
   maxSeqLength?: number | undefined;
 
   /**
-   * Optimizer steps to train, 1 to 1,000,000; default 100.
+   * Optimizer steps to train, 1 to 1,000,000; default 100. Not with epochs.
    *
    * @generated from field: optional uint32 iterations = 7;
    */
@@ -253,6 +258,52 @@ export type TrainingJobSpec = Message<"droidft.v1.TrainingJobSpec"> & {
    * @generated from field: bool final_evaluation = 65;
    */
   finalEvaluation: boolean;
+
+  /**
+   * Passes over the training data, 1 to 10,000, instead of iterations: iterations are then
+   * ceil(epochs x records used / (batch_size x grad_accumulation_steps)). Not with iterations.
+   *
+   * @generated from field: optional uint32 epochs = 30;
+   */
+  epochs?: number | undefined;
+
+  /**
+   * The optimizer; Adam when not set.
+   *
+   * @generated from field: droidft.v1.OptimizerConfig optimizer = 31;
+   */
+  optimizer?: OptimizerConfig | undefined;
+
+  /**
+   * The learning-rate schedule over the optimizer steps (the GRPO family: every update, num_iterations
+   * per rollout); constant, without warm-up, when not set.
+   *
+   * @generated from field: droidft.v1.LrSchedule lr_schedule = 32;
+   */
+  lrSchedule?: LrSchedule | undefined;
+
+  /**
+   * Clip the gradient to this global L2 norm before each optimizer update, above 0 to 1e6; unset: no clipping.
+   *
+   * @generated from field: optional double max_grad_norm = 33;
+   */
+  maxGradNorm?: number | undefined;
+
+  /**
+   * Micro-batches of batch_size whose gradients are averaged into one optimizer update, 1 to 1024; default 1.
+   * An update so sees batch_size x grad_accumulation_steps records (the GRPO family: prompts, each rollout
+   * sampled before the update). For SFT it may be given as sft.grad_accumulation_steps instead, not both.
+   *
+   * @generated from field: optional uint32 grad_accumulation_steps = 34;
+   */
+  gradAccumulationSteps?: number | undefined;
+
+  /**
+   * Also send the reports to Weights & Biases or TensorBoard, from the worker; nowhere else when not set.
+   *
+   * @generated from field: droidft.v1.MetricsLogging metrics_logging = 35;
+   */
+  metricsLogging?: MetricsLogging | undefined;
 };
 
 /**
