@@ -225,12 +225,25 @@ def test_an_uploaded_file_trains_a_job_that_is_tried_exported_and_downloaded(ser
     assert page.locator("#try-adapted").inner_text() and page.locator("#try-base").inner_text()
     assert "adapted: 8 tokens" in page.locator("#try-summary").inner_text()
 
+    # Evaluate on the uploaded file (the job has no test split): progress, then a row of results.
+    page.locator("#evaluate summary").click()
+    page.get_by_label("Data (a server path or file:<id>)").fill(field(page, "train_data_path").input_value())
+    page.get_by_label("At most records").fill("4")
+    page.get_by_role("button", name="Evaluate", exact=True).click()
+    row = page.locator("#evaluations tr").nth(1)
+    row.wait_for()
+    assert row.locator("td").nth(2).inner_text() == "4" and float(row.locator("td").nth(3).inner_text()) > 0
+
     page.locator("#export summary").click()
     page.get_by_role("button", name="Export the model").click()
     exported = page.locator("#export-files li")
     exported.first.wait_for()
     assert "Download exports/" in exported.first.inner_text()
+    unlabelled = "[...document.querySelectorAll('#job-tools input, #job-tools select, #job-tools textarea')]"
+    assert page.evaluate(f"{unlabelled}.filter(c => !c.labels.length && !c.ariaLabel).length") == 0
+    page.set_viewport_size({"width": 880, "height": 900})  # one column: the job view at the page's width
     page.locator("#job-section").screenshot(path=str(SCREENSHOTS / "job-tools.png"))
+    page.set_viewport_size({"width": 1500, "height": 900})
 
     job_id = page.evaluate("new URLSearchParams(location.hash.slice(1)).get('job')")
     with Client(f"127.0.0.1:{server.port}") as client:

@@ -32,3 +32,15 @@ export function showError(error: unknown): void {
 export function clearError(): void {
   byId("status").textContent = "";
 }
+
+export function bytes(n: bigint | number): string {
+  const value = Number(n);
+  const units = ["B", "KiB", "MiB", "GiB", "TiB"];
+  let i = 0;
+  let v = value;
+  while (v >= 1024 && i < units.length - 1) {
+    v /= 1024;
+    i += 1;
+  }
+  return `${v.toFixed(i === 0 ? 0 : 1)} ${units[i]}`;
+}

@@ -21,7 +21,7 @@ import {
   TrainingProgressSchema,
 } from "../../src/index.js";
 import { chart, type Series } from "./chart.js";
-import { byId, clearError, el, showError } from "./dom.js";
+import { byId, bytes, clearError, el, showError } from "./dom.js";
 import { jobTools } from "./tools.js";
 import { uploadFile } from "./upload.js";
 
@@ -391,18 +391,6 @@ function renderValidation(last: StreamDatasetValidationResponse | undefined): vo
 }
 
 // --- estimate and start ---------------------------------------------------------------------------------
-
-function bytes(n: bigint | number): string {
-  const value = Number(n);
-  const units = ["B", "KiB", "MiB", "GiB", "TiB"];
-  let i = 0;
-  let v = value;
-  while (v >= 1024 && i < units.length - 1) {
-    v /= 1024;
-    i += 1;
-  }
-  return `${v.toFixed(i === 0 ? 0 : 1)} ${units[i]}`;
-}
 
 function duration(seconds: number): string {
   if (!Number.isFinite(seconds)) return "—";

@@ -10,7 +10,7 @@ import {
   FinishReason,
   GenerationSide,
 } from "../../src/index.js";
-import { clearError, el, showError } from "./dom.js";
+import { bytes, clearError, el, showError } from "./dom.js";
 
 const JOB_FILES: [string, string][] = [
   ["adapters.safetensors", "the final adapter"],
@@ -136,7 +136,10 @@ function metric(value: number | undefined, digits = 3): string {
 }
 
 function evaluate(jobId: string, client: () => DroidftClient): HTMLElement {
-  const button = el("button", { type: "button", class: "secondary" }, "Evaluate on the test split");
+  const data = el("input", { type: "text", placeholder: "the job's test split" });
+  const records = numberInput("", "1", "", "1");
+  records.placeholder = "all";
+  const button = el("button", { type: "button", class: "secondary" }, "Evaluate");
   const bar = el("progress", { max: "1", value: "0", "aria-label": "Evaluation progress" });
   bar.hidden = true;
   const table = el("table", { id: "evaluations" });
@@ -153,7 +156,7 @@ function evaluate(jobId: string, client: () => DroidftClient): HTMLElement {
           {},
           ...[
             e.createTime ? new Date(Number(e.createTime.seconds) * 1000).toLocaleTimeString() : "",
-            e.adapterPath.split("/").slice(-2).join("/") || "base",
+            e.adapterPath ? (e.adapterPath.split(`${e.jobId}/`).pop() ?? e.adapterPath) : "base model",
             String(e.records),
             metric(e.loss),
             metric(e.perplexity, 2),
@@ -173,7 +176,8 @@ function evaluate(jobId: string, client: () => DroidftClient): HTMLElement {
     bar.hidden = false;
     bar.value = 0;
     try {
-      for await (const update of client().evaluateModel({ model: { jobId } })) {
+      const request = { model: { jobId }, dataPath: data.value.trim(), maxRecords: Number(records.value) || 0 };
+      for await (const update of client().evaluateModel(request)) {
         bar.max = update.recordsTotal || 1;
         bar.value = update.recordsDone;
       }
@@ -186,7 +190,20 @@ function evaluate(jobId: string, client: () => DroidftClient): HTMLElement {
   });
   void refresh().catch(() => {}); // a job that never trained has none; the button's call says why
 
-  return el("details", { id: "evaluate" }, el("summary", {}, "Evaluate"), el("div", { class: "row" }, button, bar), el("div", { class: "scroll" }, table));
+  return el(
+    "details",
+    { id: "evaluate" },
+    el("summary", {}, "Evaluate"),
+    el(
+      "div",
+      { class: "row" },
+      labelled("evaluate-data", "Data (a server path or file:<id>)", data),
+      labelled("evaluate-records", "At most records", records),
+      button,
+      bar,
+    ),
+    el("div", { class: "scroll" }, table),
+  );
 }
 
 // --- export and downloads ---------------------------------------------------------------------------
@@ -258,7 +275,7 @@ function exportAndDownload(jobId: string, client: () => DroidftClient): HTMLElem
       bar.value = 1;
       stage.textContent = result ? `Exported to ${result.path}${result.reused ? " (the same export as before)" : ""}.` : "";
       for (const file of result?.files ?? []) {
-        exported.append(downloadButton(jobId, client, file.path, `${(Number(file.sizeBytes) / 2 ** 20).toFixed(1)} MiB`));
+        exported.append(downloadButton(jobId, client, file.path, bytes(file.sizeBytes)));
       }
     } catch (error) {
       showError(error);
