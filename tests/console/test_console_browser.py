@@ -4,6 +4,7 @@ generate and validate data, estimate, train and watch, reload and resume; cancel
 data file, train on it, try the model, export it and download its files.
 Screenshots go to var/test-output/console/."""
 
+import json
 import re
 import shutil
 from pathlib import Path
@@ -224,6 +225,13 @@ def test_an_uploaded_file_trains_a_job_that_is_tried_exported_and_downloaded(ser
     page.locator("#try-summary", has_text="Done.").wait_for()
     assert page.locator("#try-adapted").inner_text() and page.locator("#try-base").inner_text()
     assert "adapted: 8 tokens" in page.locator("#try-summary").inner_text()
+    # Stop: a long generation ends as soon as it is asked to, with the tokens it had.
+    page.get_by_label("Max tokens").fill("20000")
+    page.get_by_role("button", name="Generate", exact=True).click()
+    expect(page.locator("#try-adapted")).not_to_have_text("")
+    page.get_by_role("button", name="Stop").click()
+    page.locator("#try-summary", has_text="Stopped.").wait_for()
+    assert page.get_by_role("button", name="Generate", exact=True).is_enabled()
 
     # Evaluate on the uploaded file (the job has no test split): progress, then a row of results.
     page.locator("#evaluate summary").click()
@@ -254,6 +262,10 @@ def test_an_uploaded_file_trains_a_job_that_is_tried_exported_and_downloaded(ser
     downloading.value.save_as(saved)
     assert downloading.value.suggested_filename == "adapters.safetensors"
     assert saved.read_bytes() == adapter.read_bytes()
+    with page.expect_download() as downloading:
+        page.get_by_role("button", name="Download events.jsonl").click()
+    events = Path(downloading.value.path()).read_text().splitlines()
+    assert [json.loads(line)["sequence"] for line in events] == [str(n) for n in range(1, len(events) + 1)]
 
 
 def test_a_suggested_change_is_one_click_away(tmp_path, roots, page, tiny_model):

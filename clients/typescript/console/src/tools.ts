@@ -4,6 +4,7 @@
 // and a generation under way survive the redraws.
 import {
   AdapterChoice,
+  type ArtifactInfo,
   type DroidftClient,
   type Evaluation,
   type ExportedModel,
@@ -11,6 +12,7 @@ import {
   GenerationSide,
 } from "../../src/index.js";
 import { bytes, clearError, el, showError } from "./dom.js";
+import { sha256Hex } from "./upload.js";
 
 const JOB_FILES: [string, string][] = [
   ["adapters.safetensors", "the final adapter"],
@@ -211,14 +213,16 @@ function evaluate(jobId: string, client: () => DroidftClient): HTMLElement {
 /** A file of the job, streamed into a Blob and handed to the browser as a download. */
 async function download(client: DroidftClient, jobId: string, path: string): Promise<void> {
   const parts: Uint8Array[] = [];
-  let expected = -1n;
+  let info: ArtifactInfo | undefined;
   for await (const message of client.downloadArtifact(jobId, path)) {
-    if (message.info) expected = message.info.sizeBytes;
+    info ??= message.info;
     parts.push(message.data);
   }
   const blob = new Blob(parts as BlobPart[]);
-  if (expected >= 0n && BigInt(blob.size) !== expected) {
-    throw new Error(`${path}: received ${blob.size} bytes of ${expected}; download it again`);
+  // Checked as the client's own download is: the size, and the SHA-256 where the browser offers it (https, localhost).
+  const digest = crypto.subtle ? await sha256Hex(blob) : info?.sha256;
+  if (info && (BigInt(blob.size) !== info.sizeBytes || digest !== info.sha256)) {
+    throw new Error(`${path}: the bytes received do not match the server's file (size ${info.sizeBytes}, SHA-256 ${info.sha256}); download it again`);
   }
   const link = el("a", { href: URL.createObjectURL(blob), download: path.split("/").pop() ?? "download" });
   document.body.append(link);

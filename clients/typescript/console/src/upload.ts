@@ -18,7 +18,7 @@ function serverName(name: string): string {
   return (safe || "data").slice(-128);
 }
 
-async function sha256Hex(file: Blob): Promise<string> {
+export async function sha256Hex(file: Blob): Promise<string> {
   if (!crypto.subtle) {
     // Browsers offer SHA-256 to secure pages only (https, or a page of localhost).
     throw new Error("uploading needs the page over https (or from localhost): the browser hashes files only there");
