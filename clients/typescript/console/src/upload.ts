@@ -18,6 +18,7 @@ function serverName(name: string): string {
   return (safe || "data").slice(-128);
 }
 
+/** The file's SHA-256, read whole into memory once: Web Crypto has no incremental digest. */
 export async function sha256Hex(file: Blob): Promise<string> {
   if (!crypto.subtle) {
     // Browsers offer SHA-256 to secure pages only (https, or a page of localhost).

@@ -16,8 +16,8 @@ another, as Connect and gRPC-Web frame them; the handler reads them as the strea
 larger than one request (the port's request limit) in parts, each a call that resumes the upload at its
 offset, as a broken gRPC upload is resumed (clients/typescript/console/src/upload.ts).
 
-Not supported, refused with a Connect error that says so: compressed requests, Connect GET requests,
-bidirectional streaming (no droidft RPC has it). `connect-timeout-ms` is not enforced: a browser
+Not supported, refused with a Connect error that says so: compressed requests, Connect GET requests.
+No droidft RPC streams both ways, so there is no bidirectional form. `connect-timeout-ms` is not enforced: a browser
 that gives up closes the request, which cancels the call like a gRPC cancel.
 
 It runs on the gRPC server's own event loop, so handlers see the same thread pool and run exactly as
