@@ -2,6 +2,7 @@
 errors and the same tokens, checked here with a plain HTTP client (the browser tests drive the console)."""
 
 import base64
+import hashlib
 import http.client
 import json
 import ssl
@@ -11,7 +12,7 @@ import pytest
 from certificates import make_certificates
 from google.rpc import error_details_pb2, status_pb2
 
-from droidft.v1 import data_pb2, job_pb2, progress_pb2, service_pb2
+from droidft.v1 import data_pb2, files_pb2, job_pb2, progress_pb2, service_pb2
 from droidft_server.domain import states
 
 SERVICE = "/droidft.v1.TrainingService/"
@@ -112,6 +113,41 @@ def test_a_stream_that_fails_ends_with_the_error_in_its_last_envelope(http_serve
     assert flags == 0x02
     error = json.loads(data)["error"]
     assert error["code"] == "permission_denied" and error_info(error).reason == "PATH_OUTSIDE_ROOTS"
+
+
+def upload_part(port: int, start: files_pb2.UploadStart, data: bytes, content_type="application/connect+proto"):
+    """One UploadFile call with its whole stream in the body: start, then the data in two chunks."""
+    half = len(data) // 2
+    messages = [files_pb2.UploadFileRequest(start=start)]
+    messages += [files_pb2.UploadFileRequest(chunk=part) for part in (data[:half], data[half:])]
+    return post(port, "UploadFile", b"".join(envelope(m) for m in messages), content_type)
+
+
+def test_a_client_stream_sent_whole_uploads_a_file_in_parts_resumed_at_their_offsets(http_server):
+    data = b'{"text": "hello"}\n' * 1000
+    start = files_pb2.UploadStart(
+        upload_id="page-upload-1", name="hello.jsonl", size_bytes=len(data), sha256=hashlib.sha256(data).hexdigest()
+    )
+    first = upload_part(http_server.http_port, start, data[:7000])
+    flags, end = read_envelope(first)  # a part that ends short: kept, and the error says where to resume
+    error = json.loads(end)["error"]
+    assert flags == 0x02 and error_info(error).reason == "UPLOAD_INCOMPLETE"
+    assert error_info(error).metadata["received_bytes"] == "7000"
+
+    start.offset = 7000
+    last = upload_part(http_server.http_port, start, data[7000:])
+    flags, message = read_envelope(last)
+    uploaded = files_pb2.UploadedFile.FromString(message)
+    assert flags == 0 and uploaded.size_bytes == len(data) and uploaded.data_path.startswith("file:f-")
+    assert read_envelope(last) == (0x02, b"{}")
+    listed = post(http_server.http_port, "ListFiles", b"", "application/proto")
+    assert [f.file_id for f in files_pb2.ListFilesResponse.FromString(listed.read()).files] == [uploaded.file_id]
+
+    start.upload_id, start.offset = "page-upload-2", 0  # over gRPC-Web too; a wrong checksum keeps nothing
+    start.sha256 = "0" * 64
+    refused = upload_part(http_server.http_port, start, data, "application/grpc-web+proto")
+    flags, trailers = read_envelope(refused)
+    assert flags == 0x80 and b"grpc-status: 15" in trailers  # DATA_LOSS: CHECKSUM_MISMATCH
 
 
 def test_the_token_file_guards_the_http_port_too(make_server, tmp_path, spec):

@@ -30,6 +30,7 @@ import {
   type UploadedFile,
   type UploadFileRequest,
   UploadFileRequestSchema,
+  type UploadStartSchema,
   type UploadStatus,
 } from "./gen/droidft/v1/files_pb.js";
 import type { TrainingJob, TrainingJobSpecSchema } from "./gen/droidft/v1/job_pb.js";
@@ -65,6 +66,7 @@ export type ValidateDatasetInit = MessageInitShape<typeof ValidateDatasetRequest
 export type StreamDatasetValidationInit = MessageInitShape<typeof StreamDatasetValidationRequestSchema>;
 export type GenerateSampleDataInit = MessageInitShape<typeof GenerateSampleDataRequestSchema>;
 export type ListTrainingJobsInit = MessageInitShape<typeof ListTrainingJobsRequestSchema>;
+export type UploadStartInit = MessageInitShape<typeof UploadStartSchema>;
 export type GenerateInit = MessageInitShape<typeof GenerateRequestSchema>;
 export type EvaluateModelInit = MessageInitShape<typeof EvaluateModelRequestSchema>;
 
@@ -303,12 +305,19 @@ export class DroidftClient {
         throw error;
       }
     }
-    const start = this.request(UploadFileRequestSchema, {
-      message: { case: "start", value: { uploadId, name, sizeBytes: size, sha256, offset } },
-    });
+    return this.uploadPart({ uploadId, name, sizeBytes: size, sha256, offset }, fileChunks(path, offset));
+  }
+
+  /**
+   * One UploadFile call: `start` (its `offset` says where these bytes go in the file), then `chunks`. A part
+   * that ends before the file does is kept by the server, which answers UPLOAD_INCOMPLETE with the offset
+   * to go on from; uploadFile sends the rest of a file as one part, the web console a part a request.
+   */
+  async uploadPart(start: UploadStartInit, chunks: AsyncIterable<Uint8Array> | Iterable<Uint8Array>): Promise<UploadedFile> {
+    const first = this.request(UploadFileRequestSchema, { message: { case: "start", value: start } });
     async function* messages(): AsyncGenerator<UploadFileRequest> {
-      yield start;
-      for await (const chunk of fileChunks(path, offset)) {
+      yield first;
+      for await (const chunk of chunks) {
         yield create(UploadFileRequestSchema, { message: { case: "chunk", value: chunk } });
       }
     }

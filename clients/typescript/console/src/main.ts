@@ -21,8 +21,10 @@ import {
   TrainingProgressSchema,
 } from "../../src/index.js";
 import { chart, type Series } from "./chart.js";
+import { byId, bytes, clearError, el, showError } from "./dom.js";
+import { jobTools } from "./tools.js";
+import { uploadFile } from "./upload.js";
 
-const byId = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
 const validator = createValidator();
 const params = new URLSearchParams(location.search);
 
@@ -36,36 +38,6 @@ const touched = new Set<string>();
 function makeClient(): DroidftClient {
   const token = sessionStorage.getItem("droidft.token") ?? undefined;
   return new DroidftClient(location.origin, { token });
-}
-
-function el<K extends keyof HTMLElementTagNameMap>(
-  tag: K,
-  attributes: Record<string, string> = {},
-  ...children: (Node | string)[]
-): HTMLElementTagNameMap[K] {
-  const element = document.createElement(tag);
-  for (const [key, value] of Object.entries(attributes)) {
-    element.setAttribute(key, value);
-  }
-  element.append(...children);
-  return element;
-}
-
-function showError(error: unknown): void {
-  const status = byId("status");
-  if (error instanceof DroidftError) {
-    if (error.codeName === "Unauthenticated") {
-      byId("token-area").hidden = false;
-    }
-    const fields = error.fieldViolations.map((v) => `${v.field}: ${v.description}`).join("; ");
-    status.textContent = `${error.codeName}${error.reason ? ` (${error.reason})` : ""}: ${error.message}${fields && !error.message.includes(fields) ? ` — ${fields}` : ""}`;
-  } else {
-    status.textContent = String(error);
-  }
-}
-
-function clearError(): void {
-  byId("status").textContent = "";
 }
 
 // --- methods and settings ----------------------------------------------------------------------------
@@ -309,6 +281,50 @@ async function generateSample(): Promise<void> {
   }
 }
 
+/** Makes `dataPath` the training data, as if typed (an uploaded file's "file:<id>"). */
+function useAsTrainingData(dataPath: string): void {
+  setParameter("train_data_path", dataPath);
+  check();
+  byId("validation").replaceChildren(el("p", { class: "ok" }, `Training data: ${dataPath}. Validate it next.`));
+}
+
+async function uploadPicked(): Promise<void> {
+  clearError();
+  const file = byId<HTMLInputElement>("upload-file").files?.[0];
+  if (!file) {
+    byId("status").textContent = "Pick a file to upload first.";
+    return;
+  }
+  const bar = byId<HTMLProgressElement>("upload-progress");
+  bar.hidden = false;
+  bar.max = file.size || 1;
+  try {
+    const uploaded = await uploadFile(client, file, (received) => {
+      bar.value = received;
+    });
+    bar.value = bar.max;
+    await refreshUploads(uploaded.fileId);
+    useAsTrainingData(uploaded.dataPath);
+  } catch (error) {
+    showError(error);
+  }
+}
+
+/** The uploaded files to pick from (ListFiles); `selected` is chosen. */
+async function refreshUploads(selected = ""): Promise<void> {
+  try {
+    const { files } = await client.listFiles();
+    const list = byId<HTMLSelectElement>("uploaded-files");
+    list.replaceChildren(
+      el("option", { value: "" }, files.length ? "pick an uploaded file" : "none uploaded yet"),
+      ...files.map((f) => el("option", { value: f.dataPath }, `${f.name} (${bytes(f.sizeBytes)}, ${f.fileId})`)),
+    );
+    list.value = files.find((f) => f.fileId === selected)?.dataPath ?? "";
+  } catch (error) {
+    showError(error);
+  }
+}
+
 async function validateData(): Promise<void> {
   clearError();
   const path = typed.get("train_data_path");
@@ -375,18 +391,6 @@ function renderValidation(last: StreamDatasetValidationResponse | undefined): vo
 }
 
 // --- estimate and start ---------------------------------------------------------------------------------
-
-function bytes(n: bigint | number): string {
-  const value = Number(n);
-  const units = ["B", "KiB", "MiB", "GiB", "TiB"];
-  let i = 0;
-  let v = value;
-  while (v >= 1024 && i < units.length - 1) {
-    v /= 1024;
-    i += 1;
-  }
-  return `${v.toFixed(i === 0 ? 0 : 1)} ${units[i]}`;
-}
 
 function duration(seconds: number): string {
   if (!Number.isFinite(seconds)) return "—";
@@ -520,6 +524,7 @@ function openJob(jobId: string, focus = false): void {
   byId("job-section").hidden = false;
   jobEvents = storedEvents(jobId);
   renderJob(jobId, undefined);
+  byId("job-tools-area").replaceChildren(jobTools(jobId, () => client));
   if (focus) byId("job-title").focus();
   void follow(jobId, following.signal);
 }
@@ -689,6 +694,11 @@ async function main(): Promise<void> {
   byId("start").addEventListener("click", () => void start());
   byId("generate").addEventListener("click", () => void generateSample());
   byId("validate").addEventListener("click", () => void validateData());
+  byId("upload").addEventListener("click", () => void uploadPicked());
+  byId("use-uploaded").addEventListener("click", () => {
+    const picked = byId<HTMLSelectElement>("uploaded-files").value;
+    if (picked) useAsTrainingData(picked);
+  });
   byId("jobs-filter").addEventListener("change", () => void refreshJobs());
   byId("token-save").addEventListener("click", () => {
     sessionStorage.setItem("droidft.token", byId<HTMLInputElement>("token").value);
@@ -719,6 +729,7 @@ async function load(): Promise<void> {
   const jobId = new URLSearchParams(location.hash.slice(1)).get("job");
   if (jobId) openJob(jobId);
   void refreshJobs();
+  void refreshUploads();
   jobsTimer ??= setInterval(() => void refreshJobs(), 2000);
 }
 

@@ -10,8 +10,14 @@ and the same servicer. Only the framing differs. This module speaks
 - gRPC-Web, binary (`application/grpc-web`, `application/grpc-web+proto`): messages and a trailer frame
   with `grpc-status`, `grpc-message` and `grpc-status-details-bin`, as the gRPC port sends them.
 
-Not supported, refused with a Connect error that says so: compressed requests, Connect GET requests,
-client streaming (no droidft RPC streams requests). `connect-timeout-ms` is not enforced: a browser
+Client streaming (UploadFile) is taken with the whole stream in one request body: a page's fetch cannot
+stream a request body over HTTP/1.1, but it can send every message of the stream enveloped one after
+another, as Connect and gRPC-Web frame them; the handler reads them as the stream. A page uploads a file
+larger than one request (the port's request limit) in parts, each a call that resumes the upload at its
+offset, as a broken gRPC upload is resumed (clients/typescript/console/src/upload.ts).
+
+Not supported, refused with a Connect error that says so: compressed requests, Connect GET requests.
+No droidft RPC streams both ways, so there is no bidirectional form. `connect-timeout-ms` is not enforced: a browser
 that gives up closes the request, which cancels the call like a gRPC cancel.
 
 It runs on the gRPC server's own event loop, so handlers see the same thread pool and run exactly as
@@ -25,7 +31,7 @@ import inspect
 import json
 import struct
 import urllib.parse
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 
 import grpc
@@ -119,7 +125,12 @@ def _terminal_handlers(servicer) -> dict[str, grpc.RpcMethodHandler]:
     for method in SERVICE.methods:
         request_class = message_factory.GetMessageClass(method.input_type)
         response_class = message_factory.GetMessageClass(method.output_type)
-        make = grpc.unary_stream_rpc_method_handler if method.server_streaming else grpc.unary_unary_rpc_method_handler
+        if method.client_streaming:
+            make = grpc.stream_unary_rpc_method_handler
+        elif method.server_streaming:
+            make = grpc.unary_stream_rpc_method_handler
+        else:
+            make = grpc.unary_unary_rpc_method_handler
         handlers[f"/{SERVICE.full_name}/{method.name}"] = make(
             getattr(servicer, method.name),
             request_deserializer=request_class.FromString,
@@ -235,16 +246,34 @@ def _envelope(flags: int, data: bytes) -> bytes:
     return struct.pack(">BI", flags, len(data)) + data
 
 
+def _unenvelope_all(body: bytes) -> list[bytes]:
+    """The messages of an enveloped request body, in order."""
+    messages = []
+    at = 0
+    while at < len(body):
+        if len(body) - at < 5:
+            raise _refusal("the request body ends inside an envelope's header", "parsable")
+        flags, length = struct.unpack(">BI", body[at : at + 5])
+        if flags & _COMPRESSED:
+            raise CallAborted(_unimplemented("compressed requests are not supported; send them uncompressed"))
+        if len(body) - at - 5 < length:
+            raise _refusal("the request body ends inside an enveloped message", "parsable")
+        messages.append(body[at + 5 : at + 5 + length])
+        at += 5 + length
+    return messages
+
+
 def _unenvelope(body: bytes) -> bytes:
     """The one message of an enveloped request body (a server-streaming call sends exactly one)."""
-    if len(body) < 5:
-        raise _refusal("the request body holds no enveloped message", "parsable")
-    flags, length = struct.unpack(">BI", body[:5])
-    if flags & _COMPRESSED:
-        raise CallAborted(_unimplemented("compressed requests are not supported; send them uncompressed"))
-    if len(body) != 5 + length:
+    messages = _unenvelope_all(body)
+    if len(messages) != 1:
         raise _refusal("the request body must hold exactly one enveloped message", "parsable")
-    return body[5:]
+    return messages[0]
+
+
+async def _stream_of(messages: list) -> AsyncIterator:
+    for message in messages:
+        yield message
 
 
 def _grpc_web_trailers(status: grpc.Status | None) -> bytes:
@@ -294,8 +323,9 @@ class ConnectRoutes:
             "application/connect+json",
         ):
             return web.Response(status=415, text=f"unsupported content type {content_type!r}")
-        if method is not None and streaming_envelope != method.server_streaming and not grpc_web:
-            kind = "server-streaming" if method.server_streaming else "unary"
+        streams = method is not None and (method.server_streaming or method.client_streaming)
+        if method is not None and streaming_envelope != streams and not grpc_web:
+            kind = "client-streaming" if method.client_streaming else "server-streaming" if streams else "unary"
             return self._unary_error(_unimplemented(f"{path} is {kind}: send it as a Connect {kind} call"))
         if method is None:
             status = _unimplemented(f"no method {path}")
@@ -304,7 +334,7 @@ class ConnectRoutes:
         try:
             if grpc_web:
                 return await self._grpc_web(request, method, path, context)
-            if method.server_streaming:
+            if method.server_streaming or method.client_streaming:
                 return await self._stream(request, method, path, context, codec)
             return await self._unary(request, method, path, context, codec)
         finally:
@@ -319,9 +349,24 @@ class ConnectRoutes:
         ):
             raise CallAborted(_unimplemented("compressed requests are not supported; send them uncompressed"))
         body = await request.read()
+        request_class = message_factory.GetMessageClass(method.input_type)
+        if method.client_streaming:
+            return [codec.decode(message, request_class) for message in _unenvelope_all(body)]
         if enveloped:
             body = _unenvelope(body)
-        return codec.decode(body, message_factory.GetMessageClass(method.input_type))
+        return codec.decode(body, request_class)
+
+    @staticmethod
+    async def _call(handler: grpc.RpcMethodHandler, method, body, context: HttpCallContext):
+        """The call's response messages, whatever its kind; `body` is the request's (a list: the stream's)."""
+        if method.client_streaming:
+            requests = _stream_of([handler.request_deserializer(message) for message in body])
+            yield await handler.stream_unary(requests, context)
+        elif method.server_streaming:
+            async for message in _responses(handler, handler.request_deserializer(body), context):
+                yield message
+        else:
+            yield await handler.unary_unary(handler.request_deserializer(body), context)
 
     def _unary_error(self, status: grpc.Status) -> web.Response:
         error = connect_error(status)
@@ -343,7 +388,7 @@ class ConnectRoutes:
         try:
             handler = await self._handler(path, context)
             body = await self._request(request, method, codec, enveloped=True)
-            messages = _responses(handler, handler.request_deserializer(body), context)
+            messages = self._call(handler, method, body, context)
             await response.prepare(request)
             async for message in messages:
                 await response.write(_envelope(0, codec.encode(message)))
@@ -363,13 +408,8 @@ class ConnectRoutes:
                 raise CallAborted(_unimplemented(f"no method {path}"))
             handler = await self._handler(path, context)
             body = await self._request(request, method, _Codec(json=False), enveloped=True)
-            request_message = handler.request_deserializer(body)
             await response.prepare(request)
-            if method.server_streaming:
-                async for message in _responses(handler, request_message, context):
-                    await response.write(_envelope(0, message.SerializeToString()))
-            else:
-                message = await handler.unary_unary(request_message, context)
+            async for message in self._call(handler, method, body, context):
                 await response.write(_envelope(0, message.SerializeToString()))
         except CallAborted as aborted:
             status = aborted.status
