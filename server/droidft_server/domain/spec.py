@@ -11,7 +11,7 @@ from typing import Any
 
 from droidft.v1 import job_pb2, methods_pb2
 
-from .method_families import POLICY_METHODS, PREFERENCE_METHODS
+from .method_families import ONLINE_METHODS, POLICY_METHODS, PREFERENCE_METHODS
 
 # Defaults by field path inside TrainingJobSpec (a path names the proto field).
 DEFAULTS: dict[str, Any] = {
@@ -47,6 +47,16 @@ DEFAULTS: dict[str, Any] = {
     "dpo.beta": 0.1,
     "orpo.beta": 0.1,
     "cpo.beta": 0.1,
+    "online_dpo.rollout.group_size": 2,  # the pair
+    "online_dpo.beta": 0.1,
+    "xpo.rollout.group_size": 2,  # one policy and one reference completion
+    "xpo.beta": 0.1,
+    "xpo.alpha": 1e-5,
+    "rlhf.beta": 0.05,
+    "ppo.epsilon": 0.2,
+    "ppo.beta": 0.05,
+    "ppo.gamma": 1.0,
+    "ppo.lam": 0.95,
 }
 
 FINE_TUNE_TYPES = {
@@ -154,6 +164,22 @@ class PolicySettings:
 
 
 @dataclass(frozen=True)
+class OnlineSettings:
+    """Online DPO, XPO, RLHF and PPO: what they add to the PolicySettings they share with the GRPO family."""
+
+    alpha: float = 0.0  # XPO's exploration weight
+    gamma: float = 1.0  # PPO's discount
+    lam: float = 0.95  # PPO's GAE lambda
+    judge_model_path: str | None = None  # pairwise methods: an LLM judge
+    reward_model_path: str | None = None  # a sequence-classification reward model
+
+    @property
+    def model_paths(self) -> tuple[str, ...]:
+        """The judge or reward model the job loads besides the policy and its reference."""
+        return tuple(p for p in (self.judge_model_path, self.reward_model_path) if p is not None)
+
+
+@dataclass(frozen=True)
 class PreferenceSettings:
     beta: float
     loss_type: str = "sigmoid"
@@ -181,6 +207,7 @@ class JobSettings:
     sft: SftSettings | None = None
     policy: PolicySettings | None = None
     preference: PreferenceSettings | None = None
+    online: OnlineSettings | None = None
 
 
 def method_name(spec: job_pb2.TrainingJobSpec) -> str:
@@ -198,9 +225,10 @@ def _adapter(adapter: methods_pb2.AdapterConfig) -> AdapterSettings:
     )
 
 
-def _rollout(rollout: methods_pb2.RolloutConfig) -> RolloutSettings:
+def _rollout(name: str, rollout: methods_pb2.RolloutConfig) -> RolloutSettings:
+    group_size = f"{name}.rollout.group_size"
     return RolloutSettings(
-        group_size=_get(rollout, "group_size", "rollout.group_size"),
+        group_size=_get(rollout, "group_size", group_size if group_size in DEFAULTS else "rollout.group_size"),
         max_completion_length=_get(rollout, "max_completion_length", "rollout.max_completion_length"),
         temperature=_get(rollout, "temperature", "rollout.temperature"),
         top_p=_get(rollout, "top_p", "rollout.top_p"),
@@ -210,12 +238,15 @@ def _rollout(rollout: methods_pb2.RolloutConfig) -> RolloutSettings:
 
 
 def _policy(name: str, config: Any) -> PolicySettings:
-    epsilon = _get(config, "epsilon", f"{name}.epsilon")
+    fields = config.DESCRIPTOR.fields_by_name
+    # Online methods other than PPO clip nothing: their epsilon is GRPO's default, unread.
+    epsilon = _get(config, "epsilon", f"{name}.epsilon") if "epsilon" in fields else DEFAULTS["grpo.epsilon"]
     high_default = DEFAULTS.get(f"{name}.epsilon_high", epsilon)
+    has_high = "epsilon_high" in fields and config.HasField("epsilon_high")
     common = dict(
-        rollout=_rollout(config.rollout),
+        rollout=_rollout(name, config.rollout),
         epsilon=epsilon,
-        epsilon_high=config.epsilon_high if config.HasField("epsilon_high") else high_default,
+        epsilon_high=config.epsilon_high if has_high else high_default,
         beta=_get(config, "beta", f"{name}.beta"),
     )
     if name == "grpo":
@@ -225,6 +256,8 @@ def _policy(name: str, config: Any) -> PolicySettings:
             reasoning_steps=_get(config, "reasoning_steps", "grpo.reasoning_steps"),
             multi_step_training=config.multi_step_training,
         )
+    if name in ONLINE_METHODS:
+        return PolicySettings(**common)
     if name == "gspo":
         return PolicySettings(
             **common,
@@ -237,6 +270,24 @@ def _policy(name: str, config: Any) -> PolicySettings:
         domain=DOMAINS[config.domain],
         expertise_level=EXPERTISE_LEVELS[config.expertise_level],
         domain_adaptation_strength=_get(config, "domain_adaptation_strength", "dr_grpo.domain_adaptation_strength"),
+    )
+
+
+def _online(name: str, config: Any) -> OnlineSettings:
+    def optional(field: str) -> str | None:
+        return getattr(config, field) if config.HasField(field) else None
+
+    judge = config.judge if name in ("online_dpo", "xpo") else None
+    return OnlineSettings(
+        alpha=_get(config, "alpha", "xpo.alpha") if name == "xpo" else 0.0,
+        gamma=_get(config, "gamma", "ppo.gamma") if name == "ppo" else 1.0,
+        lam=_get(config, "lam", "ppo.lam") if name == "ppo" else 0.95,
+        judge_model_path=judge.judge_model_path if judge and judge.HasField("judge_model_path") else None,
+        reward_model_path=(
+            (judge.reward_model_path if judge.HasField("reward_model_path") else None)
+            if judge
+            else optional("reward_model_path")
+        ),
     )
 
 
@@ -278,6 +329,9 @@ def resolve(spec: job_pb2.TrainingJobSpec) -> JobSettings:
         )
     elif name in POLICY_METHODS:
         settings["policy"] = _policy(name, config)
+    elif name in ONLINE_METHODS:
+        settings["policy"] = _policy(name, config)
+        settings["online"] = _online(name, config)
     elif name in PREFERENCE_METHODS:
         settings["preference"] = _preference(name, config)
     return JobSettings(**settings)
