@@ -14,6 +14,7 @@ from .domain.estimation import DeviceProfile
 from .domain.file_roots import FileRoots
 from .domain.jobs import DEFAULT_MAX_QUEUED_JOBS, JobManager
 from .domain.methods import catalogue
+from .domain.online_models import online_models_ready
 from .domain.rewards import load_reward_plugins
 from .domain.runs import Runner
 from .persistence.sqlite_store import SqliteJobStore
@@ -117,6 +118,7 @@ class DroidftServer:
             preflight=preflight.run_checks(
                 [
                     preflight.model_loadable,
+                    online_models_ready,
                     preflight.data_exists,
                     preflight.data_valid,
                     preflight.rewards_known,

@@ -5,21 +5,28 @@ from __future__ import annotations
 from pathlib import Path
 
 from .errors import DroidftError, ErrorKind, Reason
-from .estimation import DeviceProfile, Estimate, ModelFactsError, estimate, read_model_facts
+from .estimation import DeviceProfile, Estimate, ModelFacts, ModelFactsError, estimate, read_model_facts
 from .job_data import JobDataCheck, check_job_data
+from .online_models import online_model_paths
 from .spec import JobSettings
 
 
 def estimate_job(settings: JobSettings, device: DeviceProfile, data: JobDataCheck | None = None) -> Estimate:
     """The estimate, with the token lengths of `data` (create's one pass), or of a pass of its own."""
+    facts = _facts("spec.model_path", settings.model_path)
+    # An online method's judge or reward model is loaded too: its weights count.
+    judge_bytes = sum(_facts(field, path).weights_bytes for field, path in online_model_paths(settings))
+    data = data or check_job_data(settings, max_issues=1)
+    return estimate(settings, facts, token_lengths=data.token_lengths(), device=device, judge_bytes=judge_bytes)
+
+
+def _facts(field: str, path: str) -> ModelFacts:
     try:
-        facts = read_model_facts(Path(settings.model_path))
+        return read_model_facts(Path(path))
     except (ModelFactsError, OSError) as error:
         raise DroidftError(
             ErrorKind.FAILED_PRECONDITION,
             Reason.MODEL_UNREADABLE,
-            f"spec.model_path: cannot read the model at {settings.model_path!r}: {error}",
-            {"field": "spec.model_path", "path": settings.model_path},
+            f"{field}: cannot read the model at {path!r}: {error}",
+            {"field": field, "path": path},
         ) from None
-    data = data or check_job_data(settings, max_issues=1)
-    return estimate(settings, facts, token_lengths=data.token_lengths(), device=device)

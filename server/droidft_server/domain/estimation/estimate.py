@@ -47,12 +47,16 @@ class _Prediction:
 
 
 def _predict(
-    settings: JobSettings, model: ModelFacts, lengths: TokenLengths | None, device: DeviceProfile
+    settings: JobSettings,
+    model: ModelFacts,
+    lengths: TokenLengths | None,
+    device: DeviceProfile,
+    judge_bytes: int = 0,
 ) -> _Prediction:
     work = workload(settings, lengths)
     train = trainable(settings, model)
     return _Prediction(
-        breakdown=memory_breakdown(settings, model, work),
+        breakdown=memory_breakdown(settings, model, work, judge_bytes),
         seconds_per_iteration=iteration_seconds(settings, model, work, train, device),
         trainable_parameters=train.parameters,
     )
@@ -134,12 +138,12 @@ def _smaller_values(current: int, minimum: int) -> Iterator[int]:
 
 
 def _advice(
-    settings: JobSettings, model: ModelFacts, lengths: TokenLengths | None, device: DeviceProfile
+    settings: JobSettings, model: ModelFacts, lengths: TokenLengths | None, device: DeviceProfile, judge_bytes: int
 ) -> tuple[Advice, ...]:
     available = device.available_memory_bytes
 
     def advise(change: str, description: str, changed: JobSettings, facts: ModelFacts = model) -> Advice:
-        prediction = _predict(changed, facts, lengths, device)
+        prediction = _predict(changed, facts, lengths, device, judge_bytes)
         peak = prediction.breakdown.total
         return Advice(change, description, peak, prediction.seconds_per_iteration, peak <= available)
 
@@ -174,10 +178,16 @@ def _advice(
 
 
 def estimate(
-    settings: JobSettings, model: ModelFacts, *, token_lengths: TokenLengths | None, device: DeviceProfile
+    settings: JobSettings,
+    model: ModelFacts,
+    *,
+    token_lengths: TokenLengths | None,
+    device: DeviceProfile,
+    judge_bytes: int = 0,
 ) -> Estimate:
-    """Predict peak memory and time of a resolved job spec on a device; advise when it does not fit."""
-    prediction = _predict(settings, model, token_lengths, device)
+    """Predict peak memory and time of a resolved job spec on a device; advise when it does not fit.
+    judge_bytes: the weights of the judge or reward model an online method loads besides the trained one."""
+    prediction = _predict(settings, model, token_lengths, device, judge_bytes)
     peak = prediction.breakdown.total
     fits = peak <= device.available_memory_bytes
     return Estimate(
@@ -190,5 +200,5 @@ def estimate(
         fits=fits,
         available_memory_bytes=device.available_memory_bytes,
         device=device.name,
-        advice=() if fits else _advice(settings, model, token_lengths, device),
+        advice=() if fits else _advice(settings, model, token_lengths, device, judge_bytes),
     )
