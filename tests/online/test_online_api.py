@@ -129,12 +129,15 @@ def refusal(stub, spec) -> tuple[grpc.StatusCode, str, list[str]]:
 
 def test_combinations_that_cannot_train_are_refused_with_the_field(stub, tiny_model, data, reward_model, tmp_path):
     code, reason, fields = refusal(stub, spec_of("xpo", tiny_model, data, rollout__group_size=3))
-    assert code == grpc.StatusCode.INVALID_ARGUMENT and reason == "INVALID_REQUEST"
-    code, _, _ = refusal(stub, spec_of("rlhf", tiny_model, data, rollout__num_iterations=2))
-    assert code == grpc.StatusCode.INVALID_ARGUMENT
+    assert (code, reason, fields) == (grpc.StatusCode.INVALID_ARGUMENT, "INVALID_REQUEST", ["spec.xpo"])
+    code, _, fields = refusal(stub, spec_of("rlhf", tiny_model, data, rollout__num_iterations=2))
+    assert (code, fields) == (grpc.StatusCode.INVALID_ARGUMENT, ["spec.rlhf"])
     both = spec_of("online_dpo", tiny_model, data, judge__judge_model_path=str(tiny_model))
     both.online_dpo.rollout.rewards.add(name="exact_answer")
-    assert refusal(stub, both)[0] == grpc.StatusCode.INVALID_ARGUMENT
+    assert refusal(stub, both)[2] == ["spec.online_dpo"]
+    two_judges = spec_of("xpo", tiny_model, data, judge__judge_model_path=str(tiny_model))
+    two_judges.xpo.judge.reward_model_path = str(reward_model)
+    assert refusal(stub, two_judges)[2] == ["spec.xpo.judge"]
     # A causal LM is no reward model: it has no score head.
     code, reason, _ = refusal(stub, spec_of("rlhf", tiny_model, data, reward_model_path=str(tiny_model)))
     assert (code, reason) == (grpc.StatusCode.FAILED_PRECONDITION, "REWARD_MODEL_UNSUPPORTED")
