@@ -6,8 +6,13 @@ import pytest
 from execution_helpers import sft_spec, write_jsonl
 from test_resume import PROMPTS, assert_resumed_equals_whole
 
+# XPO and PPO in make test (the one with reference-model sampling, the one with several updates per rollout).
+SLOW = pytest.mark.slow
 
-@pytest.mark.parametrize("method", ["xpo", "ppo", "rlhf", "online_dpo"])
+
+@pytest.mark.parametrize(
+    "method", ["xpo", "ppo", pytest.param("rlhf", marks=SLOW), pytest.param("online_dpo", marks=SLOW)]
+)
 def test_online_method_resumes_exactly(tiny_model, tmp_path, method):
     data = write_jsonl(tmp_path / "data" / "train.jsonl", PROMPTS)
     write_jsonl(tmp_path / "data" / "valid.jsonl", PROMPTS[:4])

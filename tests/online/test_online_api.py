@@ -4,6 +4,9 @@ refused at create with the field and the fix, and the judge's weights counted by
 
 from __future__ import annotations
 
+import json
+import shutil
+
 import grpc
 import pytest
 from google.rpc import error_details_pb2, status_pb2
@@ -81,7 +84,8 @@ def test_the_online_methods_are_listed_with_their_knobs_and_judge_template(stub)
     assert parameters["xpo.alpha"].default_value == "1e-05" and parameters["xpo.alpha"].maximum == 1
     assert parameters["xpo.rollout.group_size"].default_value == "2"
     assert parameters["xpo.judge.judge_model_path"].description
-    assert {"ppo.gamma", "ppo.lam", "ppo.epsilon", "ppo.reward_model_path"} <= {p.path for p in listed["ppo"].parameters}
+    ppo = {p.path for p in listed["ppo"].parameters}
+    assert {"ppo.gamma", "ppo.lam", "ppo.epsilon", "ppo.reward_model_path"} <= ppo
     assert listed["online_dpo"].prompt_templates["pairwise_judge"] == PAIRWISE_JUDGE_TEMPLATE
     assert not listed["rlhf"].prompt_templates
 
@@ -145,6 +149,13 @@ def test_combinations_that_cannot_train_are_refused_with_the_field(stub, tiny_mo
     assert reason == "MODEL_NOT_FOUND"
     code, reason, _ = refusal(stub, spec_of("xpo", tiny_model, data, judge__judge_model_path="/"))
     assert reason == "PATH_OUTSIDE_ROOTS"
+    no_template = tmp_path / "no-template-judge"
+    shutil.copytree(tiny_model, no_template)
+    config = json.loads((no_template / "tokenizer_config.json").read_text())
+    del config["chat_template"]
+    (no_template / "tokenizer_config.json").write_text(json.dumps(config))
+    code, reason, _ = refusal(stub, spec_of("online_dpo", tiny_model, data, judge__judge_model_path=str(no_template)))
+    assert (code, reason) == (grpc.StatusCode.FAILED_PRECONDITION, "JUDGE_MODEL_UNSUPPORTED")
 
 
 def test_the_estimate_counts_the_judge_model(stub, tiny_model, data, reward_model):

@@ -21,8 +21,11 @@ from droidft_server.worker.trainers import trainer_for
 
 pytestmark = pytest.mark.slow
 
-# Measured here (seed 0, 2 CPU cores), exact held-out probability of the answer: see the report of each run.
-ITERATIONS = {"online_dpo": 100, "xpo": 100, "rlhf": 100, "ppo": 100}
+# Measured here (seed 0, 2 shared CPU cores), exact held-out probability of the answer: online_dpo 0.604 -> 0.676,
+# xpo 0.604 -> 0.666, rlhf 0.604 -> 0.720, ppo 0.604 -> 0.733.
+# XPO's pairs put one policy completion against one of the unchanging reference model: fewer of them differ in
+# reward than Online DPO's two policy completions, and its iterations are cheaper; it takes more of them.
+ITERATIONS = {"online_dpo": 100, "xpo": 300, "rlhf": 100, "ppo": 100}
 MARGIN = {"online_dpo": 0.05, "xpo": 0.05, "rlhf": 0.05, "ppo": 0.05}
 
 
@@ -41,7 +44,8 @@ def answer_probability(model_path, pairs, adapter_dir=None) -> float:
     model.eval()
     probabilities = []
     for a, b in pairs:
-        prompt = list(tokenizer.apply_chat_template([{"role": "user", "content": f"{a} {b}"}], add_generation_prompt=True))
+        messages = [{"role": "user", "content": f"{a} {b}"}]
+        prompt = list(tokenizer.apply_chat_template(messages, add_generation_prompt=True))
         answer = [*tokenizer.encode(str(b)), tokenizer.eos_token_id]
         tokens = mx.array([prompt + answer])
         log_probs = nn.log_softmax(model(tokens[:, :-1]).astype(mx.float32), axis=-1)[0]

@@ -9,6 +9,7 @@ PAIRWISE_JUDGE_TEMPLATE = (
     "Prompt:\n{prompt}\n\nResponse 1:\n{first}\n\nResponse 2:\n{second}"
 )
 PAIRWISE_JUDGE_TEMPLATE_NAME = "pairwise_judge"
+JUDGE_ANSWERS = ("1", "2")  # the first response is better, the second
 
 
 def pairwise_judge_prompt(prompt: str, first: str, second: str) -> str:

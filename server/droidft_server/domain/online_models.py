@@ -12,10 +12,12 @@ from typing import TYPE_CHECKING
 
 from droidft.v1 import job_pb2
 
+from .datasets.tokens import TokenizerMissing, load_tokenizer
 from .errors import DroidftError, ErrorKind, Reason
 from .estimation import ModelFactsError
 from .estimation.model_facts import safetensors_files
 from .estimation.safetensors_header import HeaderError, read_header
+from .judges import JUDGE_ANSWERS
 from .method_families import ONLINE_METHODS
 from .model_check import ModelUnloadable, check_loadable
 from .spec import JobSettings
@@ -100,6 +102,33 @@ def check_reward_model(field: str, directory: Path) -> None:
         raise _unsupported_reward_model(field, path, f"its {REWARD_HEAD} has shape {found}, not {expected}")
 
 
+def check_judge_model(field: str, directory: Path) -> None:
+    """The judge answers through its chat template with "1" or "2", read as two distinct first tokens."""
+    path = str(directory)
+
+    def unsupported(why: str) -> DroidftError:
+        return DroidftError(
+            ErrorKind.FAILED_PRECONDITION,
+            Reason.JUDGE_MODEL_UNSUPPORTED,
+            f"{field}: {path!r} cannot serve as a judge: {why}",
+            {"field": field, "path": path},
+        )
+
+    tokenizer_config = directory / "tokenizer_config.json"
+    has_template = (directory / "chat_template.jinja").is_file() or (
+        tokenizer_config.is_file() and "chat_template" in json.loads(tokenizer_config.read_text())
+    )
+    if not has_template:
+        raise unsupported("it has no chat template (tokenizer_config.json chat_template or chat_template.jinja)")
+    try:
+        tokenizer = load_tokenizer(directory)
+    except TokenizerMissing as error:
+        raise unsupported(str(error)) from None
+    answers = [tokenizer.encode(digit, add_special_tokens=False).ids[:1] for digit in JUDGE_ANSWERS]
+    if not all(answers) or answers[0] == answers[1]:
+        raise unsupported(f"its tokenizer does not give {' and '.join(JUDGE_ANSWERS)} distinct first tokens")
+
+
 def online_models_ready(job: Candidate) -> list[str]:
     """Each judge or reward model directory exists and mlx-lm loads it; a reward model has its score head."""
     for field, path in online_model_paths(job.settings):
@@ -122,4 +151,6 @@ def online_models_ready(job: Candidate) -> list[str]:
             ) from None
         if field.endswith("reward_model_path"):
             check_reward_model(field, directory)
+        else:
+            check_judge_model(field, directory)
     return []

@@ -15,7 +15,7 @@ import mlx.nn as nn
 import mlx_lm
 from mlx_lm.utils import load_model, load_tokenizer
 
-from ...domain.judges import pairwise_judge_prompt
+from ...domain.judges import JUDGE_ANSWERS, pairwise_judge_prompt
 from ...domain.rewards import RewardOptions, RewardScores, WeightedReward, score_completions
 from ..rl.data import RlPrompt
 
@@ -92,7 +92,7 @@ class JudgeModel:
         self.model, self.tokenizer = mlx_lm.load(path)
         self.model.freeze()
         self.model.eval()
-        self.answers = [self._answer_token("1"), self._answer_token("2")]
+        self.answers = [self._answer_token(digit) for digit in JUDGE_ANSWERS]
         self.path = path
 
     def _answer_token(self, digit: str) -> int:

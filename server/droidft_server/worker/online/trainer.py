@@ -161,8 +161,10 @@ class OnlineTrainer(PolicyTrainer):
         window.tokens += rollout.completion_tokens * self.method.num_iterations
         window.iterations += 1
         if scores is not None:
+            # XPO's odd rows are the reference model's: the rewards reported are the policy's.
+            policy_rows = slice(None, None, 2 if name == "xpo" else 1)
             for series, values in reward_metrics(scores).items():
-                window.add(series, values)
+                window.add(series, values[policy_rows])
         window.add("completion_length", rollout.completion_lengths)
         window.add("entropy", ((rollout.entropy * rollout.mask).sum() / mx.maximum(rollout.mask.sum(), 1)).item())
         step = 2 if name in PAIRWISE_ONLINE_METHODS else sampling.group_size

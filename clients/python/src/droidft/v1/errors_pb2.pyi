@@ -37,6 +37,7 @@ class ErrorReason(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     NO_RESUMABLE_CHECKPOINT: _ClassVar[ErrorReason]
     CHECKPOINT_UNUSABLE: _ClassVar[ErrorReason]
     REWARD_MODEL_UNSUPPORTED: _ClassVar[ErrorReason]
+    JUDGE_MODEL_UNSUPPORTED: _ClassVar[ErrorReason]
 ERROR_REASON_UNSPECIFIED: ErrorReason
 INVALID_REQUEST: ErrorReason
 JOB_NOT_FOUND: ErrorReason
@@ -68,3 +69,4 @@ JOB_STATE_CONFLICT: ErrorReason
 NO_RESUMABLE_CHECKPOINT: ErrorReason
 CHECKPOINT_UNUSABLE: ErrorReason
 REWARD_MODEL_UNSUPPORTED: ErrorReason
+JUDGE_MODEL_UNSUPPORTED: ErrorReason
