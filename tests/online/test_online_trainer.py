@@ -3,11 +3,16 @@ the pairwise ones with a judge model, RLHF and PPO with a reward model; reports 
 
 from __future__ import annotations
 
+import mlx.core as mx
+import mlx_lm
+import numpy as np
 import pytest
 from rl.conftest import RecordingContext, write_jsonl
 
 from droidft.v1 import job_pb2
 from droidft_server.devtools.tiny_reward_model import build_tiny_reward_model
+from droidft_server.worker.online.judges import JudgeModel, RewardModel
+from droidft_server.worker.rl.data import rl_prompt
 from droidft_server.worker.trainers import trainer_for
 
 PROMPTS = [{"prompt": f"{a} {b}", "answer": str(b)} for a in range(3) for b in range(3)]
@@ -83,3 +88,27 @@ def test_trains_with_a_reward_model(method, tiny_model, reward_model, data_dir, 
     reports = ctx.of("train_report")
     assert all("reward/reward_model_mean" in r.metrics for r in reports)
     assert len({r.metrics["reward_mean"] for r in reports}) > 1  # the model scores, not a constant
+
+
+def test_the_reward_model_scores_its_head_on_the_last_tokens_hidden_state(tiny_model, reward_model):
+    """The backbone is the tiny model's own (loaded, not left random) and the score reads the last token."""
+    scorer = RewardModel(str(reward_model))
+    prompt = rl_prompt({"prompt": "1 2", "answer": "2"})
+    completions = ["2", "one two three"]
+    scores = scorer.sequence_scores([prompt, prompt], completions)
+    causal, tokenizer = mlx_lm.load(str(tiny_model))
+    head = np.array(mx.load(str(reward_model / "model.safetensors"))["score.weight"])[0]
+    for completion, score in zip(completions, scores):
+        messages = [{"role": "user", "content": "1 2"}, {"role": "assistant", "content": completion}]
+        hidden = np.array(causal.model(mx.array([tokenizer.apply_chat_template(messages)]))[0, -1])
+        assert score == pytest.approx(float(head @ hidden), rel=1e-4, abs=1e-5)
+    assert scores[0] != scores[1]
+
+
+def test_the_judge_models_preference_does_not_depend_on_the_order(tiny_model):
+    judge = JudgeModel(str(tiny_model))
+    prompt = rl_prompt({"prompt": "1 2", "answer": "2"})
+    forward = judge.first_preferred([prompt, prompt], ["2", "seven"], ["seven and more", "2"])
+    backward = judge.first_preferred([prompt, prompt], ["seven and more", "2"], ["2", "seven"])
+    np.testing.assert_allclose(np.array(forward) + np.array(backward), 1.0, atol=1e-5)
+    assert all(0.0 < p < 1.0 for p in forward)

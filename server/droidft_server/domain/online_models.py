@@ -89,6 +89,8 @@ def check_reward_model(field: str, directory: Path) -> None:
         raise _unsupported_reward_model(
             field, path, f"config.json architectures {architectures} name no *{SEQUENCE_CLASSIFIER}"
         )
+    if not has_chat_template(directory):
+        raise _unsupported_reward_model(field, path, NO_CHAT_TEMPLATE)
     labels = config.get("num_labels", len(config.get("id2label") or {}) or None)
     if labels != 1:
         raise _unsupported_reward_model(field, path, f"it has {labels} labels; a reward model has one (num_labels 1)")
@@ -100,6 +102,17 @@ def check_reward_model(field: str, directory: Path) -> None:
     if not heads or tuple(heads[0].shape) != expected:
         found = tuple(heads[0].shape) if heads else "none"
         raise _unsupported_reward_model(field, path, f"its {REWARD_HEAD} has shape {found}, not {expected}")
+
+
+NO_CHAT_TEMPLATE = "it has no chat template (tokenizer_config.json chat_template or chat_template.jinja)"
+
+
+def has_chat_template(directory: Path) -> bool:
+    """Judge and reward models read the prompt and completion through their own chat template."""
+    tokenizer_config = directory / "tokenizer_config.json"
+    return (directory / "chat_template.jinja").is_file() or (
+        tokenizer_config.is_file() and "chat_template" in json.loads(tokenizer_config.read_text())
+    )
 
 
 def check_judge_model(field: str, directory: Path) -> None:
@@ -114,12 +127,8 @@ def check_judge_model(field: str, directory: Path) -> None:
             {"field": field, "path": path},
         )
 
-    tokenizer_config = directory / "tokenizer_config.json"
-    has_template = (directory / "chat_template.jinja").is_file() or (
-        tokenizer_config.is_file() and "chat_template" in json.loads(tokenizer_config.read_text())
-    )
-    if not has_template:
-        raise unsupported("it has no chat template (tokenizer_config.json chat_template or chat_template.jinja)")
+    if not has_chat_template(directory):
+        raise unsupported(NO_CHAT_TEMPLATE)
     try:
         tokenizer = load_tokenizer(directory)
     except TokenizerMissing as error:

@@ -13,6 +13,7 @@ from pathlib import Path
 import mlx.core as mx
 import mlx.nn as nn
 import mlx_lm
+from mlx.utils import tree_flatten
 from mlx_lm.utils import load_model, load_tokenizer
 
 from ...domain.judges import JUDGE_ANSWERS, pairwise_judge_prompt
@@ -21,6 +22,7 @@ from ..rl.data import RlPrompt
 
 REWARD_MODEL_SCORE = "reward_model"
 REWARD_HEAD = "score.weight"
+BACKBONE = "model."  # transformers' prefix of a *ForSequenceClassification's backbone weights
 
 
 @dataclass
@@ -59,10 +61,15 @@ class RewardModel:
         self.model, _ = load_model(directory, strict=False)
         self.model.freeze()
         self.model.eval()
-        head = {}
+        stored = {}
         for file in sorted(directory.glob("*.safetensors")):
-            head.update({k: v for k, v in mx.load(str(file)).items() if k == REWARD_HEAD})
-        self.head = head[REWARD_HEAD]
+            stored.update(mx.load(str(file)))
+        # load_model(strict=False) takes the classifier's weights without its head and would leave any backbone
+        # weight it does not find at its random initialisation: every backbone weight must be stored.
+        missing = [name for name, _ in tree_flatten(self.model.model.parameters()) if f"{BACKBONE}{name}" not in stored]
+        if missing:
+            raise ValueError(f"{path}: the reward model's backbone lacks {len(missing)} weights, e.g. {missing[:3]}")
+        self.head = stored[REWARD_HEAD]
         self.tokenizer = load_tokenizer(directory)
         self.path = path
 
