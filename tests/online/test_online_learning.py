@@ -14,12 +14,14 @@ import mlx_lm
 import numpy as np
 import pytest
 from rl.conftest import RecordingContext, write_jsonl
-from rl.test_learning import HELD_OUT, digit_pairs, problem, warm_up
+from rl.test_learning import HELD_OUT, coin_flip_reward, digit_pairs, problem, warm_up
 
 from droidft.v1 import job_pb2
 from droidft_server.worker.trainers import trainer_for
 
 pytestmark = pytest.mark.slow
+
+__all__ = ["coin_flip_reward"]  # the GRPO family's control reward, a fixture here too
 
 # Measured here (seed 0, 2 shared CPU cores), exact held-out probability of the answer: online_dpo 0.604 -> 0.676,
 # xpo 0.604 -> 0.666, rlhf 0.604 -> 0.720, ppo 0.604 -> 0.733.
@@ -98,3 +100,15 @@ def test_online_method_raises_held_out_probability(method, task, tmp_path):
         f"{seconds / ITERATIONS[method]:.2f}s per iteration ({seconds:.0f}s)"
     )
     assert after >= before + MARGIN[method]
+
+
+def test_a_random_judge_does_not_raise_held_out_probability(task, tmp_path, coin_flip_reward):
+    """The control: Online DPO with pairs ranked by a coin instead of the answer gains less than the margin, so the
+    gain above comes from the judge and not from the updates themselves."""
+    _, warm, held_out = task
+    spec = online_learning_spec("online_dpo", task)
+    spec.online_dpo.rollout.rewards[0].name = coin_flip_reward
+    trainer_for("online_dpo")(RecordingContext(spec, tmp_path / "control"))
+    before, after = answer_probability(warm, held_out), answer_probability(warm, held_out, tmp_path / "control")
+    print(f"\nonline_dpo ({coin_flip_reward}): held-out probability of the answer {before:.4f} -> {after:.4f}")
+    assert after < before + MARGIN["online_dpo"]
