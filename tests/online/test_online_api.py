@@ -159,14 +159,19 @@ def test_combinations_that_cannot_train_are_refused_with_the_field(stub, tiny_mo
 
 
 def test_the_estimate_counts_the_judge_model(stub, tiny_model, data, reward_model):
+    def estimate(spec):
+        return stub.EstimateResources(service_pb2.EstimateResourcesRequest(spec=spec)).estimate
+
     def frozen_bytes(spec) -> int:
-        request = service_pb2.EstimateResourcesRequest(spec=spec)
-        return stub.EstimateResources(request).estimate.breakdown.reference_model_bytes
+        return estimate(spec).breakdown.reference_model_bytes
 
     plain = frozen_bytes(spec_of("rlhf", tiny_model, data, beta=0.0))
     with_reference = frozen_bytes(spec_of("rlhf", tiny_model, data))
     with_reward_model = frozen_bytes(spec_of("rlhf", tiny_model, data, reward_model_path=str(reward_model)))
     assert plain == 0 and with_reference > 0
     assert with_reward_model > with_reference
-    judged = frozen_bytes(spec_of("xpo", tiny_model, data, judge__judge_model_path=str(tiny_model)))
-    assert judged == 2 * frozen_bytes(spec_of("xpo", tiny_model, data))
+    judged = spec_of("xpo", tiny_model, data, judge__judge_model_path=str(tiny_model))
+    unjudged = spec_of("xpo", tiny_model, data)
+    assert frozen_bytes(judged) == 2 * frozen_bytes(unjudged)
+    # The judge reads every completion: its forward pass takes time too.
+    assert estimate(judged).seconds_per_iteration > estimate(unjudged).seconds_per_iteration

@@ -14,10 +14,12 @@ from .spec import JobSettings
 def estimate_job(settings: JobSettings, device: DeviceProfile, data: JobDataCheck | None = None) -> Estimate:
     """The estimate, with the token lengths of `data` (create's one pass), or of a pass of its own."""
     facts = _facts("spec.model_path", settings.model_path)
-    # An online method's judge or reward model is loaded too: its weights count.
-    judge_bytes = sum(_facts(field, path).weights_bytes for field, path in online_model_paths(settings))
+    # An online method's judge or reward model (at most one) is loaded too: its weights and passes count.
+    judges = [_facts(field, path) for field, path in online_model_paths(settings)]
     data = data or check_job_data(settings, max_issues=1)
-    return estimate(settings, facts, token_lengths=data.token_lengths(), device=device, judge_bytes=judge_bytes)
+    return estimate(
+        settings, facts, token_lengths=data.token_lengths(), device=device, judge=judges[0] if judges else None
+    )
 
 
 def _facts(field: str, path: str) -> ModelFacts:

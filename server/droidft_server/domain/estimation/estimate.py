@@ -51,13 +51,13 @@ def _predict(
     model: ModelFacts,
     lengths: TokenLengths | None,
     device: DeviceProfile,
-    judge_bytes: int = 0,
+    judge: ModelFacts | None = None,
 ) -> _Prediction:
     work = workload(settings, lengths)
     train = trainable(settings, model)
     return _Prediction(
-        breakdown=memory_breakdown(settings, model, work, judge_bytes),
-        seconds_per_iteration=iteration_seconds(settings, model, work, train, device),
+        breakdown=memory_breakdown(settings, model, work, judge.weights_bytes if judge else 0),
+        seconds_per_iteration=iteration_seconds(settings, model, work, train, device, judge),
         trainable_parameters=train.parameters,
     )
 
@@ -138,12 +138,16 @@ def _smaller_values(current: int, minimum: int) -> Iterator[int]:
 
 
 def _advice(
-    settings: JobSettings, model: ModelFacts, lengths: TokenLengths | None, device: DeviceProfile, judge_bytes: int
+    settings: JobSettings,
+    model: ModelFacts,
+    lengths: TokenLengths | None,
+    device: DeviceProfile,
+    judge: ModelFacts | None,
 ) -> tuple[Advice, ...]:
     available = device.available_memory_bytes
 
     def advise(change: str, description: str, changed: JobSettings, facts: ModelFacts = model) -> Advice:
-        prediction = _predict(changed, facts, lengths, device, judge_bytes)
+        prediction = _predict(changed, facts, lengths, device, judge)
         peak = prediction.breakdown.total
         return Advice(change, description, peak, prediction.seconds_per_iteration, peak <= available)
 
@@ -183,11 +187,11 @@ def estimate(
     *,
     token_lengths: TokenLengths | None,
     device: DeviceProfile,
-    judge_bytes: int = 0,
+    judge: ModelFacts | None = None,
 ) -> Estimate:
     """Predict peak memory and time of a resolved job spec on a device; advise when it does not fit.
-    judge_bytes: the weights of the judge or reward model an online method loads besides the trained one."""
-    prediction = _predict(settings, model, token_lengths, device, judge_bytes)
+    judge: the judge or reward model an online method loads besides the trained one."""
+    prediction = _predict(settings, model, token_lengths, device, judge)
     peak = prediction.breakdown.total
     fits = peak <= device.available_memory_bytes
     return Estimate(
@@ -200,5 +204,5 @@ def estimate(
         fits=fits,
         available_memory_bytes=device.available_memory_bytes,
         device=device.name,
-        advice=() if fits else _advice(settings, model, token_lengths, device, judge_bytes),
+        advice=() if fits else _advice(settings, model, token_lengths, device, judge),
     )
