@@ -18,7 +18,7 @@ from .estimation import ModelFactsError
 from .estimation.model_facts import safetensors_files
 from .estimation.safetensors_header import HeaderError, read_header
 from .judges import JUDGE_ANSWERS
-from .method_families import ONLINE_METHODS
+from .method_families import ONLINE_METHODS, PAIRWISE_ONLINE_METHODS
 from .model_check import ModelUnloadable, check_loadable
 from .spec import JobSettings
 
@@ -61,7 +61,7 @@ def online_model_paths(settings: JobSettings) -> list[tuple[str, str]]:
     online = settings.online
     if online is None:
         return []
-    judge_prefix = f"spec.{settings.method}.judge." if settings.method in ("online_dpo", "xpo") else None
+    judge_prefix = f"spec.{settings.method}.judge." if settings.method in PAIRWISE_ONLINE_METHODS else None
     found = []
     if online.judge_model_path:
         found.append((f"{judge_prefix}judge_model_path", online.judge_model_path))

@@ -11,7 +11,7 @@ from typing import Any
 
 from droidft.v1 import job_pb2, methods_pb2
 
-from .method_families import ONLINE_METHODS, POLICY_METHODS, PREFERENCE_METHODS
+from .method_families import ONLINE_METHODS, PAIRWISE_ONLINE_METHODS, POLICY_METHODS, PREFERENCE_METHODS
 
 # Defaults by field path inside TrainingJobSpec (a path names the proto field).
 DEFAULTS: dict[str, Any] = {
@@ -277,7 +277,7 @@ def _online(name: str, config: Any) -> OnlineSettings:
     def optional(field: str) -> str | None:
         return getattr(config, field) if config.HasField(field) else None
 
-    judge = config.judge if name in ("online_dpo", "xpo") else None
+    judge = config.judge if name in PAIRWISE_ONLINE_METHODS else None
     return OnlineSettings(
         alpha=_get(config, "alpha", "xpo.alpha") if name == "xpo" else 0.0,
         gamma=_get(config, "gamma", "ppo.gamma") if name == "ppo" else 1.0,

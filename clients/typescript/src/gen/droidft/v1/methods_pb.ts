@@ -132,13 +132,13 @@ export const RewardFunctionSchema: GenMessage<RewardFunction> = /*@__PURE__*/
   messageDesc(file_droidft_v1_methods, 2);
 
 /**
- * Sampling and optimisation settings shared by the GRPO family.
+ * Sampling and optimisation settings shared by the GRPO family and the online methods (online.proto).
  *
  * @generated from message droidft.v1.RolloutConfig
  */
 export type RolloutConfig = Message<"droidft.v1.RolloutConfig"> & {
   /**
-   * Completions sampled per prompt (G), 2 to 64; default 4.
+   * Completions sampled per prompt (G), 2 to 64; default 4 (Online DPO and XPO: 2, the pair).
    *
    * @generated from field: optional uint32 group_size = 1;
    */
