@@ -83,7 +83,8 @@ class OnlineTrainer(PolicyTrainer):
             firsts, seconds = np.array(scores.total[0::2]), np.array(scores.total[1::2])
             first_is_chosen, ranked = firsts > seconds, firsts != seconds  # a tie teaches nothing
         else:
-            preferred = np.array(self.judge.first_preferred(batch, texts[0::2], texts[1::2]))
+            prompts = [batch[i] for i in rollout.prompt_indices[0::2]]
+            preferred = np.array(self.judge.first_preferred(prompts, texts[0::2], texts[1::2]))
             first_is_chosen, ranked = preferred >= 0.5, np.ones(len(preferred), dtype=bool)
         return rollout, scores, mx.array(first_is_chosen), mx.array(ranked.astype(np.float32))
 
