@@ -83,6 +83,7 @@ def test_the_online_methods_are_listed_with_their_knobs_and_judge_template(stub)
     parameters = {p.path: p for p in listed["xpo"].parameters}
     assert parameters["xpo.alpha"].default_value == "1e-05" and parameters["xpo.alpha"].maximum == 1
     assert parameters["xpo.rollout.group_size"].default_value == "2"
+    assert {p.path: p for p in listed["ppo"].parameters}["ppo.rollout.num_iterations"].default_value == "2"
     assert parameters["xpo.judge.judge_model_path"].description
     ppo = {p.path for p in listed["ppo"].parameters}
     assert {"ppo.gamma", "ppo.lam", "ppo.epsilon", "ppo.reward_model_path"} <= ppo
@@ -139,6 +140,8 @@ def test_combinations_that_cannot_train_are_refused_with_the_field(stub, tiny_mo
     both = spec_of("online_dpo", tiny_model, data, judge__judge_model_path=str(tiny_model))
     both.online_dpo.rollout.rewards.add(name="exact_answer")
     assert refusal(stub, both)[2] == ["spec.online_dpo"]
+    unclipped = spec_of("ppo", tiny_model, data, epsilon=0.1, rollout__num_iterations=1)
+    assert refusal(stub, unclipped)[2] == ["spec.ppo"]
     two_judges = spec_of("xpo", tiny_model, data, judge__judge_model_path=str(tiny_model))
     two_judges.xpo.judge.reward_model_path = str(reward_model)
     assert refusal(stub, two_judges)[2] == ["spec.xpo.judge"]

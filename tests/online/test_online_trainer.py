@@ -20,18 +20,13 @@ METHODS = ("online_dpo", "xpo", "rlhf", "ppo")
 
 
 def online_spec(model, data_dir, method: str, **fields) -> job_pb2.TrainingJobSpec:
+    values = dict(iterations=3, batch_size=2, report_every=1, eval_every=3, eval_batches=1, checkpoint_every=3)
     spec = job_pb2.TrainingJobSpec(
         model_path=str(model),
         train_data_path=str(data_dir / "train.jsonl"),
         val_data_path=str(data_dir / "valid.jsonl"),
-        iterations=3,
-        batch_size=2,
-        report_every=1,
-        eval_every=3,
-        eval_batches=1,
-        checkpoint_every=3,
         learning_rate=1e-4,
-        **fields,
+        **(values | fields),
     )
     config = getattr(spec, method)
     config.rollout.max_completion_length = 4
@@ -112,3 +107,36 @@ def test_the_judge_models_preference_does_not_depend_on_the_order(tiny_model):
     backward = judge.first_preferred([prompt, prompt], ["seven and more", "2"], ["2", "seven"])
     np.testing.assert_allclose(np.array(forward) + np.array(backward), 1.0, atol=1e-5)
     assert all(0.0 < p < 1.0 for p in forward)
+
+
+KNOBS = [
+    ("xpo", "alpha", 0.0, 0.5),
+    ("ppo", "lam", 0.0, 1.0),
+    ("ppo", "gamma", 0.5, 1.0),
+    ("ppo", "beta", 0.0, 0.5),
+    ("rlhf", "beta", 0.0, 0.5),
+    ("online_dpo", "beta", 0.1, 5.0),
+]
+
+
+@pytest.mark.parametrize(("method", "knob", "low", "high"), KNOBS, ids=[f"{m}.{k}" for m, k, _, _ in KNOBS])
+def test_each_knob_changes_what_is_trained(method, knob, low, high, tiny_model, reward_model, data_dir, tmp_path):
+    """The same seed samples the same first rollout: only the knob differs, and the adapter trained in two
+    iterations follows it (in the first the policy is the reference: no KL, no DPO margin yet). A judge or reward
+    model ranks or scores every completion (exact_answer gives a random model's completions 0 alike)."""
+
+    def trained(value) -> dict:
+        spec = online_spec(tiny_model, data_dir, method, iterations=2, seed=3)
+        spec.ClearField("val_data_path")
+        config = getattr(spec, method)
+        config.rollout.max_completion_length = 6
+        setattr(config, knob, value)
+        if method in ("online_dpo", "xpo"):
+            config.judge.judge_model_path = str(tiny_model)
+        else:
+            config.reward_model_path = str(reward_model)
+        trainer_for(method)(RecordingContext(spec, tmp_path / f"{knob}-{value}"))
+        return mx.load(str(tmp_path / f"{knob}-{value}" / "adapters.safetensors"))
+
+    with_low, with_high = trained(low), trained(high)
+    assert not all(mx.array_equal(with_low[name], with_high[name]).item() for name in with_low)

@@ -53,6 +53,7 @@ DEFAULTS: dict[str, Any] = {
     "xpo.beta": 0.1,
     "xpo.alpha": 1e-5,
     "rlhf.beta": 0.05,
+    "ppo.rollout.num_iterations": 2,  # PPO epochs: from the second on, the ratio moves and clipping acts
     "ppo.epsilon": 0.2,
     "ppo.beta": 0.05,
     "ppo.gamma": 1.0,
@@ -168,8 +169,8 @@ class OnlineSettings:
     """Online DPO, XPO, RLHF and PPO: what they add to the PolicySettings they share with the GRPO family."""
 
     alpha: float = 0.0  # XPO's exploration weight
-    gamma: float = 1.0  # PPO's discount
-    lam: float = 0.95  # PPO's GAE lambda
+    gamma: float = DEFAULTS["ppo.gamma"]  # PPO's discount
+    lam: float = DEFAULTS["ppo.lam"]  # PPO's GAE lambda
     judge_model_path: str | None = None  # pairwise methods: an LLM judge
     reward_model_path: str | None = None  # a sequence-classification reward model
 
@@ -226,13 +227,16 @@ def _adapter(adapter: methods_pb2.AdapterConfig) -> AdapterSettings:
 
 
 def _rollout(name: str, rollout: methods_pb2.RolloutConfig) -> RolloutSettings:
-    group_size = f"{name}.rollout.group_size"
+    def default(field: str) -> str:  # a method's own default ("ppo.rollout.num_iterations"), else the family's
+        own = f"{name}.rollout.{field}"
+        return own if own in DEFAULTS else f"rollout.{field}"
+
     return RolloutSettings(
-        group_size=_get(rollout, "group_size", group_size if group_size in DEFAULTS else "rollout.group_size"),
-        max_completion_length=_get(rollout, "max_completion_length", "rollout.max_completion_length"),
-        temperature=_get(rollout, "temperature", "rollout.temperature"),
-        top_p=_get(rollout, "top_p", "rollout.top_p"),
-        num_iterations=_get(rollout, "num_iterations", "rollout.num_iterations"),
+        group_size=_get(rollout, "group_size", default("group_size")),
+        max_completion_length=_get(rollout, "max_completion_length", default("max_completion_length")),
+        temperature=_get(rollout, "temperature", default("temperature")),
+        top_p=_get(rollout, "top_p", default("top_p")),
+        num_iterations=_get(rollout, "num_iterations", default("num_iterations")),
         rewards=tuple((r.name, r.weight if r.HasField("weight") else 1.0) for r in rollout.rewards),
     )
 
@@ -273,22 +277,24 @@ def _policy(name: str, config: Any) -> PolicySettings:
     )
 
 
-def _online(name: str, config: Any) -> OnlineSettings:
-    def optional(field: str) -> str | None:
-        return getattr(config, field) if config.HasField(field) else None
+def _optional(message: Any, name: str) -> Any:
+    return getattr(message, name) if message.HasField(name) else None
 
-    judge = config.judge if name in PAIRWISE_ONLINE_METHODS else None
-    return OnlineSettings(
-        alpha=_get(config, "alpha", "xpo.alpha") if name == "xpo" else 0.0,
-        gamma=_get(config, "gamma", "ppo.gamma") if name == "ppo" else 1.0,
-        lam=_get(config, "lam", "ppo.lam") if name == "ppo" else 0.95,
-        judge_model_path=judge.judge_model_path if judge and judge.HasField("judge_model_path") else None,
-        reward_model_path=(
-            (judge.reward_model_path if judge.HasField("reward_model_path") else None)
-            if judge
-            else optional("reward_model_path")
-        ),
-    )
+
+def _online(name: str, config: Any) -> OnlineSettings:
+    if name in PAIRWISE_ONLINE_METHODS:
+        return OnlineSettings(
+            alpha=_get(config, "alpha", "xpo.alpha") if name == "xpo" else 0.0,
+            judge_model_path=_optional(config.judge, "judge_model_path"),
+            reward_model_path=_optional(config.judge, "reward_model_path"),
+        )
+    if name == "ppo":
+        return OnlineSettings(
+            gamma=_get(config, "gamma", "ppo.gamma"),
+            lam=_get(config, "lam", "ppo.lam"),
+            reward_model_path=_optional(config, "reward_model_path"),
+        )
+    return OnlineSettings(reward_model_path=_optional(config, "reward_model_path"))
 
 
 def _preference(name: str, config: Any) -> PreferenceSettings:

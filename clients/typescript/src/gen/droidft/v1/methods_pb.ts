@@ -166,7 +166,7 @@ export type RolloutConfig = Message<"droidft.v1.RolloutConfig"> & {
   topP?: number | undefined;
 
   /**
-   * Optimisation steps taken on each generated batch (mu), 1 to 16; default 1.
+   * Optimisation steps taken on each generated batch (mu), 1 to 16; default 1 (PPO: 2).
    * Above 1 the policy moves away from the sampling policy and clipping acts.
    *
    * @generated from field: optional uint32 num_iterations = 5;
