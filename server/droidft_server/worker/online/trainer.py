@@ -34,6 +34,7 @@ from .method import online_method
 from .rollout import sample_policy_reference_pairs
 
 Scorer = RewardFunctions | RewardModel
+PAIR_METRICS = ("reward_margin", "reward_accuracy")
 
 
 class OnlineTrainer(PolicyTrainer):
@@ -130,8 +131,11 @@ class OnlineTrainer(PolicyTrainer):
         self.optimizer.update(self.model, grads)
         mx.eval(self.model.parameters(), self.optimizer.state, loss, metrics)
         window.add("loss", loss.item())
+        # The pair metrics describe ranked pairs: a batch of ties has none to describe.
+        unranked = "ranked" in target and not target["ranked"].sum().item()
         for name, value in metrics.items():
-            window.add(name, value.item())
+            if not (unranked and name in PAIR_METRICS):
+                window.add(name, value.item())
 
     def iteration(self, batch: list[RlPrompt], window: _Window) -> None:
         name, sampling = self.settings.method, self.method.sampling
