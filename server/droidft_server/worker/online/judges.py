@@ -16,6 +16,8 @@ import mlx_lm
 from mlx.utils import tree_flatten
 from mlx_lm.utils import load_model, load_tokenizer
 
+from ...domain.estimation.model_facts import safetensors_files
+from ...domain.estimation.safetensors_header import read_header
 from ...domain.judges import JUDGE_ANSWERS, pairwise_judge_prompt
 from ...domain.rewards import RewardOptions, RewardScores, WeightedReward, score_completions
 from ..rl.data import RlPrompt
@@ -46,10 +48,10 @@ def _messages(prompt: RlPrompt, completion: str | None = None) -> list[dict[str,
 
 
 def _right_padded(rows: list[list[int]]) -> tuple[mx.array, mx.array]:
+    """The rows as one right-padded batch, and the position of each row's last token."""
     width = max(len(row) for row in rows)
-    return mx.array([row + [0] * (width - len(row)) for row in rows], dtype=mx.int32), mx.array(
-        [len(row) - 1 for row in rows]
-    )
+    batch = mx.array([row + [0] * (width - len(row)) for row in rows], dtype=mx.int32)
+    return batch, mx.array([len(row) - 1 for row in rows])
 
 
 class RewardModel:
@@ -61,15 +63,13 @@ class RewardModel:
         self.model, _ = load_model(directory, strict=False)
         self.model.freeze()
         self.model.eval()
-        stored = {}
-        for file in sorted(directory.glob("*.safetensors")):
-            stored.update(mx.load(str(file)))
+        stored = {tensor.name: file for file in safetensors_files(directory) for tensor in read_header(file)}
         # load_model(strict=False) takes the classifier's weights without its head and would leave any backbone
         # weight it does not find at its random initialisation: every backbone weight must be stored.
         missing = [name for name, _ in tree_flatten(self.model.model.parameters()) if f"{BACKBONE}{name}" not in stored]
         if missing:
             raise ValueError(f"{path}: the reward model's backbone lacks {len(missing)} weights, e.g. {missing[:3]}")
-        self.head = stored[REWARD_HEAD]
+        self.head = mx.load(str(stored[REWARD_HEAD]))[REWARD_HEAD]
         self.tokenizer = load_tokenizer(directory)
         self.path = path
 
