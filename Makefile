@@ -6,10 +6,14 @@ STAMP := $(VENV)/.installed
 
 TS := clients/typescript
 TS_MODULES := $(TS)/node_modules/.package-lock.json
+# The web console, bundled into the folder the server's HTTP port serves.
+CONSOLE := server/droidft_server/transport/http/static/console.js
+CONSOLE_SOURCES := $(wildcard $(TS)/console/src/*.ts $(TS)/console/src/*/*.ts $(TS)/src/*.ts $(TS)/src/gen/*/*/*.ts) \
+	$(TS)/console/index.html $(TS)/console/build.mjs
 
-.PHONY: setup demo test lint format proto proto-check ts-proto contract-check bench clean
+.PHONY: setup demo test lint format proto proto-check ts-proto contract-check bench clean chromium
 
-setup: $(STAMP)
+setup: $(STAMP) $(CONSOLE) chromium
 
 $(STAMP): pyproject.toml clients/python/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -22,6 +26,16 @@ demo: setup
 
 $(TS_MODULES): $(TS)/package-lock.json
 	cd $(TS) && npm ci --no-audit --no-fund
+
+$(CONSOLE): $(TS_MODULES) $(CONSOLE_SOURCES)
+	cd $(TS) && npm run build:console
+
+# The console's browser tests drive Debian's chromium package (Playwright's own browser builds are not used).
+chromium:
+	@command -v chromium >/dev/null || command -v chromium-browser >/dev/null || { \
+	  if command -v apt-get >/dev/null; then \
+	    SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); $$SUDO apt-get update -q && $$SUDO apt-get install -y -q chromium; \
+	  else echo "install Chromium (chromium on PATH) for the console's browser tests"; fi; }
 
 test: setup lint proto-check $(TS_MODULES)
 	$(PY) -m pytest -q
@@ -53,4 +67,4 @@ bench: setup
 	$(PY) -m bench
 
 clean:
-	rm -rf $(VENV) var
+	rm -rf $(VENV) var $(dir $(CONSOLE))

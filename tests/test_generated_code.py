@@ -19,4 +19,4 @@ def test_service_is_importable_with_validation_rules():
 
     field = job_pb2.TrainingJobSpec.DESCRIPTOR.fields_by_name["batch_size"]
     rules = field.GetOptions().Extensions[validate_pb2.field]
-    assert (rules.uint32.gte, rules.uint32.lte) == (1, 8)
+    assert (rules.uint32.gte, rules.uint32.lte) == (1, 1024)

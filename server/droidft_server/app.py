@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 import structlog
@@ -12,13 +13,18 @@ import structlog
 from .domain import preflight
 from .domain.estimation import DeviceProfile
 from .domain.file_roots import FileRoots
+from .domain.files import DEFAULT_MAX_UPLOAD_BYTES, FileStore
 from .domain.jobs import DEFAULT_MAX_QUEUED_JOBS, JobManager
 from .domain.methods import catalogue
 from .domain.online_models import online_models_ready
 from .domain.rewards import load_reward_plugins
 from .domain.runs import Runner
+from .domain.sampling import SamplingService, final_evaluation_has_data
+from .domain.training_options import options_take_effect
 from .persistence.sqlite_store import SqliteJobStore
+from .supervisor.export import run_export
 from .transport.auth import TokenFile
+from .transport.http.server import https_context
 from .transport.interceptor import StreamCount
 from .transport.metrics import Metrics
 from .transport.resources import estimate_resources
@@ -57,6 +63,11 @@ class ServerConfig:
     tls_key: Path | None = None
     metrics_listen: str | None = None  # HOST:PORT of the Prometheus /metrics endpoint; None: no metrics
     tls_client_ca: Path | None = None  # CA of client certificates: mutual TLS, a client without one is refused
+    http_listen: str | None = None  # HOST:PORT of the web console and the service for browsers; None: none
+    # The command that starts a rank of a distributed job on another machine, "{host}" standing for its address
+    # (e.g. ["ssh", "-o", "BatchMode=yes", "{host}"]); empty: every rank runs on this machine.
+    rank_launcher: list[str] = field(default_factory=list)
+    max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES  # an upload larger than this is refused (FILE_TOO_LARGE)
 
 
 STOP_GRACE_SECONDS = 8.0
@@ -77,22 +88,26 @@ class _CalibratedDevice:
         return self._load()  # cached on disk by now; re-reads the memory available at this moment
 
 
-def _process_runner(reward_plugins: list[str], blas_threads: int) -> Runner:
+def _process_runner(reward_plugins: list[str], blas_threads: int, rank_launcher: list[str]) -> Runner:
     from .supervisor.runner import ProcessRunner
 
     # A stopping server gives each worker this long to finish its iteration and checkpoint it; past it the worker is
     # killed and its job goes on from its last periodic checkpoint instead.
     return ProcessRunner(
-        grace_period_s=STOP_GRACE_SECONDS, reward_plugins=tuple(reward_plugins), blas_threads=blas_threads
+        grace_period_s=STOP_GRACE_SECONDS,
+        reward_plugins=tuple(reward_plugins),
+        blas_threads=blas_threads,
+        rank_launcher=tuple(rank_launcher),
     )
 
 
 class DroidftServer:
     def __init__(self, config: ServerConfig, runner: Runner | None = None):
         # Refused before anything starts: serving beyond loopback without tokens must be asked for.
-        if config.auth_token_file is None and not config.allow_unauthenticated and not is_loopback(config.listen):
+        exposed = [a for a in (config.listen, config.http_listen) if a is not None and not is_loopback(a)]
+        if config.auth_token_file is None and not config.allow_unauthenticated and exposed:
             raise SecurityConfigError(
-                f"refusing to serve {config.listen} without --auth-token-file: any machine that reaches it could "
+                f"refusing to serve {exposed[0]} without --auth-token-file: any machine that reaches it could "
                 "train, read data and cancel jobs; give a token file, listen on 127.0.0.1, or pass "
                 "--allow-unauthenticated"
             )
@@ -109,7 +124,7 @@ class DroidftServer:
         self._store = SqliteJobStore(config.state_dir / "droidft.sqlite3", job_dirs=config.state_dir / "jobs")
         self.jobs = JobManager(
             self._store,
-            runner or _process_runner(config.reward_plugins, blas_threads),
+            runner or _process_runner(config.reward_plugins, blas_threads, config.rank_launcher),
             config.state_dir / "jobs",
             available_methods=AVAILABLE_METHODS,
             max_concurrent_jobs=config.max_concurrent_jobs,
@@ -117,22 +132,38 @@ class DroidftServer:
             resume_on_restart=config.resume_on_restart,
             preflight=preflight.run_checks(
                 [
+                    preflight.distributed_runs(can_launch_remote=bool(config.rank_launcher)),
                     preflight.model_loadable,
                     online_models_ready,
                     preflight.data_exists,
                     preflight.data_valid,
                     preflight.rewards_known,
                     preflight.settings_take_effect,
+                    options_take_effect,
                     preflight.resources_fit(device, refuse=config.refuse_when_memory_short),
+                    final_evaluation_has_data,
                 ]
             ),
         )
         self.jobs.recover()
         methods = catalogue(AVAILABLE_METHODS)
-        roots = FileRoots.of(config.data_roots, config.model_roots, private=[config.state_dir])
+        uploads = FileStore(config.state_dir / "files", config.max_upload_bytes)
+        roots = FileRoots.of(config.data_roots, config.model_roots, private=[config.state_dir], uploads=uploads)
         caller = (lambda context: tokens.caller(context.invocation_metadata()) or "") if tokens else (lambda _: "")
+        from .supervisor.sampler import SamplerProcess
+
+        self.sampler = SamplerProcess(config.state_dir / "sampler", blas_threads)
+        sampling = SamplingService(self.jobs, self.sampler, device, self._store, roots.data_source)
+        self.jobs.before_success = sampling.evaluate_finished
         servicer = TrainingServicer(
-            self.jobs, lambda: methods, lambda spec: estimate_resources(spec, device()), roots, caller
+            self.jobs,
+            lambda: methods,
+            lambda spec: estimate_resources(spec, device()),
+            roots,
+            uploads,
+            partial(run_export, blas_threads=blas_threads),
+            caller,
+            sampling=sampling,
         )
         metrics = Metrics() if config.metrics_listen else None
         self._server: BoundServer = start_server(
@@ -143,11 +174,15 @@ class DroidftServer:
             credentials=credentials,
             max_streams=config.max_streams,
             metrics=metrics,
+            http_listen=config.http_listen,
+            http_ssl=https_context(config.tls_cert, config.tls_key, config.tls_client_ca),
         )
+        self.http_port = self._server.http_port
         self._metrics_http = None
         self.metrics_port = None
         if metrics is not None:
             metrics.watch(self.jobs.overview, lambda: self._server.open_streams.value)
+            metrics.watch_sampler(lambda: (self.sampler.loads, self.sampler.cancelled))
             self._metrics_http = metrics.serve(config.metrics_listen)
             self.metrics_port = self._metrics_http.server_port
         self.port = self._server.port
@@ -157,6 +192,7 @@ class DroidftServer:
         log.info(
             "serving",
             port=self.port,
+            http_port=self.http_port,
             state_dir=str(config.state_dir),
             data_roots=[str(p) for p in roots.data],
             model_roots=[str(p) for p in roots.models],
@@ -191,6 +227,7 @@ class DroidftServer:
         self._stopping.set()
         self.jobs.shutdown()
         self._server.stop(grace)
+        self.sampler.shutdown()
         if self._metrics_http is not None:
             self._metrics_http.shutdown()
             self._metrics_http.server_close()

@@ -8,10 +8,13 @@ from __future__ import annotations
 
 import argparse
 import os
+import shlex
 import signal
 import sys
 import threading
 from pathlib import Path
+
+from .domain.files import DEFAULT_MAX_UPLOAD_BYTES
 
 COMMANDS = ("serve", "demo", "tiny-model", "convert-data")
 # Exit code of convert-data when it refuses a conversion (the droidft CLI's code for a refused request).
@@ -98,6 +101,12 @@ def _add_serve_arguments(parser: argparse.ArgumentParser) -> None:
         help="Python module registering extra reward functions (repeatable)",
     )
     parser.add_argument(
+        "--rank-launcher",
+        metavar="COMMAND",
+        help="the command that starts a rank of a distributed job on another machine, {host} standing for its "
+        'address, e.g. "ssh -o BatchMode=yes {host}"; without it every rank runs on this machine',
+    )
+    parser.add_argument(
         "--on-restart",
         choices=["resume", "fail"],
         default="resume",
@@ -131,6 +140,19 @@ def _add_serve_arguments(parser: argparse.ArgumentParser) -> None:
         "--metrics-listen",
         metavar="HOST:PORT",
         help="serve Prometheus metrics at http://HOST:PORT/metrics (no tokens there: keep it on a private address)",
+    )
+    parser.add_argument(
+        "--http-listen",
+        metavar="HOST:PORT",
+        help="also serve the web console and the service for browsers (Connect, gRPC-Web) here; port 0 picks one",
+    )
+    parser.add_argument("--http-port-file", type=Path, help="write the bound --http-listen port here once serving")
+    parser.add_argument(
+        "--max-upload-bytes",
+        type=int,
+        default=DEFAULT_MAX_UPLOAD_BYTES,
+        metavar="N",
+        help=f"largest file UploadFile takes, in bytes (default {DEFAULT_MAX_UPLOAD_BYTES}: 10 GiB)",
     )
     parser.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
 
@@ -169,6 +191,9 @@ def _serve(args: argparse.Namespace) -> int:
         tls_key=args.tls_key,
         tls_client_ca=args.tls_client_ca,
         metrics_listen=args.metrics_listen,
+        http_listen=args.http_listen,
+        rank_launcher=shlex.split(args.rank_launcher or ""),
+        max_upload_bytes=args.max_upload_bytes,
     )
     try:
         server = DroidftServer(config)
@@ -181,6 +206,8 @@ def _serve(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGHUP, lambda *_: server.reload_tokens())
     if args.port_file:
         _write_port_file(args.port_file, server.port)
+    if args.http_port_file and server.http_port is not None:
+        _write_port_file(args.http_port_file, server.http_port)
     stop_requested.wait()
     server.stop()
     return 0

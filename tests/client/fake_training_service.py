@@ -7,6 +7,7 @@ job's state and last_sequence follow the events it sends.
 
 from __future__ import annotations
 
+import hashlib
 import threading
 from concurrent import futures
 from dataclasses import dataclass, field
@@ -17,7 +18,19 @@ from google.rpc import code_pb2, error_details_pb2, status_pb2
 from grpc_status import rpc_status
 
 from droidft import RetryPolicy
-from droidft.v1 import data_pb2, job_pb2, methods_pb2, progress_pb2, resources_pb2, service_pb2, service_pb2_grpc
+from droidft.v1 import (
+    data_pb2,
+    evaluation_pb2,
+    export_pb2,
+    files_pb2,
+    job_pb2,
+    methods_pb2,
+    progress_pb2,
+    resources_pb2,
+    sampling_pb2,
+    service_pb2,
+    service_pb2_grpc,
+)
 
 T0 = 1_790_000_000  # a fixed creation time, in seconds since the epoch
 
@@ -139,6 +152,10 @@ class FakeTrainingService(service_pb2_grpc.TrainingServiceServicer):
             peak_memory_bytes=123_456_789, available_memory_bytes=8 << 30, fits=True, device="cpu"
         )
     )
+    artifact: bytes = b""  # what DownloadArtifact sends
+    # By upload id: how it started and the bytes received.
+    uploads: dict[str, tuple[files_pb2.UploadStart, bytes]] = field(default_factory=dict)
+    transfer_drops: int = 0  # uploads and downloads that lose their connection half-way, before one goes through
     stream_closed: threading.Event = field(default_factory=threading.Event)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -281,6 +298,30 @@ class FakeTrainingService(service_pb2_grpc.TrainingServiceServicer):
         self._job(request.job_id, context)
         return service_pb2.ListCheckpointsResponse(checkpoints=self.checkpoints)
 
+    def Generate(self, request, context):
+        self._enter("Generate", request, context)
+        yield sampling_pb2.GenerateResponse(side=sampling_pb2.GENERATION_SIDE_ADAPTED, text="Hi", token_ids=[5])
+        yield sampling_pb2.GenerateResponse(
+            side=sampling_pb2.GENERATION_SIDE_ADAPTED,
+            text="!",
+            token_ids=[6],
+            finish_reason=sampling_pb2.FINISH_REASON_END,
+        )
+
+    def EvaluateModel(self, request, context):
+        self._enter("EvaluateModel", request, context)
+        yield evaluation_pb2.EvaluateModelResponse(records_done=0, records_total=2)
+        yield evaluation_pb2.EvaluateModelResponse(
+            records_done=2,
+            records_total=2,
+            evaluation=evaluation_pb2.Evaluation(evaluation_id="e-1", records=2, loss=1.5),
+        )
+
+    def ListEvaluations(self, request, context):
+        self._enter("ListEvaluations", request, context)
+        self._job(request.job_id, context)
+        return evaluation_pb2.ListEvaluationsResponse(evaluations=[evaluation_pb2.Evaluation(evaluation_id="e-1")])
+
     def StreamTrainingProgress(self, request, context):
         self._enter("StreamTrainingProgress", request, context)
         call_ended = threading.Event()
@@ -295,6 +336,62 @@ class FakeTrainingService(service_pb2_grpc.TrainingServiceServicer):
             call_ended.wait(timeout=30)
         if connection.ending == "unavailable":
             context.abort(grpc.StatusCode.UNAVAILABLE, "connection reset by the server")
+
+    def UploadFile(self, request_iterator, context):
+        messages = list(request_iterator)
+        for message in messages:
+            self._enter("UploadFile", message, context)
+        start = messages[0].start
+        held = self.uploads[start.upload_id][1] if start.upload_id in self.uploads else b""
+        received = held[: start.offset] + b"".join(m.chunk for m in messages[1:])
+        if self.transfer_drops:  # the connection drops half-way: the server keeps what arrived before
+            self.transfer_drops -= 1
+            self.uploads[start.upload_id] = (start, received[: len(received) // 2])
+            context.abort(grpc.StatusCode.UNAVAILABLE, "connection reset")
+        self.uploads[start.upload_id] = (start, received)
+        return files_pb2.UploadedFile(
+            file_id="f-1", name=start.name, size_bytes=len(received), sha256=hashlib.sha256(received).hexdigest()
+        )
+
+    def GetUploadStatus(self, request, context):
+        self._enter("GetUploadStatus", request, context)
+        if request.upload_id not in self.uploads:
+            context.abort_with_status(
+                rpc_status.to_status(rich_status(code_pb2.NOT_FOUND, "no such upload", reason="UPLOAD_NOT_FOUND"))
+            )
+        start, received = self.uploads[request.upload_id]
+        return files_pb2.UploadStatus(
+            upload_id=request.upload_id,
+            name=start.name,
+            size_bytes=start.size_bytes,
+            sha256=start.sha256,
+            received_bytes=len(received),
+        )
+
+    def ListFiles(self, request, context):
+        self._enter("ListFiles", request, context)
+        return files_pb2.ListFilesResponse()
+
+    def DeleteFile(self, request, context):
+        self._enter("DeleteFile", request, context)
+        return files_pb2.DeleteFileResponse(file_id=request.file_id)
+
+    def DownloadArtifact(self, request, context):
+        self._enter("DownloadArtifact", request, context)
+        data = self.artifact
+        info = files_pb2.ArtifactInfo(
+            path=request.path, size_bytes=len(data), sha256=hashlib.sha256(data).hexdigest(), offset=request.offset
+        )
+        rest = data[request.offset :]
+        if self.transfer_drops:  # the connection drops after half of what was asked for
+            self.transfer_drops -= 1
+            yield files_pb2.DownloadArtifactResponse(info=info, data=rest[: len(rest) // 2])
+            context.abort(grpc.StatusCode.UNAVAILABLE, "connection reset")
+        yield files_pb2.DownloadArtifactResponse(info=info, data=rest)
+
+    def ExportModel(self, request, context):
+        self._enter("ExportModel", request, context)
+        yield export_pb2.ExportModelResponse(result=export_pb2.ExportedModel(export_id="final"))
 
     def _advance(self, job_id: str, event: progress_pb2.TrainingProgress) -> None:
         """Update the job as the server has it once `event` happened, before the client sees the event."""

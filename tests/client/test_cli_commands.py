@@ -12,7 +12,7 @@ from droidft.cli.data import validate_data
 from droidft.cli.main import build_parser
 from droidft.cli.session import Session
 from droidft.cli.watch import CLEAR_LINE, watch_job
-from droidft.v1 import data_pb2, job_pb2, methods_pb2
+from droidft.v1 import data_pb2, distributed_pb2, job_pb2, methods_pb2
 
 QUEUED, RUNNING = job_pb2.JOB_STATE_QUEUED, job_pb2.JOB_STATE_RUNNING
 SUCCEEDED, FAILED, CANCELLED = job_pb2.JOB_STATE_SUCCEEDED, job_pb2.JOB_STATE_FAILED, job_pb2.JOB_STATE_CANCELLED
@@ -180,6 +180,8 @@ def test_train_builds_the_spec_from_flags(droidft, fake):
         "2",
         "--learning-rate",
         "2e-5",
+        "--ranks",
+        "2",
         "--request-id",
         "r-1",
     )
@@ -195,6 +197,7 @@ def test_train_builds_the_spec_from_flags(droidft, fake):
         batch_size=2,
         learning_rate=2e-5,
         dr_grpo=methods_pb2.DrGrpoConfig(),
+        distributed=distributed_pb2.DistributedConfig(ranks=2),
     )
 
 
@@ -232,7 +235,7 @@ def test_train_watch_follows_the_new_job(droidft, fake):
 def test_train_without_required_settings_says_what_is_missing(droidft, fake):
     code, out, err = droidft("train", "--model", "/m")
     assert (code, out) == (3, "")
-    assert err == "error: missing --data, --method (give the flag or set it in --spec)\n"
+    assert err == "error: missing --data, --method (give the flag or set it in --config)\n"
     assert fake.service.requests == []
 
 
@@ -318,6 +321,18 @@ def test_data_validate_lists_issues_and_fails_on_invalid_data(droidft, fake):
     assert out.endswith("Data set is NOT valid.\n")
     request = fake.service.requests_of("ValidateDataset")[0]
     assert (request.path, request.method, request.max_issues) == ("/d", methods_pb2.TRAINING_METHOD_SFT, 2)
+
+
+def test_data_keys_flags_reach_the_check_and_the_spec(droidft, fake):
+    fake.service.validation = validation(valid=True)
+    keys = ("--data-key", "prompt=question", "--data-key", "completion=answer")
+    assert droidft("data", "validate", "/d", *keys)[0] == 0
+    expected = {"prompt": "question", "completion": "answer"}
+    assert dict(fake.service.requests_of("ValidateDataset")[0].data_keys.fields) == expected
+    assert droidft("train", "--model", "/m", "--data", "/d", "--method", "sft", *keys)[0] == 0
+    assert dict(fake.service.requests_of("CreateTrainingJob")[0].spec.data_keys.fields) == expected
+    with pytest.raises(SystemExit):
+        droidft("data", "validate", "/d", "--data-key", "prompt")
 
 
 def test_data_validate_upload_sends_the_local_file(droidft, fake, tmp_path):

@@ -7,7 +7,7 @@ from droidft.cli.job_view import job_details, job_row
 from droidft.cli.method_view import format_range
 from droidft.cli.progress_view import eta_seconds, event_line, progress_bar, sparkline
 from droidft.cli.render import format_age, format_bytes, format_duration, format_table
-from droidft.v1 import job_pb2, methods_pb2, progress_pb2, resources_pb2
+from droidft.v1 import distributed_pb2, job_pb2, methods_pb2, progress_pb2, resources_pb2
 
 
 def test_table_aligns_columns_without_trailing_spaces():
@@ -160,6 +160,14 @@ def event(sequence: int = 7, **oneof) -> progress_pb2.TrainingProgress:
             "state       queued: accepted",
         ),
         (
+            event(
+                rank_status=distributed_pb2.RankStatus(
+                    rank=1, ranks=2, state=distributed_pb2.RANK_STATE_FAILED, host="127.0.0.1", message="was killed"
+                )
+            ),
+            "rank        1/2 failed (127.0.0.1): was killed",
+        ),
+        (
             event(train_report=report(10, ips=4.0)),
             "train       10/100   10%  ETA 22s  loss 1.235  lr 1.00e-05  4.00 it/s",
         ),
@@ -221,3 +229,15 @@ def test_estimate_report_lists_memory_largest_first_and_the_advice():
         "CHANGE        PEAK MEMORY  PER ITERATION  FITS  WHY\n"
         "batch_size=2  1.0 GiB      0.7 s          yes   halves activations"
     )
+
+
+def test_estimate_report_of_ranks_gives_each_rank_s_memory_and_the_speed_up():
+    estimate = resources_pb2.ResourceEstimate(
+        peak_memory_bytes=2 * 2**20,
+        available_memory_bytes=2**30,
+        device="cpu",
+        ranks=2,
+        per_rank_peak_memory_bytes=2**20,
+        expected_speedup=0.85,
+    )
+    assert "ranks:       2, 1.0 MiB each; expected speed-up 0.85x over one process" in estimate_report(estimate)

@@ -30,7 +30,7 @@ def test_client_distribution_depends_on_grpc_and_protobuf_only():
     names = {dependency.split(">")[0].split("=")[0].split("[")[0] for dependency in project["dependencies"]}
     assert names == {"grpcio", "grpcio-status", "protobuf", "googleapis-common-protos"}
     assert project["scripts"] == {"droidft": "droidft.cli:main"}
-    assert set(project["optional-dependencies"]) == {"plot"}
+    assert project["optional-dependencies"] == {"plot": ["matplotlib>=3.8"], "config": ["pyyaml>=6"]}
 
 
 def test_client_package_ships_its_type_hints():

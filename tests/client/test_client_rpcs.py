@@ -6,7 +6,7 @@ import pytest
 from fake_training_service import NO_WAIT, Connection, make_job, state_event
 
 from droidft import AsyncClient, Client, rpcs
-from droidft.v1 import data_pb2, job_pb2, methods_pb2, service_pb2
+from droidft.v1 import data_pb2, evaluation_pb2, export_pb2, files_pb2, job_pb2, methods_pb2, sampling_pb2, service_pb2
 
 SERVICE = service_pb2.DESCRIPTOR.services_by_name["TrainingService"]
 CLIENT_NAME_OF_RPC = {"StreamTrainingProgress": "stream_progress"}
@@ -21,6 +21,10 @@ def parameters(function) -> list:
 
 
 RPC_NAMES = [method.name for method in SERVICE.methods]
+
+UPLOAD_START = files_pb2.UploadFileRequest(
+    start=files_pb2.UploadStart(upload_id="upload-0001", name="a.jsonl", size_bytes=0, sha256="0" * 64)
+)
 
 # One call with plain arguments per RPC, and what the server must have received.
 CALLS = {
@@ -81,11 +85,49 @@ CALLS = {
         {"after_sequence": 0},
         service_pb2.StreamTrainingProgressRequest(job_id="job-1"),
     ),
+    # A ready first message is sent alone; a local file's upload (its chunks) is tested against the real server.
+    "UploadFile": ((UPLOAD_START,), {}, UPLOAD_START),
+    "GetUploadStatus": (("upload-0001",), {}, files_pb2.GetUploadStatusRequest(upload_id="upload-0001")),
+    "ListFiles": ((), {}, files_pb2.ListFilesRequest()),
+    "DeleteFile": (("f-1",), {}, files_pb2.DeleteFileRequest(file_id="f-1")),
+    "DownloadArtifact": (
+        ("job-1", "worker.log"),
+        {"offset": 7},
+        files_pb2.DownloadArtifactRequest(job_id="job-1", path="worker.log", offset=7),
+    ),
+    "ExportModel": (
+        ("job-1",),
+        {"iteration": 2, "quantize_bits": 4, "gguf": False},
+        export_pb2.ExportModelRequest(job_id="job-1", iteration=2, quantize_bits=4),
+    ),
+    "Generate": (
+        ("job-1",),
+        {"messages": [{"role": "user", "content": "Hi"}], "adapter": 20, "seed": 3, "stop": ["\n"]},
+        sampling_pb2.GenerateRequest(
+            model=sampling_pb2.ModelSelection(
+                job_id="job-1", adapter=sampling_pb2.ADAPTER_CHOICE_CHECKPOINT, checkpoint_iteration=20
+            ),
+            messages=sampling_pb2.ChatTurns(turns=[sampling_pb2.ChatTurn(role="user", content="Hi")]),
+            sampling=sampling_pb2.SamplingOptions(seed=3, stop=["\n"]),
+        ),
+    ),
+    "EvaluateModel": (
+        ("job-1",),
+        {"adapter": "best", "method": "grpo", "samples_per_prompt": 8},
+        evaluation_pb2.EvaluateModelRequest(
+            model=sampling_pb2.ModelSelection(job_id="job-1", adapter=sampling_pb2.ADAPTER_CHOICE_BEST),
+            method=methods_pb2.TRAINING_METHOD_GRPO,
+            samples_per_prompt=8,
+            sampling=sampling_pb2.SamplingOptions(),
+        ),
+    ),
+    "ListEvaluations": (("job-1",), {}, evaluation_pb2.ListEvaluationsRequest(job_id="job-1")),
 }
 
 
 def prepare(fake) -> None:
     fake.service.jobs = [make_job("job-1")]
+    fake.service.uploads = {"upload-0001": (UPLOAD_START.start, b"")}
     fake.service.connections = [Connection([state_event(1, job_pb2.JOB_STATE_RUNNING, job_pb2.JOB_STATE_SUCCEEDED)])]
 
 
@@ -213,3 +255,17 @@ def test_async_client_can_be_built_outside_the_event_loop(fake):
             return await client.get_training_job("job-1")
 
     assert asyncio.run(use()).job_id == "job-1"
+
+
+@pytest.mark.parametrize(
+    ("arguments", "complaint"),
+    [
+        ({"prompt": "Hi", "adapter": "worst"}, "adapter"),
+        ({"prompt": "Hi", "adapter": 1.5}, "adapter"),
+        ({}, "prompt or messages"),
+        ({"prompt": "Hi", "messages": [{"role": "user", "content": "Hi"}]}, "prompt or messages"),
+    ],
+)
+def test_generate_refuses_what_it_cannot_send_before_sending(arguments, complaint):
+    with pytest.raises(ValueError, match=complaint):
+        rpcs.generate.build("job-1", **arguments)

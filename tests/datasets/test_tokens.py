@@ -3,7 +3,7 @@
 from dataset_helpers import found, jsonl
 from tokenizers import Tokenizer
 
-from droidft_server.domain.datasets import validate_bytes, validate_path
+from droidft_server.domain.datasets import tokens, validate_bytes, validate_path
 
 
 def text_records(lengths):
@@ -52,3 +52,43 @@ def test_a_model_without_tokenizer_json_gives_a_warning_and_no_statistics(tmp_pa
     report = validate_path(tmp_path / "train.jsonl", model_path=str(tmp_path))
     assert found(report) == [(0, "", "no_tokenizer")] and report.valid
     assert report.files[0].token_statistics is None
+
+
+def test_past_the_exact_bound_a_sample_measures_and_too_long_and_max_stay_exact(tiny_tokenizer_model, monkeypatch):
+    monkeypatch.setattr(tokens, "SAMPLE_SIZE", 50)  # every record counted up to 100 records, then a sample
+    tokenizer = Tokenizer.from_file(str(tiny_tokenizer_model / "tokenizer.json"))
+    # 2,000 records of 1 to 40 words; three too long, at lines a sample of 50 to 100 would mostly miss.
+    records = text_records([1 + (i * 7919) % 40 for i in range(2000)])
+    too_long_lines = (3, 777, 1999)
+    for line in too_long_lines:
+        records[line - 1] = {"text": "ab " * (600 + line)}
+    lengths = [len(tokenizer.encode(r["text"], add_special_tokens=False).ids) for r in records]
+    report = validate_bytes(
+        jsonl(*records), model_path=str(tiny_tokenizer_model), max_seq_length=512, max_issues=10_000
+    )
+    stats = report.files[0].token_statistics
+    assert stats.sampled and stats.records_counted < 300
+    assert [issue for issue in found(report) if issue[2] == "too_long"] == [
+        (line, "", "too_long") for line in too_long_lines
+    ]
+    assert stats.over_max_seq_length == 3 and stats.max == max(lengths)
+    usual = [length for line, length in enumerate(lengths, 1) if line not in too_long_lines]
+    assert abs(stats.mean - sum(usual) / len(usual)) < 0.1 * sum(usual) / len(usual)
+
+
+def test_the_longest_record_is_counted_when_sampled(tiny_tokenizer_model, monkeypatch):
+    monkeypatch.setattr(tokens, "SAMPLE_SIZE", 50)
+    tokenizer = Tokenizer.from_file(str(tiny_tokenizer_model / "tokenizer.json"))
+    records = text_records([5] * 1000)
+    records[500] = {"text": "ab " * 100}  # under max_seq_length: found by its bytes, not by the sample
+    report = validate_bytes(jsonl(*records), model_path=str(tiny_tokenizer_model), max_seq_length=512)
+    stats = report.files[0].token_statistics
+    assert stats.sampled and stats.max == len(tokenizer.encode("ab " * 100, add_special_tokens=False).ids)
+    assert (stats.min, stats.p95) == (stats.mean, stats.mean) == (len(tokenizer.encode("ab " * 5).ids),) * 2
+
+
+def test_up_to_the_bound_every_record_is_counted(tiny_tokenizer_model, monkeypatch):
+    monkeypatch.setattr(tokens, "SAMPLE_SIZE", 50)
+    report = validate_bytes(jsonl(*text_records(range(1, 100))), model_path=str(tiny_tokenizer_model))
+    stats = report.files[0].token_statistics
+    assert not stats.sampled and stats.records_counted == 99

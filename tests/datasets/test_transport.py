@@ -5,7 +5,7 @@ from dataset_helpers import CHAT, jsonl
 
 from droidft.v1 import data_pb2, methods_pb2
 from droidft_server.domain.errors import DroidftError, ErrorKind
-from droidft_server.transport.datasets import generate_sample_data, validate_dataset
+from droidft_server.transport.datasets import generate_sample_data, stream_dataset_validation, validate_dataset
 
 
 def test_validate_dataset_content_to_response(tiny_tokenizer_model):
@@ -31,6 +31,7 @@ def test_validate_dataset_content_to_response(tiny_tokenizer_model):
     )
     assert dict(file.field_presence) == {"messages": 3}
     assert file.HasField("token_statistics") and file.token_statistics.max > 0
+    assert not file.token_statistics_sampled and file.token_records_counted == 2  # the broken line is not counted
 
 
 def test_validate_dataset_path_with_method_and_defaults(tmp_path):
@@ -40,6 +41,46 @@ def test_validate_dataset_path_with_method_and_defaults(tmp_path):
     )
     assert not response.valid and [i.code for i in response.issues] == ["format_not_accepted"]
     assert response.files[0].split == "train" and not response.files[0].HasField("token_statistics")
+
+
+def test_validate_dataset_reads_records_through_data_keys_as_a_job_does():
+    records = [{"question": f"What is {a}?", "answer": str(a)} for a in range(3)] + [{"question": "Why?"}]
+    request = data_pb2.ValidateDatasetRequest(content=jsonl(*records), method=methods_pb2.TRAINING_METHOD_SFT)
+    request.data_keys.fields.update(prompt="question", completion="answer")
+    response = validate_dataset(request)
+    (file,) = response.files
+    assert file.format == "instruction_response" and dict(file.field_presence) == {"question": 4, "answer": 3}
+    assert [(i.line, i.field_path, i.code) for i in response.issues] == [(4, "answer", "missing_field")]
+    assert 'completion is the key "answer"' in response.issues[0].message
+
+
+@pytest.mark.parametrize(
+    "fields, format_name, violation, fix",
+    [
+        ({"promt": "question"}, "", 'data_keys.fields["promt"]', "instruction_response: instruction, response, prompt"),
+        ({"messages": "dialogue", "prompt": "question"}, "", "data_keys.fields", "name the fields of one format"),
+        ({"prompt": "completion"}, "", 'data_keys.fields["prompt"]', "give each field its own key"),
+        ({"prompt": "question"}, "chat_messages", 'data_keys.fields["prompt"]', "(chat_messages: messages, tools)"),
+    ],
+)
+def test_validate_dataset_refuses_data_keys_no_format_has(fields, format_name, violation, fix):
+    request = data_pb2.ValidateDatasetRequest(
+        content=jsonl(CHAT), method=methods_pb2.TRAINING_METHOD_SFT, format=format_name
+    )
+    request.data_keys.fields.update(fields)
+    with pytest.raises(DroidftError) as refused:
+        validate_dataset(request)
+    assert refused.value.kind is ErrorKind.INVALID_ARGUMENT
+    ((found, description),) = [(v.field, v.description) for v in refused.value.field_violations]
+    assert found == violation and fix in description
+
+
+def test_stream_dataset_validation_refuses_data_keys_at_the_check_s_path():
+    request = data_pb2.StreamDatasetValidationRequest(check=data_pb2.ValidateDatasetRequest(content=jsonl(CHAT)))
+    request.check.data_keys.fields["promt"] = "question"
+    with pytest.raises(DroidftError) as refused:
+        list(stream_dataset_validation(request, lambda: True))
+    assert [v.field for v in refused.value.field_violations] == ['check.data_keys.fields["promt"]']
 
 
 def test_generate_sample_data_as_content_and_to_a_file(tmp_path):

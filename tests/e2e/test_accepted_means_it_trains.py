@@ -251,6 +251,13 @@ def with_rewards(method: str, *names: str) -> Callable[[job_pb2.TrainingJobSpec]
     return configure
 
 
+def data_keys(**fields: str) -> Callable[[job_pb2.TrainingJobSpec], None]:
+    def configure(spec):
+        spec.data_keys.fields.update(fields)
+
+    return configure
+
+
 def all_of(*configures: Callable[[job_pb2.TrainingJobSpec], None]) -> Callable[[job_pb2.TrainingJobSpec], None]:
     def configure(spec):
         for step in configures:
@@ -299,6 +306,39 @@ CASES = [
     Case("a directory holding train.csv", "grpo", directory_of(csv_of(list(generate("prompt_answer", 4, seed=2))))),
     Case("a JSON array of ShareGPT conversations", "sft", json_array_of(SHAREGPT)),
     Case("a directory holding train.json", "gspo", directory_of(json_array_of(list(generate("gspo", 4, seed=3))))),
+    # Records under their own keys, read through spec.data_keys (as mlx-lm's prompt_feature and friends).
+    Case(
+        "a question/answer pair under data_keys, mask_prompt",
+        "sft",
+        file_of([{"question": f"What is {a} + 4?", "answer": str(a + 4)} for a in range(4)]),
+        configure=all_of(data_keys(prompt="question", completion="answer"), set_field("sft.mask_prompt", True)),
+    ),
+    Case(
+        "chats under another key",
+        "sft",
+        file_of([{"dialogue": chat["messages"]} for chat in CHAT]),
+        configure=data_keys(messages="dialogue"),
+    ),
+    Case(
+        "preference pairs under data_keys, for orpo",
+        "orpo",
+        file_of([{"query": r["prompt"], "good": r["chosen"], "bad": r["rejected"]} for r in PREFERENCE_TURNS]),
+        configure=data_keys(prompt="query", chosen="good", rejected="bad"),
+    ),
+    Case(
+        "data_keys naming no field of the method's formats",
+        "sft",
+        file_of([{"question": f"What is {a} + 4?", "answer": str(a + 4)} for a in range(4)]),
+        refused_field='spec.data_keys.fields["promt"]',
+        configure=data_keys(promt="question", completion="answer"),
+    ),
+    Case(
+        "records missing a key data_keys names",
+        "sft",
+        file_of([{"question": "What is 1 + 4?", "answer": "5"}, {"question": "What is 2 + 4?", "reply": "6"}]),
+        refused_field="dataset_missing_field train.jsonl:2 answer",
+        configure=data_keys(prompt="question", completion="answer"),
+    ),
     # Near misses: refused at create with the record's line.
     Case(
         "ShareGPT roles inside messages",

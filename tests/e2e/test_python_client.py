@@ -56,7 +56,7 @@ def test_job_handle_waits_for_the_end_and_lists_the_checkpoints(server, tiny_mod
 def test_sync_client_raises_field_violations_from_the_server(server, tiny_model, sft_data):
     with Client(f"127.0.0.1:{server.port}") as client, pytest.raises(DroidftError) as caught:
         client.create_training_job(spec(tiny_model, sft_data, learningRate=0.5))
-    assert [(v.field, v.reason) for v in caught.value.field_violations] == [("spec.learning_rate", "double.gte_lte")]
+    assert [(v.field, v.reason) for v in caught.value.field_violations] == [("spec.learning_rate", "double.gt_lte")]
     assert "spec.learning_rate" in str(caught.value)
 
 

@@ -59,3 +59,11 @@ def test_records_of_very_different_lengths_are_not_under_predicted(tiny_model, t
     predicted = predict(config, tiny_model, DEVICE, data).peak_memory_bytes
     measured = MEASURED_CHAT_20_60_PEAK_BYTES
     assert measured <= predicted <= measured * (1 + MEMORY_GOAL), (predicted, measured)
+
+
+def test_preference_records_gain_the_template_tokens_of_their_longer_conversation(tiny_model, tmp_path):
+    pair = {"prompt": "what is two", "chosen": "four", "rejected": "it is five"}
+    data = _write(tmp_path / "pairs.jsonl", [pair])
+    extra = template_tokens(tiny_model, "preference", _records(data, "preference"))
+    # The prompt as a user turn, the longer answer as an assistant turn: a two-turn ChatML conversation.
+    assert (extra.mean, extra.max) == (CHATML_TWO_TURNS, CHATML_TWO_TURNS)

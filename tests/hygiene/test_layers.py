@@ -16,6 +16,7 @@ SERVER_MODULES = (
     "droidft_server.transport.server",
     "droidft_server.supervisor.runner",
     "droidft_server.supervisor.calibration",
+    "droidft_server.supervisor.export",
 )
 
 

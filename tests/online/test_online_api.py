@@ -142,6 +142,10 @@ def test_combinations_that_cannot_train_are_refused_with_the_field(stub, tiny_mo
     assert refusal(stub, both)[2] == ["spec.online_dpo"]
     unclipped = spec_of("ppo", tiny_model, data, epsilon=0.1, rollout__num_iterations=1)
     assert refusal(stub, unclipped)[2] == ["spec.ppo"]
+    distributed = spec_of("rlhf", tiny_model, data)
+    distributed.distributed.ranks = 2
+    code, reason, _ = refusal(stub, distributed)
+    assert (code, reason) == (grpc.StatusCode.UNIMPLEMENTED, "DISTRIBUTED_UNSUPPORTED")
     two_judges = spec_of("xpo", tiny_model, data, judge__judge_model_path=str(tiny_model))
     two_judges.xpo.judge.reward_model_path = str(reward_model)
     assert refusal(stub, two_judges)[2] == ["spec.xpo.judge"]

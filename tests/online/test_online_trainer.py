@@ -140,3 +140,18 @@ def test_each_knob_changes_what_is_trained(method, knob, low, high, tiny_model, 
 
     with_low, with_high = trained(low), trained(high)
     assert not all(mx.array_equal(with_low[name], with_high[name]).item() for name in with_low)
+
+
+@pytest.mark.parametrize("method", ["xpo", "ppo"])
+def test_gradient_accumulation_averages_the_rollouts_of_one_update(method, tiny_model, data_dir, tmp_path):
+    """With grad_accumulation_steps 2 an iteration samples two batches' rollouts and takes each update on both."""
+    spec = online_spec(tiny_model, data_dir, method, grad_accumulation_steps=2, iterations=2)
+    ctx = RecordingContext(spec, tmp_path / "out")
+    trainer_for(method)(ctx)
+    reports = ctx.of("train_report")
+    assert [r.iteration for r in reports] == [1, 2]
+    one = online_spec(tiny_model, data_dir, method, iterations=2)
+    single = RecordingContext(one, tmp_path / "one")
+    trainer_for(method)(single)
+    # Twice the completions are trained on per iteration.
+    assert reports[-1].trained_tokens > single.of("train_report")[-1].trained_tokens

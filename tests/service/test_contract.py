@@ -45,19 +45,20 @@ def test_list_training_methods_describes_every_method_with_rules_and_defaults(st
     assert (ratio.minimum, ratio.maximum, ratio.type) == (0.1, 0.9, methods_pb2.PARAMETER_TYPE_NUMBER)
     assert "entropy" in ratio.description
     assert gspo["gspo.epsilon"].default_value == "0.0003"
-    assert gspo["learning_rate"].minimum == pytest.approx(1e-6)
+    assert (gspo["learning_rate"].minimum, gspo["learning_rate"].minimum_exclusive) == (0, True)
+    assert gspo["learning_rate"].recommended_minimum == pytest.approx(1e-6)
     domain = {p.path: p for p in methods[3].parameters}["dr_grpo.domain"]
     assert "DOMAIN_MEDICAL" in domain.allowed_values
 
 
 def test_invalid_spec_answers_invalid_argument_with_every_field_violation(stub, spec):
     spec.learning_rate = 1.0
-    spec.batch_size = 20
+    spec.batch_size = 2000
     error = call_error(stub.CreateTrainingJob, service_pb2.CreateTrainingJobRequest(spec=spec))
     assert error.code() == grpc.StatusCode.INVALID_ARGUMENT
     found = details(error)
     violations = {v.field: v.reason for v in found["BadRequest"].field_violations}
-    assert violations == {"spec.learning_rate": "double.gte_lte", "spec.batch_size": "uint32.gte_lte"}
+    assert violations == {"spec.learning_rate": "double.gt_lte", "spec.batch_size": "uint32.gte_lte"}
     assert found["ErrorInfo"].domain == "droidft"
 
 

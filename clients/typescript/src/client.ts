@@ -1,6 +1,8 @@
 import { create, type DescMessage, type MessageInitShape, type MessageShape } from "@bufbuild/protobuf";
 import { createValidator, type Validator } from "@bufbuild/protovalidate";
-import { type CallOptions, type Client, createClient, type Interceptor } from "@connectrpc/connect";
+import { stat } from "node:fs/promises";
+import { basename } from "node:path";
+import { type CallOptions, type Client, Code, createClient, type Interceptor } from "@connectrpc/connect";
 import { createGrpcTransport, Http2SessionManager } from "@connectrpc/connect-node";
 import {
   type GenerateSampleDataResponse,
@@ -10,6 +12,26 @@ import {
   type ValidateDatasetResponse,
   ValidateDatasetRequestSchema,
 } from "./gen/droidft/v1/data_pb.js";
+import {
+  type EvaluateModelResponse,
+  EvaluateModelRequestSchema,
+  ListEvaluationsRequestSchema,
+  type ListEvaluationsResponse,
+} from "./gen/droidft/v1/evaluation_pb.js";
+import { ExportModelRequestSchema, type ExportModelResponse } from "./gen/droidft/v1/export_pb.js";
+import {
+  DeleteFileRequestSchema,
+  type DeleteFileResponse,
+  DownloadArtifactRequestSchema,
+  type DownloadArtifactResponse,
+  GetUploadStatusRequestSchema,
+  ListFilesRequestSchema,
+  type ListFilesResponse,
+  type UploadedFile,
+  type UploadFileRequest,
+  UploadFileRequestSchema,
+  type UploadStatus,
+} from "./gen/droidft/v1/files_pb.js";
 import type { TrainingJob, TrainingJobSpecSchema } from "./gen/droidft/v1/job_pb.js";
 import type { TrainingProgress } from "./gen/droidft/v1/progress_pb.js";
 import {
@@ -31,15 +53,41 @@ import {
   StreamTrainingProgressRequestSchema,
   TrainingService,
 } from "./gen/droidft/v1/service_pb.js";
-import { fromCallError, fromViolations } from "./errors.js";
+import { type GenerateResponse, GenerateRequestSchema } from "./gen/droidft/v1/sampling_pb.js";
+import { DroidftError, fromCallError, fromViolations } from "./errors.js";
 import { JobHandle } from "./job.js";
+import { checkKnownKeys } from "./strict.js";
 import { defaultReconnectPolicy, type ReconnectPolicy, resumableProgress } from "./progress.js";
+import { dropPartial, fileChunks, fileSha256, partialOffset, uploadIdFor, writeDownload } from "./transfers.js";
 
 export type TrainingJobSpecInit = MessageInitShape<typeof TrainingJobSpecSchema>;
 export type ValidateDatasetInit = MessageInitShape<typeof ValidateDatasetRequestSchema>;
 export type StreamDatasetValidationInit = MessageInitShape<typeof StreamDatasetValidationRequestSchema>;
 export type GenerateSampleDataInit = MessageInitShape<typeof GenerateSampleDataRequestSchema>;
 export type ListTrainingJobsInit = MessageInitShape<typeof ListTrainingJobsRequestSchema>;
+export type GenerateInit = MessageInitShape<typeof GenerateRequestSchema>;
+export type EvaluateModelInit = MessageInitShape<typeof EvaluateModelRequestSchema>;
+
+/** What ExportModel makes of a job's adapter (the fields of ExportModelRequest but its job). */
+export interface ExportModelOptions {
+  /** The checkpoint of this iteration; default 0: the final adapter. */
+  readonly iteration?: number;
+  /** Quantise to 4 or 8 bits; default: keep the base model's precision. */
+  readonly quantizeBits?: number;
+  /** Weights per quantisation group, 32, 64 or 128; default 64. */
+  readonly quantizeGroupSize?: number;
+  /** De-quantise a quantised base model. */
+  readonly dequantize?: boolean;
+  /** Also write model.gguf (llama, mistral, mixtral; unquantised). */
+  readonly gguf?: boolean;
+}
+
+export interface UploadFileOptions {
+  /** The name the server keeps (its extension picks the data reader); default: the local file's name. */
+  readonly name?: string;
+  /** Names the upload so it can be resumed; default: made from the file's SHA-256 and size. */
+  readonly uploadId?: string;
+}
 
 export interface DroidftClientOptions {
   /** Check every request against the contract's protovalidate rules before sending it; default true. */
@@ -70,6 +118,11 @@ export interface CreateTrainingJobOptions {
   readonly requestId?: string;
   /** Check everything and answer as if created, without creating anything. */
   readonly validateOnly?: boolean;
+}
+
+export interface StreamOptions {
+  /** Stops the stream; for generate and evaluateModel it also stops the work on the server. */
+  readonly signal?: AbortSignal;
 }
 
 export interface StreamProgressOptions {
@@ -229,8 +282,128 @@ export class DroidftClient {
     });
   }
 
+  /**
+   * Uploads a local file into the server's files area, resuming an earlier interrupted upload of it (the
+   * server says what it holds, the rest is sent); resolves to the file, whose `dataPath` ("file:<id>")
+   * a spec takes as data.
+   */
+  async uploadFile(path: string, options: UploadFileOptions = {}): Promise<UploadedFile> {
+    const size = BigInt((await stat(path)).size);
+    const sha256 = await fileSha256(path);
+    const uploadId = options.uploadId ?? uploadIdFor(sha256, size);
+    const name = options.name ?? basename(path);
+    let offset = 0n;
+    try {
+      const held = await this.getUploadStatus(uploadId);
+      if (held.name === name && held.sizeBytes === size && held.sha256 === sha256) {
+        offset = held.receivedBytes;
+      }
+    } catch (error) {
+      if (!(error instanceof DroidftError && error.code === Code.NotFound)) {
+        throw error;
+      }
+    }
+    const start = this.request(UploadFileRequestSchema, {
+      message: { case: "start", value: { uploadId, name, sizeBytes: size, sha256, offset } },
+    });
+    async function* messages(): AsyncGenerator<UploadFileRequest> {
+      yield start;
+      for await (const chunk of fileChunks(path, offset)) {
+        yield create(UploadFileRequestSchema, { message: { case: "chunk", value: chunk } });
+      }
+    }
+    try {
+      return await this.service.uploadFile(messages());
+    } catch (error) {
+      throw fromCallError(error);
+    }
+  }
+
+  /** What the server holds of an upload that has not completed (NOT_FOUND, UPLOAD_NOT_FOUND: nothing). */
+  getUploadStatus(uploadId: string): Promise<UploadStatus> {
+    return this.unary(GetUploadStatusRequestSchema, { uploadId }, (request, call) =>
+      this.service.getUploadStatus(request, call),
+    );
+  }
+
+  listFiles(): Promise<ListFilesResponse> {
+    return this.unary(ListFilesRequestSchema, {}, (request, call) => this.service.listFiles(request, call));
+  }
+
+  deleteFile(fileId: string): Promise<DeleteFileResponse> {
+    return this.unary(DeleteFileRequestSchema, { fileId }, (request, call) => this.service.deleteFile(request, call));
+  }
+
+  /** The bytes of a file of a job from `offset` on; the first message's `info` has the whole file's SHA-256. */
+  async *downloadArtifact(jobId: string, path: string, offset = 0n): AsyncGenerator<DownloadArtifactResponse> {
+    const request = this.request(DownloadArtifactRequestSchema, { jobId, path, offset });
+    try {
+      yield* this.service.downloadArtifact(request);
+    } catch (error) {
+      throw fromCallError(error);
+    }
+  }
+
+  /**
+   * Downloads a file of a job into `destination`: written to `<destination>.partial` (which a later call
+   * resumes from) and renamed into place once its SHA-256 matches the server's.
+   */
+  async download(jobId: string, path: string, destination: string): Promise<string> {
+    const offset = await partialOffset(destination);
+    try {
+      return await writeDownload(destination, this.downloadArtifact(jobId, path, offset));
+    } catch (error) {
+      if (!(offset > 0n && error instanceof DroidftError && error.code === Code.OutOfRange)) {
+        throw error;
+      }
+      await dropPartial(destination); // longer than the server's file: not a prefix of it
+      return writeDownload(destination, this.downloadArtifact(jobId, path));
+    }
+  }
+
+  /** Fuses a job's adapter into a full model on the server: progress messages, then the result. */
+  async *exportModel(jobId: string, options: ExportModelOptions = {}): AsyncGenerator<ExportModelResponse> {
+    const request = this.request(ExportModelRequestSchema, { jobId, ...options });
+    try {
+      yield* this.service.exportModel(request);
+    } catch (error) {
+      throw fromCallError(error);
+    }
+  }
+
+  /**
+   * Generated text, streamed as it comes, from a job's model and adapter or a model directory; with
+   * `sideBySide` also from the base model (each chunk's `side` says which). Aborting stops the generation.
+   */
+  async *generate(init: GenerateInit, options: StreamOptions = {}): AsyncGenerator<GenerateResponse> {
+    const request = this.request(GenerateRequestSchema, init);
+    try {
+      yield* this.service.generate(request, { signal: options.signal });
+    } catch (error) {
+      throw fromCallError(error);
+    }
+  }
+
+  /** Measures a model on a data set (a job's test split by default): progress, then the `evaluation`. */
+  async *evaluateModel(init: EvaluateModelInit, options: StreamOptions = {}): AsyncGenerator<EvaluateModelResponse> {
+    const request = this.request(EvaluateModelRequestSchema, init);
+    try {
+      yield* this.service.evaluateModel(request, { signal: options.signal });
+    } catch (error) {
+      throw fromCallError(error);
+    }
+  }
+
+  /** A job's stored evaluations, oldest first. */
+  listEvaluations(jobId: string): Promise<ListEvaluationsResponse> {
+    return this.unary(ListEvaluationsRequestSchema, { jobId }, (request, call) =>
+      this.service.listEvaluations(request, call),
+    );
+  }
+
   /** Builds a request and checks it against the contract's rules, as the server would. */
   private request<Desc extends DescMessage>(schema: Desc, init: MessageInitShape<Desc>): MessageShape<Desc> {
+    checkKnownKeys(schema, init);
     const message = create(schema, init);
     if (this.validator) {
       const result = this.validator.validate(schema, message);

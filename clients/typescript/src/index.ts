@@ -1,11 +1,16 @@
 export * from "./client.js";
 export * from "./errors.js";
-export { JobHandle } from "./job.js";
+export { type ExportOptions, JobHandle } from "./job.js";
+export { DownloadChecksumError, fileSha256 } from "./transfers.js";
 export { defaultReconnectPolicy, isTerminal, type ReconnectPolicy } from "./progress.js";
 export * from "./gen/droidft/v1/data_pb.js";
 export * from "./gen/droidft/v1/errors_pb.js";
+export * from "./gen/droidft/v1/export_pb.js";
+export * from "./gen/droidft/v1/files_pb.js";
+export * from "./gen/droidft/v1/evaluation_pb.js";
 export * from "./gen/droidft/v1/job_pb.js";
 export * from "./gen/droidft/v1/methods_pb.js";
 export * from "./gen/droidft/v1/progress_pb.js";
 export * from "./gen/droidft/v1/resources_pb.js";
+export * from "./gen/droidft/v1/sampling_pb.js";
 export * from "./gen/droidft/v1/service_pb.js";

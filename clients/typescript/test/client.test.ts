@@ -1,13 +1,16 @@
 import assert from "node:assert/strict";
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { Code } from "@connectrpc/connect";
 import {
   DroidftClient,
+  FinishReason,
+  GenerationSide,
   DroidftError,
   ErrorReason,
+  fileSha256,
   JobState,
   TrainingMethod,
   type TrainingJobSpecInit,
@@ -25,8 +28,8 @@ async function rejection(promise: Promise<unknown>): Promise<DroidftError> {
   return error;
 }
 
-async function collect(events: AsyncIterable<TrainingProgress>, onEvent: (event: TrainingProgress) => void = () => {}) {
-  const seen: TrainingProgress[] = [];
+async function collect<T>(events: AsyncIterable<T>, onEvent: (event: T) => void = () => {}) {
+  const seen: T[] = [];
   for await (const event of events) {
     seen.push(event);
     onEvent(event);
@@ -101,7 +104,18 @@ describe("droidft TypeScript client against a real server", () => {
     const error = await rejection(client.createTrainingJob({ ...spec, learningRate: 1.0 }));
     assert.equal(error.code, Code.InvalidArgument);
     assert.equal(error.local, true);
-    assert.deepEqual(error.fieldViolations.map((v) => [v.field, v.reason]), [["spec.learning_rate", "double.gte_lte"]]);
+    assert.deepEqual(error.fieldViolations.map((v) => [v.field, v.reason]), [["spec.learning_rate", "double.gt_lte"]]);
+  });
+
+  test("refuses a key that names no field, from plain JavaScript, with the closest names", async () => {
+    const plain = { ...spec, learning_rate: 2e-4 } as unknown as typeof spec;
+    const error = await rejection(client.createTrainingJob(plain));
+    assert.equal(error.code, Code.InvalidArgument);
+    assert.equal(error.local, true);
+    assert.deepEqual(error.fieldViolations.map((v) => [v.field, v.reason]), [["spec.learning_rate", "field.known"]]);
+    assert.match(error.fieldViolations[0].description, /did you mean learningRate\?/);
+    const nested = { ...spec, adapter: { rnak: 4 } } as unknown as typeof spec;
+    assert.match((await rejection(client.createTrainingJob(nested))).message, /spec\.adapter\.rnak: .*did you mean rank/);
   });
 
   test("decodes the server's BadRequest details for the same spec", async () => {
@@ -178,6 +192,57 @@ describe("droidft TypeScript client against a real server", () => {
     assert.equal(finished.state, JobState.SUCCEEDED);
     assert.ok((await job.checkpoints()).some((checkpoint) => checkpoint.final));
     assert.ok((await job.delete()) > 0n);
+  });
+
+  test("uploads data, trains on it, downloads the adapter byte-identical and exports the model", async () => {
+    const local = join(dir, "client-side.jsonl");
+    await writeSftData(local);
+    const uploaded = await client.uploadFile(local, { name: "chat.jsonl" });
+    assert.equal(uploaded.sha256, await fileSha256(local));
+    assert.equal(uploaded.dataPath, `file:${uploaded.fileId}`);
+    assert.ok((await client.listFiles()).files.some((file) => file.fileId === uploaded.fileId));
+    const job = await client.startTrainingJob({ ...spec, trainDataPath: uploaded.dataPath, iterations: 2 });
+    const finished = await job.wait();
+    assert.equal(finished.state, JobState.SUCCEEDED);
+    const destination = join(dir, "adapters.safetensors");
+    await writeFile(destination + ".partial", (await readFile(finished.adapterPath)).subarray(0, 100));
+    await job.download("adapters.safetensors", destination); // resumes after the 100 bytes already here
+    assert.deepEqual(await readFile(destination), await readFile(finished.adapterPath));
+    const escape = await rejection(job.download("../../droidft.sqlite3", join(dir, "stolen")));
+    assert.equal(escape.reason, "PATH_OUTSIDE_ROOTS");
+    const stages: string[] = [];
+    const exported = await job.export({}, { destination: join(dir, "exported"), onProgress: (p) => stages.push(p.stage) });
+    assert.deepEqual(stages, ["loading", "fusing", "saving"]);
+    assert.ok(exported.files.some((file) => file.path.endsWith("model.safetensors")));
+    assert.ok((await readFile(join(dir, "exported", "config.json"), "utf8")).includes("llama"));
+    const missing = await rejection(job.export({ iteration: 99 }));
+    assert.equal(missing.reason, "CHECKPOINT_NOT_FOUND");
+    assert.equal((await client.deleteFile(uploaded.fileId)).fileId, uploaded.fileId);
+  });
+
+  test("samples a trained job side by side with its base model, and evaluates it", async () => {
+    const job = await client.startTrainingJob({ ...spec, iterations: 4 });
+    await job.wait();
+    const chunks = [];
+    for await (const chunk of job.generate({
+      input: { case: "prompt", value: "What is" },
+      sampling: { maxTokens: 6 },
+      sideBySide: true,
+    })) {
+      chunks.push(chunk);
+    }
+    const ends = chunks.filter((chunk) => chunk.finishReason !== FinishReason.UNSPECIFIED).map((chunk) => chunk.side);
+    assert.deepEqual(ends, [GenerationSide.ADAPTED, GenerationSide.BASE]);
+    assert.ok(chunks.some((chunk) => chunk.side === GenerationSide.BASE && chunk.tokenIds.length > 0));
+    const evaluation = await job.evaluate({ dataPath: spec.trainDataPath, maxRecords: 3 });
+    assert.equal(evaluation?.records, 3);
+    assert.ok((evaluation?.loss ?? 0) > 0);
+    assert.deepEqual(
+      (await job.evaluations()).map((stored) => stored.evaluationId),
+      [evaluation?.evaluationId],
+    );
+    const unknown = await rejection(collect(client.generate({ model: { jobId: "nope" }, input: { case: "prompt", value: "Hi" } })));
+    assert.equal(unknown.errorReason, ErrorReason.JOB_NOT_FOUND);
   });
 
   test("pauses a running job, which then resumes under the same id and succeeds", async () => {

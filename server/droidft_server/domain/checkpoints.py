@@ -3,6 +3,8 @@
     <output_dir>/adapter_config.json, adapters.safetensors   the final adapter (an mlx-lm adapter directory)
     <output_dir>/worker.log                                   the worker's output
     <output_dir>/checkpoints/<iteration:07d>/                 a full-state checkpoint, also an adapter directory
+    <output_dir>/ranks/<rank>/worker.log                      the output of rank 1, 2, ... of a distributed job
+                                                              (rank 0 is the job's worker and writes the above)
 
 A full-state checkpoint holds the adapter, the optimizer state, every random generator, the trainer's data
 position and the early-stopping state (worker/training_state.py writes and reads it); its manifest, written
@@ -24,8 +26,14 @@ CHECKPOINT_DIR = "checkpoints"
 WORKER_LOG = "worker.log"  # the worker's stdout and stderr
 WORKER_LOCK = "worker.lock"  # held by the one worker training the job
 MANIFEST_FILE = "manifest.json"
+RANKS_DIR = "ranks"
 FORMAT_VERSION = 1
 TEMPORARY_PREFIX = ".writing-"  # a checkpoint being written; never read
+
+
+def rank_dir(output_dir: Path, rank: int) -> Path:
+    """Where a rank of a distributed job keeps its log and lock: rank 0 (or the only worker) in the job's directory."""
+    return output_dir if rank == 0 else output_dir / RANKS_DIR / str(rank)
 
 
 class NotResumable(ValueError):

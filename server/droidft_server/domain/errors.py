@@ -27,6 +27,8 @@ class ErrorKind(Enum):
     UNAVAILABLE = "unavailable"
     UNAUTHENTICATED = "unauthenticated"
     OUT_OF_RANGE = "out_of_range"
+    ABORTED = "aborted"
+    DATA_LOSS = "data_loss"
 
 
 @dataclass(frozen=True)

@@ -5,8 +5,10 @@ Every path a request names is resolved first (a relative one from the first root
 `..` and every symlink), and only the resolved path is checked and used, so a symlink or `..` cannot lead out of a
 root and the job records the file it really reads. A path outside the roots is refused before
 anything is read, written or even looked up there: the answer is the same whether it exists or not.
-Inside a root only regular files are read (never a FIFO or a device, which would block or never end),
-and a data directory's split files and a model directory's files must resolve inside the roots too.
+A data path `file:<file_id>` names a file uploaded to the server's files area (domain/files.py), the
+one part of the state directory a request may read. Inside a root only regular files are read (never
+a FIFO or a device, which would block or never end), and a data directory's split files and a model
+directory's files must resolve inside the roots too.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from droidft.v1 import job_pb2
 
 from .datasets.reader import split_files
 from .errors import DroidftError, ErrorKind, FieldViolation, Reason, invalid_argument
+from .files import DATA_PATH_PREFIX, FileStore
 from .online_models import spec_model_fields
 
 
@@ -38,14 +41,18 @@ class FileRoots:
     data: tuple[Path, ...]  # resolved; the first is where relative paths start
     models: tuple[Path, ...]
     private: tuple[Path, ...] = ()  # never reachable, even when under a root (the state directory)
+    uploads: FileStore | None = None  # the files area that `file:<file_id>` data paths name
 
     @classmethod
-    def of(cls, data: list[Path], models: list[Path], private: list[Path]) -> FileRoots:
+    def of(
+        cls, data: list[Path], models: list[Path], private: list[Path], uploads: FileStore | None = None
+    ) -> FileRoots:
         """Roots from the server's options; without any, the working directory holds data and models."""
         return cls(
             data=_resolved_or_working_directory(data),
             models=_resolved_or_working_directory(models),
             private=tuple(Path(p).resolve() for p in private),
+            uploads=uploads,
         )
 
     @staticmethod
@@ -65,7 +72,11 @@ class FileRoots:
         return resolved
 
     def data_source(self, field: str, raw: str) -> Path:
-        """A data file, or a directory of split files, to read."""
+        """A data file, or a directory of split files, to read; `file:<file_id>` an uploaded file."""
+        if raw.startswith(DATA_PATH_PREFIX) and self.uploads is not None:
+            path = self.uploads.path(raw.removeprefix(DATA_PATH_PREFIX))
+            _regular(field, path)
+            return path
         path = self._confined(field, raw, self.data, "data")
         with _usable(field):
             self._check_source(field, path)

@@ -146,6 +146,8 @@ class JobManager:
         self._unrecorded: dict[str, job_pb2.TrainingJob] = {}  # finished, but the store has not taken it yet
         self._storage_error: StorageError | None = None
         self.on_storage: Callable[[bool], None] = lambda writable: None
+        # Runs when a job's run succeeded, before the job does (the final evaluation); it may add to its log.
+        self.before_success: Callable[[job_pb2.TrainingJob], None] | None = None
         self._closed = False
         self._resume_on_restart = resume_on_restart
         self._last_resumable: dict[str, int] = {}  # running jobs: the iteration of their last full-state checkpoint
@@ -217,7 +219,7 @@ class JobManager:
             self._check_storage()
             self._check_queue_room()  # before the (slow) preflight, and again under the lock
         checked = self._preflight(spec, on_progress)
-        settings = resolve(spec)
+        settings = resolve(spec, checked.data.train_records_used if checked.data is not None else None)
         with self._lock:
             if self._closed:
                 raise shutting_down()
@@ -589,6 +591,8 @@ class JobManager:
             self._append(job, event)
 
     def on_finished(self, job_id: str, outcome: RunOutcome) -> None:
+        if outcome.state == states.SUCCEEDED and self.before_success is not None:
+            self.before_success(self.get(job_id))
         with self._lock:
             job = self._active[job_id]
             job.adapter_path = outcome.adapter_path

@@ -20,7 +20,7 @@ from droidft.v1 import job_pb2, methods_pb2
 from . import datasets, prompts, rewards
 from .judges import PAIRWISE_JUDGE_TEMPLATE, PAIRWISE_JUDGE_TEMPLATE_NAME
 from .method_families import PAIRWISE_ONLINE_METHODS, PROMPT_METHODS
-from .spec import DEFAULTS, METHOD_OF_CONFIG
+from .spec import DEFAULTS, METHOD_OF_CONFIG, RECOMMENDED
 
 _F = descriptor.FieldDescriptor
 
@@ -108,6 +108,9 @@ _ENUM_DEFAULTS = {
     "dr_grpo.domain": "DOMAIN_GENERAL",
     "dr_grpo.expertise_level": "EXPERTISE_LEVEL_INTERMEDIATE",
     "dpo.loss_type": "DPO_LOSS_TYPE_SIGMOID",
+    "optimizer.kind": "OPTIMIZER_KIND_ADAM",
+    "lr_schedule.kind": "LR_SCHEDULE_KIND_CONSTANT",
+    "distributed.backend": "DISTRIBUTED_BACKEND_RING",
 }
 
 _NUMBER_RULES = {
@@ -178,6 +181,8 @@ def _parameter(path: str, field: descriptor.FieldDescriptor) -> methods_pb2.Para
             if number_rules.HasField(bound):
                 setattr(info, attr, getattr(number_rules, bound))
                 setattr(info, f"{attr}_exclusive", exclusive)
+        if path in RECOMMENDED:
+            info.recommended_minimum, info.recommended_maximum = RECOMMENDED[path]
     return info
 
 

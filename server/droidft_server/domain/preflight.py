@@ -19,6 +19,7 @@ from .datasets.progress import ProgressCallback
 from .datasets.refusal import VIOLATIONS_LISTED, data_errors
 from .datasets.report import FileReport
 from .datasets.training_data import data_files
+from .distributed import check_distributed
 from .errors import DroidftError, ErrorKind, FieldViolation, Reason, invalid_argument
 from .estimation import DeviceProfile, check_fit
 from .job_data import JobDataCheck, check_job_data
@@ -93,6 +94,24 @@ def model_loadable(job: Candidate) -> list[str]:
     return []
 
 
+def distributed_runs(*, can_launch_remote: bool) -> Check:
+    """A check: spec.distributed asks for what this server trains distributed, with a batch the ranks can share
+    and addresses it can start ranks on (another machine's only with a rank launcher)."""
+
+    def check(job: Candidate) -> list[str]:
+        config = job.spec.distributed
+        check_distributed(
+            job.settings,
+            has_start_timeout=config.HasField("start_timeout_seconds"),
+            has_remote_port=config.HasField("remote_port"),
+            hosts_given=len(config.hosts),
+            can_launch_remote=can_launch_remote,
+        )
+        return []
+
+    return check
+
+
 def data_exists(job: Candidate) -> list[str]:
     settings = job.settings
     files = data_files(settings.train_data_path, settings.val_data_path)
@@ -118,6 +137,8 @@ def data_valid(job: Candidate) -> list[str]:
     job.data = data = check_job_data(settings, max_issues=VIOLATIONS_LISTED, on_progress=job.on_progress)
     if not data.report.valid:
         raise data_errors(data.report)
+    # With epochs, the iterations follow from the records the method uses: the checks after this one see them.
+    job.settings = settings = resolve(job.spec, data.records_used(data.train))
     files = [("spec.train_data_path", data.train)] + ([("spec.val_data_path", data.valid)] if data.valid else [])
     for field, file in files:
         _enough_records(field, file, data.records_used(file), settings)

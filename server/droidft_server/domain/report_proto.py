@@ -29,4 +29,6 @@ def file_report_to_proto(report: datasets.FileReport) -> data_pb2.DatasetFileRep
     )
     if report.token_statistics is not None:
         message.token_statistics.CopyFrom(token_statistics_to_proto(report.token_statistics))
+        message.token_statistics_sampled = report.token_statistics.sampled
+        message.token_records_counted = report.token_statistics.records_counted
     return message

@@ -6,10 +6,11 @@ estimator predicts with them, so they cannot disagree.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import math
+from dataclasses import dataclass, replace
 from typing import Any
 
-from droidft.v1 import job_pb2, methods_pb2
+from droidft.v1 import data_keys_pb2, distributed_pb2, job_pb2, methods_pb2, options_pb2
 
 from .method_families import ONLINE_METHODS, PAIRWISE_ONLINE_METHODS, POLICY_METHODS, PREFERENCE_METHODS
 
@@ -28,7 +29,11 @@ DEFAULTS: dict[str, Any] = {
     "adapter.rank": 8,
     "adapter.scale": 20.0,
     "adapter.dropout": 0.0,
-    "sft.grad_accumulation_steps": 1,
+    "grad_accumulation_steps": 1,
+    "sft.grad_accumulation_steps": 1,  # the same setting, given inside sft
+    "lr_schedule.warmup_steps": 0,
+    "lr_schedule.min_learning_rate": 0.0,
+    "metrics_logging.project": "droidft",
     "rollout.group_size": 4,
     "rollout.max_completion_length": 64,
     "rollout.temperature": 0.8,
@@ -58,6 +63,48 @@ DEFAULTS: dict[str, Any] = {
     "ppo.beta": 0.05,
     "ppo.gamma": 1.0,
     "ppo.lam": 0.95,
+    "distributed.ranks": 1,
+    "distributed.start_timeout_seconds": 120,
+    "distributed.remote_port": 32323,  # mlx.launch's first port
+}
+
+# Each optimizer's own defaults (weight_decay, momentum); a setting it lacks is refused (preflight).
+OPTIMIZER_DEFAULTS: dict[str, dict[str, float]] = {
+    "adam": {},
+    "adamw": {"weight_decay": 0.01},
+    "sgd": {"weight_decay": 0.0, "momentum": 0.0},
+    "adafactor": {"weight_decay": 0.0},
+    "muon": {"weight_decay": 0.01, "momentum": 0.95},
+}
+
+# The design notes' ranges, narrower than what the contract allows: the catalogue lists them as recommended,
+# and a job outside them runs with a warning.
+RECOMMENDED: dict[str, tuple[float, float]] = {
+    "learning_rate": (1e-6, 1e-4),
+    "batch_size": (1, 8),
+    "max_seq_length": (512, 8192),
+}
+
+OPTIMIZERS = {
+    options_pb2.OPTIMIZER_KIND_UNSPECIFIED: "adam",
+    options_pb2.OPTIMIZER_KIND_ADAM: "adam",
+    options_pb2.OPTIMIZER_KIND_ADAMW: "adamw",
+    options_pb2.OPTIMIZER_KIND_SGD: "sgd",
+    options_pb2.OPTIMIZER_KIND_ADAFACTOR: "adafactor",
+    options_pb2.OPTIMIZER_KIND_MUON: "muon",
+}
+
+LR_SCHEDULES = {
+    options_pb2.LR_SCHEDULE_KIND_UNSPECIFIED: "constant",
+    options_pb2.LR_SCHEDULE_KIND_CONSTANT: "constant",
+    options_pb2.LR_SCHEDULE_KIND_LINEAR: "linear",
+    options_pb2.LR_SCHEDULE_KIND_COSINE: "cosine",
+}
+
+METRICS_LOGGERS = {
+    options_pb2.METRICS_LOGGER_KIND_UNSPECIFIED: None,
+    options_pb2.METRICS_LOGGER_KIND_WANDB: "wandb",
+    options_pb2.METRICS_LOGGER_KIND_TENSORBOARD: "tensorboard",
 }
 
 FINE_TUNE_TYPES = {
@@ -131,8 +178,28 @@ class AdapterSettings:
 @dataclass(frozen=True)
 class SftSettings:
     mask_prompt: bool
-    grad_accumulation_steps: int
     grad_checkpoint: bool
+
+
+@dataclass(frozen=True)
+class OptimizerSettings:
+    kind: str = "adam"  # a key of OPTIMIZER_DEFAULTS
+    weight_decay: float | None = None  # None: the optimizer has none
+    momentum: float | None = None  # None: the optimizer has none
+    max_grad_norm: float | None = None  # None: no clipping
+
+
+@dataclass(frozen=True)
+class ScheduleSettings:
+    kind: str = "constant"  # "constant", "linear" or "cosine"
+    warmup_steps: int = 0
+    min_learning_rate: float = 0.0
+
+
+@dataclass(frozen=True)
+class MetricsLoggingSettings:
+    kind: str  # "wandb" or "tensorboard"
+    project: str
 
 
 @dataclass(frozen=True)
@@ -186,6 +253,41 @@ class PreferenceSettings:
     loss_type: str = "sigmoid"
 
 
+LOOPBACK_HOST = "127.0.0.1"  # where the ranks of a distributed job listen when spec.distributed.hosts is empty
+
+DISTRIBUTED_BACKENDS = {
+    distributed_pb2.DISTRIBUTED_BACKEND_UNSPECIFIED: "ring",
+    distributed_pb2.DISTRIBUTED_BACKEND_RING: "ring",
+    distributed_pb2.DISTRIBUTED_BACKEND_MPI: "mpi",
+}
+
+
+@dataclass(frozen=True)
+class DistributedSettings:
+    """How many processes train the job and where they listen (one process: ranks 1)."""
+
+    ranks: int
+    hosts: tuple[str, ...]  # one address per rank
+    backend: str
+    start_timeout_seconds: int
+    remote_port: int  # rank r on another machine listens on remote_port + r
+    # Ranks on this machine, once the server has looked at the hosts (job_estimate); None: every rank.
+    local_ranks: int | None = None
+
+    @property
+    def ranks_here(self) -> int:
+        return self.ranks if self.local_ranks is None else self.local_ranks
+
+
+ONE_PROCESS = DistributedSettings(
+    ranks=1,
+    hosts=(LOOPBACK_HOST,),
+    backend="ring",
+    start_timeout_seconds=DEFAULTS["distributed.start_timeout_seconds"],
+    remote_port=DEFAULTS["distributed.remote_port"],
+)
+
+
 @dataclass(frozen=True)
 class JobSettings:
     method: str  # the spec's oneof field name: "sft", "grpo", ...
@@ -205,10 +307,23 @@ class JobSettings:
     eval_batches: int
     checkpoint_every: int
     keep_checkpoints: int  # 0: all
+    optimizer: OptimizerSettings = OptimizerSettings()
+    lr_schedule: ScheduleSettings = ScheduleSettings()
+    grad_accumulation_steps: int = 1
+    # With epochs, iterations follow from the records the method trains on (resolve's train_records); 0 until known.
+    epochs: int | None = None
+    metrics_logging: MetricsLoggingSettings | None = None
     sft: SftSettings | None = None
     policy: PolicySettings | None = None
     preference: PreferenceSettings | None = None
     online: OnlineSettings | None = None
+    distributed: DistributedSettings = ONE_PROCESS
+    data_keys: tuple[tuple[str, str], ...] = ()  # datasets/data_keys.py's DataKeys
+
+
+def data_keys(keys: data_keys_pb2.DataKeys) -> tuple[tuple[str, str], ...]:
+    """The contract's DataKeys as datasets/data_keys.py takes them: (field, key) pairs, sorted."""
+    return tuple(sorted(keys.fields.items()))
 
 
 def method_name(spec: job_pb2.TrainingJobSpec) -> str:
@@ -304,19 +419,99 @@ def _preference(name: str, config: Any) -> PreferenceSettings:
     return PreferenceSettings(beta=beta)
 
 
-def resolve(spec: job_pb2.TrainingJobSpec) -> JobSettings:
-    """Apply every default to a (validated) spec."""
+def iterations_for_epochs(epochs: int, train_records: int, batch_size: int, accumulation: int) -> int:
+    """Optimizer steps of `epochs` passes over `train_records` records, batch_size x accumulation per step."""
+    return max(1, math.ceil(epochs * train_records / (batch_size * accumulation)))
+
+
+def with_train_records(settings: JobSettings, train_records: int) -> JobSettings:
+    """The settings of an epochs job once its training records are counted (others are returned as they are)."""
+    if settings.epochs is None:
+        return settings
+    iterations = iterations_for_epochs(
+        settings.epochs, train_records, settings.batch_size, settings.grad_accumulation_steps
+    )
+    return replace(settings, iterations=iterations)
+
+
+def optimizer_steps(settings: JobSettings) -> int:
+    """Optimizer updates of the whole run, which the learning-rate schedule spans (the GRPO family updates
+    num_iterations times per iteration)."""
+    per_iteration = settings.policy.rollout.num_iterations if settings.policy is not None else 1
+    return settings.iterations * per_iteration
+
+
+def _optimizer(spec: job_pb2.TrainingJobSpec) -> OptimizerSettings:
+    config = spec.optimizer
+    kind = OPTIMIZERS[config.kind]
+    defaults = OPTIMIZER_DEFAULTS[kind]
+
+    def setting(name: str) -> float | None:
+        return getattr(config, name) if config.HasField(name) else defaults.get(name)
+
+    return OptimizerSettings(
+        kind=kind,
+        weight_decay=setting("weight_decay"),
+        momentum=setting("momentum"),
+        max_grad_norm=spec.max_grad_norm if spec.HasField("max_grad_norm") else None,
+    )
+
+
+def _lr_schedule(schedule: options_pb2.LrSchedule) -> ScheduleSettings:
+    return ScheduleSettings(
+        kind=LR_SCHEDULES[schedule.kind],
+        warmup_steps=_get(schedule, "warmup_steps", "lr_schedule.warmup_steps"),
+        min_learning_rate=_get(schedule, "min_learning_rate", "lr_schedule.min_learning_rate"),
+    )
+
+
+def _grad_accumulation_steps(spec: job_pb2.TrainingJobSpec) -> int:
+    if spec.HasField("grad_accumulation_steps"):
+        return spec.grad_accumulation_steps
+    if spec.HasField("sft") and spec.sft.HasField("grad_accumulation_steps"):
+        return spec.sft.grad_accumulation_steps
+    return DEFAULTS["grad_accumulation_steps"]
+
+
+def _metrics_logging(logging: options_pb2.MetricsLogging) -> MetricsLoggingSettings | None:
+    kind = METRICS_LOGGERS[logging.kind]
+    if kind is None:
+        return None
+    return MetricsLoggingSettings(kind=kind, project=logging.project or DEFAULTS["metrics_logging.project"])
+
+
+def _distributed(config: distributed_pb2.DistributedConfig) -> DistributedSettings:
+    ranks = config.ranks or DEFAULTS["distributed.ranks"]
+    return DistributedSettings(
+        ranks=ranks,
+        hosts=tuple(config.hosts) or (LOOPBACK_HOST,) * ranks,
+        backend=DISTRIBUTED_BACKENDS[config.backend],
+        start_timeout_seconds=_get(config, "start_timeout_seconds", "distributed.start_timeout_seconds"),
+        remote_port=_get(config, "remote_port", "distributed.remote_port"),
+    )
+
+
+def resolve(spec: job_pb2.TrainingJobSpec, train_records: int | None = None) -> JobSettings:
+    """Apply every default to a (validated) spec. With epochs, iterations need `train_records`, the training
+    records the method uses (TrainingData.train_records_used); without them they are 0."""
     name = method_name(spec)
     config = getattr(spec, name) if name else None
+    batch_size = _get(spec, "batch_size", "batch_size")
+    accumulation = _grad_accumulation_steps(spec)
+    epochs = spec.epochs if spec.HasField("epochs") else None
+    if epochs is None:
+        iterations = _get(spec, "iterations", "iterations")
+    else:
+        iterations = iterations_for_epochs(epochs, train_records, batch_size, accumulation) if train_records else 0
     settings = dict(
         method=name,
         model_path=spec.model_path,
         train_data_path=spec.train_data_path,
         val_data_path=spec.val_data_path if spec.HasField("val_data_path") else None,
         learning_rate=_get(spec, "learning_rate", "learning_rate"),
-        batch_size=_get(spec, "batch_size", "batch_size"),
+        batch_size=batch_size,
         max_seq_length=_get(spec, "max_seq_length", "max_seq_length"),
-        iterations=_get(spec, "iterations", "iterations"),
+        iterations=iterations,
         early_stop=spec.early_stop,
         patience=_get(spec, "patience", "patience"),
         adapter=_adapter(spec.adapter),
@@ -326,11 +521,17 @@ def resolve(spec: job_pb2.TrainingJobSpec) -> JobSettings:
         eval_batches=_get(spec, "eval_batches", "eval_batches"),
         checkpoint_every=_get(spec, "checkpoint_every", "checkpoint_every"),
         keep_checkpoints=_get(spec, "keep_checkpoints", "keep_checkpoints"),
+        optimizer=_optimizer(spec),
+        lr_schedule=_lr_schedule(spec.lr_schedule),
+        grad_accumulation_steps=accumulation,
+        epochs=epochs,
+        metrics_logging=_metrics_logging(spec.metrics_logging),
+        distributed=_distributed(spec.distributed),
+        data_keys=data_keys(spec.data_keys),
     )
     if name == "sft":
         settings["sft"] = SftSettings(
             mask_prompt=config.mask_prompt,
-            grad_accumulation_steps=_get(config, "grad_accumulation_steps", "sft.grad_accumulation_steps"),
             grad_checkpoint=config.grad_checkpoint,
         )
     elif name in POLICY_METHODS:

@@ -14,7 +14,7 @@ import threading
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
-from droidft.v1 import job_pb2, progress_pb2
+from droidft.v1 import evaluation_pb2, job_pb2, progress_pb2
 
 from ..domain.errors import StorageError
 
@@ -34,6 +34,13 @@ CREATE TABLE IF NOT EXISTS events (
     PRIMARY KEY (job_id, sequence)
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS write_probe (bytes BLOB);
+CREATE TABLE IF NOT EXISTS evaluations (
+    evaluation_id TEXT PRIMARY KEY,
+    job_id TEXT NOT NULL,
+    create_time_us INTEGER NOT NULL,
+    evaluation BLOB NOT NULL
+);
+CREATE INDEX IF NOT EXISTS evaluations_by_job ON evaluations (job_id, create_time_us);
 """
 PROBE_BYTES = 16_384  # about what a few events take: a probe that fits says events fit again
 
@@ -169,7 +176,29 @@ class SqliteJobStore:
         """The job's row and its whole event log, in one transaction."""
         with self._writing():
             self._db.execute("DELETE FROM events WHERE job_id = ?", (job_id,))
+            self._db.execute("DELETE FROM evaluations WHERE job_id = ?", (job_id,))
             self._db.execute("DELETE FROM jobs WHERE job_id = ?", (job_id,))
+
+    def insert_evaluation(self, evaluation: evaluation_pb2.Evaluation) -> None:
+        with self._writing():
+            self._db.execute(
+                "INSERT INTO evaluations (evaluation_id, job_id, create_time_us, evaluation) VALUES (?, ?, ?, ?)",
+                (
+                    evaluation.evaluation_id,
+                    evaluation.job_id,
+                    evaluation.create_time.ToMicroseconds(),
+                    evaluation.SerializeToString(),
+                ),
+            )
+
+    def list_evaluations(self, job_id: str) -> list[evaluation_pb2.Evaluation]:
+        """The job's evaluations, oldest first."""
+        with self._reading():
+            rows = self._db.execute(
+                "SELECT evaluation FROM evaluations WHERE job_id = ? ORDER BY create_time_us, evaluation_id",
+                (job_id,),
+            ).fetchall()
+        return [evaluation_pb2.Evaluation.FromString(row[0]) for row in rows]
 
     def count_by_state(self) -> dict[int, int]:
         """How many jobs are in each state (JobState value -> count)."""

@@ -9,11 +9,12 @@ from collections.abc import Callable, Iterator
 from droidft.v1 import data_pb2
 
 from ..domain import datasets
+from ..domain.datasets.data_keys import mapping_violations
 from ..domain.datasets.progress import ProgressCallback, ValidationProgress, throttled
 from ..domain.datasets.writer import ContentTooLarge
 from ..domain.errors import FieldViolation, invalid_argument
 from ..domain.report_proto import file_report_to_proto
-from ..domain.spec import config_of_method
+from ..domain.spec import config_of_method, data_keys
 
 SEVERITIES = {
     datasets.Severity.ERROR: data_pb2.ISSUE_SEVERITY_ERROR,
@@ -44,19 +45,33 @@ def validation_report_to_proto(report: datasets.ValidationReport) -> data_pb2.Va
     )
 
 
-def validation_options(request: data_pb2.ValidateDatasetRequest) -> datasets.ValidationOptions:
+def validation_options(
+    request: data_pb2.ValidateDatasetRequest, keys_field: str = "data_keys"
+) -> datasets.ValidationOptions:
+    """The check's options; a data_keys mapping (at keys_field in the request) that no format the check
+    may take has is refused, as create refuses it."""
+    method = config_of_method(request.method)
+    keys = data_keys(request.data_keys)
+    given = datasets.FORMATS.get(request.format)
+    formats = [given] if given else [datasets.FORMATS[name] for name in datasets.formats_for_method(method)]
+    violations = mapping_violations(keys, formats, keys_field)
+    if violations:
+        raise invalid_argument(violations)
     # Limits the request leaves unset keep ValidationOptions' defaults.
     limits = {name: getattr(request, name) for name in ("max_seq_length", "max_issues") if request.HasField(name)}
     return datasets.ValidationOptions(
-        method=config_of_method(request.method), format=request.format, model_path=request.model_path, **limits
+        method=method, format=request.format, model_path=request.model_path, data_keys=keys, **limits
     )
 
 
 def validate_dataset(
-    request: data_pb2.ValidateDatasetRequest, on_progress: ProgressCallback | None = None
+    request: data_pb2.ValidateDatasetRequest,
+    on_progress: ProgressCallback | None = None,
+    keys_field: str = "data_keys",
 ) -> data_pb2.ValidateDatasetResponse:
-    """The whole ValidateDataset call, for a request protovalidate has already accepted."""
-    options = {**vars(validation_options(request)), "on_progress": on_progress}
+    """The whole ValidateDataset call, for a request protovalidate has already accepted (keys_field: where
+    the request's data_keys is, for a refusal)."""
+    options = {**vars(validation_options(request, keys_field)), "on_progress": on_progress}
     if request.WhichOneof("source") == "content":
         report = datasets.validate_bytes(request.content, **options)
     else:
@@ -85,7 +100,7 @@ def stream_dataset_validation(
 
     def check() -> None:
         try:
-            updates.put(validate_dataset(request.check, throttled(on_progress, interval)))
+            updates.put(validate_dataset(request.check, throttled(on_progress, interval), "check.data_keys"))
         except BaseException as error:  # handed to the RPC's thread, which reports it
             updates.put(error)
 

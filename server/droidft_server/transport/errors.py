@@ -22,6 +22,8 @@ STATUS_CODES = {
     ErrorKind.UNAVAILABLE: code_pb2.UNAVAILABLE,
     ErrorKind.UNAUTHENTICATED: code_pb2.UNAUTHENTICATED,
     ErrorKind.OUT_OF_RANGE: code_pb2.OUT_OF_RANGE,
+    ErrorKind.ABORTED: code_pb2.ABORTED,
+    ErrorKind.DATA_LOSS: code_pb2.DATA_LOSS,
 }
 
 

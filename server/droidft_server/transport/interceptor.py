@@ -104,7 +104,7 @@ class RequestLogInterceptor(grpc.aio.ServerInterceptor):
 
             return handle
 
-        return wrap_handler(handler, unary, stream)
+        return wrap_handler(handler, unary, stream, client_streaming=stream)
 
     def _record(self, method: str, context, started: float) -> None:
         seconds = time.perf_counter() - started
@@ -215,4 +215,23 @@ class GuardInterceptor(grpc.aio.ServerInterceptor):
 
             return handle
 
-        return wrap_handler(handler, unary, stream, _tolerant(handler.request_deserializer))
+        def client_streaming(behaviour):
+            if inspect.isasyncgenfunction(behaviour):  # droidft.v1 has no bidirectional call
+                return behaviour
+
+            async def handle(requests, context):
+                async def checked():
+                    async for request in requests:
+                        _check(request)
+                        yield request
+
+                try:
+                    return await behaviour(checked(), context)
+                except grpc.aio.AbortError:
+                    raise
+                except Exception as error:
+                    await _abort(context, method, error)
+
+            return handle
+
+        return wrap_handler(handler, unary, stream, _tolerant(handler.request_deserializer), client_streaming)

@@ -1,8 +1,9 @@
 """Prometheus metrics of the server, served by --metrics-listen HOST:PORT at /metrics.
 
 Calls by method and status code with their latency, open streams, jobs by state, the queue's
-length, and the tokens/s and peak memory of each running job. The registry is the server's own
-(not prometheus_client's global one), so several servers in one process keep apart figures.
+length, the tokens/s and peak memory of each running job, and the sampler's model loads and cancels.
+The registry is the server's own (not prometheus_client's global one), so several servers in one
+process keep apart figures.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, start_http_server
-from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
 from ..domain import states
 from ..domain.jobs import JobsOverview
@@ -47,6 +48,22 @@ class _LiveFigures:
         yield memory
 
 
+class _SamplerFigures:
+    """The sampler worker's counts, read when Prometheus scrapes."""
+
+    def __init__(self, counts: Callable[[], tuple[int, int]]):
+        self._counts = counts  # (models loaded, calls cancelled)
+
+    def collect(self):
+        loads, cancelled = self._counts()
+        yield CounterMetricFamily(
+            "droidft_sampler_model_loads", "Models the sampler loaded (a cached one is not loaded again).", loads
+        )
+        yield CounterMetricFamily(
+            "droidft_sampler_calls_cancelled", "Sampler calls stopped because their callers went away.", cancelled
+        )
+
+
 class Metrics:
     def __init__(self):
         self.registry = CollectorRegistry()
@@ -63,6 +80,9 @@ class Metrics:
 
     def watch(self, overview: Callable[[], JobsOverview], open_streams: Callable[[], int]) -> None:
         self.registry.register(_LiveFigures(overview, open_streams))
+
+    def watch_sampler(self, counts: Callable[[], tuple[int, int]]) -> None:
+        self.registry.register(_SamplerFigures(counts))
 
     def serve(self, listen: str):
         """Serve /metrics on HOST:PORT (port 0 picks a free one); returns the HTTP server (its server_port)."""

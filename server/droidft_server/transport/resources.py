@@ -44,6 +44,9 @@ def estimate_to_proto(estimate: Estimate) -> resources_pb2.ResourceEstimate:
             )
             for a in estimate.advice
         ],
+        ranks=estimate.ranks,
+        per_rank_peak_memory_bytes=estimate.per_rank_peak_memory_bytes,
+        expected_speedup=estimate.expected_speedup,
     )
 
 

@@ -9,6 +9,7 @@ of --rpc-threads threads.
 from __future__ import annotations
 
 import asyncio
+import ssl
 import threading
 from concurrent import futures
 
@@ -19,6 +20,7 @@ from grpc_reflection.v1alpha import reflection
 from droidft.v1 import service_pb2, service_pb2_grpc
 
 from .auth import AuthInterceptor, TokenFile
+from .http.server import HttpPort, start_http
 from .interceptor import GuardInterceptor, RequestLogInterceptor, StreamCount
 from .metrics import Metrics
 
@@ -51,8 +53,11 @@ class BoundServer:
         port: int,
         health_servicer,
         guard: GuardInterceptor,
+        http: HttpPort | None = None,
     ):
         self.port = port
+        self.http_port = http.port if http is not None else None
+        self._http = http
         self._loop, self._thread, self._server = loop, thread, server
         self._health = health_servicer
         self._guard = guard
@@ -73,6 +78,8 @@ class BoundServer:
 
         async def stop() -> None:
             await self._health.enter_graceful_shutdown()
+            if self._http is not None:
+                await self._http.stop()
             await self._server.stop(grace)
 
         if not self._loop.is_closed():
@@ -91,10 +98,14 @@ def start_server(
     credentials: grpc.ServerCredentials | None = None,
     max_streams: int = DEFAULT_MAX_STREAMS,
     metrics: Metrics | None = None,
+    http_listen: str | None = None,
+    http_ssl: ssl.SSLContext | None = None,
 ) -> BoundServer:
     """Serve on `listen` (HOST:PORT, port 0 picks a free one) and return once it serves.
 
     With `tokens`, every call but health checks needs one of them; with `credentials`, the port speaks TLS.
+    With `http_listen`, the same service also answers browsers there (Connect, gRPC-Web) through the same
+    interceptors and servicer, beside the web console; `http_ssl` makes that port HTTPS.
     """
     loop = asyncio.new_event_loop()
     loop.set_default_executor(futures.ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="droidft-rpc"))
@@ -127,15 +138,18 @@ def start_server(
         if port == 0:
             raise OSError(f"cannot listen on {listen}")
         await server.start()
+        http = None
+        if http_listen:
+            http = await start_http(servicer, interceptors, http_listen, MESSAGE_LIMIT_BYTES, http_ssl)
         for name in ("", SERVICE_NAME):
             await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
-        return server, port, health_servicer
+        return server, port, health_servicer, http
 
     try:
-        server, port, health_servicer = asyncio.run_coroutine_threadsafe(start(), loop).result()
+        server, port, health_servicer, http = asyncio.run_coroutine_threadsafe(start(), loop).result()
     except BaseException:
         loop.call_soon_threadsafe(loop.stop)
         thread.join()
         loop.close()
         raise
-    return BoundServer(loop, thread, server, port, health_servicer, guard)
+    return BoundServer(loop, thread, server, port, health_servicer, guard, http)

@@ -12,11 +12,14 @@ from collections.abc import AsyncIterator, Callable, Iterator
 
 import grpc
 
-from droidft.v1 import data_pb2, service_pb2, service_pb2_grpc
+from droidft.v1 import data_pb2, evaluation_pb2, files_pb2, sampling_pb2, service_pb2, service_pb2_grpc
 
+from ..domain.export import RunExport
 from ..domain.file_roots import FileRoots
+from ..domain.files import FileStore
 from ..domain.jobs import JobManager
-from . import datasets
+from ..domain.sampling import SamplingService
+from . import datasets, files
 
 
 class TrainingServicer(service_pb2_grpc.TrainingServiceServicer):
@@ -26,13 +29,20 @@ class TrainingServicer(service_pb2_grpc.TrainingServiceServicer):
         methods: Callable[[], list],
         estimate: Callable,
         roots: FileRoots,
+        uploads: FileStore,
+        run_export: RunExport,
         caller: Callable[[grpc.ServicerContext], str] = lambda context: "",
+        *,
+        sampling: SamplingService,
     ):
         self._jobs = jobs
+        self._uploads = uploads
+        self._run_export = run_export
         self._methods = methods
         self._estimate = estimate
         self._roots = roots
         self._caller = caller  # the name of the calling token, "" without tokens
+        self._sampling = sampling
 
     def _confined_check(self, request: data_pb2.ValidateDatasetRequest) -> data_pb2.ValidateDatasetRequest:
         confined = data_pb2.ValidateDatasetRequest()
@@ -126,6 +136,67 @@ class TrainingServicer(service_pb2_grpc.TrainingServiceServicer):
     async def StreamTrainingProgress(self, request, context):
         async for event in self._jobs.follow(request.job_id, request.after_sequence):
             yield event
+
+    # Files, downloads and export.
+
+    async def UploadFile(self, request_iterator, context):
+        return await files.upload(self._uploads, request_iterator)
+
+    async def GetUploadStatus(self, request, context):
+        return await asyncio.to_thread(self._uploads.status, request.upload_id)
+
+    async def ListFiles(self, request, context):
+        return files_pb2.ListFilesResponse(files=await asyncio.to_thread(self._uploads.list))
+
+    async def DeleteFile(self, request, context):
+        freed = await asyncio.to_thread(self._uploads.delete, request.file_id)
+        return files_pb2.DeleteFileResponse(file_id=request.file_id, bytes_freed=freed)
+
+    async def DownloadArtifact(self, request, context):
+        async for message in in_thread(lambda is_active: files.download(self._jobs, request, is_active)):
+            yield message
+
+    async def ExportModel(self, request, context):
+        def exporting(is_active):
+            return files.export(self._jobs, request, self._run_export, is_active)
+
+        async for message in in_thread(exporting):
+            yield message
+
+    # -- sampling and evaluation ---------------------------------------------------------------
+
+    def _confined_model(self, selection: sampling_pb2.ModelSelection) -> sampling_pb2.ModelSelection:
+        confined = sampling_pb2.ModelSelection()
+        confined.CopyFrom(selection)
+        if selection.model_path:
+            confined.model_path = str(self._roots.model_dir("model.model_path", selection.model_path))
+        return confined
+
+    async def Generate(self, request, context):
+        def generate(is_active):
+            confined = sampling_pb2.GenerateRequest()
+            confined.CopyFrom(request)
+            confined.model.CopyFrom(self._confined_model(request.model))
+            return self._sampling.generate(confined, is_active)
+
+        async for message in in_thread(generate):
+            yield message
+
+    async def EvaluateModel(self, request, context):
+        def evaluate(is_active):
+            confined = evaluation_pb2.EvaluateModelRequest()
+            confined.CopyFrom(request)
+            confined.model.CopyFrom(self._confined_model(request.model))
+            if request.data_path:
+                confined.data_path = str(self._roots.data_source("data_path", request.data_path))
+            return self._sampling.evaluate(confined, is_active)
+
+        async for message in in_thread(evaluate):
+            yield message
+
+    async def ListEvaluations(self, request, context):
+        evaluations = await asyncio.to_thread(self._sampling.list_evaluations, request.job_id)
+        return evaluation_pb2.ListEvaluationsResponse(evaluations=evaluations)
 
 
 class CallerGone(Exception):

@@ -117,6 +117,8 @@ class AdapterCheckpoints:
 
     def save(self, iteration: int, **schedule_notes) -> None:
         """A full-state checkpoint after `iteration`; `schedule_notes` go with the schedule's state."""
+        if not self._ctx.writes:
+            return  # rank 0 writes it for every rank: their states are the same
         directory = checkpoint_dir(self._ctx.output_dir, iteration)
         state = TrainingState(
             iteration=iteration,
@@ -148,6 +150,8 @@ class AdapterCheckpoints:
 
     def save_final(self, iteration: int, *, best: bool = False) -> str:
         """Save the final adapter: the current weights, or with `best` those keep_best held (of `iteration`)."""
+        if not self._ctx.writes:
+            return str(self.final_path)
         self.final_path.parent.mkdir(parents=True, exist_ok=True)
         weights = self._best if best and self._best is not None else trainable_weights(self._model)
         mx.save_safetensors(str(self.final_path), weights)
@@ -165,7 +169,8 @@ def set_up_adapter(
     if ctx.start_weights is not None:
         load_start_weights(model, ctx.start_weights)
     ctx.output_dir.mkdir(parents=True, exist_ok=True)
-    write_adapter_config(ctx.output_dir, replace(settings, adapter=adapter), num_layers)
+    if ctx.writes:
+        write_adapter_config(ctx.output_dir, replace(settings, adapter=adapter), num_layers)
     trainable, total = parameter_counts(model)
     ctx.emit(
         events.log(

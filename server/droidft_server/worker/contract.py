@@ -29,6 +29,12 @@ class TrainingContext:
     should_stop: Callable[[], str | bool]
     resume: TrainingState | None = None  # the checkpoint this run goes on from
     start_weights: Path | None = None  # an adapter file to start from (spec.from_checkpoint), else a fresh one
+    rank: int = 0  # of a distributed job (worker/distributed.py); only rank 0 writes files
+
+    @property
+    def writes(self) -> bool:
+        """Whether this process writes the job's checkpoints and adapter: rank 0, or the only process."""
+        return self.rank == 0
 
 
 @dataclass(frozen=True)

@@ -27,7 +27,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import mlx.core as mx
-import mlx.optimizers as optim
 import mlx_lm
 import numpy as np
 from mlx_lm.tuner.callbacks import TrainingCallback
@@ -37,6 +36,7 @@ from ..domain import events
 from ..domain.datasets.training_data import read_job_data
 from .adapters import set_up_adapter
 from .contract import TrainingContext, TrainingResult
+from .optimizers import build_optimizer
 from .schedule import Schedule
 from .training_state import restore_random
 
@@ -133,7 +133,8 @@ def _metrics(info: dict, prefix: str) -> dict[str, float]:
 class PreferenceLoop(TrainingCallback):
     """mlx-lm-lora's callback, called after every iteration: reports, validation, checkpoints, cancel, early stop.
 
-    Their loop counts iterations from 1 in each call; a run resumed after iteration `start` adds it.
+    Their loop counts micro-batches from 1 in each call (grad_accumulation_steps of them make an iteration,
+    one optimizer update); a run resumed after iteration `start` adds it.
     """
 
     def __init__(self, ctx: TrainingContext, start: int = 0, trained_tokens: int = 0) -> None:
@@ -141,6 +142,7 @@ class PreferenceLoop(TrainingCallback):
         self.schedule: Schedule | None = None
         self.start = start
         self.completed = start
+        self._accumulation = ctx.settings.grad_accumulation_steps
         self._window: list[dict] = []
         self._window_started = time.perf_counter()
         self._tokens_at_start = trained_tokens
@@ -151,9 +153,13 @@ class PreferenceLoop(TrainingCallback):
         return {"trained_tokens": self.trained_tokens}
 
     def on_train_loss_report(self, train_info: dict) -> None:
-        self.completed = self.start + int(train_info["iteration"])
+        """Their report of one micro-batch (steps_per_report=1)."""
         self._window.append(train_info)
         self.trained_tokens = self._tokens_at_start + int(train_info["trained_tokens"])
+        micro_batch = int(train_info["iteration"])
+        if micro_batch % self._accumulation:
+            return  # the optimizer update comes with the iteration's last micro-batch
+        self.completed = self.start + micro_batch // self._accumulation
         if self.completed % self._settings.report_every == 0 or self.completed == self._settings.iterations:
             self.report()
         if self.schedule.after(self.completed):
@@ -172,7 +178,7 @@ class PreferenceLoop(TrainingCallback):
                     total_iterations=self._settings.iterations,
                     loss=float(np.mean([info["train_loss"] for info in self._window])),
                     learning_rate=float(self._window[-1]["learning_rate"]),
-                    iterations_per_second=len(self._window) / seconds,
+                    iterations_per_second=len(self._window) / self._accumulation / seconds,
                     tokens_per_second=(self.trained_tokens - self._tokens_before_window) / seconds,
                     trained_tokens=self.trained_tokens,
                     peak_memory_bytes=mx.get_peak_memory(),
@@ -220,6 +226,7 @@ def _args(settings, iterations: int, adapter_file: str, args_class=dpo_trainer.D
         max_seq_length=settings.max_seq_length,
         adapter_file=adapter_file,
         beta=settings.preference.beta,
+        gradient_accumulation_steps=settings.grad_accumulation_steps,
         **method_args,
     )
 
@@ -352,7 +359,7 @@ def train_preference(ctx: TrainingContext) -> TrainingResult:
     method_args = {"loss_type": settings.preference.loss_type} if settings.method == "dpo" else {}
     args = _args(
         settings,
-        settings.iterations - start,
+        (settings.iterations - start) * settings.grad_accumulation_steps,  # their iterations are micro-batches
         str(checkpoints.final_path),
         ARGS_CLASSES.get(settings.method, dpo_trainer.DPOTrainingArgs),
         **method_args,
@@ -363,7 +370,7 @@ def train_preference(ctx: TrainingContext) -> TrainingResult:
     if valid_set is not None:
         validate = loop.validation(lambda: method.evaluate(model, ref_model, valid_set, args))
     schedule = loop.schedule = Schedule(ctx, checkpoints, validate)
-    optimizer = optim.Adam(learning_rate=settings.learning_rate)
+    optimizer = build_optimizer(settings)
     checkpoints.track(optimizer, loop.trainer_state)
     if resume is not None:
         checkpoints.restore(resume)  # before their loop captures the optimizer state for its compiled step

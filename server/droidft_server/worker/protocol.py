@@ -17,11 +17,18 @@ class WorkerJob:
     resume_from: str = ""  # a full-state checkpoint directory to go on from
     start_weights: str = ""  # an adapter file to start from (spec.from_checkpoint)
     data: bytes = b""  # a serialized TrainingData, the job's data as create checked it; empty: none was kept
+    rank: int = 0  # of a distributed job: this process's rank (rank 0 reports and writes)
+    ring_hostfile: str = ""  # of a distributed job: MLX's ring host file, every rank's address; empty: one process
 
 
 @dataclass(frozen=True)
 class Started:
     device: str
+
+
+@dataclass(frozen=True)
+class Connected:
+    """A rank of a distributed job joined the ring: every rank is connected."""
 
 
 @dataclass(frozen=True)

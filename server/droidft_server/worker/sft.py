@@ -15,12 +15,11 @@ from typing import Any
 
 import mlx.core as mx
 import mlx.nn as nn
-import mlx.optimizers as optim
 import mlx_lm
 import numpy as np
 from mlx_lm.tuner.callbacks import TrainingCallback
 from mlx_lm.tuner.datasets import CacheDataset, ChatDataset, TextDataset
-from mlx_lm.tuner.trainer import TrainingArgs, evaluate, iterate_batches, train
+from mlx_lm.tuner.trainer import TrainingArgs, default_loss, evaluate, iterate_batches, train
 
 from droidft.v1 import progress_pb2
 
@@ -28,6 +27,8 @@ from ..domain import events
 from ..domain.datasets.training_data import read_job_data
 from .adapters import AdapterCheckpoints, set_up_adapter
 from .contract import TrainingContext, TrainingResult
+from .distributed import world
+from .optimizers import build_optimizer
 from .schedule import Schedule
 from .training_state import restore_random
 
@@ -71,6 +72,30 @@ DATASETS: dict[str, Callable[[list[dict], Any, bool], Any]] = {
 }
 
 
+def _target_tokens(batch: mx.array, lengths: mx.array) -> mx.array:
+    """The tokens default_loss averages over: each row's targets from its prompt offset to its length."""
+    steps = mx.arange(1, batch.shape[1])
+    return mx.logical_and(steps >= lengths[:, 0:1], steps <= lengths[:, 1:]).sum()
+
+
+def with_global_share(batch: tuple[mx.array, mx.array]) -> tuple[mx.array, mx.array, mx.array]:
+    """A rank's batch and its share of the whole batch's target tokens, times the number of ranks.
+
+    mlx-lm averages the ranks' mean losses and gradients, which weighs a token on a rank with few tokens
+    more than one on a rank with many; scaled by this share (see ranks_loss), the average is the mean over
+    every token of the global batch, as one process computes it."""
+    group = world()
+    tokens = _target_tokens(*batch)
+    total = mx.distributed.all_sum(tokens, stream=mx.cpu)
+    return (*batch, tokens.astype(mx.float32) * group.size() / total.astype(mx.float32))
+
+
+def ranks_loss(model: nn.Module, batch: mx.array, lengths: mx.array, share: mx.array) -> tuple[mx.array, mx.array]:
+    """default_loss weighted by the rank's share of the global batch's tokens (with_global_share)."""
+    loss, tokens = default_loss(model, batch, lengths)
+    return loss * mx.stop_gradient(share), tokens
+
+
 @dataclass
 class _ReportWindow:
     """The micro-steps since the last train report."""
@@ -94,7 +119,7 @@ class _SftLoop(TrainingCallback):
     ) -> None:
         self._ctx = ctx
         self._settings = ctx.settings
-        self._accumulation = ctx.settings.sft.grad_accumulation_steps
+        self._accumulation = ctx.settings.grad_accumulation_steps
         self._model = model
         self._valid_set = valid_set
         self.schedule = Schedule(ctx, checkpoints, self.evaluate if valid_set is not None else None)
@@ -105,6 +130,7 @@ class _SftLoop(TrainingCallback):
         self._window = _ReportWindow()
         self._learning_rate = self._settings.learning_rate
         self._warned_truncation = False
+        self._distributed = world().size() > 1
 
     def trainer_state(self) -> dict:
         return {"trained_tokens": self.trained_tokens}
@@ -132,7 +158,7 @@ class _SftLoop(TrainingCallback):
                     return
             batch = next(source)
             self._warn_once_if_truncated(batch, max_seq_length)
-            yield batch
+            yield with_global_share(batch) if self._distributed else batch
             micro_steps += 1
 
     def _warn_once_if_truncated(self, batch: tuple[mx.array, mx.array], max_seq_length: int) -> None:
@@ -226,12 +252,12 @@ def train_sft(ctx: TrainingContext) -> TrainingResult:
         f"{len(train_set)} training records"
         + (f", {len(valid_set)} validation records" if valid_set is not None else ""),
     )
-    optimizer = optim.Adam(learning_rate=settings.learning_rate)
+    optimizer = build_optimizer(settings)
     loop = _SftLoop(ctx, model, valid_set, checkpoints)
     checkpoints.track(optimizer, loop.trainer_state)
     if ctx.resume is not None:
         checkpoints.restore(ctx.resume)  # before train() captures the optimizer state for its compiled step
-    micro_steps = (settings.iterations - loop.start) * sft.grad_accumulation_steps
+    micro_steps = (settings.iterations - loop.start) * settings.grad_accumulation_steps
     args = TrainingArgs(
         batch_size=settings.batch_size,
         iters=micro_steps,
@@ -240,9 +266,10 @@ def train_sft(ctx: TrainingContext) -> TrainingResult:
         max_seq_length=settings.max_seq_length,
         adapter_file=str(checkpoints.final_path),
         grad_checkpoint=sft.grad_checkpoint,
-        grad_accumulation_steps=sft.grad_accumulation_steps,
+        grad_accumulation_steps=settings.grad_accumulation_steps,
     )
     # Validation runs in the batch source (val_dataset=None), on droidft's schedule.
     if micro_steps:
-        train(model, optimizer, train_set, None, args, iterate_batches=loop.batches, training_callback=loop)
+        loss = ranks_loss if world().size() > 1 else default_loss
+        train(model, optimizer, train_set, None, args, loss, iterate_batches=loop.batches, training_callback=loop)
     return loop.finish()

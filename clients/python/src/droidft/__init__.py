@@ -3,7 +3,7 @@
 from droidft.aio import AsyncClient
 from droidft.call_options import Tls
 from droidft.client import Client
-from droidft.errors import DroidftError, FieldViolation, PreconditionViolation, Reason
+from droidft.errors import DroidftError, FieldViolation, InvalidSpecError, PreconditionViolation, Reason
 from droidft.job_handle import AsyncJobHandle, JobHandle
 from droidft.progress_stream import RetryPolicy
 
@@ -13,6 +13,7 @@ __all__ = [
     "Client",
     "DroidftError",
     "FieldViolation",
+    "InvalidSpecError",
     "JobHandle",
     "PreconditionViolation",
     "Reason",

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterable
+import os
+from collections.abc import AsyncIterator, Iterable, Iterator
+from pathlib import Path
 from typing import Any
 
 import grpc
@@ -13,12 +15,13 @@ from google.protobuf.message import Message
 from droidft import rpcs
 from droidft.call_options import DEFAULT_TARGET, CallOptions, MetadataLike, TlsLike, open_channel, seconds_left
 from droidft.enums import StateLike
-from droidft.errors import DroidftError, from_rpc_error
+from droidft.errors import DroidftError, NotFoundError, OutOfRangeError, UnavailableError, from_rpc_error
 from droidft.job_handle import AsyncJobHandle
 from droidft.progress_stream import ProgressCursor, RetryPolicy
 from droidft.rpcs import P, Req, Resp, Rpc
 from droidft.specs import SpecLike
-from droidft.v1 import job_pb2, progress_pb2, service_pb2, service_pb2_grpc
+from droidft.transfers import Download, TransferRetries, download_into_async, resume_offset, upload_requests
+from droidft.v1 import files_pb2, job_pb2, progress_pb2, service_pb2, service_pb2_grpc
 
 ProgressRequest = service_pb2.StreamTrainingProgressRequest
 Progress = progress_pb2.TrainingProgress
@@ -45,6 +48,31 @@ def _progress_method(rpc: Rpc[P, ProgressRequest, Progress]) -> rpcs.AsyncStream
             yield event
 
     return rpc.method(call, "AsyncClient", f"AsyncIterator[{rpc.response_name}]")
+
+
+def _upload_method(rpc: Rpc[P, Req, Resp]) -> rpcs.AsyncUnaryCall[P, Req, Resp]:
+    async def call(self: AsyncClient, *args: Any, **kwargs: Any) -> Resp:
+        first = rpc.request(*args, **kwargs)
+        if args and isinstance(args[0], Message):
+            return await self._upload(iter([first]))
+        path = args[0] if args else kwargs["path"]
+        retries = TransferRetries(self._retry_policy)
+        while True:
+            offset = 0
+            try:
+                try:
+                    status = await self.get_upload_status(first.start.upload_id)
+                except NotFoundError:
+                    status = None
+                offset = resume_offset(first, status)
+                return await self._upload(upload_requests(first, path, offset))
+            except UnavailableError:  # the connection dropped: go on from what the server holds
+                wait = retries.backoff(offset)
+                if wait is None:
+                    raise
+                await asyncio.sleep(wait)
+
+    return rpc.method(call, "AsyncClient", rpc.response_name)
 
 
 class AsyncClient:
@@ -115,8 +143,43 @@ class AsyncClient:
     delete_training_job = _unary_method(rpcs.delete_training_job)
     pause_training_job = _unary_method(rpcs.pause_training_job)
     resume_training_job = _unary_method(rpcs.resume_training_job)
+    generate = _stream_method(rpcs.generate)
+    evaluate_model = _stream_method(rpcs.evaluate_model)
+    list_evaluations = _unary_method(rpcs.list_evaluations)
     list_checkpoints = _unary_method(rpcs.list_checkpoints)
     stream_progress = _progress_method(rpcs.stream_progress)
+    upload_file = _upload_method(rpcs.upload_file)
+    get_upload_status = _unary_method(rpcs.get_upload_status)
+    list_files = _unary_method(rpcs.list_files)
+    delete_file = _unary_method(rpcs.delete_file)
+    download_artifact = _stream_method(rpcs.download_artifact)
+    export_model = _stream_method(rpcs.export_model)
+
+    async def download(self, job_id: str, path: str, destination: str | os.PathLike) -> Path:
+        """Download a file of a job into `destination`, written whole or not at all, as Client.download.
+
+        Args:
+            job_id: the job.
+            path: the file, relative to the job's directory, as download_artifact takes it.
+            destination: the local file to write.
+
+        Returns:
+            Path: the destination.
+        """
+        retries = TransferRetries(self._retry_policy)
+        while True:
+            download = Download(destination)
+            try:
+                return await download_into_async(download, self.download_artifact(job_id, path, offset=download.offset))
+            except OutOfRangeError:
+                if not download.offset:
+                    raise
+                download.restart()  # the partial file is longer than the server's: not a prefix of it
+            except UnavailableError:  # the connection dropped: go on from the partial file
+                wait = retries.backoff(Download(destination).offset)
+                if wait is None:
+                    raise
+                await asyncio.sleep(wait)
 
     async def iter_training_jobs(
         self, *, page_size: int = 0, states: Iterable[StateLike] = ()
@@ -158,6 +221,12 @@ class AsyncClient:
         try:
             timeout = self._options.timeout_within(deadline)
             return await method(request, timeout=timeout, metadata=self._options.metadata)
+        except grpc.RpcError as exc:
+            raise from_rpc_error(exc) from exc
+
+    async def _upload(self, requests: Iterator[files_pb2.UploadFileRequest]) -> files_pb2.UploadedFile:
+        try:  # no deadline: an upload takes as long as its bytes take
+            return await self._stub.UploadFile(requests, metadata=self._options.metadata)
         except grpc.RpcError as exc:
             raise from_rpc_error(exc) from exc
 

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Iterable, Iterator
+from pathlib import Path
 from typing import Any
 
 import grpc
@@ -12,12 +14,13 @@ from google.protobuf.message import Message
 from droidft import rpcs
 from droidft.call_options import DEFAULT_TARGET, CallOptions, MetadataLike, TlsLike, open_channel, seconds_left
 from droidft.enums import StateLike
-from droidft.errors import DroidftError, from_rpc_error
+from droidft.errors import DroidftError, NotFoundError, OutOfRangeError, UnavailableError, from_rpc_error
 from droidft.job_handle import JobHandle
 from droidft.progress_stream import ProgressCursor, RetryPolicy
 from droidft.rpcs import P, Req, Resp, Rpc
 from droidft.specs import SpecLike
-from droidft.v1 import job_pb2, progress_pb2, service_pb2, service_pb2_grpc
+from droidft.transfers import Download, TransferRetries, download_into, resume_offset, upload_requests
+from droidft.v1 import files_pb2, job_pb2, progress_pb2, service_pb2, service_pb2_grpc
 
 ProgressRequest = service_pb2.StreamTrainingProgressRequest
 Progress = progress_pb2.TrainingProgress
@@ -42,6 +45,31 @@ def _progress_method(rpc: Rpc[P, ProgressRequest, Progress]) -> rpcs.StreamCall[
         yield from self._progress(rpc.request(*args, **kwargs))
 
     return rpc.method(call, "Client", f"Iterator[{rpc.response_name}]")
+
+
+def _upload_method(rpc: Rpc[P, Req, Resp]) -> rpcs.UnaryCall[P, Req, Resp]:
+    def call(self: Client, *args: Any, **kwargs: Any) -> Resp:
+        first = rpc.request(*args, **kwargs)
+        if args and isinstance(args[0], Message):
+            return self._upload(iter([first]))
+        path = args[0] if args else kwargs["path"]
+        retries = TransferRetries(self._retry_policy)
+        while True:
+            offset = 0
+            try:
+                try:
+                    status = self.get_upload_status(first.start.upload_id)
+                except NotFoundError:
+                    status = None
+                offset = resume_offset(first, status)
+                return self._upload(upload_requests(first, path, offset))
+            except UnavailableError:  # the connection dropped: go on from what the server holds
+                wait = retries.backoff(offset)
+                if wait is None:
+                    raise
+                time.sleep(wait)
+
+    return rpc.method(call, "Client", rpc.response_name)
 
 
 class Client:
@@ -102,8 +130,47 @@ class Client:
     delete_training_job = _unary_method(rpcs.delete_training_job)
     pause_training_job = _unary_method(rpcs.pause_training_job)
     resume_training_job = _unary_method(rpcs.resume_training_job)
+    generate = _stream_method(rpcs.generate)
+    evaluate_model = _stream_method(rpcs.evaluate_model)
+    list_evaluations = _unary_method(rpcs.list_evaluations)
     list_checkpoints = _unary_method(rpcs.list_checkpoints)
     stream_progress = _progress_method(rpcs.stream_progress)
+    upload_file = _upload_method(rpcs.upload_file)
+    get_upload_status = _unary_method(rpcs.get_upload_status)
+    list_files = _unary_method(rpcs.list_files)
+    delete_file = _unary_method(rpcs.delete_file)
+    download_artifact = _stream_method(rpcs.download_artifact)
+    export_model = _stream_method(rpcs.export_model)
+
+    def download(self, job_id: str, path: str, destination: str | os.PathLike) -> Path:
+        """Download a file of a job into `destination`, written whole or not at all.
+
+        The bytes go to `<destination>.partial`, which a later call resumes from (and this one, after a dropped
+        connection, as retry_policy allows); the file is renamed into place once its SHA-256 matches the
+        server's (else DownloadChecksumError, and the partial file is removed).
+
+        Args:
+            job_id: the job.
+            path: the file, relative to the job's directory, as download_artifact takes it.
+            destination: the local file to write.
+
+        Returns:
+            Path: the destination.
+        """
+        retries = TransferRetries(self._retry_policy)
+        while True:
+            download = Download(destination)
+            try:
+                return download_into(download, self.download_artifact(job_id, path, offset=download.offset))
+            except OutOfRangeError:
+                if not download.offset:
+                    raise
+                download.restart()  # the partial file is longer than the server's: not a prefix of it
+            except UnavailableError:  # the connection dropped: go on from the partial file
+                wait = retries.backoff(Download(destination).offset)
+                if wait is None:
+                    raise
+                time.sleep(wait)
 
     def iter_training_jobs(
         self, *, page_size: int = 0, states: Iterable[StateLike] = ()
@@ -144,6 +211,12 @@ class Client:
         try:
             timeout = self._options.timeout_within(deadline)
             return method(request, timeout=timeout, metadata=self._options.metadata)
+        except grpc.RpcError as exc:
+            raise from_rpc_error(exc) from exc
+
+    def _upload(self, requests: Iterator[files_pb2.UploadFileRequest]) -> files_pb2.UploadedFile:
+        try:  # no deadline: an upload takes as long as its bytes take
+            return self._stub.UploadFile(requests, metadata=self._options.metadata)
         except grpc.RpcError as exc:
             raise from_rpc_error(exc) from exc
 

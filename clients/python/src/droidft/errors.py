@@ -110,6 +110,16 @@ class InvalidArgumentError(DroidftError):
     """INVALID_ARGUMENT: the request breaks a rule; see field_violations."""
 
 
+class InvalidSpecError(InvalidArgumentError, ValueError):
+    """A job spec the client refuses before any call (an unknown field, a wrong type or enum name): code
+    INVALID_ARGUMENT, the offending field in field_violations. Also a ValueError, as it was raised before."""
+
+    def __init__(self, description: str, field: str = "", reason: str = "") -> None:
+        violations = [FieldViolation(field, description, reason)] if field else []
+        message = "invalid job spec" + (f": check {field}" if field else f": {description}")
+        super().__init__(grpc.StatusCode.INVALID_ARGUMENT, message, field_violations=violations)
+
+
 class DeadlineExceededError(DroidftError):
     """DEADLINE_EXCEEDED: the call ran past its timeout."""
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import inspect
 import os
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, Mapping
 from typing import (
     Any,
     Generic,
@@ -27,7 +27,8 @@ from google.protobuf.message import Message
 
 from droidft.enums import MethodLike, StateLike, parse_job_state, parse_method
 from droidft.specs import SpecLike, training_job_spec
-from droidft.v1 import data_pb2, job_pb2, progress_pb2, service_pb2
+from droidft.transfers import file_sha256, upload_id_for
+from droidft.v1 import data_pb2, evaluation_pb2, export_pb2, files_pb2, job_pb2, progress_pb2, sampling_pb2, service_pb2
 
 P = ParamSpec("P")
 Req = TypeVar("Req", bound=Message)
@@ -155,6 +156,7 @@ def validate_dataset(
     model_path: str | os.PathLike = "",
     max_seq_length: int | None = None,
     max_issues: int | None = None,
+    data_keys: Mapping[str, str] | None = None,
 ) -> data_pb2.ValidateDatasetRequest:
     """Check every record of a data set, reporting each issue with its file and line.
 
@@ -167,6 +169,8 @@ def validate_dataset(
         model_path: model whose tokenizer measures token lengths; empty: no token statistics.
         max_seq_length: token limit of the too_long check, 512 to 8192; None: 2048.
         max_issues: issues listed at most, 1 to 100,000; None: 100 (counting goes on past it).
+        data_keys: format field -> the key the records use for it (a job's spec.data_keys), e.g.
+            {"prompt": "question", "completion": "answer"}; None: the format's own names.
 
     Returns:
         ValidateDatasetResponse: `valid`, a report per file, the issues, and `issue_counts` per issue code.
@@ -187,6 +191,8 @@ def validate_dataset(
         request.max_seq_length = max_seq_length
     if max_issues is not None:
         request.max_issues = max_issues
+    if data_keys:
+        request.data_keys.fields.update(data_keys)
     return request
 
 
@@ -202,7 +208,7 @@ def stream_dataset_validation(
     """Check a data set like validate_dataset, with progress messages while the server reads it.
 
     Args:
-        path, content, method, format, model_path, max_seq_length, max_issues: as for validate_dataset.
+        path, content, method, format, model_path, max_seq_length, max_issues, data_keys: as for validate_dataset.
         progress_interval_seconds: seconds between progress messages, 0.1 to 60; None: 1.
 
     Yields:
@@ -408,6 +414,261 @@ def resume_training_job(job_id: str, from_iteration: int | None = None) -> servi
     return request
 
 
+# Files, downloads and export.
+
+
+@rpc("UploadFile", files_pb2.UploadFileRequest, files_pb2.UploadedFile)
+def upload_file(path: str | os.PathLike, *, name: str = "", upload_id: str = "") -> files_pb2.UploadFileRequest:
+    """Upload a local file into the server's files area, resuming an earlier interrupted upload of it.
+
+    The client asks the server what it holds of the upload (GetUploadStatus) and sends the rest; the server keeps
+    the file only whole and matching its SHA-256. Use the result's `data_path` ("file:<file_id>") wherever a
+    request takes a data path.
+
+    Args:
+        path: the local file.
+        name: the name the server keeps (its extension picks the data reader); empty: the local file's name.
+        upload_id: names the upload so that it can be resumed; empty: one made from the file's SHA-256 and size,
+            so uploading the same file again resumes where it stopped.
+
+    Returns:
+        UploadedFile: `file_id`, `name`, `size_bytes`, `sha256` and `data_path`.
+    """
+    size = os.path.getsize(path)
+    digest = file_sha256(path)
+    start = files_pb2.UploadStart(
+        upload_id=upload_id or upload_id_for(digest, size),
+        name=name or os.path.basename(os.fspath(path)),
+        size_bytes=size,
+        sha256=digest,
+    )
+    return files_pb2.UploadFileRequest(start=start)
+
+
+@rpc("GetUploadStatus", files_pb2.GetUploadStatusRequest, files_pb2.UploadStatus)
+def get_upload_status(upload_id: str) -> files_pb2.GetUploadStatusRequest:
+    """What the server holds of an upload that has not completed (NotFoundError, UPLOAD_NOT_FOUND: nothing).
+
+    Args:
+        upload_id: the upload.
+
+    Returns:
+        UploadStatus: the name, size and SHA-256 it started with, and `received_bytes`.
+    """
+    return files_pb2.GetUploadStatusRequest(upload_id=upload_id)
+
+
+@rpc("ListFiles", files_pb2.ListFilesRequest, files_pb2.ListFilesResponse)
+def list_files() -> files_pb2.ListFilesRequest:
+    """Every uploaded file.
+
+    Returns:
+        ListFilesResponse: `files`, oldest first.
+    """
+    return files_pb2.ListFilesRequest()
+
+
+@rpc("DeleteFile", files_pb2.DeleteFileRequest, files_pb2.DeleteFileResponse)
+def delete_file(file_id: str) -> files_pb2.DeleteFileRequest:
+    """Delete an uploaded file.
+
+    Args:
+        file_id: the file.
+
+    Returns:
+        DeleteFileResponse: the `file_id` and the `bytes_freed`.
+    """
+    return files_pb2.DeleteFileRequest(file_id=file_id)
+
+
+@rpc("DownloadArtifact", files_pb2.DownloadArtifactRequest, files_pb2.DownloadArtifactResponse)
+def download_artifact(job_id: str, path: str, *, offset: int = 0) -> files_pb2.DownloadArtifactRequest:
+    """The bytes of a file of a job, as a stream (`download` writes one to a local file).
+
+    Args:
+        job_id: the job.
+        path: relative to the job's directory: "adapters.safetensors", "adapter_config.json",
+            "checkpoints/<iteration:07d>/<file>", "exports/<export_id>/<file>", "worker.log" or "events.jsonl".
+        offset: the first byte to send, to resume a download.
+
+    Yields:
+        DownloadArtifactResponse: the first with `info` (size and SHA-256 of the whole file), each with `data`.
+    """
+    return files_pb2.DownloadArtifactRequest(job_id=job_id, path=path, offset=offset)
+
+
+@rpc("ExportModel", export_pb2.ExportModelRequest, export_pb2.ExportModelResponse)
+def export_model(
+    job_id: str,
+    *,
+    iteration: int = 0,
+    quantize_bits: int | None = None,
+    quantize_group_size: int | None = None,
+    dequantize: bool = False,
+    gguf: bool = False,
+) -> export_pb2.ExportModelRequest:
+    """Fuse a job's adapter into its base model, saved as a model directory that `mlx_lm.load` reads.
+
+    Args:
+        job_id: the job.
+        iteration: the checkpoint of this iteration; 0: the final adapter.
+        quantize_bits: quantise the weights to 4 or 8 bits; None: keep the base model's precision.
+        quantize_group_size: weights per quantisation group, 32, 64 or 128; None: 64.
+        dequantize: de-quantise a quantised base model.
+        gguf: also write model.gguf (llama, mistral and mixtral models, unquantised).
+
+    Yields:
+        ExportModelResponse: `progress` messages, then the `result` (its files, downloadable with `download`).
+    """
+    request = export_pb2.ExportModelRequest(job_id=job_id, iteration=iteration, dequantize=dequantize, gguf=gguf)
+    if quantize_bits is not None:
+        request.quantize_bits = quantize_bits
+    if quantize_group_size is not None:
+        request.quantize_group_size = quantize_group_size
+    return request
+
+
+# Which adapter of a job: "final", "best", "none" (the base model), or a checkpoint's iteration.
+AdapterLike = str | int | None
+_ADAPTERS = {
+    "final": sampling_pb2.ADAPTER_CHOICE_FINAL,
+    "best": sampling_pb2.ADAPTER_CHOICE_BEST,
+    "none": sampling_pb2.ADAPTER_CHOICE_NONE,
+    "base": sampling_pb2.ADAPTER_CHOICE_NONE,
+}
+
+
+def _model_selection(
+    job_id: str = "", model_path: str | os.PathLike = "", adapter: AdapterLike = None
+) -> sampling_pb2.ModelSelection:
+    """The ModelSelection of a job (and its adapter) or of a model directory."""
+    selection = sampling_pb2.ModelSelection(job_id=job_id, model_path=os.fspath(model_path))
+    if isinstance(adapter, bool) or not isinstance(adapter, int | str | type(None)):
+        raise ValueError(f"adapter: {adapter!r} is not one of final, best, none or a checkpoint's iteration")
+    if isinstance(adapter, int):
+        selection.adapter = sampling_pb2.ADAPTER_CHOICE_CHECKPOINT
+        selection.checkpoint_iteration = adapter
+    elif adapter is not None:
+        if adapter.lower() not in _ADAPTERS:
+            raise ValueError(f"adapter: {adapter!r} is not one of final, best, none or a checkpoint's iteration")
+        selection.adapter = _ADAPTERS[adapter.lower()]
+    return selection
+
+
+def _sampling_options(
+    temperature: float = 0.0, top_p: float = 0.0, max_tokens: int = 0, stop: Iterable[str] = (), seed: int = 0
+) -> sampling_pb2.SamplingOptions:
+    return sampling_pb2.SamplingOptions(
+        temperature=temperature, top_p=top_p, max_tokens=max_tokens, stop=list(stop), seed=seed
+    )
+
+
+@rpc("Generate", sampling_pb2.GenerateRequest, sampling_pb2.GenerateResponse)
+def generate(
+    job_id: str = "",
+    *,
+    prompt: str | None = None,
+    messages: Iterable[dict[str, str]] | None = None,
+    model_path: str | os.PathLike = "",
+    adapter: AdapterLike = None,
+    temperature: float = 0.0,
+    top_p: float = 0.0,
+    max_tokens: int = 0,
+    stop: Iterable[str] = (),
+    seed: int = 0,
+    side_by_side: bool = False,
+) -> sampling_pb2.GenerateRequest:
+    """Generate text from a job's model and adapter, or from a model directory, streaming it as it comes.
+
+    Args:
+        job_id: the job whose base model and adapter to sample; empty: `model_path` alone.
+        prompt: a raw prompt; give exactly one of `prompt` and `messages`.
+        messages: a conversation, [{"role": "user", "content": "..."}, ...], rendered with the model's chat template.
+        model_path: a model directory on the server; default: the job's base model.
+        adapter: "final" (the default with a job), "best" (lowest validation loss), "none" (the base model alone),
+            or a checkpoint's iteration.
+        temperature: 0: greedy; above 0: sampled.
+        top_p: nucleus sampling; 0 or 1: off.
+        max_tokens: tokens at most; 0: 256.
+        stop: strings that end the generation (left out of the text).
+        seed: the same seed draws the same tokens.
+        side_by_side: also generate from the base model alone; each chunk's `side` says which.
+
+    Yields:
+        GenerateResponse: `text` and `token_ids` of each piece; each side's last one has `finish_reason`.
+
+    Raises:
+        ValueError: neither or both of `prompt` and `messages`, or an unknown adapter; nothing is sent.
+    """
+    if (prompt is None) == (messages is None):
+        raise ValueError("give exactly one of prompt or messages")
+    request = sampling_pb2.GenerateRequest(
+        model=_model_selection(job_id, model_path, adapter),
+        sampling=_sampling_options(temperature, top_p, max_tokens, stop, seed),
+        side_by_side=side_by_side,
+    )
+    if prompt is not None:
+        request.prompt = prompt
+    else:
+        request.messages.turns.extend(sampling_pb2.ChatTurn(**turn) for turn in messages)
+    return request
+
+
+@rpc("EvaluateModel", evaluation_pb2.EvaluateModelRequest, evaluation_pb2.EvaluateModelResponse)
+def evaluate_model(
+    job_id: str = "",
+    *,
+    data_path: str | os.PathLike = "",
+    model_path: str | os.PathLike = "",
+    adapter: AdapterLike = None,
+    method: MethodLike | None = None,
+    max_records: int = 0,
+    samples_per_prompt: int = 0,
+    temperature: float = 0.0,
+    top_p: float = 0.0,
+    max_tokens: int = 0,
+    seed: int = 0,
+) -> evaluation_pb2.EvaluateModelRequest:
+    """Measure a job's model (or a model directory) on a data set; the result is stored with the job.
+
+    Args:
+        job_id: the job whose base model and adapter to evaluate; empty: `model_path` alone.
+        data_path: a data file on the server; default: the job's test split (test.jsonl next to its training data).
+        model_path: a model directory on the server; default: the job's base model.
+        adapter: as for generate: "final", "best", "none" or a checkpoint's iteration.
+        method: how the data is scored ("sft", "dpo", "grpo", ...); default: the job's method, SFT without a job.
+        max_records: records evaluated at most; 0: all.
+        samples_per_prompt: the GRPO family: completions per prompt (k of pass@k); 0: 4.
+        temperature, top_p, max_tokens, seed: the GRPO family: how completions are sampled (temperature 0: 1).
+
+    Yields:
+        EvaluateModelResponse: records done of the total; the last one holds the `evaluation`.
+    """
+    request = evaluation_pb2.EvaluateModelRequest(
+        model=_model_selection(job_id, model_path, adapter),
+        data_path=os.fspath(data_path),
+        max_records=max_records,
+        samples_per_prompt=samples_per_prompt,
+        sampling=_sampling_options(temperature, top_p, max_tokens, (), seed),
+    )
+    if method is not None:
+        request.method = parse_method(method)
+    return request
+
+
+@rpc("ListEvaluations", evaluation_pb2.ListEvaluationsRequest, evaluation_pb2.ListEvaluationsResponse)
+def list_evaluations(job_id: str) -> evaluation_pb2.ListEvaluationsRequest:
+    """A job's stored evaluations.
+
+    Args:
+        job_id: the job.
+
+    Returns:
+        ListEvaluationsResponse: `evaluations`, oldest first.
+    """
+    return evaluation_pb2.ListEvaluationsRequest(job_id=job_id)
+
+
 ALL: tuple[Rpc[Any, Any, Any], ...] = (
     list_training_methods,
     validate_dataset,
@@ -423,6 +684,15 @@ ALL: tuple[Rpc[Any, Any, Any], ...] = (
     delete_training_job,
     pause_training_job,
     resume_training_job,
+    upload_file,
+    get_upload_status,
+    list_files,
+    delete_file,
+    download_artifact,
+    export_model,
+    generate,
+    evaluate_model,
+    list_evaluations,
 )
 
 

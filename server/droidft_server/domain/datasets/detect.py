@@ -79,8 +79,8 @@ def choose_format(record: dict, candidates: Sequence[Format]) -> Format | None:
     for pool in (candidates, FORMATS.values()):
         complete = [fmt for fmt in pool if fmt.built_as(keys)]
         if complete:
-            return max(complete, key=lambda fmt: len(keys & set(fmt.fields)))
-    shared, best = max(((len(keys & set(fmt.fields)), fmt) for fmt in candidates), key=lambda pair: pair[0])
+            return max(complete, key=lambda fmt: len(keys & set(fmt.keys)))
+    shared, best = max(((len(keys & set(fmt.keys)), fmt) for fmt in candidates), key=lambda pair: pair[0])
     return best if shared else None
 
 

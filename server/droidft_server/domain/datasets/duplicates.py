@@ -48,8 +48,8 @@ class DuplicateFinder:
         marked = np.zeros(1 << _MARK_BITS, dtype=np.bool_)
         marked[repeated >> (32 - _MARK_BITS)] = True
         candidates = np.flatnonzero(marked[halves >> (32 - _MARK_BITS)] & (digests != NO_RECORD))
-        first_line_of: dict[int, int] = {}
-        for index, digest in zip(candidates.tolist(), digests[candidates].tolist()):
-            first = first_line_of.setdefault(digest, index)
-            if first != index:
-                yield index + 1, first + 1
+        # The first candidate of each digest (candidates rise, and unique's indices are of first occurrences).
+        _, first, inverse = np.unique(digests[candidates], return_index=True, return_inverse=True)
+        firsts = candidates[first[inverse.ravel()]]
+        repeats = firsts != candidates
+        yield from zip((candidates[repeats] + 1).tolist(), (firsts[repeats] + 1).tolist())

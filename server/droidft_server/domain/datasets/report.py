@@ -12,13 +12,15 @@ from .issues import SEVERITY, Issue, Severity
 
 @dataclass(frozen=True)
 class TokenStatistics:
-    """Record lengths in tokens of the model's own tokenizer."""
+    """Record lengths in tokens of the model's own tokenizer (tokens.py says which figures are exact)."""
 
     min: int
     mean: float
     p95: int
-    max: int
-    over_max_seq_length: int
+    max: int  # exact, or an upper bound when sampled
+    over_max_seq_length: int  # exact
+    sampled: bool = False  # min, mean and p95 are of an evenly spread sample of the records
+    records_counted: int = 0  # records whose tokens were counted
 
 
 @dataclass(frozen=True)
@@ -29,7 +31,7 @@ class FileReport:
     record_count: int  # non-blank lines
     error_count: int
     warning_count: int
-    field_presence: Mapping[str, int]  # how many records have each of the format's top-level fields
+    field_presence: Mapping[str, int]  # how many records have each of the format's top-level fields, by their keys
     token_statistics: TokenStatistics | None = None
     issue_counts: Mapping[str, int] = field(default_factory=dict)  # this file's issues by code, listed or not
     # Records per value of the format's tallied field (Dr. GRPO's domain); empty for other formats.
@@ -133,12 +135,14 @@ class FileIssues:
 
     def close(self, late: Iterable[tuple[int, str, str, str]] = ()) -> None:
         """Merge the late issues (in line order) with the listed ones and hand them to the log."""
-        self._full = False  # late issues may come before listed ones
+        room = self.log.max_issues - len(self.log.listed)
+        self._full = room <= 0  # late issues may come before listed ones
         for line, field_path, code, message in late:
             self.add(line, field_path, code, message)
+            # Late issues come in line order: once `room` of them wait, later ones cannot be listed.
+            self._full = self._full or len(self._pending) >= room
         late_issues = self._pending[:]
         self._pending.clear()
-        room = self.log.max_issues - len(self.log.listed)
         merged = heapq.merge(self._listed, late_issues, key=_line)
         self.log.listed.extend(issue for _, issue in zip(range(room), merged))
 

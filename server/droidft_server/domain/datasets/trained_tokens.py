@@ -1,11 +1,13 @@
-"""Tokens an SFT record trains on beyond the text the validator counts (tokens.py).
+"""Tokens an SFT or preference record trains on beyond the text the validator counts (tokens.py).
 
 mlx-lm's SFT datasets tokenize more than a record's text: chat_messages and instruction_response
 records go through the model's chat template (role markers, turn separators, and the default
 system prompt some templates insert), text records get the tokenizer's special tokens and an
 end-of-sequence token. Batches are padded to a multiple of 32 tokens, so these few tokens per
 record can move the longest batch into the next multiple: on the tiny ChatML model a two-turn
-record gains 15 tokens, and records of 20-60 text tokens train in rows of 96, not 64.
+record gains 15 tokens, and records of 20-60 text tokens train in rows of 96, not 64. The preference
+methods render the prompt with each answer through the chat template too (worker/preference.py); the
+longer of the two conversations is what a row holds.
 
 The template is rendered as transformers renders it for mlx-lm (a sandboxed jinja2 environment
 with the same extensions, filters and special-token variables), on an evenly spread sample of
@@ -32,6 +34,8 @@ SAMPLE_RECORDS = 1000  # records rendered per data set, up to twice as many, eve
 # The SFT format tokenized as it is; every other SFT format's examples are conversations ({"messages"}) that
 # the trainer renders through the chat template.
 PLAIN_TEXT_FORMAT = "text"
+# Its examples are a prompt and two answers ({"prompt", "chosen", "rejected"}), each answer rendered after the prompt.
+PREFERENCE_FORMAT = "preference"
 
 
 @dataclass(frozen=True)
@@ -104,13 +108,21 @@ def read_chat_template(model_path: str | Path) -> ChatTemplate | None:
     return ChatTemplate(source, special) if isinstance(source, str) else None
 
 
+def _conversations(example: dict) -> list[tuple[list[dict], list | None]]:
+    """The conversations (messages, tools) a record's example trains on: one (SFT), or the prompt followed by
+    each answer (preference)."""
+    if "chosen" in example:
+        return [(example["prompt"] + example[answer], None) for answer in ("chosen", "rejected")]
+    return [(example["messages"], example.get("tools"))]
+
+
 def template_tokens(model_path: str | Path, format_name: str, sample: Sequence) -> TemplateTokens:
-    """Tokens mlx-lm's SFT dataset for `format_name` adds to a record's text, measured on `sample` (records
-    decoded as that format); none when the model has no chat template or it does not render these records
-    (mlx-lm cannot train them)."""
+    """Tokens mlx-lm's SFT dataset for `format_name`, or a preference trainer, adds to a record's text, measured
+    on `sample` (records decoded as that format); none when the model has no chat template or it does not render
+    these records (mlx-lm cannot train them)."""
     tokenizer = load_tokenizer(model_path)
     fmt = get_format(format_name)
-    texts, trained = [], []
+    texts, trained = [], []  # per record: its text as counted, and what it trains on (one or two renders)
     try:
         templated = format_name != PLAIN_TEXT_FORMAT
         template = read_chat_template(model_path) if templated else None
@@ -119,14 +131,20 @@ def template_tokens(model_path: str | Path, format_name: str, sample: Sequence) 
         for record in sample:
             example = fmt.to_example(record)
             texts.append(fmt.training_text(record))
-            trained.append(template.render(example["messages"], example.get("tools")) if template else example["text"])
+            if template is None:
+                trained.append([example["text"]])
+            else:
+                trained.append([template.render(messages, tools) for messages, tools in _conversations(example)])
     except jinja2.TemplateError:
         return NONE
     if not texts:
         return NONE
     counted = tokenizer.encode_batch_fast(texts, add_special_tokens=False)
     # Templated text is tokenized as it is; plain text with the tokenizer's special tokens, then mlx-lm appends EOS.
-    tokenized = tokenizer.encode_batch_fast(trained, add_special_tokens=template is None)
+    flat = [text for renders in trained for text in renders]
+    encodings = tokenizer.encode_batch_fast(flat, add_special_tokens=template is None)
+    lengths = iter(len(encoding.ids) for encoding in encodings)
+    longest = [max(next(lengths) for _ in renders) for renders in trained]
     end_of_sequence = 0 if template else 1
-    extra = [max(0, len(t.ids) + end_of_sequence - len(c.ids)) for c, t in zip(counted, tokenized)]
+    extra = [max(0, length + end_of_sequence - len(c.ids)) for c, length in zip(counted, longest)]
     return TemplateTokens(mean=sum(extra) / len(extra), max=max(extra))

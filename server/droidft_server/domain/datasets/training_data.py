@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from .data_keys import NO_KEYS, DataKeys, keyed, keyed_candidates
 from .detect import detect
 from .formats import FORMATS, formats_for_method, get_format
 from .reader import RecordError, iter_records, layout_of, open_stream, record_batches, split_files
@@ -44,15 +45,16 @@ class DataPlan:
     valid: Path | None
     train_records: int | None  # None: not counted (a plan found again for a job accepted without one)
     valid_records: int | None
+    data_keys: DataKeys = NO_KEYS  # the keys the records use for the format's fields (the job's spec.data_keys)
 
 
 class DataChanged(ValueError):
     """A record no longer decodes as the format validation found: the file changed after the job was accepted."""
 
 
-def read_examples(path: Path, format_name: str) -> list[dict]:
-    """Every record of a file, decoded as `format_name` and converted for its trainer."""
-    fmt = get_format(format_name)
+def read_examples(path: Path, format_name: str, keys: DataKeys = NO_KEYS) -> list[dict]:
+    """Every record of a file, decoded as `format_name` (its fields under these keys) and converted for its trainer."""
+    fmt = keyed(get_format(format_name), keys)
     try:
         return [fmt.to_example(record) for _, record in iter_records(path, fmt.record_type)]
     except RecordError as error:
@@ -62,9 +64,9 @@ def read_examples(path: Path, format_name: str) -> list[dict]:
         ) from None
 
 
-def decided_format(path: Path, method: str) -> str:
+def decided_format(path: Path, method: str, keys: DataKeys = NO_KEYS) -> str:
     """The format validation decides for this file and method: the same detection over the same candidates."""
-    candidates = [FORMATS[name] for name in formats_for_method(method)]
+    candidates = keyed_candidates([FORMATS[name] for name in formats_for_method(method)], keys)
     with open_stream(path) as stream:
         fmt = detect(record_batches(stream, layout_of(path.name, stream)), candidates).format
     if fmt is None:
@@ -72,13 +74,13 @@ def decided_format(path: Path, method: str) -> str:
     return fmt.name
 
 
-def detected_plan(train_data_path: str, val_data_path: str | None, method: str) -> DataPlan:
+def detected_plan(train_data_path: str, val_data_path: str | None, method: str, keys: DataKeys = NO_KEYS) -> DataPlan:
     """The plan of a job accepted before create kept one (stored jobs outlive server versions and are
     resumed): its files and format found again as create found them, its records not counted."""
     files = data_files(train_data_path, val_data_path)
     if files.train is None:
         raise DataChanged(f"{train_data_path}: holds no train file; the directory changed after the job was accepted")
-    return DataPlan(decided_format(files.train, method), files.train, files.valid, None, None)
+    return DataPlan(decided_format(files.train, method, keys), files.train, files.valid, None, None, keys)
 
 
 @dataclass(frozen=True)
@@ -90,12 +92,12 @@ class JobData:
 
 def read_job_data(plan: DataPlan) -> JobData:
     """A job's training and validation examples, read in the plan's format."""
-    valid = _read_planned(plan.valid, plan.format, plan.valid_records) if plan.valid is not None else None
-    return JobData(plan.format, _read_planned(plan.train, plan.format, plan.train_records), valid)
+    valid = _read_planned(plan.valid, plan, plan.valid_records) if plan.valid is not None else None
+    return JobData(plan.format, _read_planned(plan.train, plan, plan.train_records), valid)
 
 
-def _read_planned(path: Path, format_name: str, records: int | None) -> list[dict]:
-    examples = read_examples(path, format_name)
+def _read_planned(path: Path, plan: DataPlan, records: int | None) -> list[dict]:
+    examples = read_examples(path, plan.format, plan.data_keys)
     if records is not None and len(examples) != records:
         raise DataChanged(
             f"{path}: holds {len(examples)} records, {records} when the job was accepted; "

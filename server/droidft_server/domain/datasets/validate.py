@@ -12,14 +12,15 @@ import zlib
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from itertools import count
 from operator import not_
 from pathlib import Path
 from typing import BinaryIO
 
 import msgspec
+import numpy as np
 
 from ..spec import DEFAULTS
+from .data_keys import NO_KEYS, DataKeys, keyed, keyed_candidates
 from .detect import Detection, detect
 from .diagnose import diagnose
 from .duplicates import DuplicateFinder
@@ -57,6 +58,9 @@ class ValidationOptions:
     # (the chat template's tokens); 0: none.
     sample_records: int = 0
     on_progress: ProgressCallback | None = None  # told after each batch of lines how far the check has got
+    # The keys the records use for the format's fields (data_keys.py); the caller has refused a mapping
+    # that mapping_violations finds wrong.
+    data_keys: DataKeys = NO_KEYS
 
 
 def validate_path(path: str | Path, **options) -> ValidationReport:
@@ -106,7 +110,8 @@ class _Validation:
     def __init__(self, options: ValidationOptions):
         self.options = options
         self.log = IssueLog(options.max_issues)
-        self.candidates = [FORMATS[name] for name in formats_for_method(options.method)]
+        method_formats = [FORMATS[name] for name in formats_for_method(options.method)]
+        self.candidates = keyed_candidates(method_formats, options.data_keys)
         self.format: Format | None = None
 
     def run(
@@ -130,6 +135,8 @@ class _Validation:
 
     def _given_format(self, name: str) -> Format | None:
         fmt = FORMATS.get(self.options.format)
+        if fmt is not None:
+            fmt = keyed(fmt, self.options.data_keys)
         if fmt is None:
             self.log.add_file_issue(
                 name,
@@ -150,7 +157,7 @@ class _Validation:
             ),
         )
 
-    def _token_counter(self) -> Callable[[], TokenCounter] | None:
+    def _token_counter(self) -> Callable[[Format], TokenCounter] | None:
         """A maker of one counter per file, sharing one loaded tokenizer; None without a model."""
         if not self.options.model_path:
             return None
@@ -159,10 +166,10 @@ class _Validation:
         except TokenizerMissing as exc:
             self.log.add_file_issue(self.options.model_path, NO_TOKENIZER, f"no token statistics: {exc}")
             return None
-        return lambda: TokenCounter(tokenizer, self.options.max_seq_length)
+        return lambda fmt: TokenCounter(tokenizer, self.options.max_seq_length, fmt)
 
     def _file(
-        self, split: str, name: str, source: Path | bytes, tokens: Callable[[], TokenCounter] | None
+        self, split: str, name: str, source: Path | bytes, tokens: Callable[[Format], TokenCounter] | None
     ) -> FileReport:
         issues = self.log.open_file(name)
         scan = None
@@ -173,7 +180,7 @@ class _Validation:
                 if fmt is not None:
                     stream.seek(0)
                     sample = EvenSample(self.options.sample_records) if self.options.sample_records else None
-                    scan = _FileScan(fmt, issues, tokens() if tokens else None, sample)
+                    scan = _FileScan(fmt, issues, tokens(fmt) if tokens else None, sample)
                     scan.run(record_batches(stream, layout), self._progress_reporter(name, stream))
         except ReadStopped as exc:
             issues.add(exc.line, "", exc.code, str(exc))
@@ -193,7 +200,7 @@ class _Validation:
             token_statistics=scan.tokens.statistics() if scan and scan.tokens else None,
             issue_counts=dict(issues.codes),
             tallied_values=dict(scan.tallied_values) if scan else {},
-            sample=tuple(record for _, record in scan.sample.items) if scan and scan.sample else (),
+            sample=scan.sampled_records() if scan else (),
         )
 
     def _progress_reporter(self, name: str, stream: BinaryIO) -> Callable[[int], None] | None:
@@ -237,7 +244,6 @@ class _Tally:
 
     presence: Counter = field(default_factory=Counter)
     values: Counter = field(default_factory=Counter)  # of the format's tallied field
-    records: list = field(default_factory=list)  # kept for token lengths and the sample
 
 
 class _FileScan:
@@ -245,7 +251,7 @@ class _FileScan:
 
     Lines go through C-level map() chains, each record dropped as soon as it is visited: kept
     records would wake the garbage collector, which then costs more than decoding. Python runs
-    per record only where a rule, an optional field or token counting needs it, and per line
+    per record only where a rule or an optional field needs it, and per line
     only for lines that fail.
     """
 
@@ -263,7 +269,8 @@ class _FileScan:
         self._decode = msgspec.json.Decoder(fmt.record_type).decode
         # The format's rule alone, when there is nothing to tally per record: then segments
         # cut by failing lines cost no set-up (not_ drops a record at C speed without a rule).
-        per_record = fmt.optional_fields or fmt.tallied_field or tokens is not None or sample is not None
+        # Token counting and the sample keep lines, not records: kept records would wake the garbage collector.
+        per_record = fmt.optional_fields or fmt.tallied_field
         self._plain_visit = None if per_record else (fmt.check or not_)
 
     def run(self, batches: LineBatches, after_batch: Callable[[int], None] | None = None) -> None:
@@ -302,8 +309,7 @@ class _FileScan:
     def _visitor(self, tally: _Tally) -> Callable[[msgspec.Struct], list[Problem] | None]:
         """The per-record work of this scan, writing into tally."""
         check, optional, tallied = self.format.check, self.format.optional_fields, self.format.tallied_field
-        keep = self.tokens is not None or self.sample is not None
-        presence, values, records = tally.presence, tally.values, tally.records
+        presence, values = tally.presence, tally.values
 
         def visit(record: msgspec.Struct) -> list[Problem] | None:
             for name in optional:
@@ -311,8 +317,6 @@ class _FileScan:
                     presence[name] += 1
             if tallied:
                 values[getattr(record, tallied)] += 1
-            if keep:
-                records.append(record)
             return check(record) if check is not None else None
 
         return visit
@@ -336,12 +340,12 @@ class _FileScan:
             except _FAST_ERRORS as exc:
                 failure = exc
             end = start + len(outcomes)
-            self._accept(first + start, outcomes, tally)
+            self._accept(first + start, outcomes, tally, lines[start:end])
             if failure is not None:
                 self._slow(first + end, lines[end], failure)
             start = end + 1
 
-    def _accept(self, first: int, outcomes: list, tally: _Tally | None) -> None:
+    def _accept(self, first: int, outcomes: list, tally: _Tally | None, lines: list[bytes]) -> None:
         """Consecutive lines from `first` that decoded, with what visiting each returned."""
         self.records += len(outcomes)
         self._typed += len(outcomes)
@@ -352,14 +356,16 @@ class _FileScan:
         if tally is not None:
             self._presence.update(tally.presence)
             self.tallied_values.update(tally.values)
-            numbered = list(zip(count(first), tally.records))
-            if self.tokens is not None:
-                text = self.format.training_text
-                self.tokens.add((line, text(record)) for line, record in numbered)
-            if self.sample is not None:
-                for line, record in numbered:
-                    if self.sample.wants(line):
-                        self.sample.add(line, record)
+        if self.tokens is not None:
+            self.tokens.add(first, lines)
+        if self.sample is not None:
+            for index in np.flatnonzero(self.sample.wanted(first, len(lines))).tolist():
+                if self.sample.wants(first + index):  # the stride may have grown since
+                    self.sample.add(first + index, lines[index])
+
+    def sampled_records(self) -> tuple:
+        """The sample's records, decoded again from their lines (which decoded when read)."""
+        return tuple(self._decode(line) for _, line in self.sample.items) if self.sample else ()
 
     def _slow(self, number: int, line: bytes, error: Exception) -> None:
         self._duplicates.drop(number)
@@ -368,7 +374,8 @@ class _FileScan:
         self.records += 1
         diagnosis = diagnose(line, self.format, error)
         self._problems_at(number, diagnosis.problems)
-        self._presence.update(name for name in diagnosis.fields if name in self.format.fields)
+        field_of_key = dict(zip(self.format.keys, self.format.fields))
+        self._presence.update(field_of_key[key] for key in diagnosis.fields if key in field_of_key)
 
     def _problems_at(self, number: int, problems: list[Problem]) -> None:
         for problem in problems:
@@ -381,7 +388,7 @@ class _FileScan:
     def field_presence(self) -> dict[str, int]:
         counts = Counter({name: self._typed for name in self.format.required_fields})
         counts.update(self._presence)
-        return {name: counts[name] for name in self.format.fields if counts[name]}
+        return {key: counts[name] for name, key in zip(self.format.fields, self.format.keys) if counts[name]}
 
 
 def _size(source: Path | bytes) -> int:

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 from ..spec import JobSettings
 from .device import DeviceProfile
+from .distributed import every_rank, one_process, rank_device, rank_settings, ring_seconds
 from .memory import MemoryBreakdown, memory_breakdown, trainable
 from .model_facts import ModelFacts, Quantization
 from .timing import iteration_seconds
@@ -37,13 +38,17 @@ class Estimate:
     available_memory_bytes: int
     device: str
     advice: tuple[Advice, ...] = ()
+    ranks: int = 1
+    per_rank_peak_memory_bytes: int = 0
+    expected_speedup: float = 1.0  # over one process with the same global batch
 
 
 @dataclass(frozen=True)
 class _Prediction:
-    breakdown: MemoryBreakdown
+    breakdown: MemoryBreakdown  # of every rank (one process: of it)
     seconds_per_iteration: float
     trainable_parameters: int
+    per_rank_peak_memory_bytes: int
 
 
 def _predict(
@@ -53,12 +58,36 @@ def _predict(
     device: DeviceProfile,
     judge: ModelFacts | None = None,
 ) -> _Prediction:
+    """The prediction of one process, or of a distributed job's ranks together (estimation/distributed.py)."""
+    ranks = settings.distributed.ranks
+    if ranks == 1:
+        return _predict_one(settings, model, lengths, device, judge)
+    here = settings.distributed.ranks_here
+    rank = _predict_one(rank_settings(settings), model, lengths, rank_device(device, max(1, here)), judge)
+    gradient_bytes = trainable(settings, model).bytes
+    return _Prediction(
+        breakdown=every_rank(rank.breakdown, here),
+        seconds_per_iteration=rank.seconds_per_iteration + ring_seconds(settings, gradient_bytes),
+        trainable_parameters=rank.trainable_parameters,
+        per_rank_peak_memory_bytes=rank.per_rank_peak_memory_bytes,
+    )
+
+
+def _predict_one(
+    settings: JobSettings,
+    model: ModelFacts,
+    lengths: TokenLengths | None,
+    device: DeviceProfile,
+    judge: ModelFacts | None = None,
+) -> _Prediction:
     work = workload(settings, lengths)
     train = trainable(settings, model)
+    breakdown = memory_breakdown(settings, model, work, judge.weights_bytes if judge else 0)
     return _Prediction(
-        breakdown=memory_breakdown(settings, model, work, judge.weights_bytes if judge else 0),
+        breakdown=breakdown,
         seconds_per_iteration=iteration_seconds(settings, model, work, train, device, judge),
         trainable_parameters=train.parameters,
+        per_rank_peak_memory_bytes=breakdown.total,
     )
 
 
@@ -205,4 +234,21 @@ def estimate(
         available_memory_bytes=device.available_memory_bytes,
         device=device.name,
         advice=() if fits else _advice(settings, model, token_lengths, device, judge),
+        ranks=settings.distributed.ranks,
+        per_rank_peak_memory_bytes=prediction.per_rank_peak_memory_bytes,
+        expected_speedup=_speedup(settings, model, token_lengths, device, prediction, judge),
     )
+
+
+def _speedup(
+    settings: JobSettings,
+    model: ModelFacts,
+    lengths: TokenLengths | None,
+    device: DeviceProfile,
+    prediction: _Prediction,
+    judge: ModelFacts | None,
+) -> float:
+    if settings.distributed.ranks == 1:
+        return 1.0
+    alone = _predict_one(one_process(settings), model, lengths, device, judge)
+    return alone.seconds_per_iteration / prediction.seconds_per_iteration

@@ -81,6 +81,17 @@ class Trainable:
         return self.parameters * self.bytes_per_parameter
 
 
+def optimizer_state_copies(settings: JobSettings) -> int:
+    """Copies of the trainable weights the optimizer keeps, in their dtype: Adam's and AdamW's two moments,
+    the momentum of SGD (when it has one) and Muon; Adafactor's factored moments are rows plus columns (~0)."""
+    kind = settings.optimizer.kind
+    if kind in ("adam", "adamw"):
+        return 2
+    if kind == "sgd":
+        return 1 if settings.optimizer.momentum else 0
+    return 1 if kind == "muon" else 0
+
+
 def trainable(settings: JobSettings, model: ModelFacts) -> Trainable:
     """What the adapter trains: LoRA/DoRA on every linear layer of the last num_layers blocks
     (mlx-lm's default keys: for llama q, k, v, o, gate, up, down), or those whole blocks."""
@@ -172,10 +183,10 @@ def memory_breakdown(settings: JobSettings, model: ModelFacts, work: Workload, j
     persistent = dict(
         weights=model.weights_bytes,
         trainable_parameters=train.bytes,
-        optimizer_state=2 * train.bytes,  # Adam's first and second moments, in the parameters' dtype
+        optimizer_state=optimizer_state_copies(settings) * train.bytes,
         reference_model=(model.weights_bytes if work.reference_model else 0) + judge_bytes,
     )
-    accumulating = bool(settings.sft and settings.sft.grad_accumulation_steps > 1)
+    accumulating = settings.grad_accumulation_steps > 1
     step = step_memory(settings, model, work.peak_pass, train.blocks, copies_for(settings))
     gradient_phase = dict(
         gradients=train.bytes * (2 if accumulating else 1),  # the running sum and the new gradient

@@ -105,9 +105,10 @@ def workload(settings: JobSettings, lengths: TokenLengths | None) -> Workload:
         return Workload(
             peak_pass=policy_pass(longest),
             typical_pass=policy_pass(typical),
-            passes_per_iteration=rollout.num_iterations,
+            # grad_accumulation_steps rollouts per iteration, each updated on num_iterations times
+            passes_per_iteration=rollout.num_iterations * settings.grad_accumulation_steps,
             generation=Generation(
-                sequences=completions,
+                sequences=completions * settings.grad_accumulation_steps,
                 concurrent_rows=settings.batch_size,
                 longest_prompt_tokens=math.ceil(longest),
                 mean_prompt_tokens=typical,
@@ -122,11 +123,10 @@ def workload(settings: JobSettings, lengths: TokenLengths | None) -> Workload:
     else:
         rows = settings.batch_size
         peak_width, typical_width = sft_width(longest, cap), sft_width(typical, cap)
-    accumulation = settings.sft.grad_accumulation_steps if settings.sft else 1
     return Workload(
         peak_pass=Pass(rows=rows, width=peak_width),
         typical_pass=Pass(rows=rows, width=typical_width),
-        passes_per_iteration=accumulation,
+        passes_per_iteration=settings.grad_accumulation_steps,
         generation=None,
         reference_model=uses_reference_model(settings),
     )

@@ -15,6 +15,7 @@ import mlx.core as mx
 import mlx.nn as nn
 import mlx_lm
 import numpy as np
+from mlx.utils import tree_map
 
 from droidft.v1 import progress_pb2
 
@@ -122,65 +123,89 @@ class OnlineTrainer(PolicyTrainer):
             )
         return ppo_loss(log_probs, rollout.old_log_probs, target["advantages"], rollout.mask, self.method.loss.epsilon)
 
-    def online_update(self, rollout: Rollout, target: dict, step: int, window: _Window) -> None:
+    def online_gradient(self, rollout: Rollout, target: dict, step: int, window: _Window) -> dict:
+        """The gradient of the `step`-th update on the rollout; its loss and metrics go into the window."""
         # PPO's ratio is of the policy as it samples (no dropout): exactly 1 on the first update.
         log_probs_now = None
         if self.settings.method == "ppo" and self.method.adapter.dropout > 0:
             log_probs_now, _ = self.policy_now(rollout, step)
         (loss, metrics), grads = self.loss_and_grad(self.model, rollout, target, log_probs_now)
-        self.optimizer.update(self.model, grads)
-        mx.eval(self.model.parameters(), self.optimizer.state, loss, metrics)
+        mx.eval(grads, loss, metrics)
         window.add("loss", loss.item())
         # The pair metrics describe ranked pairs: a batch of ties has none to describe.
         unranked = "ranked" in target and not target["ranked"].sum().item()
         for name, value in metrics.items():
             if not (unranked and name in PAIR_METRICS):
                 window.add(name, value.item())
+        return grads
 
-    def iteration(self, batch: list[RlPrompt], window: _Window) -> None:
+    def online_update(self, judged: list[tuple[Rollout, dict]], step: int, window: _Window) -> None:
+        """One optimisation step (the `step`-th on these rollouts): their gradients averaged, one update."""
+        grads = None
+        for rollout, target in judged:
+            gradient = self.online_gradient(rollout, target, step, window)
+            grads = gradient if grads is None else tree_map(mx.add, grads, gradient)
+        if len(judged) > 1:
+            grads = tree_map(lambda g: g / len(judged), grads)
+        self.optimizer.update(self.model, grads)
+        mx.eval(self.model.parameters(), self.optimizer.state)
+
+    def judge_batch(self, batch: list[RlPrompt], window: _Window) -> tuple[Rollout, RewardScores | None, dict]:
+        """The batch's rollout, its scores and what its loss learns from (pairs, scores or PPO's advantages)."""
         name, sampling = self.settings.method, self.method.sampling
         if name in PAIRWISE_ONLINE_METHODS:
             rollout, scores, first, ranked = self.pairs(batch)
-            target = {"first": first, "ranked": ranked}
             window.add("pairs_ranked", np.array(ranked))
-        else:
-            rollout, scores = self.rollout(batch)
-            total = np.array(scores.total, dtype=np.float32)
-            target = {"scores": mx.array(total)}
-            if name == "ppo":
-                ref = np.array(rollout.ref_log_probs) if rollout.ref_log_probs is not None else None
-                advantages = ppo_advantages(
-                    total,
-                    np.array(rollout.old_log_probs),
-                    ref,
-                    np.array(rollout.mask),
-                    sampling.group_size,
-                    self.method.loss.beta,
-                    self.online.gamma,
-                    self.online.lam,
-                )
-                target = {"advantages": mx.array(advantages)}
+            return rollout, scores, {"first": first, "ranked": ranked}
+        rollout, scores = self.rollout(batch)
+        total = np.array(scores.total, dtype=np.float32)
+        if name == "rlhf":
+            return rollout, scores, {"scores": mx.array(total)}
+        ref = np.array(rollout.ref_log_probs) if rollout.ref_log_probs is not None else None
+        advantages = ppo_advantages(
+            total,
+            np.array(rollout.old_log_probs),
+            ref,
+            np.array(rollout.mask),
+            sampling.group_size,
+            self.method.loss.beta,
+            self.online.gamma,
+            self.online.lam,
+        )
+        return rollout, scores, {"advantages": mx.array(advantages)}
+
+    def iteration(self, batches: list[list[RlPrompt]], window: _Window) -> None:
+        """Rollouts of the batches (grad_accumulation_steps of them, all sampled before any update), judged, then
+        num_iterations updates on them."""
+        judged = [self.judge_batch(batch, window) for batch in batches]
         for step in range(self.method.num_iterations):
-            self.online_update(rollout, target, step, window)
-        self.trained_tokens += rollout.completion_tokens * self.method.num_iterations
-        window.tokens += rollout.completion_tokens * self.method.num_iterations
+            self.online_update([(rollout, target) for rollout, _, target in judged], step, window)
+        for rollout, scores, _ in judged:
+            self.record(rollout, scores, window)
         window.iterations += 1
-        if scores is not None:
-            # XPO's odd rows are the reference model's: the rewards reported are the policy's.
-            policy_rows = slice(None, None, 2 if name == "xpo" else 1)
-            for series, values in reward_metrics(scores).items():
-                window.add(series, values[policy_rows])
-        window.add("completion_length", rollout.completion_lengths)
-        window.add("entropy", ((rollout.entropy * rollout.mask).sum() / mx.maximum(rollout.mask.sum(), 1)).item())
-        step = 2 if name in PAIRWISE_ONLINE_METHODS else sampling.group_size
+        rollout, scores, _ = judged[0]
+        batch = batches[0]
+        every = 2 if self.settings.method in PAIRWISE_ONLINE_METHODS else self.method.sampling.group_size
         window.samples = [
             progress_pb2.SampleCompletion(
                 prompt=batch[rollout.prompt_indices[i]].prompt,
                 completion=rollout.completion_texts[i],
                 reward=scores.total[i] if scores is not None else 0.0,
             )
-            for i in range(0, len(rollout.completion_texts), step)[:SAMPLES_PER_REPORT]
+            for i in range(0, len(rollout.completion_texts), every)[:SAMPLES_PER_REPORT]
         ]
+
+    def record(self, rollout: Rollout, scores: RewardScores | None, window: _Window) -> None:
+        tokens = rollout.completion_tokens * self.method.num_iterations
+        self.trained_tokens += tokens
+        window.tokens += tokens
+        if scores is not None:
+            # XPO's odd rows are the reference model's: the rewards reported are the policy's.
+            policy_rows = slice(None, None, 2 if self.settings.method == "xpo" else 1)
+            for series, values in reward_metrics(scores).items():
+                window.add(series, values[policy_rows])
+        window.add("completion_length", rollout.completion_lengths)
+        window.add("entropy", ((rollout.entropy * rollout.mask).sum() / mx.maximum(rollout.mask.sum(), 1)).item())
 
     # --- validation --------------------------------------------------------------------------
 

@@ -2,7 +2,9 @@
 
 One iteration = one rollout of batch_size prompts x group_size completions, scored once, then
 num_iterations optimisation steps on it against the fixed pi_old log-probabilities, so that
-from the second step on the ratios move away from 1 and clipping acts.
+from the second step on the ratios move away from 1 and clipping acts. With grad_accumulation_steps
+A, an iteration samples A such rollouts (all before any update, so all on-policy) and each of its
+steps averages their gradients into one update: the update of a batch of A x batch_size prompts.
 
 Each step sees the policy as it is at that step, as it samples (eval mode, no adapter dropout):
 its log-probabilities make the ratio, the clipping and the KL, and its entropies pick the
@@ -23,9 +25,9 @@ from dataclasses import dataclass, field
 
 import mlx.core as mx
 import mlx.nn as nn
-import mlx.optimizers as optim
 import mlx_lm
 import numpy as np
+from mlx.utils import tree_map
 
 from droidft.v1 import progress_pb2
 
@@ -34,6 +36,8 @@ from ...domain.datasets.training_data import DataChanged, read_job_data
 from ...domain.rewards import RewardScores, score_completions
 from ..adapters import AdapterCheckpoints, set_up_adapter
 from ..contract import TrainingContext, TrainingResult
+from ..distributed import all_mean, gathered, own_random_stream, rank_part, rank_share
+from ..optimizers import build_optimizer
 from ..schedule import VALIDATION_REWARD, Schedule
 from ..training_state import TrainingState, generator_state, restore_random, set_generator_state
 from .data import RlPrompt, rl_prompt
@@ -92,7 +96,7 @@ class PolicyTrainer:
     ):
         self.ctx, self.settings, self.method = ctx, ctx.settings, method
         self.model, self.tokenizer, self.ref_model = model, tokenizer, ref_model
-        self.optimizer = optim.Adam(learning_rate=self.settings.learning_rate)
+        self.optimizer = build_optimizer(self.settings)
         self.rng = np.random.default_rng(self.settings.seed)
         self.checkpoints = checkpoints
         self.loss_and_grad = nn.value_and_grad(model, self._loss)
@@ -155,8 +159,8 @@ class PolicyTrainer:
             return rollout.old_log_probs, rollout.entropy
         return log_probs_as_sampled(self.model, rollout.inputs, self.method.sampling.temperature)
 
-    def update(self, rollout: Rollout, advantages: mx.array, step: int, window: _Window) -> None:
-        """One optimisation step on the rollout (the `step`-th on it)."""
+    def gradient(self, rollout: Rollout, advantages: mx.array, step: int, window: _Window) -> dict:
+        """The gradient of the `step`-th update on the rollout; its loss and metrics go into the window."""
         dropout = self.method.adapter.dropout > 0
         sparse_ratio = self.method.sparse_ratio
         log_probs_now = grad_mask = None
@@ -166,28 +170,48 @@ class PolicyTrainer:
             if sparse_ratio is not None:
                 grad_mask = top_entropy_mask(entropy, rollout.mask, sparse_ratio)
         (loss, metrics), grads = self.loss_and_grad(self.model, rollout, advantages, log_probs_now, grad_mask)
-        self.optimizer.update(self.model, grads)
-        mx.eval(self.model.parameters(), self.optimizer.state, loss, metrics)
-        window.add("loss", loss.item())
+        mx.eval(grads, loss, metrics)
+        window.add("loss", all_mean(loss.item()))
         for name, value in metrics.items():
-            window.add(name, value.item())
+            window.add(name, all_mean(value.item()))
+        return grads
 
-    def iteration(self, batch: list[RlPrompt], window: _Window) -> None:
-        rollout, scores = self.rollout(batch)
-        advantages = group_advantages(
-            mx.array(scores.total, dtype=mx.float32),
-            self.method.sampling.group_size,
-            scale_by_std=self.method.scale_advantages,
-        )
+    def update(self, rollouts: list[tuple[Rollout, mx.array]], step: int, window: _Window) -> None:
+        """One optimisation step (the `step`-th on these rollouts): their gradients averaged, one update."""
+        grads = None
+        for rollout, advantages in rollouts:
+            gradient = self.gradient(rollout, advantages, step, window)
+            grads = gradient if grads is None else tree_map(mx.add, grads, gradient)
+        if len(rollouts) > 1:
+            grads = tree_map(lambda g: g / len(rollouts), grads)
+        # Over the ranks of a distributed job, each with its share of the prompts: their mean (a no-op alone).
+        self.optimizer.update(self.model, nn.average_gradients(grads))
+        mx.eval(self.model.parameters(), self.optimizer.state)
+
+    def iteration(self, batches: list[list[RlPrompt]], window: _Window) -> None:
+        """Rollouts of the batches (grad_accumulation_steps of them), then num_iterations updates on them; a rank of
+        a distributed job samples its share of each batch's prompts (whole groups, so each group's advantages are
+        its own), and the figures are the whole batches'."""
+        batches = [rank_share(batch) for batch in batches]
+        sampled = [self.rollout(batch) for batch in batches]
+        rollouts = [
+            (
+                rollout,
+                group_advantages(
+                    mx.array(scores.total, dtype=mx.float32),
+                    self.method.sampling.group_size,
+                    scale_by_std=self.method.scale_advantages,
+                ),
+            )
+            for rollout, scores in sampled
+        ]
         for step in range(self.method.num_iterations):
-            self.update(rollout, advantages, step, window)
-        self.trained_tokens += rollout.completion_tokens * self.method.num_iterations
-        window.tokens += rollout.completion_tokens * self.method.num_iterations
+            self.update(rollouts, step, window)
+        for rollout, scores in sampled:
+            self._record(rollout, scores, window)
         window.iterations += 1
-        for name, values in reward_metrics(scores).items():
-            window.add(name, values)
-        window.add("completion_length", rollout.completion_lengths)
-        window.add("entropy", ((rollout.entropy * rollout.mask).sum() / mx.maximum(rollout.mask.sum(), 1)).item())
+        rollout, scores = sampled[0]
+        batch = batches[0]
         window.samples = [
             progress_pb2.SampleCompletion(
                 prompt=batch[rollout.prompt_indices[i]].prompt,
@@ -196,6 +220,18 @@ class PolicyTrainer:
             )
             for i in range(0, len(scores.total), self.method.sampling.group_size)[:SAMPLES_PER_REPORT]
         ]
+
+    def _record(self, rollout: Rollout, scores: RewardScores, window: _Window) -> None:
+        """The rollout's figures, of every rank's share of it."""
+        completion_lengths = gathered(rollout.completion_lengths)
+        tokens = round(sum(completion_lengths)) * self.method.num_iterations
+        self.trained_tokens += tokens
+        window.tokens += tokens
+        for name, values in reward_metrics(scores).items():
+            window.add(name, gathered(values))
+        window.add("completion_length", completion_lengths)
+        entropy = ((rollout.entropy * rollout.mask).sum() / mx.maximum(rollout.mask.sum(), 1)).item()
+        window.add("entropy", all_mean(entropy))
 
     # --- reports -----------------------------------------------------------------------------
 
@@ -220,15 +256,22 @@ class PolicyTrainer:
         event.train_report.samples.extend(window.samples)
         self.ctx.emit(event)
 
+    def _reward_series_names(self) -> list[str]:
+        """The series reward_metrics makes, in its order."""
+        return ["reward", *(f"reward/{item.reward.name}" for item in self.method.rewards)]
+
     def evaluate(self, iteration: int, prompts: list[RlPrompt]) -> float:
         """Emits the EvalReport; returns the mean reward."""
         tic = time.perf_counter()
         series: dict[str, list[float]] = {}
         count = min(len(prompts), self.settings.eval_batches * self.settings.batch_size)
         for start in range(0, count, self.settings.batch_size):
-            _, scores = self.rollout(prompts[start : min(start + self.settings.batch_size, count)])
-            for name, values in reward_metrics(scores).items():
-                series.setdefault(name, []).extend(values)
+            # A rank of a distributed job samples its part of each batch; every rank gets the whole series.
+            part, most = rank_part(prompts[start : min(start + self.settings.batch_size, count)])
+            by_name = reward_metrics(self.rollout(part)[1]) if part else {}
+            for name in self._reward_series_names():
+                width = most * self.method.sampling.group_size
+                series.setdefault(name, []).extend(gathered(by_name.get(name, []), width))
         figures = summarise(series)
         reward = figures["reward_mean"]
         event = events.eval_report(iteration, -reward, time.perf_counter() - tic)
@@ -253,9 +296,16 @@ class PolicyTrainer:
         self.trained_tokens = int(resume.trainer["trained_tokens"])
         restore_random(resume.random)
 
+    def _validation(self, valid: list[RlPrompt]):
+        def validate(iteration: int) -> float:
+            with own_random_stream():
+                return self.evaluate(iteration, valid)
+
+        return validate
+
     def run(self, train: list[RlPrompt], valid: list[RlPrompt] | None) -> TrainingResult:
         settings = self.settings
-        validate = (lambda iteration: self.evaluate(iteration, valid)) if valid else None
+        validate = self._validation(valid) if valid else None
         schedule = Schedule(self.ctx, self.checkpoints, validate, VALIDATION_REWARD)
         self.checkpoints.track(self.optimizer, self.state)
         self.model.train()
@@ -269,7 +319,8 @@ class PolicyTrainer:
             schedule.validate(0)  # before training; should_stop is first asked after iteration 1
         window = _Window()
         for iteration in range(done + 1, settings.iterations + 1):
-            self.iteration(self.next_batch(train), window)
+            with own_random_stream():
+                self.iteration([self.next_batch(train) for _ in range(settings.grad_accumulation_steps)], window)
             done = iteration
             if iteration % settings.report_every == 0 or iteration == settings.iterations:
                 self.report(iteration, window)

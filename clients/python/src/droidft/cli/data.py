@@ -8,7 +8,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from droidft.cli.arguments import METHOD_METAVAR, method_argument
+from droidft.cli.arguments import DATA_KEY_HELP, METHOD_METAVAR, data_key_argument, method_argument
 from droidft.cli.data_view import progress_line, validation_report
 from droidft.cli.render import message_json
 from droidft.cli.session import CommandError, Session
@@ -33,6 +33,9 @@ def register(subparsers) -> None:
     validate.add_argument("--model", default="", metavar="PATH", help="model whose tokenizer measures lengths")
     validate.add_argument("--max-seq-length", type=int, metavar="N", help="token limit of the too_long check")
     validate.add_argument("--max-issues", type=int, metavar="N", help="list at most N issues (default 100)")
+    validate.add_argument(
+        "--data-key", type=data_key_argument, action="append", default=[], metavar="FIELD=KEY", help=DATA_KEY_HELP
+    )
     validate.add_argument("--upload", action="store_true", help="send the local file's content instead of a path")
     validate.add_argument("--json", action="store_true")
     validate.set_defaults(handler=validate_data)
@@ -61,6 +64,7 @@ def validate_data(args: argparse.Namespace, session: Session) -> int:
         model_path=args.model,
         max_seq_length=args.max_seq_length,
         max_issues=args.max_issues,
+        data_keys=dict(args.data_key),
     )
     if session.interactive and not args.json:
         response = _validate_showing_progress(session, check)

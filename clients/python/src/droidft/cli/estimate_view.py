@@ -23,6 +23,11 @@ def estimate_report(estimate: resources_pb2.ResourceEstimate) -> str:
         f"{format_duration(estimate.total_seconds)} in all",
         f"parameters:  {estimate.trainable_parameters:,} trainable of {estimate.total_parameters:,}",
     ]
+    if estimate.ranks > 1:
+        lines.append(
+            f"ranks:       {estimate.ranks}, {format_bytes(estimate.per_rank_peak_memory_bytes)} each; "
+            f"expected speed-up {estimate.expected_speedup:.2f}x over one process"
+        )
     sections = ["\n".join(lines)]
     rows = breakdown_rows(estimate.breakdown)
     if rows:

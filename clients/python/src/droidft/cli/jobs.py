@@ -1,10 +1,11 @@
-"""`droidft jobs list|get|cancel|pause|resume|delete|checkpoints`."""
+"""`droidft jobs list|get|cancel|pause|resume|delete|checkpoints|metrics`."""
 
 from __future__ import annotations
 
 import argparse
 import time
 
+from droidft.cli import metrics_export
 from droidft.cli.job_view import checkpoints_table, job_details, jobs_table
 from droidft.cli.render import message_json, messages_json
 from droidft.cli.session import Session
@@ -49,6 +50,8 @@ def register(subparsers) -> None:
     checkpoints.add_argument("job_id", metavar="JOB")
     checkpoints.add_argument("--json", action="store_true")
     checkpoints.set_defaults(handler=list_checkpoints)
+
+    metrics_export.register(commands)
 
 
 def list_jobs(args: argparse.Namespace, session: Session) -> int:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import difflib
 import os
 import sys
 from collections.abc import Sequence
@@ -11,7 +12,7 @@ from pathlib import Path
 from google.protobuf import json_format
 
 from droidft.call_options import DEFAULT_TARGET, Tls
-from droidft.cli import data, estimate, jobs, methods, plot, train, watch
+from droidft.cli import data, estimate, jobs, methods, plot, sampling, train, transfers, watch
 from droidft.cli.session import CommandError, Session
 from droidft.errors import DroidftError, UnavailableError
 
@@ -20,11 +21,32 @@ TOKEN_ENV = "DROIDFT_TOKEN"
 ERROR_EXIT_CODE = 3
 INTERRUPTED_EXIT_CODE = 130
 BROKEN_PIPE_EXIT_CODE = 141  # what a shell reports for a reader that went away (128 + SIGPIPE)
-COMMAND_GROUPS = (methods, train, estimate, jobs, watch, plot, data)
+COMMAND_GROUPS = (methods, train, estimate, jobs, watch, plot, data, transfers, sampling)
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, with the closest known flags named for an unknown one ("did you mean")."""
+
+    def error(self, message: str):
+        if message.startswith("unrecognized arguments: "):
+            known = [option for parser in _parsers(self) for option in parser._option_string_actions]
+            for token in message.removeprefix("unrecognized arguments: ").split():
+                close = difflib.get_close_matches(token.split("=")[0], known, n=3, cutoff=0.7)
+                if close:
+                    message += f"\n  {token}: did you mean {' or '.join(dict.fromkeys(close))}?"
+        super().error(message)
+
+
+def _parsers(parser: argparse.ArgumentParser):
+    yield parser
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for child in action.choices.values():
+                yield from _parsers(child)
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="droidft", description="Fine-tune language models on a droidft server.")
+    parser = _Parser(prog="droidft", description="Fine-tune language models on a droidft server.")
     parser.add_argument(
         "--server",
         metavar="HOST:PORT",

@@ -36,6 +36,15 @@ def format_range(parameter: methods_pb2.ParameterInfo) -> str:
     return ""
 
 
+def format_allowed_and_recommended(parameter: methods_pb2.ParameterInfo) -> str:
+    """The allowed range, and the recommended one where the catalogue gives a narrower one."""
+    allowed = format_range(parameter)
+    if not (parameter.HasField("recommended_minimum") and parameter.HasField("recommended_maximum")):
+        return allowed
+    low, high = format_bound(parameter.recommended_minimum), format_bound(parameter.recommended_maximum)
+    return f"{allowed}, recommended [{low}, {high}]"
+
+
 def method_section(info: methods_pb2.MethodInfo) -> str:
     """One method: title line, formats, rewards and a table of its parameters."""
     availability = "" if info.available else "  (not available on this server)"
@@ -46,7 +55,8 @@ def method_section(info: methods_pb2.MethodInfo) -> str:
     if info.rewards:
         lines.append(f"  rewards: {', '.join(reward.name for reward in info.rewards)}")
     rows = (
-        (p.path, parameter_type_name(p.type), format_range(p), p.default_value, p.description) for p in info.parameters
+        (p.path, parameter_type_name(p.type), format_allowed_and_recommended(p), p.default_value, p.description)
+        for p in info.parameters
     )
     lines.append(format_table(PARAMETER_HEADERS, rows, indent="  "))
     return "\n".join(lines)

@@ -7,7 +7,7 @@ from collections.abc import Iterable, Sequence
 
 from droidft.cli.render import format_duration, format_number
 from droidft.enums import job_state_name
-from droidft.v1 import progress_pb2
+from droidft.v1 import distributed_pb2, progress_pb2
 
 BAR_WIDTH = 24
 SPARKLINE_WIDTH = 24
@@ -92,6 +92,11 @@ def event_line(event: progress_pb2.TrainingProgress) -> str:
     if kind == "checkpoint_saved":
         saved = event.checkpoint_saved
         return f"checkpoint  it {saved.iteration}  {saved.path}{'  (final)' if saved.final else ''}"
+    if kind == "rank_status":
+        status = event.rank_status
+        state = distributed_pb2.RankState.Name(status.state).removeprefix("RANK_STATE_").lower()
+        line = f"rank        {status.rank}/{status.ranks} {state} ({status.host})"
+        return line + (f": {status.message}" if status.message else "")
     if kind == "log":
         return f"log         {LOG_LEVEL_NAMES.get(event.log.level, 'INFO')}: {event.log.message}"
     if kind == "state_change":

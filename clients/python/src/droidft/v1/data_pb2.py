@@ -23,10 +23,11 @@ _sym_db = _symbol_database.Default()
 
 
 from buf.validate import validate_pb2 as buf_dot_validate_dot_validate__pb2
+from droidft.v1 import data_keys_pb2 as droidft_dot_v1_dot_data__keys__pb2
 from droidft.v1 import methods_pb2 as droidft_dot_v1_dot_methods__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x15\x64roidft/v1/data.proto\x12\ndroidft.v1\x1a\x1b\x62uf/validate/validate.proto\x1a\x18\x64roidft/v1/methods.proto\"\x8a\x01\n\x0c\x44\x61tasetIssue\x12\x0c\n\x04\x66ile\x18\x01 \x01(\t\x12\x0c\n\x04line\x18\x02 \x01(\x04\x12\x12\n\nfield_path\x18\x03 \x01(\t\x12\x0c\n\x04\x63ode\x18\x04 \x01(\t\x12\x0f\n\x07message\x18\x05 \x01(\t\x12+\n\x08severity\x18\x06 \x01(\x0e\x32\x19.droidft.v1.IssueSeverity\"c\n\x0fTokenStatistics\x12\x0b\n\x03min\x18\x01 \x01(\x04\x12\x0c\n\x04mean\x18\x02 \x01(\x01\x12\x0b\n\x03p95\x18\x03 \x01(\x04\x12\x0b\n\x03max\x18\x04 \x01(\x04\x12\x1b\n\x13over_max_seq_length\x18\x05 \x01(\x04\"\xb9\x02\n\x11\x44\x61tasetFileReport\x12\x0c\n\x04path\x18\x01 \x01(\t\x12\r\n\x05split\x18\x02 \x01(\t\x12\x0e\n\x06\x66ormat\x18\x03 \x01(\t\x12\x14\n\x0crecord_count\x18\x04 \x01(\x04\x12\x13\n\x0b\x65rror_count\x18\x05 \x01(\x04\x12\x15\n\rwarning_count\x18\x06 \x01(\x04\x12H\n\x0e\x66ield_presence\x18\x07 \x03(\x0b\x32\x30.droidft.v1.DatasetFileReport.FieldPresenceEntry\x12\x35\n\x10token_statistics\x18\x08 \x01(\x0b\x32\x1b.droidft.v1.TokenStatistics\x1a\x34\n\x12\x46ieldPresenceEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x04:\x02\x38\x01\"\xc3\x02\n\x16ValidateDatasetRequest\x12\x1a\n\x04path\x18\x01 \x01(\tB\n\xbaH\x07r\x05\x10\x01\x18\x80 H\x00\x12\x1d\n\x07\x63ontent\x18\x02 \x01(\x0c\x42\n\xbaH\x07z\x05\x18\x80\x80\x80 H\x00\x12\x34\n\x06method\x18\x03 \x01(\x0e\x32\x1a.droidft.v1.TrainingMethodB\x08\xbaH\x05\x82\x01\x02\x10\x01\x12\x17\n\x06\x66ormat\x18\x04 \x01(\tB\x07\xbaH\x04r\x02\x18@\x12\x1c\n\nmodel_path\x18\x05 \x01(\tB\x08\xbaH\x05r\x03\x18\x80 \x12(\n\x0emax_seq_length\x18\x06 \x01(\rB\x0b\xbaH\x08*\x06\x18\x80@(\x80\x04H\x01\x88\x01\x01\x12$\n\nmax_issues\x18\x07 \x01(\rB\x0b\xbaH\x08*\x06\x18\xa0\x8d\x06(\x01H\x02\x88\x01\x01\x42\x0f\n\x06source\x12\x05\xbaH\x02\x08\x01\x42\x11\n\x0f_max_seq_lengthB\r\n\x0b_max_issues\"\x9a\x02\n\x17ValidateDatasetResponse\x12\r\n\x05valid\x18\x01 \x01(\x08\x12,\n\x05\x66iles\x18\x02 \x03(\x0b\x32\x1d.droidft.v1.DatasetFileReport\x12(\n\x06issues\x18\x03 \x03(\x0b\x32\x18.droidft.v1.DatasetIssue\x12J\n\x0cissue_counts\x18\x04 \x03(\x0b\x32\x34.droidft.v1.ValidateDatasetResponse.IssueCountsEntry\x12\x18\n\x10issues_truncated\x18\x05 \x01(\x08\x1a\x32\n\x10IssueCountsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x04:\x02\x38\x01\"\xba\x01\n\x1eStreamDatasetValidationRequest\x12\x39\n\x05\x63heck\x18\x01 \x01(\x0b\x32\".droidft.v1.ValidateDatasetRequestB\x06\xbaH\x03\xc8\x01\x01\x12?\n\x19progress_interval_seconds\x18\x02 \x01(\x01\x42\x17\xbaH\x14\x12\x12\x19\x00\x00\x00\x00\x00\x00N@)\x9a\x99\x99\x99\x99\x99\xb9?H\x00\x88\x01\x01\x42\x1c\n\x1a_progress_interval_seconds\"\xb9\x01\n\x1fStreamDatasetValidationResponse\x12\x12\n\nbytes_read\x18\x01 \x01(\x04\x12\x13\n\x0btotal_bytes\x18\x02 \x01(\x04\x12\x14\n\x0crecords_read\x18\x03 \x01(\x04\x12\x14\n\x0cissues_found\x18\x04 \x01(\x04\x12\x0c\n\x04\x66ile\x18\x05 \x01(\t\x12\x33\n\x06result\x18\x06 \x01(\x0b\x32#.droidft.v1.ValidateDatasetResponse\"\xa1\x01\n\x19GenerateSampleDataRequest\x12\x19\n\x06\x66ormat\x18\x01 \x01(\tB\t\xbaH\x06r\x04\x10\x01\x18@\x12\x1f\n\x05\x63ount\x18\x02 \x01(\rB\x0b\xbaH\x08*\x06\x18\xc0\x84=(\x01H\x00\x88\x01\x01\x12\x0c\n\x04seed\x18\x03 \x01(\x04\x12\x1d\n\x0boutput_path\x18\x04 \x01(\tB\x08\xbaH\x05r\x03\x18\x80 \x12\x11\n\toverwrite\x18\x05 \x01(\x08\x42\x08\n\x06_count\"a\n\x1aGenerateSampleDataResponse\x12\x0e\n\x06\x66ormat\x18\x01 \x01(\t\x12\x14\n\x0crecord_count\x18\x02 \x01(\x04\x12\x0c\n\x04path\x18\x03 \x01(\t\x12\x0f\n\x07\x63ontent\x18\x04 \x01(\x0c*e\n\rIssueSeverity\x12\x1e\n\x1aISSUE_SEVERITY_UNSPECIFIED\x10\x00\x12\x18\n\x14ISSUE_SEVERITY_ERROR\x10\x01\x12\x1a\n\x16ISSUE_SEVERITY_WARNING\x10\x02\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x15\x64roidft/v1/data.proto\x12\ndroidft.v1\x1a\x1b\x62uf/validate/validate.proto\x1a\x1a\x64roidft/v1/data_keys.proto\x1a\x18\x64roidft/v1/methods.proto\"\x8a\x01\n\x0c\x44\x61tasetIssue\x12\x0c\n\x04\x66ile\x18\x01 \x01(\t\x12\x0c\n\x04line\x18\x02 \x01(\x04\x12\x12\n\nfield_path\x18\x03 \x01(\t\x12\x0c\n\x04\x63ode\x18\x04 \x01(\t\x12\x0f\n\x07message\x18\x05 \x01(\t\x12+\n\x08severity\x18\x06 \x01(\x0e\x32\x19.droidft.v1.IssueSeverity\"c\n\x0fTokenStatistics\x12\x0b\n\x03min\x18\x01 \x01(\x04\x12\x0c\n\x04mean\x18\x02 \x01(\x01\x12\x0b\n\x03p95\x18\x03 \x01(\x04\x12\x0b\n\x03max\x18\x04 \x01(\x04\x12\x1b\n\x13over_max_seq_length\x18\x05 \x01(\x04\"\xfa\x02\n\x11\x44\x61tasetFileReport\x12\x0c\n\x04path\x18\x01 \x01(\t\x12\r\n\x05split\x18\x02 \x01(\t\x12\x0e\n\x06\x66ormat\x18\x03 \x01(\t\x12\x14\n\x0crecord_count\x18\x04 \x01(\x04\x12\x13\n\x0b\x65rror_count\x18\x05 \x01(\x04\x12\x15\n\rwarning_count\x18\x06 \x01(\x04\x12H\n\x0e\x66ield_presence\x18\x07 \x03(\x0b\x32\x30.droidft.v1.DatasetFileReport.FieldPresenceEntry\x12\x35\n\x10token_statistics\x18\x08 \x01(\x0b\x32\x1b.droidft.v1.TokenStatistics\x12 \n\x18token_statistics_sampled\x18\x1e \x01(\x08\x12\x1d\n\x15token_records_counted\x18\x1f \x01(\x04\x1a\x34\n\x12\x46ieldPresenceEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x04:\x02\x38\x01\"\xec\x02\n\x16ValidateDatasetRequest\x12\x1a\n\x04path\x18\x01 \x01(\tB\n\xbaH\x07r\x05\x10\x01\x18\x80 H\x00\x12\x1d\n\x07\x63ontent\x18\x02 \x01(\x0c\x42\n\xbaH\x07z\x05\x18\x80\x80\x80 H\x00\x12\x34\n\x06method\x18\x03 \x01(\x0e\x32\x1a.droidft.v1.TrainingMethodB\x08\xbaH\x05\x82\x01\x02\x10\x01\x12\x17\n\x06\x66ormat\x18\x04 \x01(\tB\x07\xbaH\x04r\x02\x18@\x12\x1c\n\nmodel_path\x18\x05 \x01(\tB\x08\xbaH\x05r\x03\x18\x80 \x12(\n\x0emax_seq_length\x18\x06 \x01(\rB\x0b\xbaH\x08*\x06\x18\x80@(\x80\x04H\x01\x88\x01\x01\x12$\n\nmax_issues\x18\x07 \x01(\rB\x0b\xbaH\x08*\x06\x18\xa0\x8d\x06(\x01H\x02\x88\x01\x01\x12\'\n\tdata_keys\x18\x14 \x01(\x0b\x32\x14.droidft.v1.DataKeysB\x0f\n\x06source\x12\x05\xbaH\x02\x08\x01\x42\x11\n\x0f_max_seq_lengthB\r\n\x0b_max_issues\"\x9a\x02\n\x17ValidateDatasetResponse\x12\r\n\x05valid\x18\x01 \x01(\x08\x12,\n\x05\x66iles\x18\x02 \x03(\x0b\x32\x1d.droidft.v1.DatasetFileReport\x12(\n\x06issues\x18\x03 \x03(\x0b\x32\x18.droidft.v1.DatasetIssue\x12J\n\x0cissue_counts\x18\x04 \x03(\x0b\x32\x34.droidft.v1.ValidateDatasetResponse.IssueCountsEntry\x12\x18\n\x10issues_truncated\x18\x05 \x01(\x08\x1a\x32\n\x10IssueCountsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x04:\x02\x38\x01\"\xba\x01\n\x1eStreamDatasetValidationRequest\x12\x39\n\x05\x63heck\x18\x01 \x01(\x0b\x32\".droidft.v1.ValidateDatasetRequestB\x06\xbaH\x03\xc8\x01\x01\x12?\n\x19progress_interval_seconds\x18\x02 \x01(\x01\x42\x17\xbaH\x14\x12\x12\x19\x00\x00\x00\x00\x00\x00N@)\x9a\x99\x99\x99\x99\x99\xb9?H\x00\x88\x01\x01\x42\x1c\n\x1a_progress_interval_seconds\"\xb9\x01\n\x1fStreamDatasetValidationResponse\x12\x12\n\nbytes_read\x18\x01 \x01(\x04\x12\x13\n\x0btotal_bytes\x18\x02 \x01(\x04\x12\x14\n\x0crecords_read\x18\x03 \x01(\x04\x12\x14\n\x0cissues_found\x18\x04 \x01(\x04\x12\x0c\n\x04\x66ile\x18\x05 \x01(\t\x12\x33\n\x06result\x18\x06 \x01(\x0b\x32#.droidft.v1.ValidateDatasetResponse\"\xa1\x01\n\x19GenerateSampleDataRequest\x12\x19\n\x06\x66ormat\x18\x01 \x01(\tB\t\xbaH\x06r\x04\x10\x01\x18@\x12\x1f\n\x05\x63ount\x18\x02 \x01(\rB\x0b\xbaH\x08*\x06\x18\xc0\x84=(\x01H\x00\x88\x01\x01\x12\x0c\n\x04seed\x18\x03 \x01(\x04\x12\x1d\n\x0boutput_path\x18\x04 \x01(\tB\x08\xbaH\x05r\x03\x18\x80 \x12\x11\n\toverwrite\x18\x05 \x01(\x08\x42\x08\n\x06_count\"a\n\x1aGenerateSampleDataResponse\x12\x0e\n\x06\x66ormat\x18\x01 \x01(\t\x12\x14\n\x0crecord_count\x18\x02 \x01(\x04\x12\x0c\n\x04path\x18\x03 \x01(\t\x12\x0f\n\x07\x63ontent\x18\x04 \x01(\x0c*e\n\rIssueSeverity\x12\x1e\n\x1aISSUE_SEVERITY_UNSPECIFIED\x10\x00\x12\x18\n\x14ISSUE_SEVERITY_ERROR\x10\x01\x12\x1a\n\x16ISSUE_SEVERITY_WARNING\x10\x02\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -63,28 +64,28 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_GENERATESAMPLEDATAREQUEST'].fields_by_name['count']._serialized_options = b'\272H\010*\006\030\300\204=(\001'
   _globals['_GENERATESAMPLEDATAREQUEST'].fields_by_name['output_path']._loaded_options = None
   _globals['_GENERATESAMPLEDATAREQUEST'].fields_by_name['output_path']._serialized_options = b'\272H\005r\003\030\200 '
-  _globals['_ISSUESEVERITY']._serialized_start=1901
-  _globals['_ISSUESEVERITY']._serialized_end=2002
-  _globals['_DATASETISSUE']._serialized_start=93
-  _globals['_DATASETISSUE']._serialized_end=231
-  _globals['_TOKENSTATISTICS']._serialized_start=233
-  _globals['_TOKENSTATISTICS']._serialized_end=332
-  _globals['_DATASETFILEREPORT']._serialized_start=335
-  _globals['_DATASETFILEREPORT']._serialized_end=648
-  _globals['_DATASETFILEREPORT_FIELDPRESENCEENTRY']._serialized_start=596
-  _globals['_DATASETFILEREPORT_FIELDPRESENCEENTRY']._serialized_end=648
-  _globals['_VALIDATEDATASETREQUEST']._serialized_start=651
-  _globals['_VALIDATEDATASETREQUEST']._serialized_end=974
-  _globals['_VALIDATEDATASETRESPONSE']._serialized_start=977
-  _globals['_VALIDATEDATASETRESPONSE']._serialized_end=1259
-  _globals['_VALIDATEDATASETRESPONSE_ISSUECOUNTSENTRY']._serialized_start=1209
-  _globals['_VALIDATEDATASETRESPONSE_ISSUECOUNTSENTRY']._serialized_end=1259
-  _globals['_STREAMDATASETVALIDATIONREQUEST']._serialized_start=1262
-  _globals['_STREAMDATASETVALIDATIONREQUEST']._serialized_end=1448
-  _globals['_STREAMDATASETVALIDATIONRESPONSE']._serialized_start=1451
-  _globals['_STREAMDATASETVALIDATIONRESPONSE']._serialized_end=1636
-  _globals['_GENERATESAMPLEDATAREQUEST']._serialized_start=1639
-  _globals['_GENERATESAMPLEDATAREQUEST']._serialized_end=1800
-  _globals['_GENERATESAMPLEDATARESPONSE']._serialized_start=1802
-  _globals['_GENERATESAMPLEDATARESPONSE']._serialized_end=1899
+  _globals['_ISSUESEVERITY']._serialized_start=2035
+  _globals['_ISSUESEVERITY']._serialized_end=2136
+  _globals['_DATASETISSUE']._serialized_start=121
+  _globals['_DATASETISSUE']._serialized_end=259
+  _globals['_TOKENSTATISTICS']._serialized_start=261
+  _globals['_TOKENSTATISTICS']._serialized_end=360
+  _globals['_DATASETFILEREPORT']._serialized_start=363
+  _globals['_DATASETFILEREPORT']._serialized_end=741
+  _globals['_DATASETFILEREPORT_FIELDPRESENCEENTRY']._serialized_start=689
+  _globals['_DATASETFILEREPORT_FIELDPRESENCEENTRY']._serialized_end=741
+  _globals['_VALIDATEDATASETREQUEST']._serialized_start=744
+  _globals['_VALIDATEDATASETREQUEST']._serialized_end=1108
+  _globals['_VALIDATEDATASETRESPONSE']._serialized_start=1111
+  _globals['_VALIDATEDATASETRESPONSE']._serialized_end=1393
+  _globals['_VALIDATEDATASETRESPONSE_ISSUECOUNTSENTRY']._serialized_start=1343
+  _globals['_VALIDATEDATASETRESPONSE_ISSUECOUNTSENTRY']._serialized_end=1393
+  _globals['_STREAMDATASETVALIDATIONREQUEST']._serialized_start=1396
+  _globals['_STREAMDATASETVALIDATIONREQUEST']._serialized_end=1582
+  _globals['_STREAMDATASETVALIDATIONRESPONSE']._serialized_start=1585
+  _globals['_STREAMDATASETVALIDATIONRESPONSE']._serialized_end=1770
+  _globals['_GENERATESAMPLEDATAREQUEST']._serialized_start=1773
+  _globals['_GENERATESAMPLEDATAREQUEST']._serialized_end=1934
+  _globals['_GENERATESAMPLEDATARESPONSE']._serialized_start=1936
+  _globals['_GENERATESAMPLEDATARESPONSE']._serialized_end=2033
 # @@protoc_insertion_point(module_scope)

@@ -1,4 +1,5 @@
 from buf.validate import validate_pb2 as _validate_pb2
+from droidft.v1 import data_keys_pb2 as _data_keys_pb2
 from droidft.v1 import methods_pb2 as _methods_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
@@ -49,7 +50,7 @@ class TokenStatistics(_message.Message):
     def __init__(self, min: _Optional[int] = ..., mean: _Optional[float] = ..., p95: _Optional[int] = ..., max: _Optional[int] = ..., over_max_seq_length: _Optional[int] = ...) -> None: ...
 
 class DatasetFileReport(_message.Message):
-    __slots__ = ("path", "split", "format", "record_count", "error_count", "warning_count", "field_presence", "token_statistics")
+    __slots__ = ("path", "split", "format", "record_count", "error_count", "warning_count", "field_presence", "token_statistics", "token_statistics_sampled", "token_records_counted")
     class FieldPresenceEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -65,6 +66,8 @@ class DatasetFileReport(_message.Message):
     WARNING_COUNT_FIELD_NUMBER: _ClassVar[int]
     FIELD_PRESENCE_FIELD_NUMBER: _ClassVar[int]
     TOKEN_STATISTICS_FIELD_NUMBER: _ClassVar[int]
+    TOKEN_STATISTICS_SAMPLED_FIELD_NUMBER: _ClassVar[int]
+    TOKEN_RECORDS_COUNTED_FIELD_NUMBER: _ClassVar[int]
     path: str
     split: str
     format: str
@@ -73,10 +76,12 @@ class DatasetFileReport(_message.Message):
     warning_count: int
     field_presence: _containers.ScalarMap[str, int]
     token_statistics: TokenStatistics
-    def __init__(self, path: _Optional[str] = ..., split: _Optional[str] = ..., format: _Optional[str] = ..., record_count: _Optional[int] = ..., error_count: _Optional[int] = ..., warning_count: _Optional[int] = ..., field_presence: _Optional[_Mapping[str, int]] = ..., token_statistics: _Optional[_Union[TokenStatistics, _Mapping]] = ...) -> None: ...
+    token_statistics_sampled: bool
+    token_records_counted: int
+    def __init__(self, path: _Optional[str] = ..., split: _Optional[str] = ..., format: _Optional[str] = ..., record_count: _Optional[int] = ..., error_count: _Optional[int] = ..., warning_count: _Optional[int] = ..., field_presence: _Optional[_Mapping[str, int]] = ..., token_statistics: _Optional[_Union[TokenStatistics, _Mapping]] = ..., token_statistics_sampled: _Optional[bool] = ..., token_records_counted: _Optional[int] = ...) -> None: ...
 
 class ValidateDatasetRequest(_message.Message):
-    __slots__ = ("path", "content", "method", "format", "model_path", "max_seq_length", "max_issues")
+    __slots__ = ("path", "content", "method", "format", "model_path", "max_seq_length", "max_issues", "data_keys")
     PATH_FIELD_NUMBER: _ClassVar[int]
     CONTENT_FIELD_NUMBER: _ClassVar[int]
     METHOD_FIELD_NUMBER: _ClassVar[int]
@@ -84,6 +89,7 @@ class ValidateDatasetRequest(_message.Message):
     MODEL_PATH_FIELD_NUMBER: _ClassVar[int]
     MAX_SEQ_LENGTH_FIELD_NUMBER: _ClassVar[int]
     MAX_ISSUES_FIELD_NUMBER: _ClassVar[int]
+    DATA_KEYS_FIELD_NUMBER: _ClassVar[int]
     path: str
     content: bytes
     method: _methods_pb2.TrainingMethod
@@ -91,7 +97,8 @@ class ValidateDatasetRequest(_message.Message):
     model_path: str
     max_seq_length: int
     max_issues: int
-    def __init__(self, path: _Optional[str] = ..., content: _Optional[bytes] = ..., method: _Optional[_Union[_methods_pb2.TrainingMethod, str]] = ..., format: _Optional[str] = ..., model_path: _Optional[str] = ..., max_seq_length: _Optional[int] = ..., max_issues: _Optional[int] = ...) -> None: ...
+    data_keys: _data_keys_pb2.DataKeys
+    def __init__(self, path: _Optional[str] = ..., content: _Optional[bytes] = ..., method: _Optional[_Union[_methods_pb2.TrainingMethod, str]] = ..., format: _Optional[str] = ..., model_path: _Optional[str] = ..., max_seq_length: _Optional[int] = ..., max_issues: _Optional[int] = ..., data_keys: _Optional[_Union[_data_keys_pb2.DataKeys, _Mapping]] = ...) -> None: ...
 
 class ValidateDatasetResponse(_message.Message):
     __slots__ = ("valid", "files", "issues", "issue_counts", "issues_truncated")

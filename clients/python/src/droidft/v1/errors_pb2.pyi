@@ -38,6 +38,25 @@ class ErrorReason(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     CHECKPOINT_UNUSABLE: _ClassVar[ErrorReason]
     REWARD_MODEL_UNSUPPORTED: _ClassVar[ErrorReason]
     JUDGE_MODEL_UNSUPPORTED: _ClassVar[ErrorReason]
+    LOGGER_NOT_INSTALLED: _ClassVar[ErrorReason]
+    DISTRIBUTED_UNSUPPORTED: _ClassVar[ErrorReason]
+    DISTRIBUTED_HOST_UNAVAILABLE: _ClassVar[ErrorReason]
+    RANK_FAILED: _ClassVar[ErrorReason]
+    RANKS_DID_NOT_START: _ClassVar[ErrorReason]
+    FILE_NOT_FOUND: _ClassVar[ErrorReason]
+    FILE_TOO_LARGE: _ClassVar[ErrorReason]
+    CHECKSUM_MISMATCH: _ClassVar[ErrorReason]
+    UPLOAD_NOT_FOUND: _ClassVar[ErrorReason]
+    UPLOAD_INCOMPLETE: _ClassVar[ErrorReason]
+    UPLOAD_CONFLICT: _ClassVar[ErrorReason]
+    ARTIFACT_NOT_FOUND: _ClassVar[ErrorReason]
+    CHECKPOINT_NOT_FOUND: _ClassVar[ErrorReason]
+    EXPORT_UNSUPPORTED: _ClassVar[ErrorReason]
+    EXPORT_FAILED: _ClassVar[ErrorReason]
+    SAMPLER_MEMORY_SHORT: _ClassVar[ErrorReason]
+    ADAPTER_NOT_FOUND: _ClassVar[ErrorReason]
+    SAMPLER_FAILED: _ClassVar[ErrorReason]
+    NO_EVALUATION_DATA: _ClassVar[ErrorReason]
 ERROR_REASON_UNSPECIFIED: ErrorReason
 INVALID_REQUEST: ErrorReason
 JOB_NOT_FOUND: ErrorReason
@@ -70,3 +89,22 @@ NO_RESUMABLE_CHECKPOINT: ErrorReason
 CHECKPOINT_UNUSABLE: ErrorReason
 REWARD_MODEL_UNSUPPORTED: ErrorReason
 JUDGE_MODEL_UNSUPPORTED: ErrorReason
+LOGGER_NOT_INSTALLED: ErrorReason
+DISTRIBUTED_UNSUPPORTED: ErrorReason
+DISTRIBUTED_HOST_UNAVAILABLE: ErrorReason
+RANK_FAILED: ErrorReason
+RANKS_DID_NOT_START: ErrorReason
+FILE_NOT_FOUND: ErrorReason
+FILE_TOO_LARGE: ErrorReason
+CHECKSUM_MISMATCH: ErrorReason
+UPLOAD_NOT_FOUND: ErrorReason
+UPLOAD_INCOMPLETE: ErrorReason
+UPLOAD_CONFLICT: ErrorReason
+ARTIFACT_NOT_FOUND: ErrorReason
+CHECKPOINT_NOT_FOUND: ErrorReason
+EXPORT_UNSUPPORTED: ErrorReason
+EXPORT_FAILED: ErrorReason
+SAMPLER_MEMORY_SHORT: ErrorReason
+ADAPTER_NOT_FOUND: ErrorReason
+SAMPLER_FAILED: ErrorReason
+NO_EVALUATION_DATA: ErrorReason

@@ -234,7 +234,7 @@ class CpoConfig(_message.Message):
     def __init__(self, beta: _Optional[float] = ...) -> None: ...
 
 class ParameterInfo(_message.Message):
-    __slots__ = ("path", "type", "minimum", "maximum", "minimum_exclusive", "maximum_exclusive", "allowed_values", "default_value", "description")
+    __slots__ = ("path", "type", "minimum", "maximum", "minimum_exclusive", "maximum_exclusive", "allowed_values", "default_value", "description", "recommended_minimum", "recommended_maximum")
     PATH_FIELD_NUMBER: _ClassVar[int]
     TYPE_FIELD_NUMBER: _ClassVar[int]
     MINIMUM_FIELD_NUMBER: _ClassVar[int]
@@ -244,6 +244,8 @@ class ParameterInfo(_message.Message):
     ALLOWED_VALUES_FIELD_NUMBER: _ClassVar[int]
     DEFAULT_VALUE_FIELD_NUMBER: _ClassVar[int]
     DESCRIPTION_FIELD_NUMBER: _ClassVar[int]
+    RECOMMENDED_MINIMUM_FIELD_NUMBER: _ClassVar[int]
+    RECOMMENDED_MAXIMUM_FIELD_NUMBER: _ClassVar[int]
     path: str
     type: ParameterType
     minimum: float
@@ -253,7 +255,9 @@ class ParameterInfo(_message.Message):
     allowed_values: _containers.RepeatedScalarFieldContainer[str]
     default_value: str
     description: str
-    def __init__(self, path: _Optional[str] = ..., type: _Optional[_Union[ParameterType, str]] = ..., minimum: _Optional[float] = ..., maximum: _Optional[float] = ..., minimum_exclusive: _Optional[bool] = ..., maximum_exclusive: _Optional[bool] = ..., allowed_values: _Optional[_Iterable[str]] = ..., default_value: _Optional[str] = ..., description: _Optional[str] = ...) -> None: ...
+    recommended_minimum: float
+    recommended_maximum: float
+    def __init__(self, path: _Optional[str] = ..., type: _Optional[_Union[ParameterType, str]] = ..., minimum: _Optional[float] = ..., maximum: _Optional[float] = ..., minimum_exclusive: _Optional[bool] = ..., maximum_exclusive: _Optional[bool] = ..., allowed_values: _Optional[_Iterable[str]] = ..., default_value: _Optional[str] = ..., description: _Optional[str] = ..., recommended_minimum: _Optional[float] = ..., recommended_maximum: _Optional[float] = ...) -> None: ...
 
 class RewardInfo(_message.Message):
     __slots__ = ("name", "description")

@@ -22,11 +22,12 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
+from droidft.v1 import distributed_pb2 as droidft_dot_v1_dot_distributed__pb2
 from droidft.v1 import job_pb2 as droidft_dot_v1_dot_job__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x19\x64roidft/v1/progress.proto\x12\ndroidft.v1\x1a\x14\x64roidft/v1/job.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x96\x01\n\x0bStateChange\x12,\n\x0eprevious_state\x18\x01 \x01(\x0e\x32\x14.droidft.v1.JobState\x12#\n\x05state\x18\x02 \x01(\x0e\x32\x14.droidft.v1.JobState\x12\x0f\n\x07message\x18\x03 \x01(\t\x12#\n\x05\x65rror\x18\x04 \x01(\x0b\x32\x14.droidft.v1.JobError\"F\n\x10SampleCompletion\x12\x0e\n\x06prompt\x18\x01 \x01(\t\x12\x12\n\ncompletion\x18\x02 \x01(\t\x12\x0e\n\x06reward\x18\x03 \x01(\x01\"\xe2\x02\n\x0bTrainReport\x12\x11\n\titeration\x18\x01 \x01(\r\x12\x18\n\x10total_iterations\x18\x02 \x01(\r\x12\x0c\n\x04loss\x18\x03 \x01(\x01\x12\x15\n\rlearning_rate\x18\x04 \x01(\x01\x12\x1d\n\x15iterations_per_second\x18\x05 \x01(\x01\x12\x19\n\x11tokens_per_second\x18\x06 \x01(\x01\x12\x16\n\x0etrained_tokens\x18\x07 \x01(\x04\x12\x19\n\x11peak_memory_bytes\x18\x08 \x01(\x04\x12\x35\n\x07metrics\x18\t \x03(\x0b\x32$.droidft.v1.TrainReport.MetricsEntry\x12-\n\x07samples\x18\n \x03(\x0b\x32\x1c.droidft.v1.SampleCompletion\x1a.\n\x0cMetricsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x01:\x02\x38\x01\"\xa8\x01\n\nEvalReport\x12\x11\n\titeration\x18\x01 \x01(\r\x12\x10\n\x08val_loss\x18\x02 \x01(\x01\x12\x0f\n\x07seconds\x18\x03 \x01(\x01\x12\x34\n\x07metrics\x18\x04 \x03(\x0b\x32#.droidft.v1.EvalReport.MetricsEntry\x1a.\n\x0cMetricsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x01:\x02\x38\x01\"T\n\x0f\x43heckpointSaved\x12\x11\n\titeration\x18\x01 \x01(\r\x12\x0c\n\x04path\x18\x02 \x01(\t\x12\r\n\x05\x66inal\x18\x03 \x01(\x08\x12\x11\n\tresumable\x18\x04 \x01(\x08\"?\n\x07LogLine\x12#\n\x05level\x18\x01 \x01(\x0e\x32\x14.droidft.v1.LogLevel\x12\x0f\n\x07message\x18\x02 \x01(\t\"\xd5\x02\n\x10TrainingProgress\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12\x10\n\x08sequence\x18\x02 \x01(\x04\x12(\n\x04time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0cstate_change\x18\n \x01(\x0b\x32\x17.droidft.v1.StateChangeH\x00\x12/\n\x0ctrain_report\x18\x0b \x01(\x0b\x32\x17.droidft.v1.TrainReportH\x00\x12-\n\x0b\x65val_report\x18\x0c \x01(\x0b\x32\x16.droidft.v1.EvalReportH\x00\x12\x37\n\x10\x63heckpoint_saved\x18\r \x01(\x0b\x32\x1b.droidft.v1.CheckpointSavedH\x00\x12\"\n\x03log\x18\x0e \x01(\x0b\x32\x13.droidft.v1.LogLineH\x00\x42\x07\n\x05\x65vent*z\n\x08LogLevel\x12\x19\n\x15LOG_LEVEL_UNSPECIFIED\x10\x00\x12\x13\n\x0fLOG_LEVEL_DEBUG\x10\x01\x12\x12\n\x0eLOG_LEVEL_INFO\x10\x02\x12\x15\n\x11LOG_LEVEL_WARNING\x10\x03\x12\x13\n\x0fLOG_LEVEL_ERROR\x10\x04\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x19\x64roidft/v1/progress.proto\x12\ndroidft.v1\x1a\x1c\x64roidft/v1/distributed.proto\x1a\x14\x64roidft/v1/job.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x96\x01\n\x0bStateChange\x12,\n\x0eprevious_state\x18\x01 \x01(\x0e\x32\x14.droidft.v1.JobState\x12#\n\x05state\x18\x02 \x01(\x0e\x32\x14.droidft.v1.JobState\x12\x0f\n\x07message\x18\x03 \x01(\t\x12#\n\x05\x65rror\x18\x04 \x01(\x0b\x32\x14.droidft.v1.JobError\"F\n\x10SampleCompletion\x12\x0e\n\x06prompt\x18\x01 \x01(\t\x12\x12\n\ncompletion\x18\x02 \x01(\t\x12\x0e\n\x06reward\x18\x03 \x01(\x01\"\xe2\x02\n\x0bTrainReport\x12\x11\n\titeration\x18\x01 \x01(\r\x12\x18\n\x10total_iterations\x18\x02 \x01(\r\x12\x0c\n\x04loss\x18\x03 \x01(\x01\x12\x15\n\rlearning_rate\x18\x04 \x01(\x01\x12\x1d\n\x15iterations_per_second\x18\x05 \x01(\x01\x12\x19\n\x11tokens_per_second\x18\x06 \x01(\x01\x12\x16\n\x0etrained_tokens\x18\x07 \x01(\x04\x12\x19\n\x11peak_memory_bytes\x18\x08 \x01(\x04\x12\x35\n\x07metrics\x18\t \x03(\x0b\x32$.droidft.v1.TrainReport.MetricsEntry\x12-\n\x07samples\x18\n \x03(\x0b\x32\x1c.droidft.v1.SampleCompletion\x1a.\n\x0cMetricsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x01:\x02\x38\x01\"\xa8\x01\n\nEvalReport\x12\x11\n\titeration\x18\x01 \x01(\r\x12\x10\n\x08val_loss\x18\x02 \x01(\x01\x12\x0f\n\x07seconds\x18\x03 \x01(\x01\x12\x34\n\x07metrics\x18\x04 \x03(\x0b\x32#.droidft.v1.EvalReport.MetricsEntry\x1a.\n\x0cMetricsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x01:\x02\x38\x01\"T\n\x0f\x43heckpointSaved\x12\x11\n\titeration\x18\x01 \x01(\r\x12\x0c\n\x04path\x18\x02 \x01(\t\x12\r\n\x05\x66inal\x18\x03 \x01(\x08\x12\x11\n\tresumable\x18\x04 \x01(\x08\"?\n\x07LogLine\x12#\n\x05level\x18\x01 \x01(\x0e\x32\x14.droidft.v1.LogLevel\x12\x0f\n\x07message\x18\x02 \x01(\t\"\x84\x03\n\x10TrainingProgress\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12\x10\n\x08sequence\x18\x02 \x01(\x04\x12(\n\x04time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0cstate_change\x18\n \x01(\x0b\x32\x17.droidft.v1.StateChangeH\x00\x12/\n\x0ctrain_report\x18\x0b \x01(\x0b\x32\x17.droidft.v1.TrainReportH\x00\x12-\n\x0b\x65val_report\x18\x0c \x01(\x0b\x32\x16.droidft.v1.EvalReportH\x00\x12\x37\n\x10\x63heckpoint_saved\x18\r \x01(\x0b\x32\x1b.droidft.v1.CheckpointSavedH\x00\x12\"\n\x03log\x18\x0e \x01(\x0b\x32\x13.droidft.v1.LogLineH\x00\x12-\n\x0brank_status\x18\x14 \x01(\x0b\x32\x16.droidft.v1.RankStatusH\x00\x42\x07\n\x05\x65vent*z\n\x08LogLevel\x12\x19\n\x15LOG_LEVEL_UNSPECIFIED\x10\x00\x12\x13\n\x0fLOG_LEVEL_DEBUG\x10\x01\x12\x12\n\x0eLOG_LEVEL_INFO\x10\x02\x12\x15\n\x11LOG_LEVEL_WARNING\x10\x03\x12\x13\n\x0fLOG_LEVEL_ERROR\x10\x04\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -37,24 +38,24 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_TRAINREPORT_METRICSENTRY']._serialized_options = b'8\001'
   _globals['_EVALREPORT_METRICSENTRY']._loaded_options = None
   _globals['_EVALREPORT_METRICSENTRY']._serialized_options = b'8\001'
-  _globals['_LOGLEVEL']._serialized_start=1344
-  _globals['_LOGLEVEL']._serialized_end=1466
-  _globals['_STATECHANGE']._serialized_start=97
-  _globals['_STATECHANGE']._serialized_end=247
-  _globals['_SAMPLECOMPLETION']._serialized_start=249
-  _globals['_SAMPLECOMPLETION']._serialized_end=319
-  _globals['_TRAINREPORT']._serialized_start=322
-  _globals['_TRAINREPORT']._serialized_end=676
-  _globals['_TRAINREPORT_METRICSENTRY']._serialized_start=630
-  _globals['_TRAINREPORT_METRICSENTRY']._serialized_end=676
-  _globals['_EVALREPORT']._serialized_start=679
-  _globals['_EVALREPORT']._serialized_end=847
-  _globals['_EVALREPORT_METRICSENTRY']._serialized_start=630
-  _globals['_EVALREPORT_METRICSENTRY']._serialized_end=676
-  _globals['_CHECKPOINTSAVED']._serialized_start=849
-  _globals['_CHECKPOINTSAVED']._serialized_end=933
-  _globals['_LOGLINE']._serialized_start=935
-  _globals['_LOGLINE']._serialized_end=998
-  _globals['_TRAININGPROGRESS']._serialized_start=1001
-  _globals['_TRAININGPROGRESS']._serialized_end=1342
+  _globals['_LOGLEVEL']._serialized_start=1421
+  _globals['_LOGLEVEL']._serialized_end=1543
+  _globals['_STATECHANGE']._serialized_start=127
+  _globals['_STATECHANGE']._serialized_end=277
+  _globals['_SAMPLECOMPLETION']._serialized_start=279
+  _globals['_SAMPLECOMPLETION']._serialized_end=349
+  _globals['_TRAINREPORT']._serialized_start=352
+  _globals['_TRAINREPORT']._serialized_end=706
+  _globals['_TRAINREPORT_METRICSENTRY']._serialized_start=660
+  _globals['_TRAINREPORT_METRICSENTRY']._serialized_end=706
+  _globals['_EVALREPORT']._serialized_start=709
+  _globals['_EVALREPORT']._serialized_end=877
+  _globals['_EVALREPORT_METRICSENTRY']._serialized_start=660
+  _globals['_EVALREPORT_METRICSENTRY']._serialized_end=706
+  _globals['_CHECKPOINTSAVED']._serialized_start=879
+  _globals['_CHECKPOINTSAVED']._serialized_end=963
+  _globals['_LOGLINE']._serialized_start=965
+  _globals['_LOGLINE']._serialized_end=1028
+  _globals['_TRAININGPROGRESS']._serialized_start=1031
+  _globals['_TRAININGPROGRESS']._serialized_end=1419
 # @@protoc_insertion_point(module_scope)

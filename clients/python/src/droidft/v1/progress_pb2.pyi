@@ -1,5 +1,6 @@
 import datetime
 
+from droidft.v1 import distributed_pb2 as _distributed_pb2
 from droidft.v1 import job_pb2 as _job_pb2
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from google.protobuf.internal import containers as _containers
@@ -117,7 +118,7 @@ class LogLine(_message.Message):
     def __init__(self, level: _Optional[_Union[LogLevel, str]] = ..., message: _Optional[str] = ...) -> None: ...
 
 class TrainingProgress(_message.Message):
-    __slots__ = ("job_id", "sequence", "time", "state_change", "train_report", "eval_report", "checkpoint_saved", "log")
+    __slots__ = ("job_id", "sequence", "time", "state_change", "train_report", "eval_report", "checkpoint_saved", "log", "rank_status")
     JOB_ID_FIELD_NUMBER: _ClassVar[int]
     SEQUENCE_FIELD_NUMBER: _ClassVar[int]
     TIME_FIELD_NUMBER: _ClassVar[int]
@@ -126,6 +127,7 @@ class TrainingProgress(_message.Message):
     EVAL_REPORT_FIELD_NUMBER: _ClassVar[int]
     CHECKPOINT_SAVED_FIELD_NUMBER: _ClassVar[int]
     LOG_FIELD_NUMBER: _ClassVar[int]
+    RANK_STATUS_FIELD_NUMBER: _ClassVar[int]
     job_id: str
     sequence: int
     time: _timestamp_pb2.Timestamp
@@ -134,4 +136,5 @@ class TrainingProgress(_message.Message):
     eval_report: EvalReport
     checkpoint_saved: CheckpointSaved
     log: LogLine
-    def __init__(self, job_id: _Optional[str] = ..., sequence: _Optional[int] = ..., time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., state_change: _Optional[_Union[StateChange, _Mapping]] = ..., train_report: _Optional[_Union[TrainReport, _Mapping]] = ..., eval_report: _Optional[_Union[EvalReport, _Mapping]] = ..., checkpoint_saved: _Optional[_Union[CheckpointSaved, _Mapping]] = ..., log: _Optional[_Union[LogLine, _Mapping]] = ...) -> None: ...
+    rank_status: _distributed_pb2.RankStatus
+    def __init__(self, job_id: _Optional[str] = ..., sequence: _Optional[int] = ..., time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., state_change: _Optional[_Union[StateChange, _Mapping]] = ..., train_report: _Optional[_Union[TrainReport, _Mapping]] = ..., eval_report: _Optional[_Union[EvalReport, _Mapping]] = ..., checkpoint_saved: _Optional[_Union[CheckpointSaved, _Mapping]] = ..., log: _Optional[_Union[LogLine, _Mapping]] = ..., rank_status: _Optional[_Union[_distributed_pb2.RankStatus, _Mapping]] = ...) -> None: ...

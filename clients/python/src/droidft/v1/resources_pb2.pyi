@@ -43,7 +43,7 @@ class ResourceAdvice(_message.Message):
     def __init__(self, change: _Optional[str] = ..., description: _Optional[str] = ..., peak_memory_bytes: _Optional[int] = ..., seconds_per_iteration: _Optional[float] = ..., fits: _Optional[bool] = ...) -> None: ...
 
 class ResourceEstimate(_message.Message):
-    __slots__ = ("peak_memory_bytes", "breakdown", "seconds_per_iteration", "total_seconds", "trainable_parameters", "total_parameters", "fits", "available_memory_bytes", "device", "advice")
+    __slots__ = ("peak_memory_bytes", "breakdown", "seconds_per_iteration", "total_seconds", "trainable_parameters", "total_parameters", "fits", "available_memory_bytes", "device", "advice", "ranks", "per_rank_peak_memory_bytes", "expected_speedup")
     PEAK_MEMORY_BYTES_FIELD_NUMBER: _ClassVar[int]
     BREAKDOWN_FIELD_NUMBER: _ClassVar[int]
     SECONDS_PER_ITERATION_FIELD_NUMBER: _ClassVar[int]
@@ -54,6 +54,9 @@ class ResourceEstimate(_message.Message):
     AVAILABLE_MEMORY_BYTES_FIELD_NUMBER: _ClassVar[int]
     DEVICE_FIELD_NUMBER: _ClassVar[int]
     ADVICE_FIELD_NUMBER: _ClassVar[int]
+    RANKS_FIELD_NUMBER: _ClassVar[int]
+    PER_RANK_PEAK_MEMORY_BYTES_FIELD_NUMBER: _ClassVar[int]
+    EXPECTED_SPEEDUP_FIELD_NUMBER: _ClassVar[int]
     peak_memory_bytes: int
     breakdown: MemoryBreakdown
     seconds_per_iteration: float
@@ -64,4 +67,7 @@ class ResourceEstimate(_message.Message):
     available_memory_bytes: int
     device: str
     advice: _containers.RepeatedCompositeFieldContainer[ResourceAdvice]
-    def __init__(self, peak_memory_bytes: _Optional[int] = ..., breakdown: _Optional[_Union[MemoryBreakdown, _Mapping]] = ..., seconds_per_iteration: _Optional[float] = ..., total_seconds: _Optional[float] = ..., trainable_parameters: _Optional[int] = ..., total_parameters: _Optional[int] = ..., fits: _Optional[bool] = ..., available_memory_bytes: _Optional[int] = ..., device: _Optional[str] = ..., advice: _Optional[_Iterable[_Union[ResourceAdvice, _Mapping]]] = ...) -> None: ...
+    ranks: int
+    per_rank_peak_memory_bytes: int
+    expected_speedup: float
+    def __init__(self, peak_memory_bytes: _Optional[int] = ..., breakdown: _Optional[_Union[MemoryBreakdown, _Mapping]] = ..., seconds_per_iteration: _Optional[float] = ..., total_seconds: _Optional[float] = ..., trainable_parameters: _Optional[int] = ..., total_parameters: _Optional[int] = ..., fits: _Optional[bool] = ..., available_memory_bytes: _Optional[int] = ..., device: _Optional[str] = ..., advice: _Optional[_Iterable[_Union[ResourceAdvice, _Mapping]]] = ..., ranks: _Optional[int] = ..., per_rank_peak_memory_bytes: _Optional[int] = ..., expected_speedup: _Optional[float] = ...) -> None: ...

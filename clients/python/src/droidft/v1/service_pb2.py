@@ -24,13 +24,17 @@ _sym_db = _symbol_database.Default()
 
 from buf.validate import validate_pb2 as buf_dot_validate_dot_validate__pb2
 from droidft.v1 import data_pb2 as droidft_dot_v1_dot_data__pb2
+from droidft.v1 import export_pb2 as droidft_dot_v1_dot_export__pb2
+from droidft.v1 import files_pb2 as droidft_dot_v1_dot_files__pb2
+from droidft.v1 import evaluation_pb2 as droidft_dot_v1_dot_evaluation__pb2
 from droidft.v1 import job_pb2 as droidft_dot_v1_dot_job__pb2
 from droidft.v1 import methods_pb2 as droidft_dot_v1_dot_methods__pb2
 from droidft.v1 import progress_pb2 as droidft_dot_v1_dot_progress__pb2
 from droidft.v1 import resources_pb2 as droidft_dot_v1_dot_resources__pb2
+from droidft.v1 import sampling_pb2 as droidft_dot_v1_dot_sampling__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x18\x64roidft/v1/service.proto\x12\ndroidft.v1\x1a\x1b\x62uf/validate/validate.proto\x1a\x15\x64roidft/v1/data.proto\x1a\x14\x64roidft/v1/job.proto\x1a\x18\x64roidft/v1/methods.proto\x1a\x19\x64roidft/v1/progress.proto\x1a\x1a\x64roidft/v1/resources.proto\"\x1c\n\x1aListTrainingMethodsRequest\"F\n\x1bListTrainingMethodsResponse\x12\'\n\x07methods\x18\x01 \x03(\x0b\x32\x16.droidft.v1.MethodInfo\"M\n\x18\x45stimateResourcesRequest\x12\x31\n\x04spec\x18\x01 \x01(\x0b\x32\x1b.droidft.v1.TrainingJobSpecB\x06\xbaH\x03\xc8\x01\x01\"K\n\x19\x45stimateResourcesResponse\x12.\n\x08\x65stimate\x18\x01 \x01(\x0b\x32\x1c.droidft.v1.ResourceEstimate\"\x96\x01\n\x18\x43reateTrainingJobRequest\x12\x31\n\x04spec\x18\x01 \x01(\x0b\x32\x1b.droidft.v1.TrainingJobSpecB\x06\xbaH\x03\xc8\x01\x01\x12\x30\n\nrequest_id\x18\x02 \x01(\tB\x1c\xbaH\x19r\x17\x18\x80\x01\x32\x12^[A-Za-z0-9_.:-]*$\x12\x15\n\rvalidate_only\x18\x03 \x01(\x08\"3\n\x15GetTrainingJobRequest\x12\x1a\n\x06job_id\x18\x01 \x01(\tB\n\xbaH\x07r\x05\x10\x01\x18\x80\x01\"\x8b\x01\n\x17ListTrainingJobsRequest\x12\x1b\n\tpage_size\x18\x01 \x01(\rB\x08\xbaH\x05*\x03\x18\xe8\x07\x12\x1c\n\npage_token\x18\x02 \x01(\tB\x08\xbaH\x05r\x03\x18\x80\x02\x12\x35\n\x06states\x18\x03 \x03(\x0e\x32\x14.droidft.v1.JobStateB\x0f\xbaH\x0c\x92\x01\t\"\x07\x82\x01\x04\x10\x01 \x00\"Z\n\x18ListTrainingJobsResponse\x12%\n\x04jobs\x18\x01 \x03(\x0b\x32\x17.droidft.v1.TrainingJob\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"6\n\x18\x43\x61ncelTrainingJobRequest\x12\x1a\n\x06job_id\x18\x01 \x01(\tB\n\xbaH\x07r\x05\x10\x01\x18\x80\x01\"5\n\x17PauseTrainingJobRequest\x12\x1a\n\x06job_id\x18\x01 \x01(\tB\n\xbaH\x07r\x05\x10\x01\x18\x80\x01\"f\n\x18ResumeTrainingJobRequest\x12\x1a\n\x06job_id\x18\x01 \x01(\tB\n\xbaH\x07r\x05\x10\x01\x18\x80\x01\x12\x1b\n\x0e\x66rom_iteration\x18\x02 \x01(\rH\x00\x88\x01\x01\x42\x11\n\x0f_from_iteration\"6\n\x18\x44\x65leteTrainingJobRequest\x12\x1a\n\x06job_id\x18\x01 \x01(\tB\n\xbaH\x07r\x05\x10\x01\x18\x80\x01\"@\n\x19\x44\x65leteTrainingJobResponse\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12\x13\n\x0b\x62ytes_freed\x18\x02 \x01(\x04\"4\n\x16ListCheckpointsRequest\x12\x1a\n\x06job_id\x18\x01 \x01(\tB\n\xbaH\x07r\x05\x10\x01\x18\x80\x01\"F\n\x17ListCheckpointsResponse\x12+\n\x0b\x63heckpoints\x18\x01 \x03(\x0b\x32\x16.droidft.v1.Checkpoint\"S\n\x1dStreamTrainingProgressRequest\x12\x1a\n\x06job_id\x18\x01 \x01(\tB\n\xbaH\x07r\x05\x10\x01\x18\x80\x01\x12\x16\n\x0e\x61\x66ter_sequence\x18\x02 \x01(\x04\x32\xb0\n\n\x0fTrainingService\x12\x66\n\x13ListTrainingMethods\x12&.droidft.v1.ListTrainingMethodsRequest\x1a\'.droidft.v1.ListTrainingMethodsResponse\x12Z\n\x0fValidateDataset\x12\".droidft.v1.ValidateDatasetRequest\x1a#.droidft.v1.ValidateDatasetResponse\x12t\n\x17StreamDatasetValidation\x12*.droidft.v1.StreamDatasetValidationRequest\x1a+.droidft.v1.StreamDatasetValidationResponse0\x01\x12\x63\n\x12GenerateSampleData\x12%.droidft.v1.GenerateSampleDataRequest\x1a&.droidft.v1.GenerateSampleDataResponse\x12`\n\x11\x45stimateResources\x12$.droidft.v1.EstimateResourcesRequest\x1a%.droidft.v1.EstimateResourcesResponse\x12R\n\x11\x43reateTrainingJob\x12$.droidft.v1.CreateTrainingJobRequest\x1a\x17.droidft.v1.TrainingJob\x12L\n\x0eGetTrainingJob\x12!.droidft.v1.GetTrainingJobRequest\x1a\x17.droidft.v1.TrainingJob\x12]\n\x10ListTrainingJobs\x12#.droidft.v1.ListTrainingJobsRequest\x1a$.droidft.v1.ListTrainingJobsResponse\x12R\n\x11\x43\x61ncelTrainingJob\x12$.droidft.v1.CancelTrainingJobRequest\x1a\x17.droidft.v1.TrainingJob\x12Z\n\x0fListCheckpoints\x12\".droidft.v1.ListCheckpointsRequest\x1a#.droidft.v1.ListCheckpointsResponse\x12\x63\n\x16StreamTrainingProgress\x12).droidft.v1.StreamTrainingProgressRequest\x1a\x1c.droidft.v1.TrainingProgress0\x01\x12`\n\x11\x44\x65leteTrainingJob\x12$.droidft.v1.DeleteTrainingJobRequest\x1a%.droidft.v1.DeleteTrainingJobResponse\x12P\n\x10PauseTrainingJob\x12#.droidft.v1.PauseTrainingJobRequest\x1a\x17.droidft.v1.TrainingJob\x12R\n\x11ResumeTrainingJob\x12$.droidft.v1.ResumeTrainingJobRequest\x1a\x17.droidft.v1.TrainingJobb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x18\x64roidft/v1/service.proto\x12\ndroidft.v1\x1a\x1b\x62uf/validate/validate.proto\x1a\x15\x64roidft/v1/data.proto\x1a\x17\x64roidft/v1/export.proto\x1a\x16\x64roidft/v1/files.proto\x1a\x1b\x64roidft/v1/evaluation.proto\x1a\x14\x64roidft/v1/job.proto\x1a\x18\x64roidft/v1/methods.proto\x1a\x19\x64roidft/v1/progress.proto\x1a\x1a\x64roidft/v1/resources.proto\x1a\x19\x64roidft/v1/sampling.proto\"\x1c\n\x1aListTrainingMethodsRequest\"F\n\x1bListTrainingMethodsResponse\x12\'\n\x07methods\x18\x01 \x03(\x0b\x32\x16.droidft.v1.MethodInfo\"M\n\x18\x45stimateResourcesRequest\x12\x31\n\x04spec\x18\x01 \x01(\x0b\x32\x1b.droidft.v1.TrainingJobSpecB\x06\xbaH\x03\xc8\x01\x01\"K\n\x19\x45stimateResourcesResponse\x12.\n\x08\x65stimate\x18\x01 \x01(\x0b\x32\x1c.droidft.v1.ResourceEstimate\"\x96\x01\n\x18\x43reateTrainingJobRequest\x12\x31\n\x04spec\x18\x01 \x01(\x0b\x32\x1b.droidft.v1.TrainingJobSpecB\x06\xbaH\x03\xc8\x01\x01\x12\x30\n\nrequest_id\x18\x02 \x01(\tB\x1c\xbaH\x19r\x17\x18\x80\x01\x32\x12^[A-Za-z0-9_.:-]*$\x12\x15\n\rvalidate_only\x18\x03 \x01(\x08\"3\n\x15GetTrainingJobRequest\x12\x1a\n\x06job_id\x18\x01 \x01(\tB\n\xbaH\x07r\x05\x10\x01\x18\x80\x01\"\x8b\x01\n\x17ListTrainingJobsRequest\x12\x1b\n\tpage_size\x18\x01 \x01(\rB\x08\xbaH\x05*\x03\x18\xe8\x07\x12\x1c\n\npage_token\x18\x02 \x01(\tB\x08\xbaH\x05r\x03\x18\x80\x02\x12\x35\n\x06states\x18\x03 \x03(\x0e\x32\x14.droidft.v1.JobStateB\x0f\xbaH\x0c\x92\x01\t\"\x07\x82\x01\x04\x10\x01 \x00\"Z\n\x18ListTrainingJobsResponse\x12%\n\x04jobs\x18\x01 \x03(\x0b\x32\x17.droidft.v1.TrainingJob\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"6\n\x18\x43\x61ncelTrainingJobRequest\x12\x1a\n\x06job_id\x18\x01 \x01(\tB\n\xbaH\x07r\x05\x10\x01\x18\x80\x01\"5\n\x17PauseTrainingJobRequest\x12\x1a\n\x06job_id\x18\x01 \x01(\tB\n\xbaH\x07r\x05\x10\x01\x18\x80\x01\"f\n\x18ResumeTrainingJobRequest\x12\x1a\n\x06job_id\x18\x01 \x01(\tB\n\xbaH\x07r\x05\x10\x01\x18\x80\x01\x12\x1b\n\x0e\x66rom_iteration\x18\x02 \x01(\rH\x00\x88\x01\x01\x42\x11\n\x0f_from_iteration\"6\n\x18\x44\x65leteTrainingJobRequest\x12\x1a\n\x06job_id\x18\x01 \x01(\tB\n\xbaH\x07r\x05\x10\x01\x18\x80\x01\"@\n\x19\x44\x65leteTrainingJobResponse\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12\x13\n\x0b\x62ytes_freed\x18\x02 \x01(\x04\"4\n\x16ListCheckpointsRequest\x12\x1a\n\x06job_id\x18\x01 \x01(\tB\n\xbaH\x07r\x05\x10\x01\x18\x80\x01\"F\n\x17ListCheckpointsResponse\x12+\n\x0b\x63heckpoints\x18\x01 \x03(\x0b\x32\x16.droidft.v1.Checkpoint\"S\n\x1dStreamTrainingProgressRequest\x12\x1a\n\x06job_id\x18\x01 \x01(\tB\n\xbaH\x07r\x05\x10\x01\x18\x80\x01\x12\x16\n\x0e\x61\x66ter_sequence\x18\x02 \x01(\x04\x32\x91\x10\n\x0fTrainingService\x12\x66\n\x13ListTrainingMethods\x12&.droidft.v1.ListTrainingMethodsRequest\x1a\'.droidft.v1.ListTrainingMethodsResponse\x12Z\n\x0fValidateDataset\x12\".droidft.v1.ValidateDatasetRequest\x1a#.droidft.v1.ValidateDatasetResponse\x12t\n\x17StreamDatasetValidation\x12*.droidft.v1.StreamDatasetValidationRequest\x1a+.droidft.v1.StreamDatasetValidationResponse0\x01\x12\x63\n\x12GenerateSampleData\x12%.droidft.v1.GenerateSampleDataRequest\x1a&.droidft.v1.GenerateSampleDataResponse\x12`\n\x11\x45stimateResources\x12$.droidft.v1.EstimateResourcesRequest\x1a%.droidft.v1.EstimateResourcesResponse\x12R\n\x11\x43reateTrainingJob\x12$.droidft.v1.CreateTrainingJobRequest\x1a\x17.droidft.v1.TrainingJob\x12L\n\x0eGetTrainingJob\x12!.droidft.v1.GetTrainingJobRequest\x1a\x17.droidft.v1.TrainingJob\x12]\n\x10ListTrainingJobs\x12#.droidft.v1.ListTrainingJobsRequest\x1a$.droidft.v1.ListTrainingJobsResponse\x12R\n\x11\x43\x61ncelTrainingJob\x12$.droidft.v1.CancelTrainingJobRequest\x1a\x17.droidft.v1.TrainingJob\x12Z\n\x0fListCheckpoints\x12\".droidft.v1.ListCheckpointsRequest\x1a#.droidft.v1.ListCheckpointsResponse\x12\x63\n\x16StreamTrainingProgress\x12).droidft.v1.StreamTrainingProgressRequest\x1a\x1c.droidft.v1.TrainingProgress0\x01\x12`\n\x11\x44\x65leteTrainingJob\x12$.droidft.v1.DeleteTrainingJobRequest\x1a%.droidft.v1.DeleteTrainingJobResponse\x12P\n\x10PauseTrainingJob\x12#.droidft.v1.PauseTrainingJobRequest\x1a\x17.droidft.v1.TrainingJob\x12R\n\x11ResumeTrainingJob\x12$.droidft.v1.ResumeTrainingJobRequest\x1a\x17.droidft.v1.TrainingJob\x12G\n\nUploadFile\x12\x1d.droidft.v1.UploadFileRequest\x1a\x18.droidft.v1.UploadedFile(\x01\x12O\n\x0fGetUploadStatus\x12\".droidft.v1.GetUploadStatusRequest\x1a\x18.droidft.v1.UploadStatus\x12H\n\tListFiles\x12\x1c.droidft.v1.ListFilesRequest\x1a\x1d.droidft.v1.ListFilesResponse\x12K\n\nDeleteFile\x12\x1d.droidft.v1.DeleteFileRequest\x1a\x1e.droidft.v1.DeleteFileResponse\x12_\n\x10\x44ownloadArtifact\x12#.droidft.v1.DownloadArtifactRequest\x1a$.droidft.v1.DownloadArtifactResponse0\x01\x12P\n\x0b\x45xportModel\x12\x1e.droidft.v1.ExportModelRequest\x1a\x1f.droidft.v1.ExportModelResponse0\x01\x12G\n\x08Generate\x12\x1b.droidft.v1.GenerateRequest\x1a\x1c.droidft.v1.GenerateResponse0\x01\x12V\n\rEvaluateModel\x12 .droidft.v1.EvaluateModelRequest\x1a!.droidft.v1.EvaluateModelResponse0\x01\x12Z\n\x0fListEvaluations\x12\".droidft.v1.ListEvaluationsRequest\x1a#.droidft.v1.ListEvaluationsResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -63,38 +67,38 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_LISTCHECKPOINTSREQUEST'].fields_by_name['job_id']._serialized_options = b'\272H\007r\005\020\001\030\200\001'
   _globals['_STREAMTRAININGPROGRESSREQUEST'].fields_by_name['job_id']._loaded_options = None
   _globals['_STREAMTRAININGPROGRESSREQUEST'].fields_by_name['job_id']._serialized_options = b'\272H\007r\005\020\001\030\200\001'
-  _globals['_LISTTRAININGMETHODSREQUEST']._serialized_start=195
-  _globals['_LISTTRAININGMETHODSREQUEST']._serialized_end=223
-  _globals['_LISTTRAININGMETHODSRESPONSE']._serialized_start=225
-  _globals['_LISTTRAININGMETHODSRESPONSE']._serialized_end=295
-  _globals['_ESTIMATERESOURCESREQUEST']._serialized_start=297
-  _globals['_ESTIMATERESOURCESREQUEST']._serialized_end=374
-  _globals['_ESTIMATERESOURCESRESPONSE']._serialized_start=376
-  _globals['_ESTIMATERESOURCESRESPONSE']._serialized_end=451
-  _globals['_CREATETRAININGJOBREQUEST']._serialized_start=454
-  _globals['_CREATETRAININGJOBREQUEST']._serialized_end=604
-  _globals['_GETTRAININGJOBREQUEST']._serialized_start=606
-  _globals['_GETTRAININGJOBREQUEST']._serialized_end=657
-  _globals['_LISTTRAININGJOBSREQUEST']._serialized_start=660
-  _globals['_LISTTRAININGJOBSREQUEST']._serialized_end=799
-  _globals['_LISTTRAININGJOBSRESPONSE']._serialized_start=801
-  _globals['_LISTTRAININGJOBSRESPONSE']._serialized_end=891
-  _globals['_CANCELTRAININGJOBREQUEST']._serialized_start=893
-  _globals['_CANCELTRAININGJOBREQUEST']._serialized_end=947
-  _globals['_PAUSETRAININGJOBREQUEST']._serialized_start=949
-  _globals['_PAUSETRAININGJOBREQUEST']._serialized_end=1002
-  _globals['_RESUMETRAININGJOBREQUEST']._serialized_start=1004
-  _globals['_RESUMETRAININGJOBREQUEST']._serialized_end=1106
-  _globals['_DELETETRAININGJOBREQUEST']._serialized_start=1108
-  _globals['_DELETETRAININGJOBREQUEST']._serialized_end=1162
-  _globals['_DELETETRAININGJOBRESPONSE']._serialized_start=1164
-  _globals['_DELETETRAININGJOBRESPONSE']._serialized_end=1228
-  _globals['_LISTCHECKPOINTSREQUEST']._serialized_start=1230
-  _globals['_LISTCHECKPOINTSREQUEST']._serialized_end=1282
-  _globals['_LISTCHECKPOINTSRESPONSE']._serialized_start=1284
-  _globals['_LISTCHECKPOINTSRESPONSE']._serialized_end=1354
-  _globals['_STREAMTRAININGPROGRESSREQUEST']._serialized_start=1356
-  _globals['_STREAMTRAININGPROGRESSREQUEST']._serialized_end=1439
-  _globals['_TRAININGSERVICE']._serialized_start=1442
-  _globals['_TRAININGSERVICE']._serialized_end=2770
+  _globals['_LISTTRAININGMETHODSREQUEST']._serialized_start=300
+  _globals['_LISTTRAININGMETHODSREQUEST']._serialized_end=328
+  _globals['_LISTTRAININGMETHODSRESPONSE']._serialized_start=330
+  _globals['_LISTTRAININGMETHODSRESPONSE']._serialized_end=400
+  _globals['_ESTIMATERESOURCESREQUEST']._serialized_start=402
+  _globals['_ESTIMATERESOURCESREQUEST']._serialized_end=479
+  _globals['_ESTIMATERESOURCESRESPONSE']._serialized_start=481
+  _globals['_ESTIMATERESOURCESRESPONSE']._serialized_end=556
+  _globals['_CREATETRAININGJOBREQUEST']._serialized_start=559
+  _globals['_CREATETRAININGJOBREQUEST']._serialized_end=709
+  _globals['_GETTRAININGJOBREQUEST']._serialized_start=711
+  _globals['_GETTRAININGJOBREQUEST']._serialized_end=762
+  _globals['_LISTTRAININGJOBSREQUEST']._serialized_start=765
+  _globals['_LISTTRAININGJOBSREQUEST']._serialized_end=904
+  _globals['_LISTTRAININGJOBSRESPONSE']._serialized_start=906
+  _globals['_LISTTRAININGJOBSRESPONSE']._serialized_end=996
+  _globals['_CANCELTRAININGJOBREQUEST']._serialized_start=998
+  _globals['_CANCELTRAININGJOBREQUEST']._serialized_end=1052
+  _globals['_PAUSETRAININGJOBREQUEST']._serialized_start=1054
+  _globals['_PAUSETRAININGJOBREQUEST']._serialized_end=1107
+  _globals['_RESUMETRAININGJOBREQUEST']._serialized_start=1109
+  _globals['_RESUMETRAININGJOBREQUEST']._serialized_end=1211
+  _globals['_DELETETRAININGJOBREQUEST']._serialized_start=1213
+  _globals['_DELETETRAININGJOBREQUEST']._serialized_end=1267
+  _globals['_DELETETRAININGJOBRESPONSE']._serialized_start=1269
+  _globals['_DELETETRAININGJOBRESPONSE']._serialized_end=1333
+  _globals['_LISTCHECKPOINTSREQUEST']._serialized_start=1335
+  _globals['_LISTCHECKPOINTSREQUEST']._serialized_end=1387
+  _globals['_LISTCHECKPOINTSRESPONSE']._serialized_start=1389
+  _globals['_LISTCHECKPOINTSRESPONSE']._serialized_end=1459
+  _globals['_STREAMTRAININGPROGRESSREQUEST']._serialized_start=1461
+  _globals['_STREAMTRAININGPROGRESSREQUEST']._serialized_end=1544
+  _globals['_TRAININGSERVICE']._serialized_start=1547
+  _globals['_TRAININGSERVICE']._serialized_end=3612
 # @@protoc_insertion_point(module_scope)

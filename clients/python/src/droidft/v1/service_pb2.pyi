@@ -1,9 +1,13 @@
 from buf.validate import validate_pb2 as _validate_pb2
 from droidft.v1 import data_pb2 as _data_pb2
+from droidft.v1 import export_pb2 as _export_pb2
+from droidft.v1 import files_pb2 as _files_pb2
+from droidft.v1 import evaluation_pb2 as _evaluation_pb2
 from droidft.v1 import job_pb2 as _job_pb2
 from droidft.v1 import methods_pb2 as _methods_pb2
 from droidft.v1 import progress_pb2 as _progress_pb2
 from droidft.v1 import resources_pb2 as _resources_pb2
+from droidft.v1 import sampling_pb2 as _sampling_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message

@@ -4,8 +4,12 @@ import grpc
 import warnings
 
 from droidft.v1 import data_pb2 as droidft_dot_v1_dot_data__pb2
+from droidft.v1 import evaluation_pb2 as droidft_dot_v1_dot_evaluation__pb2
+from droidft.v1 import export_pb2 as droidft_dot_v1_dot_export__pb2
+from droidft.v1 import files_pb2 as droidft_dot_v1_dot_files__pb2
 from droidft.v1 import job_pb2 as droidft_dot_v1_dot_job__pb2
 from droidft.v1 import progress_pb2 as droidft_dot_v1_dot_progress__pb2
+from droidft.v1 import sampling_pb2 as droidft_dot_v1_dot_sampling__pb2
 from droidft.v1 import service_pb2 as droidft_dot_v1_dot_service__pb2
 
 GRPC_GENERATED_VERSION = '1.85.1'
@@ -107,6 +111,51 @@ class TrainingServiceStub:
                 '/droidft.v1.TrainingService/ResumeTrainingJob',
                 request_serializer=droidft_dot_v1_dot_service__pb2.ResumeTrainingJobRequest.SerializeToString,
                 response_deserializer=droidft_dot_v1_dot_job__pb2.TrainingJob.FromString,
+                _registered_method=True)
+        self.UploadFile = channel.stream_unary(
+                '/droidft.v1.TrainingService/UploadFile',
+                request_serializer=droidft_dot_v1_dot_files__pb2.UploadFileRequest.SerializeToString,
+                response_deserializer=droidft_dot_v1_dot_files__pb2.UploadedFile.FromString,
+                _registered_method=True)
+        self.GetUploadStatus = channel.unary_unary(
+                '/droidft.v1.TrainingService/GetUploadStatus',
+                request_serializer=droidft_dot_v1_dot_files__pb2.GetUploadStatusRequest.SerializeToString,
+                response_deserializer=droidft_dot_v1_dot_files__pb2.UploadStatus.FromString,
+                _registered_method=True)
+        self.ListFiles = channel.unary_unary(
+                '/droidft.v1.TrainingService/ListFiles',
+                request_serializer=droidft_dot_v1_dot_files__pb2.ListFilesRequest.SerializeToString,
+                response_deserializer=droidft_dot_v1_dot_files__pb2.ListFilesResponse.FromString,
+                _registered_method=True)
+        self.DeleteFile = channel.unary_unary(
+                '/droidft.v1.TrainingService/DeleteFile',
+                request_serializer=droidft_dot_v1_dot_files__pb2.DeleteFileRequest.SerializeToString,
+                response_deserializer=droidft_dot_v1_dot_files__pb2.DeleteFileResponse.FromString,
+                _registered_method=True)
+        self.DownloadArtifact = channel.unary_stream(
+                '/droidft.v1.TrainingService/DownloadArtifact',
+                request_serializer=droidft_dot_v1_dot_files__pb2.DownloadArtifactRequest.SerializeToString,
+                response_deserializer=droidft_dot_v1_dot_files__pb2.DownloadArtifactResponse.FromString,
+                _registered_method=True)
+        self.ExportModel = channel.unary_stream(
+                '/droidft.v1.TrainingService/ExportModel',
+                request_serializer=droidft_dot_v1_dot_export__pb2.ExportModelRequest.SerializeToString,
+                response_deserializer=droidft_dot_v1_dot_export__pb2.ExportModelResponse.FromString,
+                _registered_method=True)
+        self.Generate = channel.unary_stream(
+                '/droidft.v1.TrainingService/Generate',
+                request_serializer=droidft_dot_v1_dot_sampling__pb2.GenerateRequest.SerializeToString,
+                response_deserializer=droidft_dot_v1_dot_sampling__pb2.GenerateResponse.FromString,
+                _registered_method=True)
+        self.EvaluateModel = channel.unary_stream(
+                '/droidft.v1.TrainingService/EvaluateModel',
+                request_serializer=droidft_dot_v1_dot_evaluation__pb2.EvaluateModelRequest.SerializeToString,
+                response_deserializer=droidft_dot_v1_dot_evaluation__pb2.EvaluateModelResponse.FromString,
+                _registered_method=True)
+        self.ListEvaluations = channel.unary_unary(
+                '/droidft.v1.TrainingService/ListEvaluations',
+                request_serializer=droidft_dot_v1_dot_evaluation__pb2.ListEvaluationsRequest.SerializeToString,
+                response_deserializer=droidft_dot_v1_dot_evaluation__pb2.ListEvaluationsResponse.FromString,
                 _registered_method=True)
 
 
@@ -217,6 +266,76 @@ class TrainingServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def UploadFile(self, request_iterator, context):
+        """Files, downloads and export.
+        Uploads a file into the server's files area: the first message names it (size, SHA-256), the others carry
+        its bytes; the file is kept only whole and matching its checksum. Data paths name it as `file:<file_id>`.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetUploadStatus(self, request, context):
+        """Says how many bytes of an interrupted upload the server holds, so the upload can go on from there.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListFiles(self, request, context):
+        """Lists the uploaded files.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DeleteFile(self, request, context):
+        """Deletes an uploaded file; a job that names it and has yet to read it (queued, paused) fails when it does.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DownloadArtifact(self, request, context):
+        """Streams a file of a job (an adapter, a checkpoint's file, an exported model's file, its log, its
+        events) from an offset, with the SHA-256 of the whole file first.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ExportModel(self, request, context):
+        """Fuses a job's adapter into its base model and writes a model directory under the job's (optionally
+        quantised, de-quantised, or with a GGUF file), in a worker process; streams progress, then the result.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def Generate(self, request, context):
+        """Sampling and evaluation.
+        Streams tokens generated by a base model with or without a job's adapter (side by side on request).
+        A model that does not fit next to the running jobs answers RESOURCE_EXHAUSTED (SAMPLER_MEMORY_SHORT).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def EvaluateModel(self, request, context):
+        """Measures a model on a data set (a job's test split by default), streaming progress; the last message
+        holds the result, which is stored with the job.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListEvaluations(self, request, context):
+        """Lists a job's evaluations.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_TrainingServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -289,6 +408,51 @@ def add_TrainingServiceServicer_to_server(servicer, server):
                     servicer.ResumeTrainingJob,
                     request_deserializer=droidft_dot_v1_dot_service__pb2.ResumeTrainingJobRequest.FromString,
                     response_serializer=droidft_dot_v1_dot_job__pb2.TrainingJob.SerializeToString,
+            ),
+            'UploadFile': grpc.stream_unary_rpc_method_handler(
+                    servicer.UploadFile,
+                    request_deserializer=droidft_dot_v1_dot_files__pb2.UploadFileRequest.FromString,
+                    response_serializer=droidft_dot_v1_dot_files__pb2.UploadedFile.SerializeToString,
+            ),
+            'GetUploadStatus': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetUploadStatus,
+                    request_deserializer=droidft_dot_v1_dot_files__pb2.GetUploadStatusRequest.FromString,
+                    response_serializer=droidft_dot_v1_dot_files__pb2.UploadStatus.SerializeToString,
+            ),
+            'ListFiles': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListFiles,
+                    request_deserializer=droidft_dot_v1_dot_files__pb2.ListFilesRequest.FromString,
+                    response_serializer=droidft_dot_v1_dot_files__pb2.ListFilesResponse.SerializeToString,
+            ),
+            'DeleteFile': grpc.unary_unary_rpc_method_handler(
+                    servicer.DeleteFile,
+                    request_deserializer=droidft_dot_v1_dot_files__pb2.DeleteFileRequest.FromString,
+                    response_serializer=droidft_dot_v1_dot_files__pb2.DeleteFileResponse.SerializeToString,
+            ),
+            'DownloadArtifact': grpc.unary_stream_rpc_method_handler(
+                    servicer.DownloadArtifact,
+                    request_deserializer=droidft_dot_v1_dot_files__pb2.DownloadArtifactRequest.FromString,
+                    response_serializer=droidft_dot_v1_dot_files__pb2.DownloadArtifactResponse.SerializeToString,
+            ),
+            'ExportModel': grpc.unary_stream_rpc_method_handler(
+                    servicer.ExportModel,
+                    request_deserializer=droidft_dot_v1_dot_export__pb2.ExportModelRequest.FromString,
+                    response_serializer=droidft_dot_v1_dot_export__pb2.ExportModelResponse.SerializeToString,
+            ),
+            'Generate': grpc.unary_stream_rpc_method_handler(
+                    servicer.Generate,
+                    request_deserializer=droidft_dot_v1_dot_sampling__pb2.GenerateRequest.FromString,
+                    response_serializer=droidft_dot_v1_dot_sampling__pb2.GenerateResponse.SerializeToString,
+            ),
+            'EvaluateModel': grpc.unary_stream_rpc_method_handler(
+                    servicer.EvaluateModel,
+                    request_deserializer=droidft_dot_v1_dot_evaluation__pb2.EvaluateModelRequest.FromString,
+                    response_serializer=droidft_dot_v1_dot_evaluation__pb2.EvaluateModelResponse.SerializeToString,
+            ),
+            'ListEvaluations': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListEvaluations,
+                    request_deserializer=droidft_dot_v1_dot_evaluation__pb2.ListEvaluationsRequest.FromString,
+                    response_serializer=droidft_dot_v1_dot_evaluation__pb2.ListEvaluationsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -670,6 +834,249 @@ class TrainingService:
             '/droidft.v1.TrainingService/ResumeTrainingJob',
             droidft_dot_v1_dot_service__pb2.ResumeTrainingJobRequest.SerializeToString,
             droidft_dot_v1_dot_job__pb2.TrainingJob.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def UploadFile(request_iterator,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.stream_unary(
+            request_iterator,
+            target,
+            '/droidft.v1.TrainingService/UploadFile',
+            droidft_dot_v1_dot_files__pb2.UploadFileRequest.SerializeToString,
+            droidft_dot_v1_dot_files__pb2.UploadedFile.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetUploadStatus(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/droidft.v1.TrainingService/GetUploadStatus',
+            droidft_dot_v1_dot_files__pb2.GetUploadStatusRequest.SerializeToString,
+            droidft_dot_v1_dot_files__pb2.UploadStatus.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListFiles(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/droidft.v1.TrainingService/ListFiles',
+            droidft_dot_v1_dot_files__pb2.ListFilesRequest.SerializeToString,
+            droidft_dot_v1_dot_files__pb2.ListFilesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DeleteFile(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/droidft.v1.TrainingService/DeleteFile',
+            droidft_dot_v1_dot_files__pb2.DeleteFileRequest.SerializeToString,
+            droidft_dot_v1_dot_files__pb2.DeleteFileResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DownloadArtifact(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/droidft.v1.TrainingService/DownloadArtifact',
+            droidft_dot_v1_dot_files__pb2.DownloadArtifactRequest.SerializeToString,
+            droidft_dot_v1_dot_files__pb2.DownloadArtifactResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ExportModel(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/droidft.v1.TrainingService/ExportModel',
+            droidft_dot_v1_dot_export__pb2.ExportModelRequest.SerializeToString,
+            droidft_dot_v1_dot_export__pb2.ExportModelResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Generate(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/droidft.v1.TrainingService/Generate',
+            droidft_dot_v1_dot_sampling__pb2.GenerateRequest.SerializeToString,
+            droidft_dot_v1_dot_sampling__pb2.GenerateResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def EvaluateModel(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/droidft.v1.TrainingService/EvaluateModel',
+            droidft_dot_v1_dot_evaluation__pb2.EvaluateModelRequest.SerializeToString,
+            droidft_dot_v1_dot_evaluation__pb2.EvaluateModelResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListEvaluations(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/droidft.v1.TrainingService/ListEvaluations',
+            droidft_dot_v1_dot_evaluation__pb2.ListEvaluationsRequest.SerializeToString,
+            droidft_dot_v1_dot_evaluation__pb2.ListEvaluationsResponse.FromString,
             options,
             channel_credentials,
             insecure,

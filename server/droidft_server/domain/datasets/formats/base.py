@@ -105,9 +105,14 @@ class Format:
     def optional_fields(self) -> tuple[str, ...]:
         return self.fields[len(self.required_fields) :]
 
+    @property
+    def keys(self) -> tuple[str, ...]:
+        """The keys its records give the fields in (the fields' names, unless read through data_keys.py)."""
+        return self.record_type.__struct_encode_fields__
+
     def built_as(self, keys: set[str]) -> bool:
         """True when a record with these top-level keys is laid out as this format, valid or not."""
-        return keys.issuperset(self.required_fields) and not keys.isdisjoint(self.fields)
+        return keys.issuperset(self.keys[: len(self.required_fields)]) and not keys.isdisjoint(self.keys)
 
 
 def joined(*parts: str) -> str:

@@ -7,6 +7,8 @@
 import type { GenEnum, GenFile, GenMessage } from "@bufbuild/protobuf/codegenv2";
 import { enumDesc, fileDesc, messageDesc } from "@bufbuild/protobuf/codegenv2";
 import { file_buf_validate_validate } from "../../buf/validate/validate_pb.js";
+import type { DataKeys } from "./data_keys_pb.js";
+import { file_droidft_v1_data_keys } from "./data_keys_pb.js";
 import type { TrainingMethod } from "./methods_pb.js";
 import { file_droidft_v1_methods } from "./methods_pb.js";
 import type { Message } from "@bufbuild/protobuf";
@@ -15,7 +17,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file droidft/v1/data.proto.
  */
 export const file_droidft_v1_data: GenFile = /*@__PURE__*/
-  fileDesc("ChVkcm9pZGZ0L3YxL2RhdGEucHJvdG8SCmRyb2lkZnQudjEiigEKDERhdGFzZXRJc3N1ZRIMCgRmaWxlGAEgASgJEgwKBGxpbmUYAiABKAQSEgoKZmllbGRfcGF0aBgDIAEoCRIMCgRjb2RlGAQgASgJEg8KB21lc3NhZ2UYBSABKAkSKwoIc2V2ZXJpdHkYBiABKA4yGS5kcm9pZGZ0LnYxLklzc3VlU2V2ZXJpdHkiYwoPVG9rZW5TdGF0aXN0aWNzEgsKA21pbhgBIAEoBBIMCgRtZWFuGAIgASgBEgsKA3A5NRgDIAEoBBILCgNtYXgYBCABKAQSGwoTb3Zlcl9tYXhfc2VxX2xlbmd0aBgFIAEoBCK5AgoRRGF0YXNldEZpbGVSZXBvcnQSDAoEcGF0aBgBIAEoCRINCgVzcGxpdBgCIAEoCRIOCgZmb3JtYXQYAyABKAkSFAoMcmVjb3JkX2NvdW50GAQgASgEEhMKC2Vycm9yX2NvdW50GAUgASgEEhUKDXdhcm5pbmdfY291bnQYBiABKAQSSAoOZmllbGRfcHJlc2VuY2UYByADKAsyMC5kcm9pZGZ0LnYxLkRhdGFzZXRGaWxlUmVwb3J0LkZpZWxkUHJlc2VuY2VFbnRyeRI1ChB0b2tlbl9zdGF0aXN0aWNzGAggASgLMhsuZHJvaWRmdC52MS5Ub2tlblN0YXRpc3RpY3MaNAoSRmllbGRQcmVzZW5jZUVudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoBDoCOAEiwwIKFlZhbGlkYXRlRGF0YXNldFJlcXVlc3QSGgoEcGF0aBgBIAEoCUIKukgHcgUQARiAIEgAEh0KB2NvbnRlbnQYAiABKAxCCrpIB3oFGICAgCBIABI0CgZtZXRob2QYAyABKA4yGi5kcm9pZGZ0LnYxLlRyYWluaW5nTWV0aG9kQgi6SAWCAQIQARIXCgZmb3JtYXQYBCABKAlCB7pIBHICGEASHAoKbW9kZWxfcGF0aBgFIAEoCUIIukgFcgMYgCASKAoObWF4X3NlcV9sZW5ndGgYBiABKA1CC7pICCoGGIBAKIAESAGIAQESJAoKbWF4X2lzc3VlcxgHIAEoDUILukgIKgYYoI0GKAFIAogBAUIPCgZzb3VyY2USBbpIAggBQhEKD19tYXhfc2VxX2xlbmd0aEINCgtfbWF4X2lzc3VlcyKaAgoXVmFsaWRhdGVEYXRhc2V0UmVzcG9uc2USDQoFdmFsaWQYASABKAgSLAoFZmlsZXMYAiADKAsyHS5kcm9pZGZ0LnYxLkRhdGFzZXRGaWxlUmVwb3J0EigKBmlzc3VlcxgDIAMoCzIYLmRyb2lkZnQudjEuRGF0YXNldElzc3VlEkoKDGlzc3VlX2NvdW50cxgEIAMoCzI0LmRyb2lkZnQudjEuVmFsaWRhdGVEYXRhc2V0UmVzcG9uc2UuSXNzdWVDb3VudHNFbnRyeRIYChBpc3N1ZXNfdHJ1bmNhdGVkGAUgASgIGjIKEElzc3VlQ291bnRzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgEOgI4ASK6AQoeU3RyZWFtRGF0YXNldFZhbGlkYXRpb25SZXF1ZXN0EjkKBWNoZWNrGAEgASgLMiIuZHJvaWRmdC52MS5WYWxpZGF0ZURhdGFzZXRSZXF1ZXN0Qga6SAPIAQESPwoZcHJvZ3Jlc3NfaW50ZXJ2YWxfc2Vjb25kcxgCIAEoAUIXukgUEhIZAAAAAAAATkApmpmZmZmZuT9IAIgBAUIcChpfcHJvZ3Jlc3NfaW50ZXJ2YWxfc2Vjb25kcyK5AQofU3RyZWFtRGF0YXNldFZhbGlkYXRpb25SZXNwb25zZRISCgpieXRlc19yZWFkGAEgASgEEhMKC3RvdGFsX2J5dGVzGAIgASgEEhQKDHJlY29yZHNfcmVhZBgDIAEoBBIUCgxpc3N1ZXNfZm91bmQYBCABKAQSDAoEZmlsZRgFIAEoCRIzCgZyZXN1bHQYBiABKAsyIy5kcm9pZGZ0LnYxLlZhbGlkYXRlRGF0YXNldFJlc3BvbnNlIqEBChlHZW5lcmF0ZVNhbXBsZURhdGFSZXF1ZXN0EhkKBmZvcm1hdBgBIAEoCUIJukgGcgQQARhAEh8KBWNvdW50GAIgASgNQgu6SAgqBhjAhD0oAUgAiAEBEgwKBHNlZWQYAyABKAQSHQoLb3V0cHV0X3BhdGgYBCABKAlCCLpIBXIDGIAgEhEKCW92ZXJ3cml0ZRgFIAEoCEIICgZfY291bnQiYQoaR2VuZXJhdGVTYW1wbGVEYXRhUmVzcG9uc2USDgoGZm9ybWF0GAEgASgJEhQKDHJlY29yZF9jb3VudBgCIAEoBBIMCgRwYXRoGAMgASgJEg8KB2NvbnRlbnQYBCABKAwqZQoNSXNzdWVTZXZlcml0eRIeChpJU1NVRV9TRVZFUklUWV9VTlNQRUNJRklFRBAAEhgKFElTU1VFX1NFVkVSSVRZX0VSUk9SEAESGgoWSVNTVUVfU0VWRVJJVFlfV0FSTklORxACYgZwcm90bzM", [file_buf_validate_validate, file_droidft_v1_methods]);
+  fileDesc("ChVkcm9pZGZ0L3YxL2RhdGEucHJvdG8SCmRyb2lkZnQudjEiigEKDERhdGFzZXRJc3N1ZRIMCgRmaWxlGAEgASgJEgwKBGxpbmUYAiABKAQSEgoKZmllbGRfcGF0aBgDIAEoCRIMCgRjb2RlGAQgASgJEg8KB21lc3NhZ2UYBSABKAkSKwoIc2V2ZXJpdHkYBiABKA4yGS5kcm9pZGZ0LnYxLklzc3VlU2V2ZXJpdHkiYwoPVG9rZW5TdGF0aXN0aWNzEgsKA21pbhgBIAEoBBIMCgRtZWFuGAIgASgBEgsKA3A5NRgDIAEoBBILCgNtYXgYBCABKAQSGwoTb3Zlcl9tYXhfc2VxX2xlbmd0aBgFIAEoBCL6AgoRRGF0YXNldEZpbGVSZXBvcnQSDAoEcGF0aBgBIAEoCRINCgVzcGxpdBgCIAEoCRIOCgZmb3JtYXQYAyABKAkSFAoMcmVjb3JkX2NvdW50GAQgASgEEhMKC2Vycm9yX2NvdW50GAUgASgEEhUKDXdhcm5pbmdfY291bnQYBiABKAQSSAoOZmllbGRfcHJlc2VuY2UYByADKAsyMC5kcm9pZGZ0LnYxLkRhdGFzZXRGaWxlUmVwb3J0LkZpZWxkUHJlc2VuY2VFbnRyeRI1ChB0b2tlbl9zdGF0aXN0aWNzGAggASgLMhsuZHJvaWRmdC52MS5Ub2tlblN0YXRpc3RpY3MSIAoYdG9rZW5fc3RhdGlzdGljc19zYW1wbGVkGB4gASgIEh0KFXRva2VuX3JlY29yZHNfY291bnRlZBgfIAEoBBo0ChJGaWVsZFByZXNlbmNlRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgEOgI4ASLsAgoWVmFsaWRhdGVEYXRhc2V0UmVxdWVzdBIaCgRwYXRoGAEgASgJQgq6SAdyBRABGIAgSAASHQoHY29udGVudBgCIAEoDEIKukgHegUYgICAIEgAEjQKBm1ldGhvZBgDIAEoDjIaLmRyb2lkZnQudjEuVHJhaW5pbmdNZXRob2RCCLpIBYIBAhABEhcKBmZvcm1hdBgEIAEoCUIHukgEcgIYQBIcCgptb2RlbF9wYXRoGAUgASgJQgi6SAVyAxiAIBIoCg5tYXhfc2VxX2xlbmd0aBgGIAEoDUILukgIKgYYgEAogARIAYgBARIkCgptYXhfaXNzdWVzGAcgASgNQgu6SAgqBhigjQYoAUgCiAEBEicKCWRhdGFfa2V5cxgUIAEoCzIULmRyb2lkZnQudjEuRGF0YUtleXNCDwoGc291cmNlEgW6SAIIAUIRCg9fbWF4X3NlcV9sZW5ndGhCDQoLX21heF9pc3N1ZXMimgIKF1ZhbGlkYXRlRGF0YXNldFJlc3BvbnNlEg0KBXZhbGlkGAEgASgIEiwKBWZpbGVzGAIgAygLMh0uZHJvaWRmdC52MS5EYXRhc2V0RmlsZVJlcG9ydBIoCgZpc3N1ZXMYAyADKAsyGC5kcm9pZGZ0LnYxLkRhdGFzZXRJc3N1ZRJKCgxpc3N1ZV9jb3VudHMYBCADKAsyNC5kcm9pZGZ0LnYxLlZhbGlkYXRlRGF0YXNldFJlc3BvbnNlLklzc3VlQ291bnRzRW50cnkSGAoQaXNzdWVzX3RydW5jYXRlZBgFIAEoCBoyChBJc3N1ZUNvdW50c0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoBDoCOAEiugEKHlN0cmVhbURhdGFzZXRWYWxpZGF0aW9uUmVxdWVzdBI5CgVjaGVjaxgBIAEoCzIiLmRyb2lkZnQudjEuVmFsaWRhdGVEYXRhc2V0UmVxdWVzdEIGukgDyAEBEj8KGXByb2dyZXNzX2ludGVydmFsX3NlY29uZHMYAiABKAFCF7pIFBISGQAAAAAAAE5AKZqZmZmZmbk/SACIAQFCHAoaX3Byb2dyZXNzX2ludGVydmFsX3NlY29uZHMiuQEKH1N0cmVhbURhdGFzZXRWYWxpZGF0aW9uUmVzcG9uc2USEgoKYnl0ZXNfcmVhZBgBIAEoBBITCgt0b3RhbF9ieXRlcxgCIAEoBBIUCgxyZWNvcmRzX3JlYWQYAyABKAQSFAoMaXNzdWVzX2ZvdW5kGAQgASgEEgwKBGZpbGUYBSABKAkSMwoGcmVzdWx0GAYgASgLMiMuZHJvaWRmdC52MS5WYWxpZGF0ZURhdGFzZXRSZXNwb25zZSKhAQoZR2VuZXJhdGVTYW1wbGVEYXRhUmVxdWVzdBIZCgZmb3JtYXQYASABKAlCCbpIBnIEEAEYQBIfCgVjb3VudBgCIAEoDUILukgIKgYYwIQ9KAFIAIgBARIMCgRzZWVkGAMgASgEEh0KC291dHB1dF9wYXRoGAQgASgJQgi6SAVyAxiAIBIRCglvdmVyd3JpdGUYBSABKAhCCAoGX2NvdW50ImEKGkdlbmVyYXRlU2FtcGxlRGF0YVJlc3BvbnNlEg4KBmZvcm1hdBgBIAEoCRIUCgxyZWNvcmRfY291bnQYAiABKAQSDAoEcGF0aBgDIAEoCRIPCgdjb250ZW50GAQgASgMKmUKDUlzc3VlU2V2ZXJpdHkSHgoaSVNTVUVfU0VWRVJJVFlfVU5TUEVDSUZJRUQQABIYChRJU1NVRV9TRVZFUklUWV9FUlJPUhABEhoKFklTU1VFX1NFVkVSSVRZX1dBUk5JTkcQAmIGcHJvdG8z", [file_buf_validate_validate, file_droidft_v1_data_keys, file_droidft_v1_methods]);
 
 /**
  * One problem found in a data set.
@@ -179,11 +181,32 @@ export type DatasetFileReport = Message<"droidft.v1.DatasetFileReport"> & {
   fieldPresence: { [key: string]: bigint };
 
   /**
-   * Token-length statistics, when a model path was given.
+   * Token-length statistics, when a model path was given. Tokenizing is most of a big file's check,
+   * so past 16,384 records min, mean and p95 are of an evenly spread sample of the records (see
+   * token_statistics_sampled). over_max_seq_length and the too_long issues stay exact: every record whose
+   * line has enough UTF-8 bytes to hold more than max_seq_length tokens is counted (a token covers a byte
+   * at least; a record counted against that bound makes every later record counted). max stays an
+   * upper bound: the 64 longest lines are counted too, and a record not counted is taken at its line's
+   * bytes times the most tokens per byte of any counted record; the memory estimate's longest batch uses it.
    *
    * @generated from field: droidft.v1.TokenStatistics token_statistics = 8;
    */
   tokenStatistics?: TokenStatistics | undefined;
+
+  /**
+   * True when min, mean and p95 of token_statistics are of a sample (the file has too many records to
+   * count them all before a job is accepted); false: every record was counted.
+   *
+   * @generated from field: bool token_statistics_sampled = 30;
+   */
+  tokenStatisticsSampled: boolean;
+
+  /**
+   * Records whose tokens were counted for token_statistics (every record when not sampled).
+   *
+   * @generated from field: uint64 token_records_counted = 31;
+   */
+  tokenRecordsCounted: bigint;
 };
 
 /**
@@ -208,7 +231,7 @@ export type ValidateDatasetRequest = Message<"droidft.v1.ValidateDatasetRequest"
     /**
      * A data file (JSON Lines, a JSON array, CSV or Parquet; gzip-compressed too), or a directory with
      * train / valid / test files (train.jsonl, train.json, train.csv, train.parquet, ...), under one of
-     * the server's data roots (a relative path starts at the first).
+     * the server's data roots (a relative path starts at the first); or `file:<file_id>`, an uploaded file.
      *
      * @generated from field: string path = 1;
      */
@@ -259,6 +282,14 @@ export type ValidateDatasetRequest = Message<"droidft.v1.ValidateDatasetRequest"
    * @generated from field: optional uint32 max_issues = 7;
    */
   maxIssues?: number | undefined;
+
+  /**
+   * The keys the records use for the format's fields (see DataKeys), as a job's spec.data_keys gives them,
+   * so the check reads the records as the job will; unset: the format's own names.
+   *
+   * @generated from field: droidft.v1.DataKeys data_keys = 20;
+   */
+  dataKeys?: DataKeys | undefined;
 };
 
 /**

@@ -11,7 +11,7 @@ import { enumDesc, fileDesc } from "@bufbuild/protobuf/codegenv2";
  * Describes the file droidft/v1/errors.proto.
  */
 export const file_droidft_v1_errors: GenFile = /*@__PURE__*/
-  fileDesc("Chdkcm9pZGZ0L3YxL2Vycm9ycy5wcm90bxIKZHJvaWRmdC52MSr4BQoLRXJyb3JSZWFzb24SHAoYRVJST1JfUkVBU09OX1VOU1BFQ0lGSUVEEAASEwoPSU5WQUxJRF9SRVFVRVNUEAESEQoNSk9CX05PVF9GT1VORBACEhUKEVJFUVVFU1RfSURfUkVVU0VEEAMSGAoUSk9CX0FMUkVBRFlfRklOSVNIRUQQBBIYChRTRVJWRVJfU0hVVFRJTkdfRE9XThAFEhQKEFNFUlZFUl9SRVNUQVJURUQQBhIXChNXT1JLRVJfU1RBUlRfRkFJTEVEEAcSEgoOV09SS0VSX0NSQVNIRUQQCBISCg5UUkFJTklOR19FUlJPUhAJEhMKD01PREVMX05PVF9GT1VORBAKEhQKEE1PREVMX1VOTE9BREFCTEUQCxIUChBNT0RFTF9VTlJFQURBQkxFEAwSFQoRREFUQVNFVF9OT1RfRk9VTkQQDRITCg9EQVRBU0VUX0lOVkFMSUQQDhIXChNJTlNVRkZJQ0lFTlRfTUVNT1JZEA8SGAoUTUVUSE9EX05PVF9BVkFJTEFCTEUQEBIMCghJTlRFUk5BTBAREhYKElBBVEhfT1VUU0lERV9ST09UUxASEhYKEk5PVF9BX1JFR1VMQVJfRklMRRATEhEKDU9VVFBVVF9FWElTVFMQFBIbChdBVVRIRU5USUNBVElPTl9SRVFVSVJFRBAVEhUKEVNFUVVFTkNFX1BBU1RfRU5EEBYSDgoKUVVFVUVfRlVMTBAXEhQKEFRPT19NQU5ZX1NUUkVBTVMQGBIXChNTVE9SQUdFX1VOQVZBSUxBQkxFEBkSFAoQSk9CX05PVF9GSU5JU0hFRBAaEhYKEkpPQl9TVEFURV9DT05GTElDVBAbEhsKF05PX1JFU1VNQUJMRV9DSEVDS1BPSU5UEBwSFwoTQ0hFQ0tQT0lOVF9VTlVTQUJMRRAdEhwKGFJFV0FSRF9NT0RFTF9VTlNVUFBPUlRFRBBaEhsKF0pVREdFX01PREVMX1VOU1VQUE9SVEVEEFtiBnByb3RvMw");
+  fileDesc("Chdkcm9pZGZ0L3YxL2Vycm9ycy5wcm90bxIKZHJvaWRmdC52MSq2CQoLRXJyb3JSZWFzb24SHAoYRVJST1JfUkVBU09OX1VOU1BFQ0lGSUVEEAASEwoPSU5WQUxJRF9SRVFVRVNUEAESEQoNSk9CX05PVF9GT1VORBACEhUKEVJFUVVFU1RfSURfUkVVU0VEEAMSGAoUSk9CX0FMUkVBRFlfRklOSVNIRUQQBBIYChRTRVJWRVJfU0hVVFRJTkdfRE9XThAFEhQKEFNFUlZFUl9SRVNUQVJURUQQBhIXChNXT1JLRVJfU1RBUlRfRkFJTEVEEAcSEgoOV09SS0VSX0NSQVNIRUQQCBISCg5UUkFJTklOR19FUlJPUhAJEhMKD01PREVMX05PVF9GT1VORBAKEhQKEE1PREVMX1VOTE9BREFCTEUQCxIUChBNT0RFTF9VTlJFQURBQkxFEAwSFQoRREFUQVNFVF9OT1RfRk9VTkQQDRITCg9EQVRBU0VUX0lOVkFMSUQQDhIXChNJTlNVRkZJQ0lFTlRfTUVNT1JZEA8SGAoUTUVUSE9EX05PVF9BVkFJTEFCTEUQEBIMCghJTlRFUk5BTBAREhYKElBBVEhfT1VUU0lERV9ST09UUxASEhYKEk5PVF9BX1JFR1VMQVJfRklMRRATEhEKDU9VVFBVVF9FWElTVFMQFBIbChdBVVRIRU5USUNBVElPTl9SRVFVSVJFRBAVEhUKEVNFUVVFTkNFX1BBU1RfRU5EEBYSDgoKUVVFVUVfRlVMTBAXEhQKEFRPT19NQU5ZX1NUUkVBTVMQGBIXChNTVE9SQUdFX1VOQVZBSUxBQkxFEBkSFAoQSk9CX05PVF9GSU5JU0hFRBAaEhYKEkpPQl9TVEFURV9DT05GTElDVBAbEhsKF05PX1JFU1VNQUJMRV9DSEVDS1BPSU5UEBwSFwoTQ0hFQ0tQT0lOVF9VTlVTQUJMRRAdEhwKGFJFV0FSRF9NT0RFTF9VTlNVUFBPUlRFRBBaEhsKF0pVREdFX01PREVMX1VOU1VQUE9SVEVEEFsSGAoUTE9HR0VSX05PVF9JTlNUQUxMRUQQUBIbChdESVNUUklCVVRFRF9VTlNVUFBPUlRFRBBGEiAKHERJU1RSSUJVVEVEX0hPU1RfVU5BVkFJTEFCTEUQRxIPCgtSQU5LX0ZBSUxFRBBIEhcKE1JBTktTX0RJRF9OT1RfU1RBUlQQSRISCg5GSUxFX05PVF9GT1VORBAoEhIKDkZJTEVfVE9PX0xBUkdFECkSFQoRQ0hFQ0tTVU1fTUlTTUFUQ0gQKhIUChBVUExPQURfTk9UX0ZPVU5EECsSFQoRVVBMT0FEX0lOQ09NUExFVEUQLBITCg9VUExPQURfQ09ORkxJQ1QQLRIWChJBUlRJRkFDVF9OT1RfRk9VTkQQLhIYChRDSEVDS1BPSU5UX05PVF9GT1VORBAvEhYKEkVYUE9SVF9VTlNVUFBPUlRFRBAwEhEKDUVYUE9SVF9GQUlMRUQQMRIYChRTQU1QTEVSX01FTU9SWV9TSE9SVBAyEhUKEUFEQVBURVJfTk9UX0ZPVU5EEDMSEgoOU0FNUExFUl9GQUlMRUQQNBIWChJOT19FVkFMVUFUSU9OX0RBVEEQNWIGcHJvdG8z");
 
 /**
  * The reason of every droidft error. A failed call carries it as the `reason` of its
@@ -219,7 +219,8 @@ export enum ErrorReason {
   /**
    * UNAVAILABLE: the server cannot write its job database (a full disk, a read-only file); health says
    * NOT_SERVING until it can again. As a JobError: the job was stopped because its events could not be
-   * recorded; what it had reported is kept and written once the database takes writes again.
+   * recorded; what it had reported is kept and written once the database takes writes again. From
+   * UploadFile: the server's disk cannot take the upload's bytes; those received are kept, so resume later.
    *
    * @generated from enum value: STORAGE_UNAVAILABLE = 25;
    */
@@ -276,6 +277,158 @@ export enum ErrorReason {
    * @generated from enum value: JUDGE_MODEL_UNSUPPORTED = 91;
    */
   JUDGE_MODEL_UNSUPPORTED = 91,
+
+  /**
+   * FAILED_PRECONDITION: spec.metrics_logging asks for a tracking tool whose package is not installed on the
+   * server (wandb for Weights & Biases, tensorboardX for TensorBoard); metadata `field` and `package`.
+   *
+   * @generated from enum value: LOGGER_NOT_INSTALLED = 80;
+   */
+  LOGGER_NOT_INSTALLED = 80,
+
+  /**
+   * UNIMPLEMENTED: spec.distributed asks for what this server does not train distributed (the MPI backend,
+   * or a preference or online method: DPO, ORPO, CPO, Online DPO, XPO, RLHF, PPO); metadata `field`.
+   *
+   * @generated from enum value: DISTRIBUTED_UNSUPPORTED = 70;
+   */
+  DISTRIBUTED_UNSUPPORTED = 70,
+
+  /**
+   * FAILED_PRECONDITION: a spec.distributed.hosts address cannot be used: rank 0's is not this machine's, or
+   * another rank's is another machine's and the server has no --rank-launcher to start it there; metadata
+   * `field` and `host`.
+   *
+   * @generated from enum value: DISTRIBUTED_HOST_UNAVAILABLE = 71;
+   */
+  DISTRIBUTED_HOST_UNAVAILABLE = 71,
+
+  /**
+   * JobError: a rank of a distributed job failed or died; the other ranks were stopped. The message names
+   * the rank, how it ended and its last log lines. The job is resumable from its last checkpoint.
+   *
+   * @generated from enum value: RANK_FAILED = 72;
+   */
+  RANK_FAILED = 72,
+
+  /**
+   * JobError: not every rank of a distributed job started and joined the ring within
+   * spec.distributed.start_timeout_seconds; every rank was stopped. The message names the missing ranks.
+   *
+   * @generated from enum value: RANKS_DID_NOT_START = 73;
+   */
+  RANKS_DID_NOT_START = 73,
+
+  /**
+   * NOT_FOUND: no uploaded file has the id given (or a `file:` data path names none); metadata `file_id`.
+   *
+   * @generated from enum value: FILE_NOT_FOUND = 40;
+   */
+  FILE_NOT_FOUND = 40,
+
+  /**
+   * RESOURCE_EXHAUSTED: the upload is larger than the server's --max-upload-bytes; metadata `size_bytes`
+   * and `max_upload_bytes`. Nothing was kept.
+   *
+   * @generated from enum value: FILE_TOO_LARGE = 41;
+   */
+  FILE_TOO_LARGE = 41,
+
+  /**
+   * DATA_LOSS: the uploaded bytes do not have the SHA-256 the upload started with; the partial upload was
+   * dropped, so upload again from offset 0. Metadata `expected_sha256` and `actual_sha256`.
+   *
+   * @generated from enum value: CHECKSUM_MISMATCH = 42;
+   */
+  CHECKSUM_MISMATCH = 42,
+
+  /**
+   * NOT_FOUND: the server holds nothing of this upload_id (never started, completed, or dropped): start it
+   * at offset 0. Metadata `upload_id`.
+   *
+   * @generated from enum value: UPLOAD_NOT_FOUND = 43;
+   */
+  UPLOAD_NOT_FOUND = 43,
+
+  /**
+   * FAILED_PRECONDITION: the upload does not go on where the server's bytes end (UploadStart.offset is not
+   * what it holds), or its stream ended before size_bytes; the bytes received are kept. Resume from
+   * metadata `received_bytes` (`upload_id`, `size_bytes` too).
+   *
+   * @generated from enum value: UPLOAD_INCOMPLETE = 44;
+   */
+  UPLOAD_INCOMPLETE = 44,
+
+  /**
+   * ABORTED: another stream is writing this upload_id now, or it was started with another name, size or
+   * SHA-256; metadata `upload_id`.
+   *
+   * @generated from enum value: UPLOAD_CONFLICT = 45;
+   */
+  UPLOAD_CONFLICT = 45,
+
+  /**
+   * NOT_FOUND: the job has no file at this path (or it is a directory); metadata `job_id` and `path`.
+   *
+   * @generated from enum value: ARTIFACT_NOT_FOUND = 46;
+   */
+  ARTIFACT_NOT_FOUND = 46,
+
+  /**
+   * NOT_FOUND: the job has no adapter at the iteration asked for (never saved, or removed by
+   * keep_checkpoints; a job that has not finished has no final adapter yet); metadata `job_id`, `iteration`.
+   *
+   * @generated from enum value: CHECKPOINT_NOT_FOUND = 47;
+   */
+  CHECKPOINT_NOT_FOUND = 47,
+
+  /**
+   * FAILED_PRECONDITION: the export asked for cannot be made: GGUF of an architecture mlx-lm does not
+   * convert (metadata `model_type`) or of quantised weights, or de-quantising a model that is not quantised.
+   *
+   * @generated from enum value: EXPORT_UNSUPPORTED = 48;
+   */
+  EXPORT_UNSUPPORTED = 48,
+
+  /**
+   * FAILED_PRECONDITION: the export's worker failed (the model or adapter could not be loaded or fused);
+   * the message gives the last lines of its output, nothing was left under exports/. Metadata `job_id`.
+   *
+   * @generated from enum value: EXPORT_FAILED = 49;
+   */
+  EXPORT_FAILED = 49,
+
+  /**
+   * RESOURCE_EXHAUSTED: the model a Generate or EvaluateModel asks for does not fit in memory next to the
+   * jobs training now; metadata `needed_bytes`, `available_bytes` and `running_jobs`. Retry when they finish.
+   *
+   * @generated from enum value: SAMPLER_MEMORY_SHORT = 50;
+   */
+  SAMPLER_MEMORY_SHORT = 50,
+
+  /**
+   * NOT_FOUND: the job has no adapter of the kind asked for (no final adapter yet, no checkpoint of that
+   * iteration, no validation loss to choose the best one by); metadata `job_id` and `adapter`.
+   *
+   * @generated from enum value: ADAPTER_NOT_FOUND = 51;
+   */
+  ADAPTER_NOT_FOUND = 51,
+
+  /**
+   * FAILED_PRECONDITION: the sampler could not do what was asked (a model it cannot load, a prompt it cannot
+   * render, data it cannot score); the message says what went wrong.
+   *
+   * @generated from enum value: SAMPLER_FAILED = 52;
+   */
+  SAMPLER_FAILED = 52,
+
+  /**
+   * FAILED_PRECONDITION: EvaluateModel names no data and the job has no test split (a test file next to its
+   * training data); metadata `job_id`.
+   *
+   * @generated from enum value: NO_EVALUATION_DATA = 53;
+   */
+  NO_EVALUATION_DATA = 53,
 }
 
 /**

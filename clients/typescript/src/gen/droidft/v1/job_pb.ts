@@ -9,10 +9,16 @@ import { enumDesc, fileDesc, messageDesc } from "@bufbuild/protobuf/codegenv2";
 import { file_buf_validate_validate } from "../../buf/validate/validate_pb.js";
 import type { DatasetFileReport } from "./data_pb.js";
 import { file_droidft_v1_data } from "./data_pb.js";
+import type { DistributedConfig } from "./distributed_pb.js";
+import { file_droidft_v1_distributed } from "./distributed_pb.js";
+import type { DataKeys } from "./data_keys_pb.js";
+import { file_droidft_v1_data_keys } from "./data_keys_pb.js";
 import type { AdapterConfig, CpoConfig, DpoConfig, DrGrpoConfig, GrpoConfig, GspoConfig, OrpoConfig, SftConfig, TrainingMethod } from "./methods_pb.js";
 import { file_droidft_v1_methods } from "./methods_pb.js";
 import type { OnlineDpoConfig, PpoConfig, RlhfConfig, XpoConfig } from "./online_pb.js";
 import { file_droidft_v1_online } from "./online_pb.js";
+import type { LrSchedule, MetricsLogging, OptimizerConfig } from "./options_pb.js";
+import { file_droidft_v1_options } from "./options_pb.js";
 import type { Timestamp } from "@bufbuild/protobuf/wkt";
 import { file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
 import type { Message } from "@bufbuild/protobuf";
@@ -21,7 +27,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file droidft/v1/job.proto.
  */
 export const file_droidft_v1_job: GenFile = /*@__PURE__*/
-  fileDesc("ChRkcm9pZGZ0L3YxL2pvYi5wcm90bxIKZHJvaWRmdC52MSLCCwoPVHJhaW5pbmdKb2JTcGVjEh4KCm1vZGVsX3BhdGgYASABKAlCCrpIB3IFEAEYgCASIwoPdHJhaW5fZGF0YV9wYXRoGAIgASgJQgq6SAdyBRABGIAgEiYKDXZhbF9kYXRhX3BhdGgYAyABKAlCCrpIB3IFEAEYgCBIAYgBARIzCg1sZWFybmluZ19yYXRlGAQgASgBQhe6SBQSEhktQxzr4jYaPymN7bWg98awPkgCiAEBEiIKCmJhdGNoX3NpemUYBSABKA1CCbpIBioEGAgoAUgDiAEBEigKDm1heF9zZXFfbGVuZ3RoGAYgASgNQgu6SAgqBhiAQCiABEgEiAEBEiQKCml0ZXJhdGlvbnMYByABKA1CC7pICCoGGMCEPSgBSAWIAQESEgoKZWFybHlfc3RvcBgIIAEoCBIhCghwYXRpZW5jZRgJIAEoDUIKukgHKgUY6AcoAUgGiAEBEioKB2FkYXB0ZXIYCiABKAsyGS5kcm9pZGZ0LnYxLkFkYXB0ZXJDb25maWcSDAoEc2VlZBgLIAEoBBImCgxyZXBvcnRfZXZlcnkYDCABKA1CC7pICCoGGKCNBigBSAeIAQESJAoKZXZhbF9ldmVyeRgNIAEoDUILukgIKgYYoI0GKAFICIgBARIlCgxldmFsX2JhdGNoZXMYDiABKA1CCrpIByoFGJBOKAFICYgBARIqChBjaGVja3BvaW50X2V2ZXJ5GA8gASgNQgu6SAgqBhjAhD0oAUgKiAEBEh4KDGRpc3BsYXlfbmFtZRgQIAEoCUIIukgFcgMYyAESKAoQa2VlcF9jaGVja3BvaW50cxgRIAEoDUIJukgGKgQYoI0GSAuIAQESMwoPZnJvbV9jaGVja3BvaW50GBIgASgLMhouZHJvaWRmdC52MS5Gcm9tQ2hlY2twb2ludBIkCgNzZnQYFCABKAsyFS5kcm9pZGZ0LnYxLlNmdENvbmZpZ0gAEiYKBGdycG8YFSABKAsyFi5kcm9pZGZ0LnYxLkdycG9Db25maWdIABImCgRnc3BvGBYgASgLMhYuZHJvaWRmdC52MS5Hc3BvQ29uZmlnSAASKwoHZHJfZ3JwbxgXIAEoCzIYLmRyb2lkZnQudjEuRHJHcnBvQ29uZmlnSAASJAoDZHBvGBggASgLMhUuZHJvaWRmdC52MS5EcG9Db25maWdIABImCgRvcnBvGBkgASgLMhYuZHJvaWRmdC52MS5PcnBvQ29uZmlnSAASJAoDY3BvGBogASgLMhUuZHJvaWRmdC52MS5DcG9Db25maWdIABIxCgpvbmxpbmVfZHBvGBsgASgLMhsuZHJvaWRmdC52MS5PbmxpbmVEcG9Db25maWdIABIkCgN4cG8YHCABKAsyFS5kcm9pZGZ0LnYxLlhwb0NvbmZpZ0gAEiYKBHJsaGYYHSABKAsyFi5kcm9pZGZ0LnYxLlJsaGZDb25maWdIABIkCgNwcG8YXyABKAsyFS5kcm9pZGZ0LnYxLlBwb0NvbmZpZ0gAOny6SHkadwoec3BlYy5wYXRpZW5jZV9uZWVkc19lYXJseV9zdG9wEi1wYXRpZW5jZSBvbmx5IGFwcGxpZXMgd2hlbiBlYXJseV9zdG9wIGlzIHRydWUaJiFoYXModGhpcy5wYXRpZW5jZSkgfHwgdGhpcy5lYXJseV9zdG9wQg8KBm1ldGhvZBIFukgCCAFCEAoOX3ZhbF9kYXRhX3BhdGhCEAoOX2xlYXJuaW5nX3JhdGVCDQoLX2JhdGNoX3NpemVCEQoPX21heF9zZXFfbGVuZ3RoQg0KC19pdGVyYXRpb25zQgsKCV9wYXRpZW5jZUIPCg1fcmVwb3J0X2V2ZXJ5Qg0KC19ldmFsX2V2ZXJ5Qg8KDV9ldmFsX2JhdGNoZXNCEwoRX2NoZWNrcG9pbnRfZXZlcnlCEwoRX2tlZXBfY2hlY2twb2ludHMiPwoORnJvbUNoZWNrcG9pbnQSGgoGam9iX2lkGAEgASgJQgq6SAdyBRABGIABEhEKCWl0ZXJhdGlvbhgCIAEoDSIrCghKb2JFcnJvchIOCgZyZWFzb24YASABKAkSDwoHbWVzc2FnZRgCIAEoCSLTAwoKSm9iTWV0cmljcxIRCglpdGVyYXRpb24YASABKA0SGAoQdG90YWxfaXRlcmF0aW9ucxgCIAEoDRIXCgp0cmFpbl9sb3NzGAMgASgBSACIAQESFQoIdmFsX2xvc3MYBCABKAFIAYgBARIaCg1sZWFybmluZ19yYXRlGAUgASgBSAKIAQESIgoVaXRlcmF0aW9uc19wZXJfc2Vjb25kGAYgASgBSAOIAQESHgoRdG9rZW5zX3Blcl9zZWNvbmQYByABKAFIBIgBARIWCg50cmFpbmVkX3Rva2VucxgIIAEoBBIZChFwZWFrX21lbW9yeV9ieXRlcxgJIAEoBBJBCg5tZXRob2RfbWV0cmljcxgKIAMoCzIpLmRyb2lkZnQudjEuSm9iTWV0cmljcy5NZXRob2RNZXRyaWNzRW50cnkaNAoSTWV0aG9kTWV0cmljc0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoAToCOAFCDQoLX3RyYWluX2xvc3NCCwoJX3ZhbF9sb3NzQhAKDl9sZWFybmluZ19yYXRlQhgKFl9pdGVyYXRpb25zX3Blcl9zZWNvbmRCFAoSX3Rva2Vuc19wZXJfc2Vjb25kIq4ECgtUcmFpbmluZ0pvYhIOCgZqb2JfaWQYASABKAkSKQoEc3BlYxgCIAEoCzIbLmRyb2lkZnQudjEuVHJhaW5pbmdKb2JTcGVjEioKBm1ldGhvZBgDIAEoDjIaLmRyb2lkZnQudjEuVHJhaW5pbmdNZXRob2QSIwoFc3RhdGUYBCABKA4yFC5kcm9pZGZ0LnYxLkpvYlN0YXRlEi8KC2NyZWF0ZV90aW1lGAUgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIuCgpzdGFydF90aW1lGAYgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIsCghlbmRfdGltZRgHIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASIwoFZXJyb3IYCCABKAsyFC5kcm9pZGZ0LnYxLkpvYkVycm9yEicKB21ldHJpY3MYCSABKAsyFi5kcm9pZGZ0LnYxLkpvYk1ldHJpY3MSDgoGZGV2aWNlGAogASgJEhIKCm91dHB1dF9kaXIYCyABKAkSFAoMYWRhcHRlcl9wYXRoGAwgASgJEhUKDWxhc3Rfc2VxdWVuY2UYDSABKAQSEgoKcmVxdWVzdF9pZBgOIAEoCRIPCgdjcmVhdG9yGA8gASgJEhgKEHJlc3VtZV9pdGVyYXRpb24YECABKA0SJgoEZGF0YRgRIAEoCzIYLmRyb2lkZnQudjEuVHJhaW5pbmdEYXRhIqIBCgxUcmFpbmluZ0RhdGESLAoFdHJhaW4YASABKAsyHS5kcm9pZGZ0LnYxLkRhdGFzZXRGaWxlUmVwb3J0EiwKBXZhbGlkGAIgASgLMh0uZHJvaWRmdC52MS5EYXRhc2V0RmlsZVJlcG9ydBIaChJ0cmFpbl9yZWNvcmRzX3VzZWQYAyABKAQSGgoSdmFsaWRfcmVjb3Jkc191c2VkGAQgASgEIqUBCgpDaGVja3BvaW50EhEKCWl0ZXJhdGlvbhgBIAEoDRIMCgRwYXRoGAIgASgJEhIKCnNpemVfYnl0ZXMYAyABKAQSLwoLY3JlYXRlX3RpbWUYBCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEg0KBWZpbmFsGAUgASgIEg8KB3JlbW92ZWQYBiABKAgSEQoJcmVzdW1hYmxlGAcgASgIKscBCghKb2JTdGF0ZRIZChVKT0JfU1RBVEVfVU5TUEVDSUZJRUQQABIUChBKT0JfU1RBVEVfUVVFVUVEEAESFQoRSk9CX1NUQVRFX1JVTk5JTkcQAhIXChNKT0JfU1RBVEVfU1VDQ0VFREVEEAMSFAoQSk9CX1NUQVRFX0ZBSUxFRBAEEhcKE0pPQl9TVEFURV9DQU5DRUxMRUQQBRIVChFKT0JfU1RBVEVfUEFVU0lORxAGEhQKEEpPQl9TVEFURV9QQVVTRUQQB2IGcHJvdG8z", [file_buf_validate_validate, file_droidft_v1_data, file_droidft_v1_methods, file_droidft_v1_online, file_google_protobuf_timestamp]);
+  fileDesc("ChRkcm9pZGZ0L3YxL2pvYi5wcm90bxIKZHJvaWRmdC52MSK3EQoPVHJhaW5pbmdKb2JTcGVjEh4KCm1vZGVsX3BhdGgYASABKAlCCrpIB3IFEAEYgCASIwoPdHJhaW5fZGF0YV9wYXRoGAIgASgJQgq6SAdyBRABGIAgEiYKDXZhbF9kYXRhX3BhdGgYAyABKAlCCrpIB3IFEAEYgCBIAYgBARIzCg1sZWFybmluZ19yYXRlGAQgASgBQhe6SBQSEhl7FK5H4XqEPyEAAAAAAAAAAEgCiAEBEiMKCmJhdGNoX3NpemUYBSABKA1CCrpIByoFGIAIKAFIA4gBARIoCg5tYXhfc2VxX2xlbmd0aBgGIAEoDUILukgIKgYYgIAIKBBIBIgBARIkCgppdGVyYXRpb25zGAcgASgNQgu6SAgqBhjAhD0oAUgFiAEBEhIKCmVhcmx5X3N0b3AYCCABKAgSIQoIcGF0aWVuY2UYCSABKA1CCrpIByoFGOgHKAFIBogBARIqCgdhZGFwdGVyGAogASgLMhkuZHJvaWRmdC52MS5BZGFwdGVyQ29uZmlnEgwKBHNlZWQYCyABKAQSJgoMcmVwb3J0X2V2ZXJ5GAwgASgNQgu6SAgqBhigjQYoAUgHiAEBEiQKCmV2YWxfZXZlcnkYDSABKA1CC7pICCoGGKCNBigBSAiIAQESJQoMZXZhbF9iYXRjaGVzGA4gASgNQgq6SAcqBRiQTigBSAmIAQESKgoQY2hlY2twb2ludF9ldmVyeRgPIAEoDUILukgIKgYYwIQ9KAFICogBARIeCgxkaXNwbGF5X25hbWUYECABKAlCCLpIBXIDGMgBEigKEGtlZXBfY2hlY2twb2ludHMYESABKA1CCbpIBioEGKCNBkgLiAEBEjMKD2Zyb21fY2hlY2twb2ludBgSIAEoCzIaLmRyb2lkZnQudjEuRnJvbUNoZWNrcG9pbnQSMgoLZGlzdHJpYnV0ZWQYRiABKAsyHS5kcm9pZGZ0LnYxLkRpc3RyaWJ1dGVkQ29uZmlnEiQKA3NmdBgUIAEoCzIVLmRyb2lkZnQudjEuU2Z0Q29uZmlnSAASJgoEZ3JwbxgVIAEoCzIWLmRyb2lkZnQudjEuR3Jwb0NvbmZpZ0gAEiYKBGdzcG8YFiABKAsyFi5kcm9pZGZ0LnYxLkdzcG9Db25maWdIABIrCgdkcl9ncnBvGBcgASgLMhguZHJvaWRmdC52MS5EckdycG9Db25maWdIABIkCgNkcG8YGCABKAsyFS5kcm9pZGZ0LnYxLkRwb0NvbmZpZ0gAEiYKBG9ycG8YGSABKAsyFi5kcm9pZGZ0LnYxLk9ycG9Db25maWdIABIkCgNjcG8YGiABKAsyFS5kcm9pZGZ0LnYxLkNwb0NvbmZpZ0gAEjEKCm9ubGluZV9kcG8YGyABKAsyGy5kcm9pZGZ0LnYxLk9ubGluZURwb0NvbmZpZ0gAEiQKA3hwbxgcIAEoCzIVLmRyb2lkZnQudjEuWHBvQ29uZmlnSAASJgoEcmxoZhgdIAEoCzIWLmRyb2lkZnQudjEuUmxoZkNvbmZpZ0gAEiQKA3BwbxhfIAEoCzIVLmRyb2lkZnQudjEuUHBvQ29uZmlnSAASJwoJZGF0YV9rZXlzGEsgASgLMhQuZHJvaWRmdC52MS5EYXRhS2V5cxIYChBmaW5hbF9ldmFsdWF0aW9uGEEgASgIEh8KBmVwb2NocxgeIAEoDUIKukgHKgUYkE4oAUgMiAEBEi4KCW9wdGltaXplchgfIAEoCzIbLmRyb2lkZnQudjEuT3B0aW1pemVyQ29uZmlnEisKC2xyX3NjaGVkdWxlGCAgASgLMhYuZHJvaWRmdC52MS5MclNjaGVkdWxlEjMKDW1heF9ncmFkX25vcm0YISABKAFCF7pIFBISGQAAAACAhC5BIQAAAAAAAAAASA2IAQESMAoXZ3JhZF9hY2N1bXVsYXRpb25fc3RlcHMYIiABKA1CCrpIByoFGIAIKAFIDogBARIzCg9tZXRyaWNzX2xvZ2dpbmcYIyABKAsyGi5kcm9pZGZ0LnYxLk1ldHJpY3NMb2dnaW5nOqUDukihAxpsChlzcGVjLmVwb2Noc19vcl9pdGVyYXRpb25zEiNnaXZlIGVwb2NocyBvciBpdGVyYXRpb25zLCBub3QgYm90aBoqIWhhcyh0aGlzLmVwb2NocykgfHwgIWhhcyh0aGlzLml0ZXJhdGlvbnMpGrcBCiBzcGVjLm9uZV9ncmFkX2FjY3VtdWxhdGlvbl9zdGVwcxJFZ2l2ZSBncmFkX2FjY3VtdWxhdGlvbl9zdGVwcyBvciBzZnQuZ3JhZF9hY2N1bXVsYXRpb25fc3RlcHMsIG5vdCBib3RoGkwhaGFzKHRoaXMuZ3JhZF9hY2N1bXVsYXRpb25fc3RlcHMpIHx8ICFoYXModGhpcy5zZnQuZ3JhZF9hY2N1bXVsYXRpb25fc3RlcHMpGncKHnNwZWMucGF0aWVuY2VfbmVlZHNfZWFybHlfc3RvcBItcGF0aWVuY2Ugb25seSBhcHBsaWVzIHdoZW4gZWFybHlfc3RvcCBpcyB0cnVlGiYhaGFzKHRoaXMucGF0aWVuY2UpIHx8IHRoaXMuZWFybHlfc3RvcEIPCgZtZXRob2QSBbpIAggBQhAKDl92YWxfZGF0YV9wYXRoQhAKDl9sZWFybmluZ19yYXRlQg0KC19iYXRjaF9zaXplQhEKD19tYXhfc2VxX2xlbmd0aEINCgtfaXRlcmF0aW9uc0ILCglfcGF0aWVuY2VCDwoNX3JlcG9ydF9ldmVyeUINCgtfZXZhbF9ldmVyeUIPCg1fZXZhbF9iYXRjaGVzQhMKEV9jaGVja3BvaW50X2V2ZXJ5QhMKEV9rZWVwX2NoZWNrcG9pbnRzQgkKB19lcG9jaHNCEAoOX21heF9ncmFkX25vcm1CGgoYX2dyYWRfYWNjdW11bGF0aW9uX3N0ZXBzIj8KDkZyb21DaGVja3BvaW50EhoKBmpvYl9pZBgBIAEoCUIKukgHcgUQARiAARIRCglpdGVyYXRpb24YAiABKA0iKwoISm9iRXJyb3ISDgoGcmVhc29uGAEgASgJEg8KB21lc3NhZ2UYAiABKAki0wMKCkpvYk1ldHJpY3MSEQoJaXRlcmF0aW9uGAEgASgNEhgKEHRvdGFsX2l0ZXJhdGlvbnMYAiABKA0SFwoKdHJhaW5fbG9zcxgDIAEoAUgAiAEBEhUKCHZhbF9sb3NzGAQgASgBSAGIAQESGgoNbGVhcm5pbmdfcmF0ZRgFIAEoAUgCiAEBEiIKFWl0ZXJhdGlvbnNfcGVyX3NlY29uZBgGIAEoAUgDiAEBEh4KEXRva2Vuc19wZXJfc2Vjb25kGAcgASgBSASIAQESFgoOdHJhaW5lZF90b2tlbnMYCCABKAQSGQoRcGVha19tZW1vcnlfYnl0ZXMYCSABKAQSQQoObWV0aG9kX21ldHJpY3MYCiADKAsyKS5kcm9pZGZ0LnYxLkpvYk1ldHJpY3MuTWV0aG9kTWV0cmljc0VudHJ5GjQKEk1ldGhvZE1ldHJpY3NFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAE6AjgBQg0KC190cmFpbl9sb3NzQgsKCV92YWxfbG9zc0IQCg5fbGVhcm5pbmdfcmF0ZUIYChZfaXRlcmF0aW9uc19wZXJfc2Vjb25kQhQKEl90b2tlbnNfcGVyX3NlY29uZCKuBAoLVHJhaW5pbmdKb2ISDgoGam9iX2lkGAEgASgJEikKBHNwZWMYAiABKAsyGy5kcm9pZGZ0LnYxLlRyYWluaW5nSm9iU3BlYxIqCgZtZXRob2QYAyABKA4yGi5kcm9pZGZ0LnYxLlRyYWluaW5nTWV0aG9kEiMKBXN0YXRlGAQgASgOMhQuZHJvaWRmdC52MS5Kb2JTdGF0ZRIvCgtjcmVhdGVfdGltZRgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLgoKc3RhcnRfdGltZRgGIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLAoIZW5kX3RpbWUYByABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEiMKBWVycm9yGAggASgLMhQuZHJvaWRmdC52MS5Kb2JFcnJvchInCgdtZXRyaWNzGAkgASgLMhYuZHJvaWRmdC52MS5Kb2JNZXRyaWNzEg4KBmRldmljZRgKIAEoCRISCgpvdXRwdXRfZGlyGAsgASgJEhQKDGFkYXB0ZXJfcGF0aBgMIAEoCRIVCg1sYXN0X3NlcXVlbmNlGA0gASgEEhIKCnJlcXVlc3RfaWQYDiABKAkSDwoHY3JlYXRvchgPIAEoCRIYChByZXN1bWVfaXRlcmF0aW9uGBAgASgNEiYKBGRhdGEYESABKAsyGC5kcm9pZGZ0LnYxLlRyYWluaW5nRGF0YSKiAQoMVHJhaW5pbmdEYXRhEiwKBXRyYWluGAEgASgLMh0uZHJvaWRmdC52MS5EYXRhc2V0RmlsZVJlcG9ydBIsCgV2YWxpZBgCIAEoCzIdLmRyb2lkZnQudjEuRGF0YXNldEZpbGVSZXBvcnQSGgoSdHJhaW5fcmVjb3Jkc191c2VkGAMgASgEEhoKEnZhbGlkX3JlY29yZHNfdXNlZBgEIAEoBCKlAQoKQ2hlY2twb2ludBIRCglpdGVyYXRpb24YASABKA0SDAoEcGF0aBgCIAEoCRISCgpzaXplX2J5dGVzGAMgASgEEi8KC2NyZWF0ZV90aW1lGAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBINCgVmaW5hbBgFIAEoCBIPCgdyZW1vdmVkGAYgASgIEhEKCXJlc3VtYWJsZRgHIAEoCCrHAQoISm9iU3RhdGUSGQoVSk9CX1NUQVRFX1VOU1BFQ0lGSUVEEAASFAoQSk9CX1NUQVRFX1FVRVVFRBABEhUKEUpPQl9TVEFURV9SVU5OSU5HEAISFwoTSk9CX1NUQVRFX1NVQ0NFRURFRBADEhQKEEpPQl9TVEFURV9GQUlMRUQQBBIXChNKT0JfU1RBVEVfQ0FOQ0VMTEVEEAUSFQoRSk9CX1NUQVRFX1BBVVNJTkcQBhIUChBKT0JfU1RBVEVfUEFVU0VEEAdiBnByb3RvMw", [file_buf_validate_validate, file_droidft_v1_data, file_droidft_v1_distributed, file_droidft_v1_data_keys, file_droidft_v1_methods, file_droidft_v1_online, file_droidft_v1_options, file_google_protobuf_timestamp]);
 
 /**
  * Everything needed to run one fine-tuning job. Paths are on the server's file system, under its
@@ -40,7 +46,7 @@ export type TrainingJobSpec = Message<"droidft.v1.TrainingJobSpec"> & {
 
   /**
    * Training data: a JSON Lines, JSON array, CSV or Parquet file, or a directory holding one as train.jsonl,
-   * train.json, train.csv or train.parquet (gzip too, but for Parquet).
+   * train.json, train.csv or train.parquet (gzip too, but for Parquet); or `file:<file_id>`, an uploaded file.
    *
    * @generated from field: string train_data_path = 2;
    */
@@ -55,28 +61,31 @@ export type TrainingJobSpec = Message<"droidft.v1.TrainingJobSpec"> & {
   valDataPath?: string | undefined;
 
   /**
-   * Peak learning rate of Adam, 1e-6 to 1e-4; default 1e-5.
+   * Peak learning rate of the optimizer (the schedule's top), above 0 to 1e-2; default 1e-5. Recommended
+   * 1e-6 to 1e-4: outside that the job runs with a warning.
    *
    * @generated from field: optional double learning_rate = 4;
    */
   learningRate?: number | undefined;
 
   /**
-   * Records (prompts, for the GRPO family) per optimizer step, 1 to 8; default 4.
+   * Records (prompts, for the GRPO family) per micro-batch, 1 to 1024; default 4. Recommended 1 to 8: above
+   * that the job runs with a warning.
    *
    * @generated from field: optional uint32 batch_size = 5;
    */
   batchSize?: number | undefined;
 
   /**
-   * Longest sequence in tokens; longer records are truncated, 512 to 8192; default 2048.
+   * Longest sequence in tokens; longer records are truncated, 16 to 131,072; default 2048. Recommended 512 to
+   * 8192: outside that the job runs with a warning.
    *
    * @generated from field: optional uint32 max_seq_length = 6;
    */
   maxSeqLength?: number | undefined;
 
   /**
-   * Optimizer steps to train, 1 to 1,000,000; default 100.
+   * Optimizer steps to train, 1 to 1,000,000; default 100. Not with epochs.
    *
    * @generated from field: optional uint32 iterations = 7;
    */
@@ -164,6 +173,13 @@ export type TrainingJobSpec = Message<"droidft.v1.TrainingJobSpec"> & {
    * @generated from field: droidft.v1.FromCheckpoint from_checkpoint = 18;
    */
   fromCheckpoint?: FromCheckpoint | undefined;
+
+  /**
+   * Train with several processes (ranks) data-parallel; unset: one process.
+   *
+   * @generated from field: droidft.v1.DistributedConfig distributed = 70;
+   */
+  distributed?: DistributedConfig | undefined;
 
   /**
    * The method, with its settings. Exactly one must be set.
@@ -259,6 +275,69 @@ export type TrainingJobSpec = Message<"droidft.v1.TrainingJobSpec"> & {
     value: PpoConfig;
     case: "ppo";
   } | { case: undefined; value?: undefined };
+
+  /**
+   * The keys the data's records use for the format's fields, when not the format's own (see DataKeys);
+   * unset: the format's own names.
+   *
+   * @generated from field: droidft.v1.DataKeys data_keys = 75;
+   */
+  dataKeys?: DataKeys | undefined;
+
+  /**
+   * Evaluate the final adapter on the test split (a test file next to the training data) once the job
+   * has succeeded, as EvaluateModel would; the result is listed by ListEvaluations. A job without a test
+   * split is refused (NO_EVALUATION_DATA).
+   *
+   * @generated from field: bool final_evaluation = 65;
+   */
+  finalEvaluation: boolean;
+
+  /**
+   * Passes over the training data, 1 to 10,000, instead of iterations: iterations are then
+   * ceil(epochs x records used / (batch_size x grad_accumulation_steps)). Not with iterations.
+   *
+   * @generated from field: optional uint32 epochs = 30;
+   */
+  epochs?: number | undefined;
+
+  /**
+   * The optimizer; Adam when not set.
+   *
+   * @generated from field: droidft.v1.OptimizerConfig optimizer = 31;
+   */
+  optimizer?: OptimizerConfig | undefined;
+
+  /**
+   * The learning-rate schedule over the optimizer steps (the GRPO family: every update, num_iterations
+   * per rollout); constant, without warm-up, when not set.
+   *
+   * @generated from field: droidft.v1.LrSchedule lr_schedule = 32;
+   */
+  lrSchedule?: LrSchedule | undefined;
+
+  /**
+   * Clip the gradient to this global L2 norm before each optimizer update, above 0 to 1e6; unset: no clipping.
+   *
+   * @generated from field: optional double max_grad_norm = 33;
+   */
+  maxGradNorm?: number | undefined;
+
+  /**
+   * Micro-batches of batch_size whose gradients are averaged into one optimizer update, 1 to 1024; default 1.
+   * An update so sees batch_size x grad_accumulation_steps records (the GRPO family: prompts, each rollout
+   * sampled before the update). For SFT it may be given as sft.grad_accumulation_steps instead, not both.
+   *
+   * @generated from field: optional uint32 grad_accumulation_steps = 34;
+   */
+  gradAccumulationSteps?: number | undefined;
+
+  /**
+   * Also send the reports to Weights & Biases or TensorBoard, from the worker; nowhere else when not set.
+   *
+   * @generated from field: droidft.v1.MetricsLogging metrics_logging = 35;
+   */
+  metricsLogging?: MetricsLogging | undefined;
 };
 
 /**

@@ -12,7 +12,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file droidft/v1/resources.proto.
  */
 export const file_droidft_v1_resources: GenFile = /*@__PURE__*/
-  fileDesc("Chpkcm9pZGZ0L3YxL3Jlc291cmNlcy5wcm90bxIKZHJvaWRmdC52MSKEAgoPTWVtb3J5QnJlYWtkb3duEhUKDXdlaWdodHNfYnl0ZXMYASABKAQSIgoadHJhaW5hYmxlX3BhcmFtZXRlcnNfYnl0ZXMYAiABKAQSHQoVb3B0aW1pemVyX3N0YXRlX2J5dGVzGAMgASgEEhcKD2dyYWRpZW50c19ieXRlcxgEIAEoBBIZChFhY3RpdmF0aW9uc19ieXRlcxgFIAEoBBIUCgxsb2dpdHNfYnl0ZXMYBiABKAQSFgoOa3ZfY2FjaGVfYnl0ZXMYByABKAQSHQoVcmVmZXJlbmNlX21vZGVsX2J5dGVzGAggASgEEhYKDm92ZXJoZWFkX2J5dGVzGAkgASgEIn0KDlJlc291cmNlQWR2aWNlEg4KBmNoYW5nZRgBIAEoCRITCgtkZXNjcmlwdGlvbhgCIAEoCRIZChFwZWFrX21lbW9yeV9ieXRlcxgDIAEoBBIdChVzZWNvbmRzX3Blcl9pdGVyYXRpb24YBCABKAESDAoEZml0cxgFIAEoCCK1AgoQUmVzb3VyY2VFc3RpbWF0ZRIZChFwZWFrX21lbW9yeV9ieXRlcxgBIAEoBBIuCglicmVha2Rvd24YAiABKAsyGy5kcm9pZGZ0LnYxLk1lbW9yeUJyZWFrZG93bhIdChVzZWNvbmRzX3Blcl9pdGVyYXRpb24YAyABKAESFQoNdG90YWxfc2Vjb25kcxgEIAEoARIcChR0cmFpbmFibGVfcGFyYW1ldGVycxgFIAEoBBIYChB0b3RhbF9wYXJhbWV0ZXJzGAYgASgEEgwKBGZpdHMYByABKAgSHgoWYXZhaWxhYmxlX21lbW9yeV9ieXRlcxgIIAEoBBIOCgZkZXZpY2UYCSABKAkSKgoGYWR2aWNlGAogAygLMhouZHJvaWRmdC52MS5SZXNvdXJjZUFkdmljZWIGcHJvdG8z");
+  fileDesc("Chpkcm9pZGZ0L3YxL3Jlc291cmNlcy5wcm90bxIKZHJvaWRmdC52MSKEAgoPTWVtb3J5QnJlYWtkb3duEhUKDXdlaWdodHNfYnl0ZXMYASABKAQSIgoadHJhaW5hYmxlX3BhcmFtZXRlcnNfYnl0ZXMYAiABKAQSHQoVb3B0aW1pemVyX3N0YXRlX2J5dGVzGAMgASgEEhcKD2dyYWRpZW50c19ieXRlcxgEIAEoBBIZChFhY3RpdmF0aW9uc19ieXRlcxgFIAEoBBIUCgxsb2dpdHNfYnl0ZXMYBiABKAQSFgoOa3ZfY2FjaGVfYnl0ZXMYByABKAQSHQoVcmVmZXJlbmNlX21vZGVsX2J5dGVzGAggASgEEhYKDm92ZXJoZWFkX2J5dGVzGAkgASgEIn0KDlJlc291cmNlQWR2aWNlEg4KBmNoYW5nZRgBIAEoCRITCgtkZXNjcmlwdGlvbhgCIAEoCRIZChFwZWFrX21lbW9yeV9ieXRlcxgDIAEoBBIdChVzZWNvbmRzX3Blcl9pdGVyYXRpb24YBCABKAESDAoEZml0cxgFIAEoCCKCAwoQUmVzb3VyY2VFc3RpbWF0ZRIZChFwZWFrX21lbW9yeV9ieXRlcxgBIAEoBBIuCglicmVha2Rvd24YAiABKAsyGy5kcm9pZGZ0LnYxLk1lbW9yeUJyZWFrZG93bhIdChVzZWNvbmRzX3Blcl9pdGVyYXRpb24YAyABKAESFQoNdG90YWxfc2Vjb25kcxgEIAEoARIcChR0cmFpbmFibGVfcGFyYW1ldGVycxgFIAEoBBIYChB0b3RhbF9wYXJhbWV0ZXJzGAYgASgEEgwKBGZpdHMYByABKAgSHgoWYXZhaWxhYmxlX21lbW9yeV9ieXRlcxgIIAEoBBIOCgZkZXZpY2UYCSABKAkSKgoGYWR2aWNlGAogAygLMhouZHJvaWRmdC52MS5SZXNvdXJjZUFkdmljZRINCgVyYW5rcxgoIAEoDRIiChpwZXJfcmFua19wZWFrX21lbW9yeV9ieXRlcxgpIAEoBBIYChBleHBlY3RlZF9zcGVlZHVwGCogASgBYgZwcm90bzM");
 
 /**
  * Predicted peak memory, per component, in bytes.
@@ -216,6 +216,31 @@ export type ResourceEstimate = Message<"droidft.v1.ResourceEstimate"> & {
    * @generated from field: repeated droidft.v1.ResourceAdvice advice = 10;
    */
   advice: ResourceAdvice[];
+
+  /**
+   * Ranks the job trains with (spec.distributed.ranks; 1 for one process).
+   *
+   * @generated from field: uint32 ranks = 40;
+   */
+  ranks: number;
+
+  /**
+   * Predicted peak memory of one rank, in bytes: it holds the whole model and batch_size / ranks rows.
+   * peak_memory_bytes is the sum over the ranks on this machine.
+   *
+   * @generated from field: uint64 per_rank_peak_memory_bytes = 41;
+   */
+  perRankPeakMemoryBytes: bigint;
+
+  /**
+   * Predicted speed-up over one process with the same global batch on this machine (seconds per
+   * iteration of one process divided by that of the ranks), the gradients' all-reduce included. Ranks on
+   * this machine share its cores, so with every rank here the figure is about 1 or below; a rank on another
+   * machine is assumed to have one like this to itself.
+   *
+   * @generated from field: double expected_speedup = 42;
+   */
+  expectedSpeedup: number;
 };
 
 /**

@@ -13,6 +13,12 @@ import { fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2
 import { file_buf_validate_validate } from "../../buf/validate/validate_pb.js";
 import type { GenerateSampleDataRequestSchema, GenerateSampleDataResponseSchema, StreamDatasetValidationRequestSchema, StreamDatasetValidationResponseSchema, ValidateDatasetRequestSchema, ValidateDatasetResponseSchema } from "./data_pb.js";
 import { file_droidft_v1_data } from "./data_pb.js";
+import type { ExportModelRequestSchema, ExportModelResponseSchema } from "./export_pb.js";
+import { file_droidft_v1_export } from "./export_pb.js";
+import type { DeleteFileRequestSchema, DeleteFileResponseSchema, DownloadArtifactRequestSchema, DownloadArtifactResponseSchema, GetUploadStatusRequestSchema, ListFilesRequestSchema, ListFilesResponseSchema, UploadedFileSchema, UploadFileRequestSchema, UploadStatusSchema } from "./files_pb.js";
+import { file_droidft_v1_files } from "./files_pb.js";
+import type { EvaluateModelRequestSchema, EvaluateModelResponseSchema, ListEvaluationsRequestSchema, ListEvaluationsResponseSchema } from "./evaluation_pb.js";
+import { file_droidft_v1_evaluation } from "./evaluation_pb.js";
 import type { Checkpoint, JobState, TrainingJob, TrainingJobSchema, TrainingJobSpec } from "./job_pb.js";
 import { file_droidft_v1_job } from "./job_pb.js";
 import type { MethodInfo } from "./methods_pb.js";
@@ -21,13 +27,15 @@ import type { TrainingProgressSchema } from "./progress_pb.js";
 import { file_droidft_v1_progress } from "./progress_pb.js";
 import type { ResourceEstimate } from "./resources_pb.js";
 import { file_droidft_v1_resources } from "./resources_pb.js";
+import type { GenerateRequestSchema, GenerateResponseSchema } from "./sampling_pb.js";
+import { file_droidft_v1_sampling } from "./sampling_pb.js";
 import type { Message } from "@bufbuild/protobuf";
 
 /**
  * Describes the file droidft/v1/service.proto.
  */
 export const file_droidft_v1_service: GenFile = /*@__PURE__*/
-  fileDesc("Chhkcm9pZGZ0L3YxL3NlcnZpY2UucHJvdG8SCmRyb2lkZnQudjEiHAoaTGlzdFRyYWluaW5nTWV0aG9kc1JlcXVlc3QiRgobTGlzdFRyYWluaW5nTWV0aG9kc1Jlc3BvbnNlEicKB21ldGhvZHMYASADKAsyFi5kcm9pZGZ0LnYxLk1ldGhvZEluZm8iTQoYRXN0aW1hdGVSZXNvdXJjZXNSZXF1ZXN0EjEKBHNwZWMYASABKAsyGy5kcm9pZGZ0LnYxLlRyYWluaW5nSm9iU3BlY0IGukgDyAEBIksKGUVzdGltYXRlUmVzb3VyY2VzUmVzcG9uc2USLgoIZXN0aW1hdGUYASABKAsyHC5kcm9pZGZ0LnYxLlJlc291cmNlRXN0aW1hdGUilgEKGENyZWF0ZVRyYWluaW5nSm9iUmVxdWVzdBIxCgRzcGVjGAEgASgLMhsuZHJvaWRmdC52MS5UcmFpbmluZ0pvYlNwZWNCBrpIA8gBARIwCgpyZXF1ZXN0X2lkGAIgASgJQhy6SBlyFxiAATISXltBLVphLXowLTlfLjotXSokEhUKDXZhbGlkYXRlX29ubHkYAyABKAgiMwoVR2V0VHJhaW5pbmdKb2JSZXF1ZXN0EhoKBmpvYl9pZBgBIAEoCUIKukgHcgUQARiAASKLAQoXTGlzdFRyYWluaW5nSm9ic1JlcXVlc3QSGwoJcGFnZV9zaXplGAEgASgNQgi6SAUqAxjoBxIcCgpwYWdlX3Rva2VuGAIgASgJQgi6SAVyAxiAAhI1CgZzdGF0ZXMYAyADKA4yFC5kcm9pZGZ0LnYxLkpvYlN0YXRlQg+6SAySAQkiB4IBBBABIAAiWgoYTGlzdFRyYWluaW5nSm9ic1Jlc3BvbnNlEiUKBGpvYnMYASADKAsyFy5kcm9pZGZ0LnYxLlRyYWluaW5nSm9iEhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSI2ChhDYW5jZWxUcmFpbmluZ0pvYlJlcXVlc3QSGgoGam9iX2lkGAEgASgJQgq6SAdyBRABGIABIjUKF1BhdXNlVHJhaW5pbmdKb2JSZXF1ZXN0EhoKBmpvYl9pZBgBIAEoCUIKukgHcgUQARiAASJmChhSZXN1bWVUcmFpbmluZ0pvYlJlcXVlc3QSGgoGam9iX2lkGAEgASgJQgq6SAdyBRABGIABEhsKDmZyb21faXRlcmF0aW9uGAIgASgNSACIAQFCEQoPX2Zyb21faXRlcmF0aW9uIjYKGERlbGV0ZVRyYWluaW5nSm9iUmVxdWVzdBIaCgZqb2JfaWQYASABKAlCCrpIB3IFEAEYgAEiQAoZRGVsZXRlVHJhaW5pbmdKb2JSZXNwb25zZRIOCgZqb2JfaWQYASABKAkSEwoLYnl0ZXNfZnJlZWQYAiABKAQiNAoWTGlzdENoZWNrcG9pbnRzUmVxdWVzdBIaCgZqb2JfaWQYASABKAlCCrpIB3IFEAEYgAEiRgoXTGlzdENoZWNrcG9pbnRzUmVzcG9uc2USKwoLY2hlY2twb2ludHMYASADKAsyFi5kcm9pZGZ0LnYxLkNoZWNrcG9pbnQiUwodU3RyZWFtVHJhaW5pbmdQcm9ncmVzc1JlcXVlc3QSGgoGam9iX2lkGAEgASgJQgq6SAdyBRABGIABEhYKDmFmdGVyX3NlcXVlbmNlGAIgASgEMrAKCg9UcmFpbmluZ1NlcnZpY2USZgoTTGlzdFRyYWluaW5nTWV0aG9kcxImLmRyb2lkZnQudjEuTGlzdFRyYWluaW5nTWV0aG9kc1JlcXVlc3QaJy5kcm9pZGZ0LnYxLkxpc3RUcmFpbmluZ01ldGhvZHNSZXNwb25zZRJaCg9WYWxpZGF0ZURhdGFzZXQSIi5kcm9pZGZ0LnYxLlZhbGlkYXRlRGF0YXNldFJlcXVlc3QaIy5kcm9pZGZ0LnYxLlZhbGlkYXRlRGF0YXNldFJlc3BvbnNlEnQKF1N0cmVhbURhdGFzZXRWYWxpZGF0aW9uEiouZHJvaWRmdC52MS5TdHJlYW1EYXRhc2V0VmFsaWRhdGlvblJlcXVlc3QaKy5kcm9pZGZ0LnYxLlN0cmVhbURhdGFzZXRWYWxpZGF0aW9uUmVzcG9uc2UwARJjChJHZW5lcmF0ZVNhbXBsZURhdGESJS5kcm9pZGZ0LnYxLkdlbmVyYXRlU2FtcGxlRGF0YVJlcXVlc3QaJi5kcm9pZGZ0LnYxLkdlbmVyYXRlU2FtcGxlRGF0YVJlc3BvbnNlEmAKEUVzdGltYXRlUmVzb3VyY2VzEiQuZHJvaWRmdC52MS5Fc3RpbWF0ZVJlc291cmNlc1JlcXVlc3QaJS5kcm9pZGZ0LnYxLkVzdGltYXRlUmVzb3VyY2VzUmVzcG9uc2USUgoRQ3JlYXRlVHJhaW5pbmdKb2ISJC5kcm9pZGZ0LnYxLkNyZWF0ZVRyYWluaW5nSm9iUmVxdWVzdBoXLmRyb2lkZnQudjEuVHJhaW5pbmdKb2ISTAoOR2V0VHJhaW5pbmdKb2ISIS5kcm9pZGZ0LnYxLkdldFRyYWluaW5nSm9iUmVxdWVzdBoXLmRyb2lkZnQudjEuVHJhaW5pbmdKb2ISXQoQTGlzdFRyYWluaW5nSm9icxIjLmRyb2lkZnQudjEuTGlzdFRyYWluaW5nSm9ic1JlcXVlc3QaJC5kcm9pZGZ0LnYxLkxpc3RUcmFpbmluZ0pvYnNSZXNwb25zZRJSChFDYW5jZWxUcmFpbmluZ0pvYhIkLmRyb2lkZnQudjEuQ2FuY2VsVHJhaW5pbmdKb2JSZXF1ZXN0GhcuZHJvaWRmdC52MS5UcmFpbmluZ0pvYhJaCg9MaXN0Q2hlY2twb2ludHMSIi5kcm9pZGZ0LnYxLkxpc3RDaGVja3BvaW50c1JlcXVlc3QaIy5kcm9pZGZ0LnYxLkxpc3RDaGVja3BvaW50c1Jlc3BvbnNlEmMKFlN0cmVhbVRyYWluaW5nUHJvZ3Jlc3MSKS5kcm9pZGZ0LnYxLlN0cmVhbVRyYWluaW5nUHJvZ3Jlc3NSZXF1ZXN0GhwuZHJvaWRmdC52MS5UcmFpbmluZ1Byb2dyZXNzMAESYAoRRGVsZXRlVHJhaW5pbmdKb2ISJC5kcm9pZGZ0LnYxLkRlbGV0ZVRyYWluaW5nSm9iUmVxdWVzdBolLmRyb2lkZnQudjEuRGVsZXRlVHJhaW5pbmdKb2JSZXNwb25zZRJQChBQYXVzZVRyYWluaW5nSm9iEiMuZHJvaWRmdC52MS5QYXVzZVRyYWluaW5nSm9iUmVxdWVzdBoXLmRyb2lkZnQudjEuVHJhaW5pbmdKb2ISUgoRUmVzdW1lVHJhaW5pbmdKb2ISJC5kcm9pZGZ0LnYxLlJlc3VtZVRyYWluaW5nSm9iUmVxdWVzdBoXLmRyb2lkZnQudjEuVHJhaW5pbmdKb2JiBnByb3RvMw", [file_buf_validate_validate, file_droidft_v1_data, file_droidft_v1_job, file_droidft_v1_methods, file_droidft_v1_progress, file_droidft_v1_resources]);
+  fileDesc("Chhkcm9pZGZ0L3YxL3NlcnZpY2UucHJvdG8SCmRyb2lkZnQudjEiHAoaTGlzdFRyYWluaW5nTWV0aG9kc1JlcXVlc3QiRgobTGlzdFRyYWluaW5nTWV0aG9kc1Jlc3BvbnNlEicKB21ldGhvZHMYASADKAsyFi5kcm9pZGZ0LnYxLk1ldGhvZEluZm8iTQoYRXN0aW1hdGVSZXNvdXJjZXNSZXF1ZXN0EjEKBHNwZWMYASABKAsyGy5kcm9pZGZ0LnYxLlRyYWluaW5nSm9iU3BlY0IGukgDyAEBIksKGUVzdGltYXRlUmVzb3VyY2VzUmVzcG9uc2USLgoIZXN0aW1hdGUYASABKAsyHC5kcm9pZGZ0LnYxLlJlc291cmNlRXN0aW1hdGUilgEKGENyZWF0ZVRyYWluaW5nSm9iUmVxdWVzdBIxCgRzcGVjGAEgASgLMhsuZHJvaWRmdC52MS5UcmFpbmluZ0pvYlNwZWNCBrpIA8gBARIwCgpyZXF1ZXN0X2lkGAIgASgJQhy6SBlyFxiAATISXltBLVphLXowLTlfLjotXSokEhUKDXZhbGlkYXRlX29ubHkYAyABKAgiMwoVR2V0VHJhaW5pbmdKb2JSZXF1ZXN0EhoKBmpvYl9pZBgBIAEoCUIKukgHcgUQARiAASKLAQoXTGlzdFRyYWluaW5nSm9ic1JlcXVlc3QSGwoJcGFnZV9zaXplGAEgASgNQgi6SAUqAxjoBxIcCgpwYWdlX3Rva2VuGAIgASgJQgi6SAVyAxiAAhI1CgZzdGF0ZXMYAyADKA4yFC5kcm9pZGZ0LnYxLkpvYlN0YXRlQg+6SAySAQkiB4IBBBABIAAiWgoYTGlzdFRyYWluaW5nSm9ic1Jlc3BvbnNlEiUKBGpvYnMYASADKAsyFy5kcm9pZGZ0LnYxLlRyYWluaW5nSm9iEhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSI2ChhDYW5jZWxUcmFpbmluZ0pvYlJlcXVlc3QSGgoGam9iX2lkGAEgASgJQgq6SAdyBRABGIABIjUKF1BhdXNlVHJhaW5pbmdKb2JSZXF1ZXN0EhoKBmpvYl9pZBgBIAEoCUIKukgHcgUQARiAASJmChhSZXN1bWVUcmFpbmluZ0pvYlJlcXVlc3QSGgoGam9iX2lkGAEgASgJQgq6SAdyBRABGIABEhsKDmZyb21faXRlcmF0aW9uGAIgASgNSACIAQFCEQoPX2Zyb21faXRlcmF0aW9uIjYKGERlbGV0ZVRyYWluaW5nSm9iUmVxdWVzdBIaCgZqb2JfaWQYASABKAlCCrpIB3IFEAEYgAEiQAoZRGVsZXRlVHJhaW5pbmdKb2JSZXNwb25zZRIOCgZqb2JfaWQYASABKAkSEwoLYnl0ZXNfZnJlZWQYAiABKAQiNAoWTGlzdENoZWNrcG9pbnRzUmVxdWVzdBIaCgZqb2JfaWQYASABKAlCCrpIB3IFEAEYgAEiRgoXTGlzdENoZWNrcG9pbnRzUmVzcG9uc2USKwoLY2hlY2twb2ludHMYASADKAsyFi5kcm9pZGZ0LnYxLkNoZWNrcG9pbnQiUwodU3RyZWFtVHJhaW5pbmdQcm9ncmVzc1JlcXVlc3QSGgoGam9iX2lkGAEgASgJQgq6SAdyBRABGIABEhYKDmFmdGVyX3NlcXVlbmNlGAIgASgEMpEQCg9UcmFpbmluZ1NlcnZpY2USZgoTTGlzdFRyYWluaW5nTWV0aG9kcxImLmRyb2lkZnQudjEuTGlzdFRyYWluaW5nTWV0aG9kc1JlcXVlc3QaJy5kcm9pZGZ0LnYxLkxpc3RUcmFpbmluZ01ldGhvZHNSZXNwb25zZRJaCg9WYWxpZGF0ZURhdGFzZXQSIi5kcm9pZGZ0LnYxLlZhbGlkYXRlRGF0YXNldFJlcXVlc3QaIy5kcm9pZGZ0LnYxLlZhbGlkYXRlRGF0YXNldFJlc3BvbnNlEnQKF1N0cmVhbURhdGFzZXRWYWxpZGF0aW9uEiouZHJvaWRmdC52MS5TdHJlYW1EYXRhc2V0VmFsaWRhdGlvblJlcXVlc3QaKy5kcm9pZGZ0LnYxLlN0cmVhbURhdGFzZXRWYWxpZGF0aW9uUmVzcG9uc2UwARJjChJHZW5lcmF0ZVNhbXBsZURhdGESJS5kcm9pZGZ0LnYxLkdlbmVyYXRlU2FtcGxlRGF0YVJlcXVlc3QaJi5kcm9pZGZ0LnYxLkdlbmVyYXRlU2FtcGxlRGF0YVJlc3BvbnNlEmAKEUVzdGltYXRlUmVzb3VyY2VzEiQuZHJvaWRmdC52MS5Fc3RpbWF0ZVJlc291cmNlc1JlcXVlc3QaJS5kcm9pZGZ0LnYxLkVzdGltYXRlUmVzb3VyY2VzUmVzcG9uc2USUgoRQ3JlYXRlVHJhaW5pbmdKb2ISJC5kcm9pZGZ0LnYxLkNyZWF0ZVRyYWluaW5nSm9iUmVxdWVzdBoXLmRyb2lkZnQudjEuVHJhaW5pbmdKb2ISTAoOR2V0VHJhaW5pbmdKb2ISIS5kcm9pZGZ0LnYxLkdldFRyYWluaW5nSm9iUmVxdWVzdBoXLmRyb2lkZnQudjEuVHJhaW5pbmdKb2ISXQoQTGlzdFRyYWluaW5nSm9icxIjLmRyb2lkZnQudjEuTGlzdFRyYWluaW5nSm9ic1JlcXVlc3QaJC5kcm9pZGZ0LnYxLkxpc3RUcmFpbmluZ0pvYnNSZXNwb25zZRJSChFDYW5jZWxUcmFpbmluZ0pvYhIkLmRyb2lkZnQudjEuQ2FuY2VsVHJhaW5pbmdKb2JSZXF1ZXN0GhcuZHJvaWRmdC52MS5UcmFpbmluZ0pvYhJaCg9MaXN0Q2hlY2twb2ludHMSIi5kcm9pZGZ0LnYxLkxpc3RDaGVja3BvaW50c1JlcXVlc3QaIy5kcm9pZGZ0LnYxLkxpc3RDaGVja3BvaW50c1Jlc3BvbnNlEmMKFlN0cmVhbVRyYWluaW5nUHJvZ3Jlc3MSKS5kcm9pZGZ0LnYxLlN0cmVhbVRyYWluaW5nUHJvZ3Jlc3NSZXF1ZXN0GhwuZHJvaWRmdC52MS5UcmFpbmluZ1Byb2dyZXNzMAESYAoRRGVsZXRlVHJhaW5pbmdKb2ISJC5kcm9pZGZ0LnYxLkRlbGV0ZVRyYWluaW5nSm9iUmVxdWVzdBolLmRyb2lkZnQudjEuRGVsZXRlVHJhaW5pbmdKb2JSZXNwb25zZRJQChBQYXVzZVRyYWluaW5nSm9iEiMuZHJvaWRmdC52MS5QYXVzZVRyYWluaW5nSm9iUmVxdWVzdBoXLmRyb2lkZnQudjEuVHJhaW5pbmdKb2ISUgoRUmVzdW1lVHJhaW5pbmdKb2ISJC5kcm9pZGZ0LnYxLlJlc3VtZVRyYWluaW5nSm9iUmVxdWVzdBoXLmRyb2lkZnQudjEuVHJhaW5pbmdKb2ISRwoKVXBsb2FkRmlsZRIdLmRyb2lkZnQudjEuVXBsb2FkRmlsZVJlcXVlc3QaGC5kcm9pZGZ0LnYxLlVwbG9hZGVkRmlsZSgBEk8KD0dldFVwbG9hZFN0YXR1cxIiLmRyb2lkZnQudjEuR2V0VXBsb2FkU3RhdHVzUmVxdWVzdBoYLmRyb2lkZnQudjEuVXBsb2FkU3RhdHVzEkgKCUxpc3RGaWxlcxIcLmRyb2lkZnQudjEuTGlzdEZpbGVzUmVxdWVzdBodLmRyb2lkZnQudjEuTGlzdEZpbGVzUmVzcG9uc2USSwoKRGVsZXRlRmlsZRIdLmRyb2lkZnQudjEuRGVsZXRlRmlsZVJlcXVlc3QaHi5kcm9pZGZ0LnYxLkRlbGV0ZUZpbGVSZXNwb25zZRJfChBEb3dubG9hZEFydGlmYWN0EiMuZHJvaWRmdC52MS5Eb3dubG9hZEFydGlmYWN0UmVxdWVzdBokLmRyb2lkZnQudjEuRG93bmxvYWRBcnRpZmFjdFJlc3BvbnNlMAESUAoLRXhwb3J0TW9kZWwSHi5kcm9pZGZ0LnYxLkV4cG9ydE1vZGVsUmVxdWVzdBofLmRyb2lkZnQudjEuRXhwb3J0TW9kZWxSZXNwb25zZTABEkcKCEdlbmVyYXRlEhsuZHJvaWRmdC52MS5HZW5lcmF0ZVJlcXVlc3QaHC5kcm9pZGZ0LnYxLkdlbmVyYXRlUmVzcG9uc2UwARJWCg1FdmFsdWF0ZU1vZGVsEiAuZHJvaWRmdC52MS5FdmFsdWF0ZU1vZGVsUmVxdWVzdBohLmRyb2lkZnQudjEuRXZhbHVhdGVNb2RlbFJlc3BvbnNlMAESWgoPTGlzdEV2YWx1YXRpb25zEiIuZHJvaWRmdC52MS5MaXN0RXZhbHVhdGlvbnNSZXF1ZXN0GiMuZHJvaWRmdC52MS5MaXN0RXZhbHVhdGlvbnNSZXNwb25zZWIGcHJvdG8z", [file_buf_validate_validate, file_droidft_v1_data, file_droidft_v1_export, file_droidft_v1_files, file_droidft_v1_evaluation, file_droidft_v1_job, file_droidft_v1_methods, file_droidft_v1_progress, file_droidft_v1_resources, file_droidft_v1_sampling]);
 
 /**
  * Request of ListTrainingMethods.
@@ -565,6 +573,103 @@ export const TrainingService: GenService<{
     methodKind: "unary";
     input: typeof ResumeTrainingJobRequestSchema;
     output: typeof TrainingJobSchema;
+  },
+  /**
+   * Files, downloads and export.
+   * Uploads a file into the server's files area: the first message names it (size, SHA-256), the others carry
+   * its bytes; the file is kept only whole and matching its checksum. Data paths name it as `file:<file_id>`.
+   *
+   * @generated from rpc droidft.v1.TrainingService.UploadFile
+   */
+  uploadFile: {
+    methodKind: "client_streaming";
+    input: typeof UploadFileRequestSchema;
+    output: typeof UploadedFileSchema;
+  },
+  /**
+   * Says how many bytes of an interrupted upload the server holds, so the upload can go on from there.
+   *
+   * @generated from rpc droidft.v1.TrainingService.GetUploadStatus
+   */
+  getUploadStatus: {
+    methodKind: "unary";
+    input: typeof GetUploadStatusRequestSchema;
+    output: typeof UploadStatusSchema;
+  },
+  /**
+   * Lists the uploaded files.
+   *
+   * @generated from rpc droidft.v1.TrainingService.ListFiles
+   */
+  listFiles: {
+    methodKind: "unary";
+    input: typeof ListFilesRequestSchema;
+    output: typeof ListFilesResponseSchema;
+  },
+  /**
+   * Deletes an uploaded file; a job that names it and has yet to read it (queued, paused) fails when it does.
+   *
+   * @generated from rpc droidft.v1.TrainingService.DeleteFile
+   */
+  deleteFile: {
+    methodKind: "unary";
+    input: typeof DeleteFileRequestSchema;
+    output: typeof DeleteFileResponseSchema;
+  },
+  /**
+   * Streams a file of a job (an adapter, a checkpoint's file, an exported model's file, its log, its
+   * events) from an offset, with the SHA-256 of the whole file first.
+   *
+   * @generated from rpc droidft.v1.TrainingService.DownloadArtifact
+   */
+  downloadArtifact: {
+    methodKind: "server_streaming";
+    input: typeof DownloadArtifactRequestSchema;
+    output: typeof DownloadArtifactResponseSchema;
+  },
+  /**
+   * Fuses a job's adapter into its base model and writes a model directory under the job's (optionally
+   * quantised, de-quantised, or with a GGUF file), in a worker process; streams progress, then the result.
+   *
+   * @generated from rpc droidft.v1.TrainingService.ExportModel
+   */
+  exportModel: {
+    methodKind: "server_streaming";
+    input: typeof ExportModelRequestSchema;
+    output: typeof ExportModelResponseSchema;
+  },
+  /**
+   * Sampling and evaluation.
+   * Streams tokens generated by a base model with or without a job's adapter (side by side on request).
+   * A model that does not fit next to the running jobs answers RESOURCE_EXHAUSTED (SAMPLER_MEMORY_SHORT).
+   *
+   * @generated from rpc droidft.v1.TrainingService.Generate
+   */
+  generate: {
+    methodKind: "server_streaming";
+    input: typeof GenerateRequestSchema;
+    output: typeof GenerateResponseSchema;
+  },
+  /**
+   * Measures a model on a data set (a job's test split by default), streaming progress; the last message
+   * holds the result, which is stored with the job.
+   *
+   * @generated from rpc droidft.v1.TrainingService.EvaluateModel
+   */
+  evaluateModel: {
+    methodKind: "server_streaming";
+    input: typeof EvaluateModelRequestSchema;
+    output: typeof EvaluateModelResponseSchema;
+  },
+  /**
+   * Lists a job's evaluations.
+   *
+   * @generated from rpc droidft.v1.TrainingService.ListEvaluations
+   */
+  listEvaluations: {
+    methodKind: "unary";
+    input: typeof ListEvaluationsRequestSchema;
+    output: typeof ListEvaluationsResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_droidft_v1_service, 0);
