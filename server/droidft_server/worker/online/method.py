@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from ...domain.rewards import RewardOptions, select_rewards
 from ...domain.spec import JobSettings
 from ..rl.losses import TOKEN_LEVEL, TOKEN_MEAN, PolicyLossConfig
@@ -40,3 +42,9 @@ def online_method(settings: JobSettings) -> PolicyMethod:
         forced_system_prompt=None,
         domain=None,
     )
+
+
+def online_evaluation_method(settings: JobSettings) -> PolicyMethod:
+    """The online method as EvaluateModel scores it: by the job's reward functions, or, when a judge or reward
+    model ranked its completions in training, by the method's default ones (a measure on the data's answers)."""
+    return replace(online_method(settings), rewards=select_rewards(settings.method, settings.policy.rollout.rewards))
