@@ -167,7 +167,7 @@ def _greedy_tokens(model, tokenizer, prompt: str, count: int = 24) -> list[int]:
     return [response.token for response in stream_generate(model, tokenizer, prompt, max_tokens=count)]
 
 
-def test_the_exported_model_generates_what_base_and_adapter_generate(trained, tiny_model, tmp_path):
+def test_the_exported_model_generates_what_base_and_adapter_and_generate_do(trained, tiny_model, tmp_path):
     from mlx_lm import load
 
     _, job, finished = trained
@@ -183,6 +183,9 @@ def test_the_exported_model_generates_what_base_and_adapter_generate(trained, ti
     base_model, base_tokenizer = load(str(tiny_model), adapter_path=os.path.dirname(finished.adapter_path))
     fused = _greedy_tokens(fused_model, fused_tokenizer, prompt)
     assert fused == _greedy_tokens(base_model, base_tokenizer, prompt)
+    # And what the service's Generate samples from base + adapter, greedily, token for token.
+    served = [token for chunk in job.generate(prompt=prompt, max_tokens=24) for token in chunk.token_ids]
+    assert served == fused
     plain_model, plain_tokenizer = load(str(tiny_model))
     assert fused != _greedy_tokens(plain_model, plain_tokenizer, prompt), "the adapter changed nothing to compare"
     # The same request again is answered from the export already made.
