@@ -16,6 +16,7 @@ from .domain.file_roots import FileRoots
 from .domain.files import DEFAULT_MAX_UPLOAD_BYTES, FileStore
 from .domain.jobs import DEFAULT_MAX_QUEUED_JOBS, JobManager
 from .domain.methods import catalogue
+from .domain.online_models import online_models_ready
 from .domain.rewards import load_reward_plugins
 from .domain.runs import Runner
 from .domain.sampling import SamplingService, final_evaluation_has_data
@@ -133,6 +134,7 @@ class DroidftServer:
                 [
                     preflight.distributed_runs(can_launch_remote=bool(config.rank_launcher)),
                     preflight.model_loadable,
+                    online_models_ready,
                     preflight.data_exists,
                     preflight.data_valid,
                     preflight.rewards_known,

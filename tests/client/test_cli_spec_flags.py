@@ -94,7 +94,7 @@ def test_a_yaml_config_with_short_enum_names_and_flags_over_it(droidft, fake, tm
 def test_a_method_setting_for_another_method_is_refused(droidft, fake):
     code, _, err = droidft("train", "--model", "/m", "--data", "/d", "--method", "sft", "--beta", "0.1")
     assert code == 3
-    methods = "grpo, gspo, dr_grpo, dpo, orpo, cpo"
+    methods = "grpo, gspo, dr_grpo, dpo, orpo, cpo, online_dpo, xpo, rlhf, ppo"
     assert err == f"error: --beta is a setting of {methods}, and the job's method is sft: give --method\n"
     assert fake.service.requests == []
 

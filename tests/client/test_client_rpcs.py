@@ -236,8 +236,8 @@ def test_metadata_is_sent_with_every_call(fake):
 
 
 def test_unknown_method_name_is_refused_before_any_call(client, fake):
-    with pytest.raises(ValueError, match="unknown training method 'ppo'; choose one of sft, grpo"):
-        client.validate_dataset("/d", method="ppo")
+    with pytest.raises(ValueError, match="unknown training method 'kto'; choose one of sft, grpo"):
+        client.validate_dataset("/d", method="kto")
     assert fake.service.requests == []
 
 

@@ -49,9 +49,11 @@ def test_methods_take_the_formats_of_the_spec():
     assert formats_for_method("dr_grpo") == ["dr_grpo", "grpo", "prompt_answer", "question_answer"]
     for method in ("dpo", "orpo", "cpo"):
         assert formats_for_method(method) == ["preference"]
+    for method in ("online_dpo", "xpo", "rlhf", "ppo"):
+        assert formats_for_method(method) == ["grpo", "prompt_answer", "question_answer"]
     assert sorted(formats_for_method("")) == sorted(FORMATS)
     with pytest.raises(ValueError, match="unknown training method"):
-        formats_for_method("ppo")
+        formats_for_method("kto")
     with pytest.raises(UnknownFormatError, match="known formats"):
         get_format("alpaca")
 

@@ -268,6 +268,9 @@ def all_of(*configures: Callable[[job_pb2.TrainingJobSpec], None]) -> Callable[[
 
 CASES = [
     *(Case(f"generated {fmt} for {method}", method, generated(fmt)) for fmt, method in GENERATOR_FORMATS),
+    # The online methods on the GRPO family's richer records, read as grpo records.
+    Case("generated gspo for xpo", "xpo", generated("gspo")),
+    Case("generated dr_grpo for ppo", "ppo", generated("dr_grpo")),
     # The data users already have.
     Case(
         "Alpaca records",

@@ -235,6 +235,23 @@ def test_grpo_pass_at_k_is_reported_within_0_and_1(stub, job, tmp_path):
     assert evaluation.method == methods_pb2.TRAINING_METHOD_GRPO
 
 
+def test_an_online_method_scores_held_out_prompts_by_its_rewards(stub, job, tmp_path):
+    data = tmp_path / "prompts.jsonl"
+    data.write_text("".join(json.dumps(r) + "\n" for r in GRPO_RECORDS))
+    responses = evaluate(
+        stub,
+        model=sampling_pb2.ModelSelection(job_id=job.job_id),
+        data_path=str(data),
+        method=methods_pb2.TRAINING_METHOD_PPO,
+        samples_per_prompt=2,
+        sampling=sampling_pb2.SamplingOptions(max_tokens=8, seed=1),
+    )
+    evaluation = responses[-1].evaluation
+    assert evaluation.HasField("pass_at_k") and 0 <= evaluation.pass_at_k <= 1
+    assert set(evaluation.mean_rewards) == {"exact_answer"}
+    assert evaluation.method == methods_pb2.TRAINING_METHOD_PPO
+
+
 def test_the_python_clients_generate_and_evaluate_through_a_job_handle(server, job, train_file):
     from droidft import AsyncClient, Client
 

@@ -37,7 +37,9 @@ def call_error(call, request) -> grpc.RpcError:
 
 def test_list_training_methods_describes_every_method_with_rules_and_defaults(stub):
     methods = stub.ListTrainingMethods(service_pb2.ListTrainingMethodsRequest()).methods
-    assert [m.config_field for m in methods] == ["sft", "grpo", "gspo", "dr_grpo", "dpo", "orpo", "cpo"]
+    assert [m.config_field for m in methods] == [
+        "sft", "grpo", "gspo", "dr_grpo", "dpo", "orpo", "cpo", "online_dpo", "xpo", "rlhf", "ppo"
+    ]  # fmt: skip
     gspo = {p.path: p for p in methods[2].parameters}
     ratio = gspo["gspo.sparse_ratio"]
     assert (ratio.minimum, ratio.maximum, ratio.type) == (0.1, 0.9, methods_pb2.PARAMETER_TYPE_NUMBER)

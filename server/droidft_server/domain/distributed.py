@@ -15,7 +15,7 @@ import socket
 from pathlib import Path
 
 from .errors import DroidftError, ErrorKind, FieldViolation, Reason, invalid_argument
-from .method_families import PREFERENCE_METHODS
+from .method_families import ONLINE_METHODS, PREFERENCE_METHODS
 from .spec import DistributedSettings, JobSettings
 
 
@@ -89,7 +89,7 @@ def check_distributed(
             f"this server trains distributed jobs over MLX's ring backend only, not {distributed.backend}: "
             "leave backend unset or give DISTRIBUTED_BACKEND_RING",
         )
-    if ranks > 1 and settings.method in PREFERENCE_METHODS:
+    if ranks > 1 and settings.method in (*PREFERENCE_METHODS, *ONLINE_METHODS):
         raise _unsupported(
             "spec.distributed.ranks",
             f"{settings.method} trains in one process only: leave spec.distributed unset, "

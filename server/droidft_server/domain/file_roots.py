@@ -25,6 +25,7 @@ from droidft.v1 import job_pb2
 from .datasets.reader import split_files
 from .errors import DroidftError, ErrorKind, FieldViolation, Reason, invalid_argument
 from .files import DATA_PATH_PREFIX, FileStore
+from .online_models import spec_model_fields
 
 
 def _inside(path: Path, roots: tuple[Path, ...]) -> bool:
@@ -126,6 +127,8 @@ class FileRoots:
             confined.train_data_path = str(self.data_source("spec.train_data_path", spec.train_data_path))
         if spec.HasField("val_data_path"):
             confined.val_data_path = str(self.data_source("spec.val_data_path", spec.val_data_path))
+        for field, message, name in spec_model_fields(confined):  # an online method's judge or reward model
+            setattr(message, name, str(self.model_dir(field, getattr(message, name))))
         return confined
 
 

@@ -7,22 +7,17 @@ from pathlib import Path
 
 from .distributed import is_local
 from .errors import DroidftError, ErrorKind, Reason
-from .estimation import DeviceProfile, Estimate, ModelFactsError, estimate, read_model_facts
+from .estimation import DeviceProfile, Estimate, ModelFacts, ModelFactsError, estimate, read_model_facts
 from .job_data import JobDataCheck, check_job_data
+from .online_models import online_model_paths
 from .spec import JobSettings, with_train_records
 
 
 def estimate_job(settings: JobSettings, device: DeviceProfile, data: JobDataCheck | None = None) -> Estimate:
     """The estimate, with the token lengths of `data` (create's one pass), or of a pass of its own."""
-    try:
-        facts = read_model_facts(Path(settings.model_path))
-    except (ModelFactsError, OSError) as error:
-        raise DroidftError(
-            ErrorKind.FAILED_PRECONDITION,
-            Reason.MODEL_UNREADABLE,
-            f"spec.model_path: cannot read the model at {settings.model_path!r}: {error}",
-            {"field": "spec.model_path", "path": settings.model_path},
-        ) from None
+    facts = _facts("spec.model_path", settings.model_path)
+    # An online method's judge or reward model (at most one) is loaded too: its weights and passes count.
+    judges = [_facts(field, path) for field, path in online_model_paths(settings)]
     data = data or check_job_data(settings, max_issues=1)
     if settings.epochs is not None:  # the iterations follow from the records the method uses
         settings = with_train_records(settings, data.records_used(data.train))
@@ -30,4 +25,17 @@ def estimate_job(settings: JobSettings, device: DeviceProfile, data: JobDataChec
     if distributed.ranks > 1:  # the ranks on other machines take none of this machine's memory and cores
         local_ranks = sum(is_local(host) for host in distributed.hosts)
         settings = dataclasses.replace(settings, distributed=dataclasses.replace(distributed, local_ranks=local_ranks))
-    return estimate(settings, facts, token_lengths=data.token_lengths(), device=device)
+    judge = judges[0] if judges else None
+    return estimate(settings, facts, token_lengths=data.token_lengths(), device=device, judge=judge)
+
+
+def _facts(field: str, path: str) -> ModelFacts:
+    try:
+        return read_model_facts(Path(path))
+    except (ModelFactsError, OSError) as error:
+        raise DroidftError(
+            ErrorKind.FAILED_PRECONDITION,
+            Reason.MODEL_UNREADABLE,
+            f"{field}: cannot read the model at {path!r}: {error}",
+            {"field": field, "path": path},
+        ) from None

@@ -18,7 +18,8 @@ from google.protobuf import descriptor, descriptor_pb2
 from droidft.v1 import job_pb2, methods_pb2
 
 from . import datasets, prompts, rewards
-from .method_families import POLICY_METHODS
+from .judges import PAIRWISE_JUDGE_TEMPLATE, PAIRWISE_JUDGE_TEMPLATE_NAME
+from .method_families import PAIRWISE_ONLINE_METHODS, PROMPT_METHODS
 from .spec import DEFAULTS, METHOD_OF_CONFIG, RECOMMENDED
 
 _F = descriptor.FieldDescriptor
@@ -70,6 +71,34 @@ METHOD_DOCS = {
         "Contrastive Preference Optimization: reference-free preference loss plus a likelihood term on chosen.",
         "Xu et al., arXiv 2401.08417",
     ),
+    "online_dpo": MethodDoc(
+        "Online DPO",
+        "Samples two completions per prompt from the current policy, lets a judge (reward functions, a judge "
+        "model or a reward model) pick the better, and applies the DPO loss to that pair against the frozen "
+        "reference model.",
+        "Guo et al., Direct Language Model Alignment from Online AI Feedback, arXiv 2402.04792",
+    ),
+    "xpo": MethodDoc(
+        "XPO",
+        "Exploratory Preference Optimization: Online DPO on a policy completion against a reference-model "
+        "completion, plus alpha times the policy's log-probability of the reference completion (an optimism "
+        "bonus that drives exploration).",
+        "Xie et al., Exploratory Preference Optimization, arXiv 2405.21046",
+    ),
+    "rlhf": MethodDoc(
+        "RLHF (REINFORCE)",
+        "Samples a group of completions per prompt, scores them with reward functions or a reward model, "
+        "subtracts beta times the KL to the reference model, and takes a REINFORCE step with the mean reward "
+        "of the prompt's other completions as baseline.",
+        "Ahmadian et al., Back to Basics: Revisiting REINFORCE Style Optimization for RLHF, arXiv 2402.14740",
+    ),
+    "ppo": MethodDoc(
+        "PPO",
+        "Proximal Policy Optimization for RLHF: a per-token KL penalty to the reference in the rewards, GAE "
+        "advantages over a group-mean value estimate (no value head) and the clipped token-ratio surrogate "
+        "over several epochs per rollout.",
+        "Schulman et al., arXiv 1707.06347; Ouyang et al., arXiv 2203.02155",
+    ),
 }
 
 # What an unset enum field means (UNSPECIFIED resolves to these, see domain.spec).
@@ -111,6 +140,8 @@ def _comments() -> dict[str, str]:
 
 
 def _default_for(path: str, field: descriptor.FieldDescriptor) -> str:
+    if path in DEFAULTS:  # a method's own default ("online_dpo.rollout.group_size")
+        return str(DEFAULTS[path])
     parts = path.split(".")
     # Rollout defaults are shared by the GRPO family: "grpo.rollout.group_size" -> "rollout.group_size".
     key = ".".join(parts[1:]) if parts[1:2] == ["rollout"] else path
@@ -178,7 +209,7 @@ def shared_parameters() -> list[methods_pb2.ParameterInfo]:
 
 
 def _rewards(method: str) -> list[methods_pb2.RewardInfo]:
-    if method not in POLICY_METHODS:
+    if method not in PROMPT_METHODS:
         return []
     defaults = rewards.METHOD_DEFAULT_REWARDS[method]
     return [
@@ -196,6 +227,8 @@ def _rewards(method: str) -> list[methods_pb2.RewardInfo]:
 def _prompt_templates(method: str) -> dict[str, str]:
     if method == "dr_grpo":
         return dict(prompts.SYSTEM_PROMPT_TEMPLATES)
+    if method in PAIRWISE_ONLINE_METHODS:
+        return {PAIRWISE_JUDGE_TEMPLATE_NAME: PAIRWISE_JUDGE_TEMPLATE}
     if method == "grpo":
         return {f"reasoning_steps={n}": prompts.step_format_prompt(n) for n in (DEFAULTS["grpo.reasoning_steps"],)}
     return {}

@@ -220,6 +220,10 @@ METHOD_DEFAULT_REWARDS: dict[str, tuple[str, ...]] = {
     "grpo": ("exact_answer", "step_format"),
     "gspo": ("exact_answer", "length_efficiency"),
     "dr_grpo": ("exact_answer",),
+    "online_dpo": ("exact_answer",),
+    "xpo": ("exact_answer",),
+    "rlhf": ("exact_answer",),
+    "ppo": ("exact_answer",),
 }
 
 MULTI_STEP_REWARD = "step_overlap"

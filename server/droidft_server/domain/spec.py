@@ -12,7 +12,7 @@ from typing import Any
 
 from droidft.v1 import data_keys_pb2, distributed_pb2, job_pb2, methods_pb2, options_pb2
 
-from .method_families import POLICY_METHODS, PREFERENCE_METHODS
+from .method_families import ONLINE_METHODS, PAIRWISE_ONLINE_METHODS, POLICY_METHODS, PREFERENCE_METHODS
 
 # Defaults by field path inside TrainingJobSpec (a path names the proto field).
 DEFAULTS: dict[str, Any] = {
@@ -52,6 +52,17 @@ DEFAULTS: dict[str, Any] = {
     "dpo.beta": 0.1,
     "orpo.beta": 0.1,
     "cpo.beta": 0.1,
+    "online_dpo.rollout.group_size": 2,  # the pair
+    "online_dpo.beta": 0.1,
+    "xpo.rollout.group_size": 2,  # one policy and one reference completion
+    "xpo.beta": 0.1,
+    "xpo.alpha": 1e-5,
+    "rlhf.beta": 0.05,
+    "ppo.rollout.num_iterations": 2,  # PPO epochs: from the second on, the ratio moves and clipping acts
+    "ppo.epsilon": 0.2,
+    "ppo.beta": 0.05,
+    "ppo.gamma": 1.0,
+    "ppo.lam": 0.95,
     "distributed.ranks": 1,
     "distributed.start_timeout_seconds": 120,
     "distributed.remote_port": 32323,  # mlx.launch's first port
@@ -221,6 +232,22 @@ class PolicySettings:
 
 
 @dataclass(frozen=True)
+class OnlineSettings:
+    """Online DPO, XPO, RLHF and PPO: what they add to the PolicySettings they share with the GRPO family."""
+
+    alpha: float = 0.0  # XPO's exploration weight
+    gamma: float = DEFAULTS["ppo.gamma"]  # PPO's discount
+    lam: float = DEFAULTS["ppo.lam"]  # PPO's GAE lambda
+    judge_model_path: str | None = None  # pairwise methods: an LLM judge
+    reward_model_path: str | None = None  # a sequence-classification reward model
+
+    @property
+    def model_paths(self) -> tuple[str, ...]:
+        """The judge or reward model the job loads besides the policy and its reference."""
+        return tuple(p for p in (self.judge_model_path, self.reward_model_path) if p is not None)
+
+
+@dataclass(frozen=True)
 class PreferenceSettings:
     beta: float
     loss_type: str = "sigmoid"
@@ -289,6 +316,7 @@ class JobSettings:
     sft: SftSettings | None = None
     policy: PolicySettings | None = None
     preference: PreferenceSettings | None = None
+    online: OnlineSettings | None = None
     distributed: DistributedSettings = ONE_PROCESS
     data_keys: tuple[tuple[str, str], ...] = ()  # datasets/data_keys.py's DataKeys
 
@@ -313,24 +341,31 @@ def _adapter(adapter: methods_pb2.AdapterConfig) -> AdapterSettings:
     )
 
 
-def _rollout(rollout: methods_pb2.RolloutConfig) -> RolloutSettings:
+def _rollout(name: str, rollout: methods_pb2.RolloutConfig) -> RolloutSettings:
+    def default(field: str) -> str:  # a method's own default ("ppo.rollout.num_iterations"), else the family's
+        own = f"{name}.rollout.{field}"
+        return own if own in DEFAULTS else f"rollout.{field}"
+
     return RolloutSettings(
-        group_size=_get(rollout, "group_size", "rollout.group_size"),
-        max_completion_length=_get(rollout, "max_completion_length", "rollout.max_completion_length"),
-        temperature=_get(rollout, "temperature", "rollout.temperature"),
-        top_p=_get(rollout, "top_p", "rollout.top_p"),
-        num_iterations=_get(rollout, "num_iterations", "rollout.num_iterations"),
+        group_size=_get(rollout, "group_size", default("group_size")),
+        max_completion_length=_get(rollout, "max_completion_length", default("max_completion_length")),
+        temperature=_get(rollout, "temperature", default("temperature")),
+        top_p=_get(rollout, "top_p", default("top_p")),
+        num_iterations=_get(rollout, "num_iterations", default("num_iterations")),
         rewards=tuple((r.name, r.weight if r.HasField("weight") else 1.0) for r in rollout.rewards),
     )
 
 
 def _policy(name: str, config: Any) -> PolicySettings:
-    epsilon = _get(config, "epsilon", f"{name}.epsilon")
+    fields = config.DESCRIPTOR.fields_by_name
+    # Online methods other than PPO clip nothing: their epsilon is GRPO's default, unread.
+    epsilon = _get(config, "epsilon", f"{name}.epsilon") if "epsilon" in fields else DEFAULTS["grpo.epsilon"]
     high_default = DEFAULTS.get(f"{name}.epsilon_high", epsilon)
+    has_high = "epsilon_high" in fields and config.HasField("epsilon_high")
     common = dict(
-        rollout=_rollout(config.rollout),
+        rollout=_rollout(name, config.rollout),
         epsilon=epsilon,
-        epsilon_high=config.epsilon_high if config.HasField("epsilon_high") else high_default,
+        epsilon_high=config.epsilon_high if has_high else high_default,
         beta=_get(config, "beta", f"{name}.beta"),
     )
     if name == "grpo":
@@ -340,6 +375,8 @@ def _policy(name: str, config: Any) -> PolicySettings:
             reasoning_steps=_get(config, "reasoning_steps", "grpo.reasoning_steps"),
             multi_step_training=config.multi_step_training,
         )
+    if name in ONLINE_METHODS:
+        return PolicySettings(**common)
     if name == "gspo":
         return PolicySettings(
             **common,
@@ -353,6 +390,26 @@ def _policy(name: str, config: Any) -> PolicySettings:
         expertise_level=EXPERTISE_LEVELS[config.expertise_level],
         domain_adaptation_strength=_get(config, "domain_adaptation_strength", "dr_grpo.domain_adaptation_strength"),
     )
+
+
+def _optional(message: Any, name: str) -> Any:
+    return getattr(message, name) if message.HasField(name) else None
+
+
+def _online(name: str, config: Any) -> OnlineSettings:
+    if name in PAIRWISE_ONLINE_METHODS:
+        return OnlineSettings(
+            alpha=_get(config, "alpha", "xpo.alpha") if name == "xpo" else 0.0,
+            judge_model_path=_optional(config.judge, "judge_model_path"),
+            reward_model_path=_optional(config.judge, "reward_model_path"),
+        )
+    if name == "ppo":
+        return OnlineSettings(
+            gamma=_get(config, "gamma", "ppo.gamma"),
+            lam=_get(config, "lam", "ppo.lam"),
+            reward_model_path=_optional(config, "reward_model_path"),
+        )
+    return OnlineSettings(reward_model_path=_optional(config, "reward_model_path"))
 
 
 def _preference(name: str, config: Any) -> PreferenceSettings:
@@ -479,6 +536,9 @@ def resolve(spec: job_pb2.TrainingJobSpec, train_records: int | None = None) -> 
         )
     elif name in POLICY_METHODS:
         settings["policy"] = _policy(name, config)
+    elif name in ONLINE_METHODS:
+        settings["policy"] = _policy(name, config)
+        settings["online"] = _online(name, config)
     elif name in PREFERENCE_METHODS:
         settings["preference"] = _preference(name, config)
     return JobSettings(**settings)

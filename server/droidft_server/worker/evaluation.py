@@ -101,11 +101,12 @@ def _preference(model, base_model: Callable[[], Any], tokenizer, settings, examp
 def _policy(
     model, tokenizer, settings, examples, call: EvaluationRequest, progress: Progress, should_stop: Callable[[], bool]
 ) -> tuple[dict, dict]:
+    from .online.method import online_evaluation_method
     from .rl.data import rl_prompt
     from .rl.method import chat_messages, policy_method, select_prompts
     from .sampler import generate_pieces
 
-    method = policy_method(settings)
+    method = policy_method(settings) if settings.online is None else online_evaluation_method(settings)
     prompts = select_prompts([rl_prompt(example) for example in examples], method)
     if not prompts:
         raise ValueError(f"no prompt of the data set is of the job's domain ({method.domain})")

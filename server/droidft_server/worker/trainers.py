@@ -31,6 +31,10 @@ TRAINERS: dict[str, Trainer] = {
     "dpo": _lazy("preference", "train_preference"),
     "orpo": _lazy("preference", "train_preference"),
     "cpo": _lazy("preference", "train_preference"),
+    "online_dpo": _lazy("online.trainer", "train_online"),
+    "xpo": _lazy("online.trainer", "train_online"),
+    "rlhf": _lazy("online.trainer", "train_online"),
+    "ppo": _lazy("online.trainer", "train_online"),
 }
 
 

@@ -52,14 +52,18 @@ class _Prediction:
 
 
 def _predict(
-    settings: JobSettings, model: ModelFacts, lengths: TokenLengths | None, device: DeviceProfile
+    settings: JobSettings,
+    model: ModelFacts,
+    lengths: TokenLengths | None,
+    device: DeviceProfile,
+    judge: ModelFacts | None = None,
 ) -> _Prediction:
     """The prediction of one process, or of a distributed job's ranks together (estimation/distributed.py)."""
     ranks = settings.distributed.ranks
     if ranks == 1:
-        return _predict_one(settings, model, lengths, device)
+        return _predict_one(settings, model, lengths, device, judge)
     here = settings.distributed.ranks_here
-    rank = _predict_one(rank_settings(settings), model, lengths, rank_device(device, max(1, here)))
+    rank = _predict_one(rank_settings(settings), model, lengths, rank_device(device, max(1, here)), judge)
     gradient_bytes = trainable(settings, model).bytes
     return _Prediction(
         breakdown=every_rank(rank.breakdown, here),
@@ -70,14 +74,18 @@ def _predict(
 
 
 def _predict_one(
-    settings: JobSettings, model: ModelFacts, lengths: TokenLengths | None, device: DeviceProfile
+    settings: JobSettings,
+    model: ModelFacts,
+    lengths: TokenLengths | None,
+    device: DeviceProfile,
+    judge: ModelFacts | None = None,
 ) -> _Prediction:
     work = workload(settings, lengths)
     train = trainable(settings, model)
-    breakdown = memory_breakdown(settings, model, work)
+    breakdown = memory_breakdown(settings, model, work, judge.weights_bytes if judge else 0)
     return _Prediction(
         breakdown=breakdown,
-        seconds_per_iteration=iteration_seconds(settings, model, work, train, device),
+        seconds_per_iteration=iteration_seconds(settings, model, work, train, device, judge),
         trainable_parameters=train.parameters,
         per_rank_peak_memory_bytes=breakdown.total,
     )
@@ -159,12 +167,16 @@ def _smaller_values(current: int, minimum: int) -> Iterator[int]:
 
 
 def _advice(
-    settings: JobSettings, model: ModelFacts, lengths: TokenLengths | None, device: DeviceProfile
+    settings: JobSettings,
+    model: ModelFacts,
+    lengths: TokenLengths | None,
+    device: DeviceProfile,
+    judge: ModelFacts | None,
 ) -> tuple[Advice, ...]:
     available = device.available_memory_bytes
 
     def advise(change: str, description: str, changed: JobSettings, facts: ModelFacts = model) -> Advice:
-        prediction = _predict(changed, facts, lengths, device)
+        prediction = _predict(changed, facts, lengths, device, judge)
         peak = prediction.breakdown.total
         return Advice(change, description, peak, prediction.seconds_per_iteration, peak <= available)
 
@@ -199,10 +211,16 @@ def _advice(
 
 
 def estimate(
-    settings: JobSettings, model: ModelFacts, *, token_lengths: TokenLengths | None, device: DeviceProfile
+    settings: JobSettings,
+    model: ModelFacts,
+    *,
+    token_lengths: TokenLengths | None,
+    device: DeviceProfile,
+    judge: ModelFacts | None = None,
 ) -> Estimate:
-    """Predict peak memory and time of a resolved job spec on a device; advise when it does not fit."""
-    prediction = _predict(settings, model, token_lengths, device)
+    """Predict peak memory and time of a resolved job spec on a device; advise when it does not fit.
+    judge: the judge or reward model an online method loads besides the trained one."""
+    prediction = _predict(settings, model, token_lengths, device, judge)
     peak = prediction.breakdown.total
     fits = peak <= device.available_memory_bytes
     return Estimate(
@@ -215,10 +233,10 @@ def estimate(
         fits=fits,
         available_memory_bytes=device.available_memory_bytes,
         device=device.name,
-        advice=() if fits else _advice(settings, model, token_lengths, device),
+        advice=() if fits else _advice(settings, model, token_lengths, device, judge),
         ranks=settings.distributed.ranks,
         per_rank_peak_memory_bytes=prediction.per_rank_peak_memory_bytes,
-        expected_speedup=_speedup(settings, model, token_lengths, device, prediction),
+        expected_speedup=_speedup(settings, model, token_lengths, device, prediction, judge),
     )
 
 
@@ -228,8 +246,9 @@ def _speedup(
     lengths: TokenLengths | None,
     device: DeviceProfile,
     prediction: _Prediction,
+    judge: ModelFacts | None,
 ) -> float:
     if settings.distributed.ranks == 1:
         return 1.0
-    alone = _predict_one(one_process(settings), model, lengths, device)
+    alone = _predict_one(one_process(settings), model, lengths, device, judge)
     return alone.seconds_per_iteration / prediction.seconds_per_iteration

@@ -176,14 +176,15 @@ def copies_for(settings: JobSettings) -> ActivationCopies:
     return POLICY_STEP_COPIES if settings.policy is not None else ACTIVATION_COPIES
 
 
-def memory_breakdown(settings: JobSettings, model: ModelFacts, work: Workload) -> MemoryBreakdown:
-    """The components of the predicted peak (they add up to it)."""
+def memory_breakdown(settings: JobSettings, model: ModelFacts, work: Workload, judge_bytes: int = 0) -> MemoryBreakdown:
+    """The components of the predicted peak (they add up to it); judge_bytes: the weights of an online method's
+    judge or reward model, frozen like the reference model and counted with it."""
     train = trainable(settings, model)
     persistent = dict(
         weights=model.weights_bytes,
         trainable_parameters=train.bytes,
         optimizer_state=optimizer_state_copies(settings) * train.bytes,
-        reference_model=model.weights_bytes if work.reference_model else 0,
+        reference_model=(model.weights_bytes if work.reference_model else 0) + judge_bytes,
     )
     accumulating = settings.grad_accumulation_steps > 1
     step = step_memory(settings, model, work.peak_pass, train.blocks, copies_for(settings))

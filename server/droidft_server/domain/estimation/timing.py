@@ -148,7 +148,12 @@ def generation_seconds(model: ModelFacts, work: Workload, device: DeviceProfile)
 
 
 def iteration_seconds(
-    settings: JobSettings, model: ModelFacts, work: Workload, train: Trainable, device: DeviceProfile
+    settings: JobSettings,
+    model: ModelFacts,
+    work: Workload,
+    train: Trainable,
+    device: DeviceProfile,
+    judge: ModelFacts | None = None,
 ) -> float:
     seconds = work.passes_per_iteration * step_seconds(settings, model, work.typical_pass, train, device)
     if work.generation is not None:
@@ -156,4 +161,6 @@ def iteration_seconds(
         seconds += generation_seconds(model, work, device) + forward_seconds(model, work.typical_pass, device)
     if work.reference_model:
         seconds += forward_seconds(model, work.typical_pass, device)
+    if judge is not None:  # an online method's judge or reward model reads every completion once
+        seconds += forward_seconds(judge, work.typical_pass, device)
     return seconds

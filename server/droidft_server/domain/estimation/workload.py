@@ -12,7 +12,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from ..method_families import PREFERENCE_METHODS
+from ..method_families import PAIRWISE_ONLINE_METHODS, PREFERENCE_METHODS
 from ..spec import JobSettings
 
 SFT_PAD_MULTIPLE = 32  # mlx-lm pads each SFT batch to one more than a multiple of 32 tokens (preference: none)
@@ -81,7 +81,10 @@ def sft_width(tokens: float, max_seq_length: int) -> int:
 
 
 def uses_reference_model(settings: JobSettings) -> bool:
-    """GRPO family: only when a KL term (beta > 0) needs it; DPO always scores against it; ORPO/CPO never."""
+    """GRPO family, RLHF, PPO: only when a KL term (beta > 0) needs it; DPO, Online DPO and XPO always score
+    against it; ORPO/CPO never."""
+    if settings.method in PAIRWISE_ONLINE_METHODS:
+        return True
     if settings.policy is not None:
         return settings.policy.beta > 0
     return settings.method == "dpo"

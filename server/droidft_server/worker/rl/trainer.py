@@ -83,6 +83,8 @@ def summarise(series: dict[str, list[float]]) -> dict[str, float]:
 class PolicyTrainer:
     """State of one GRPO-family run; `run` drives it to the end, a cancel or an early stop."""
 
+    REPORTED = ("clip_fraction", "kl", "completion_length", "entropy")  # train report means besides the rewards
+
     def __init__(
         self,
         ctx: TrainingContext,
@@ -237,7 +239,7 @@ class PolicyTrainer:
         seconds = max(time.perf_counter() - window.started, 1e-9)
         means = window.means()
         metrics = summarise({k: v for k, v in window.values.items() if k == "reward" or k.startswith("reward/")})
-        metrics.update({k: means[k] for k in ("clip_fraction", "kl", "completion_length", "entropy") if k in means})
+        metrics.update({k: means[k] for k in self.REPORTED if k in means})
         event = events.train_report(
             events.TrainFigures(
                 iteration=iteration,

@@ -36,6 +36,8 @@ class ErrorReason(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     JOB_STATE_CONFLICT: _ClassVar[ErrorReason]
     NO_RESUMABLE_CHECKPOINT: _ClassVar[ErrorReason]
     CHECKPOINT_UNUSABLE: _ClassVar[ErrorReason]
+    REWARD_MODEL_UNSUPPORTED: _ClassVar[ErrorReason]
+    JUDGE_MODEL_UNSUPPORTED: _ClassVar[ErrorReason]
     LOGGER_NOT_INSTALLED: _ClassVar[ErrorReason]
     DISTRIBUTED_UNSUPPORTED: _ClassVar[ErrorReason]
     DISTRIBUTED_HOST_UNAVAILABLE: _ClassVar[ErrorReason]
@@ -85,6 +87,8 @@ JOB_NOT_FINISHED: ErrorReason
 JOB_STATE_CONFLICT: ErrorReason
 NO_RESUMABLE_CHECKPOINT: ErrorReason
 CHECKPOINT_UNUSABLE: ErrorReason
+REWARD_MODEL_UNSUPPORTED: ErrorReason
+JUDGE_MODEL_UNSUPPORTED: ErrorReason
 LOGGER_NOT_INSTALLED: ErrorReason
 DISTRIBUTED_UNSUPPORTED: ErrorReason
 DISTRIBUTED_HOST_UNAVAILABLE: ErrorReason

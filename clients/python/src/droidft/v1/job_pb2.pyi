@@ -5,6 +5,7 @@ from droidft.v1 import data_pb2 as _data_pb2
 from droidft.v1 import distributed_pb2 as _distributed_pb2
 from droidft.v1 import data_keys_pb2 as _data_keys_pb2
 from droidft.v1 import methods_pb2 as _methods_pb2
+from droidft.v1 import online_pb2 as _online_pb2
 from droidft.v1 import options_pb2 as _options_pb2
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from google.protobuf.internal import containers as _containers
@@ -36,7 +37,7 @@ JOB_STATE_PAUSING: JobState
 JOB_STATE_PAUSED: JobState
 
 class TrainingJobSpec(_message.Message):
-    __slots__ = ("model_path", "train_data_path", "val_data_path", "learning_rate", "batch_size", "max_seq_length", "iterations", "early_stop", "patience", "adapter", "seed", "report_every", "eval_every", "eval_batches", "checkpoint_every", "display_name", "keep_checkpoints", "from_checkpoint", "distributed", "sft", "grpo", "gspo", "dr_grpo", "dpo", "orpo", "cpo", "data_keys", "final_evaluation", "epochs", "optimizer", "lr_schedule", "max_grad_norm", "grad_accumulation_steps", "metrics_logging")
+    __slots__ = ("model_path", "train_data_path", "val_data_path", "learning_rate", "batch_size", "max_seq_length", "iterations", "early_stop", "patience", "adapter", "seed", "report_every", "eval_every", "eval_batches", "checkpoint_every", "display_name", "keep_checkpoints", "from_checkpoint", "distributed", "sft", "grpo", "gspo", "dr_grpo", "dpo", "orpo", "cpo", "online_dpo", "xpo", "rlhf", "ppo", "data_keys", "final_evaluation", "epochs", "optimizer", "lr_schedule", "max_grad_norm", "grad_accumulation_steps", "metrics_logging")
     MODEL_PATH_FIELD_NUMBER: _ClassVar[int]
     TRAIN_DATA_PATH_FIELD_NUMBER: _ClassVar[int]
     VAL_DATA_PATH_FIELD_NUMBER: _ClassVar[int]
@@ -63,6 +64,10 @@ class TrainingJobSpec(_message.Message):
     DPO_FIELD_NUMBER: _ClassVar[int]
     ORPO_FIELD_NUMBER: _ClassVar[int]
     CPO_FIELD_NUMBER: _ClassVar[int]
+    ONLINE_DPO_FIELD_NUMBER: _ClassVar[int]
+    XPO_FIELD_NUMBER: _ClassVar[int]
+    RLHF_FIELD_NUMBER: _ClassVar[int]
+    PPO_FIELD_NUMBER: _ClassVar[int]
     DATA_KEYS_FIELD_NUMBER: _ClassVar[int]
     FINAL_EVALUATION_FIELD_NUMBER: _ClassVar[int]
     EPOCHS_FIELD_NUMBER: _ClassVar[int]
@@ -97,6 +102,10 @@ class TrainingJobSpec(_message.Message):
     dpo: _methods_pb2.DpoConfig
     orpo: _methods_pb2.OrpoConfig
     cpo: _methods_pb2.CpoConfig
+    online_dpo: _online_pb2.OnlineDpoConfig
+    xpo: _online_pb2.XpoConfig
+    rlhf: _online_pb2.RlhfConfig
+    ppo: _online_pb2.PpoConfig
     data_keys: _data_keys_pb2.DataKeys
     final_evaluation: bool
     epochs: int
@@ -105,7 +114,7 @@ class TrainingJobSpec(_message.Message):
     max_grad_norm: float
     grad_accumulation_steps: int
     metrics_logging: _options_pb2.MetricsLogging
-    def __init__(self, model_path: _Optional[str] = ..., train_data_path: _Optional[str] = ..., val_data_path: _Optional[str] = ..., learning_rate: _Optional[float] = ..., batch_size: _Optional[int] = ..., max_seq_length: _Optional[int] = ..., iterations: _Optional[int] = ..., early_stop: _Optional[bool] = ..., patience: _Optional[int] = ..., adapter: _Optional[_Union[_methods_pb2.AdapterConfig, _Mapping]] = ..., seed: _Optional[int] = ..., report_every: _Optional[int] = ..., eval_every: _Optional[int] = ..., eval_batches: _Optional[int] = ..., checkpoint_every: _Optional[int] = ..., display_name: _Optional[str] = ..., keep_checkpoints: _Optional[int] = ..., from_checkpoint: _Optional[_Union[FromCheckpoint, _Mapping]] = ..., distributed: _Optional[_Union[_distributed_pb2.DistributedConfig, _Mapping]] = ..., sft: _Optional[_Union[_methods_pb2.SftConfig, _Mapping]] = ..., grpo: _Optional[_Union[_methods_pb2.GrpoConfig, _Mapping]] = ..., gspo: _Optional[_Union[_methods_pb2.GspoConfig, _Mapping]] = ..., dr_grpo: _Optional[_Union[_methods_pb2.DrGrpoConfig, _Mapping]] = ..., dpo: _Optional[_Union[_methods_pb2.DpoConfig, _Mapping]] = ..., orpo: _Optional[_Union[_methods_pb2.OrpoConfig, _Mapping]] = ..., cpo: _Optional[_Union[_methods_pb2.CpoConfig, _Mapping]] = ..., data_keys: _Optional[_Union[_data_keys_pb2.DataKeys, _Mapping]] = ..., final_evaluation: _Optional[bool] = ..., epochs: _Optional[int] = ..., optimizer: _Optional[_Union[_options_pb2.OptimizerConfig, _Mapping]] = ..., lr_schedule: _Optional[_Union[_options_pb2.LrSchedule, _Mapping]] = ..., max_grad_norm: _Optional[float] = ..., grad_accumulation_steps: _Optional[int] = ..., metrics_logging: _Optional[_Union[_options_pb2.MetricsLogging, _Mapping]] = ...) -> None: ...
+    def __init__(self, model_path: _Optional[str] = ..., train_data_path: _Optional[str] = ..., val_data_path: _Optional[str] = ..., learning_rate: _Optional[float] = ..., batch_size: _Optional[int] = ..., max_seq_length: _Optional[int] = ..., iterations: _Optional[int] = ..., early_stop: _Optional[bool] = ..., patience: _Optional[int] = ..., adapter: _Optional[_Union[_methods_pb2.AdapterConfig, _Mapping]] = ..., seed: _Optional[int] = ..., report_every: _Optional[int] = ..., eval_every: _Optional[int] = ..., eval_batches: _Optional[int] = ..., checkpoint_every: _Optional[int] = ..., display_name: _Optional[str] = ..., keep_checkpoints: _Optional[int] = ..., from_checkpoint: _Optional[_Union[FromCheckpoint, _Mapping]] = ..., distributed: _Optional[_Union[_distributed_pb2.DistributedConfig, _Mapping]] = ..., sft: _Optional[_Union[_methods_pb2.SftConfig, _Mapping]] = ..., grpo: _Optional[_Union[_methods_pb2.GrpoConfig, _Mapping]] = ..., gspo: _Optional[_Union[_methods_pb2.GspoConfig, _Mapping]] = ..., dr_grpo: _Optional[_Union[_methods_pb2.DrGrpoConfig, _Mapping]] = ..., dpo: _Optional[_Union[_methods_pb2.DpoConfig, _Mapping]] = ..., orpo: _Optional[_Union[_methods_pb2.OrpoConfig, _Mapping]] = ..., cpo: _Optional[_Union[_methods_pb2.CpoConfig, _Mapping]] = ..., online_dpo: _Optional[_Union[_online_pb2.OnlineDpoConfig, _Mapping]] = ..., xpo: _Optional[_Union[_online_pb2.XpoConfig, _Mapping]] = ..., rlhf: _Optional[_Union[_online_pb2.RlhfConfig, _Mapping]] = ..., ppo: _Optional[_Union[_online_pb2.PpoConfig, _Mapping]] = ..., data_keys: _Optional[_Union[_data_keys_pb2.DataKeys, _Mapping]] = ..., final_evaluation: _Optional[bool] = ..., epochs: _Optional[int] = ..., optimizer: _Optional[_Union[_options_pb2.OptimizerConfig, _Mapping]] = ..., lr_schedule: _Optional[_Union[_options_pb2.LrSchedule, _Mapping]] = ..., max_grad_norm: _Optional[float] = ..., grad_accumulation_steps: _Optional[int] = ..., metrics_logging: _Optional[_Union[_options_pb2.MetricsLogging, _Mapping]] = ...) -> None: ...
 
 class FromCheckpoint(_message.Message):
     __slots__ = ("job_id", "iteration")

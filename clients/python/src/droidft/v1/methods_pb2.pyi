@@ -18,6 +18,10 @@ class TrainingMethod(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     TRAINING_METHOD_DPO: _ClassVar[TrainingMethod]
     TRAINING_METHOD_ORPO: _ClassVar[TrainingMethod]
     TRAINING_METHOD_CPO: _ClassVar[TrainingMethod]
+    TRAINING_METHOD_ONLINE_DPO: _ClassVar[TrainingMethod]
+    TRAINING_METHOD_XPO: _ClassVar[TrainingMethod]
+    TRAINING_METHOD_RLHF: _ClassVar[TrainingMethod]
+    TRAINING_METHOD_PPO: _ClassVar[TrainingMethod]
 
 class FineTuneType(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
@@ -73,6 +77,10 @@ TRAINING_METHOD_DR_GRPO: TrainingMethod
 TRAINING_METHOD_DPO: TrainingMethod
 TRAINING_METHOD_ORPO: TrainingMethod
 TRAINING_METHOD_CPO: TrainingMethod
+TRAINING_METHOD_ONLINE_DPO: TrainingMethod
+TRAINING_METHOD_XPO: TrainingMethod
+TRAINING_METHOD_RLHF: TrainingMethod
+TRAINING_METHOD_PPO: TrainingMethod
 FINE_TUNE_TYPE_UNSPECIFIED: FineTuneType
 FINE_TUNE_TYPE_LORA: FineTuneType
 FINE_TUNE_TYPE_DORA: FineTuneType

@@ -6,7 +6,7 @@ from typing import Annotated
 
 import msgspec
 
-from ...method_families import POLICY_METHODS
+from ...method_families import PROMPT_METHODS
 from .base import Format, Record, Text, joined, unset_to_none
 
 Steps = Annotated[list[Text], msgspec.Meta(min_length=1)]
@@ -38,7 +38,7 @@ def training_text(record: GrpoRecord) -> str:
 FORMAT = Format(
     name="grpo",
     record_type=GrpoRecord,
-    methods=POLICY_METHODS,
+    methods=PROMPT_METHODS,
     description="A problem, the reasoning steps that solve it, and the exactly checkable solution.",
     training_text=training_text,
     to_example=to_example,

@@ -7,7 +7,7 @@ from typing import Literal
 
 import msgspec
 
-from ...method_families import POLICY_METHODS
+from ...method_families import PROMPT_METHODS
 from .base import Format, Record, Text, joined, unset_to_none
 from .dr_grpo import DOMAINS
 
@@ -36,7 +36,7 @@ def training_text(record: PromptAnswerRecord) -> str:
 FORMAT = Format(
     name="prompt_answer",
     record_type=PromptAnswerRecord,
-    methods=POLICY_METHODS,
+    methods=PROMPT_METHODS,
     description="A prompt and its exactly checkable answer, with an optional system prompt and domain.",
     training_text=training_text,
     to_example=to_example,

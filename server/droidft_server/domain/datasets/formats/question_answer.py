@@ -3,7 +3,7 @@ ending in a line "#### <final answer>"; completions are scored against the final
 
 from __future__ import annotations
 
-from ...method_families import POLICY_METHODS
+from ...method_families import PROMPT_METHODS
 from .base import Format, Record, Text, joined
 
 FINAL_ANSWER_MARK = "####"
@@ -30,7 +30,7 @@ def to_example(record: QuestionAnswerRecord) -> dict:
 FORMAT = Format(
     name="question_answer",
     record_type=QuestionAnswerRecord,
-    methods=POLICY_METHODS,
+    methods=PROMPT_METHODS,
     description='A question and its answer, GSM8K style: worked steps, then "#### <final answer>".',
     training_text=lambda record: joined(record.question, record.answer),
     to_example=to_example,

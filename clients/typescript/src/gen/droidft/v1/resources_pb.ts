@@ -70,7 +70,8 @@ export type MemoryBreakdown = Message<"droidft.v1.MemoryBreakdown"> & {
   kvCacheBytes: bigint;
 
   /**
-   * Reference model (KL penalty with beta > 0, preference methods).
+   * Frozen models besides the trained one: the reference model (KL penalty with beta > 0, DPO, Online DPO,
+   * XPO) and a judge or reward model (online methods).
    *
    * @generated from field: uint64 reference_model_bytes = 8;
    */
