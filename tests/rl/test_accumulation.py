@@ -52,11 +52,11 @@ def test_two_accumulated_rollouts_update_as_one_double_rollout(tiny_model, tmp_p
     first, _ = accumulated.rollout(prompts[:2])
     second, _ = accumulated.rollout(prompts[2:])
     advantages = mx.array([1.0, -1.0, 0.5, -0.5]), mx.array([-1.0, 1.0, 2.0, -2.0])
-    accumulated.update([(first, advantages[0]), (second, advantages[1])], 0, rl_trainer._Window())
+    accumulated.update([(first, advantages[0]), (second, advantages[1])], 0, rl_trainer.ReportWindow())
 
     double = policy_trainer(RecordingContext(spec, tmp_path / "double"))  # the same seed: the same start
     start = trainable_weights(double.model)
-    double.update([(concatenated(first, second), mx.concatenate(advantages))], 0, rl_trainer._Window())
+    double.update([(concatenated(first, second), mx.concatenate(advantages))], 0, rl_trainer.ReportWindow())
     accumulated_weights, double_weights = trainable_weights(accumulated.model), trainable_weights(double.model)
     assert any(not mx.array_equal(double_weights[name], start[name]).item() for name in start)
     for name, weights in double_weights.items():

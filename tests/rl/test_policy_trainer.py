@@ -404,7 +404,7 @@ def test_sparse_tokens_of_each_update_are_the_current_policys_top_entropy(tiny_m
 
     sampler_selection = selection()
     np.testing.assert_array_equal(sampler_selection, top_entropy_mask(rollout.entropy, rollout.mask, 0.2))
-    window = rl_trainer._Window()
+    window = rl_trainer.ReportWindow()
     trainer.update([(rollout, advantages)], 0, window)
     after_first = selection()
     trainer.update([(rollout, advantages)], 1, window)

@@ -32,7 +32,8 @@ from ..domain.checkpoints import RANKS_DIR, WORKER_LOG, last_log_lines, rank_dir
 from ..domain.distributed import is_local, ring_addresses, ring_ports, write_ring_hostfile
 from ..domain.errors import Reason
 from ..domain.spec import DistributedSettings
-from ..worker.entry import PR_SET_PDEATHSIG, run_worker
+from ..worker.entry import run_worker
+from ..worker.process import PR_SET_PDEATHSIG
 from ..worker.protocol import Connected, Event, Failed, Finished, Started, WorkerJob
 
 logger = logging.getLogger(__name__)

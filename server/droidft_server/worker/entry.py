@@ -6,14 +6,10 @@ crash in training cannot take it down; the server imports this module only to na
 
 from __future__ import annotations
 
-import contextlib
-import ctypes
 import fcntl
 import os
 import random
-import signal
 import sys
-import threading
 import time
 import traceback
 from collections.abc import Callable
@@ -36,25 +32,11 @@ from ..domain.spec import JobSettings, resolve
 from . import blas
 from .contract import TrainingContext
 from .metrics_loggers import logging_to
+from .process import die_with_the_server, quiet_mlx_lm, redirect_output
 from .protocol import Connected, Event, Failed, Finished, Started, WorkerJob
 from .trainers import trainer_for
 
 TRACEBACK_LINES = 12  # of a training error, sent as a log event
-PR_SET_PDEATHSIG = 1  # prctl(2): the signal the kernel sends this process when its parent dies
-ORPHAN_CHECK_SECONDS = 0.5
-EXIT_ORPHANED = 75  # the server is gone: nobody to train for
-
-
-def _redirect_output(log_path: Path) -> None:
-    """Send fd 1 and 2 to the log so that native (MLX) output lands there too."""
-    log_path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
-    os.dup2(fd, 1)
-    os.dup2(fd, 2)
-    os.close(fd)
-    # New line-buffered streams: the inherited ones may be missing (a server without a terminal).
-    sys.stdout = open(1, "w", buffering=1, encoding="utf-8", errors="replace", closefd=False)  # noqa: SIM115
-    sys.stderr = open(2, "w", buffering=1, encoding="utf-8", errors="replace", closefd=False)  # noqa: SIM115
 
 
 def _seed(seed: int) -> None:
@@ -64,13 +46,6 @@ def _seed(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed % 2**32)
     mx.random.seed(seed)
-
-
-def _quiet_mlx_lm() -> None:
-    """mlx-lm draws a terminal progress UI; progress reaches the server as events instead."""
-    from mlx_lm.cli_ui import make_console
-
-    make_console().quiet = True
 
 
 def _send_event(send: Any, event: progress_pb2.TrainingProgress) -> None:
@@ -90,7 +65,7 @@ def run_job(job: WorkerJob, send: Callable[[Any], None], should_stop: Callable[[
     load_reward_plugins(list(job.reward_plugins))
     trainer = trainer_for(settings.method)
     _seed(settings.seed)
-    _quiet_mlx_lm()
+    quiet_mlx_lm()
     resume = None
     if job.resume_from:
         from .training_state import read_checkpoint
@@ -124,26 +99,6 @@ def _data_plan(job: WorkerJob, settings: JobSettings) -> DataPlan:
     return detected_plan(settings.train_data_path, settings.val_data_path, settings.method, settings.data_keys)
 
 
-def _die_with_the_server() -> None:
-    """A worker must not outlive its server: a restarted server would run another job beside it (two
-    trainings under --max-concurrent-jobs 1), or this job twice. On Linux the kernel kills the worker
-    when the server dies; elsewhere a watchdog thread sees the worker orphaned and ends it."""
-    server = os.getppid()
-    if sys.platform.startswith("linux"):
-        with contextlib.suppress(OSError, AttributeError):
-            ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
-    if os.getppid() != server:  # it died before prctl took effect
-        os._exit(EXIT_ORPHANED)
-
-    def watch() -> None:
-        while True:
-            time.sleep(ORPHAN_CHECK_SECONDS)  # a timer: nothing signals a parent's death portably
-            if os.getppid() != server:
-                os._exit(EXIT_ORPHANED)
-
-    threading.Thread(target=watch, name="droidft-orphan-watch", daemon=True).start()
-
-
 STOP_WORDS = {StopKind.NONE: "", StopKind.CANCEL: "cancelled", StopKind.PAUSE: "paused"}
 LOCK_WAIT_SECONDS = 30.0  # for a leftover worker of the same job to die (it dies with its server)
 
@@ -169,9 +124,9 @@ def run_worker(job: WorkerJob, connection: Connection, stop: Any) -> None:
 
     A rank of a distributed job joins the ring first; only rank 0's events reach the server (every rank
     trains the same iterations, and rank 0 speaks for them), and the stop rank 0 reads is every rank's."""
-    _die_with_the_server()
+    die_with_the_server()
     own_dir = rank_dir(Path(job.output_dir), job.rank)
-    _redirect_output(own_dir / WORKER_LOG)
+    redirect_output(own_dir / WORKER_LOG)
     send_event = connection.send if job.rank == 0 else _drop
     try:
         _hold_job_lock(own_dir)

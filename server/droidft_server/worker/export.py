@@ -6,20 +6,17 @@ as a line `PROGRESS_MARKER {"stage": ..., "fraction": ...}` on stdout and exits 
 
 from __future__ import annotations
 
-import contextlib
-import ctypes
 import json
 import os
 import shutil
-import signal
 import sys
 from pathlib import Path
 
 from ..domain.export import GGUF_FILE, ExportPlan
 from . import blas
+from .process import die_with_the_server
 
 PROGRESS_MARKER = "@droidft-export"
-PR_SET_PDEATHSIG = 1  # prctl(2): the signal the kernel sends this process when its parent dies
 KEPT_SOURCE_FILES = ("generation_config.json",)  # copied from the base model as they are
 
 
@@ -78,12 +75,6 @@ def export(plan: ExportPlan) -> None:
         convert_to_gguf(output, weights, config, str(output / GGUF_FILE))
 
 
-def _die_with_the_server() -> None:
-    if sys.platform.startswith("linux"):
-        with contextlib.suppress(OSError, AttributeError):
-            ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
-
-
 def _sync(directory: Path) -> None:
     """Every file and the directory on disk before the server renames it into place: after a power cut an
     export is whole or absent, never one with empty files."""
@@ -96,7 +87,7 @@ def _sync(directory: Path) -> None:
 
 
 if __name__ == "__main__":
-    _die_with_the_server()
+    die_with_the_server()
     plan = ExportPlan.from_json(sys.argv[1])
     export(plan)
     _sync(Path(plan.output_dir))

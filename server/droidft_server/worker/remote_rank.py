@@ -21,7 +21,8 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 
 from ..domain.checkpoints import rank_dir
-from .entry import EXIT_ORPHANED, run_worker
+from .entry import run_worker
+from .process import EXIT_ORPHANED
 
 
 class _NoStop:

@@ -201,12 +201,12 @@ class Sampler:
 
 def run_sampler(connection: Connection, log_dir: str, blas_threads: int, cache_capacity: int) -> None:
     """Process entry point of the sampler worker."""
-    from .entry import _die_with_the_server, _quiet_mlx_lm, _redirect_output
+    from .process import die_with_the_server, quiet_mlx_lm, redirect_output
 
-    _die_with_the_server()
-    _redirect_output(Path(log_dir) / WORKER_LOG)
+    die_with_the_server()
+    redirect_output(Path(log_dir) / WORKER_LOG)
     blas.load(blas_threads)  # before MLX is imported
-    _quiet_mlx_lm()
+    quiet_mlx_lm()
     sampler = Sampler(connection, cache_capacity)
     threading.Thread(target=sampler.read, name="droidft-sampler-read", daemon=True).start()
     sampler.run()

@@ -26,12 +26,7 @@ def online_method(settings: JobSettings) -> PolicyMethod:
             max_completion_length=rollout.max_completion_length,
         ),
         scale_advantages=False,
-        sampling=SamplingSettings(
-            group_size=rollout.group_size,
-            max_tokens=rollout.max_completion_length,
-            temperature=rollout.temperature,
-            top_p=rollout.top_p,
-        ),
+        sampling=SamplingSettings.of(rollout),
         num_iterations=rollout.num_iterations,
         rewards=select_rewards(settings.method, rollout.rewards) if uses_rewards else [],
         reward_options=RewardOptions(),

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import mlx.core as mx
 import mlx.nn as nn
 from mlx_lm_lora.trainer.grpo_trainer import generate_grpo
 
-from ..rl.rollout import Rollout, SamplingSettings, _layout, log_probs_as_sampled
+from ..rl.rollout import Rollout, SamplingSettings, scored_rollout
 
 
 def _sample_one_each(model: nn.Module, tokenizer, prompts: list[list[int]], sampling: SamplingSettings):
@@ -34,17 +33,4 @@ def sample_policy_reference_pairs(
     completions = [c for pair in zip(policy, reference, strict=True) for c in pair]
     texts = [t for pair in zip(policy_texts, reference_texts, strict=True) for t in pair]
     indices = [i for i in range(len(prompts)) for _ in range(2)]
-    inputs, mask = _layout(prompts, completions, indices)
-    old_log_probs, entropy = log_probs_as_sampled(model, inputs, sampling.temperature)
-    ref_log_probs, _ = log_probs_as_sampled(ref_model, inputs, sampling.temperature)
-    mx.eval(old_log_probs, entropy, ref_log_probs)
-    return Rollout(
-        inputs=inputs,
-        mask=mask,
-        old_log_probs=mx.stop_gradient(old_log_probs),
-        entropy=entropy,
-        ref_log_probs=ref_log_probs,
-        completion_texts=texts,
-        completion_lengths=[completion.size for completion in completions],
-        prompt_indices=indices,
-    )
+    return scored_rollout(model, ref_model, prompts, completions, texts, indices, sampling.temperature)

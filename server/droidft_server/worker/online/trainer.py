@@ -28,7 +28,7 @@ from ..contract import TrainingContext, TrainingResult
 from ..rl.data import RlPrompt, rl_prompt
 from ..rl.losses import valued_as
 from ..rl.rollout import Rollout, policy_log_probs, sample_rollout
-from ..rl.trainer import SAMPLES_PER_REPORT, PolicyTrainer, _load_reference, _Window, reward_metrics
+from ..rl.trainer import SAMPLES_PER_REPORT, PolicyTrainer, ReportWindow, load_reference, reward_metrics
 from .judges import JudgeModel, RewardFunctions, RewardModel
 from .losses import pair_dpo_loss, ppo_advantages, ppo_loss, reinforce_loss, xpo_loss
 from .method import online_method
@@ -123,7 +123,7 @@ class OnlineTrainer(PolicyTrainer):
             )
         return ppo_loss(log_probs, rollout.old_log_probs, target["advantages"], rollout.mask, self.method.loss.epsilon)
 
-    def online_gradient(self, rollout: Rollout, target: dict, step: int, window: _Window) -> dict:
+    def online_gradient(self, rollout: Rollout, target: dict, step: int, window: ReportWindow) -> dict:
         """The gradient of the `step`-th update on the rollout; its loss and metrics go into the window."""
         # PPO's ratio is of the policy as it samples (no dropout): exactly 1 on the first update.
         log_probs_now = None
@@ -139,7 +139,7 @@ class OnlineTrainer(PolicyTrainer):
                 window.add(name, value.item())
         return grads
 
-    def online_update(self, judged: list[tuple[Rollout, dict]], step: int, window: _Window) -> None:
+    def online_update(self, judged: list[tuple[Rollout, dict]], step: int, window: ReportWindow) -> None:
         """One optimisation step (the `step`-th on these rollouts): their gradients averaged, one update."""
         grads = None
         for rollout, target in judged:
@@ -150,7 +150,7 @@ class OnlineTrainer(PolicyTrainer):
         self.optimizer.update(self.model, grads)
         mx.eval(self.model.parameters(), self.optimizer.state)
 
-    def judge_batch(self, batch: list[RlPrompt], window: _Window) -> tuple[Rollout, RewardScores | None, dict]:
+    def judge_batch(self, batch: list[RlPrompt], window: ReportWindow) -> tuple[Rollout, RewardScores | None, dict]:
         """The batch's rollout, its scores and what its loss learns from (pairs, scores or PPO's advantages)."""
         name, sampling = self.settings.method, self.method.sampling
         if name in PAIRWISE_ONLINE_METHODS:
@@ -174,7 +174,7 @@ class OnlineTrainer(PolicyTrainer):
         )
         return rollout, scores, {"advantages": mx.array(advantages)}
 
-    def iteration(self, batches: list[list[RlPrompt]], window: _Window) -> None:
+    def iteration(self, batches: list[list[RlPrompt]], window: ReportWindow) -> None:
         """Rollouts of the batches (grad_accumulation_steps of them, all sampled before any update), judged, then
         num_iterations updates on them."""
         judged = [self.judge_batch(batch, window) for batch in batches]
@@ -195,7 +195,7 @@ class OnlineTrainer(PolicyTrainer):
             for i in range(0, len(rollout.completion_texts), every)[:SAMPLES_PER_REPORT]
         ]
 
-    def record(self, rollout: Rollout, scores: RewardScores | None, window: _Window) -> None:
+    def record(self, rollout: Rollout, scores: RewardScores | None, window: ReportWindow) -> None:
         tokens = rollout.completion_tokens * self.method.num_iterations
         self.trained_tokens += tokens
         window.tokens += tokens
@@ -244,7 +244,7 @@ def train_online(ctx: TrainingContext) -> TrainingResult:
             f"than batch_size {settings.batch_size}; the data changed after the job was accepted"
         )
     model, tokenizer = mlx_lm.load(settings.model_path)
-    ref_model = _load_reference(settings) if _uses_reference(settings) else None
+    ref_model = load_reference(settings) if _uses_reference(settings) else None
     online = settings.online
     judge = JudgeModel(online.judge_model_path) if online.judge_model_path else None
     scorer: Scorer | None = None

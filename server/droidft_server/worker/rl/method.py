@@ -74,12 +74,7 @@ def policy_method(settings: JobSettings) -> PolicyMethod:
         name=name,
         loss=_loss_config(name, settings),
         scale_advantages=name != "dr_grpo",
-        sampling=SamplingSettings(
-            group_size=rollout.group_size,
-            max_tokens=rollout.max_completion_length,
-            temperature=rollout.temperature,
-            top_p=rollout.top_p,
-        ),
+        sampling=SamplingSettings.of(rollout),
         num_iterations=rollout.num_iterations,
         rewards=rewards,
         reward_options=RewardOptions(reasoning_steps=policy.reasoning_steps),

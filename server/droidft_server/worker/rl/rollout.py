@@ -26,6 +26,16 @@ class SamplingSettings:
     temperature: float
     top_p: float
 
+    @classmethod
+    def of(cls, rollout) -> SamplingSettings:
+        """The sampling part of a method's rollout settings (group, completion length, temperature, top_p)."""
+        return cls(
+            group_size=rollout.group_size,
+            max_tokens=rollout.max_completion_length,
+            temperature=rollout.temperature,
+            top_p=rollout.top_p,
+        )
+
 
 @dataclass
 class Rollout:
@@ -94,11 +104,24 @@ def sample_rollout(
         top_k=0,
         min_p=0.0,
     )
+    return scored_rollout(model, ref_model, prompts, completions, texts, indices, sampling.temperature)
+
+
+def scored_rollout(
+    model: nn.Module,
+    ref_model: nn.Module | None,
+    prompts: list[list[int]],
+    completions: list[mx.array],
+    texts: list[str],
+    indices: list[int],
+    temperature: float,
+) -> Rollout:
+    """Sampled completions laid out for training, with log pi_old (and the reference's, given a ref_model)."""
     inputs, mask = _layout(prompts, completions, indices)
-    old_log_probs, entropy = log_probs_as_sampled(model, inputs, sampling.temperature)
+    old_log_probs, entropy = log_probs_as_sampled(model, inputs, temperature)
     ref_log_probs = None
     if ref_model is not None:
-        ref_log_probs, _ = log_probs_as_sampled(ref_model, inputs, sampling.temperature)
+        ref_log_probs, _ = log_probs_as_sampled(ref_model, inputs, temperature)
     mx.eval(old_log_probs, entropy, *([ref_log_probs] if ref_log_probs is not None else []))
     return Rollout(
         inputs=inputs,

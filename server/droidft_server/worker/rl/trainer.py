@@ -49,7 +49,7 @@ SAMPLES_PER_REPORT = 3
 
 
 @dataclass
-class _Window:
+class ReportWindow:
     """Figures gathered since the last train report."""
 
     started: float = field(default_factory=time.perf_counter)
@@ -159,7 +159,7 @@ class PolicyTrainer:
             return rollout.old_log_probs, rollout.entropy
         return log_probs_as_sampled(self.model, rollout.inputs, self.method.sampling.temperature)
 
-    def gradient(self, rollout: Rollout, advantages: mx.array, step: int, window: _Window) -> dict:
+    def gradient(self, rollout: Rollout, advantages: mx.array, step: int, window: ReportWindow) -> dict:
         """The gradient of the `step`-th update on the rollout; its loss and metrics go into the window."""
         dropout = self.method.adapter.dropout > 0
         sparse_ratio = self.method.sparse_ratio
@@ -176,7 +176,7 @@ class PolicyTrainer:
             window.add(name, all_mean(value.item()))
         return grads
 
-    def update(self, rollouts: list[tuple[Rollout, mx.array]], step: int, window: _Window) -> None:
+    def update(self, rollouts: list[tuple[Rollout, mx.array]], step: int, window: ReportWindow) -> None:
         """One optimisation step (the `step`-th on these rollouts): their gradients averaged, one update."""
         grads = None
         for rollout, advantages in rollouts:
@@ -188,7 +188,7 @@ class PolicyTrainer:
         self.optimizer.update(self.model, nn.average_gradients(grads))
         mx.eval(self.model.parameters(), self.optimizer.state)
 
-    def iteration(self, batches: list[list[RlPrompt]], window: _Window) -> None:
+    def iteration(self, batches: list[list[RlPrompt]], window: ReportWindow) -> None:
         """Rollouts of the batches (grad_accumulation_steps of them), then num_iterations updates on them; a rank of
         a distributed job samples its share of each batch's prompts (whole groups, so each group's advantages are
         its own), and the figures are the whole batches'."""
@@ -221,7 +221,7 @@ class PolicyTrainer:
             for i in range(0, len(scores.total), self.method.sampling.group_size)[:SAMPLES_PER_REPORT]
         ]
 
-    def _record(self, rollout: Rollout, scores: RewardScores, window: _Window) -> None:
+    def _record(self, rollout: Rollout, scores: RewardScores, window: ReportWindow) -> None:
         """The rollout's figures, of every rank's share of it."""
         completion_lengths = gathered(rollout.completion_lengths)
         tokens = round(sum(completion_lengths)) * self.method.num_iterations
@@ -235,7 +235,7 @@ class PolicyTrainer:
 
     # --- reports -----------------------------------------------------------------------------
 
-    def report(self, iteration: int, window: _Window) -> None:
+    def report(self, iteration: int, window: ReportWindow) -> None:
         seconds = max(time.perf_counter() - window.started, 1e-9)
         means = window.means()
         metrics = summarise({k: v for k, v in window.values.items() if k == "reward" or k.startswith("reward/")})
@@ -317,14 +317,14 @@ class PolicyTrainer:
                 return schedule.finish(done)
         elif valid:
             schedule.validate(0)  # before training; should_stop is first asked after iteration 1
-        window = _Window()
+        window = ReportWindow()
         for iteration in range(done + 1, settings.iterations + 1):
             with own_random_stream():
                 self.iteration([self.next_batch(train) for _ in range(settings.grad_accumulation_steps)], window)
             done = iteration
             if iteration % settings.report_every == 0 or iteration == settings.iterations:
                 self.report(iteration, window)
-                window = _Window()
+                window = ReportWindow()
             if schedule.after(iteration):
                 if window.iterations:
                     self.report(iteration, window)
@@ -332,7 +332,7 @@ class PolicyTrainer:
         return schedule.finish(done)
 
 
-def _load_reference(settings) -> nn.Module:
+def load_reference(settings) -> nn.Module:
     reference, _ = mlx_lm.load(settings.model_path)
     reference.freeze()
     reference.eval()
@@ -357,7 +357,7 @@ def train_policy(ctx: TrainingContext) -> TrainingResult:
 
     model, tokenizer = mlx_lm.load(settings.model_path)
     # The reference (the model before training) is only loaded when a KL term uses it.
-    ref_model = _load_reference(settings) if method.loss.beta > 0 else None
+    ref_model = load_reference(settings) if method.loss.beta > 0 else None
     rewards = ", ".join(f"{item.reward.name} x{item.weight:g}" for item in method.rewards)
     checkpoints = set_up_adapter(ctx, model, method.adapter, f"{len(train)} training prompts; rewards {rewards}")
     return PolicyTrainer(ctx, method, model, tokenizer, checkpoints, ref_model).run(train, valid)
