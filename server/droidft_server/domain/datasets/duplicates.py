@@ -8,6 +8,7 @@ those are looked at further, so the end costs about 10 more bytes a line, briefl
 from __future__ import annotations
 
 from array import array
+
 import numpy as np
 from xxhash import xxh3_64_intdigest
 
