@@ -66,6 +66,27 @@ def test_a_duplicate_still_takes_its_place_when_the_listing_filled_batches_befor
     assert report.issue_counts == {"duplicate_record": 1, "empty_value": 20_000}
 
 
+def test_many_duplicates_are_all_counted_and_the_first_listed_after_earlier_issues():
+    """Duplicates are counted at once and only those the listing has room for are described: the counts, the
+    listing's order and the first occurrence each names stay exact."""
+    records = [chat(i % 50) for i in range(20_000)]
+    records[70] = {"messages": []}
+    report = validate_bytes(jsonl(*records), max_issues=4)
+    assert found(report) == [
+        (51, "", "duplicate_record"),
+        (52, "", "duplicate_record"),
+        (53, "", "duplicate_record"),
+        (54, "", "duplicate_record"),
+    ]
+    assert "line 1:" in report.issues[0].message and "line 4:" in report.issues[3].message
+    assert report.issue_counts == {"duplicate_record": 20_000 - 50 - 1, "empty_value": 1}
+    assert report.files[0].warning_count == 20_000 - 51 and report.files[0].error_count == 1
+    assert report.files[0].issue_counts == {"duplicate_record": 19_949, "empty_value": 1}
+    later = validate_bytes(jsonl(*records), max_issues=30)
+    assert (71, "messages", "empty_value") in found(later) and len(later.issues) == 30
+    assert [issue.line for issue in later.issues] == sorted(issue.line for issue in later.issues)
+
+
 def test_warnings_alone_leave_the_data_valid():
     report = validate_bytes(jsonl(chat(1), chat(1)))
     assert report.valid and report.first_errors() == [] and report.summary() == "no errors"

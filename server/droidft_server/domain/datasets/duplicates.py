@@ -8,7 +8,6 @@ those are looked at further, so the end costs about 10 more bytes a line, briefl
 from __future__ import annotations
 
 from array import array
-from collections.abc import Iterator
 
 import numpy as np
 from xxhash import xxh3_64_intdigest
@@ -31,10 +30,11 @@ class DuplicateFinder:
         """The line (1-based, already added) holds no record."""
         self._digests[line - 1] = NO_RECORD
 
-    def duplicates(self) -> Iterator[tuple[int, int]]:
-        """(line, line of its first occurrence) for every repeated record, in line order."""
+    def duplicates(self) -> tuple[np.ndarray, np.ndarray]:
+        """(lines, lines of their first occurrences) of every repeated record, in line order (1-based)."""
+        none = np.zeros(0, dtype=np.int64)
         if not self._digests:
-            return
+            return none, none
         digests = np.frombuffer(self._digests, dtype=np.uint64)
         # Equal digests have equal halves, and sorting one 32-bit half of each measured twice
         # as fast as sorting the digests: the few halves seen twice (by chance about n²/2³³)
@@ -44,7 +44,7 @@ class DuplicateFinder:
         repeated = ordered[1:][ordered[1:] == ordered[:-1]]
         del ordered
         if not repeated.size:
-            return
+            return none, none
         marked = np.zeros(1 << _MARK_BITS, dtype=np.bool_)
         marked[repeated >> (32 - _MARK_BITS)] = True
         candidates = np.flatnonzero(marked[halves >> (32 - _MARK_BITS)] & (digests != NO_RECORD))
@@ -52,4 +52,4 @@ class DuplicateFinder:
         _, first, inverse = np.unique(digests[candidates], return_index=True, return_inverse=True)
         firsts = candidates[first[inverse.ravel()]]
         repeats = firsts != candidates
-        yield from zip((candidates[repeats] + 1).tolist(), (firsts[repeats] + 1).tolist())
+        return candidates[repeats] + 1, firsts[repeats] + 1

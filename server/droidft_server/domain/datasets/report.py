@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import heapq
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from .issues import SEVERITY, Issue, Severity
@@ -117,12 +117,7 @@ class FileIssues:
     _full: bool = False
 
     def add(self, line: int, field_path: str, code: str, message: str) -> None:
-        self.log.counts[code] += 1
-        self.codes[code] += 1
-        if SEVERITY[code] is Severity.ERROR:
-            self.errors += 1
-        else:
-            self.warnings += 1
+        self._count(code, 1)
         if not self._full:
             self._pending.append(Issue(self.name, line, field_path, code, message))
 
@@ -133,18 +128,36 @@ class FileIssues:
         self._full = len(self._listed) >= self.log.max_issues - len(self.log.listed)
         self._pending.clear()
 
-    def close(self, late: Iterable[tuple[int, str, str, str]] = ()) -> None:
-        """Merge the late issues (in line order) with the listed ones and hand them to the log."""
+    def close(self, late: LateIssues | None = None) -> None:
+        """Count the late issues and merge those that can be listed with the listed ones, then hand them to the log."""
         room = self.log.max_issues - len(self.log.listed)
-        self._full = room <= 0  # late issues may come before listed ones
-        for line, field_path, code, message in late:
-            self.add(line, field_path, code, message)
-            # Late issues come in line order: once `room` of them wait, later ones cannot be listed.
-            self._full = self._full or len(self._pending) >= room
-        late_issues = self._pending[:]
-        self._pending.clear()
-        merged = heapq.merge(self._listed, late_issues, key=_line)
+        made: list[Issue] = []
+        if late is not None and len(late.lines):
+            self._count(late.code, len(late.lines))
+            # Late issues come in line order: past the room left in the listing, none can be listed.
+            for index in range(min(room, len(late.lines))):
+                line, field_path, message = late.describe(index)
+                made.append(Issue(self.name, line, field_path, late.code, message))
+        merged = heapq.merge(self._listed, made, key=_line)
         self.log.listed.extend(issue for _, issue in zip(range(room), merged))
+
+    def _count(self, code: str, count: int) -> None:
+        self.log.counts[code] += count
+        self.codes[code] += count
+        if SEVERITY[code] is Severity.ERROR:
+            self.errors += count
+        else:
+            self.warnings += count
+
+
+@dataclass(frozen=True)
+class LateIssues:
+    """Issues of one code found when a file ends (duplicates), in line order: all are counted at once, and only
+    those the listing has room for are described (a file may repeat millions of records)."""
+
+    code: str
+    lines: Sequence[int]
+    describe: Callable[[int], tuple[int, str, str]]  # the index-th issue: (line, field path, message)
 
 
 def _line(issue: Issue) -> int:

@@ -39,7 +39,7 @@ from .issues import (
 )
 from .progress import ProgressCallback, ValidationProgress
 from .reader import LineBatch, LineBatches, ReadStopped, layout_of, open_stream, record_batches, split_files
-from .report import FileIssues, FileReport, IssueLog, ValidationReport
+from .report import FileIssues, FileReport, IssueLog, LateIssues, ValidationReport
 from .sample import EvenSample
 from .tokens import TokenCounter, TokenizerMissing, load_tokenizer
 
@@ -188,7 +188,7 @@ class _Validation:
             line = scan.lines_read if scan else 0
             issues.add(line, "", UNREADABLE_FILE, f"reading stopped after line {line}: {exc}")
         issues.end_batch()
-        issues.close(scan.late_issues() if scan else ())
+        issues.close(scan.late_issues() if scan else None)
         return FileReport(
             path=name,
             split=split,
@@ -381,9 +381,14 @@ class _FileScan:
         for problem in problems:
             self.issues.add(number, problem.field_path, problem.code, problem.message)
 
-    def late_issues(self):
-        for line, first in self._duplicates.duplicates():
-            yield line, "", DUPLICATE_RECORD, f"same record as line {first}: it counts twice in training; drop one"
+    def late_issues(self) -> LateIssues:
+        lines, firsts = self._duplicates.duplicates()
+
+        def describe(index: int) -> tuple[int, str, str]:
+            message = f"same record as line {firsts[index]}: it counts twice in training; drop one"
+            return int(lines[index]), "", message
+
+        return LateIssues(DUPLICATE_RECORD, lines, describe)
 
     def field_presence(self) -> dict[str, int]:
         counts = Counter({name: self._typed for name in self.format.required_fields})
