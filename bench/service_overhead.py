@@ -532,8 +532,8 @@ def _write_readme(training, latency, unary, starts, mlx_imported, first_reports,
         f"Subscribers: StreamTrainingProgress streams on up to {CHANNELS} grpc.aio channels in a separate watching "
         "process, which also creates the job; without subscribers it polls GetTrainingJob every 250 ms. The last "
         "losses of SFT differ a little: droidft seeds MLX's generator before it loads the model, mlx-lm after, so "
-        "the LoRA matrices start from other draws (the batch order is the same). A random model never ends a GRPO "
-        "completion, so both sides sample every completion token and their GRPO loss is 0."
+        "the LoRA matrices start from other draws. The random model earns no reward, so every GRPO advantage, and "
+        "the GRPO loss on both sides, is 0 (the work of an iteration is the same)."
     )
     latency_intro = (
         "Progress latency: the worker's stamp (TrainingProgress.time) to receipt in the watching process, for "
