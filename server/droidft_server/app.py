@@ -24,11 +24,10 @@ from .domain.training_options import options_take_effect
 from .persistence.sqlite_store import SqliteJobStore
 from .supervisor.export import run_export
 from .transport.auth import TokenFile
-from .transport.http.server import https_context
 from .transport.interceptor import StreamCount
 from .transport.metrics import Metrics
 from .transport.resources import estimate_resources
-from .transport.security import SecurityConfigError, is_loopback, server_credentials
+from .transport.security import SecurityConfigError, https_context, is_loopback, server_credentials
 from .transport.server import DEFAULT_MAX_STREAMS, BoundServer, start_server
 from .transport.servicer import TrainingServicer
 from .worker.blas import worker_threads

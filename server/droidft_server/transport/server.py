@@ -12,6 +12,7 @@ import asyncio
 import ssl
 import threading
 from concurrent import futures
+from typing import TYPE_CHECKING
 
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
@@ -20,9 +21,11 @@ from grpc_reflection.v1alpha import reflection
 from droidft.v1 import service_pb2, service_pb2_grpc
 
 from .auth import AuthInterceptor, TokenFile
-from .http.server import HttpPort, start_http
 from .interceptor import GuardInterceptor, RequestLogInterceptor, StreamCount
 from .metrics import Metrics
+
+if TYPE_CHECKING:
+    from .http.server import HttpPort
 
 SERVICE_NAME = service_pb2.DESCRIPTOR.services_by_name["TrainingService"].full_name
 HEALTH_SERVICE_NAME = health_pb2.DESCRIPTOR.services_by_name["Health"].full_name
@@ -140,6 +143,9 @@ def start_server(
         await server.start()
         http = None
         if http_listen:
+            # Imported here: aiohttp is a fifth of the server's start-up, and most servers run without this port.
+            from .http.server import start_http
+
             http = await start_http(servicer, interceptors, http_listen, MESSAGE_LIMIT_BYTES, http_ssl)
         for name in ("", SERVICE_NAME):
             await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)

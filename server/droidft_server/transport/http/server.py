@@ -50,19 +50,6 @@ def console_app(
     return app
 
 
-def https_context(cert: Path | None, key: Path | None, client_ca: Path | None) -> ssl.SSLContext | None:
-    """The HTTP port speaks TLS with the gRPC port's certificate (and asks for client certificates when it does);
-    None without one. The files were checked when the gRPC port's credentials were made."""
-    if cert is None or key is None:
-        return None
-    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    context.load_cert_chain(cert, key)
-    if client_ca is not None:
-        context.load_verify_locations(client_ca)
-        context.verify_mode = ssl.CERT_REQUIRED
-    return context
-
-
 class HttpPort:
     """The started HTTP port on a running loop: its bound port, and stop()."""
 
