@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import platform
 import statistics
 import subprocess
 import sys
@@ -268,12 +269,24 @@ def rollout_rows(root: Path, models: dict[str, Path]) -> list[dict]:
 # --- the sections ------------------------------------------------------------------------------
 
 
+def _cpu_name() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
 def _machine() -> str:
     from droidft_server.worker import blas
 
+    memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
     return (
-        f"{os.cpu_count()} cores ({blas.available_cores()} available), BLAS {blas.locate().name} with "
-        f"{blas.worker_threads(1)} thread(s) as a one-job server's worker loads it (worker/blas.py)"
+        f"{_cpu_name()}, {os.cpu_count()} cores ({blas.available_cores()} available), {memory:.0f} GiB, "
+        f"{time.strftime('%Y-%m-%d')}; BLAS {blas.locate().name} with {blas.worker_threads(1)} thread(s), as a "
+        "one-job server's worker loads it (worker/blas.py)"
     )
 
 
@@ -297,7 +310,8 @@ def run() -> list[dict]:
         f"batch 4, {SFT_ITERATIONS} iterations, a report every {SFT_REPORT_EVERY}. Steady figures are the median "
         "of the reports after the first (which includes MLX's kernel compilation); peak memory is the job's own "
         "report (mx.get_peak_memory() over the whole job, model loading included); predicted is EstimateResources' "
-        "answer for the same spec and data file, with the device calibrated at the start of the run. "
+        "answer for the same spec and data file, with the device calibrated at the start of the run (the "
+        "estimator's goal: within 15 %, bench.estimation). "
         "Load average (1 min) before / after each row: the machine is shared with other developers.\n\n"
         + markdown_table(
             sft,
@@ -326,8 +340,9 @@ def run() -> list[dict]:
         f"Iteration shares: a real GRPO job (batch {GRPO_PROMPTS}, G{GROUP_SIZE}, {MAX_COMPLETION_TOKENS} "
         f"completion tokens, one update per rollout, {GRPO_ITERATIONS} iterations, the first left out) through "
         "`run_job`, its trainer's calls timed: sampling (generate_completions), pi_old log-probabilities and rewards "
-        "(the rest of the rollout), and the update (forward, backward, optimizer). The random models never "
-        "stop early, so every completion is max tokens long.\n\n"
+        "(the rest of the rollout), and the update (forward, backward, optimizer). Completions end at the end "
+        "token or at max tokens (random weights: mostly max tokens); tokens/s counts the tokens sampled. Load "
+        "average (1 min) before / after each row: the machine is shared with other developers.\n\n"
         + markdown_table(
             rollouts,
             {
@@ -342,7 +357,15 @@ def run() -> list[dict]:
                 "update": "update",
                 "load": "load average before / after",
             },
-        ),
+        )
+        + "\n\nWhy the two differ: `generate_grpo` prefills each prompt once and forks its KV cache for the G "
+        "completions, where `batch_generate` prefills all G copies, so droidft's sampler does 1/G of the prefill "
+        "work; decoding is the same BatchGenerator. What an iteration spends besides sampling is mostly the "
+        "pi_old pass, one forward over every prompt + completion after sampling, which costs about as much as "
+        "sampling here: taking pi_old and the entropies from the sampler's own per-step log-probabilities "
+        "(BatchGenerator returns them) would save it, but those come from the KV-cached batched decode and "
+        "differ from a full forward pass in the last bits, so the first update's ratio would no longer be "
+        "exactly 1 (not done).",
     )
     return sft + rollouts
 
