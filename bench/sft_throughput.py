@@ -34,14 +34,10 @@ def write_chat_data(root: Path) -> Path:
     return data
 
 
-def measure_sft(
-    model: Path, data: Path, output_dir: Path, *, iterations: int = ITERATIONS, report_every: int = REPORT_EVERY
-) -> dict:
-    """LoRA SFT (rank 8, batch 4) through `run_job` in this process; steady figures are medians after the
-    first report."""
-    from droidft_server.worker.entry import run_job
-    from droidft_server.worker.protocol import Event, WorkerJob
-
+def sft_spec(
+    model: Path, data: Path, *, iterations: int = ITERATIONS, report_every: int = REPORT_EVERY
+) -> job_pb2.TrainingJobSpec:
+    """LoRA SFT (rank 8, batch 4), one checkpoint at the end."""
     spec = job_pb2.TrainingJobSpec(
         model_path=str(model),
         train_data_path=str(data),
@@ -53,6 +49,21 @@ def measure_sft(
         checkpoint_every=iterations,
     )
     spec.sft.SetInParent()
+    return spec
+
+
+def measure_sft(
+    model: Path, data: Path, output_dir: Path, *, iterations: int = ITERATIONS, report_every: int = REPORT_EVERY
+) -> dict:
+    """sft_spec's job through `run_job` in this process."""
+    return measure_job(sft_spec(model, data, iterations=iterations, report_every=report_every), output_dir)
+
+
+def measure_job(spec: job_pb2.TrainingJobSpec, output_dir: Path) -> dict:
+    """A job through `run_job` in this process; steady figures are medians after the first report."""
+    from droidft_server.worker.entry import run_job
+    from droidft_server.worker.protocol import Event, WorkerJob
+
     reports: list[progress_pb2.TrainReport] = []
     started = time.perf_counter()
     first_report_seconds: list[float] = []

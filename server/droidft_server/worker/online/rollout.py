@@ -2,26 +2,15 @@
 
 from __future__ import annotations
 
-import mlx.nn as nn
-from mlx_lm_lora.trainer.grpo_trainer import generate_grpo
+from dataclasses import replace
 
-from ..rl.rollout import Rollout, SamplingSettings, scored_rollout
+import mlx.nn as nn
+
+from ..rl.rollout import Rollout, SamplingSettings, generate_completions, scored_rollout
 
 
 def _sample_one_each(model: nn.Module, tokenizer, prompts: list[list[int]], sampling: SamplingSettings):
-    completions, texts, _ = generate_grpo(
-        model=model,
-        tokenizer=tokenizer,
-        prompt_tokens=prompts,
-        max_tokens=sampling.max_tokens,
-        group_size=1,
-        batch_size=len(prompts),
-        end_token="",
-        temperature=sampling.temperature,
-        top_p=sampling.top_p,
-        top_k=0,
-        min_p=0.0,
-    )
+    completions, texts, _ = generate_completions(model, tokenizer, prompts, replace(sampling, group_size=1))
     return completions, texts
 
 

@@ -83,14 +83,11 @@ def _layout(prompts: list[list[int]], completions: list[mx.array], indices: list
     return inputs, mask
 
 
-def sample_rollout(
-    model: nn.Module,
-    tokenizer,
-    prompts: list[list[int]],
-    sampling: SamplingSettings,
-    ref_model: nn.Module | None = None,
-) -> Rollout:
-    completions, texts, indices = generate_grpo(
+def generate_completions(
+    model: nn.Module, tokenizer, prompts: list[list[int]], sampling: SamplingSettings
+) -> tuple[list[mx.array], list[str], list[int]]:
+    """group_size completions of each prompt: their token ids (stop token included), texts and prompt indices."""
+    return generate_grpo(
         model=model,
         tokenizer=tokenizer,
         prompt_tokens=prompts,
@@ -104,6 +101,16 @@ def sample_rollout(
         top_k=0,
         min_p=0.0,
     )
+
+
+def sample_rollout(
+    model: nn.Module,
+    tokenizer,
+    prompts: list[list[int]],
+    sampling: SamplingSettings,
+    ref_model: nn.Module | None = None,
+) -> Rollout:
+    completions, texts, indices = generate_completions(model, tokenizer, prompts, sampling)
     return scored_rollout(model, ref_model, prompts, completions, texts, indices, sampling.temperature)
 
 
