@@ -1,9 +1,16 @@
-"""Structured JSON logs on stderr, for structlog loggers and standard-library ones alike."""
+"""Structured JSON logs on stderr, for structlog loggers and standard-library ones alike.
+
+Both write the same JSON lines. structlog's loggers (the server's own, one `rpc` line a call) render and
+write theirs directly: through the standard library's logging each line cost ~65 µs, a tenth of a unary call's
+server CPU (measured); the standard library's loggers (grpc, aiohttp, ...) go through its handler.
+"""
 
 from __future__ import annotations
 
 import logging
 import sys
+import threading
+from typing import TextIO
 
 import structlog
 
@@ -15,8 +22,26 @@ _SHARED = [
 ]
 
 
+class _LineWriter:
+    """A named logger of structlog that writes each rendered line whole to a stream (stdlib's handler shares it)."""
+
+    _lock = threading.Lock()
+
+    def __init__(self, name: str, stream: TextIO):
+        self.name = name  # what add_logger_name records
+        self._stream = stream
+
+    def msg(self, line: str) -> None:
+        with self._lock:
+            self._stream.write(line + "\n")
+            self._stream.flush()
+
+    debug = info = warning = warn = error = critical = exception = fatal = log = msg
+
+
 def configure(level: str = "info") -> None:
-    handler = logging.StreamHandler(sys.stderr)
+    stream = sys.stderr
+    handler = logging.StreamHandler(stream)
     handler.setFormatter(
         structlog.stdlib.ProcessorFormatter(
             foreign_pre_chain=_SHARED,
@@ -31,8 +56,8 @@ def configure(level: str = "info") -> None:
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
     structlog.configure(
-        processors=[*_SHARED, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
-        logger_factory=structlog.stdlib.LoggerFactory(),
-        wrapper_class=structlog.stdlib.BoundLogger,
+        processors=[*_SHARED, structlog.processors.format_exc_info, structlog.processors.JSONRenderer()],
+        logger_factory=lambda name="": _LineWriter(name, stream),
+        wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level.upper())),
         cache_logger_on_first_use=True,
     )

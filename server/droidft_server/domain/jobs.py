@@ -312,6 +312,17 @@ class JobManager:
                 )
             return self._copy(self._active.get(existing.job_id, existing))
 
+    def get_at_once(self, job_id: str) -> job_pb2.TrainingJob | None:
+        """The job when memory holds it and the lock is free right now; None when get() must wait for the lock
+        (a store write in progress) or read the store. For an event loop, which must not wait."""
+        if not self._lock.acquire(blocking=False):
+            return None
+        try:
+            job = self._active.get(job_id, self._unrecorded.get(job_id))
+            return self._copy(job) if job is not None else None
+        finally:
+            self._lock.release()
+
     def get(self, job_id: str) -> job_pb2.TrainingJob:
         with self._lock:
             if job_id in self._active:
