@@ -8,9 +8,13 @@ those are looked at further, so the end costs about 10 more bytes a line, briefl
 from __future__ import annotations
 
 from array import array
+from typing import TYPE_CHECKING
 
-import numpy as np
 from xxhash import xxh3_64_intdigest
+
+if TYPE_CHECKING:  # NumPy is imported where it is used: the server process starts without it
+    import numpy as np
+
 
 NO_RECORD = 0  # the digest of a blank or broken line
 _MARK_BITS = 20  # a 128 KiB table of the repeated halves' leading bits
@@ -23,6 +27,8 @@ class DuplicateFinder:
     def add(self, lines: list[bytes]) -> None:
         """Digests of the file's next lines: the hash of their bytes, so repeated lines are found
         and reformatted copies are not. xxh3 measured twice as fast as Python's hash()."""
+        import numpy as np
+
         digests = np.fromiter(map(xxh3_64_intdigest, lines), np.uint64, len(lines))
         self._digests.frombytes(digests.view(np.uint8))
 
@@ -32,6 +38,8 @@ class DuplicateFinder:
 
     def duplicates(self) -> tuple[np.ndarray, np.ndarray]:
         """(lines, lines of their first occurrences) of every repeated record, in line order (1-based)."""
+        import numpy as np
+
         none = np.zeros(0, dtype=np.int64)
         if not self._digests:
             return none, none

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Generic, TypeVar
+from typing import TYPE_CHECKING, Generic, TypeVar
 
-import numpy as np
+if TYPE_CHECKING:  # NumPy is imported where it is used: the server process starts without it
+    import numpy as np
+
 
 Item = TypeVar("Item")
 
@@ -35,6 +37,8 @@ class EvenSample(Generic[Item]):
 
     def wanted(self, first: int, count: int) -> np.ndarray:
         """wants() of the positions first .. first + count - 1, at once (uint64 arithmetic wraps mod 2^64)."""
+        import numpy as np
+
         if self.stride == 1:
             return np.ones(count, dtype=bool)
         positions = np.arange(first, first + count, dtype=np.uint64)

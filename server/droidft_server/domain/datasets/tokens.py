@@ -21,13 +21,17 @@ import heapq
 import math
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import msgspec
-import numpy as np
 
 from .formats import Format
 from .report import TokenStatistics
 from .sample import EvenSample
+
+if TYPE_CHECKING:
+    pass
+
 
 BATCH = 512
 # A normaliser may shrink text up to this factor before tokens are cut: keeps the bound below safe.
@@ -95,6 +99,8 @@ class TokenCounter:
         """Consecutive lines (from line `first`) whose records decoded; each is measured at
         the next flush, at the end, or not at all. Which records need a look is picked for the whole run at once
         (most need none); the heap's smallest line only grows, so picking by its value at the start is safe."""
+        import numpy as np
+
         sample, pending, longest = self._sample, self._pending, self._longest
         sizes = np.fromiter(map(len, lines), dtype=np.int64, count=len(lines))
         picked = sample.wanted(first, len(lines)) | (sizes >= self._may_be_too_long)

@@ -19,16 +19,14 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
-from typing import ClassVar
-
-import jinja2
-from jinja2.ext import Extension, loopcontrols
-from jinja2.sandbox import ImmutableSandboxedEnvironment
+from typing import TYPE_CHECKING
 
 from .formats import get_format
 from .tokens import load_tokenizer
+
+if TYPE_CHECKING:  # jinja2 loads when a template is read: the server process starts without it
+    from .chat_template import ChatTemplate
 
 SAMPLE_RECORDS = 1000  # records rendered per data set, up to twice as many, evenly spread: a jinja render each
 # The SFT format tokenized as it is; every other SFT format's examples are conversations ({"messages"}) that
@@ -49,52 +47,16 @@ class TemplateTokens:
 NONE = TemplateTokens(mean=0.0, max=0)
 
 
-class _GenerationBlocks(Extension):
-    """transformers' {% generation %} ... {% endgeneration %} tag (it marks assistant tokens): renders its body."""
-
-    tags: ClassVar[set[str]] = {"generation"}
-
-    def parse(self, parser):
-        next(parser.stream)
-        return parser.parse_statements(("name:endgeneration",), drop_needle=True)
-
-
-def _raise_exception(message: str):
-    raise jinja2.exceptions.TemplateError(message)
-
-
-def _tojson(value, ensure_ascii=False, indent=None, separators=None, sort_keys=False) -> str:
-    return json.dumps(value, ensure_ascii=ensure_ascii, indent=indent, separators=separators, sort_keys=sort_keys)
-
-
-def _environment() -> ImmutableSandboxedEnvironment:
-    environment = ImmutableSandboxedEnvironment(
-        trim_blocks=True, lstrip_blocks=True, extensions=[_GenerationBlocks, loopcontrols]
-    )
-    environment.filters["tojson"] = _tojson
-    environment.globals["raise_exception"] = _raise_exception
-    environment.globals["strftime_now"] = lambda fmt: datetime.now().strftime(fmt)
-    return environment
-
-
 def _token_text(value) -> str | None:
     if isinstance(value, dict):
         value = value.get("content")
     return value if isinstance(value, str) else None
 
 
-class ChatTemplate:
-    def __init__(self, source: str, special_tokens: dict[str, str]):
-        self._template = _environment().from_string(source)
-        self._special_tokens = special_tokens  # bos_token, eos_token, ...: variables the template may use
-
-    def render(self, messages: list[dict], tools: list | None = None) -> str:
-        variables = dict(messages=messages, tools=tools, add_generation_prompt=False)
-        return self._template.render(**variables, **self._special_tokens)
-
-
 def read_chat_template(model_path: str | Path) -> ChatTemplate | None:
     """The model's chat template (chat_template.jinja, or tokenizer_config.json's), as transformers finds it."""
+    from .chat_template import ChatTemplate
+
     model_path = Path(model_path)
     config_path = model_path / "tokenizer_config.json"
     config = json.loads(config_path.read_text(encoding="utf-8")) if config_path.is_file() else {}
@@ -120,6 +82,8 @@ def template_tokens(model_path: str | Path, format_name: str, sample: Sequence) 
     """Tokens mlx-lm's SFT dataset for `format_name`, or a preference trainer, adds to a record's text, measured
     on `sample` (records decoded as that format); none when the model has no chat template or it does not render
     these records (mlx-lm cannot train them)."""
+    from jinja2 import TemplateError
+
     tokenizer = load_tokenizer(model_path)
     fmt = get_format(format_name)
     texts, trained = [], []  # per record: its text as counted, and what it trains on (one or two renders)
@@ -135,7 +99,7 @@ def template_tokens(model_path: str | Path, format_name: str, sample: Sequence) 
                 trained.append([example["text"]])
             else:
                 trained.append([template.render(messages, tools) for messages, tools in _conversations(example)])
-    except jinja2.TemplateError:
+    except TemplateError:
         return NONE
     if not texts:
         return NONE

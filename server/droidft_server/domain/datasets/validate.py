@@ -14,10 +14,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from operator import not_
 from pathlib import Path
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
 
 import msgspec
-import numpy as np
 
 from ..spec import DEFAULTS
 from .data_keys import NO_KEYS, DataKeys, keyed, keyed_candidates
@@ -42,6 +41,10 @@ from .reader import LineBatch, LineBatches, ReadStopped, layout_of, open_stream,
 from .report import FileIssues, FileReport, IssueLog, LateIssues, ValidationReport
 from .sample import EvenSample
 from .tokens import TokenCounter, TokenizerMissing, load_tokenizer
+
+if TYPE_CHECKING:
+    pass
+
 
 CONTENT_NAME = "<content>"  # the file name issues carry for validate_bytes
 _FAST_ERRORS = (msgspec.DecodeError, RecursionError, UnicodeDecodeError)
@@ -347,6 +350,8 @@ class _FileScan:
 
     def _accept(self, first: int, outcomes: list, tally: _Tally | None, lines: list[bytes]) -> None:
         """Consecutive lines from `first` that decoded, with what visiting each returned."""
+        import numpy as np
+
         self.records += len(outcomes)
         self._typed += len(outcomes)
         if any(outcomes):  # rarely: one C pass spares the Python loop
