@@ -3,6 +3,7 @@ import json
 import mlx_lm
 
 from droidft_server.devtools.tiny_model import build_tiny_model
+from droidft_server.domain.datasets.tokens import load_tokenizer
 from droidft_server.domain.estimation import read_model_facts
 from droidft_server.main import main
 
@@ -35,9 +36,15 @@ def test_qwen2_layout_with_an_untied_head_loads_as_mlx_lm_builds_it(tmp_path):
     path = build_tiny_model(tmp_path / "qwen2", **qwen2)
     config = json.loads((path / "config.json").read_text())
     assert config["model_type"] == "qwen2" and config["tie_word_embeddings"] is False
-    model, _ = mlx_lm.load(str(path))  # strict: every tensor must be one the qwen2 model has
+    model, tokenizer = mlx_lm.load(str(path))  # strict: every tensor must be one the qwen2 model has
     assert "bias" in model.layers[0].self_attn.q_proj and "lm_head" in model
     assert read_model_facts(path).tie_word_embeddings is False
+    # mlx-lm tokenizes through transformers' Qwen2 class (digits one by one); the file the estimator counts
+    # with must agree, as a real Qwen2 model's does.
+    text = "Luis reads the port number 2921212. How many 2s?"
+    assert load_tokenizer(path).encode(text, add_special_tokens=False).ids == tokenizer.encode(
+        text, add_special_tokens=False
+    )
 
 
 def test_loads_with_mlx_lm_and_generates(tiny_model):

@@ -68,6 +68,35 @@ def test_lora_trains_every_projection_of_the_chosen_blocks(model):
     assert full.breakdown.optimizer_state == 2 * full.breakdown.trainable_parameters  # Adam: two moments
 
 
+def test_full_fine_tuning_counts_the_trained_weights_once(model):
+    full = estimate(settings("sft", adapter__fine_tune_type=3), model, token_lengths=None, device=DEVICE)
+    lora = estimate(settings("sft"), model, token_lengths=None, device=DEVICE)
+    # The trained blocks are the model's own weights: frozen part plus trainable part is the model.
+    assert full.breakdown.weights + full.breakdown.trainable_parameters == model.weights_bytes
+    assert lora.breakdown.weights == model.weights_bytes  # an adapter's weights come on top
+
+
+def test_full_fine_tuning_gradients_do_not_add_to_the_activations(model):
+    # Blocks wide enough for their gradients to outweigh a short row's activations (as in a 100M model).
+    wide = dataclasses.replace(
+        model, block_parameters=model.block_parameters * 100, weights_bytes=model.weights_bytes * 100
+    )
+    trained = 2 * wide.block_parameters * wide.dtype_bytes
+
+    def breakdown(tokens, **fields_):
+        lengths = TokenLengths(mean=tokens, p95=tokens, max=tokens)
+        job = settings("sft", adapter__fine_tune_type=3, batch_size=1, **fields_)
+        return estimate(job, wide, token_lengths=lengths, device=DEVICE).breakdown
+
+    long_rows, short_rows = breakdown(1024), breakdown(4)
+    # Long rows peak at the top of the backward pass, before any gradient exists; short ones once every
+    # gradient is made, with the first trained block's activations only.
+    assert long_rows.gradients == 0 and long_rows.activations > trained
+    assert short_rows.gradients == trained and short_rows.logits == 0
+    # Accumulating, the running sum lives through the next micro-batch's whole backward pass.
+    assert breakdown(1024, grad_accumulation_steps=2).gradients == trained
+
+
 @pytest.mark.parametrize(
     "method, small, large",
     [

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 from safetensors.numpy import save_file
-from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+from tokenizers import Regex, Tokenizer, decoders, models, normalizers, pre_tokenizers, trainers
 
 EOS_TOKEN = "<|im_end|>"
 BOS_TOKEN = "<|bos|>"
@@ -212,6 +212,26 @@ def _train_tokenizer(vocab_size: int) -> Tokenizer:
     return tokenizer
 
 
+# Qwen2's pre-tokenizer (transformers' Qwen2Tokenizer: digits one by one, NFC). mlx-lm loads a qwen2 model's
+# tokenizer through that class, which sets it whatever tokenizer.json says; a real Qwen2 tokenizer.json says
+# the same, so a qwen2-shaped tiny model's file must too, or counting with the file disagrees with training.
+QWEN2_PRETOKENIZE_REGEX = (
+    r"""(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*"""
+    r"""|\s*[\r\n]+|\s+(?!\S)|\s+"""
+)
+
+
+def _as_qwen2(tokenizer: Tokenizer) -> Tokenizer:
+    tokenizer.normalizer = normalizers.NFC()
+    tokenizer.pre_tokenizer = pre_tokenizers.Sequence(
+        [
+            pre_tokenizers.Split(Regex(QWEN2_PRETOKENIZE_REGEX), behavior="isolated", invert=False),
+            pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False),
+        ]
+    )
+    return tokenizer
+
+
 def _model_config(shape: TinyModelShape, tokenizer: Tokenizer) -> dict:
     return {
         "architectures": [ARCHITECTURES[shape.model_type]],
@@ -299,6 +319,8 @@ def build_tiny_model(
     output_dir.mkdir(parents=True, exist_ok=True)
 
     tokenizer = _train_tokenizer(vocab_size)
+    if model_type == "qwen2":
+        tokenizer = _as_qwen2(tokenizer)
     tokenizer.save(str(output_dir / "tokenizer.json"))
     special = {"bos_token": BOS_TOKEN, "eos_token": EOS_TOKEN, "pad_token": PAD_TOKEN}
     _write_json(
