@@ -19,11 +19,11 @@ from collections.abc import Callable
 from importlib import metadata
 from pathlib import Path
 
-from ..domain.estimation.device import DeviceProfile
+from ..domain.estimation.device import DeviceProfile, backend_of
 from ..worker import blas
 
 CACHE_DIR = "calibration"
-MEASUREMENT_FORMAT = 4  # bumped whenever the measurement reports new figures: older caches are measured again
+MEASUREMENT_FORMAT = 5  # bumped whenever the measurement reports new figures: older caches are measured again
 TIMEOUT_SECONDS = 120
 # The Python runtime and MLX's libraries live outside MLX's allocator; keep them out of the budget on the CPU.
 CPU_RUNTIME_RESERVE_BYTES = 512 * 1024**2
@@ -82,6 +82,7 @@ def profile_from(measured: dict) -> DeviceProfile:
         memory_bytes_per_second=measured["memory_bytes_per_second"],
         seconds_per_op=measured["seconds_per_op"],
         mlx_version=measured["mlx_version"],
+        backend=backend_of(measured["kind"], measured["name"]),
     )
 
 

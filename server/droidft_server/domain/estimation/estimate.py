@@ -7,6 +7,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from ..spec import JobSettings
+from .backends import fit_for
 from .device import DeviceProfile
 from .distributed import every_rank, one_process, rank_device, rank_settings, ring_seconds
 from .memory import MemoryBreakdown, memory_breakdown, trainable
@@ -82,7 +83,7 @@ def _predict_one(
 ) -> _Prediction:
     work = workload(settings, lengths)
     train = trainable(settings, model)
-    breakdown = memory_breakdown(settings, model, work, judge.weights_bytes if judge else 0)
+    breakdown = memory_breakdown(settings, model, work, judge.weights_bytes if judge else 0, fit_for(device))
     return _Prediction(
         breakdown=breakdown,
         seconds_per_iteration=iteration_seconds(settings, model, work, train, device, judge),

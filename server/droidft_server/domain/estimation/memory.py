@@ -15,8 +15,8 @@ logits) or, for short rows, at the first trained block (every gradient and that 
 activations). An adapter's gradients are small (under 1% of any measured peak) and stay counted
 with the activations, as the activation copies were fitted.
 
-Activation terms are "copies": how many arrays of a given size per token MLX keeps alive
-at the peak of mlx-lm's compiled training step. They were fitted once against
+Activation terms are "copies" (estimation/backends.py holds them, per backend): how many arrays of a
+given size per token MLX keeps alive at the peak of mlx-lm's compiled training step. The CPU's were fitted once against
 mx.get_peak_memory() on 34 SFT configurations (widths, depths, vocabularies, dtypes,
 LoRA/DoRA/full); bench/estimation.py checks them on other configurations. Full fine-tuning's
 own terms were fitted again, for the smallest largest error, on 15 configurations of four
@@ -32,40 +32,11 @@ import math
 from dataclasses import dataclass, fields
 
 from ..spec import JobSettings
+from .backends import CPU, ActivationCopies, BackendFit
 from .model_facts import ModelFacts
 from .workload import KV_CACHE_STEP, Pass, Workload
 
 FLOAT32_BYTES = 4  # LoRA/DoRA weights are created in float32 whatever the model's dtype
-
-
-@dataclass(frozen=True)
-class ActivationCopies:
-    """Per token: arrays alive at the peak, in units of the named size."""
-
-    # Per block the gradient flows through:
-    intermediate: float = 5.05  # MLP width, model dtype: gate, up, activation, product, down input
-    attention_probabilities: float = 1.00  # heads x sequence length, model dtype
-    lora_rank: float = 1.05  # rank per adapted projection, float32: x @ A
-    lora_output: float = 1.18  # output features of every adapted projection, float32: (x @ A) @ B
-    dora_output: float = 0.35  # DoRA: the extra normalised output, float32
-    full_block: float = 4.02  # full fine-tuning: hidden + MLP width, model dtype (inputs of weight gradients)
-    full_attention: float = 0.42  # full fine-tuning: heads x sequence length, model dtype
-    # Once per token:
-    hidden: float = 14.33  # hidden size, model dtype: residual stream, norms, final norm
-    logits: float = 3.94  # vocabulary, model dtype: logits, softmax, their gradient
-    attention_backward: float = 2.22  # heads x sequence length: one block's score gradients
-    framework_bytes: float = 1838.0  # measured per-token remainder (indices, masks, allocator slack)
-
-    def scaled(self, activations: float, logits: float) -> ActivationCopies:
-        """These copies with the vocabulary term scaled by `logits` and every other term by `activations`."""
-        factors = {f.name: activations for f in fields(self)} | {"logits": logits}
-        return ActivationCopies(**{name: getattr(self, name) * factor for name, factor in factors.items()})
-
-
-ACTIVATION_COPIES = ActivationCopies()
-# The GRPO family's gradient step runs eagerly (not compiled) and takes float32 log-softmax
-# over the vocabulary: fitted on 10 rollout configurations, it keeps fewer copies.
-POLICY_STEP_COPIES = ACTIVATION_COPIES.scaled(activations=0.86, logits=0.69)
 
 
 @dataclass(frozen=True)
@@ -145,7 +116,7 @@ class StepMemory:
 
 
 def step_memory(
-    settings: JobSettings, model: ModelFacts, batch: Pass, blocks: int, copies: ActivationCopies = ACTIVATION_COPIES
+    settings: JobSettings, model: ModelFacts, batch: Pass, blocks: int, copies: ActivationCopies = CPU.copies
 ) -> StepMemory:
     """Transient memory of one gradient evaluation over `batch`."""
     tokens = batch.tokens
@@ -193,13 +164,15 @@ def kv_cache_bytes(model: ModelFacts, work: Workload) -> int:
     return per_position * (live + shared_prompts)
 
 
-def copies_for(settings: JobSettings) -> ActivationCopies:
-    return POLICY_STEP_COPIES if settings.policy is not None else ACTIVATION_COPIES
+def copies_for(settings: JobSettings, fit: BackendFit = CPU) -> ActivationCopies:
+    return fit.policy_copies if settings.policy is not None else fit.copies
 
 
-def memory_breakdown(settings: JobSettings, model: ModelFacts, work: Workload, judge_bytes: int = 0) -> MemoryBreakdown:
+def memory_breakdown(
+    settings: JobSettings, model: ModelFacts, work: Workload, judge_bytes: int = 0, fit: BackendFit = CPU
+) -> MemoryBreakdown:
     """The components of the predicted peak (they add up to it); judge_bytes: the weights of an online method's
-    judge or reward model, frozen like the reference model and counted with it."""
+    judge or reward model, frozen like the reference model and counted with it; fit: the device backend's constants."""
     train = trainable(settings, model)
     # Full fine-tuning trains the model's own weights: the trained blocks are counted once, as trainable.
     in_weights = train.bytes if settings.adapter.fine_tune_type == "full" else 0
@@ -210,7 +183,7 @@ def memory_breakdown(settings: JobSettings, model: ModelFacts, work: Workload, j
         reference_model=(model.weights_bytes if work.reference_model else 0) + judge_bytes,
     )
     running_sum = train.bytes if settings.grad_accumulation_steps > 1 else 0  # lives across micro-batches
-    step = step_memory(settings, model, work.peak_pass, train.blocks, copies_for(settings))
+    step = step_memory(settings, model, work.peak_pass, train.blocks, copies_for(settings, fit))
     alive_at_loss = running_sum + (0 if in_weights else train.bytes)
     at_loss = dict(gradients=alive_at_loss, activations=step.activations, logits=step.logits, overhead=step.overhead)
     at_first_block = dict(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 
-from .memory import ACTIVATION_COPIES
+from .backends import CPU
 from .model_facts import ModelFacts
 from .workload import KV_CACHE_STEP
 
@@ -18,8 +18,9 @@ def sampler_memory_bytes(model: ModelFacts, context_tokens: int, scored_tokens: 
     positions = KV_CACHE_STEP * math.ceil(max(context_tokens, 1) / KV_CACHE_STEP)
     kv_cache = 2 * model.num_layers * model.kv_dim * model.dtype_bytes * positions
     logits = LOGITS_COPIES * model.vocab_size * FLOAT32_BYTES * scored_tokens
-    # A forward pass keeps one block's activations at a time: the copies training measured, without the backward's.
-    copies = ACTIVATION_COPIES
+    # A forward pass keeps one block's activations at a time: the copies training measured, without the backward's
+    # (the CPU's: the sampler's memory check has no device profile).
+    copies = CPU.copies
     per_token = (
         copies.hidden * model.hidden_size * model.dtype_bytes
         + copies.intermediate * model.intermediate_size * model.dtype_bytes

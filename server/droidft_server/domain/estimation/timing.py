@@ -13,28 +13,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..spec import JobSettings
+from .backends import fit_for
 from .device import DeviceProfile
 from .memory import Trainable, copies_for, step_memory
 from .model_facts import ModelFacts
 from .workload import Pass, Workload
 
-
-@dataclass(frozen=True)
-class KernelCounts:
-    """Kernels MLX evaluates, in units of the calibrated small-kernel time; the decoding terms were
-    fitted to 10 measured GRPO iterations on the CPU (they include Python's per-token dispatch)."""
-
-    per_block_step: float = 120.0  # forward + backward of one block in a gradient step
-    per_step: float = 60.0  # embedding, final norm, head, loss, optimizer
-    per_block_forward: float = 25.0  # forward-only (scoring, one decoding step)
-    per_decode_step: float = 30.0  # sampling, cache bookkeeping of one generated token
-    per_block_decode: float = 235.0  # eager decoding's extra dispatch per block and token (LoRA branches, cache)
-
-
-KERNELS = KernelCounts()
-# Training-step matmuls are small and often transposed: they reach this fraction of the rate the
-# calibration measures on square products (fitted on 13 SFT configurations on the CPU).
-MATMUL_EFFICIENCY = 0.59
 ACTIVATION_TRAFFIC = 3  # activations are written forward, read backward, and their gradient written
 
 
@@ -52,7 +36,10 @@ class Flops:
     def scaled(self, factor: float) -> Flops:
         return Flops(self.weights * factor, self.weights_backward * factor, self.other * factor)
 
-    def seconds(self, model: ModelFacts, device: DeviceProfile, efficiency: float = MATMUL_EFFICIENCY) -> float:
+    def seconds(self, model: ModelFacts, device: DeviceProfile, efficiency: float | None = None) -> float:
+        """Seconds on the device; efficiency: the fraction of the calibrated dense rate reached (the backend's fit)."""
+        if efficiency is None:
+            efficiency = fit_for(device).matmul_efficiency
         dense = efficiency * device.matmul_rate(model.dtype_bytes)
         if model.quantization is None:
             return (self.weights + self.weights_backward + self.other) / dense
@@ -103,10 +90,12 @@ def step_flops(settings: JobSettings, model: ModelFacts, batch: Pass, train: Tra
 def step_seconds(
     settings: JobSettings, model: ModelFacts, batch: Pass, train: Trainable, device: DeviceProfile
 ) -> float:
-    transient = step_memory(settings, model, batch, train.blocks, copies_for(settings))
+    fit = fit_for(device)
+    transient = step_memory(settings, model, batch, train.blocks, copies_for(settings, fit))
     moved = ACTIVATION_TRAFFIC * (transient.activations + transient.logits) + 2 * model.weights_bytes
-    kernels = KERNELS.per_block_step * train.blocks + KERNELS.per_block_forward * (model.num_layers - train.blocks)
-    kernels += KERNELS.per_step
+    counts = fit.kernels
+    kernels = counts.per_block_step * train.blocks + counts.per_block_forward * (model.num_layers - train.blocks)
+    kernels += counts.per_step
     return (
         step_flops(settings, model, batch, train).seconds(model, device)
         + moved / device.memory_bytes_per_second
@@ -117,7 +106,8 @@ def step_seconds(
 def forward_seconds(model: ModelFacts, batch: Pass, device: DeviceProfile) -> float:
     """A forward-only pass (old-policy or reference log-probabilities)."""
     logits_bytes = batch.tokens * model.vocab_size * 4
-    kernels = KERNELS.per_block_forward * model.num_layers + KERNELS.per_step
+    counts = fit_for(device).kernels
+    kernels = counts.per_block_forward * model.num_layers + counts.per_step
     return (
         forward_flops(model, batch).seconds(model, device)
         + (model.weights_bytes + 2 * logits_bytes) / device.memory_bytes_per_second
@@ -138,10 +128,11 @@ def generation_seconds(model: ModelFacts, work: Workload, device: DeviceProfile)
     decode_flops = forward_flops(model, decode) + Flops(
         0.0, 0.0, _attention_flops(model, decode.rows, context, model.num_layers)
     )
+    counts = fit_for(device).kernels
     step = (
         decode_flops.seconds(model, device, efficiency=1.0)
         + (model.weights_bytes + decode.rows * kv_bytes_per_row) / device.memory_bytes_per_second
-        + ((KERNELS.per_block_forward + KERNELS.per_block_decode) * model.num_layers + KERNELS.per_decode_step)
+        + ((counts.per_block_forward + counts.per_block_decode) * model.num_layers + counts.per_decode_step)
         * device.seconds_per_op
     )
     return forward_seconds(model, prompt, device) + waves * generation.completion_tokens * step
