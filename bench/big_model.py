@@ -26,8 +26,10 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import asdict
 from pathlib import Path
 
+from bench.estimation_measure import QWEN2_100M
 from bench.readme import markdown_table, write_section
 from bench.sft_throughput import SHAPES, measure_job, sft_spec, write_chat_data
 from droidft.v1 import job_pb2, methods_pb2
@@ -35,15 +37,7 @@ from droidft.v1 import job_pb2, methods_pb2
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SUBPROCESS_TIMEOUT = 600
 # Qwen2's block at ~100M parameters: 12 query heads sharing 2 key/value heads, a 32k vocabulary, tied.
-BIG = dict(
-    hidden_size=768,
-    num_layers=12,
-    num_heads=12,
-    num_kv_heads=2,
-    intermediate_size=2048,
-    vocab_size=32000,
-    model_type="qwen2",
-)
+BIG = {name: value for name, value in asdict(QWEN2_100M).items() if name != "family"}
 BIG_LABEL = "Qwen2 shape h768 L12 (12/2 heads) v32000"
 SFT_ITERATIONS = 20
 SFT_REPORT_EVERY = 4

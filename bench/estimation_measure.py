@@ -470,7 +470,7 @@ def build_model(directory: Path, config: Config) -> Path:
 
 # --- one process for every row (an accelerator whose kernels compile at first use) -----------
 
-# bench/big_model.py's ~100M-parameter Qwen2 shape: the accelerator's training rows.
+# Qwen2's block at ~100M parameters (bench/big_model.py's model): the accelerator's training rows.
 QWEN2_100M = Shape(
     hidden_size=768,
     num_layers=12,
