@@ -563,6 +563,39 @@ function seriesOf(pick: (e: TrainingProgress) => [number, number] | undefined): 
   return jobEvents.map(pick).filter((p): p is [number, number] => p !== undefined);
 }
 
+// The job view is drawn again on every event (several times a second while a job trains). Its action buttons are
+// made once per job and moved into each drawing: a button made anew each time loses a click whose press and release
+// land on two different drawings.
+let jobActions: { jobId: string; buttons: Map<string, HTMLButtonElement> } | undefined;
+
+function actionButtons(jobId: string): Map<string, HTMLButtonElement> {
+  if (jobActions?.jobId === jobId) return jobActions.buttons;
+  const actions: [string, () => Promise<unknown>][] = [
+    ["Cancel", () => client.cancelTrainingJob(jobId)],
+    ["Pause", () => client.pauseTrainingJob(jobId)],
+    ["Resume", async () => {
+      await client.resumeTrainingJob(jobId);
+      openJob(jobId);
+    }],
+  ];
+  const buttons = new Map<string, HTMLButtonElement>();
+  for (const [label, act] of actions) {
+    const button = el("button", { type: "button", class: "secondary" }, label);
+    button.addEventListener("click", async () => {
+      clearError();
+      try {
+        await act();
+        void refreshJobs();
+      } catch (error) {
+        showError(error);
+      }
+    });
+    buttons.set(label, button);
+  }
+  jobActions = { jobId, buttons };
+  return buttons;
+}
+
 function renderJob(jobId: string, job: TrainingJob | undefined): void {
   const reports = jobEvents.flatMap((e) => (e.event.case === "trainReport" ? [e.event.value] : []));
   const last = reports[reports.length - 1];
@@ -584,27 +617,10 @@ function renderJob(jobId: string, job: TrainingJob | undefined): void {
     if (points.length) charts.push(chart(name.replace("_", " "), [{ name, points }]));
   }
 
+  const enabled: Record<string, boolean> = { Cancel: active, Pause: job?.state === JobState.RUNNING, Resume: resumable };
   const buttons = el("div", { class: "row" });
-  const actions: [string, boolean, () => Promise<unknown>][] = [
-    ["Cancel", active, () => client.cancelTrainingJob(jobId)],
-    ["Pause", job?.state === JobState.RUNNING, () => client.pauseTrainingJob(jobId)],
-    ["Resume", resumable, async () => {
-      await client.resumeTrainingJob(jobId);
-      openJob(jobId);
-    }],
-  ];
-  for (const [label, enabled, act] of actions) {
-    const button = el("button", { type: "button", class: "secondary" }, label);
-    button.disabled = !enabled;
-    button.addEventListener("click", async () => {
-      clearError();
-      try {
-        await act();
-        void refreshJobs();
-      } catch (error) {
-        showError(error);
-      }
-    });
+  for (const [label, button] of actionButtons(jobId)) {
+    button.disabled = !enabled[label];
     buttons.append(button);
   }
 
