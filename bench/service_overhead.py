@@ -29,7 +29,7 @@ from bench.readme import markdown_table, write_section
 from bench.sft_throughput import SHAPES, write_chat_data
 
 QUICK = os.environ.get("DROIDFT_BENCH_QUICK") == "1"
-ROUNDS = 1 if QUICK else 2
+ROUNDS = 1 if QUICK else 4  # rounds of (a) then (b) at every subscriber count: ratios within a few % need several
 SUBSCRIBERS = (0, 20, 100) if QUICK else (0, 20, 1000)
 LATENCY_SUBSCRIBERS = (1, 100) if QUICK else (1, 100, 1000)
 # Closed loops (each caller calls again at once: throughput, and latency including the queue they make), then
@@ -423,6 +423,7 @@ def run() -> list[dict]:
         _stop(process)
         imported = {line.rsplit("|", 1)[-1].strip() for line in lines if line.startswith("import time:")}
         mlx_imported = sorted(name for name in imported if name == "mlx" or name.startswith(("mlx.", "mlx_")))
+        import_costs = _import_costs(lines)
 
         process, target, _, _ = _start_server(root, root / "state")
         try:
@@ -443,12 +444,40 @@ def run() -> list[dict]:
             _stop(process)
     load_after = _load_average()
     first_reports = {m: [r["first_report"] for r in runs if r["method"] == m and r["side"] == "b"] for m in SETTINGS}
+    bare_spread = {}  # how far the bare trainer alone moved between rounds: the noise a ratio is read against
+    for method in SETTINGS:
+        bare = [r["tokens_per_second"] for r in runs if r["method"] == method and r["side"] == "a"]
+        bare_spread[method] = (max(bare) - min(bare)) / statistics.median(bare)
     blas = runs[0]["blas"]
-    _write_readme(training, latency, unary, starts, mlx_imported, first_reports, blas, (load_before, load_after))
+    loads = (load_before, load_after)
+    _write_readme(training, bare_spread, latency, unary, starts, mlx_imported, import_costs, first_reports, blas, loads)
     return training
 
 
-def _write_readme(training, latency, unary, starts, mlx_imported, first_reports, blas, loads) -> None:
+def _import_costs(lines: list[str]) -> tuple[float, dict[str, float]]:
+    """From `python -X importtime` lines: the seconds all imports took, and each package's (its modules not
+    imported by a module of the same package; packages it imports are in its figure too), largest first."""
+    entries = []
+    for line in lines:
+        if line.startswith("import time:") and not line.startswith("import time: self"):
+            _, cumulative, name = line.split("|")
+            depth = (len(name) - len(name.lstrip(" ")) - 1) // 2
+            entries.append((depth, name.strip().split(".")[0], int(cumulative) / 1e6))
+    total = sum(seconds for depth, _, seconds in entries if depth == 0)
+    costs: dict[str, float] = {}
+    ancestors: list[tuple[int, str]] = []
+    for depth, package, seconds in reversed(entries):  # importtime lists a module after the modules it imports
+        while ancestors and ancestors[-1][0] >= depth:
+            ancestors.pop()
+        if all(package != outer for _, outer in ancestors):
+            costs[package] = costs.get(package, 0.0) + seconds
+        ancestors.append((depth, package))
+    return total, dict(sorted(costs.items(), key=lambda item: -item[1]))
+
+
+def _write_readme(
+    training, bare_spread, latency, unary, starts, mlx_imported, import_costs, first_reports, blas, loads
+) -> None:
     sft_iterations, sft_report, sft_batch = SETTINGS["sft"]
     grpo_iterations, grpo_report, grpo_batch = SETTINGS["grpo"]
     training_columns = {
@@ -506,6 +535,16 @@ def _write_readme(training, latency, unary, starts, mlx_imported, first_reports,
             "goal": f"<= 0.5 s: {_met(max(starts) <= 0.5)}",
         },
         {
+            "what": "of which importing the server's modules (one start under `python -X importtime`)",
+            "figure": f"{import_costs[0]:.2f} s; the largest packages: "
+            + ", ".join(
+                f"{name} {seconds:.2f} s"
+                for name, seconds in list(import_costs[1].items())[:6]
+                if name != "droidft_server"  # every other import starts from it
+            ),
+            "goal": "",
+        },
+        {
             "what": "MLX modules imported by the server process",
             "figure": ", ".join(mlx_imported) or "none (`python -X importtime`)",
             "goal": f"none: {_met(not mlx_imported)}",
@@ -557,6 +596,11 @@ def _write_readme(training, latency, unary, starts, mlx_imported, first_reports,
         [
             intro,
             markdown_table(training, training_columns),
+            "Noise: the bare trainer alone moved by "
+            + " and ".join(f"{spread:.1%} ({method.upper()})" for method, spread in bare_spread.items())
+            + " of its median tokens/s between the rounds of this run, with nothing changed; a job's ratio that "
+            "misses 0.98 by less than that, with a min-max range reaching past it, is not told apart from no "
+            "overhead by this run.",
             latency_intro,
             markdown_table(latency_rows, latency_columns),
             unary_intro,
