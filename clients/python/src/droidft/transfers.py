@@ -10,9 +10,12 @@ import hashlib
 import os
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from droidft.progress_stream import RetryPolicy
 from droidft.v1 import files_pb2
+
+if TYPE_CHECKING:  # progress_stream imports rpcs, which imports this module
+    from droidft.progress_stream import RetryPolicy
 
 UPLOAD_CHUNK_BYTES = 1 << 20
 PARTIAL_SUFFIX = ".partial"
