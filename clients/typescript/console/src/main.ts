@@ -671,6 +671,28 @@ function renderJob(jobId: string, job: TrainingJob | undefined): void {
 
 // --- the jobs list ------------------------------------------------------------------------------------
 
+// One row per job, kept across refreshes (every 2 s) and updated in place: a row made anew each time would lose a
+// click on its button pressed before a refresh and released after it, as the job view's buttons would.
+const jobRows = new Map<string, { row: HTMLTableRowElement; open: HTMLButtonElement; cells: HTMLTableCellElement[] }>();
+
+function jobRow(job: TrainingJob): HTMLTableRowElement {
+  let entry = jobRows.get(job.jobId);
+  if (entry === undefined) {
+    const open = el("button", { type: "button", class: "secondary" });
+    open.addEventListener("click", () => openJob(job.jobId, true));
+    const cells = [el("td", {}, open), el("td"), el("td"), el("td"), el("td")];
+    entry = { row: el("tr", { "data-job": job.jobId }, ...cells), open, cells };
+    jobRows.set(job.jobId, entry);
+  }
+  const [, method, state, progress, created] = entry.cells;
+  entry.open.textContent = job.spec?.displayName || job.jobId;
+  method.textContent = METHOD_NAMES[job.method];
+  state.replaceChildren(el("span", { class: `state ${STATE_NAMES[job.state]}` }, STATE_NAMES[job.state]));
+  progress.textContent = `${job.metrics?.iteration ?? 0} / ${job.metrics?.totalIterations || job.spec?.iterations || "?"}`;
+  created.textContent = job.createTime ? new Date(Number(job.createTime.seconds) * 1000).toLocaleTimeString() : "";
+  return entry.row;
+}
+
 async function refreshJobs(): Promise<void> {
   const filter = byId<HTMLSelectElement>("jobs-filter").value;
   const states =
@@ -681,23 +703,7 @@ async function refreshJobs(): Promise<void> {
         : [];
   try {
     const { jobs } = await client.listTrainingJobs({ pageSize: 50, states });
-    const body = byId("jobs").querySelector("tbody")!;
-    body.replaceChildren(
-      ...jobs.map((job) => {
-        const open = el("button", { type: "button", class: "secondary" }, job.spec?.displayName || job.jobId);
-        open.addEventListener("click", () => openJob(job.jobId, true));
-        const created = job.createTime ? new Date(Number(job.createTime.seconds) * 1000).toLocaleTimeString() : "";
-        return el(
-          "tr",
-          { "data-job": job.jobId },
-          el("td", {}, open),
-          el("td", {}, METHOD_NAMES[job.method]),
-          el("td", {}, el("span", { class: `state ${STATE_NAMES[job.state]}` }, STATE_NAMES[job.state])),
-          el("td", {}, `${job.metrics?.iteration ?? 0} / ${job.metrics?.totalIterations || job.spec?.iterations || "?"}`),
-          el("td", {}, created),
-        );
-      }),
-    );
+    byId("jobs").querySelector("tbody")!.replaceChildren(...jobs.map(jobRow));
   } catch (error) {
     showError(error);
   }
