@@ -332,7 +332,7 @@ def device_table(rows: list[Row], devices: list[DeviceProfile], missing: list[st
         "earlier rows left allocated (at most 384 bytes); time is the median wall time per iteration. CUDA's "
         "constants (server/droidft_server/domain/estimation/backends.py) were fitted on these rows: the memory "
         "copies on the SFT rows (held out: no), the kernel counts on every row. Before that fit the estimator, "
-        "with the CPU's constants, predicted 25-54 % less memory than measured on every row but one. "
+        "with the CPU's constants, predicted 11-54 % less memory than measured on every row but one. "
         f"Goals: memory within {MEMORY_GOAL:.0%}, time within {TIME_GOAL:.0%}.",
         "",
         "| configuration | method | held out | predicted MiB | measured MiB | memory error "

@@ -10,8 +10,9 @@ calibration measures the device's speed, and these say how much of it a step use
   --sweep`; the raw rows are bench/measured/h200-cuda-*.jsonl and the table is in bench/README.md).
   Least squares over 13 SFT configurations, in four factors over the CPU's copies: each block's and
   the attention's terms x1.225, the residual stream's x8.09, the logits' x0.367, the per-token
-  remainder x0.918 (largest error 10.6 %; with the CPU's copies CUDA measured 25-54 % more). The GRPO
-  family's rows were held out: within 21 %, the ~100M-parameter row within 2 %. Kernel counts: the
+  remainder x0.918 (largest error 13.2 % with the copies as rounded below; the CPU's copies predicted
+  32-54 % too little on 12 of the 13). The GRPO family's rows were held out: within 24 %, the
+  ~100M-parameter row within 2 %. Kernel counts: the
   smallest largest time error over every measured row with no count below zero; the rest keep the
   CPU's. The matmul efficiency is the CPU's: no measured row was bound by its matmuls.
 """
