@@ -40,7 +40,6 @@ from .estimation_measure import (
     SUBPROCESS_TIMEOUT,
     WARMUP_ITERATIONS,
     Config,
-    Shape,
     build_model,
     config_from,
 )
@@ -147,6 +146,18 @@ class Row:
     measured_seconds: float
     wall_seconds: float
 
+    @classmethod
+    def of(cls, config: Config, predicted, measured: dict) -> Row:
+        """A row from the estimate and a measurement (measure()'s figures)."""
+        return cls(
+            config,
+            predicted.peak_memory_bytes,
+            measured["peak_memory_bytes"],
+            predicted.seconds_per_iteration,
+            measured["seconds_per_iteration"],
+            measured["wall_seconds_per_iteration"],
+        )
+
     @property
     def memory_error(self) -> float:
         return (self.predicted_bytes - self.measured_bytes) / self.measured_bytes
@@ -207,16 +218,18 @@ def table(rows: list[Row], device: DeviceProfile) -> str:
         "fitted on a separate sweep of SFT steps and 10 GRPO rollouts, the matmul efficiency and decoding "
         "cost on the rows marked no).",
         "",
-        "| configuration | method | held out | predicted MiB | measured MiB | memory error "
-        "| predicted s/it | measured s/it | time error | wall s/it |",
-        "|---|---|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
     return "\n".join(lines + _rows_and_summary(rows))
 
 
 def _rows_and_summary(rows: list[Row]) -> list[str]:
+    """The table of predicted against measured rows, and how many meet each goal."""
     mib = 1024**2
-    lines = []
+    lines = [
+        "| configuration | method | held out | predicted MiB | measured MiB | memory error "
+        "| predicted s/it | measured s/it | time error | wall s/it |",
+        "|---|---|---|---:|---:|---:|---:|---:|---:|---:|",
+    ]
     for row in rows:
         lines.append(
             f"| {_describe(row.config)} | {row.config.method} | {'yes' if row.config.held_out else 'no'} | "
@@ -237,6 +250,14 @@ def _rows_and_summary(rows: list[Row]) -> list[str]:
     ]
 
 
+def built_model(models: dict[tuple, Path], directory: Path, config: Config) -> Path:
+    """The configuration's model, built into `directory` the first time its shape, dtype and quantisation come up."""
+    key = config.model_key()
+    if key not in models:
+        models[key] = build_model(directory / f"model-{len(models)}", config)
+    return models[key]
+
+
 def run(configs: tuple[Config, ...] = CONFIGS, readme: Path | None = README) -> list[Row]:
     """Measure every configuration, compare with the estimate, and write the table into the README (unless None)."""
     with tempfile.TemporaryDirectory(prefix="droidft-bench-estimation-") as tmp:
@@ -244,26 +265,14 @@ def run(configs: tuple[Config, ...] = CONFIGS, readme: Path | None = README) -> 
         device = load_or_calibrate(
             tmp / "state", blas_threads=blas.worker_threads(1)
         )  # measured now, under the same load as the rows
-        models: dict[tuple[Shape, int | None, str], Path] = {}
+        models: dict[tuple, Path] = {}
         rows = []
         for config in configs:
-            key = (config.shape, config.quantized_bits, config.dtype)
-            if key not in models:
-                models[key] = build_model(tmp / f"model-{len(models)}", config)
-            path = models[key]
+            path = built_model(models, tmp, config)
             data = None
             if config.chat_tokens is not None:
                 data = write_chat_records(tmp / f"chat-{len(rows)}.jsonl", path, config)
-            predicted = predict(config, path, device, data)
-            measured = measure_in_subprocess(config, path, data)
-            row = Row(
-                config,
-                predicted.peak_memory_bytes,
-                measured["peak_memory_bytes"],
-                predicted.seconds_per_iteration,
-                measured["seconds_per_iteration"],
-                measured["wall_seconds_per_iteration"],
-            )
+            row = Row.of(config, predict(config, path, device, data), measure_in_subprocess(config, path, data))
             print(
                 f"{config.name:28s} memory {row.memory_error:+7.1%}  time {row.time_error:+7.1%}  "
                 f"({row.measured_bytes / 1024**2:.2f} MiB, {row.measured_seconds:.4f} s)",
@@ -284,7 +293,7 @@ def device_rows(paths: list[Path]) -> tuple[list[Row], list[DeviceProfile], list
     MLX needed: the models are rebuilt here for their shapes); also the calibrations and the rows not measured."""
     rows, devices, missing = [], [], []
     with tempfile.TemporaryDirectory(prefix="droidft-bench-device-rows-") as tmp:
-        models: dict[tuple[Shape, int | None, str], Path] = {}
+        models: dict[tuple, Path] = {}
         for path in paths:
             device = None
             for line in path.read_text().splitlines():
@@ -297,20 +306,8 @@ def device_rows(paths: list[Path]) -> tuple[list[Row], list[DeviceProfile], list
                 if "peak_memory_bytes" not in record:
                     missing.append(config.name)
                     continue
-                key = (config.shape, config.quantized_bits, config.dtype)
-                if key not in models:
-                    models[key] = build_model(Path(tmp) / f"model-{len(models)}", config)
-                predicted = predict(config, models[key], device)
-                rows.append(
-                    Row(
-                        replace(config, held_out=config.method != "sft"),  # CUDA's memory copies: the SFT rows
-                        predicted.peak_memory_bytes,
-                        record["peak_memory_bytes"],
-                        predicted.seconds_per_iteration,
-                        record["seconds_per_iteration"],
-                        record["wall_seconds_per_iteration"],
-                    )
-                )
+                held_out = replace(config, held_out=config.method != "sft")  # CUDA's memory copies: the SFT rows
+                rows.append(Row.of(held_out, predict(config, built_model(models, Path(tmp), config), device), record))
     measured = {row.config.name for row in rows}
     return rows, devices, [name for name in dict.fromkeys(missing) if name not in measured]
 
@@ -335,9 +332,6 @@ def device_table(rows: list[Row], devices: list[DeviceProfile], missing: list[st
         "with the CPU's constants, predicted 11-54 % less memory than measured on every row but one. "
         f"Goals: memory within {MEMORY_GOAL:.0%}, time within {TIME_GOAL:.0%}.",
         "",
-        "| configuration | method | held out | predicted MiB | measured MiB | memory error "
-        "| predicted s/it | measured s/it | time error | wall s/it |",
-        "|---|---|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
     lines += _rows_and_summary(rows)
     if missing:

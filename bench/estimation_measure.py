@@ -75,6 +75,10 @@ class Config:
     # the data file as EstimateResources does. None: identical records of `tokens` token ids.
     chat_tokens: tuple[int, int] | None = None
 
+    def model_key(self) -> tuple[Shape, int | None, str]:
+        """What build_model builds from: configurations with the same key share one model."""
+        return (self.shape, self.quantized_bits, self.dtype)
+
 
 MIDDLE = Shape(hidden_size=96, num_layers=3, num_heads=6, num_kv_heads=3, intermediate_size=320, vocab_size=768)
 # Real families' shapes (random weights, built here): grouped-query attention in all three.
@@ -533,7 +537,7 @@ def sweep(out: Path, deadline_seconds: float, methods: tuple[str, ...] = ("sft",
                 write({"config": asdict(config), "skipped": "deadline"})
                 continue
             try:
-                key = (config.shape, config.quantized_bits, config.dtype)
+                key = config.model_key()
                 if key not in models:
                     for old in models.values():  # one model directory at a time: a 1B model takes 5 GB
                         shutil.rmtree(old, ignore_errors=True)
