@@ -1,12 +1,16 @@
 """SIGTERM stops the server within its grace period, whatever is open: progress streams of a training
-job, and a reflection stream that was sent garbage and is still open."""
+job, and a reflection stream that was sent garbage and is still open; and whichever of its threads the
+kernel hands the signal to."""
 
+import ctypes
 import signal
 import threading
 import time
+from pathlib import Path
 
 import grpc
-from server_process import serve
+import pytest
+from server_process import serve, until_logged
 
 from droidft import Client
 
@@ -52,6 +56,43 @@ def test_sigterm_stops_the_server_with_streams_and_a_garbage_fed_reflection_call
             held_open.set()
             channel.close()
         assert stopped_in < SHUTDOWN_BOUND_SECONDS
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+
+
+def _signal_every_other_thread(pid: int, signum: int) -> None:
+    """Send the signal to each of the process's threads but its main one, as the kernel may hand a process's
+    signal to any thread (gRPC's, the event loop's, the RPC pool's)."""
+    tgkill = ctypes.CDLL(None, use_errno=True).tgkill
+    others = [tid for tid in (int(task.name) for task in Path(f"/proc/{pid}/task").iterdir()) if tid != pid]
+    assert others, "the server runs threads besides its main one"
+    for tid in others:
+        tgkill(pid, tid, signum)
+
+
+@pytest.mark.skipif(not hasattr(ctypes.CDLL(None), "tgkill"), reason="needs Linux's per-thread signals")
+def test_signals_that_other_threads_take_still_reach_the_server(tmp_path):
+    tokens = tmp_path / "tokens"
+    tokens.write_text("alice:first-token\n")
+    process, _ = serve(
+        "--state-dir", str(tmp_path / "state"), "--data-root", str(tmp_path), "--model-root", str(tmp_path),
+        "--auth-token-file", str(tokens), drain=False,
+    )  # fmt: skip
+    try:
+        tokens.write_text("bob:second-token\n")
+        _signal_every_other_thread(process.pid, signal.SIGHUP)
+        reloaded = []  # read in a thread, so that a lost SIGHUP (a log that stays silent) fails in bounded time
+        reader = threading.Thread(
+            target=lambda: reloaded.append(until_logged(process, "token_file_reloaded")), daemon=True
+        )
+        reader.start()
+        reader.join(timeout=SHUTDOWN_BOUND_SECONDS)
+        assert reloaded and reloaded[0]["names"] == ["bob"]
+        threading.Thread(target=process.stdout.read, daemon=True).start()
+        _signal_every_other_thread(process.pid, signal.SIGTERM)
+        assert process.wait(timeout=SHUTDOWN_BOUND_SECONDS) == 0
     finally:
         if process.poll() is None:
             process.kill()
