@@ -21,12 +21,12 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
 from bench.readme import markdown_table, write_section
 from bench.sft_throughput import SHAPES, write_chat_data
+from bench.startup import start_server, stop
 
 QUICK = os.environ.get("DROIDFT_BENCH_QUICK") == "1"
 ROUNDS = 1 if QUICK else 4  # rounds of (a) then (b) at every subscriber count: ratios within a few % need several
@@ -37,7 +37,6 @@ LATENCY_SUBSCRIBERS = (1, 100) if QUICK else (1, 100, 1000)
 CALLERS = ((1, 0.0), (16, 0.0), (64, 0.0), (16, 0.05))
 UNARY_SECONDS = 0.5 if QUICK else 1.5
 CHANNELS = 20  # subscribers share channels as many clients behind a few hosts would
-SERVER_STARTS = 3
 MODEL = "small (h256 L4 v2048)"
 SEED = 0
 LEARNING_RATE = 1e-4
@@ -145,50 +144,6 @@ def _spec(method: str, model: Path, data: Path, iterations: int | None = None, r
             TEMPERATURE,
         )
     return spec
-
-
-def _start_server(
-    root: Path, state_dir: Path, *, import_time: bool = False
-) -> tuple[subprocess.Popen, str, float, list[str]]:
-    """A server process; returns it, its address, the seconds from its start to health SERVING, and the list its
-    output lines go on arriving in. With `import_time`, it runs under `python -X importtime`."""
-    import grpc
-    from grpc_health.v1 import health_pb2, health_pb2_grpc
-
-    prefix = [
-        sys.executable,
-        "-X",
-        "importtime",
-        "-c",
-        "import sys; from droidft_server.main import main; sys.exit(main())",
-    ]
-    command = [*(prefix if import_time else [str(Path(sys.executable).parent / "droidft-server")]), "serve",
-               "--listen", "127.0.0.1:0", "--state-dir", str(state_dir), "--data-root", str(root),
-               "--model-root", str(root)]  # fmt: skip
-    started = time.perf_counter()
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    lines: list[str] = []
-    for line in process.stdout:
-        lines.append(line)
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError:
-            continue
-        if record.get("event") == "serving":
-            target = f"127.0.0.1:{record['port']}"
-            with grpc.insecure_channel(target) as channel:
-                answer = health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(), wait_for_ready=True)
-            serving = time.perf_counter() - started
-            assert answer.status == health_pb2.HealthCheckResponse.SERVING
-            # Keep reading, so that the server never blocks on a full pipe.
-            threading.Thread(target=lambda: lines.extend(process.stdout), daemon=True).start()
-            return process, target, serving, lines
-    raise RuntimeError("the server exited before serving:\n" + "".join(lines[-30:]))
-
-
-def _stop(process: subprocess.Popen) -> None:
-    process.terminate()
-    process.wait(timeout=60)
 
 
 def _watch(target: str, spec, subscribers: int) -> dict:
@@ -413,19 +368,7 @@ def run() -> list[dict]:
         sft_dir.mkdir()
         data = {"sft": write_chat_data(sft_dir), "grpo": _write_grpo_data(root)}
 
-        # Start-up: fresh state each time, nothing else running; then one start that lists its imports.
-        starts = []
-        for index in range(SERVER_STARTS):
-            process, _, serving, _ = _start_server(root, root / f"state-{index}")
-            starts.append(serving)
-            _stop(process)
-        process, _, _, lines = _start_server(root, root / "state-imports", import_time=True)
-        _stop(process)
-        imported = {line.rsplit("|", 1)[-1].strip() for line in lines if line.startswith("import time:")}
-        mlx_imported = sorted(name for name in imported if name == "mlx" or name.startswith(("mlx.", "mlx_")))
-        import_costs = _import_costs(lines)
-
-        process, target, _, _ = _start_server(root, root / "state")
+        process, target, _, _ = start_server(root, root / "state")
         try:
             training, runs = _training_rows(root, target, model, data)
             latency = []
@@ -441,7 +384,7 @@ def run() -> list[dict]:
             )  # fmt: skip
             unary = json.loads(completed.stdout.strip().splitlines()[-1])
         finally:
-            _stop(process)
+            stop(process)
     load_after = _load_average()
     first_reports = {m: [r["first_report"] for r in runs if r["method"] == m and r["side"] == "b"] for m in SETTINGS}
     bare_spread = {}  # how far the bare trainer alone moved between rounds: the noise a ratio is read against
@@ -450,34 +393,11 @@ def run() -> list[dict]:
         bare_spread[method] = (max(bare) - min(bare)) / statistics.median(bare)
     blas = runs[0]["blas"]
     loads = (load_before, load_after)
-    _write_readme(training, bare_spread, latency, unary, starts, mlx_imported, import_costs, first_reports, blas, loads)
+    _write_readme(training, bare_spread, latency, unary, first_reports, blas, loads)
     return training
 
 
-def _import_costs(lines: list[str]) -> tuple[float, dict[str, float]]:
-    """From `python -X importtime` lines: the seconds all imports took, and each package's (its modules not
-    imported by a module of the same package; packages it imports are in its figure too), largest first."""
-    entries = []
-    for line in lines:
-        if line.startswith("import time:") and not line.startswith("import time: self"):
-            _, cumulative, name = line.split("|")
-            depth = (len(name) - len(name.lstrip(" ")) - 1) // 2
-            entries.append((depth, name.strip().split(".")[0], int(cumulative) / 1e6))
-    total = sum(seconds for depth, _, seconds in entries if depth == 0)
-    costs: dict[str, float] = {}
-    ancestors: list[tuple[int, str]] = []
-    for depth, package, seconds in reversed(entries):  # importtime lists a module after the modules it imports
-        while ancestors and ancestors[-1][0] >= depth:
-            ancestors.pop()
-        if all(package != outer for _, outer in ancestors):
-            costs[package] = costs.get(package, 0.0) + seconds
-        ancestors.append((depth, package))
-    return total, dict(sorted(costs.items(), key=lambda item: -item[1]))
-
-
-def _write_readme(
-    training, bare_spread, latency, unary, starts, mlx_imported, import_costs, first_reports, blas, loads
-) -> None:
+def _write_readme(training, bare_spread, latency, unary, first_reports, blas, loads) -> None:
     sft_iterations, sft_report, sft_batch = SETTINGS["sft"]
     grpo_iterations, grpo_report, grpo_batch = SETTINGS["grpo"]
     training_columns = {
@@ -527,30 +447,9 @@ def _write_readme(
         m: f"{statistics.median(v):.2f} s (median of {len(v)}, {min(v):.2f}-{max(v):.2f})"
         for m, v in first_reports.items()
     }
-    startup_rows = [
-        {
-            "what": "server process start to health SERVING",
-            "figure": f"{statistics.median(starts):.2f} s (median of {len(starts)}, "
-            f"{min(starts):.2f}-{max(starts):.2f})",
-            "goal": f"<= 0.5 s: {_met(max(starts) <= 0.5)}",
-        },
-        {
-            "what": "of which importing the server's modules (one start under `python -X importtime`)",
-            "figure": f"{import_costs[0]:.2f} s; the largest packages: "
-            + ", ".join(
-                f"{name} {seconds:.2f} s"
-                for name, seconds in list(import_costs[1].items())[:6]
-                if name != "droidft_server"  # every other import starts from it
-            ),
-            "goal": "",
-        },
-        {
-            "what": "MLX modules imported by the server process",
-            "figure": ", ".join(mlx_imported) or "none (`python -X importtime`)",
-            "goal": f"none: {_met(not mlx_imported)}",
-        },
-        {"what": "SFT job: create to first train report (job's own stamps)", "figure": first["sft"], "goal": ""},
-        {"what": "GRPO job: create to first train report", "figure": first["grpo"], "goal": ""},
+    job_start_rows = [
+        {"what": "SFT job: create to first train report (job's own stamps)", "figure": first["sft"]},
+        {"what": "GRPO job: create to first train report", "figure": first["grpo"]},
     ]
     intro = (
         f"`python -m bench.service_overhead`{' --quick' if QUICK else ''}, on this machine ({os.cpu_count()} cores, "
@@ -607,11 +506,11 @@ def _write_readme(
             markdown_table(latency_rows, latency_columns),
             unary_intro,
             markdown_table(unary_rows, unary_columns),
-            "Start-up (a fresh state directory each start):",
-            markdown_table(startup_rows, {"what": "", "figure": "measured", "goal": "goal"}),
+            "Job start (the server's own start-up is in its own section, bench.startup):",
+            markdown_table(job_start_rows, {"what": "", "figure": "measured"}),
         ]
     )
-    write_section("## Service overhead: droidft vs the bare trainers, latency, unary RPCs, start-up", body)
+    write_section("## Service overhead: droidft vs the bare trainers, latency, unary RPCs, job start", body)
 
 
 def main(argv: list[str]) -> None:

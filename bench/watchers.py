@@ -13,18 +13,15 @@ writes its section of bench/README.md; tests/service/test_watchers.py is the sho
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 import statistics
-import subprocess
-import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
 from bench.readme import markdown_table, write_section
 from bench.sft_throughput import SHAPES, write_chat_data
+from bench.startup import start_server, stop
 
 WATCHERS = int(os.environ.get("DROIDFT_BENCH_WATCHERS", "2000"))
 CALLERS = 16
@@ -32,24 +29,6 @@ CHANNELS = 20  # subscribers share channels as many clients behind a few hosts w
 PAUSE_SECONDS = 0.05
 ITERATIONS = 300
 REPORT_EVERY = 5
-
-
-def _start_server(root: Path) -> tuple[subprocess.Popen, str]:
-    process = subprocess.Popen(
-        [str(Path(sys.executable).parent / "droidft-server"), "serve", "--listen", "127.0.0.1:0",
-         "--state-dir", str(root / "state"), "--data-root", str(root), "--model-root", str(root)],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-    )  # fmt: skip
-    for line in process.stdout:
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError:
-            continue
-        if record.get("event") == "serving":
-            # Keep reading, so that the server never blocks on a full pipe.
-            threading.Thread(target=process.stdout.read, daemon=True).start()
-            return process, f"127.0.0.1:{record['port']}"
-    raise RuntimeError("the server exited before serving")
 
 
 def _spec(model: Path, data: Path):
@@ -136,7 +115,7 @@ def run() -> list[dict]:
         root = Path(tmp)
         data = write_chat_data(root)
         model = build_tiny_model(root / "small", seed=0, **SHAPES["small (h256 L4 v2048)"])
-        process, target = _start_server(root)
+        process, target, _, _ = start_server(root, root / "state")
         try:
             spec = _spec(model, data)
             runs = [
@@ -154,8 +133,7 @@ def run() -> list[dict]:
                 figures["own_cpu"] = time.process_time() - own_cpu
                 measured.append((label, figures))
         finally:
-            process.terminate()
-            process.wait(timeout=60)
+            stop(process)
     baseline = measured[0][1]["tokens_per_second"]
     rows = []
     for label, figures in measured:

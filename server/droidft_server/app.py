@@ -25,7 +25,6 @@ from .persistence.sqlite_store import SqliteJobStore
 from .supervisor.export import run_export
 from .transport.auth import TokenFile
 from .transport.interceptor import StreamCount
-from .transport.metrics import Metrics
 from .transport.resources import estimate_resources
 from .transport.security import SecurityConfigError, https_context, is_loopback, server_credentials
 from .transport.server import DEFAULT_MAX_STREAMS, BoundServer, start_server
@@ -164,7 +163,12 @@ class DroidftServer:
             caller,
             sampling=sampling,
         )
-        metrics = Metrics() if config.metrics_listen else None
+        metrics = None
+        if config.metrics_listen:
+            # Imported here: prometheus_client is about 15 ms of start-up, for a port most servers do not open.
+            from .transport.metrics import Metrics
+
+            metrics = Metrics()
         self._server: BoundServer = start_server(
             servicer,
             config.listen,

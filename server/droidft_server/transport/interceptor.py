@@ -9,14 +9,17 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import grpc
 import structlog
 
 from ..domain.errors import DroidftError, ErrorKind, FieldViolation, Reason, invalid_argument
 from .errors import internal_status, to_status
-from .metrics import Metrics
 from .validation import check_request
+
+if TYPE_CHECKING:
+    from .metrics import Metrics
 
 SERVICE_PREFIX = "/droidft.v1."
 REQUEST_ID_KEY = "x-request-id"  # a client may send its own, to find its calls in the server's logs

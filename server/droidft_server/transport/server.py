@@ -22,10 +22,10 @@ from droidft.v1 import service_pb2, service_pb2_grpc
 
 from .auth import AuthInterceptor, TokenFile
 from .interceptor import GuardInterceptor, RequestLogInterceptor, StreamCount
-from .metrics import Metrics
 
 if TYPE_CHECKING:
     from .http.server import HttpPort
+    from .metrics import Metrics
 
 SERVICE_NAME = service_pb2.DESCRIPTOR.services_by_name["TrainingService"].full_name
 HEALTH_SERVICE_NAME = health_pb2.DESCRIPTOR.services_by_name["Health"].full_name
