@@ -74,8 +74,13 @@ def test_reloading_the_token_file_adds_and_removes_tokens_at_once(guarded, token
         alice.list_training_methods()
     with Client(target, token="secret-of-bob") as bob:
         assert bob.list_training_methods().methods
+    # A file that cannot be read keeps the tokens already loaded: one that is not UTF-8, then one that is gone.
+    token_file.write_bytes(b"\xff\xfe not text")
+    guarded.reload_tokens()
+    with Client(target, token="secret-of-bob") as bob:
+        assert bob.list_training_methods().methods
     token_file.unlink()
-    guarded.reload_tokens()  # an unreadable file keeps the tokens already loaded
+    guarded.reload_tokens()
     with Client(target, token="secret-of-bob") as bob:
         assert bob.list_training_methods().methods
 

@@ -58,6 +58,8 @@ class TokenFile:
             tokens = parse_tokens(self._path.read_text())
         except OSError as error:
             raise TokenFileError(f"cannot read the token file {self._path}: {error.strerror or error}") from None
+        except UnicodeDecodeError as error:
+            raise TokenFileError(f"the token file {self._path} is not UTF-8 text (byte {error.start})") from None
         if not tokens:
             raise TokenFileError(f"the token file {self._path} holds no token")
         return [(name, token.encode()) for name, token in tokens]
