@@ -518,6 +518,17 @@ CASES = [
         refused_field="spec.model_path",
         model="mismatched_weights",
     ),
+    *(
+        Case(f"a tokenizer_config.json {what}", "sft", generated("text"), refused_field="spec.model_path", model=model)
+        for what, model in [
+            ("that is not JSON", "settings_not_json"),
+            ("that is not UTF-8", "settings_not_utf8"),
+            ("that holds a list", "settings_a_list"),
+            ("whose chat_template is a number", "template_a_number"),
+            ("whose chat_template does not compile", "template_broken"),
+        ]
+    ),
+    Case("named chat templates in tokenizer_config.json", "sft", file_of(CHAT), model="templates_named"),
 ]
 
 
@@ -544,11 +555,35 @@ def models(tmp_path_factory) -> dict[str, Path]:
         for name in ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json"):
             (folder / name).unlink(missing_ok=True)
 
+    def write_settings(content: bytes):
+        def change(folder: Path) -> None:
+            (folder / "tokenizer_config.json").write_bytes(content)
+
+        return change
+
+    def edit_settings(key: str, value):
+        def change(folder: Path) -> None:
+            settings = json.loads((folder / "tokenizer_config.json").read_text())
+            settings[key] = value(settings[key]) if callable(value) else value
+            (folder / "tokenizer_config.json").write_text(json.dumps(settings))
+
+        return change
+
     return {
         "tiny": tiny,
         "unknown_type": variant("unknown_type", edit_config("model_type", "not_an_architecture")),
         "no_tokenizer": variant("no_tokenizer", drop_tokenizer),
         "mismatched_weights": variant("mismatched_weights", edit_config("num_hidden_layers", 3)),
+        "settings_not_json": variant("settings_not_json", write_settings(b'{"bos_token": ')),
+        "settings_not_utf8": variant("settings_not_utf8", write_settings(b'{"bos_token": "\xff"}')),
+        "settings_a_list": variant("settings_a_list", write_settings(b"[]")),
+        "template_a_number": variant("template_a_number", edit_settings("chat_template", 5)),
+        "template_broken": variant("template_broken", edit_settings("chat_template", "{% if %}")),
+        # transformers' named form; mlx-lm applies the one named "default"
+        "templates_named": variant(
+            "templates_named",
+            edit_settings("chat_template", lambda template: [{"name": "default", "template": template}]),
+        ),
     }
 
 
@@ -633,6 +668,20 @@ def test_accepted_jobs_train_and_refused_ones_say_why_at_create(case, stub, mode
     final = stub.GetTrainingJob(service_pb2.GetTrainingJobRequest(job_id=job.job_id))
     assert final.state == states.SUCCEEDED, final.error
     assert final.metrics.iteration == 2
+
+
+TOKENIZER_SETTINGS_MODELS = ["settings_not_json", "settings_not_utf8", "settings_a_list", "template_a_number",
+                             "template_broken"]  # fmt: skip
+
+
+@pytest.mark.parametrize("model", TOKENIZER_SETTINGS_MODELS)
+def test_an_estimate_refuses_the_tokenizer_settings_create_refuses(model, stub, models, tmp_path):
+    # The estimate renders the data through the chat template: it meets what create refuses, and says why alike.
+    spec = spec_for(Case("chat", "sft", file_of(CHAT)), models[model], file_of(CHAT)(tmp_path))
+    with pytest.raises(grpc.RpcError) as caught:
+        stub.EstimateResources(service_pb2.EstimateResourcesRequest(spec=spec))
+    code, fields = refusal(caught.value)
+    assert (code, fields) == (grpc.StatusCode.FAILED_PRECONDITION, ["spec.model_path"]), caught.value.details()
 
 
 GENERATED_EXAMPLES = int(os.environ.get("DROIDFT_ACCEPTED_EXAMPLES", "10"))

@@ -163,6 +163,14 @@ def test_combinations_that_cannot_train_are_refused_with_the_field(stub, tiny_mo
     (no_template / "tokenizer_config.json").write_text(json.dumps(config))
     code, reason, _ = refusal(stub, spec_of("online_dpo", tiny_model, data, judge__judge_model_path=str(no_template)))
     assert (code, reason) == (grpc.StatusCode.FAILED_PRECONDITION, "JUDGE_MODEL_UNSUPPORTED")
+    # Tokenizer settings that are not JSON: the judge or reward model would not load.
+    (no_template / "tokenizer_config.json").write_bytes(b'\xff{"chat_template": ')
+    for spec in (
+        spec_of("online_dpo", tiny_model, data, judge__judge_model_path=str(no_template)),
+        spec_of("rlhf", tiny_model, data, reward_model_path=str(no_template)),
+    ):
+        code, reason, fields = refusal(stub, spec)
+        assert (code, reason) == (grpc.StatusCode.FAILED_PRECONDITION, "MODEL_UNLOADABLE"), fields
 
 
 def test_the_estimate_counts_the_judge_model(stub, tiny_model, data, reward_model):

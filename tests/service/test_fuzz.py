@@ -48,6 +48,7 @@ def fuzz_tree(tmp_path_factory, tiny_model):
         "config.json": b"[1, 2",
         "tokenizer.json": b'{"model": 7}',
         "model.safetensors": b"\x08\x00\x00\x00\x00\x00\x00\x00" + b'{"w": {}}',
+        "tokenizer_config.json": b'\xff{"chat_template": ',
     }.items():
         broken = root / f"broken-{name.split('.')[0]}"
         shutil.copytree(tiny_model, broken)
@@ -80,10 +81,11 @@ def fuzzed(tmp_path_factory, fuzz_tree):
 
 
 def _paths(root) -> st.SearchStrategy[str]:
-    names = ["model", "broken-config", "broken-tokenizer", "broken-model", "no-shape", "data", "data/train.jsonl",
-             "data/binary.jsonl", "data/deep.jsonl", "data/pipe.jsonl", "../state/droidft.sqlite3", "/dev/zero",
+    names = ["model", "broken-config", "broken-tokenizer", "broken-tokenizer_config", "broken-model", "no-shape",
+             "data", "data/train.jsonl", "data/binary.jsonl", "data/deep.jsonl", "data/pipe.jsonl",
+             "../state/droidft.sqlite3", "/dev/zero",
              "/proc/self/environ", "/etc/passwd", "x" * 300, "a/" * 2000, "", "\x00", "~", "."]  # fmt: skip
-    return st.sampled_from(names + [str(root / name) for name in names[:10]]) | st.text(max_size=40)
+    return st.sampled_from(names + [str(root / name) for name in names[:11]]) | st.text(max_size=40)
 
 
 def _scalar(field: descriptors.FieldDescriptor, root) -> st.SearchStrategy:

@@ -9,6 +9,7 @@ from .distributed import is_local
 from .errors import DroidftError, ErrorKind, Reason
 from .estimation import DeviceProfile, Estimate, ModelFacts, ModelFactsError, estimate, read_model_facts
 from .job_data import JobDataCheck, check_job_data
+from .model_check import ModelUnloadable, check_tokenizer_settings
 from .online_models import online_model_paths
 from .spec import JobSettings, with_train_records
 
@@ -31,7 +32,7 @@ def estimate_job(settings: JobSettings, device: DeviceProfile, data: JobDataChec
 
 def _facts(field: str, path: str) -> ModelFacts:
     try:
-        return read_model_facts(Path(path))
+        facts = read_model_facts(Path(path))
     except (ModelFactsError, OSError) as error:
         raise DroidftError(
             ErrorKind.FAILED_PRECONDITION,
@@ -39,3 +40,13 @@ def _facts(field: str, path: str) -> ModelFacts:
             f"{field}: cannot read the model at {path!r}: {error}",
             {"field": field, "path": path},
         ) from None
+    try:  # the data's token counts go through its chat template
+        check_tokenizer_settings(Path(path))
+    except ModelUnloadable as error:
+        raise DroidftError(
+            ErrorKind.FAILED_PRECONDITION,
+            Reason.MODEL_UNLOADABLE,
+            f"{field}: the model at {path!r} cannot be loaded: {error}",
+            {"field": field, "path": path},
+        ) from None
+    return facts

@@ -10,6 +10,7 @@ import json
 from functools import lru_cache
 from pathlib import Path
 
+from .datasets.tokenizer_settings import TokenizerSettingsError, chat_templates, read_tokenizer_settings
 from .estimation import ModelFacts, ModelFactsError, read_model_facts
 
 TOKENIZER_FILES = ("tokenizer.json", "tokenizer.model")
@@ -68,12 +69,27 @@ def check_loadable(model_dir: Path) -> ModelFacts:
             f"no tokenizer: the directory needs {' or '.join(TOKENIZER_FILES)} "
             "(copy them from the model's original repository)"
         )
+    check_tokenizer_settings(model_dir)
     try:
         facts = read_model_facts(model_dir)
     except (ModelFactsError, OSError) as error:
         raise ModelUnloadable(str(error)) from None
     _check_weights_match(config, facts)
     return facts
+
+
+def check_tokenizer_settings(model_dir: Path) -> None:
+    """transformers reads tokenizer_config.json (when there is one) as it loads the tokenizer, for every method, and
+    compiles the chat template when a prompt first needs it: both are checked here, before a job starts."""
+    from .datasets.chat_template import syntax_error  # jinja2 loads on the first check, not at server start
+
+    try:
+        templates = chat_templates(model_dir, read_tokenizer_settings(model_dir))
+    except TokenizerSettingsError as error:
+        raise ModelUnloadable(str(error)) from None
+    for name, source in templates.items():
+        if (error := syntax_error(source)) is not None:
+            raise ModelUnloadable(f"the chat template {name!r} does not compile ({error}): fix or remove it")
 
 
 def _check_weights_match(config: dict, facts: ModelFacts) -> None:

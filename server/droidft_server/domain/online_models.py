@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 from droidft.v1 import job_pb2
 
+from .datasets.tokenizer_settings import chat_templates, read_tokenizer_settings
 from .datasets.tokens import TokenizerMissing, load_tokenizer
 from .errors import DroidftError, ErrorKind, Reason
 from .estimation import ModelFactsError
@@ -109,10 +110,7 @@ NO_CHAT_TEMPLATE = "it has no chat template (tokenizer_config.json chat_template
 
 def has_chat_template(directory: Path) -> bool:
     """Judge and reward models read the prompt and completion through their own chat template."""
-    tokenizer_config = directory / "tokenizer_config.json"
-    return (directory / "chat_template.jinja").is_file() or (
-        tokenizer_config.is_file() and "chat_template" in json.loads(tokenizer_config.read_text())
-    )
+    return bool(chat_templates(directory, read_tokenizer_settings(directory)))  # read as check_loadable did
 
 
 def check_judge_model(field: str, directory: Path) -> None:

@@ -40,6 +40,15 @@ def _environment() -> ImmutableSandboxedEnvironment:
     return environment
 
 
+def syntax_error(source: str) -> str | None:
+    """Why the template does not compile, as transformers would compile it; None when it does."""
+    try:
+        _environment().from_string(source)
+    except jinja2.TemplateSyntaxError as error:
+        return f"line {error.lineno}: {error.message}"
+    return None
+
+
 class ChatTemplate:
     def __init__(self, source: str, special_tokens: dict[str, str]):
         self._template = _environment().from_string(source)

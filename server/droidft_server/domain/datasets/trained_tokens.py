@@ -16,13 +16,13 @@ the records that the validator keeps while it reads the data (ValidationOptions.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .formats import get_format
+from .tokenizer_settings import DEFAULT_TEMPLATE_NAME, chat_templates, read_tokenizer_settings
 from .tokens import load_tokenizer
 
 if TYPE_CHECKING:  # jinja2 loads when a template is read: the server process starts without it
@@ -57,17 +57,12 @@ def read_chat_template(model_path: str | Path) -> ChatTemplate | None:
     """The model's chat template (chat_template.jinja, or tokenizer_config.json's), as transformers finds it."""
     from .chat_template import ChatTemplate
 
-    model_path = Path(model_path)
-    config_path = model_path / "tokenizer_config.json"
-    config = json.loads(config_path.read_text(encoding="utf-8")) if config_path.is_file() else {}
-    special = {name: text for name, value in config.items() if name.endswith("_token") and (text := _token_text(value))}
-    jinja_file = model_path / "chat_template.jinja"
-    if jinja_file.is_file():
-        return ChatTemplate(jinja_file.read_text(encoding="utf-8"), special)
-    source = config.get("chat_template")
-    if isinstance(source, list):  # named templates: mlx-lm applies the default one
-        source = next((t.get("template") for t in source if t.get("name") == "default"), None)
-    return ChatTemplate(source, special) if isinstance(source, str) else None
+    settings = read_tokenizer_settings(model_path)
+    special = {
+        name: text for name, value in settings.items() if name.endswith("_token") and (text := _token_text(value))
+    }
+    source = chat_templates(model_path, settings).get(DEFAULT_TEMPLATE_NAME)  # of named ones, mlx-lm applies this
+    return ChatTemplate(source, special) if source is not None else None
 
 
 def _conversations(example: dict) -> list[tuple[list[dict], list | None]]:

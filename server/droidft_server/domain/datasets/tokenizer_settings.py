@@ -1,0 +1,52 @@
+"""A model directory's tokenizer settings (tokenizer_config.json) and chat templates, read as transformers reads
+them when mlx-lm loads the tokenizer. No jinja2 here: the server imports this at start."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+SETTINGS_FILE = "tokenizer_config.json"
+TEMPLATE_FILE = "chat_template.jinja"  # transformers prefers it to the settings' chat_template
+DEFAULT_TEMPLATE_NAME = "default"  # of named templates, the one mlx-lm applies
+
+
+class TokenizerSettingsError(ValueError):
+    """transformers would fail to read the tokenizer's settings or its chat template; the message says which."""
+
+
+def read_tokenizer_settings(model_dir: str | Path) -> dict:
+    """tokenizer_config.json as a dict; {} when the directory has none."""
+    path = Path(model_dir) / SETTINGS_FILE
+    if not path.is_file():
+        return {}
+    try:
+        settings = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as error:  # not UTF-8 or not JSON: ValueErrors both
+        raise TokenizerSettingsError(f"{SETTINGS_FILE} cannot be read: {error}") from None
+    if not isinstance(settings, dict):
+        raise TokenizerSettingsError(f"{SETTINGS_FILE} holds no JSON object: the tokenizer's settings by name")
+    return settings
+
+
+def chat_templates(model_dir: str | Path, settings: dict) -> dict[str, str]:
+    """Each chat template the tokenizer would take, by name ("default" for a single one), with its source."""
+    template_file = Path(model_dir) / TEMPLATE_FILE
+    if template_file.is_file():
+        try:
+            return {DEFAULT_TEMPLATE_NAME: template_file.read_text(encoding="utf-8")}
+        except (OSError, ValueError) as error:
+            raise TokenizerSettingsError(f"{TEMPLATE_FILE} cannot be read: {error}") from None
+    templates = settings.get("chat_template")
+    if templates is None:
+        return {}
+    if isinstance(templates, str):
+        return {DEFAULT_TEMPLATE_NAME: templates}
+    if isinstance(templates, list) and all(
+        isinstance(t, dict) and isinstance(t.get("name"), str) and isinstance(t.get("template"), str) for t in templates
+    ):
+        return {t["name"]: t["template"] for t in templates}
+    raise TokenizerSettingsError(
+        f"{SETTINGS_FILE}'s chat_template is neither a template (a string) nor a list of named templates "
+        '({"name": ..., "template": ...})'
+    )
