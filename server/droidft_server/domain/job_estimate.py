@@ -9,7 +9,7 @@ from .distributed import is_local
 from .errors import DroidftError, ErrorKind, Reason
 from .estimation import DeviceProfile, Estimate, ModelFacts, ModelFactsError, estimate, read_model_facts
 from .job_data import JobDataCheck, check_job_data
-from .model_check import ModelUnloadable, check_tokenizer_settings
+from .model_check import ModelUnloadable, check_tokenizer_settings, unloadable
 from .online_models import online_model_paths
 from .spec import JobSettings, with_train_records
 
@@ -43,10 +43,5 @@ def _facts(field: str, path: str) -> ModelFacts:
     try:  # the data's token counts go through its chat template
         check_tokenizer_settings(Path(path))
     except ModelUnloadable as error:
-        raise DroidftError(
-            ErrorKind.FAILED_PRECONDITION,
-            Reason.MODEL_UNLOADABLE,
-            f"{field}: the model at {path!r} cannot be loaded: {error}",
-            {"field": field, "path": path},
-        ) from None
+        raise unloadable(field, path, error) from None
     return facts

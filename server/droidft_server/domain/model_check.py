@@ -11,6 +11,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from .datasets.tokenizer_settings import TokenizerSettingsError, chat_templates, read_tokenizer_settings
+from .errors import DroidftError, ErrorKind, Reason
 from .estimation import ModelFacts, ModelFactsError, read_model_facts
 
 TOKENIZER_FILES = ("tokenizer.json", "tokenizer.model")
@@ -18,6 +19,16 @@ TOKENIZER_FILES = ("tokenizer.json", "tokenizer.model")
 
 class ModelUnloadable(ValueError):
     """mlx-lm would fail to load the model; the message says why and what to do."""
+
+
+def unloadable(field: str, path: str, error: Exception) -> DroidftError:
+    """The refusal of a model (the job's, or its judge or reward model) that mlx-lm would fail to load."""
+    return DroidftError(
+        ErrorKind.FAILED_PRECONDITION,
+        Reason.MODEL_UNLOADABLE,
+        f"{field}: the model at {path!r} cannot be loaded: {error}",
+        {"field": field, "path": path},
+    )
 
 
 @lru_cache(maxsize=1)

@@ -20,7 +20,7 @@ from .estimation.model_facts import safetensors_files
 from .estimation.safetensors_header import HeaderError, read_header
 from .judges import JUDGE_ANSWERS
 from .method_families import ONLINE_METHODS, PAIRWISE_ONLINE_METHODS
-from .model_check import ModelUnloadable, check_loadable
+from .model_check import ModelUnloadable, check_loadable, unloadable
 from .spec import JobSettings
 
 if TYPE_CHECKING:
@@ -150,12 +150,7 @@ def online_models_ready(job: Candidate) -> list[str]:
         try:
             check_loadable(directory)
         except (ModelUnloadable, ModelFactsError) as error:
-            raise DroidftError(
-                ErrorKind.FAILED_PRECONDITION,
-                Reason.MODEL_UNLOADABLE,
-                f"{field}: the model at {path!r} cannot be loaded: {error}",
-                {"field": field, "path": path},
-            ) from None
+            raise unloadable(field, path, error) from None
         if field.endswith("reward_model_path"):
             check_reward_model(field, directory)
         else:

@@ -24,7 +24,7 @@ from .errors import DroidftError, ErrorKind, FieldViolation, Reason, invalid_arg
 from .estimation import DeviceProfile, check_fit
 from .job_data import JobDataCheck, check_job_data
 from .job_estimate import estimate_job
-from .model_check import ModelUnloadable, check_loadable
+from .model_check import ModelUnloadable, check_loadable, unloadable
 from .record_selection import kept_domain
 from .spec import EARLY_STOP_NEEDS_VALIDATION_DATA, JobSettings, resolve
 
@@ -78,12 +78,7 @@ def model_loadable(job: Candidate) -> list[str]:
     try:
         facts = check_loadable(model_dir)
     except ModelUnloadable as error:
-        raise DroidftError(
-            ErrorKind.FAILED_PRECONDITION,
-            Reason.MODEL_UNLOADABLE,
-            f"spec.model_path: the model at {settings.model_path!r} cannot be loaded: {error}",
-            {"field": "spec.model_path", "path": settings.model_path},
-        ) from None
+        raise unloadable("spec.model_path", settings.model_path, error) from None
     layers = settings.adapter.num_layers
     if layers is not None and layers > facts.num_layers:
         raise _violation(
