@@ -528,6 +528,14 @@ CASES = [
             ("whose chat_template does not compile", "template_broken"),
         ]
     ),
+    *(
+        Case(f"a {what}", "sft", generated("text"), refused_field="spec.model_path", model=model)
+        for what, model in [
+            ("special_tokens_map.json that is not JSON", "special_tokens_not_json"),
+            ("special_tokens_map.json that holds a list", "special_tokens_a_list"),
+            ("tokenizer.json the tokenizers library cannot read", "tokenizer_json_broken"),
+        ]
+    ),
     Case("named chat templates in tokenizer_config.json", "sft", file_of(CHAT), model="templates_named"),
 ]
 
@@ -555,11 +563,14 @@ def models(tmp_path_factory) -> dict[str, Path]:
         for name in ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json"):
             (folder / name).unlink(missing_ok=True)
 
-    def write_settings(content: bytes):
+    def write_file(name: str, content: bytes):
         def change(folder: Path) -> None:
-            (folder / "tokenizer_config.json").write_bytes(content)
+            (folder / name).write_bytes(content)
 
         return change
+
+    def write_settings(content: bytes):
+        return write_file("tokenizer_config.json", content)
 
     def edit_settings(key: str, value):
         def change(folder: Path) -> None:
@@ -579,6 +590,9 @@ def models(tmp_path_factory) -> dict[str, Path]:
         "settings_a_list": variant("settings_a_list", write_settings(b"[]")),
         "template_a_number": variant("template_a_number", edit_settings("chat_template", 5)),
         "template_broken": variant("template_broken", edit_settings("chat_template", "{% if %}")),
+        "special_tokens_not_json": variant("special_tokens_not_json", write_file("special_tokens_map.json", b"{")),
+        "special_tokens_a_list": variant("special_tokens_a_list", write_file("special_tokens_map.json", b"[1]")),
+        "tokenizer_json_broken": variant("tokenizer_json_broken", write_file("tokenizer.json", b'{"model": 7}')),
         # transformers' named form; mlx-lm applies the one named "default"
         "templates_named": variant(
             "templates_named",
@@ -671,7 +685,8 @@ def test_accepted_jobs_train_and_refused_ones_say_why_at_create(case, stub, mode
 
 
 TOKENIZER_SETTINGS_MODELS = ["settings_not_json", "settings_not_utf8", "settings_a_list", "template_a_number",
-                             "template_broken"]  # fmt: skip
+                             "template_broken", "special_tokens_not_json", "special_tokens_a_list",
+                             "tokenizer_json_broken"]  # fmt: skip
 
 
 @pytest.mark.parametrize("model", TOKENIZER_SETTINGS_MODELS)

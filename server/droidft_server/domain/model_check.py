@@ -10,7 +10,14 @@ import json
 from functools import lru_cache
 from pathlib import Path
 
-from .datasets.tokenizer_settings import TokenizerSettingsError, chat_templates, read_tokenizer_settings
+from .datasets.tokenizer_settings import (
+    SPECIAL_TOKENS_FILE,
+    TokenizerSettingsError,
+    chat_templates,
+    read_settings_file,
+    read_tokenizer_settings,
+)
+from .datasets.tokens import TokenizerMissing, load_tokenizer
 from .errors import DroidftError, ErrorKind, Reason
 from .estimation import ModelFacts, ModelFactsError, read_model_facts
 
@@ -90,13 +97,17 @@ def check_loadable(model_dir: Path) -> ModelFacts:
 
 
 def check_tokenizer_settings(model_dir: Path) -> None:
-    """transformers reads tokenizer_config.json (when there is one) as it loads the tokenizer, for every method, and
-    compiles the chat template when a prompt first needs it: both are checked here, before a job starts."""
+    """transformers reads tokenizer.json, tokenizer_config.json and special_tokens_map.json (those there are) as it
+    loads the tokenizer, for every method, and compiles the chat template when a prompt first needs it: all are
+    checked here, before a job starts."""
     from .datasets.chat_template import syntax_error  # jinja2 loads on the first check, not at server start
 
     try:
+        read_settings_file(model_dir, SPECIAL_TOKENS_FILE)
         templates = chat_templates(model_dir, read_tokenizer_settings(model_dir))
-    except TokenizerSettingsError as error:
+        if (model_dir / "tokenizer.json").is_file():
+            load_tokenizer(model_dir)
+    except (TokenizerSettingsError, TokenizerMissing) as error:
         raise ModelUnloadable(str(error)) from None
     for name, source in templates.items():
         if (error := syntax_error(source)) is not None:

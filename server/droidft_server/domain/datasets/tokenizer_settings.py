@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 SETTINGS_FILE = "tokenizer_config.json"
+SPECIAL_TOKENS_FILE = "special_tokens_map.json"  # read too, when there is one
 TEMPLATE_FILE = "chat_template.jinja"  # transformers prefers it to the settings' chat_template
 DEFAULT_TEMPLATE_NAME = "default"  # of named templates, the one mlx-lm applies
 
@@ -17,15 +18,20 @@ class TokenizerSettingsError(ValueError):
 
 def read_tokenizer_settings(model_dir: str | Path) -> dict:
     """tokenizer_config.json as a dict; {} when the directory has none."""
-    path = Path(model_dir) / SETTINGS_FILE
+    return read_settings_file(model_dir, SETTINGS_FILE)
+
+
+def read_settings_file(model_dir: str | Path, name: str) -> dict:
+    """One of the tokenizer's JSON settings files (transformers reads each as an object); {} when it is absent."""
+    path = Path(model_dir) / name
     if not path.is_file():
         return {}
     try:
         settings = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as error:  # not UTF-8 or not JSON: ValueErrors both
-        raise TokenizerSettingsError(f"{SETTINGS_FILE} cannot be read: {error}") from None
+        raise TokenizerSettingsError(f"{name} cannot be read: {error}") from None
     if not isinstance(settings, dict):
-        raise TokenizerSettingsError(f"{SETTINGS_FILE} holds no JSON object: the tokenizer's settings by name")
+        raise TokenizerSettingsError(f"{name} holds no JSON object: the tokenizer's settings by name")
     return settings
 
 
