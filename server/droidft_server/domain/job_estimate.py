@@ -30,9 +30,20 @@ def estimate_job(settings: JobSettings, device: DeviceProfile, data: JobDataChec
     return estimate(settings, facts, token_lengths=data.token_lengths(), device=device, judge=judge)
 
 
+def estimate_unchecked_job(settings: JobSettings, device: DeviceProfile) -> Estimate:
+    """The estimate of a job that has not been through create's checks (EstimateResources). The data's token counts
+    read the models' tokenizer files, so those are checked first, and refused as create refuses them."""
+    for field, path in [("spec.model_path", settings.model_path), *online_model_paths(settings)]:
+        try:
+            check_tokenizer_settings(Path(path))
+        except ModelUnloadable as error:
+            raise unloadable(field, path, error) from None
+    return estimate_job(settings, device)
+
+
 def _facts(field: str, path: str) -> ModelFacts:
     try:
-        facts = read_model_facts(Path(path))
+        return read_model_facts(Path(path))
     except (ModelFactsError, OSError) as error:
         raise DroidftError(
             ErrorKind.FAILED_PRECONDITION,
@@ -40,8 +51,3 @@ def _facts(field: str, path: str) -> ModelFacts:
             f"{field}: cannot read the model at {path!r}: {error}",
             {"field": field, "path": path},
         ) from None
-    try:  # the data's token counts go through its chat template
-        check_tokenizer_settings(Path(path))
-    except ModelUnloadable as error:
-        raise unloadable(field, path, error) from None
-    return facts

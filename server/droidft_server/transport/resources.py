@@ -5,7 +5,7 @@ from __future__ import annotations
 from droidft.v1 import resources_pb2, service_pb2
 
 from ..domain.estimation import DeviceProfile, Estimate, MemoryBreakdown
-from ..domain.job_estimate import estimate_job
+from ..domain.job_estimate import estimate_unchecked_job
 from ..domain.spec import resolve
 
 
@@ -52,4 +52,5 @@ def estimate_to_proto(estimate: Estimate) -> resources_pb2.ResourceEstimate:
 
 def estimate_resources(spec, device: DeviceProfile) -> service_pb2.EstimateResourcesResponse:
     """The whole EstimateResources call, for a request protovalidate has already accepted."""
-    return service_pb2.EstimateResourcesResponse(estimate=estimate_to_proto(estimate_job(resolve(spec), device)))
+    estimate = estimate_unchecked_job(resolve(spec), device)
+    return service_pb2.EstimateResourcesResponse(estimate=estimate_to_proto(estimate))
