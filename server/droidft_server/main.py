@@ -8,12 +8,10 @@ from __future__ import annotations
 
 import argparse
 import os
-import select
 import shlex
 import signal
 import socket
 import sys
-import threading
 from pathlib import Path
 
 from .domain.files import DEFAULT_MAX_UPLOAD_BYTES
@@ -206,57 +204,61 @@ def _serve(args: argparse.Namespace) -> int:
         rank_launcher=shlex.split(args.rank_launcher or ""),
         max_upload_bytes=args.max_upload_bytes,
     )
-    # The handlers go in before the server starts: it logs "serving" as soon as it listens, and a SIGTERM or SIGHUP
-    # sent on that cue must not meet the default action (the end of the process). Handlers run on this thread
-    # only, between its statements, so a SIGHUP finds either no server yet (it is kept for when there is one)
-    # or the server.
-    server: DroidftServer | None = None
-    stop_requested, reload_requested = threading.Event(), threading.Event()
-
-    def on_hangup(*_) -> None:
-        if server is None:
-            reload_requested.set()
-        else:
-            server.reload_tokens()
-
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(signum, lambda *_: stop_requested.set())
-    signal.signal(signal.SIGHUP, on_hangup)
-    try:
-        server = DroidftServer(config)
-    except (SecurityConfigError, TokenFileError, StateDirError) as refused:
-        print(f"droidft-server: {refused}", file=sys.stderr)
-        return USAGE
-    if reload_requested.is_set():
-        server.reload_tokens()
-    if args.port_file:
-        _write_port_file(args.port_file, server.port)
-    if args.http_port_file and server.http_port is not None:
-        _write_port_file(args.http_port_file, server.http_port)
-    _sleep_until(stop_requested)
-    server.stop()
+    # Signals are taken from before the server starts: it logs "serving" as soon as it listens, and a SIGTERM or
+    # SIGHUP sent on that cue must not meet the default action (the end of the process).
+    with _SignalInbox() as inbox:
+        try:
+            server = DroidftServer(config)
+        except (SecurityConfigError, TokenFileError, StateDirError) as refused:
+            print(f"droidft-server: {refused}", file=sys.stderr)
+            return USAGE
+        if args.port_file:
+            _write_port_file(args.port_file, server.port)
+        if args.http_port_file and server.http_port is not None:
+            _write_port_file(args.http_port_file, server.http_port)
+        while not inbox.wait() & _STOP_SIGNALS:
+            server.reload_tokens()  # SIGHUP, the only other signal taken
+        server.stop()
     return 0
 
 
-def _sleep_until(stop_requested: threading.Event) -> None:
-    """Keep the main thread asleep until a signal handler sets `stop_requested`.
+_STOP_SIGNALS = {signal.SIGTERM, signal.SIGINT}
 
-    The kernel hands a process's signal to any of its threads, often one of gRPC's. Python's C handler then only
-    marks it, and the Python handler runs when the main thread next runs Python code: a main thread asleep on a
-    lock (Event.wait) slept on, and SIGTERM was lost (seen about once in 25 starts). Here the main thread sleeps
-    in select() on the signal wake-up descriptor, which the C handler writes to from whichever thread took the
-    signal, so every signal wakes it and its handler runs at once."""
-    wakeup_read, wakeup_write = socket.socketpair()
-    wakeup_write.setblocking(False)
-    previous = signal.set_wakeup_fd(wakeup_write.fileno(), warn_on_full_buffer=False)
-    try:
-        while not stop_requested.is_set():  # a SIGHUP wakes it too, and it sleeps again
-            select.select([wakeup_read], [], [])
-            wakeup_read.recv(4096)
-    finally:
-        signal.set_wakeup_fd(previous)
-        wakeup_read.close()
-        wakeup_write.close()
+
+class _SignalInbox:
+    """The signals the server takes (SIGTERM, SIGINT, SIGHUP), for the main thread to act on outside any handler.
+
+    Their Python handlers do nothing, because Python runs a handler between any two bytecodes of the main thread,
+    inside a held lock or another handler too: a SIGHUP that came while the stop wrote its log line, and whose
+    handler reloaded the tokens and logged in turn, waited on the log's lock for ever. Instead Python's C handler
+    writes each signal's number to the wake-up socket, from whichever thread the kernel handed the signal to
+    (often one of gRPC's), and `wait` reads them there. Signals that come before the first `wait`, while the
+    server starts, wait in the socket. When the inbox closes the process is ending, and these signals are ignored
+    from then on: a late one must not turn a clean exit into a kill (Python's own exit would restore the default
+    action of a signal that has a Python handler, which ends the process)."""
+
+    def __enter__(self) -> _SignalInbox:
+        self._read, self._write = socket.socketpair()
+        self._write.setblocking(False)  # the C handler must never block
+        self._previous_wakeup = signal.set_wakeup_fd(self._write.fileno(), warn_on_full_buffer=False)
+        for signum in (*_STOP_SIGNALS, signal.SIGHUP):
+            signal.signal(signum, _taken_by_the_inbox)
+        return self
+
+    def wait(self) -> set[int]:
+        """Sleep until at least one signal has come, and return those that have."""
+        return set(self._read.recv(4096))
+
+    def __exit__(self, *_) -> None:
+        for signum in (*_STOP_SIGNALS, signal.SIGHUP):
+            signal.signal(signum, signal.SIG_IGN)
+        signal.set_wakeup_fd(self._previous_wakeup)
+        self._read.close()
+        self._write.close()
+
+
+def _taken_by_the_inbox(signum, frame) -> None:
+    """A signal's Python handler, there only so that the signal is caught and reaches `_SignalInbox`."""
 
 
 def _demo(args: argparse.Namespace) -> int:

@@ -97,3 +97,35 @@ def test_signals_that_other_threads_take_still_reach_the_server(tmp_path):
         if process.poll() is None:
             process.kill()
             process.wait()
+
+
+def test_a_storm_of_signals_during_the_stop_neither_hangs_nor_kills_the_server(tmp_path):
+    """Python runs a signal's handler between any two bytecodes of the main thread, inside another handler or a held
+    lock too: a SIGHUP that came while the stop wrote its log line, and whose handler reloaded the tokens and logged
+    in turn, waited on the log's lock for ever. Here SIGHUPs and SIGTERMs keep coming until the server has gone."""
+    tokens = tmp_path / "tokens"
+    tokens.write_text("alice:first-token\n")
+    process, _ = serve(
+        "--state-dir", str(tmp_path / "state"), "--data-root", str(tmp_path), "--model-root", str(tmp_path),
+        "--auth-token-file", str(tokens),
+    )  # fmt: skip
+    gone = threading.Event()
+
+    def storm():
+        while not gone.is_set():
+            try:
+                for signum in (signal.SIGHUP, signal.SIGHUP, signal.SIGHUP, signal.SIGTERM):
+                    _signal_every_other_thread(process.pid, signum)
+            except (FileNotFoundError, ProcessLookupError, AssertionError):
+                return  # the process has ended, or is ending
+
+    sender = threading.Thread(target=storm, daemon=True)
+    sender.start()
+    try:
+        assert process.wait(timeout=SHUTDOWN_BOUND_SECONDS) == 0
+    finally:
+        gone.set()
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+        sender.join()
