@@ -1,5 +1,7 @@
 """Every RPC through a real server on a loopback port: happy paths and each error code."""
 
+from pathlib import Path
+
 import grpc
 import pytest
 from fakes import FakeRunner
@@ -10,6 +12,7 @@ from grpc_status import rpc_status
 from droidft.v1 import data_pb2, job_pb2, methods_pb2, progress_pb2, service_pb2
 from droidft_server.app import DroidftServer, ServerConfig
 from droidft_server.domain import states
+from droidft_server.domain.datasets import tokens
 from droidft_server.domain.errors import DroidftError, ErrorKind, Reason
 from droidft_server.domain.jobs import JobManager
 from droidft_server.persistence.sqlite_store import SqliteJobStore
@@ -284,6 +287,23 @@ def test_estimate_resources_breaks_down_the_peak(stub, spec):
     assert estimate.peak_memory_bytes == total > 0
     assert estimate.fits and estimate.trainable_parameters > 0 and estimate.seconds_per_iteration > 0
     assert estimate.total_seconds == pytest.approx(estimate.seconds_per_iteration * spec.iterations)
+
+
+def test_create_and_the_estimate_read_the_models_tokenizer_once_each(stub, spec, monkeypatch):
+    """The model check, the data's token counts and the chat template's tokens share one load: a large
+    vocabulary's tokenizer.json takes about half a second to read."""
+    read = []
+
+    def counted(path):
+        read.append(path)
+        return reading(path)
+
+    reading = tokens.read_tokenizer_file
+    monkeypatch.setattr(tokens, "read_tokenizer_file", counted)
+    stub.CreateTrainingJob(service_pb2.CreateTrainingJobRequest(spec=spec, validate_only=True))
+    assert read == [Path(spec.model_path) / "tokenizer.json"]
+    stub.EstimateResources(service_pb2.EstimateResourcesRequest(spec=spec))
+    assert len(read) == 2
 
 
 def test_a_job_that_cannot_fit_is_refused_or_warned_about(tmp_path, spec, roots):

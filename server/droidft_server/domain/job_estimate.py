@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
+from .datasets.tokens import tokenizers_loaded_once
 from .distributed import is_local
 from .errors import DroidftError, ErrorKind, Reason
 from .estimation import DeviceProfile, Estimate, ModelFacts, ModelFactsError, estimate, read_model_facts
@@ -33,12 +34,13 @@ def estimate_job(settings: JobSettings, device: DeviceProfile, data: JobDataChec
 def estimate_unchecked_job(settings: JobSettings, device: DeviceProfile) -> Estimate:
     """The estimate of a job that has not been through create's checks (EstimateResources). The data's token counts
     read the models' tokenizer files, so those are checked first, and refused as create refuses them."""
-    for field, path in [("spec.model_path", settings.model_path), *online_model_paths(settings)]:
-        try:
-            check_tokenizer_settings(Path(path))
-        except ModelUnloadable as error:
-            raise unloadable(field, path, error) from None
-    return estimate_job(settings, device)
+    with tokenizers_loaded_once():
+        for field, path in [("spec.model_path", settings.model_path), *online_model_paths(settings)]:
+            try:
+                check_tokenizer_settings(Path(path))
+            except ModelUnloadable as error:
+                raise unloadable(field, path, error) from None
+        return estimate_job(settings, device)
 
 
 def _facts(field: str, path: str) -> ModelFacts:

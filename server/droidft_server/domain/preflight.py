@@ -18,6 +18,7 @@ from . import datasets, rewards
 from .datasets.progress import ProgressCallback
 from .datasets.refusal import VIOLATIONS_LISTED, data_errors
 from .datasets.report import FileReport
+from .datasets.tokens import tokenizers_loaded_once
 from .datasets.training_data import data_files
 from .distributed import check_distributed
 from .errors import DroidftError, ErrorKind, FieldViolation, Reason, invalid_argument
@@ -306,7 +307,8 @@ def resources_fit(device: Callable[[], DeviceProfile], *, refuse: bool) -> Check
 def run_checks(checks: list[Check]) -> Callable[..., Accepted]:
     def preflight(spec: job_pb2.TrainingJobSpec, on_progress: ProgressCallback | None = None) -> Accepted:
         job = Candidate(spec, resolve(spec), on_progress=on_progress)
-        warnings = [warning for check in checks for warning in check(job)]
-        return Accepted(warnings, job.data.plan() if job.data is not None else None)
+        with tokenizers_loaded_once():
+            warnings = [warning for check in checks for warning in check(job)]
+            return Accepted(warnings, job.data.plan() if job.data is not None else None)
 
     return preflight
