@@ -45,6 +45,17 @@ def roots(tmp_path_factory) -> dict:
 
 
 @pytest.fixture(scope="session")
+def build_check(tmp_path_factory):
+    """One build-check worker for the servers under test that share it (each server otherwise starts its own, and
+    importing mlx-lm in it takes over a second)."""
+    from droidft_server.supervisor.build_checker import BuildChecker
+
+    checker = BuildChecker(tmp_path_factory.mktemp("build-check"))
+    yield checker
+    checker.shutdown()
+
+
+@pytest.fixture(scope="session")
 def calibration_dir(tmp_path_factory) -> Path:
     """One real device calibration shared by every server the tests start."""
     return tmp_path_factory.mktemp("calibration")

@@ -16,6 +16,7 @@ from .domain.file_roots import FileRoots
 from .domain.files import DEFAULT_MAX_UPLOAD_BYTES, FileStore
 from .domain.jobs import DEFAULT_MAX_QUEUED_JOBS, JobManager
 from .domain.methods import catalogue
+from .domain.model_check import BuildCheck
 from .domain.online_models import online_models_ready
 from .domain.rewards import load_reward_plugins
 from .domain.runs import Runner
@@ -66,6 +67,9 @@ class ServerConfig:
     # (e.g. ["ssh", "-o", "BatchMode=yes", "{host}"]); empty: every rank runs on this machine.
     rank_launcher: list[str] = field(default_factory=list)
     max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES  # an upload larger than this is refused (FILE_TOO_LARGE)
+    # Builds the models creates name, as mlx-lm does (domain/model_check.py); None: a build-check worker of this
+    # server's own (supervisor/build_checker.py). Tests share one between servers.
+    build_check: BuildCheck | None = None
 
 
 STOP_GRACE_SECONDS = 8.0
@@ -119,6 +123,10 @@ class DroidftServer:
         # Each worker's BLAS gets its share of the cores; the calibration measures with the same share.
         blas_threads = worker_threads(config.max_concurrent_jobs)
         device = config.device_profile or _CalibratedDevice(config.calibration_dir or config.state_dir, blas_threads)
+        from .supervisor.build_checker import BuildChecker
+
+        self._build_checker = None if config.build_check else BuildChecker(config.state_dir / "build-check")
+        builds = config.build_check or self._build_checker
         self._store = SqliteJobStore(config.state_dir / "droidft.sqlite3", job_dirs=config.state_dir / "jobs")
         self.jobs = JobManager(
             self._store,
@@ -131,8 +139,8 @@ class DroidftServer:
             preflight=preflight.run_checks(
                 [
                     preflight.distributed_runs(can_launch_remote=bool(config.rank_launcher)),
-                    preflight.model_loadable,
-                    online_models_ready,
+                    preflight.model_loadable(builds),
+                    online_models_ready(builds),
                     preflight.data_exists,
                     preflight.data_valid,
                     preflight.rewards_known,
@@ -156,7 +164,7 @@ class DroidftServer:
         servicer = TrainingServicer(
             self.jobs,
             lambda: methods,
-            lambda spec: estimate_resources(spec, device()),
+            lambda spec: estimate_resources(spec, device(), builds),
             roots,
             uploads,
             partial(run_export, blas_threads=blas_threads),
@@ -231,6 +239,8 @@ class DroidftServer:
         self.jobs.shutdown()
         self._server.stop(grace)
         self.sampler.shutdown()
+        if self._build_checker is not None:
+            self._build_checker.shutdown()
         if self._metrics_http is not None:
             self._metrics_http.shutdown()
             self._metrics_http.server_close()

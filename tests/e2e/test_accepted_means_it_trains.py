@@ -23,6 +23,7 @@ import grpc
 import pyarrow
 import pyarrow.parquet
 import pytest
+import safetensors.numpy
 from google.rpc import error_details_pb2, status_pb2
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -265,6 +266,21 @@ def all_of(*configures: Callable[[job_pb2.TrainingJobSpec], None]) -> Callable[[
 
     return configure
 
+
+# Models the checks of config.json and the headers once let through, which then failed as the worker loaded them
+# (or at its first step); create and the estimate refuse them. Their variants are built in `models`.
+MODELS_MLX_LM_CANNOT_BUILD = {
+    "whose config.json lacks a field its architecture needs": "config_field_missing",
+    "whose config.json gives hidden_size as a string": "config_value_a_string",
+    "whose config.json names a RoPE scaling mlx-lm does not have": "rope_scaling_unknown",
+    "whose quantization block has no group_size": "quantization_without_group_size",
+    "whose weights' shapes are not config.json's": "weights_shaped_otherwise",
+    "whose weights lack a tensor": "weights_missing_a_tensor",
+    "whose weights are float64": "weights_float64",
+    "whose weight file was cut off": "weights_cut_off",
+    "whose weight file is not named model*.safetensors": "weights_misnamed",
+    "whose key/value heads do not divide its attention heads": "heads_do_not_share",
+}
 
 CASES = [
     *(Case(f"generated {fmt} for {method}", method, generated(fmt)) for fmt, method in GENERATOR_FORMATS),
@@ -537,6 +553,10 @@ CASES = [
         ]
     ),
     Case("named chat templates in tokenizer_config.json", "sft", file_of(CHAT), model="templates_named"),
+    *(
+        Case(f"a model {what}", "sft", file_of(CHAT), refused_field="spec.model_path", model=model)
+        for what, model in MODELS_MLX_LM_CANNOT_BUILD.items()
+    ),
 ]
 
 
@@ -558,6 +578,26 @@ def models(tmp_path_factory) -> dict[str, Path]:
             (folder / "config.json").write_text(json.dumps(config))
 
         return change
+
+    def drop_config(key: str):
+        def change(folder: Path) -> None:
+            config = json.loads((folder / "config.json").read_text())
+            del config[key]
+            (folder / "config.json").write_text(json.dumps(config))
+
+        return change
+
+    def edit_weights(edit: Callable[[dict], object]):
+        def change(folder: Path) -> None:
+            weights = safetensors.numpy.load_file(folder / "model.safetensors")
+            edit(weights)
+            safetensors.numpy.save_file(weights, folder / "model.safetensors")
+
+        return change
+
+    def cut_off_weights(folder: Path) -> None:  # a download that stopped: the header whole, the data short
+        data = (folder / "model.safetensors").read_bytes()
+        (folder / "model.safetensors").write_bytes(data[:-1000])
 
     def drop_tokenizer(folder: Path) -> None:
         for name in ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json"):
@@ -593,6 +633,26 @@ def models(tmp_path_factory) -> dict[str, Path]:
         "special_tokens_not_json": variant("special_tokens_not_json", write_file("special_tokens_map.json", b"{")),
         "special_tokens_a_list": variant("special_tokens_a_list", write_file("special_tokens_map.json", b"[1]")),
         "tokenizer_json_broken": variant("tokenizer_json_broken", write_file("tokenizer.json", b'{"model": 7}')),
+        "config_field_missing": variant("config_field_missing", drop_config("intermediate_size")),
+        "config_value_a_string": variant("config_value_a_string", edit_config("hidden_size", "64")),
+        "rope_scaling_unknown": variant(
+            "rope_scaling_unknown", edit_config("rope_scaling", {"type": "x", "factor": 2})
+        ),
+        "quantization_without_group_size": variant(
+            "quantization_without_group_size", edit_config("quantization", {"bits": 4})
+        ),
+        "weights_shaped_otherwise": variant("weights_shaped_otherwise", edit_config("intermediate_size", 256)),
+        "weights_missing_a_tensor": variant(
+            "weights_missing_a_tensor", edit_weights(lambda w: w.pop("model.norm.weight"))
+        ),
+        "weights_float64": variant(
+            "weights_float64", edit_weights(lambda w: w.update({k: v.astype("float64") for k, v in w.items()}))
+        ),
+        "weights_cut_off": variant("weights_cut_off", cut_off_weights),
+        "weights_misnamed": variant(
+            "weights_misnamed", lambda folder: (folder / "model.safetensors").rename(folder / "weights.safetensors")
+        ),
+        "heads_do_not_share": variant("heads_do_not_share", edit_config("num_key_value_heads", 3)),
         # transformers' named form; mlx-lm applies the one named "default"
         "templates_named": variant(
             "templates_named",
@@ -689,9 +749,10 @@ TOKENIZER_SETTINGS_MODELS = ["settings_not_json", "settings_not_utf8", "settings
                              "tokenizer_json_broken"]  # fmt: skip
 
 
-@pytest.mark.parametrize("model", TOKENIZER_SETTINGS_MODELS)
-def test_an_estimate_refuses_the_tokenizer_settings_create_refuses(model, stub, models, tmp_path):
-    # The estimate renders the data through the chat template: it meets what create refuses, and says why alike.
+@pytest.mark.parametrize("model", [*TOKENIZER_SETTINGS_MODELS, *MODELS_MLX_LM_CANNOT_BUILD.values()])
+def test_an_estimate_refuses_the_models_create_refuses(model, stub, models, tmp_path):
+    # The estimate renders the data through the chat template, and sizes the model mlx-lm builds: it meets what
+    # create refuses, and says why alike.
     spec = spec_for(Case("chat", "sft", file_of(CHAT)), models[model], file_of(CHAT)(tmp_path))
     with pytest.raises(grpc.RpcError) as caught:
         stub.EstimateResources(service_pb2.EstimateResourcesRequest(spec=spec))

@@ -20,11 +20,16 @@ def fake_runner():
 
 
 @pytest.fixture()
-def make_server(tmp_path, roots):
+def make_server(tmp_path, roots, build_check):
     """Starts a server on a free port, its state under tmp_path; `options` override ServerConfig's fields."""
 
     def make(runner=None, **options) -> DroidftServer:
-        settings = {"state_dir": tmp_path / "state", "listen": "127.0.0.1:0", "device_profile": device_profile}
+        settings = {
+            "state_dir": tmp_path / "state",
+            "listen": "127.0.0.1:0",
+            "device_profile": device_profile,
+            "build_check": build_check,
+        }
         return DroidftServer(ServerConfig(**{**settings, **roots, **options}), runner=runner or FakeRunner())
 
     return make

@@ -306,12 +306,14 @@ def test_create_and_the_estimate_read_the_models_tokenizer_once_each(stub, spec,
     assert len(read) == 2
 
 
-def test_a_job_that_cannot_fit_is_refused_or_warned_about(tmp_path, spec, roots):
+def test_a_job_that_cannot_fit_is_refused_or_warned_about(tmp_path, spec, roots, build_check):
     def tiny_device():
         return device_profile(available_memory_bytes=2**20)
 
     refusing = DroidftServer(
-        ServerConfig(state_dir=tmp_path / "a", listen="127.0.0.1:0", device_profile=tiny_device, **roots),
+        ServerConfig(
+            state_dir=tmp_path / "a", listen="127.0.0.1:0", device_profile=tiny_device, build_check=build_check, **roots
+        ),
         runner=FakeRunner(),
     )
     try:
@@ -326,6 +328,7 @@ def test_a_job_that_cannot_fit_is_refused_or_warned_about(tmp_path, spec, roots)
             state_dir=tmp_path / "b",
             listen="127.0.0.1:0",
             device_profile=tiny_device,
+            build_check=build_check,
             **roots,
             refuse_when_memory_short=False,
         ),

@@ -13,12 +13,13 @@ from droidft_server.domain import states
 from droidft_server.domain.checkpoints import FORMAT_VERSION, MANIFEST_FILE, checkpoint_dir
 
 
-def test_restart_keeps_jobs_and_events_fails_interrupted_and_requeues_waiting(tmp_path, spec, roots):
+def test_restart_keeps_jobs_and_events_fails_interrupted_and_requeues_waiting(tmp_path, spec, roots, build_check):
     config = ServerConfig(
         state_dir=tmp_path / "state",
         listen="127.0.0.1:0",
         device_profile=device_profile,
         resume_on_restart=False,
+        build_check=build_check,
         **roots,
     )
     first_runner = FakeRunner()
@@ -70,8 +71,14 @@ def write_resumable_checkpoint(output_dir: Path, iteration: int) -> Path:
     return directory
 
 
-def test_restart_resumes_interrupted_jobs_from_their_last_checkpoint(tmp_path, spec, roots):
-    config = ServerConfig(state_dir=tmp_path / "state", listen="127.0.0.1:0", device_profile=device_profile, **roots)
+def test_restart_resumes_interrupted_jobs_from_their_last_checkpoint(tmp_path, spec, roots, build_check):
+    config = ServerConfig(
+        state_dir=tmp_path / "state",
+        listen="127.0.0.1:0",
+        device_profile=device_profile,
+        build_check=build_check,
+        **roots,
+    )
     first_runner = FakeRunner()
     first = DroidftServer(config, runner=first_runner)
     with_checkpoint, without = first.jobs.create(spec), first.jobs.create(spec)

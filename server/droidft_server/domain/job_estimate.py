@@ -10,8 +10,8 @@ from .distributed import is_local
 from .errors import DroidftError, ErrorKind, Reason
 from .estimation import DeviceProfile, Estimate, ModelFacts, ModelFactsError, estimate, read_model_facts
 from .job_data import JobDataCheck, check_job_data
-from .model_check import ModelUnloadable, check_tokenizer_settings, unloadable
-from .online_models import online_model_paths
+from .model_check import BuildCheck, ModelUnloadable, check_builds, check_tokenizer_settings, unloadable
+from .online_models import loaded_strictly, online_model_paths
 from .spec import JobSettings, with_train_records
 
 
@@ -31,13 +31,17 @@ def estimate_job(settings: JobSettings, device: DeviceProfile, data: JobDataChec
     return estimate(settings, facts, token_lengths=data.token_lengths(), device=device, judge=judge)
 
 
-def estimate_unchecked_job(settings: JobSettings, device: DeviceProfile) -> Estimate:
-    """The estimate of a job that has not been through create's checks (EstimateResources). The data's token counts
-    read the models' tokenizer files, so those are checked first, and refused as create refuses them."""
+def estimate_unchecked_job(settings: JobSettings, device: DeviceProfile, builds: BuildCheck) -> Estimate:
+    """The estimate of a job that has not been through create's checks (EstimateResources). A model mlx-lm cannot
+    build has no figures to give, and the data's token counts read the models' tokenizer files: both are checked
+    first, and refused as create refuses them (builds: see model_check)."""
     with tokenizers_loaded_once():
         for field, path in [("spec.model_path", settings.model_path), *online_model_paths(settings)]:
+            model_dir = Path(path)
             try:
-                check_tokenizer_settings(Path(path))
+                check_tokenizer_settings(model_dir)
+                if (model_dir / "config.json").is_file():  # else the estimate answers MODEL_UNREADABLE
+                    check_builds(model_dir, builds, strict=loaded_strictly(field))
             except ModelUnloadable as error:
                 raise unloadable(field, path, error) from None
         return estimate_job(settings, device)

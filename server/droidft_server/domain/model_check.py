@@ -1,5 +1,6 @@
-"""Whether the installed mlx-lm can load a model directory, decided without importing MLX and
-without reading weight data: config.json, the tokenizer files, and the safetensors headers."""
+"""Whether the installed mlx-lm can load a model directory, decided without reading weight data: config.json, the
+tokenizer files and the safetensors headers here, then the model built from them by mlx-lm itself, through an
+injected BuildCheck (the server's imports MLX in a process of its own, supervisor/build_checker.py)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import ast
 import contextlib
 import importlib.util
 import json
+from collections.abc import Callable
 from functools import lru_cache
 from pathlib import Path
 
@@ -22,6 +24,12 @@ from .errors import DroidftError, ErrorKind, Reason
 from .estimation import ModelFacts, ModelFactsError, read_model_facts
 
 TOKENIZER_FILES = ("tokenizer.json", "tokenizer.model")
+
+# Builds a model directory as the training worker's mlx-lm load does: the architecture from config.json, and every
+# stored weight's name and shape checked against it, without reading a weight's data. Answers None when it builds,
+# else mlx-lm's reason. strict=False (a reward model, whose score head is not part of its backbone) lets names
+# be missing or extra, as the worker's load does for it.
+BuildCheck = Callable[[Path, bool], "str | None"]
 
 
 class ModelUnloadable(ValueError):
@@ -66,7 +74,7 @@ def architecture_module(config: dict) -> str:
     return remapping.get(model_type, model_type)
 
 
-def check_loadable(model_dir: Path) -> ModelFacts:
+def check_loadable(model_dir: Path, builds: BuildCheck, *, strict: bool = True) -> ModelFacts:
     """The model's facts when mlx-lm can load it; ModelUnloadable otherwise."""
     try:
         config = json.loads((model_dir / "config.json").read_text())
@@ -93,7 +101,25 @@ def check_loadable(model_dir: Path) -> ModelFacts:
     except (ModelFactsError, OSError) as error:
         raise ModelUnloadable(str(error)) from None
     _check_weights_match(config, facts)
+    _check_heads_share_out(config)
+    check_builds(model_dir, builds, strict=strict)
     return facts
+
+
+def check_builds(model_dir: Path, builds: BuildCheck, *, strict: bool = True) -> None:
+    if (reason := builds(model_dir, strict)) is not None:
+        raise ModelUnloadable(f"mlx-lm cannot build it: {reason}")
+
+
+def _check_heads_share_out(config: dict) -> None:
+    """Attention's query heads must share the key/value heads evenly: a model that breaks this builds and loads,
+    and fails at its first forward pass."""
+    heads, kv_heads = config.get("num_attention_heads"), config.get("num_key_value_heads")
+    if isinstance(heads, int) and isinstance(kv_heads, int) and kv_heads > 0 and heads % kv_heads:
+        raise ModelUnloadable(
+            f"config.json has num_attention_heads {heads}, which num_key_value_heads {kv_heads} does not divide: "
+            "attention fails at the first step"
+        )
 
 
 def check_tokenizer_settings(model_dir: Path) -> None:

@@ -20,15 +20,16 @@ from .estimation.model_facts import safetensors_files
 from .estimation.safetensors_header import HeaderError, read_header
 from .judges import JUDGE_ANSWERS
 from .method_families import ONLINE_METHODS, PAIRWISE_ONLINE_METHODS
-from .model_check import ModelUnloadable, check_loadable, unloadable
+from .model_check import BuildCheck, ModelUnloadable, check_loadable, unloadable
 from .spec import JobSettings
 
 if TYPE_CHECKING:
-    from .preflight import Candidate
+    from .preflight import Candidate, Check
 
 # Paths inside a method's config message that name a model directory.
 MODEL_FIELDS = ("judge.judge_model_path", "judge.reward_model_path", "reward_model_path")
 REWARD_HEAD = "score.weight"  # transformers' *ForSequenceClassification head
+REWARD_MODEL_FIELD = "reward_model_path"  # how every field naming a reward model ends
 SEQUENCE_CLASSIFIER = "ForSequenceClassification"
 
 
@@ -136,23 +137,34 @@ def check_judge_model(field: str, directory: Path) -> None:
         raise unsupported(f"its tokenizer does not give {' and '.join(JUDGE_ANSWERS)} distinct first tokens")
 
 
-def online_models_ready(job: Candidate) -> list[str]:
-    """Each judge or reward model directory exists and mlx-lm loads it; a reward model has its score head."""
-    for field, path in online_model_paths(job.settings):
-        directory = Path(path)
-        if not (directory / "config.json").is_file():
-            raise DroidftError(
-                ErrorKind.FAILED_PRECONDITION,
-                Reason.MODEL_NOT_FOUND,
-                f"{field}: model directory (with config.json) {path!r} not found on the server",
-                {"field": field, "path": path},
-            )
-        try:
-            check_loadable(directory)
-        except (ModelUnloadable, ModelFactsError) as error:
-            raise unloadable(field, path, error) from None
-        if field.endswith("reward_model_path"):
-            check_reward_model(field, directory)
-        else:
-            check_judge_model(field, directory)
-    return []
+def loaded_strictly(field: str) -> bool:
+    """Whether the worker loads the model at `field` strictly: every weight its architecture has stored, and no
+    other. A reward model's backbone is loaded without its score head, which the worker reads on its own."""
+    return not field.endswith(REWARD_MODEL_FIELD)
+
+
+def online_models_ready(builds: BuildCheck) -> Check:
+    """A check: each judge or reward model directory exists and mlx-lm loads it (builds: see model_check); a
+    reward model has its score head."""
+
+    def check(job: Candidate) -> list[str]:
+        for field, path in online_model_paths(job.settings):
+            directory = Path(path)
+            if not (directory / "config.json").is_file():
+                raise DroidftError(
+                    ErrorKind.FAILED_PRECONDITION,
+                    Reason.MODEL_NOT_FOUND,
+                    f"{field}: model directory (with config.json) {path!r} not found on the server",
+                    {"field": field, "path": path},
+                )
+            try:
+                check_loadable(directory, builds, strict=loaded_strictly(field))
+            except (ModelUnloadable, ModelFactsError) as error:
+                raise unloadable(field, path, error) from None
+            if field.endswith(REWARD_MODEL_FIELD):
+                check_reward_model(field, directory)
+            else:
+                check_judge_model(field, directory)
+        return []
+
+    return check

@@ -25,7 +25,7 @@ from .errors import DroidftError, ErrorKind, FieldViolation, Reason, invalid_arg
 from .estimation import DeviceProfile, check_fit
 from .job_data import JobDataCheck, check_job_data
 from .job_estimate import estimate_job
-from .model_check import ModelUnloadable, check_loadable, unloadable
+from .model_check import BuildCheck, ModelUnloadable, check_loadable, unloadable
 from .record_selection import kept_domain
 from .spec import EARLY_STOP_NEEDS_VALIDATION_DATA, JobSettings, resolve
 
@@ -68,26 +68,31 @@ def _violation(field: str, message: str, rule: str) -> DroidftError:
     return invalid_argument([FieldViolation(field, message, rule)])
 
 
-def model_loadable(job: Candidate) -> list[str]:
-    """The model directory exists and the installed mlx-lm can load it; adapter.num_layers fits it."""
-    settings = job.settings
-    model_dir = Path(settings.model_path)
-    if not (model_dir / "config.json").is_file():
-        raise _missing(
-            "spec.model_path", settings.model_path, "model directory (with config.json)", Reason.MODEL_NOT_FOUND
-        )
-    try:
-        facts = check_loadable(model_dir)
-    except ModelUnloadable as error:
-        raise unloadable("spec.model_path", settings.model_path, error) from None
-    layers = settings.adapter.num_layers
-    if layers is not None and layers > facts.num_layers:
-        raise _violation(
-            "spec.adapter.num_layers",
-            f"is {layers} but the model has {facts.num_layers} blocks: give at most {facts.num_layers}",
-            "adapter.num_layers_within_model",
-        )
-    return []
+def model_loadable(builds: BuildCheck) -> Check:
+    """A check: the model directory exists and the installed mlx-lm can load it (builds: see model_check);
+    adapter.num_layers fits it."""
+
+    def check(job: Candidate) -> list[str]:
+        settings = job.settings
+        model_dir = Path(settings.model_path)
+        if not (model_dir / "config.json").is_file():
+            raise _missing(
+                "spec.model_path", settings.model_path, "model directory (with config.json)", Reason.MODEL_NOT_FOUND
+            )
+        try:
+            facts = check_loadable(model_dir, builds)
+        except ModelUnloadable as error:
+            raise unloadable("spec.model_path", settings.model_path, error) from None
+        layers = settings.adapter.num_layers
+        if layers is not None and layers > facts.num_layers:
+            raise _violation(
+                "spec.adapter.num_layers",
+                f"is {layers} but the model has {facts.num_layers} blocks: give at most {facts.num_layers}",
+                "adapter.num_layers_within_model",
+            )
+        return []
+
+    return check
 
 
 def distributed_runs(*, can_launch_remote: bool) -> Check:

@@ -6,6 +6,7 @@ from droidft.v1 import resources_pb2, service_pb2
 
 from ..domain.estimation import DeviceProfile, Estimate, MemoryBreakdown
 from ..domain.job_estimate import estimate_unchecked_job
+from ..domain.model_check import BuildCheck
 from ..domain.spec import resolve
 
 
@@ -50,7 +51,7 @@ def estimate_to_proto(estimate: Estimate) -> resources_pb2.ResourceEstimate:
     )
 
 
-def estimate_resources(spec, device: DeviceProfile) -> service_pb2.EstimateResourcesResponse:
+def estimate_resources(spec, device: DeviceProfile, builds: BuildCheck) -> service_pb2.EstimateResourcesResponse:
     """The whole EstimateResources call, for a request protovalidate has already accepted."""
-    estimate = estimate_unchecked_job(resolve(spec), device)
+    estimate = estimate_unchecked_job(resolve(spec), device, builds)
     return service_pb2.EstimateResourcesResponse(estimate=estimate_to_proto(estimate))
