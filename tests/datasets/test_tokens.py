@@ -1,5 +1,8 @@
 """Token-length statistics with the model directory's own tokenizer.json."""
 
+import json
+import shutil
+
 from dataset_helpers import found, jsonl
 from tokenizers import Tokenizer
 
@@ -52,6 +55,19 @@ def test_a_model_without_tokenizer_json_gives_a_warning_and_no_statistics(tmp_pa
     report = validate_path(tmp_path / "train.jsonl", model_path=str(tmp_path))
     assert found(report) == [(0, "", "no_tokenizer")] and report.valid
     assert report.files[0].token_statistics is None
+
+
+def test_a_model_whose_chat_template_does_not_compile_is_named_as_create_would_refuse_it(
+    tiny_tokenizer_model, tmp_path
+):
+    model = tmp_path / "model"
+    shutil.copytree(tiny_tokenizer_model, model)
+    (model / "tokenizer_config.json").write_text(json.dumps({"chat_template": "{% if %}"}))
+    (tmp_path / "train.jsonl").write_bytes(jsonl({"text": "What is 2 + 3?"}))
+    report = validate_path(tmp_path / "train.jsonl", model_path=str(model))
+    assert found(report) == [(0, "", "no_tokenizer")] and report.valid  # the data is fine: a warning on the model
+    assert "create refuses it" in report.issues[0].message and "does not compile" in report.issues[0].message
+    assert report.files[0].token_statistics is not None
 
 
 def test_past_the_exact_bound_a_sample_measures_and_too_long_and_max_stay_exact(tiny_tokenizer_model, monkeypatch):

@@ -12,14 +12,7 @@ from collections.abc import Callable
 from functools import lru_cache
 from pathlib import Path
 
-from .datasets.tokenizer_settings import (
-    SPECIAL_TOKENS_FILE,
-    TokenizerSettingsError,
-    chat_templates,
-    read_settings_file,
-    read_tokenizer_settings,
-)
-from .datasets.tokens import TokenizerMissing, load_tokenizer
+from .datasets.tokenizer_settings import tokenizer_files_error
 from .errors import DroidftError, ErrorKind, Reason
 from .estimation import ModelFacts, ModelFactsError, read_model_facts
 
@@ -123,21 +116,9 @@ def _check_heads_share_out(config: dict) -> None:
 
 
 def check_tokenizer_settings(model_dir: Path) -> None:
-    """transformers reads tokenizer.json, tokenizer_config.json and special_tokens_map.json (those there are) as it
-    loads the tokenizer, for every method, and compiles the chat template when a prompt first needs it: all are
-    checked here, before a job starts."""
-    from .datasets.chat_template import syntax_error  # jinja2 loads on the first check, not at server start
-
-    try:
-        read_settings_file(model_dir, SPECIAL_TOKENS_FILE)
-        templates = chat_templates(model_dir, read_tokenizer_settings(model_dir))
-        if (model_dir / "tokenizer.json").is_file():
-            load_tokenizer(model_dir)
-    except (TokenizerSettingsError, TokenizerMissing) as error:
-        raise ModelUnloadable(str(error)) from None
-    for name, source in templates.items():
-        if (error := syntax_error(source)) is not None:
-            raise ModelUnloadable(f"the chat template {name!r} does not compile ({error}): fix or remove it")
+    """The tokenizer files, checked before a job starts (tokenizer_settings.tokenizer_files_error)."""
+    if (error := tokenizer_files_error(model_dir)) is not None:
+        raise ModelUnloadable(error)
 
 
 def _check_weights_match(config: dict, facts: ModelFacts) -> None:

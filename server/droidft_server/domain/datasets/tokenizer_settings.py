@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from .tokens import TokenizerMissing, load_tokenizer
+
 SETTINGS_FILE = "tokenizer_config.json"
 SPECIAL_TOKENS_FILE = "special_tokens_map.json"  # read too, when there is one
 TEMPLATE_FILE = "chat_template.jinja"  # transformers prefers it to the settings' chat_template
@@ -56,3 +58,22 @@ def chat_templates(model_dir: str | Path, settings: dict) -> dict[str, str]:
         f"{SETTINGS_FILE}'s chat_template is neither a template (a string) nor a list of named templates "
         '({"name": ..., "template": ...})'
     )
+
+
+def tokenizer_files_error(model_dir: Path) -> str | None:
+    """Why transformers would fail as mlx-lm loads the model's tokenizer, or as it compiles the chat template when a
+    prompt first needs it; None when neither would. It reads tokenizer.json, tokenizer_config.json and
+    special_tokens_map.json (those there are) for every method."""
+    from .chat_template import syntax_error  # jinja2 loads on the first check, not at server start
+
+    try:
+        read_settings_file(model_dir, SPECIAL_TOKENS_FILE)
+        templates = chat_templates(model_dir, read_tokenizer_settings(model_dir))
+        if (model_dir / "tokenizer.json").is_file():
+            load_tokenizer(model_dir)
+    except (TokenizerSettingsError, TokenizerMissing) as error:
+        return str(error)
+    for name, source in templates.items():
+        if (error := syntax_error(source)) is not None:
+            return f"the chat template {name!r} does not compile ({error}): fix or remove it"
+    return None

@@ -56,7 +56,11 @@ def tokenizers_loaded_once() -> Iterator[None]:
     """Within the block (one create's checks, one estimate), each tokenizer.json is read once however many checks
     load it. A large vocabulary's tokenizer takes about 0.5 s and 100 MB to load (150,000 tokens, a 12 MB file,
     measured here), and one create read its model's three times: the model check, the data's token counts and
-    the chat template's tokens. Nothing is kept after the block, so an idle server holds no tokenizer."""
+    the chat template's tokens. Nothing is kept after the block, so an idle server holds no tokenizer. A block
+    inside another shares the outer one's."""
+    if _loaded_in_block.get() is not None:
+        yield
+        return
     block = _loaded_in_block.set({})
     try:
         yield

@@ -40,7 +40,8 @@ from .progress import ProgressCallback, ValidationProgress
 from .reader import LineBatch, LineBatches, ReadStopped, layout_of, open_stream, record_batches, split_files
 from .report import FileIssues, FileReport, IssueLog, LateIssues, ValidationReport
 from .sample import EvenSample
-from .tokens import TokenCounter, TokenizerMissing, load_tokenizer
+from .tokenizer_settings import tokenizer_files_error
+from .tokens import TokenCounter, TokenizerMissing, load_tokenizer, tokenizers_loaded_once
 
 if TYPE_CHECKING:
     pass
@@ -164,11 +165,18 @@ class _Validation:
         """A maker of one counter per file, sharing one loaded tokenizer; None without a model."""
         if not self.options.model_path:
             return None
-        try:
-            tokenizer = load_tokenizer(self.options.model_path)
-        except TokenizerMissing as exc:
-            self.log.add_file_issue(self.options.model_path, NO_TOKENIZER, f"no token statistics: {exc}")
-            return None
+        model_dir = self.options.model_path
+        with tokenizers_loaded_once():
+            unusable = tokenizer_files_error(Path(model_dir))
+            try:
+                tokenizer = load_tokenizer(model_dir)
+            except TokenizerMissing as exc:
+                self.log.add_file_issue(model_dir, NO_TOKENIZER, f"no token statistics: {exc}")
+                return None
+        if unusable is not None:  # its settings or chat template: create refuses the model, and says so here too
+            self.log.add_file_issue(
+                model_dir, NO_TOKENIZER, f"the model's tokenizer cannot be used (create refuses it): {unusable}"
+            )
         return lambda fmt: TokenCounter(tokenizer, self.options.max_seq_length, fmt)
 
     def _file(
