@@ -11,7 +11,7 @@ from .errors import DroidftError, ErrorKind, Reason
 from .estimation import DeviceProfile, Estimate, ModelFacts, ModelFactsError, estimate, read_model_facts
 from .job_data import JobDataCheck, check_job_data
 from .model_check import BuildCheck, ModelUnloadable, check_builds, check_tokenizer_settings, unloadable
-from .online_models import loaded_strictly, online_model_paths
+from .online_models import is_reward_model, online_model_paths
 from .spec import JobSettings, with_train_records
 
 
@@ -41,7 +41,7 @@ def estimate_unchecked_job(settings: JobSettings, device: DeviceProfile, builds:
             try:
                 check_tokenizer_settings(model_dir)
                 if (model_dir / "config.json").is_file():  # else the estimate answers MODEL_UNREADABLE
-                    check_builds(model_dir, builds, strict=loaded_strictly(field))
+                    check_builds(model_dir, builds, reward_model=is_reward_model(field))
             except ModelUnloadable as error:
                 raise unloadable(field, path, error) from None
         return estimate_job(settings, device)

@@ -20,8 +20,8 @@ TOKENIZER_FILES = ("tokenizer.json", "tokenizer.model")
 
 # Builds a model directory as the training worker's mlx-lm load does: the architecture from config.json, and every
 # stored weight's name and shape checked against it, without reading a weight's data. Answers None when it builds,
-# else mlx-lm's reason. strict=False (a reward model, whose score head is not part of its backbone) lets names
-# be missing or extra, as the worker's load does for it.
+# else mlx-lm's reason. The flag says the model is a reward model, whose backbone the worker loads without its
+# score head: every backbone weight stored, the head left to check_reward_model.
 BuildCheck = Callable[[Path, bool], "str | None"]
 
 
@@ -67,7 +67,7 @@ def architecture_module(config: dict) -> str:
     return remapping.get(model_type, model_type)
 
 
-def check_loadable(model_dir: Path, builds: BuildCheck, *, strict: bool = True) -> ModelFacts:
+def check_loadable(model_dir: Path, builds: BuildCheck, *, reward_model: bool = False) -> ModelFacts:
     """The model's facts when mlx-lm can load it; ModelUnloadable otherwise."""
     try:
         config = json.loads((model_dir / "config.json").read_text())
@@ -95,12 +95,12 @@ def check_loadable(model_dir: Path, builds: BuildCheck, *, strict: bool = True) 
         raise ModelUnloadable(str(error)) from None
     _check_weights_match(config, facts)
     _check_heads_share_out(config)
-    check_builds(model_dir, builds, strict=strict)
+    check_builds(model_dir, builds, reward_model=reward_model)
     return facts
 
 
-def check_builds(model_dir: Path, builds: BuildCheck, *, strict: bool = True) -> None:
-    if (reason := builds(model_dir, strict)) is not None:
+def check_builds(model_dir: Path, builds: BuildCheck, *, reward_model: bool = False) -> None:
+    if (reason := builds(model_dir, reward_model)) is not None:
         raise ModelUnloadable(f"mlx-lm cannot build it: {reason}")
 
 

@@ -137,10 +137,9 @@ def check_judge_model(field: str, directory: Path) -> None:
         raise unsupported(f"its tokenizer does not give {' and '.join(JUDGE_ANSWERS)} distinct first tokens")
 
 
-def loaded_strictly(field: str) -> bool:
-    """Whether the worker loads the model at `field` strictly: every weight its architecture has stored, and no
-    other. A reward model's backbone is loaded without its score head, which the worker reads on its own."""
-    return not field.endswith(REWARD_MODEL_FIELD)
+def is_reward_model(field: str) -> bool:
+    """Whether `field` (as online_model_paths names it) names a reward model."""
+    return field.endswith(REWARD_MODEL_FIELD)
 
 
 def online_models_ready(builds: BuildCheck) -> Check:
@@ -158,10 +157,10 @@ def online_models_ready(builds: BuildCheck) -> Check:
                     {"field": field, "path": path},
                 )
             try:
-                check_loadable(directory, builds, strict=loaded_strictly(field))
+                check_loadable(directory, builds, reward_model=is_reward_model(field))
             except (ModelUnloadable, ModelFactsError) as error:
                 raise unloadable(field, path, error) from None
-            if field.endswith(REWARD_MODEL_FIELD):
+            if is_reward_model(field):
                 check_reward_model(field, directory)
             else:
                 check_judge_model(field, directory)

@@ -7,6 +7,7 @@ either; RLHF and PPO need a scorer (the contract offers them no judge model).
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,6 +26,18 @@ from ..rl.data import RlPrompt
 REWARD_MODEL_SCORE = "reward_model"
 REWARD_HEAD = "score.weight"
 BACKBONE = "model."  # transformers' prefix of a *ForSequenceClassification's backbone weights
+
+
+def unstored_backbone_weights(model: nn.Module, stored: Iterable[str]) -> list[str]:
+    """The weights of a reward model's backbone that its files do not store (stored: the tensor names they hold).
+    load_model(strict=False) takes the classifier's weights without its head, and would leave any backbone
+    weight it does not find at its random initialisation: every backbone weight must be stored."""
+    names = set(stored)
+    return [name for name, _ in tree_flatten(model.model.parameters()) if f"{BACKBONE}{name}" not in names]
+
+
+def backbone_lacks(missing: list[str]) -> str:
+    return f"the reward model's backbone lacks {len(missing)} weights, e.g. {missing[:3]}"
 
 
 @dataclass
@@ -64,11 +77,8 @@ class RewardModel:
         self.model.freeze()
         self.model.eval()
         stored = {tensor.name: file for file in safetensors_files(directory) for tensor in read_header(file)}
-        # load_model(strict=False) takes the classifier's weights without its head and would leave any backbone
-        # weight it does not find at its random initialisation: every backbone weight must be stored.
-        missing = [name for name, _ in tree_flatten(self.model.model.parameters()) if f"{BACKBONE}{name}" not in stored]
-        if missing:
-            raise ValueError(f"{path}: the reward model's backbone lacks {len(missing)} weights, e.g. {missing[:3]}")
+        if missing := unstored_backbone_weights(self.model, stored):
+            raise ValueError(f"{path}: {backbone_lacks(missing)}")
         self.head = mx.load(str(stored[REWARD_HEAD]))[REWARD_HEAD]
         self.tokenizer = load_tokenizer(directory)
         self.path = path

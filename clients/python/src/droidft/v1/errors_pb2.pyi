@@ -18,6 +18,7 @@ class ErrorReason(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     TRAINING_ERROR: _ClassVar[ErrorReason]
     MODEL_NOT_FOUND: _ClassVar[ErrorReason]
     MODEL_UNLOADABLE: _ClassVar[ErrorReason]
+    BUILD_CHECK_UNAVAILABLE: _ClassVar[ErrorReason]
     MODEL_UNREADABLE: _ClassVar[ErrorReason]
     DATASET_NOT_FOUND: _ClassVar[ErrorReason]
     DATASET_INVALID: _ClassVar[ErrorReason]
@@ -69,6 +70,7 @@ WORKER_CRASHED: ErrorReason
 TRAINING_ERROR: ErrorReason
 MODEL_NOT_FOUND: ErrorReason
 MODEL_UNLOADABLE: ErrorReason
+BUILD_CHECK_UNAVAILABLE: ErrorReason
 MODEL_UNREADABLE: ErrorReason
 DATASET_NOT_FOUND: ErrorReason
 DATASET_INVALID: ErrorReason
