@@ -159,7 +159,7 @@ class DroidftServer:
         from .supervisor.sampler import SamplerProcess
 
         self.sampler = SamplerProcess(config.state_dir / "sampler", blas_threads)
-        sampling = SamplingService(self.jobs, self.sampler, device, self._store, roots.data_source)
+        sampling = SamplingService(self.jobs, self.sampler, device, self._store, roots.data_source, builds)
         self.jobs.before_success = sampling.evaluate_finished
         servicer = TrainingServicer(
             self.jobs,

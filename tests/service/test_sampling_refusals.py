@@ -1,5 +1,8 @@
 """Generate and EvaluateModel refuse what they cannot do, with a reason, before the sampler is started."""
 
+import json
+import shutil
+
 import grpc
 import pytest
 from fixed_device import device_profile
@@ -122,3 +125,16 @@ def test_evaluation_data_that_is_missing_or_a_directory_without_a_test_split_is_
     assert (code, reason) == (grpc.StatusCode.FAILED_PRECONDITION, "DATASET_NOT_FOUND")
     code, reason, _ = refusal(evaluate(tmp_path))
     assert (code, reason) == (grpc.StatusCode.FAILED_PRECONDITION, "NO_EVALUATION_DATA")
+
+
+def test_a_model_mlx_lm_cannot_build_is_refused_on_its_field_before_the_sampler(stub, spec, tmp_path, fake_runner):
+    broken = tmp_path / "no-intermediate-size"
+    shutil.copytree(spec.model_path, broken)
+    config = json.loads((broken / "config.json").read_text())
+    del config["intermediate_size"]
+    (broken / "config.json").write_text(json.dumps(config))
+    job = finished_job(stub, fake_runner, spec, tmp_path)
+    for model in ({"model_path": str(broken)}, {"job_id": job.job_id, "model_path": str(broken)}):
+        code, reason, message = refusal(generate(stub, **model))
+        assert (code, reason) == (grpc.StatusCode.FAILED_PRECONDITION, "MODEL_UNLOADABLE"), message
+        assert message.startswith("model.model_path: ") and "intermediate_size" in message
