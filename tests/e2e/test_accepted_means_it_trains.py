@@ -516,6 +516,35 @@ CASES = [
         configure=with_rewards("gspo", "exact_answer", "step_overlap"),
     ),
     Case(
+        "a reward named twice",  # its scores were counted twice, and broke a distributed job at its first evaluation
+        "grpo",
+        generated("prompt_answer"),
+        refused_field="spec.grpo.rollout.rewards",
+        configure=with_rewards("grpo", "exact_answer", "exact_answer"),
+    ),
+    Case(
+        "every reward weighted 0",
+        "grpo",
+        generated("prompt_answer"),
+        refused_field="spec.grpo.rollout.rewards",
+        configure=lambda spec: spec.grpo.rollout.rewards.add(name="exact_answer", weight=0),
+    ),
+    Case(
+        "GSPO's efficiency_threshold with no correctness reward to gate",
+        "gspo",
+        generated("prompt_answer"),
+        refused_field="spec.gspo.efficiency_threshold",
+        configure=all_of(with_rewards("gspo", "length_efficiency"), set_field("gspo.efficiency_threshold", 0.9)),
+    ),
+    Case(
+        "GSPO's efficiency_threshold gating exact_answer",
+        "gspo",
+        generated("prompt_answer"),
+        configure=all_of(
+            with_rewards("gspo", "exact_answer", "length_efficiency"), set_field("gspo.efficiency_threshold", 0.9)
+        ),
+    ),
+    Case(
         "multi_step_training on question/answer data with worked steps",
         "grpo",
         generated("question_answer"),

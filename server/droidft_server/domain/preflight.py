@@ -26,6 +26,7 @@ from .estimation import DeviceProfile, check_fit
 from .job_data import JobDataCheck, check_job_data
 from .job_estimate import estimate_job
 from .model_check import BuildCheck, ModelUnloadable, check_loadable, unloadable
+from .online_models import online_model_paths
 from .record_selection import kept_domain
 from .spec import EARLY_STOP_NEEDS_VALIDATION_DATA, JobSettings, resolve
 
@@ -213,6 +214,8 @@ def settings_take_effect(job: Candidate) -> list[str]:
         *_adaptation_strength_without_adapter(spec, settings),
         *_reasoning_steps_unread(spec, settings, chosen),
         *_rewards_without_reference_steps(settings, chosen, job.data.train.format),
+        *_rewards_that_cannot_rank(settings, chosen),
+        *_efficiency_threshold_without_correctness(spec, chosen),
     ]
     if violations:
         raise invalid_argument(violations)
@@ -283,6 +286,50 @@ def _rewards_without_reference_steps(
             )
         )
     return violations
+
+
+def _rewards_that_cannot_rank(settings: JobSettings, chosen: list[rewards.WeightedReward]) -> list[FieldViolation]:
+    """A reward named twice (its scores were counted twice, and broke a distributed job's gathering), or rewards all
+    weighted 0 (every completion scores 0: nothing to learn), when the rewards are the job's scorer."""
+    field = f"spec.{settings.method}.rollout.rewards"
+    names = [name for name, _ in settings.policy.rollout.rewards]
+    violations = []
+    if twice := sorted({name for name in names if names.count(name) > 1}):
+        violations.append(
+            FieldViolation(
+                field,
+                f"names {', '.join(twice)} more than once: give each reward once, with its weight",
+                "rewards.unique",
+            )
+        )
+    if chosen and not online_model_paths(settings) and all(item.weight == 0 for item in chosen):
+        violations.append(
+            FieldViolation(
+                field,
+                "weighs every reward 0: every completion would score 0 and nothing would be learned; give one a weight",
+                "rewards.some_weight",
+            )
+        )
+    return violations
+
+
+def _efficiency_threshold_without_correctness(
+    spec: job_pb2.TrainingJobSpec, chosen: list[rewards.WeightedReward]
+) -> list[FieldViolation]:
+    if not (spec.HasField("gspo") and spec.gspo.HasField("efficiency_threshold")):
+        return []
+    if any(item.reward.correctness for item in chosen):
+        return []
+    gated = " or ".join(sorted(r.name for r in rewards.REWARDS.values() if r.correctness))
+    return [
+        FieldViolation(
+            "spec.gspo.efficiency_threshold",
+            f"takes the correctness rewards ({gated}) from completions below it, and the job's rewards are "
+            f"{', '.join(item.reward.name for item in chosen)}: add {gated} to spec.gspo.rollout.rewards, or leave "
+            "efficiency_threshold unset",
+            "gspo.efficiency_threshold_needs_a_correctness_reward",
+        )
+    ]
 
 
 def resources_fit(device: Callable[[], DeviceProfile], *, refuse: bool) -> Check:
