@@ -143,6 +143,7 @@ class DroidftServer:
                     online_models_ready(builds),
                     preflight.data_exists,
                     preflight.data_valid,
+                    preflight.chat_template_renders,
                     preflight.rewards_known,
                     preflight.settings_take_effect,
                     options_take_effect,

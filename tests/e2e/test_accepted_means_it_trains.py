@@ -39,6 +39,10 @@ CHAT = [
     for a in range(1, 4)
     for b in range(1, 3)
 ]
+SYSTEM_CHAT = [{"messages": [{"role": "system", "content": "Be brief."}, *record["messages"]]} for record in CHAT]
+# A template as Gemma's: it refuses a system turn.
+REFUSES_SYSTEM = "{% if messages[0]['role'] == 'system' %}{{ raise_exception('System role not supported') }}{% endif %}"
+
 PREFERENCE_TURNS = [
     {
         "prompt": [{"role": "user", "content": f"Say {word}."}],
@@ -583,6 +587,34 @@ CASES = [
     ),
     Case("named chat templates in tokenizer_config.json", "sft", file_of(CHAT), model="templates_named"),
     *(
+        Case(
+            f"a model without a chat template, for {method}",
+            method,
+            data,
+            refused_field="spec.model_path",
+            model="no_template",
+        )
+        for method, data in [
+            ("sft", file_of(CHAT)),
+            ("dpo", generated("preference")),
+            ("grpo", generated("prompt_answer")),
+        ]
+    ),
+    Case("a model without a chat template, for SFT on text", "sft", generated("text"), model="no_template"),
+    Case(
+        "a chat template that refuses the data's system turns",
+        "sft",
+        file_of(SYSTEM_CHAT),
+        refused_field="spec.model_path",
+        model="template_refuses_system",
+    ),
+    Case(
+        "a chat template that refuses system turns, on data with none",
+        "sft",
+        file_of(CHAT),
+        model="template_refuses_system",
+    ),
+    *(
         Case(f"a model {what}", "sft", file_of(CHAT), refused_field="spec.model_path", model=model)
         for what, model in MODELS_MLX_LM_CANNOT_BUILD.items()
     ),
@@ -682,6 +714,10 @@ def models(tmp_path_factory) -> dict[str, Path]:
             "weights_misnamed", lambda folder: (folder / "model.safetensors").rename(folder / "weights.safetensors")
         ),
         "heads_do_not_share": variant("heads_do_not_share", edit_config("num_key_value_heads", 3)),
+        "no_template": variant("no_template", edit_settings("chat_template", None)),
+        "template_refuses_system": variant(
+            "template_refuses_system", edit_settings("chat_template", lambda template: REFUSES_SYSTEM + template)
+        ),
         # transformers' named form; mlx-lm applies the one named "default"
         "templates_named": variant(
             "templates_named",
@@ -772,6 +808,10 @@ def test_accepted_jobs_train_and_refused_ones_say_why_at_create(case, stub, mode
     assert final.state == states.SUCCEEDED, final.error
     assert final.metrics.iteration == 2
 
+
+SYSTEM_CHAT = [{"messages": [{"role": "system", "content": "Be brief."}, *record["messages"]]} for record in CHAT]
+# A template as Gemma's: it refuses a system turn.
+REFUSES_SYSTEM = "{% if messages[0]['role'] == 'system' %}{{ raise_exception('System role not supported') }}{% endif %}"
 
 TOKENIZER_SETTINGS_MODELS = ["settings_not_json", "settings_not_utf8", "settings_a_list", "template_a_number",
                              "template_broken", "special_tokens_not_json", "special_tokens_a_list",

@@ -19,6 +19,7 @@ from .datasets.progress import ProgressCallback
 from .datasets.refusal import VIOLATIONS_LISTED, data_errors
 from .datasets.report import FileReport
 from .datasets.tokens import tokenizers_loaded_once
+from .datasets.trained_tokens import NO_CHAT_TEMPLATE, read_chat_template, template_error
 from .datasets.training_data import data_files
 from .distributed import check_distributed
 from .errors import DroidftError, ErrorKind, FieldViolation, Reason, invalid_argument
@@ -198,6 +199,30 @@ def rewards_known(job: Candidate) -> list[str]:
     if unknown:
         raise invalid_argument(unknown)
     return []
+
+
+def chat_template_renders(job: Candidate) -> list[str]:
+    """The model's chat template renders what the job trains on: the conversations of SFT's and the preference
+    methods' records (tried on the data check's sample), and every prompt of the GRPO family and the online
+    methods (which only need a template). Without it the worker failed at its first batch. Runs after
+    data_valid."""
+    settings = job.settings
+    if job.data is None or job.data.train is None:
+        return []
+    if settings.sft is not None or settings.preference is not None:
+        error = template_error(settings.model_path, job.data.train.format, job.data.train.sample)
+    elif settings.policy is not None or settings.online is not None:
+        error = None if read_chat_template(settings.model_path) is not None else NO_CHAT_TEMPLATE
+    else:
+        return []
+    if error is None:
+        return []
+    raise _violation(
+        "spec.model_path",
+        f"{error}, and {settings.method} renders what it trains on through it: give a model whose template "
+        "renders this data, or data it renders",
+        "model.chat_template_renders",
+    )
 
 
 def settings_take_effect(job: Candidate) -> list[str]:

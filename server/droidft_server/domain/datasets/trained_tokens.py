@@ -73,6 +73,30 @@ def _conversations(example: dict) -> list[tuple[list[dict], list | None]]:
     return [(example["messages"], example.get("tools"))]
 
 
+NO_CHAT_TEMPLATE = "has no chat template (tokenizer_config.json's chat_template, or chat_template.jinja)"
+
+
+def template_error(model_path: str | Path, format_name: str, sample: Sequence) -> str | None:
+    """Why the model's chat template cannot render the conversations mlx-lm's SFT dataset for `format_name`, or
+    a preference trainer, renders, tried on `sample` (records decoded as that format); None when it renders them
+    (and for plain text, which no template renders)."""
+    from jinja2 import TemplateError
+
+    if format_name == PLAIN_TEXT_FORMAT:
+        return None
+    template = read_chat_template(model_path)
+    if template is None:
+        return NO_CHAT_TEMPLATE
+    fmt = get_format(format_name)
+    try:
+        for record in sample:
+            for messages, tools in _conversations(fmt.to_example(record)):
+                template.render(messages, tools)
+    except TemplateError as error:
+        return f"has a chat template that fails on the data's records ({error})"
+    return None
+
+
 def template_tokens(model_path: str | Path, format_name: str, sample: Sequence) -> TemplateTokens:
     """Tokens mlx-lm's SFT dataset for `format_name`, or a preference trainer, adds to a record's text, measured
     on `sample` (records decoded as that format); none when the model has no chat template or it does not render
