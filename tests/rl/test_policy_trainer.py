@@ -196,7 +196,7 @@ def test_settings_that_would_do_nothing_are_refused_with_the_fix(tmp_path):
     unread = spec("grpo", reasoning_steps=5)
     unread.grpo.rollout.rewards.add(name="exact_answer")
     assert preflight_refusal(unread) == {
-        "spec.grpo.reasoning_steps": "is 5 but only step_format reads it, and the job's rewards are exact_answer: "
+        "spec.grpo.reasoning_steps": "acts only on step_format, and the job's rewards are exact_answer: "
         "add step_format to spec.grpo.rollout.rewards, or leave reasoning_steps unset"
     }
     assert preflight_refusal(spec("grpo", reasoning_steps=5)) == {}  # step_format is a default reward

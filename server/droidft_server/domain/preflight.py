@@ -237,10 +237,10 @@ def settings_take_effect(job: Candidate) -> list[str]:
     )
     violations = [
         *_adaptation_strength_without_adapter(spec, settings),
-        *_reasoning_steps_unread(spec, settings, chosen),
+        *_setting_without_its_reward(spec, chosen, "grpo.reasoning_steps", lambda r: r.reads_reasoning_steps),
+        *_setting_without_its_reward(spec, chosen, "gspo.efficiency_threshold", lambda r: r.correctness),
         *_rewards_without_reference_steps(settings, chosen, job.data.train.format),
         *_rewards_that_cannot_rank(settings, chosen),
-        *_efficiency_threshold_without_correctness(spec, chosen),
     ]
     if violations:
         raise invalid_argument(violations)
@@ -262,21 +262,27 @@ def _adaptation_strength_without_adapter(spec: job_pb2.TrainingJobSpec, settings
     ]
 
 
-def _reasoning_steps_unread(
-    spec: job_pb2.TrainingJobSpec, settings: JobSettings, chosen: list[rewards.WeightedReward]
+def _setting_without_its_reward(
+    spec: job_pb2.TrainingJobSpec,
+    chosen: list[rewards.WeightedReward],
+    setting: str,
+    acts_on: Callable[[rewards.RewardFunction], bool],
 ) -> list[FieldViolation]:
-    if not (spec.HasField("grpo") and spec.grpo.HasField("reasoning_steps")):
+    """A policy setting ("<method>.<field>") that only some rewards act on, set with none of them among the job's
+    rewards, would have no effect (GRPO's reasoning_steps is read by step_format only; GSPO's efficiency_threshold
+    gates the correctness rewards only)."""
+    method, name = setting.split(".")
+    if not (spec.HasField(method) and getattr(spec, method).HasField(name)):
         return []
-    if any(item.reward.reads_reasoning_steps for item in chosen):
+    if any(acts_on(item.reward) for item in chosen):
         return []
-    readers = " or ".join(sorted(r.name for r in rewards.REWARDS.values() if r.reads_reasoning_steps))
+    those = " or ".join(sorted(r.name for r in rewards.REWARDS.values() if acts_on(r)))
     return [
         FieldViolation(
-            "spec.grpo.reasoning_steps",
-            f"is {settings.policy.reasoning_steps} but only {readers} reads it, and the job's rewards are "
-            f"{', '.join(item.reward.name for item in chosen)}: add {readers} to spec.grpo.rollout.rewards, "
-            "or leave reasoning_steps unset",
-            "grpo.reasoning_steps_needs_its_reward",
+            f"spec.{setting}",
+            f"acts only on {those}, and the job's rewards are {', '.join(item.reward.name for item in chosen)}: "
+            f"add {those} to spec.{method}.rollout.rewards, or leave {name} unset",
+            f"{setting}_needs_its_reward",
         )
     ]
 
@@ -336,25 +342,6 @@ def _rewards_that_cannot_rank(settings: JobSettings, chosen: list[rewards.Weight
             )
         )
     return violations
-
-
-def _efficiency_threshold_without_correctness(
-    spec: job_pb2.TrainingJobSpec, chosen: list[rewards.WeightedReward]
-) -> list[FieldViolation]:
-    if not (spec.HasField("gspo") and spec.gspo.HasField("efficiency_threshold")):
-        return []
-    if any(item.reward.correctness for item in chosen):
-        return []
-    gated = " or ".join(sorted(r.name for r in rewards.REWARDS.values() if r.correctness))
-    return [
-        FieldViolation(
-            "spec.gspo.efficiency_threshold",
-            f"takes the correctness rewards ({gated}) from completions below it, and the job's rewards are "
-            f"{', '.join(item.reward.name for item in chosen)}: add {gated} to spec.gspo.rollout.rewards, or leave "
-            "efficiency_threshold unset",
-            "gspo.efficiency_threshold_needs_a_correctness_reward",
-        )
-    ]
 
 
 def resources_fit(device: Callable[[], DeviceProfile], *, refuse: bool) -> Check:
