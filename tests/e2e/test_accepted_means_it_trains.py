@@ -614,6 +614,27 @@ CASES = [
         file_of(CHAT),
         model="template_refuses_system",
     ),
+    Case(
+        "a chat template that refuses system turns, for Dr. GRPO (which adds its own)",
+        "dr_grpo",
+        generated("dr_grpo"),
+        refused_field="spec.model_path",
+        model="template_refuses_system",
+    ),
+    Case(
+        "a chat template that refuses system turns, for GRPO with step_format (which adds one)",
+        "grpo",
+        generated("prompt_answer"),
+        refused_field="spec.model_path",
+        model="template_refuses_system",
+    ),
+    Case(
+        "a chat template that refuses system turns, for GRPO that adds none, on prompts with none",
+        "grpo",
+        generated("prompt_answer"),
+        model="template_refuses_system",
+        configure=with_rewards("grpo", "exact_answer"),
+    ),
     *(
         Case(f"a model {what}", "sft", file_of(CHAT), refused_field="spec.model_path", model=model)
         for what, model in MODELS_MLX_LM_CANNOT_BUILD.items()

@@ -190,3 +190,30 @@ def test_the_estimate_counts_the_judge_model(stub, tiny_model, data, reward_mode
     assert frozen_bytes(judged) == 2 * frozen_bytes(unjudged)
     # The judge reads every completion: its forward pass takes time too.
     assert estimate(judged).seconds_per_iteration > estimate(unjudged).seconds_per_iteration
+
+
+def test_a_reward_model_whose_template_refuses_the_datas_system_turns_is_refused(stub, tiny_model, tmp_path):
+    # As Gemma's template does; the reward model reads each prompt, with its system turn, and completion.
+    refusing = tmp_path / "refusing"
+    shutil.copytree(tiny_model, refusing)
+    settings = json.loads((refusing / "tokenizer_config.json").read_text())
+    settings["chat_template"] = (
+        "{% if messages[0]['role'] == 'system' %}{{ raise_exception('System role not supported') }}{% endif %}"
+        + settings["chat_template"]
+    )
+    (refusing / "tokenizer_config.json").write_text(json.dumps(settings))
+    reward_model = build_tiny_reward_model(refusing, tmp_path / "rm")
+    with_system = tmp_path / "with-system.jsonl"
+    records = [{**record, "system": "Be brief."} for record in datasets.generate("prompt_answer", 8, 0)]
+    datasets.write_jsonl(str(with_system), records)
+    spec = spec_of("rlhf", tiny_model, with_system, reward_model_path=str(reward_model))
+    code, reason, fields = refusal(stub, spec)
+    assert (code, reason, fields) == (
+        grpc.StatusCode.INVALID_ARGUMENT,
+        "INVALID_REQUEST",
+        ["spec.rlhf.reward_model_path"],
+    )
+    without_system = tmp_path / "without-system.jsonl"
+    datasets.write_jsonl(str(without_system), datasets.generate("prompt_answer", 8, 0))
+    spec = spec_of("rlhf", tiny_model, without_system, reward_model_path=str(reward_model))
+    stub.CreateTrainingJob(service_pb2.CreateTrainingJobRequest(spec=spec, validate_only=True))

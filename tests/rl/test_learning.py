@@ -117,12 +117,9 @@ def answer_probability(spec: job_pb2.TrainingJobSpec, pairs, adapter_dir=None) -
     model, tokenizer = mlx_lm.load(spec.model_path, adapter_path=str(adapter_dir) if adapter_dir else None)
     model.eval()
     method = policy_method(resolve(spec))
-    system = method.forced_system_prompt or method.default_system_prompt
     probabilities = []
     for a, b in pairs:
-        messages = ([{"role": "system", "content": system}] if system else []) + [
-            {"role": "user", "content": f"{a} {b}"}
-        ]
+        messages = method.system_prompts.messages(f"{a} {b}", None)
         prompt = list(tokenizer.apply_chat_template(messages, add_generation_prompt=True))
         answer = [*tokenizer.encode(str(b)), tokenizer.eos_token_id]
         tokens = mx.array([prompt + answer])

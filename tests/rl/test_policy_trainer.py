@@ -156,7 +156,7 @@ def test_domain_adaptation_strength_multiplies_lora_scale(tiny_model):
 def test_grpo_reasoning_steps_reach_reward_and_prompt():
     method = policy_method(settings_for("grpo", reasoning_steps=7))
     assert method.reward_options.reasoning_steps == 7
-    assert "exactly 7 numbered steps" in method.default_system_prompt
+    assert "exactly 7 numbered steps" in method.system_prompts.default
     plain = policy_method(settings_for("grpo"))
     multi = policy_method(settings_for("grpo", multi_step_training=True))
     assert "step_overlap" not in [w.reward.name for w in plain.rewards]
@@ -222,7 +222,7 @@ def test_a_plugin_reward_that_reads_reasoning_steps_gives_them_their_effect(monk
     spec.grpo.reasoning_steps = 6
     spec.grpo.rollout.rewards.add(name="steps_counted")
     assert preflight_refusal(spec) == {}
-    assert "exactly 6 numbered steps" in policy_method(resolve(spec)).default_system_prompt
+    assert "exactly 6 numbered steps" in policy_method(resolve(spec)).system_prompts.default
 
 
 def test_method_losses():

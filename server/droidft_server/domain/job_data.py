@@ -98,7 +98,9 @@ def check_job_data(settings: JobSettings, max_issues: int, on_progress: Progress
         max_seq_length=settings.max_seq_length,
         max_issues=max_issues,
         data_keys=settings.data_keys,
-        sample_records=SAMPLE_RECORDS if _templated(settings) else 0,
+        # Records kept for the chat template's tokens (SFT, preference) and for create's check that the templates
+        # render what the job sends through them (every method but SFT on text, preflight.chat_template_renders).
+        sample_records=SAMPLE_RECORDS if _templated(settings) or settings.policy is not None else 0,
         on_progress=on_progress,
     )
     return JobDataCheck(files, report, settings)

@@ -27,7 +27,8 @@ from .estimation import DeviceProfile, check_fit
 from .job_data import JobDataCheck, check_job_data
 from .job_estimate import estimate_job
 from .model_check import BuildCheck, ModelUnloadable, check_loadable, unloadable
-from .online_models import online_model_paths
+from .online_models import is_reward_model, online_model_paths
+from .prompts import SystemPrompts, policy_system_prompts
 from .record_selection import kept_domain
 from .spec import EARLY_STOP_NEEDS_VALIDATION_DATA, JobSettings, resolve
 
@@ -202,27 +203,80 @@ def rewards_known(job: Candidate) -> list[str]:
 
 
 def chat_template_renders(job: Candidate) -> list[str]:
-    """The model's chat template renders what the job trains on: the conversations of SFT's and the preference
-    methods' records (tried on the data check's sample), and every prompt of the GRPO family and the online
-    methods (which only need a template). Without it the worker failed at its first batch. Runs after
-    data_valid."""
-    settings = job.settings
-    if job.data is None or job.data.train is None:
+    """The chat templates render what the job sends through them, tried on the data check's sample: SFT's and the
+    preference methods' conversations; the GRPO family's and the online methods' prompts, with the system prompt
+    the method adds (prompts.SystemPrompts); and a reward model's scored conversations. Without it the worker
+    failed at its first batch (a template without a system role, say, given one). Runs after data_valid."""
+    settings, train = job.settings, job.data.train if job.data is not None else None
+    if train is None:
         return []
     if settings.sft is not None or settings.preference is not None:
-        error = template_error(settings.model_path, job.data.train.format, job.data.train.sample)
-    elif settings.policy is not None or settings.online is not None:
-        error = None if read_chat_template(settings.model_path) is not None else NO_CHAT_TEMPLATE
+        error = template_error(settings.model_path, train.format, train.sample)
+    elif settings.policy is not None:
+        error = _prompts_error(settings, train.format, train.sample)
     else:
         return []
-    if error is None:
-        return []
-    raise _violation(
-        "spec.model_path",
-        f"{error}, and {settings.method} renders what it trains on through it: give a model whose template "
-        "renders this data, or data it renders",
-        "model.chat_template_renders",
-    )
+    if error is not None:
+        raise _violation(
+            "spec.model_path",
+            f"{error}, and {settings.method} renders what it trains on through it: give a model whose template "
+            "renders this data, or data it renders",
+            "model.chat_template_renders",
+        )
+    for field, path in online_model_paths(settings):
+        if is_reward_model(field) and (error := _scored_error(path, train.format, train.sample)) is not None:
+            raise _violation(
+                field,
+                f"{error}: the reward model reads each prompt and completion through it; give a reward model "
+                "whose template renders this data, or data it renders",
+                "reward_model.chat_template_renders",
+            )
+    return []
+
+
+def _prompt_examples(format_name: str, sample) -> list[dict]:
+    data_format = datasets.get_format(format_name)
+    return [data_format.to_example(record) for record in sample]
+
+
+def _prompts_error(settings: JobSettings, format_name: str, sample) -> str | None:
+    template = read_chat_template(settings.model_path)
+    if template is None:
+        return NO_CHAT_TEMPLATE
+    policy = settings.policy
+    if settings.online is not None:
+        system_prompts = SystemPrompts()  # each record's own
+    else:
+        chosen = rewards.select_rewards(
+            settings.method, policy.rollout.rewards, multi_step_training=policy.multi_step_training
+        )
+        system_prompts = policy_system_prompts(settings.method, policy, chosen)
+    conversations = [
+        system_prompts.messages(ex["prompt"], ex.get("system")) for ex in _prompt_examples(format_name, sample)
+    ]
+    return _render_error(template, conversations, "the prompts it samples from", add_generation_prompt=True)
+
+
+def _scored_error(model_path: str, format_name: str, sample) -> str | None:
+    template = read_chat_template(model_path)
+    if template is None:
+        return None  # check_reward_model refuses it
+    conversations = [
+        [*SystemPrompts().messages(ex["prompt"], ex.get("system")), {"role": "assistant", "content": ex["answer"]}]
+        for ex in _prompt_examples(format_name, sample)
+    ]
+    return _render_error(template, conversations, "a prompt and its completion")
+
+
+def _render_error(template, conversations: list[list[dict]], what: str, add_generation_prompt: bool = False):
+    from jinja2 import TemplateError
+
+    try:
+        for messages in conversations:
+            template.render(messages, None, add_generation_prompt=add_generation_prompt)
+    except TemplateError as error:
+        return f"has a chat template that fails on {what} ({error})"
+    return None
 
 
 def settings_take_effect(job: Candidate) -> list[str]:

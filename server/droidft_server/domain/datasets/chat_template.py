@@ -54,6 +54,6 @@ class ChatTemplate:
         self._template = _environment().from_string(source)
         self._special_tokens = special_tokens  # bos_token, eos_token, ...: variables the template may use
 
-    def render(self, messages: list[dict], tools: list | None = None) -> str:
-        variables = dict(messages=messages, tools=tools, add_generation_prompt=False)
+    def render(self, messages: list[dict], tools: list | None = None, add_generation_prompt: bool = False) -> str:
+        variables = dict(messages=messages, tools=tools, add_generation_prompt=add_generation_prompt)
         return self._template.render(**variables, **self._special_tokens)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from ...domain.prompts import SystemPrompts
 from ...domain.rewards import RewardOptions, select_rewards
 from ...domain.spec import JobSettings
 from ..rl.losses import TOKEN_LEVEL, TOKEN_MEAN, PolicyLossConfig
@@ -33,8 +34,7 @@ def online_method(settings: JobSettings) -> PolicyMethod:
         efficiency_threshold=None,
         sparse_ratio=None,
         adapter=settings.adapter,
-        default_system_prompt=None,
-        forced_system_prompt=None,
+        system_prompts=SystemPrompts(),  # each record's own
         domain=None,
     )
 

@@ -36,8 +36,7 @@ class PolicyMethod:
     efficiency_threshold: float | None
     sparse_ratio: float | None  # None: every completion token gets policy gradient
     adapter: AdapterSettings
-    default_system_prompt: str | None  # for records without their own system prompt
-    forced_system_prompt: str | None  # replaces every record's system prompt (Dr. GRPO)
+    system_prompts: prompt_templates.SystemPrompts
     domain: str | None  # Dr. GRPO: keep only records of this domain (or without one); None: all
 
 
@@ -69,7 +68,6 @@ def policy_method(settings: JobSettings) -> PolicyMethod:
     name, policy = settings.method, settings.policy
     rollout = policy.rollout
     rewards = select_rewards(name, rollout.rewards, multi_step_training=policy.multi_step_training)
-    asks_for_steps = name == "grpo" and any(item.reward.reads_reasoning_steps for item in rewards)
     return PolicyMethod(
         name=name,
         loss=_loss_config(name, settings),
@@ -81,10 +79,7 @@ def policy_method(settings: JobSettings) -> PolicyMethod:
         efficiency_threshold=policy.efficiency_threshold if name == "gspo" else None,
         sparse_ratio=policy.sparse_ratio if name == "gspo" and policy.sparse_optimization else None,
         adapter=_scaled_adapter(name, settings),
-        default_system_prompt=prompt_templates.step_format_prompt(policy.reasoning_steps) if asks_for_steps else None,
-        forced_system_prompt=(
-            prompt_templates.domain_system_prompt(policy.domain, policy.expertise_level) if name == "dr_grpo" else None
-        ),
+        system_prompts=prompt_templates.policy_system_prompts(name, policy, rewards),
         domain=kept_domain(settings),
     )
 
@@ -95,6 +90,4 @@ def select_prompts(prompts: list[RlPrompt], method: PolicyMethod) -> list[RlProm
 
 
 def chat_messages(prompt: RlPrompt, method: PolicyMethod) -> list[dict[str, str]]:
-    system = method.forced_system_prompt or prompt.system or method.default_system_prompt
-    messages = [{"role": "system", "content": system}] if system else []
-    return [*messages, {"role": "user", "content": prompt.prompt}]
+    return method.system_prompts.messages(prompt.prompt, prompt.system)
