@@ -206,7 +206,8 @@ def chat_template_renders(job: Candidate) -> list[str]:
     """The chat templates render what the job sends through them, tried on the data check's sample: SFT's and the
     preference methods' conversations; the GRPO family's and the online methods' prompts, with the system prompt
     the method adds (prompts.SystemPrompts); and a reward model's scored conversations. Without it the worker
-    failed at its first batch (a template without a system role, say, given one). Runs after data_valid."""
+    failed at its first batch (a template without a system role, say, given one). Runs after data_valid and
+    rewards_known."""
     settings, train = job.settings, job.data.train if job.data is not None else None
     if train is None:
         return []
