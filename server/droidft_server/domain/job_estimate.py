@@ -10,7 +10,7 @@ from .distributed import is_local
 from .errors import DroidftError, ErrorKind, Reason
 from .estimation import DeviceProfile, Estimate, ModelFacts, ModelFactsError, estimate, read_model_facts
 from .job_data import JobDataCheck, check_job_data
-from .model_check import BuildCheck, ModelUnloadable, check_builds, check_tokenizer_settings, unloadable
+from .model_check import BuildCheck, ModelUnloadable, check_tokenizer_settings, refuse_unbuildable, unloadable
 from .online_models import is_reward_model, online_model_paths
 from .spec import JobSettings, with_train_records
 
@@ -37,13 +37,11 @@ def estimate_unchecked_job(settings: JobSettings, device: DeviceProfile, builds:
     first, and refused as create refuses them (builds: see model_check)."""
     with tokenizers_loaded_once():
         for field, path in [("spec.model_path", settings.model_path), *online_model_paths(settings)]:
-            model_dir = Path(path)
             try:
-                check_tokenizer_settings(model_dir)
-                if (model_dir / "config.json").is_file():  # else the estimate answers MODEL_UNREADABLE
-                    check_builds(model_dir, builds, reward_model=is_reward_model(field))
+                check_tokenizer_settings(Path(path))
             except ModelUnloadable as error:
                 raise unloadable(field, path, error) from None
+            refuse_unbuildable(field, path, builds, reward_model=is_reward_model(field))
         return estimate_job(settings, device)
 
 

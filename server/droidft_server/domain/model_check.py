@@ -104,6 +104,18 @@ def check_builds(model_dir: Path, builds: BuildCheck, *, reward_model: bool = Fa
         raise ModelUnloadable(f"mlx-lm cannot build it: {reason}")
 
 
+def refuse_unbuildable(field: str, path: str, builds: BuildCheck, *, reward_model: bool = False) -> None:
+    """The refusal (MODEL_UNLOADABLE on `field`) of a model mlx-lm cannot build, for a call that checks no more of
+    it; a directory without config.json is left to the caller's own answer (MODEL_UNREADABLE)."""
+    model_dir = Path(path)
+    if not (model_dir / "config.json").is_file():
+        return
+    try:
+        check_builds(model_dir, builds, reward_model=reward_model)
+    except ModelUnloadable as error:
+        raise unloadable(field, path, error) from None
+
+
 def _check_heads_share_out(config: dict) -> None:
     """Attention's query heads must share the key/value heads evenly: a model that breaks this builds and loads,
     and fails at its first forward pass."""

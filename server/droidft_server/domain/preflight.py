@@ -253,9 +253,11 @@ def _prompts_error(settings: JobSettings, format_name: str, sample) -> str | Non
         )
         system_prompts = policy_system_prompts(settings.method, policy, chosen)
     conversations = [
-        system_prompts.messages(ex["prompt"], ex.get("system")) for ex in _prompt_examples(format_name, sample)
+        (system_prompts.messages(ex["prompt"], ex.get("system")), None) for ex in _prompt_examples(format_name, sample)
     ]
-    return _render_error(template, conversations, "the prompts it samples from", add_generation_prompt=True)
+    if (error := template.failure(conversations, add_generation_prompt=True)) is not None:
+        return f"has a chat template that fails on the prompts it samples from ({error})"
+    return None
 
 
 def _scored_error(model_path: str, format_name: str, sample) -> str | None:
@@ -263,20 +265,14 @@ def _scored_error(model_path: str, format_name: str, sample) -> str | None:
     if template is None:
         return None  # check_reward_model refuses it
     conversations = [
-        [*SystemPrompts().messages(ex["prompt"], ex.get("system")), {"role": "assistant", "content": ex["answer"]}]
+        (
+            [*SystemPrompts().messages(ex["prompt"], ex.get("system")), {"role": "assistant", "content": ex["answer"]}],
+            None,
+        )
         for ex in _prompt_examples(format_name, sample)
     ]
-    return _render_error(template, conversations, "a prompt and its completion")
-
-
-def _render_error(template, conversations: list[list[dict]], what: str, add_generation_prompt: bool = False):
-    from jinja2 import TemplateError
-
-    try:
-        for messages in conversations:
-            template.render(messages, None, add_generation_prompt=add_generation_prompt)
-    except TemplateError as error:
-        return f"has a chat template that fails on {what} ({error})"
+    if (error := template.failure(conversations)) is not None:
+        return f"has a chat template that fails on a prompt and its completion ({error})"
     return None
 
 

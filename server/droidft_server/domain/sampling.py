@@ -35,7 +35,7 @@ from .estimation import DeviceProfile, ModelFactsError, format_bytes, read_model
 from .estimation.sampling import sampler_memory_bytes
 from .job_estimate import estimate_job
 from .jobs import JobManager
-from .model_check import BuildCheck, ModelUnloadable, check_builds, unloadable
+from .model_check import BuildCheck, refuse_unbuildable
 from .spec import METHOD_OF_CONFIG, method_name, resolve
 
 log = structlog.get_logger("droidft.sampling")
@@ -145,8 +145,9 @@ class SamplingService:
 
     def resolve(self, selection: sampling_pb2.ModelSelection) -> Target:
         choice = selection.adapter
-        if selection.model_path:  # a job's own model was built at its create
-            self._check_builds(selection.model_path)
+        if selection.model_path:  # a job's own model was built at its create; only the build is checked (ms): the
+            # tokenizer's files would cost a load each call
+            refuse_unbuildable("model.model_path", selection.model_path, self._builds)
         if not selection.job_id:
             if not selection.model_path:
                 raise invalid_argument([FieldViolation("model.model_path", "name a model or a job", "model.required")])
@@ -162,17 +163,6 @@ class SamplingService:
         adapter_file = self._adapter_file(job, selection)
         key = ModelKey(model_path, str(adapter_file.parent), _version(adapter_file))
         return Target(key, adapter_file, job)
-
-    def _check_builds(self, model_path: str) -> None:
-        """A model mlx-lm cannot build is refused on its field, as create refuses it, rather than failing in the
-        sampler. Only the build is checked (milliseconds): the tokenizer's files would cost a load each call."""
-        model_dir = Path(model_path)
-        if not (model_dir / "config.json").is_file():
-            return  # the memory check answers MODEL_UNREADABLE
-        try:
-            check_builds(model_dir, self._builds)
-        except ModelUnloadable as error:
-            raise unloadable("model.model_path", model_path, error) from None
 
     def _adapter_file(self, job: job_pb2.TrainingJob, selection: sampling_pb2.ModelSelection) -> Path:
         output_dir = Path(job.output_dir)

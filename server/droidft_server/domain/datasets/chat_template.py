@@ -4,6 +4,7 @@ same extensions, filters and special-token variables (trained_tokens.py counts w
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from datetime import datetime
 from typing import ClassVar
 
@@ -57,3 +58,15 @@ class ChatTemplate:
     def render(self, messages: list[dict], tools: list | None = None, add_generation_prompt: bool = False) -> str:
         variables = dict(messages=messages, tools=tools, add_generation_prompt=add_generation_prompt)
         return self._template.render(**variables, **self._special_tokens)
+
+    def failure(
+        self, conversations: Iterable[tuple[list[dict], list | None]], add_generation_prompt: bool = False
+    ) -> str | None:
+        """Why the template fails on the first of the (messages, tools) conversations it cannot render; None when it
+        renders them all."""
+        try:
+            for messages, tools in conversations:
+                self.render(messages, tools, add_generation_prompt)
+        except jinja2.TemplateError as error:
+            return str(error)
+        return None

@@ -80,19 +80,14 @@ def template_error(model_path: str | Path, format_name: str, sample: Sequence) -
     """Why the model's chat template cannot render the conversations mlx-lm's SFT dataset for `format_name`, or
     a preference trainer, renders, tried on `sample` (records decoded as that format); None when it renders them
     (and for plain text, which no template renders)."""
-    from jinja2 import TemplateError
-
     if format_name == PLAIN_TEXT_FORMAT:
         return None
     template = read_chat_template(model_path)
     if template is None:
         return NO_CHAT_TEMPLATE
     fmt = get_format(format_name)
-    try:
-        for record in sample:
-            for messages, tools in _conversations(fmt.to_example(record)):
-                template.render(messages, tools)
-    except TemplateError as error:
+    conversations = (conversation for record in sample for conversation in _conversations(fmt.to_example(record)))
+    if (error := template.failure(conversations)) is not None:
         return f"has a chat template that fails on the data's records ({error})"
     return None
 
